@@ -1,0 +1,497 @@
+"""The ``tracker`` command line.
+
+The library raises; this module turns every known failure into one clear line on stderr
+and an exit code a scheduler can act on:
+
+====  ======================================================================
+code  meaning
+====  ======================================================================
+0     the run completed (with or without findings)
+1     unexpected internal error (a bug: please report it; TRACKER_DEBUG=1 shows details)
+2     bad input: a missing or unreadable file, not OpenAlex JSON, a bad date or ID
+3     fetching stopped and can be resumed (daily allowance spent, API key needed,
+      server kept failing): rerun the same command later
+4     the registry or a user watchlist cannot be loaded
+10    findings exist and ``--fail-on-findings`` was given
+====  ======================================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from tracker import __version__
+from tracker.records import Work
+from tracker.screening import ScreenResult, ScreenSettings, SubjectSpec, screen
+from tracker.sources.files import SkippedRecord, WorksFileError, read_works
+from tracker.sources.transport import FetchError, RequestRejected
+from tracker.watchlists import Registry, RegistryError, load_registry
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2
+EXIT_RESUMABLE = 3
+EXIT_REGISTRY = 4
+EXIT_FINDINGS = 10
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+app = typer.Typer(
+    name="tracker",
+    help=(
+        "Screen research collaborations against dated lists of restricted institutions, "
+        "from open OpenAlex data.\n\n"
+        "A flag is evidence for human review, not a determination; 'no findings' never "
+        "means 'cleared'.\n\n"
+        "Examples:\n\n"
+        "  tracker demo                      # screen the bundled real works, write a report\n\n"
+        "  tracker screen --works works.jsonl.gz --out report/\n\n"
+        "  tracker screen --org https://ror.org/00wk2mp56 --since 2021-01-01 --out report/\n\n"
+        "  tracker lists                     # which lists and editions are bundled"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class CliError(Exception):
+    """A failure the CLI reports as one line with an exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
+    raise CliError(message, code)
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    """Read an ISO date given on the command line, or fail with one line."""
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: not a date in the form YYYY-MM-DD: {value!r}")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def demo_works_path() -> Path:
+    """The bundled real OpenAlex works used by ``tracker demo``."""
+    return Path(str(resources.files("tracker").joinpath("data/demo/works.jsonl.gz")))
+
+
+class _ProgressView:
+    """Render screening/fetch progress with rich on stderr (only in the CLI)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _ProgressView:
+        if self.enabled:
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                TextColumn("{task.completed:>8,.0f}{task.fields[unit]}"), TimeElapsedColumn(),
+                console=err, transient=True,
+            )
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if self._progress is None:
+            return
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=total, unit=" works")
+        self._progress.update(self._tasks[stage], completed=done, total=total)
+
+    def fetch_counter(self) -> Callable[[str, str, int], None]:
+        calls = {"n": 0}
+
+        def on_call(kind: str, url: str, status: int) -> None:
+            calls["n"] += 1
+            if self._progress is None:
+                return
+            if "fetch" not in self._tasks:
+                self._tasks["fetch"] = self._progress.add_task("API calls", total=None,
+                                                               unit=" calls")
+            self._progress.update(self._tasks["fetch"], completed=calls["n"])
+
+        return on_call
+
+
+def _load_registry(watchlists: Sequence[Path]) -> Registry:
+    try:
+        reg = load_registry()
+        for wl in watchlists:
+            from tracker.watchlists import load_user_watchlist  # type: ignore[attr-defined]
+
+            reg = reg.merged_with(load_user_watchlist(wl))
+        return reg
+    except RegistryError as exc:
+        fail(str(exc), EXIT_REGISTRY)
+
+
+def _name_matcher(reg: Registry, enabled: bool, threshold: float) -> object | None:
+    if not enabled:
+        return None
+    try:
+        from tracker.names import NameMatcher  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return NameMatcher(reg, fuzzy_threshold=threshold)
+
+
+def _iter_files(files: Sequence[Path]) -> Iterator[Work | SkippedRecord]:
+    for f in files:
+        yield from read_works(f)
+
+
+def _check_files(files: Sequence[Path]) -> list[dict[str, Any]]:
+    inputs = []
+    for f in files:
+        if not f.is_file():
+            fail(f"{f}: no such file")
+        inputs.append({"kind": "file", "path": str(f), "bytes": f.stat().st_size,
+                       "sha256": _sha256(f)})
+    return inputs
+
+
+def _local_subjects(orgs: Sequence[str], authors: Sequence[str],
+                    files: Sequence[Path]) -> list[SubjectSpec]:
+    """Subjects for screening saved files: resolve ROR IDs from the files' own records."""
+    from tracker.sources.openalex import InputError, parse_author_id, parse_org_id
+
+    subjects: list[SubjectSpec] = []
+    try:
+        parsed_orgs = [(g, *parse_org_id(g)) for g in orgs]
+        parsed_authors = [(g, *parse_author_id(g)) for g in authors]
+    except InputError as exc:
+        fail(str(exc))
+    ror_to_id: dict[str, str] = {}
+    orcid_to_ids: dict[str, set[str]] = {}
+    if any(k == "ror" for _, k, _ in parsed_orgs) or any(k == "orcid" for _, k, _ in
+                                                        parsed_authors):
+        for item in _iter_files(files):
+            if isinstance(item, SkippedRecord):
+                continue
+            for a in item.authorships:
+                if a.orcid and a.author_id:
+                    orcid_to_ids.setdefault(a.orcid, set()).add(a.author_id)
+                for i in a.institutions:
+                    if i.ror and i.id:
+                        ror_to_id.setdefault(i.ror, i.id)
+    for given, kind, value in parsed_orgs:
+        oid = ror_to_id.get(value) if kind == "ror" else value
+        if oid is None:
+            fail(f"--org {given}: no record in the given files carries ROR {value}")
+        subjects.append(SubjectSpec("org", (oid,), given=given))
+    for given, kind, value in parsed_authors:
+        ids = tuple(sorted(orcid_to_ids.get(value, ()))) if kind == "orcid" else (value,)
+        if not ids:
+            fail(f"--author {given}: no record in the given files carries ORCID {value}")
+        subjects.append(SubjectSpec("author", ids, given=given))
+    return subjects
+
+
+def _summary(result: ScreenResult, paths: dict[str, Path]) -> None:
+    counts = result.run["counts"]
+    gaps = result.run["data_gaps"]
+    out.print(f"[bold]tracker {__version__}[/bold]: read {counts['works_read']:,} works "
+              f"({counts['works_skipped']:,} records skipped), "
+              f"{counts['authorships']:,} authorships")
+    if result.findings:
+        by_list = ", ".join(f"{k} {v}" for k, v in counts["findings_by_list"].items())
+        out.print(f"findings: {counts['findings']:,} ties on {counts['works_flagged']:,} works "
+                  f"({by_list}) — evidence for human review, not determinations")
+    else:
+        out.print("findings: none in the data read. This is not a clearance: see the data "
+                  "gaps below and in run.json.")
+    out.print(
+        "data gaps: "
+        f"{gaps['authorships_without_institution']:,} authorships without an OpenAlex "
+        f"institution ({gaps['authorships_without_institution_with_raw']:,} with a raw "
+        f"string only); {gaps['works_without_date']:,} works without a date, "
+        f"{gaps['works_year_only']:,} with a year only; "
+        f"{gaps['works_authors_truncated']:,} with truncated author lists; "
+        f"{gaps['entries_without_listing_date']:,} list entries without a listing date")
+    if "report.html" in paths:
+        out.print(f"report: {paths['report.html']}")
+
+
+def _write(result: ScreenResult, out_dir: Path) -> dict[str, Path]:
+    from tracker.exports import write_report_folder
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--out {out_dir}: cannot create the folder ({exc.strerror})")
+    return write_report_folder(result, out_dir)
+
+
+def _finish(result: ScreenResult, out_dir: Path, fail_on_findings: bool) -> None:
+    paths = _write(result, out_dir)
+    _summary(result, paths)
+    if fail_on_findings and result.findings:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _settings(
+    since: str | None, until: str | None, lists: str | None, topic: list[str] | None,
+    names: bool, fuzzy_threshold: float, strategy: str,
+) -> ScreenSettings:
+    s, u = parse_date(since, "--since"), parse_date(until, "--until")
+    if s and u and s > u:
+        fail(f"--since {s} is after --until {u}")
+    codes = tuple(c.strip().upper() for c in lists.split(",") if c.strip()) if lists else ()
+    if not 0 < fuzzy_threshold <= 100:
+        fail("--fuzzy-threshold must be between 0 and 100")
+    return ScreenSettings(since=s, until=u, lists=codes, topics=tuple(topic or ()),
+                          name_matching=names, fuzzy_threshold=fuzzy_threshold,
+                          strategy=strategy)
+
+
+def _check_lists(reg: Registry, settings: ScreenSettings) -> None:
+    unknown = [c for c in settings.lists if c not in reg.lists]
+    if unknown:
+        fail(f"--lists: unknown list code(s) {', '.join(unknown)}; known: "
+             f"{', '.join(sorted(reg.lists))}")
+
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder for the report and exports.")]
+
+
+@app.command()
+def demo(
+    out_dir: OutOpt = Path("tracker-report"),
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Screen the bundled real OpenAlex works and write a report folder.
+
+    The 71 bundled works are real OpenAlex records (CC0) with Chinese institutions,
+    Microsoft Research Asia, Beihang or USTC among their authors.
+
+    Example:
+
+        tracker demo --out tracker-report
+    """
+    works = demo_works_path()
+    inputs = _check_files([works])
+    reg = _load_registry(())
+    settings = ScreenSettings(strategy="files")
+    with _ProgressView(progress and err.is_terminal) as view:
+        result = screen(
+            read_works(works), registry=reg, settings=settings,
+            name_matcher=_name_matcher(reg, True, settings.fuzzy_threshold),
+            progress=view, command=["tracker", *sys.argv[1:]], inputs=inputs,
+        )
+    _finish(result, out_dir, False)
+
+
+@app.command("screen")
+def screen_cmd(
+    works: Annotated[list[Path] | None, typer.Option(
+        "--works", "-w", help="OpenAlex works file: JSON Lines (plain or .gz), a saved API "
+        "list response, or one work object. Repeatable.")] = None,
+    org: Annotated[list[str] | None, typer.Option(
+        help="Organisation: ROR ID or URL, or OpenAlex institution ID. Repeatable. Without "
+        "--works its works are fetched from OpenAlex; with --works it marks whose "
+        "affiliations are the subject's own.")] = None,
+    author: Annotated[list[str] | None, typer.Option(
+        help="Person: ORCID or OpenAlex author ID. Repeatable.")] = None,
+    since: Annotated[str | None, typer.Option(help="First publication date, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last publication date, YYYY-MM-DD.")] = None,
+    out_dir: OutOpt = Path("tracker-report"),
+    lists: Annotated[str | None, typer.Option(
+        help="Only these lists, comma-separated codes (see `tracker lists`).")] = None,
+    topic: Annotated[list[str] | None, typer.Option(
+        help="Keep only works whose title, topics or keywords mention this. Repeatable.")] = None,
+    names: Annotated[bool, typer.Option(
+        "--names/--no-names", help="Also match institution names in raw affiliation "
+        "strings.")] = True,
+    fuzzy_threshold: Annotated[float, typer.Option(
+        help="Fuzzy name-match threshold, 0-100.")] = 92.0,
+    openalex_url: Annotated[str, typer.Option(
+        envvar="TRACKER_OPENALEX_URL",
+        help="OpenAlex-compatible server. The API key is read from OPENALEX_API_KEY.")]
+    = "https://api.openalex.org",
+    watchlist: Annotated[list[Path] | None, typer.Option(
+        help="Your own watchlist (CSV or YAML), used like the bundled lists. "
+        "Repeatable.")] = None,
+    fail_on_findings: Annotated[bool, typer.Option(
+        help="Exit with code 10 when there are findings (for schedulers).")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
+
+    Examples:
+
+        tracker screen --works saved_works.jsonl.gz --out report/
+
+        tracker screen --org https://ror.org/00wk2mp56 --since 2021-01-01 --out report/
+
+        tracker screen --author 0000-0002-1825-0097 --since 2020-01-01 --out report/
+
+        TRACKER_OPENALEX_URL=http://127.0.0.1:8765 tracker screen --org I82880672 -o r/
+    """
+    files = list(works or [])
+    orgs, authors = list(org or []), list(author or [])
+    if not files and not orgs and not authors:
+        fail("give --works FILE, or --org ID or --author ID to fetch from OpenAlex "
+             "(see tracker screen --help)")
+    settings = _settings(since, until, lists, topic, names, fuzzy_threshold,
+                         "files" if files else "full")
+    reg = _load_registry(list(watchlist or []))
+    _check_lists(reg, settings)
+    nm = _name_matcher(reg, settings.name_matching, settings.fuzzy_threshold)
+    command = ["tracker", *sys.argv[1:]] if sys.argv and "tracker" in sys.argv[0] else \
+        ["tracker", "screen"]
+    with _ProgressView(progress and err.is_terminal) as view:
+        if files:
+            inputs = _check_files(files)
+            subjects = _local_subjects(orgs, authors, files)
+            result = screen(_iter_files(files), registry=reg, settings=settings,
+                            subjects=subjects, name_matcher=nm, progress=view,
+                            command=command, inputs=inputs)
+        else:
+            result = _screen_api(orgs, authors, settings, reg, nm, view, openalex_url, command)
+    _finish(result, out_dir, fail_on_findings)
+
+
+def _screen_api(
+    orgs: Sequence[str], authors: Sequence[str], settings: ScreenSettings, reg: Registry,
+    nm: object | None, view: _ProgressView, base_url: str, command: list[str],
+) -> ScreenResult:
+    from tracker.records import parse_work
+    from tracker.sources.openalex import InputError, OpenAlexSource, parse_author_id, parse_org_id
+
+    try:
+        for g in orgs:
+            parse_org_id(g)
+        for g in authors:
+            parse_author_id(g)
+        source = OpenAlexSource(base_url=base_url, api_key=os.environ.get("OPENALEX_API_KEY"),
+                                on_call=view.fetch_counter())
+    except (InputError, ValueError) as exc:
+        fail(str(exc))
+    try:
+        resolved = [source.resolve_org(g) for g in orgs] + [source.resolve_author(g)
+                                                            for g in authors]
+    except RequestRejected as exc:
+        fail(str(exc))
+    subjects = [SubjectSpec(s.kind, s.ids, label=s.label, given=s.given, notes=s.notes)
+                for s in resolved]
+
+    def fetched() -> Iterable[Work | SkippedRecord]:
+        seen: set[str] = set()
+        for s in resolved:
+            for raw in source.iter_works(s, settings.since, settings.until):
+                try:
+                    w = parse_work(raw)
+                except ValueError as exc:
+                    yield SkippedRecord("openalex", str(raw.get("id", "?")), str(exc))
+                    continue
+                if w.id not in seen:
+                    seen.add(w.id)
+                    yield w
+
+    inputs = [{"kind": "openalex", "base_url": base_url, "subject": s.to_json()}
+              for s in resolved]
+    result = screen(fetched(), registry=reg, settings=settings, subjects=subjects,
+                    name_matcher=nm, progress=view, command=command, inputs=inputs)
+    result.run["api"] = {**source.stats.to_json(),
+                         "refetched_truncated_works": source.refetched_truncated}
+    return result
+
+
+def _register_subcommands() -> None:
+    """Attach sub-apps that live in their own modules (lists, review...)."""
+    try:
+        from tracker.cli.lists import lists_app
+    except ImportError:
+        return
+    app.add_typer(lists_app, name="lists")
+
+
+_register_subcommands()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"tracker {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback,
+                                          is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """Screen research collaborations against dated restricted-institution lists."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the CLI and turn every failure into one line and an exit code."""
+    try:
+        rv = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        return int(rv) if isinstance(rv, int) else EXIT_OK
+    except CliError as exc:
+        err.print(f"tracker: error: {exc}", soft_wrap=True)
+        return exc.code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("tracker: interrupted; rerun the same command to start again")
+        return 130
+    except click.ClickException as exc:
+        err.print(f"tracker: error: {exc.format_message()} (see --help)", soft_wrap=True)
+        return EXIT_INPUT
+    except WorksFileError as exc:
+        err.print(f"tracker: error: {exc}", soft_wrap=True)
+        return EXIT_INPUT
+    except RegistryError as exc:
+        err.print(f"tracker: error: {exc}", soft_wrap=True)
+        return EXIT_REGISTRY
+    except FetchError as exc:
+        err.print(f"tracker: stopped: {exc}", soft_wrap=True)
+        return EXIT_RESUMABLE if exc.resumable else EXIT_INPUT
+    except KeyboardInterrupt:
+        err.print("tracker: interrupted; rerun the same command to start again")
+        return 130
+    except Exception as exc:  # a bug: one line, details on request
+        if os.environ.get("TRACKER_DEBUG"):
+            raise
+        err.print(f"tracker: internal error: {type(exc).__name__}: {exc} "
+                  f"(set TRACKER_DEBUG=1 for details; please report it)", soft_wrap=True)
+        return EXIT_INTERNAL
+
+

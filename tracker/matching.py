@@ -1,0 +1,127 @@
+"""Match authorship affiliations against the registry, each match with its reason.
+
+Order of evidence (strongest first), each tagged with its ``method``:
+
+1. ``openalex_id``: an institution OpenAlex attached to the authorship has a listed ID.
+2. ``ror``: its ROR ID is a listed entry's ROR ID.
+3. ``lineage``: an ancestor in its lineage is listed *and* that entry covers subordinate
+   units; the detail names both.
+4. ``name`` / ``fuzzy``: a listed name or alias found in a raw affiliation string (see
+   :mod:`tracker.names`).
+
+Only institutions are matched.  No person's name is ever an input here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tracker.records import Authorship, InstitutionRef
+from tracker.watchlists import ListEntry, Registry
+
+__all__ = ["METHODS", "Match", "Matcher"]
+
+METHODS = ("openalex_id", "ror", "lineage", "name", "fuzzy")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One tie between an authorship's affiliation and one list entry.
+
+    ``score`` is in [0, 1] (1.0 for identifier matches); ``detail`` says why, in words.
+    ``institution`` is the OpenAlex institution that matched (None for a raw-string-only
+    match); ``raw_affiliation`` the raw string behind it where one is known.
+    """
+
+    entry: ListEntry
+    method: str
+    score: float
+    detail: str
+    institution: InstitutionRef | None
+    raw_affiliation: str | None
+    context_only: bool = False  # e.g. a listed sub-unit of this institution: context, not a flag
+
+
+def _raw_for(auth: Authorship, inst: InstitutionRef) -> str | None:
+    """The raw affiliation string OpenAlex matched this institution from, if it says."""
+    if inst.id:
+        for raw, ids in auth.affiliations:
+            if inst.id in ids:
+                return raw
+    if len(auth.raw_affiliations) == 1:
+        return auth.raw_affiliations[0]
+    return None
+
+
+class Matcher:
+    """Match authorships against a registry by identifier, then by name.
+
+    Parameters
+    ----------
+    registry : Registry
+    name_matcher : object, optional
+        Anything with ``match_raw(auth, already) -> list[Match]`` (see
+        :class:`tracker.names.NameMatcher`).  None disables name matching.
+
+    Examples
+    --------
+    >>> from tracker.watchlists import ListEntry, Registry
+    >>> from tracker.records import parse_work
+    >>> hit = ListEntry(entry_id="BIS_ENTITY_LIST:hit", list="BIS_ENTITY_LIST",
+    ...                 name="Harbin Institute of Technology", ror="01yqg2h08")
+    >>> m = Matcher(Registry([hit], lists=[], editions=[], version="t"))
+    >>> w = parse_work({"id": "W1", "authorships": [{"institutions": [
+    ...     {"id": "https://openalex.org/I204983213", "ror": "https://ror.org/01yqg2h08",
+    ...      "display_name": "Harbin Institute of Technology"}]}]})
+    >>> [(x.method, x.entry.entry_id) for x in m.match_authorship(w.authorships[0])]
+    [('ror', 'BIS_ENTITY_LIST:hit')]
+    """
+
+    def __init__(self, registry: Registry, name_matcher: object | None = None) -> None:
+        self.registry = registry
+        self.name_matcher = name_matcher
+
+    def _id_matches(self, auth: Authorship, inst: InstitutionRef) -> Iterable[Match]:
+        seen: set[str] = set()
+        raw = _raw_for(auth, inst)
+        label = inst.display_name or inst.id or inst.ror or "institution"
+        if inst.id:
+            for e in self.registry.by_openalex_id(inst.id):
+                seen.add(e.entry_id)
+                yield Match(e, "openalex_id", 1.0,
+                            f"OpenAlex attached {label} ({inst.id}); that ID is listed as "
+                            f"'{e.name}'", inst, raw)
+        if inst.ror:
+            for e in self.registry.by_ror(inst.ror):
+                if e.entry_id in seen:
+                    continue
+                seen.add(e.entry_id)
+                yield Match(e, "ror", 1.0,
+                            f"OpenAlex attached {label} with ROR {inst.ror}; that ROR is listed "
+                            f"as '{e.name}'", inst, raw)
+        for anc in inst.lineage:
+            if anc == inst.id:
+                continue
+            for e in self.registry.by_openalex_id(anc):
+                if e.entry_id in seen:
+                    continue
+                seen.add(e.entry_id)
+                if e.covers_subunits:
+                    yield Match(e, "lineage", 0.9,
+                                f"{label} ({inst.id}) sits under {anc}, listed as '{e.name}', "
+                                f"whose entry covers subordinate units", inst, raw)
+                else:
+                    yield Match(e, "lineage", 0.0,
+                                f"{label} ({inst.id}) sits under {anc}, listed as '{e.name}', "
+                                f"but that entry does not say it covers subordinate units: "
+                                f"context only", inst, raw, context_only=True)
+
+    def match_authorship(self, auth: Authorship) -> list[Match]:
+        """All matches for one authorship, identifier evidence first."""
+        out: list[Match] = []
+        for inst in auth.institutions:
+            out.extend(self._id_matches(auth, inst))
+        if self.name_matcher is not None:
+            out.extend(self.name_matcher.match_raw(auth, out))  # type: ignore[attr-defined]
+        return out

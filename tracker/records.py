@@ -1,0 +1,318 @@
+"""Typed records for OpenAlex works and their authorships.
+
+OpenAlex returns plain dicts whose fields come and go: partial records saved from
+``select=`` queries, old snapshot fields, HTML entities in strings, empty authorship
+lists and 5,000-author papers.  Everything downstream of :func:`parse_work` works on
+the frozen dataclasses defined here, so the rest of tracker never touches a raw dict.
+
+Every field but ``id`` is optional.  A record that cannot be read at all raises
+:class:`RecordError`, which callers treat as "skip this record, report it, go on".
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+__all__ = [
+    "Authorship",
+    "InstitutionRef",
+    "RecordError",
+    "Work",
+    "parse_work",
+    "short_id",
+    "short_ror",
+]
+
+_OPENALEX_ID = re.compile(r"^(?:https?://(?:api\.)?openalex\.org/)?(?:\w+/)?([WAISCFPTwaiscfpt]\d+)$")
+_ROR = re.compile(r"^(?:https?://)?(?:ror\.org/)?(0[a-z0-9]{6}\d{2})$", re.IGNORECASE)
+
+
+class RecordError(ValueError):
+    """A single record cannot be read.  Skip it, report it, and go on with the rest."""
+
+
+def short_id(value: object) -> str | None:
+    """Return the short OpenAlex ID (``"I204983213"``) of an ID or URL, or None.
+
+    Examples
+    --------
+    >>> short_id("https://openalex.org/I204983213")
+    'I204983213'
+    >>> short_id("w123") is None
+    False
+    >>> short_id("not an id") is None
+    True
+    """
+    if not isinstance(value, str):
+        return None
+    m = _OPENALEX_ID.match(value.strip())
+    return m.group(1).upper() if m else None
+
+
+def short_ror(value: object) -> str | None:
+    """Return the bare ROR ID (``"01yqg2h08"``) of a ROR ID or URL, or None.
+
+    Examples
+    --------
+    >>> short_ror("https://ror.org/01yqg2h08")
+    '01yqg2h08'
+    >>> short_ror("ror.org/01YQG2H08")
+    '01yqg2h08'
+    >>> short_ror("01yqg2h0") is None
+    True
+    """
+    if not isinstance(value, str):
+        return None
+    m = _ROR.match(value.strip())
+    return m.group(1).lower() if m else None
+
+
+def _text(value: object) -> str | None:
+    """Unescape HTML entities and collapse whitespace; None for empty or non-strings."""
+    if not isinstance(value, str):
+        return None
+    out = " ".join(html.unescape(value).split())
+    return out or None
+
+
+def _date(value: object) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionRef:
+    """An institution as OpenAlex attached it to an authorship (a "dehydrated" institution).
+
+    ``id`` and ``lineage`` hold short OpenAlex IDs (``"I204983213"``); ``ror`` the bare ROR ID.
+    ``lineage`` includes the institution itself and all its ROR ancestors.
+    """
+
+    id: str | None
+    display_name: str | None = None
+    ror: str | None = None
+    country_code: str | None = None
+    type: str | None = None
+    lineage: tuple[str, ...] = ()
+
+    @classmethod
+    def from_openalex(cls, raw: object) -> InstitutionRef | None:
+        if not isinstance(raw, dict):
+            return None
+        iid = short_id(raw.get("id"))
+        ror = short_ror(raw.get("ror"))
+        name = _text(raw.get("display_name"))
+        if iid is None and ror is None and name is None:
+            return None
+        lineage_raw = raw.get("lineage")
+        lineage = tuple(
+            x for x in (short_id(v) for v in (lineage_raw if isinstance(lineage_raw, list) else []))
+            if x
+        )
+        cc = raw.get("country_code")
+        return cls(
+            id=iid,
+            display_name=name,
+            ror=ror,
+            country_code=cc.upper() if isinstance(cc, str) and cc else None,
+            type=raw.get("type") if isinstance(raw.get("type"), str) else None,
+            lineage=lineage,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Authorship:
+    """One author's slot on one work, with the institutions and raw strings given for it.
+
+    ``index`` is the 0-based place in the work's authorship list (stable for a given record);
+    ``author_position`` is OpenAlex's ``first`` / ``middle`` / ``last``.
+    ``affiliations`` maps each raw affiliation string to the institution IDs OpenAlex
+    matched from it (empty tuple: OpenAlex matched nothing from that string).
+    """
+
+    index: int
+    author_id: str | None = None
+    author_name: str | None = None
+    orcid: str | None = None
+    author_position: str | None = None
+    institutions: tuple[InstitutionRef, ...] = ()
+    raw_affiliations: tuple[str, ...] = ()
+    affiliations: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    countries: tuple[str, ...] = ()
+    is_corresponding: bool | None = None
+
+    @classmethod
+    def from_openalex(cls, raw: object, index: int) -> Authorship:
+        if not isinstance(raw, dict):
+            raise RecordError(f"authorship {index} is not an object")
+        author = raw.get("author") if isinstance(raw.get("author"), dict) else {}
+        assert isinstance(author, dict)
+        insts_raw = raw.get("institutions")
+        inst_list = insts_raw if isinstance(insts_raw, list) else []
+        institutions = tuple(
+            i for i in (InstitutionRef.from_openalex(x) for x in inst_list) if i is not None
+        )
+        raws: list[str] = []
+        ras = raw.get("raw_affiliation_strings")
+        if isinstance(ras, list):
+            raws.extend(t for t in (_text(s) for s in ras) if t)
+        elif isinstance(raw.get("raw_affiliation_string"), str):  # older snapshot field
+            parts = raw["raw_affiliation_string"].split(";")
+            raws.extend(t for t in (_text(s) for s in parts) if t)
+        affs: list[tuple[str, tuple[str, ...]]] = []
+        for a in raw.get("affiliations") or []:
+            if not isinstance(a, dict):
+                continue
+            s = _text(a.get("raw_affiliation_string"))
+            if s is None:
+                continue
+            ids = tuple(x for x in (short_id(v) for v in a.get("institution_ids") or []) if x)
+            affs.append((s, ids))
+            if s not in raws:
+                raws.append(s)
+        countries_raw = raw.get("countries")
+        countries = tuple(
+            c.upper() for c in (countries_raw if isinstance(countries_raw, list) else [])
+            if isinstance(c, str) and c
+        )
+        orcid = author.get("orcid")
+        pos = raw.get("author_position")
+        corr = raw.get("is_corresponding")
+        return cls(
+            index=index,
+            author_id=short_id(author.get("id")),
+            author_name=_text(author.get("display_name")) or _text(raw.get("raw_author_name")),
+            orcid=orcid.rsplit("/", 1)[-1] if isinstance(orcid, str) and orcid else None,
+            author_position=pos if isinstance(pos, str) else None,
+            institutions=institutions,
+            raw_affiliations=tuple(dict.fromkeys(raws)),
+            affiliations=tuple(affs),
+            countries=countries,
+            is_corresponding=corr if isinstance(corr, bool) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A work (paper, preprint, dataset...) reduced to what screening needs.
+
+    Dates are kept as OpenAlex gives them: ``publication_date`` (may be None) and
+    ``publication_year`` (may be None).  ``is_authors_truncated`` is None when the record
+    does not say; list responses cut authorships at 100.
+    """
+
+    id: str
+    doi: str | None = None
+    title: str | None = None
+    publication_date: date | None = None
+    publication_year: int | None = None
+    type: str | None = None
+    authorships: tuple[Authorship, ...] = ()
+    is_authors_truncated: bool | None = None
+    topics: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    created_date: date | None = None
+    fields_present: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def url(self) -> str:
+        return f"https://openalex.org/{self.id}"
+
+    def subject_text(self) -> str:
+        """Title, topics and keywords in one lower-case string, for topic filters."""
+        return " ".join([self.title or "", *self.topics, *self.keywords]).lower()
+
+
+def parse_work(raw: Any) -> Work:
+    """Turn one OpenAlex work object into a :class:`Work`.
+
+    Parameters
+    ----------
+    raw : dict
+        A work as the API, a snapshot file or a saved response gives it.  Only ``id`` is
+        required.
+
+    Returns
+    -------
+    Work
+
+    Raises
+    ------
+    RecordError
+        The object is not a work (no usable ``id``), or an authorship cannot be read.
+
+    Examples
+    --------
+    >>> w = parse_work({"id": "https://openalex.org/W1", "title": "A &amp; B",
+    ...                 "publication_date": "2024-03-01", "authorships": []})
+    >>> (w.id, w.title, w.publication_date.isoformat())
+    ('W1', 'A & B', '2024-03-01')
+    >>> parse_work({"title": "no id"})
+    Traceback (most recent call last):
+    ...
+    tracker.records.RecordError: record has no OpenAlex work id
+    """
+    if not isinstance(raw, dict):
+        raise RecordError("record is not a JSON object")
+    wid = short_id(raw.get("id"))
+    if wid is None or not wid.startswith("W"):
+        raise RecordError("record has no OpenAlex work id")
+    auths_raw = raw.get("authorships")
+    if auths_raw is not None and not isinstance(auths_raw, list):
+        raise RecordError(f"{wid}: authorships is not a list")
+    authorships = tuple(Authorship.from_openalex(a, i) for i, a in enumerate(auths_raw or []))
+    doi = raw.get("doi")
+    if not isinstance(doi, str) or not doi:
+        ids = raw.get("ids")
+        doi = ids.get("doi") if isinstance(ids, dict) else None
+    pdate = _date(raw.get("publication_date"))
+    year = _int(raw.get("publication_year")) or (pdate.year if pdate else None)
+    topics: list[str] = []
+    for t in [raw.get("primary_topic"), *(raw.get("topics") or [])]:
+        if isinstance(t, dict) and isinstance(t.get("display_name"), str):
+            topics.append(t["display_name"])
+            for level in ("subfield", "field"):
+                sub = t.get(level)
+                if isinstance(sub, dict) and isinstance(sub.get("display_name"), str):
+                    topics.append(sub["display_name"])
+    for c in raw.get("concepts") or []:
+        if isinstance(c, dict) and isinstance(c.get("display_name"), str):
+            topics.append(c["display_name"])
+    keywords = [
+        k["display_name"] if isinstance(k, dict) else k
+        for k in raw.get("keywords") or []
+        if (isinstance(k, dict) and isinstance(k.get("display_name"), str)) or isinstance(k, str)
+    ]
+    trunc = raw.get("is_authors_truncated")
+    return Work(
+        id=wid,
+        doi=doi if isinstance(doi, str) and doi else None,
+        title=_text(raw.get("title")) or _text(raw.get("display_name")),
+        publication_date=pdate,
+        publication_year=year,
+        type=raw.get("type") if isinstance(raw.get("type"), str) else None,
+        authorships=authorships,
+        is_authors_truncated=trunc if isinstance(trunc, bool) else None,
+        topics=tuple(dict.fromkeys(topics)),
+        keywords=tuple(dict.fromkeys(str(k) for k in keywords)),
+        created_date=_date(raw.get("created_date")),
+        fields_present=frozenset(raw.keys()),
+    )

@@ -1,0 +1,229 @@
+"""Time-aware assessment: one evidence row (a :class:`Finding`) per tie.
+
+A finding is evidence for human review, never a determination.  Each one says which
+dates it compared (the work's date and the entry's listing date, each with its basis),
+whether the institution was listed on the work's date (``yes`` / ``no`` / ``unknown``,
+never a guess), and the outcome under the chosen framework.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from tracker.matching import Match
+from tracker.records import Authorship, Work
+
+__all__ = [
+    "FINDING_COLUMNS",
+    "Finding",
+    "finding_id",
+    "listed_at",
+    "make_finding",
+]
+
+#: The columns of findings.csv, in order.  The first twenty are a contract (issue 3).
+FINDING_COLUMNS: tuple[str, ...] = (
+    "finding_id", "work_id", "doi", "title", "publication_date", "author_id", "author_name",
+    "author_position", "raw_affiliation", "institution_id", "institution_ror",
+    "institution_name", "list", "list_entry_name", "listed_on", "listed_at_publication",
+    "match_method", "match_detail", "outcome", "review_status",
+    # further evidence, stable names
+    "entry_id", "match_score", "relation", "date_compared", "date_basis", "listed_on_basis",
+    "listed_on_source", "removed_on", "list_editions", "is_designation", "confidence",
+    "data_gaps", "reason",
+)
+
+
+def finding_id(work_id: str, auth: Authorship, institution_key: str, entry_id: str) -> str:
+    """A stable ID for one (work, authorship, institution, list entry) tie.
+
+    It depends only on identifiers, so the same tie keeps its ID (and its review status)
+    across reruns, whichever method found it.
+
+    Examples
+    --------
+    >>> from tracker.records import Authorship
+    >>> a = Authorship(index=0, author_id="A1")
+    >>> finding_id("W1", a, "I2", "BIS_ENTITY_LIST:hit") == finding_id(
+    ...     "W1", a, "I2", "BIS_ENTITY_LIST:hit")
+    True
+    >>> len(finding_id("W1", a, "I2", "X:y"))
+    16
+    """
+    who = auth.author_id or f"pos{auth.index}"
+    key = "\x1f".join((work_id, who, institution_key, entry_id))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def listed_at(match: Match, work: Work) -> tuple[str, str, str, str]:
+    """Was the matched entry listed on the work's date?
+
+    Returns
+    -------
+    (answer, date_compared, date_basis, reason)
+        ``answer`` is ``yes``, ``no`` or ``unknown``.  With only a publication year, the
+        comparison is by year and the listing year itself answers ``unknown``.
+    """
+    entry = match.entry
+    if work.publication_date is not None:
+        when, basis = work.publication_date, "publication_date"
+        compared = when.isoformat()
+    elif work.publication_year is not None:
+        when, basis = date(work.publication_year, 1, 1), "publication_year"
+        compared = str(work.publication_year)
+    else:
+        return "unknown", "", "", "the work has no publication date or year"
+    if entry.listed_on is None:
+        return "unknown", compared, basis, "no source gives this entry's listing date"
+    if basis == "publication_year":
+        year = when.year
+        if year < entry.listed_on.year:
+            ans = "no"
+        elif year == entry.listed_on.year:
+            return ("unknown", compared, basis,
+                    "only the publication year is known and it is the listing year")
+        else:
+            ans = "yes"
+        if ans == "yes" and entry.removed_on is not None and year >= entry.removed_on.year:
+            return ("unknown", compared, basis,
+                    "only the publication year is known and the entry was removed by then")
+        return ans, compared, basis, f"year {year} vs listed on {entry.listed_on.isoformat()}"
+    state = entry.listed_between(when)
+    if state is None:
+        return "unknown", compared, basis, "no source gives this entry's listing date"
+    if state:
+        return "yes", compared, basis, (
+            f"published {compared}, listed on {entry.listed_on.isoformat()}")
+    if entry.removed_on is not None and when >= entry.removed_on:
+        return "no", compared, basis, (
+            f"published {compared}, after removal on {entry.removed_on.isoformat()}")
+    return "no", compared, basis, (
+        f"published {compared}, before listing on {entry.listed_on.isoformat()}")
+
+
+@dataclass(slots=True)
+class Finding:
+    """One evidence row.  Field names equal the findings.csv columns."""
+
+    finding_id: str
+    work_id: str
+    doi: str
+    title: str
+    publication_date: str
+    author_id: str
+    author_name: str
+    author_position: str
+    raw_affiliation: str
+    institution_id: str
+    institution_ror: str
+    institution_name: str
+    list: str
+    list_entry_name: str
+    listed_on: str
+    listed_at_publication: str
+    match_method: str
+    match_detail: str
+    outcome: str
+    review_status: str = "unreviewed"
+    entry_id: str = ""
+    match_score: float = 0.0
+    relation: str = "unspecified"
+    date_compared: str = ""
+    date_basis: str = ""
+    listed_on_basis: str = ""
+    listed_on_source: str = ""
+    removed_on: str = ""
+    list_editions: str = ""
+    is_designation: bool = True
+    confidence: str = ""
+    data_gaps: str = ""
+    reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("extra")
+        return d
+
+
+def _confidence(match: Match, work: Work, answer: str) -> str:
+    if match.method in ("openalex_id", "ror") and answer != "unknown":
+        return "high"
+    if match.method in ("openalex_id", "ror", "lineage", "name"):
+        return "medium"
+    return "low"
+
+
+def make_finding(
+    work: Work,
+    auth: Authorship,
+    match: Match,
+    *,
+    relation: str = "unspecified",
+    outcome: str | None = None,
+    data_gaps: tuple[str, ...] = (),
+) -> Finding:
+    """Build the evidence row for one match on one authorship of one work."""
+    entry = match.entry
+    inst = match.institution
+    answer, compared, basis, reason = listed_at(match, work)
+    if outcome is None:
+        outcome = default_outcome(match, answer)
+    inst_key = (inst.id or inst.ror or "") if inst else ""
+    if not inst_key:
+        inst_key = "raw:" + (match.raw_affiliation or "")
+    gaps = list(data_gaps)
+    if work.publication_date is None:
+        gaps.append("no publication date" if work.publication_year is None
+                    else "publication year only")
+    if entry.listed_on is None:
+        gaps.append("listing date unknown")
+    return Finding(
+        finding_id=finding_id(work.id, auth, inst_key, entry.entry_id),
+        work_id=work.id,
+        doi=work.doi or "",
+        title=work.title or "",
+        publication_date=(work.publication_date.isoformat() if work.publication_date
+                          else (str(work.publication_year) if work.publication_year else "")),
+        author_id=auth.author_id or "",
+        author_name=auth.author_name or "",
+        author_position=auth.author_position or "",
+        raw_affiliation=match.raw_affiliation or "",
+        institution_id=(inst.id or "") if inst else "",
+        institution_ror=(inst.ror or "") if inst else "",
+        institution_name=(inst.display_name or "") if inst else "",
+        list=entry.list,
+        list_entry_name=entry.name,
+        listed_on=entry.listed_on.isoformat() if entry.listed_on else "",
+        listed_at_publication=answer,
+        match_method=match.method,
+        match_detail=match.detail,
+        outcome=outcome,
+        entry_id=entry.entry_id,
+        match_score=round(match.score, 3),
+        relation=relation,
+        date_compared=compared,
+        date_basis=basis,
+        listed_on_basis=entry.listed_on_basis,
+        listed_on_source=entry.listed_on_source,
+        removed_on=entry.removed_on.isoformat() if entry.removed_on else "",
+        list_editions=" | ".join(entry.editions),
+        is_designation=entry.is_designation,
+        confidence=_confidence(match, work, answer),
+        data_gaps="; ".join(dict.fromkeys(gaps)),
+        reason=reason,
+    )
+
+
+def default_outcome(match: Match, answer: str) -> str:
+    """The outcome when no framework is chosen: always a call for human review."""
+    if not match.entry.is_designation:
+        return "context: assessment (not a legal designation); no action on its own"
+    if answer == "yes":
+        return "review: listed at publication"
+    if answer == "no":
+        return "review: not listed at publication (listed now or since)"
+    return "review: listing status at publication unknown"

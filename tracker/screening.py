@@ -1,0 +1,335 @@
+"""The screening pipeline: works in, evidence rows and a run record out.
+
+Data flows one way: records → matching → assessment → (graph, report, exports).  This
+module knows nothing about HTTP or files of works; callers hand it an iterable of
+:class:`~tracker.records.Work` (or :class:`~tracker.sources.files.SkippedRecord` for
+records that could not be read, which are counted as data gaps).
+
+Examples
+--------
+>>> from tracker.records import parse_work
+>>> from tracker.watchlists import ListEntry, Registry
+>>> hit = ListEntry(entry_id="BIS_ENTITY_LIST:hit", list="BIS_ENTITY_LIST",
+...                 name="Harbin Institute of Technology", ror="01yqg2h08")
+>>> reg = Registry([hit], lists=[], editions=[], version="t")
+>>> w = parse_work({"id": "W1", "publication_date": "2021-01-01", "authorships": [
+...     {"author": {"id": "A1"}, "institutions": [{"id": "I204983213",
+...      "ror": "https://ror.org/01yqg2h08"}]}]})
+>>> res = screen([w], registry=reg)
+>>> [(f.list, f.match_method, f.listed_at_publication) for f in res.findings]
+[('BIS_ENTITY_LIST', 'ror', 'unknown')]
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from tracker import __version__
+from tracker.matching import Matcher
+from tracker.records import Authorship, Work
+from tracker.risk import Finding, make_finding
+from tracker.sources.files import SkippedRecord
+from tracker.watchlists import Registry
+
+__all__ = ["Progress", "ScreenResult", "ScreenSettings", "SubjectSpec", "screen"]
+
+#: ``progress(stage, done, total)``; total is None when unknown.  Rendered by the CLI.
+Progress = Callable[[str, int, "int | None"], None]
+
+MAX_SKIPPED_LISTED = 200
+
+
+@dataclass(frozen=True)
+class SubjectSpec:
+    """Who is screened, for telling the subject's own affiliations from co-authors'.
+
+    ``kind`` is ``org`` (``ids`` are OpenAlex institution IDs; an authorship is the
+    subject's when one of its institutions is, or sits under, one of them) or ``author``
+    (``ids`` are OpenAlex author IDs).
+    """
+
+    kind: str
+    ids: tuple[str, ...]
+    label: str = ""
+    given: str = ""
+    notes: tuple[str, ...] = ()
+
+    def owns(self, auth: Authorship) -> bool:
+        if self.kind == "author":
+            return auth.author_id in self.ids
+        targets = set(self.ids)
+        return any(i.id in targets or targets.intersection(i.lineage) for i in auth.institutions)
+
+    def has_work(self, work: Work) -> bool:
+        return any(self.owns(a) for a in work.authorships)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "ids": list(self.ids), "label": self.label,
+                "given": self.given, "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class ScreenSettings:
+    """What a screening run does.  Recorded verbatim in the run record."""
+
+    since: date | None = None
+    until: date | None = None
+    lists: tuple[str, ...] = ()  # empty: every list in the registry
+    topics: tuple[str, ...] = ()  # keep only works whose topics/keywords/title mention one
+    name_matching: bool = True
+    fuzzy_threshold: float = 92.0
+    framework: str = "none"
+    as_of: date | None = None
+    lookback_years: int | None = None
+    max_authors_for_ties: int = 100
+    strategy: str = "files"
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, date):
+                d[k] = v.isoformat()
+            elif isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+
+@dataclass
+class ScreenResult:
+    """Everything a run produced.  See :mod:`tracker.exports` for the report folder."""
+
+    findings: list[Finding]
+    works: dict[str, Work]
+    run: dict[str, Any]
+    subjects: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Gaps:
+    works_read: int = 0
+    works_skipped: int = 0
+    works_out_of_window: int = 0
+    works_off_topic: int = 0
+    works_not_of_subject: int = 0
+    works_duplicate: int = 0
+    works_without_authorships: int = 0
+    works_without_date: int = 0
+    works_year_only: int = 0
+    works_authors_truncated: int = 0
+    works_partial_record: int = 0
+    authorships: int = 0
+    authorships_without_institution: int = 0
+    authorships_without_institution_with_raw: int = 0
+    authorships_without_anything: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def _in_window(work: Work, since: date | None, until: date | None) -> bool | None:
+    if since is None and until is None:
+        return True
+    if work.publication_date is not None:
+        d = work.publication_date
+        return (since is None or d >= since) and (until is None or d <= until)
+    if work.publication_year is not None:
+        y = work.publication_year
+        # same year as a bound: keep; the finding says the date is year-only
+        return not ((since and y < since.year) or (until and y > until.year))
+    return None
+
+
+def screen(
+    works: Iterable[Work | SkippedRecord],
+    *,
+    registry: Registry,
+    settings: ScreenSettings | None = None,
+    subjects: Sequence[SubjectSpec] = (),
+    name_matcher: object | None = None,
+    assessor: Callable[[Finding, Work], Finding] | None = None,
+    progress: Progress | None = None,
+    command: Sequence[str] = (),
+    inputs: Sequence[dict[str, Any]] = (),
+    extra_run: dict[str, Any] | None = None,
+) -> ScreenResult:
+    """Screen works against the registry.
+
+    Parameters
+    ----------
+    works : iterable of Work or SkippedRecord
+    registry : Registry
+    settings : ScreenSettings, optional
+    subjects : sequence of SubjectSpec
+        When given, each finding says whether the tie is the subject's own affiliation
+        (``relation="subject"``) or a co-author's (``"coauthor"``); works with no
+        authorship of a subject are not screened (counted as ``works_not_of_subject``).
+    name_matcher : object, optional
+        A :class:`tracker.names.NameMatcher` (raw-string matching); None: identifiers only.
+    assessor : callable, optional
+        ``(finding, work) -> finding``, applying a framework's rules.
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+
+    Returns
+    -------
+    ScreenResult
+    """
+    settings = settings or ScreenSettings()
+    started = datetime.now(UTC)
+    reg = registry.restricted_to(settings.lists) if settings.lists else registry
+    matcher = Matcher(reg, name_matcher=name_matcher)
+    gaps = _Gaps()
+    findings: list[Finding] = []
+    flagged: dict[str, Work] = {}
+    seen_ids: set[str] = set()
+    seen_findings: set[str] = set()
+    topics = tuple(t.lower() for t in settings.topics)
+    n = 0
+    for item in works:
+        n += 1
+        if progress is not None and n % 500 == 0:
+            progress("screen", n, None)
+        if isinstance(item, SkippedRecord):
+            gaps.works_skipped += 1
+            if len(gaps.skipped) < MAX_SKIPPED_LISTED:
+                gaps.skipped.append(item.to_json())
+            continue
+        work = item
+        if work.id in seen_ids:
+            gaps.works_duplicate += 1
+            continue
+        seen_ids.add(work.id)
+        inside = _in_window(work, settings.since, settings.until)
+        if inside is False:
+            gaps.works_out_of_window += 1
+            continue
+        if topics and not any(t in work.subject_text() for t in topics):
+            gaps.works_off_topic += 1
+            continue
+        if subjects and not any(s.has_work(work) for s in subjects):
+            gaps.works_not_of_subject += 1
+            continue
+        gaps.works_read += 1
+        _count_gaps(work, gaps)
+        work_gaps: list[str] = []
+        if inside is None:
+            work_gaps.append("no date: window not checked")
+        if work.is_authors_truncated:
+            work_gaps.append("author list truncated")
+        for auth in work.authorships:
+            matches = matcher.match_authorship(auth)
+            if not matches:
+                continue
+            if subjects:
+                relation = "subject" if any(s.owns(auth) for s in subjects) else "coauthor"
+            else:
+                relation = "unspecified"
+            for m in matches:
+                if m.context_only:
+                    continue
+                f = make_finding(work, auth, m, relation=relation, data_gaps=tuple(work_gaps))
+                if f.finding_id in seen_findings:
+                    continue  # same tie found twice (e.g. one institution under two IDs)
+                seen_findings.add(f.finding_id)
+                if assessor is not None:
+                    f = assessor(f, work)
+                findings.append(f)
+                flagged[work.id] = work
+    if progress is not None:
+        progress("screen", n, n)
+    findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
+    finished = datetime.now(UTC)
+    run = _run_record(settings, reg, gaps, findings, subjects, started, finished, command,
+                      inputs, extra_run or {})
+    return ScreenResult(findings=findings, works=flagged, run=run,
+                        subjects={"items": [s.to_json() for s in subjects]})
+
+
+def _count_gaps(work: Work, gaps: _Gaps) -> None:
+    if not work.authorships:
+        gaps.works_without_authorships += 1
+    if work.publication_date is None:
+        if work.publication_year is None:
+            gaps.works_without_date += 1
+        else:
+            gaps.works_year_only += 1
+    if work.is_authors_truncated:
+        gaps.works_authors_truncated += 1
+    if "authorships" not in work.fields_present or "publication_date" not in work.fields_present:
+        gaps.works_partial_record += 1
+    for a in work.authorships:
+        gaps.authorships += 1
+        if not a.institutions:
+            gaps.authorships_without_institution += 1
+            if a.raw_affiliations:
+                gaps.authorships_without_institution_with_raw += 1
+            else:
+                gaps.authorships_without_anything += 1
+
+
+def _run_record(
+    settings: ScreenSettings,
+    reg: Registry,
+    gaps: _Gaps,
+    findings: list[Finding],
+    subjects: Sequence[SubjectSpec],
+    started: datetime,
+    finished: datetime,
+    command: Sequence[str],
+    inputs: Sequence[dict[str, Any]],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    by_list = Counter(f.list for f in findings)
+    gap_d = {k: v for k, v in asdict(gaps).items() if k not in ("skipped",)}
+    data_gaps = {
+        "records_skipped": gaps.works_skipped,
+        "skipped": gaps.skipped,
+        "works_without_authorships": gaps.works_without_authorships,
+        "works_without_date": gaps.works_without_date,
+        "works_year_only": gaps.works_year_only,
+        "works_authors_truncated": gaps.works_authors_truncated,
+        "works_partial_record": gaps.works_partial_record,
+        "authorships_without_institution": gaps.authorships_without_institution,
+        "authorships_without_institution_with_raw": gaps.authorships_without_institution_with_raw,
+        "authorships_without_anything": gaps.authorships_without_anything,
+        "entries_without_listing_date": sum(1 for e in reg if e.listed_on is None),
+        "entries_without_ror_or_openalex_id": sum(1 for e in reg
+                                                   if not e.ror and not e.openalex_ids),
+        "name_matching": "on" if settings.name_matching else
+                         "off: ties visible only in raw affiliation strings are not found",
+    }
+    return {
+        "tool": "tracker",
+        "version": __version__,
+        "command": list(command),
+        "settings": settings.to_json(),
+        "inputs": list(inputs),
+        "subjects": [s.to_json() for s in subjects],
+        "registry": {
+            "version": reg.version,
+            "lists": sorted(reg.lists),
+            "editions": reg.describe(),
+        },
+        "counts": {
+            "works_read": gaps.works_read,
+            "works_skipped": gaps.works_skipped,
+            "works_out_of_window": gap_d["works_out_of_window"],
+            "works_off_topic": gap_d["works_off_topic"],
+            "works_not_of_subject": gap_d["works_not_of_subject"],
+            "works_duplicate": gap_d["works_duplicate"],
+            "works_flagged": len({f.work_id for f in findings}),
+            "authorships": gaps.authorships,
+            "findings": len(findings),
+            "findings_by_list": dict(sorted(by_list.items())),
+            "findings_by_method": dict(sorted(Counter(f.match_method for f in findings).items())),
+        },
+        "data_gaps": data_gaps,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "environment": {"python": sys.version.split()[0], "platform": platform.platform()},
+        **extra,
+    }

@@ -1,0 +1,178 @@
+"""Read OpenAlex work records from files.
+
+Accepted forms, detected from the content (not the file name):
+
+* JSON Lines, plain or gzip-compressed, one work per line (the OpenAlex snapshot format);
+* a saved API list response ``{"meta": ..., "results": [...]}``;
+* a single work object ``{"id": "https://openalex.org/W...", ...}``;
+* a JSON array of work objects.
+
+A bad record is reported (:class:`SkippedRecord`) and skipped; the rest of the file is
+read.  A file that is missing or holds no OpenAlex JSON at all raises
+:class:`WorksFileError` (abort: the user named the wrong file).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tracker.records import RecordError, Work, parse_work
+
+__all__ = ["SkippedRecord", "WorksFileError", "iter_raw_works", "read_works"]
+
+
+class WorksFileError(ValueError):
+    """A works file cannot be read at all.  Abort the run and name the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRecord:
+    """A record that was reported and skipped: where it was and why."""
+
+    source: str
+    location: str  # "line 12" or "results[3]"
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"source": self.source, "location": self.location, "reason": self.reason}
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+    return io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", errors="replace")
+
+
+def iter_raw_works(path: str | Path) -> Iterator[tuple[str, Any] | SkippedRecord]:
+    """Yield ``(location, raw_record)`` for each record, or a :class:`SkippedRecord`.
+
+    Raises
+    ------
+    WorksFileError
+        The file is missing, unreadable, or not OpenAlex JSON at all.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise WorksFileError(f"{p}: no such file")
+    try:
+        fh = _open_text(p)
+        first = ""
+        with fh:
+            # Peek at the first non-blank character to tell JSON Lines from a JSON document.
+            head = fh.read(65536)
+            first = head.lstrip()[:1]
+            if not first:
+                raise WorksFileError(f"{p}: the file is empty")
+            rest_iter = _chain_text(head, fh)
+            if first == "[" or (first == "{" and not _looks_like_jsonl(head)):
+                doc = orjson.loads("".join(rest_iter))
+                yield from _iter_document(p, doc)
+                return
+            yield from _iter_lines(p, rest_iter)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise WorksFileError(f"{p}: cannot read the file ({exc})") from exc
+    except orjson.JSONDecodeError as exc:
+        raise WorksFileError(f"{p}: not JSON or JSON Lines ({exc})") from exc
+
+
+def _chain_text(head: str, fh: io.TextIOBase) -> Iterator[str]:
+    yield head
+    while chunk := fh.read(1 << 20):
+        yield chunk
+
+
+def _looks_like_jsonl(head: str) -> bool:
+    """True when the first line is a complete JSON object and another line follows."""
+    line, sep, _rest = head.lstrip().partition("\n")
+    if not sep:
+        return False
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _iter_lines(p: Path, chunks: Iterator[str]) -> Iterator[tuple[str, Any] | SkippedRecord]:
+    buf = ""
+    lineno = 0
+    good = 0
+    for chunk in chunks:
+        buf += chunk
+        *lines, buf = buf.split("\n")
+        for line in lines:
+            lineno += 1
+            item = _parse_line(p, lineno, line)
+            if item is not None:
+                good += isinstance(item, tuple)
+                yield item
+    if buf.strip():
+        lineno += 1
+        item = _parse_line(p, lineno, buf)
+        if item is not None:
+            good += isinstance(item, tuple)
+            yield item
+    if good == 0:
+        raise WorksFileError(f"{p}: no OpenAlex records found in {lineno} line(s)")
+
+
+def _parse_line(p: Path, lineno: int, line: str) -> tuple[str, Any] | SkippedRecord | None:
+    if not line.strip():
+        return None
+    try:
+        return (f"line {lineno}", orjson.loads(line))
+    except orjson.JSONDecodeError as exc:
+        return SkippedRecord(str(p), f"line {lineno}", f"not valid JSON ({exc.msg})")
+
+
+def _iter_document(p: Path, doc: Any) -> Iterator[tuple[str, Any] | SkippedRecord]:
+    if isinstance(doc, dict) and isinstance(doc.get("results"), list):
+        items = [(f"results[{i}]", r) for i, r in enumerate(doc["results"])]
+    elif isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(
+            doc["data"].get("results"), list):  # a cache entry wrapping an API body
+        items = [(f"data.results[{i}]", r) for i, r in enumerate(doc["data"]["results"])]
+    elif isinstance(doc, dict) and "id" in doc:
+        items = [("object", doc)]
+    elif isinstance(doc, list):
+        items = [(f"[{i}]", r) for i, r in enumerate(doc)]
+    else:
+        raise WorksFileError(
+            f"{p}: not OpenAlex JSON (expected a work object, a list response with 'results', "
+            f"or JSON Lines)")
+    if not items and not (isinstance(doc, dict) and "meta" in doc):
+        raise WorksFileError(f"{p}: no OpenAlex records found")
+    yield from items
+
+
+def read_works(path: str | Path) -> Iterator[Work | SkippedRecord]:
+    """Parse every work in a file; bad records come back as :class:`SkippedRecord`.
+
+    Examples
+    --------
+    >>> import json, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> f = os.path.join(d, "w.jsonl")
+    >>> with open(f, "w") as fh:
+    ...     _ = fh.write(json.dumps({"id": "https://openalex.org/W1"}) + "\\n")
+    ...     _ = fh.write("{broken\\n")
+    ...     _ = fh.write(json.dumps({"title": "no id"}) + "\\n")
+    >>> [type(x).__name__ for x in read_works(f)]
+    ['Work', 'SkippedRecord', 'SkippedRecord']
+    """
+    for item in iter_raw_works(path):
+        if isinstance(item, SkippedRecord):
+            yield item
+            continue
+        loc, raw = item
+        try:
+            yield parse_work(raw)
+        except RecordError as exc:
+            yield SkippedRecord(str(path), loc, str(exc))
