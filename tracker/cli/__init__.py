@@ -27,7 +27,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -461,37 +460,37 @@ def _root(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn every failure into one line and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        args = ["--help"]
     try:
-        rv = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        rv = app(args=args, prog_name="tracker", standalone_mode=False)
         return int(rv) if isinstance(rv, int) else EXIT_OK
     except CliError as exc:
-        err.print(f"tracker: error: {exc}", soft_wrap=True)
+        err.print(f"tracker: error: {exc}", soft_wrap=True, markup=False)
         return exc.code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("tracker: interrupted; rerun the same command to start again")
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("tracker: interrupted; rerun the same command to go on", markup=False)
         return 130
-    except click.ClickException as exc:
-        err.print(f"tracker: error: {exc.format_message()} (see --help)", soft_wrap=True)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing value...
+        err.print(f"tracker: error: {exc.format_message()} (see --help)", soft_wrap=True,
+                  markup=False)
         return EXIT_INPUT
     except WorksFileError as exc:
-        err.print(f"tracker: error: {exc}", soft_wrap=True)
+        err.print(f"tracker: error: {exc}", soft_wrap=True, markup=False)
         return EXIT_INPUT
     except RegistryError as exc:
-        err.print(f"tracker: error: {exc}", soft_wrap=True)
+        err.print(f"tracker: error: {exc}", soft_wrap=True, markup=False)
         return EXIT_REGISTRY
     except FetchError as exc:
-        err.print(f"tracker: stopped: {exc}", soft_wrap=True)
+        err.print(f"tracker: stopped: {exc}", soft_wrap=True, markup=False)
         return EXIT_RESUMABLE if exc.resumable else EXIT_INPUT
-    except KeyboardInterrupt:
-        err.print("tracker: interrupted; rerun the same command to start again")
-        return 130
     except Exception as exc:  # a bug: one line, details on request
         if os.environ.get("TRACKER_DEBUG"):
             raise
         err.print(f"tracker: internal error: {type(exc).__name__}: {exc} "
-                  f"(set TRACKER_DEBUG=1 for details; please report it)", soft_wrap=True)
+                  f"(set TRACKER_DEBUG=1 for details; please report it)", soft_wrap=True,
+                  markup=False)
         return EXIT_INTERNAL
-
-

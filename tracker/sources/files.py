@@ -110,27 +110,43 @@ def _iter_lines(p: Path, chunks: Iterator[str]) -> Iterator[tuple[str, Any] | Sk
         *lines, buf = buf.split("\n")
         for line in lines:
             lineno += 1
-            item = _parse_line(p, lineno, line)
-            if item is not None:
+            for item in _parse_line(p, lineno, line):
                 good += isinstance(item, tuple)
                 yield item
     if buf.strip():
         lineno += 1
-        item = _parse_line(p, lineno, buf)
-        if item is not None:
+        for item in _parse_line(p, lineno, buf):
             good += isinstance(item, tuple)
             yield item
-    if good == 0:
+    envelopes = 0 if good else _count_envelopes(p)
+    if good == 0 and envelopes == 0:
         raise WorksFileError(f"{p}: no OpenAlex records found in {lineno} line(s)")
 
 
-def _parse_line(p: Path, lineno: int, line: str) -> tuple[str, Any] | SkippedRecord | None:
+def _count_envelopes(p: Path) -> int:
+    """How many lines are (empty) list responses: an empty last page is not an error."""
+    n = 0
+    with _open_text(p) as fh:
+        for line in fh:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            n += isinstance(obj, dict) and isinstance(obj.get("results"), list)
+    return n
+
+
+def _parse_line(p: Path, lineno: int, line: str) -> list[tuple[str, Any] | SkippedRecord]:
+    """One JSON Lines line: a work, or a saved list response (one page per line)."""
     if not line.strip():
-        return None
+        return []
     try:
-        return (f"line {lineno}", orjson.loads(line))
+        obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        return SkippedRecord(str(p), f"line {lineno}", f"not valid JSON ({exc.msg})")
+        return [SkippedRecord(str(p), f"line {lineno}", f"not valid JSON ({exc.msg})")]
+    if isinstance(obj, dict) and isinstance(obj.get("results"), list) and "id" not in obj:
+        return [(f"line {lineno} results[{i}]", r) for i, r in enumerate(obj["results"])]
+    return [(f"line {lineno}", obj)]
 
 
 def _iter_document(p: Path, doc: Any) -> Iterator[tuple[str, Any] | SkippedRecord]:

@@ -1,0 +1,1398 @@
+"""Build the bundled restricted-institution registry ``tracker/data/registry.json``.
+
+The registry is rebuilt from the cited reference data in ``shared/data/restricted`` (see
+its ``PROVENANCE.md``) and from the recorded OpenAlex records in ``shared/data/openalex``
+(used only to resolve ROR IDs to OpenAlex institution IDs).  Nothing is fetched.
+
+Usage
+-----
+::
+
+    .venv/bin/python scripts/build_registry.py
+    .venv/bin/python scripts/build_registry.py --source /work/shared/data/restricted \\
+        --openalex /work/shared/data/openalex --out tracker/data/registry.json
+
+``--source`` defaults to ``/work/shared/data/restricted``, ``--openalex`` to the
+``openalex`` folder next to the source folder, ``--out`` to ``tracker/data/registry.json``
+in this repository.  The script prints counts per list and edition, and how many entries
+have no ROR ID or no OpenAlex ID.
+
+Guarantees
+----------
+* Deterministic: the same inputs give the same bytes (sorted keys and entries, no build
+  timestamp).  ``version`` is derived from the SHA-256 of the inputs and of the output
+  body, and ``built_from`` records every input file with its SHA-256.
+* One entry per (list, institution).  ``entry_id`` is ``"<LIST>:<institution_key>"``;
+  ``institution_key`` is the hand-curated key of ``institutions.csv`` where the entry
+  links to one of its rows (by normalised name), else ``auto_<slug of the name>``.
+* Every date is a :class:`DatedFact` with its basis, citation and source.  A date that
+  no source gives stays ``null``; disagreeing dates are all kept.  ``listed_on`` is the
+  earliest sourced date of addition.
+* Every entry carries its provenance (repo@commit:path) and licence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import hashlib
+import json
+import re
+import sys
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SOURCE = Path("/work/shared/data/restricted")
+DEFAULT_OUT = REPO / "tracker" / "data" / "registry.json"
+
+# --------------------------------------------------------------------------- sources
+
+NSFREG = "github:phagehunter/nsfreg@02787e87e65d9452d34e1413859cbea1b0a94b00"
+OS_1286 = ("github:opensanctions/opensanctions@7ccd1f43f96d062ff530bf82ef2751c8f8ed6692:"
+           "datasets/us/special_leg/source_files/section_1286.csv")
+OS_1260H = ("github:opensanctions/opensanctions@dd4f7d35145097d25835ebc72dfa7617742165e6:"
+            "datasets/us/dod_chinese_milcorps/sanctions.csv")
+KAIXINOL = ("github:kaixinol/china-university-entity-list@4edbb8273431e747b4506bd4ea86c913c16bcc5c"
+            ":data.json (scrape of https://www.bis.gov/regulations/ear/744#supplement-4-744, "
+            "generatedAt 2026-03-30T14:41:14Z)")
+KAIXINOL_ZH = ("github:kaixinol/china-university-entity-list@4edbb8273431e747b4506bd4ea86c913c16bcc5c"
+               ":data-cn.json (Chinese names added by the repo author, not by BIS)")
+MISP = ("github:MISP/misp-galaxy@b4c3ffc8eb060e9ca3c27a3a6ad0a579f4ccbd19:"
+        "clusters/china-defence-universities.json (scrape of unitracker.aspi.org.au, 2020-08-21)")
+CANADA = ("github:tdhock/tdhock.github.io@ac5bf7cb1166c7273bce8733bd2d9352caa90334:"
+          "assets/2024-09-09-canada-list-of-risky-research-orgs.html (copy of "
+          "science.gc.ca 'Named Research Organizations', modified 2024-04-18, "
+          "downloaded 2024-09-09); rows extracted to raw/canada_nro_list_2024-04-18.csv")
+ROR_REPO = "github:ror-community/ror-records@d93fc667872f8ef9386896bd6c68bd3c6103603e"
+INSTITUTIONS = "shared/data/restricted/institutions.csv (compiled 2026-11-22; see PROVENANCE.md)"
+
+LIC_USGOV = "US-government work (public domain)"
+LIC_NSFREG = (f"{LIC_USGOV}; parsed by github:phagehunter/nsfreg (no licence file: cite the repo, "
+              "re-derive from the primary text if redistribution matters)")
+LIC_OS = "CC BY-NC 4.0 (OpenSanctions data); underlying DoD list text is a US-government work"
+LIC_KAIXINOL = (f"{LIC_USGOV} (BIS entry text); scraped by kaixinol/china-university-entity-list "
+                "(AGPL-3.0 repo)")
+LIC_ASPI = "MISP galaxy JSON CC0 1.0 / BSD-2-Clause; the text is ASPI's content"
+LIC_CANADA = ("Government of Canada web content; terms of reuse NOT verified (check science.gc.ca "
+              "terms before redistributing)")
+LIC_ROR = "CC0 1.0 (ROR data)"
+LIC_OPENALEX = "CC0 1.0 (OpenAlex data)"
+LIC_WEB = "short quotations from public web pages, kept for citation only"
+
+URL_EL = "https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter-C/part-744#Supplement-No.-4-to-Part-744"
+URL_MEU = ("https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter-C/part-744/"
+           "appendix-Supplement%20No.%207%20to%20Part%20744")
+URL_1286 = "https://basicresearch.defense.gov/Programs/Academic-Research-Security/"
+URL_1260H = ("https://www.federalregister.gov/documents/search?conditions%5Bsearch_type_id%5D=3"
+             "&conditions%5Bterm%5D=1260H")
+URL_NSCMIC = "https://www.treasury.gov/ofac/downloads/ccmc/nscmiclist.pdf"
+URL_EO14032 = "https://ofac.treasury.gov/media/99111/download?inline"
+URL_NRO = ("https://science.gc.ca/site/science/en/safeguarding-your-research/guidelines-and-tools-"
+           "implement-research-security/sensitive-technology-research-and-affiliations-concern/"
+           "named-research-organizations")
+URL_ASPI = "https://unitracker.aspi.org.au/"
+
+F_INST = "institutions.csv"
+F_EL = "raw/bis_entity_list_ecfr_2026-07-09_nsfreg.json"
+F_EL_WEB = "raw/bis_entity_list_cn_universities_2026-03-30.json"
+F_EL_ZH = "raw/bis_entity_list_cn_universities_zh_names.json"
+F_MEU = "raw/bis_meu_list_ecfr_2026-07-09_nsfreg.json"
+F_1286 = "raw/dod_section1286_lists_opensanctions.csv"
+F_1260H = "raw/dod_section1260h_full_opensanctions.csv"
+F_1260H_FR = "raw/dod_section1260h_fr-2026-06-10_nsfreg.json"
+F_NSCMIC = "raw/ofac_nscmic_list_nsfreg_extracted_2026-07-09.json"
+F_EO14032 = "raw/ofac_eo14032_annex_2021-06-03_nsfreg.json"
+F_NRO = "raw/canada_nro_list_2024-04-18.csv"
+F_ASPI = "raw/aspi_unitracker_misp_galaxy_2020-08-21.json"
+F_ROR = "raw/ror_records_selected.jsonl"
+F_WEB = "raw/web_evidence.csv"
+INPUT_FILES = (F_INST, F_EL, F_EL_WEB, F_EL_ZH, F_MEU, F_1286, F_1260H, F_1260H_FR, F_NSCMIC,
+               F_EO14032, F_NRO, F_ASPI, F_ROR, F_WEB)
+
+FILE_PROVENANCE = {
+    F_INST: INSTITUTIONS,
+    F_EL: f"{NSFREG}:data/bis_entity_list.json (blob 73ba7ae9c1ee6b1483f82376473d9f6beb0b8a69)",
+    F_EL_WEB: KAIXINOL,
+    F_EL_ZH: KAIXINOL_ZH,
+    F_MEU: f"{NSFREG}:data/bis_meu.json (blob 50e1bd1935c281478360e1050df46e6b89493990)",
+    F_1286: OS_1286,
+    F_1260H: f"{OS_1260H} (blob f472bb30b6d16f0b58f0c040b0886ecd5cb71e7f)",
+    F_1260H_FR: f"{NSFREG}:data/dow_1260h.json (blob d44189fa409103e65611df8a1a73afa9ba893865)",
+    F_NSCMIC: f"{NSFREG}:data/ofac_nscmic.json (blob a3702c77f16ae274a2dcf2b75041c452a8baf3c8)",
+    F_EO14032: f"{NSFREG}:data/ofac_eo14032_annex.json (blob e8999c213fe2e16f9e41d4b2918c9973263db189)",
+    F_NRO: CANADA,
+    F_ASPI: MISP,
+    F_ROR: f"{ROR_REPO} (records for the ROR IDs used in institutions.csv)",
+    F_WEB: "raw/web_evidence.csv (quoted excerpts of stored public web pages, E1-E17)",
+}
+
+COUNTRY_ISO = {
+    "Afghanistan": "AF", "Argentina": "AR", "Armenia": "AM", "Australia": "AU", "Austria": "AT",
+    "Bahrain": "BH", "Belarus": "BY", "Belgium": "BE", "Belize": "BZ", "Bolivia": "BO",
+    "Brazil": "BR", "British Virgin Islands": "VG", "Bulgaria": "BG", "Burma": "MM",
+    "Canada": "CA", "Cayman Islands": "KY", "Chile": "CL", "China": "CN",
+    "People’s Republic of China": "CN", "People's Republic of China": "CN", "Costa Rica": "CR",
+    "Crimea Region of Ukraine": "UA", "Cuba": "CU", "Cyprus": "CY", "Denmark": "DK",
+    "Ecuador": "EC", "Egypt": "EG", "Estonia": "EE", "Finland": "FI", "France": "FR",
+    "Georgia": "GE", "Germany": "DE", "Greece": "GR", "Hong Kong": "HK", "Hungary": "HU",
+    "India": "IN", "Indonesia": "ID", "Iran": "IR", "Iraq": "IQ", "Ireland": "IE",
+    "Israel": "IL", "Italy": "IT", "Jamaica": "JM", "Japan": "JP", "Jordan": "JO",
+    "Kazakhstan": "KZ", "Kenya": "KE", "Kyrgyzstan": "KG", "Laos": "LA", "Latvia": "LV",
+    "Lebanon": "LB", "Lithuania": "LT", "Luxembourg": "LU", "Madagascar": "MG",
+    "Malaysia": "MY", "Malta": "MT", "Mexico": "MX", "Morocco": "MA", "Netherlands": "NL",
+    "New Zealand": "NZ", "Nicaragua": "NI", "North Macedonia": "MK", "Norway": "NO",
+    "Oman": "OM", "Pakistan": "PK", "Panama": "PA", "Paraguay": "PY", "Peru": "PE",
+    "Philippines": "PH", "Poland": "PL", "Portugal": "PT", "Qatar": "QA", "Romania": "RO",
+    "Russia": "RU", "Saudi Arabia": "SA", "Senegal": "SN", "Singapore": "SG", "Slovakia": "SK",
+    "South Africa": "ZA", "South Korea": "KR", "South Sudan": "SS", "Spain": "ES",
+    "Sri Lanka": "LK", "Sweden": "SE", "Switzerland": "CH", "Syria": "SY", "Taiwan": "TW",
+    "Thailand": "TH", "Turkey": "TR", "Uganda": "UG", "Ukraine": "UA",
+    "United Arab Emirates": "AE", "United Kingdom": "GB", "Uzbekistan": "UZ",
+    "Venezuela": "VE", "Vietnam": "VN",
+}
+
+CSV_LIST_CODES = {
+    "BIS_ENTITY_LIST": "BIS_ENTITY_LIST",
+    "DOD_SEC1286": "DOD_1286",
+    "DOD_SEC1260H": "DOD_1260H",
+    "ASPI_UNITRACKER": "ASPI_UNITRACKER",
+}
+
+# Words that make an alias too generic to match on its own (without country/parent context).
+GENERIC_PHRASES = {
+    "institute of physics", "institute of applied physics", "institute of mechanics",
+    "institute of chemistry", "institute of computing technology", "ninth institute",
+    "ninth academy", "institute of radiation medicine", "institute of microbial epidemiology",
+    "institute of toxicology and drugs", "disease control and prevention institute",
+    "second academy", "first academy", "third academy", "fourth academy", "fifth academy",
+    "sixth academy", "seventh academy", "eighth academy", "research institute",
+    "institute of semiconductors", "institute of electronics", "institute of automation",
+    "institute of acoustics", "institute of software", "institute of optics and electronics",
+    "the high power laser laboratory shanghai", "southwest computing center",
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def norm(text: str) -> str:
+    """Normalise a name for comparison: NFKC, lower case, '&' as 'and', punctuation removed.
+
+    >>> norm("Beijing University of Aeronautics & Astronautics (BUAA)")
+    'beijing university of aeronautics and astronautics buaa'
+    """
+    t = unicodedata.normalize("NFKC", text).lower().replace("’", "'").replace("&", " and ")
+    return " ".join(re.sub(r"[^0-9a-z\u4e00-\u9fff]+", " ", t).split())
+
+
+def slug(text: str) -> str:
+    """A stable key from a name (the institutions.csv ``auto_`` style).
+
+    >>> slug("Harbin Institute of Technology")
+    'auto_harbin_institute_of_technology'
+    """
+    s = re.sub(r"[^a-z0-9]+", "_", unicodedata.normalize("NFKD", text).lower()).strip("_")
+    if len(s) > 60:
+        s = f"{s[:50]}_{hashlib.sha1(s.encode()).hexdigest()[:8]}"
+    return f"auto_{s or 'unnamed'}"
+
+
+def is_generic(alias: str) -> bool:
+    """True when an alias is too generic to match without context.
+
+    >>> is_generic("ICT"), is_generic("Institute of Physics"), is_generic("Beihang University")
+    (True, True, False)
+    """
+    a = alias.strip()
+    compact = re.sub(r"[^A-Za-z0-9]", "", a)
+    if compact and len(compact) <= 4 and not re.search(r"[\u4e00-\u9fff]", a):
+        return True
+    return norm(a) in GENERIC_PHRASES
+
+
+def variants(name: str) -> list[str]:
+    """A name, the name without a parenthesised part, and that part (if not generic).
+
+    >>> variants("Sense Time (SenseTime Group Ltd.)")
+    ['Sense Time (SenseTime Group Ltd.)', 'Sense Time', 'SenseTime Group Ltd.']
+    """
+    out = [name]
+    m = re.match(r"^(.*?)\s*\(([^()]+)\)\s*$", name)
+    if m:
+        out.append(m.group(1))
+        if not is_generic(m.group(2)):
+            out.append(m.group(2))
+    return [o for o in out if o.strip()]
+
+
+UNIT_WORDS = re.compile(r"\b(institute|institution|laborator(y|ies)|cent(er|re)|station|academy|"
+                        r"factory|college|school|branch|campus|plant)\b", re.I)
+STOP = {"the", "of", "and", "for", "in", "chinese", "china", "academy", "sciences", "science",
+        "cas", "institute", "co", "ltd", "research"}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in norm(text).split() if w not in STOP}
+
+
+def subunit_reason(name: str, aliases: list[str], extra: str = "") -> str:
+    """Why an entry's own text says it covers subordinate units ('' when it does not).
+
+    >>> subunit_reason("Harbin Institute of Technology",
+    ...                ["Harbin Institute of Technology, Chongqing Research Institute"])
+    'names sub-units as aliases (Harbin Institute of Technology, Chongqing Research Institute)'
+    >>> subunit_reason("Beijing Institute of Technology", [])
+    ''
+    """
+    text = " ".join([*aliases, extra])  # the name describes the entry itself, not its units
+    for m in re.finditer(r"subordinate|and its (research )?(institutes|subsidiaries|affiliates|"
+                         r"campuses)|\ball of its\b|any [\w\- ]{0,40}(entities|institutes|centers)",
+                         text, re.I):
+        if m.group(0).lower() == "subordinate" and re.search(r"\ba\s*$", text[:m.start()]):
+            continue  # "a subordinate institute of X": the entry is itself a unit
+        return f"entry text: '{text[max(0, m.start() - 30):m.end() + 30].strip()}'"
+    heads = [h for h in [re.sub(r"\s*\([^)]*\)\s*$", "", name), *aliases]
+             if len(norm(h).split()) >= 2 and not is_generic(h)]
+    subs: set[str] = set()
+    for a in aliases:
+        for h in heads:
+            rest = norm(a)[len(norm(h)):]
+            if a != h and norm(a).startswith(norm(h) + " ") and len(rest.split()) >= 2 \
+                    and UNIT_WORDS.search(rest) and "academy of sciences" not in rest \
+                    and not rest.split()[0] in {"of", "the"}:
+                subs.add(a)
+    if subs:
+        ss = sorted(subs)
+        return f"names sub-units as aliases ({'; '.join(ss[:3])}{' ...' if len(ss) > 3 else ''})"
+    if "chinese academy of sciences" in norm(name):
+        own = _words(name) | {w for a in aliases for w in _words(a) if len(a) < 12}
+        cas = [a for a in aliases if "chinese academy of sciences" in norm(a)
+               and UNIT_WORDS.search(a) and not _words(a) <= own]
+        if cas:
+            return f"CAS entry naming other CAS units ({'; '.join(cas[:3])})"
+    firsts: dict[str, list[str]] = {}
+    for a in aliases:
+        if UNIT_WORDS.search(a):
+            firsts.setdefault(" ".join(norm(a).split()[:2]), []).append(a)
+    big = [v for v in firsts.values() if len(v) >= 5]
+    if big:
+        return f"lists {len(big[0])} subordinate institutes ({'; '.join(big[0][:3])} ...)"
+    return ""
+
+
+def has_cjk(text: str) -> bool:
+    return bool(re.search(r"[\u3400-\u9fff]", text))
+
+
+def split_aliases(text: str, sep: str = "|") -> list[str]:
+    return [a.strip() for a in text.split(sep) if a.strip()]
+
+
+def fr_year(vol: int, yy: int) -> int:
+    if yy >= 100:
+        return yy
+    return 1900 + yy if yy >= 50 else 2000 + yy
+
+
+FR_CITE = re.compile(r"(\d{2,3})\s*FR\s*(\d[\d,]*(?:/\d+)?)")
+FR_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{2,4})\b")
+
+
+@dataclass(frozen=True)
+class FRCitation:
+    text: str
+    volume: int
+    page: str
+    on: date | None
+
+
+def parse_fr_citations(cell: str | None) -> list[FRCitation]:
+    """All Federal Register citations in an eCFR citation cell, in printed order.
+
+    >>> [(c.text, c.on) for c in parse_fr_citations("66 FR 24266, 5/14/01.\\n85 FR 34497, 6/5/20")]
+    [('66 FR 24266, 5/14/01', datetime.date(2001, 5, 14)), ('85 FR 34497, 6/5/20', datetime.date(2020, 6, 5))]
+    >>> [(c.text, c.on) for c in parse_fr_citations("86 FR 67319")]
+    [('86 FR 67319', None)]
+    """
+    if not cell:
+        return []
+    out: list[FRCitation] = []
+    hits = list(FR_CITE.finditer(cell))
+    for i, m in enumerate(hits):
+        end = hits[i + 1].start() if i + 1 < len(hits) else len(cell)
+        seg = cell[m.start():end]
+        dm = FR_DATE.search(seg, m.end() - m.start())
+        on: date | None = None
+        text = m.group(0)
+        if dm:
+            vol = int(m.group(1))
+            year = fr_year(vol, int(dm.group(3)))
+            try:
+                on = date(year, int(dm.group(1)), int(dm.group(2)))
+            except ValueError:
+                on = None
+            text = seg[: dm.end()]
+        text = " ".join(text.replace("\n", " ").split()).rstrip(".;")
+        out.append(FRCitation(text=text, volume=int(m.group(1)), page=m.group(2), on=on))
+    return out
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text("utf-8"))
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def iter_json_records(path: Path) -> Iterator[Any]:
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        if ".jsonl" in path.name:
+            for line in fh:
+                if line.strip():
+                    yield json.loads(line)
+        else:
+            yield json.load(fh)
+
+
+def bare_ror(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value.rstrip("/").rsplit("/", 1)[-1]
+
+
+def short_oa(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value.rstrip("/").rsplit("/", 1)[-1]
+
+
+# --------------------------------------------------------------------------- accumulator
+
+@dataclass
+class Fact:
+    on: date
+    basis: str
+    citation: str
+    source: str
+    role: str  # addition | revision | removal | edition | other
+
+    def to_json(self) -> dict[str, str]:
+        return {"date": self.on.isoformat(), "basis": self.basis, "citation": self.citation,
+                "source": self.source}
+
+
+@dataclass
+class Acc:
+    list: str
+    key: str
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    aliases_zh: list[str] = field(default_factory=list)
+    generic: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    entry_type: str = "institution"
+    ror: str | None = None
+    openalex_ids: list[str] = field(default_factory=list)
+    parent_key: str | None = None
+    covers_subunits: bool = False
+    editions: list[str] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    removed_on: date | None = None
+    removed_on_source: str = ""
+    citations: list[str] = field(default_factory=list)
+    source_urls: list[str] = field(default_factory=list)
+    provenance: list[str] = field(default_factory=list)
+    licences: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, attr: str, values: Iterable[str]) -> None:
+        cur: list[str] = getattr(self, attr)
+        for v in values:
+            if v and v not in cur:
+                cur.append(v)
+
+    def add_alias(self, alias: str) -> None:
+        alias = " ".join(alias.split()).strip(" ,;")
+        if not alias or norm(alias) == norm(self.name):
+            return
+        if has_cjk(alias) and not re.search(r"[A-Za-z]", alias):
+            self.add("aliases_zh", [alias])
+            return
+        if norm(alias) in {norm(a) for a in self.aliases}:
+            return
+        self.add("aliases", [alias])
+        if is_generic(alias):
+            self.add("generic", [alias])
+
+
+class Builder:
+    def __init__(self, source: Path, openalex: Path | None) -> None:
+        self.src = source
+        self.oa_dir = openalex
+        self.entries: dict[tuple[str, str], Acc] = {}
+        self.editions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.edition_members: dict[tuple[str, str], set[str]] = {}
+        self.inst_rows = read_csv(source / F_INST)
+        self.web = {r["evidence_id"]: r for r in read_csv(source / F_WEB)}
+        self.warnings: list[str] = []
+        self.row_names: dict[tuple[str, str, str], str] = {}
+        # institutions.csv indexes
+        self.inst_by_key: dict[str, list[dict[str, str]]] = {}
+        self.inst_name_index: dict[str, dict[str, str]] = {}  # list -> norm name -> key
+        self.inst_global_names: dict[str, set[str]] = {}
+        for row in self.inst_rows:
+            self.inst_by_key.setdefault(row["institution_key"], []).append(row)
+            code = CSV_LIST_CODES.get(row["list"], row["list"])
+            idx = self.inst_name_index.setdefault(code, {})
+            for full in [*split_aliases(row["list_entry_name"], " / "), row["canonical_name"]]:
+                for n in variants(re.split(r",? and the following", full)[0]):
+                    idx.setdefault(norm(n), row["institution_key"])
+            for n in [row["canonical_name"], *split_aliases(row["list_entry_name"], " / ")]:
+                self.inst_global_names.setdefault(norm(n), set()).add(row["institution_key"])
+
+    # ---- keys -------------------------------------------------------------------
+    def key_for(self, code: str, names: Iterable[str], *, csv_list: str | None = None) -> str:
+        """The institutions.csv key for a list entry (by normalised name), else an auto slug."""
+        names = [n for n in names if n]
+        idx = self.inst_name_index.get(csv_list or code, {})
+        for n in names:
+            k = idx.get(norm(n))
+            if k:
+                return k
+        for n in names:
+            keys = self.inst_global_names.get(norm(n), set())
+            if len(keys) == 1:
+                return next(iter(keys))
+        return slug(names[0])
+
+    def free_key(self, code: str, edition: str, key: str, name: str) -> str:
+        """``key``, unless another row of the same edition already holds it (then the slug of
+        this row's own name): two rows printed separately in one edition stay two entries."""
+        seen = self.row_names.get((code, edition, key))
+        if seen is not None and norm(seen) != norm(name):
+            return slug(name)
+        return key
+
+    def acc(self, code: str, key: str, name: str) -> Acc:
+        a = self.entries.get((code, key))
+        if a is None:
+            a = Acc(list=code, key=key, name=name)
+            self.entries[(code, key)] = a
+        return a
+
+    def member(self, code: str, edition: str, acc: Acc, row_name: str = "") -> None:
+        """Record that ``acc`` is in ``edition``; warn when two source rows of one edition
+        land on the same entry (the edition count would then differ from the source)."""
+        acc.add("editions", [edition])
+        self.edition_members.setdefault((code, edition), set()).add(acc.key)
+        seen = self.row_names.setdefault((code, edition, acc.key), row_name)
+        if row_name and norm(seen) != norm(row_name):
+            self.warnings.append(f"{code} {edition}: rows {seen!r} and {row_name!r} merged "
+                                 f"into {acc.key}")
+
+    def edition(self, code: str, edition: str, *, published_on: date | None, basis: str,
+                source_url: str, provenance: str, licence: str) -> None:
+        self.editions[(code, edition)] = {
+            "list": code, "edition": edition,
+            "published_on": published_on.isoformat() if published_on else None,
+            "basis": basis, "source_url": source_url, "provenance": provenance,
+            "licence": licence,
+        }
+
+    def evidence_source(self, list_provenance: str) -> str:
+        ids = re.findall(r"\bE\d+\b", list_provenance)
+        if not ids:
+            return list_provenance
+        parts = [f"raw/web_evidence.csv {i}: {self.web[i]['url']}" for i in ids if i in self.web]
+        return "; ".join(parts)
+
+    # ---- institutions.csv -------------------------------------------------------
+    def inst_row(self, key: str, csv_list: str) -> dict[str, str] | None:
+        for r in self.inst_by_key.get(key, []):
+            if r["list"] == csv_list:
+                return r
+        return None
+
+    def apply_institution_facts(self, acc: Acc, row: dict[str, str]) -> None:
+        """Names, IDs and (BIS) dates from the hand-curated institutions.csv row."""
+        acc.add_alias(row["canonical_name"])
+        for a in split_aliases(row["aliases"]):
+            acc.add_alias(a)
+        if row["name_zh"]:
+            acc.add("aliases_zh", [row["name_zh"]])
+        if row["country"]:
+            acc.add("countries", [row["country"]])
+        if row["parent_institution_key"] and not acc.parent_key:
+            acc.parent_key = row["parent_institution_key"]
+        ror = bare_ror(row["ror_id"])
+        if ror and not acc.ror:
+            acc.ror = ror
+            acc.add("provenance", [f"ror: {row['ror_match_method']}; {row['ror_provenance']}"])
+            acc.add("licences", [LIC_ROR])
+        oa = short_oa(row["openalex_id"])
+        if oa:
+            acc.add("openalex_ids", [oa])
+            acc.add("provenance", [f"openalex {oa}: institutions.csv ({row['openalex_provenance']})"])
+        acc.add("provenance", [f"institution row: {INSTITUTIONS}"])
+        if row["institution_notes"]:
+            acc.add("notes", [f"institutions.csv: {row['institution_notes']}"])
+
+    # ---- BIS Entity List ----------------------------------------------------------
+    def build_entity_list(self) -> None:
+        code, ed = "BIS_ENTITY_LIST", "eCFR-2026-07-09"
+        doc = read_json(self.src / F_EL)
+        prov = FILE_PROVENANCE[F_EL]
+        self.edition(code, ed, published_on=None,
+                     basis="eCFR text (15 CFR 744 Supp. No. 4) as downloaded July 2026, extracted "
+                           "2026-07-09; the eCFR is a consolidation, not a dated edition, so no "
+                           "publication date. Lists only current entries (no removals).",
+                     source_url=URL_EL, provenance=prov, licence=LIC_NSFREG)
+        claimed: dict[str, str] = {}
+        for ent in doc["entities"]:
+            names = [ent["name"], *ent.get("aliases", [])]
+            key = self.inst_name_index.get(code, {}).get(norm(ent["name"]))
+            if key is None or claimed.get(key, norm(ent["name"])) != norm(ent["name"]):
+                key = slug(ent["name"])
+                # link by alias only when unambiguous and not claimed by another printed name
+                for n in names[1:]:
+                    k = self.inst_name_index.get(code, {}).get(norm(n))
+                    if k and k not in claimed and not is_generic(n):
+                        key = k
+                        break
+            claimed.setdefault(key, norm(ent["name"]))
+            acc = self.acc(code, key, ent["name"])
+            self.member(code, ed, acc, ent["name"])
+            for a in ent.get("aliases", []):
+                acc.add_alias(a)
+            iso = COUNTRY_ISO.get(ent.get("country") or "")
+            if iso:
+                acc.add("countries", [iso])
+            elif ent.get("country"):
+                self.warnings.append(f"no ISO code for country {ent['country']!r}")
+            cites = parse_fr_citations(ent.get("federal_register"))
+            dated = [c for c in cites if c.on]
+            first = min(dated, key=lambda c: (c.on, c.text)) if dated else None
+            for c in cites:
+                acc.add("citations", [c.text])
+                if c.on is None:
+                    acc.add("notes", [f"eCFR citation {c.text!r} printed without a date"])
+                    continue
+                if c is first:
+                    basis = ("Federal Register publication date; earliest citation in the eCFR "
+                             "entry (normally the addition)")
+                    role = "addition"
+                else:
+                    basis = ("Federal Register publication date; later citation in the eCFR "
+                             "entry (a revision of the entry)")
+                    role = "revision"
+                if 1935 + c.volume != c.on.year:
+                    acc.add("notes", [f"citation {c.text!r}: FR volume {c.volume} and the printed "
+                                      f"year {c.on.year} disagree (kept as printed)"])
+                acc.facts.append(Fact(c.on, basis, c.text, prov, role))
+            acc.add("source_urls", [URL_EL])
+            acc.add("provenance", [f"list: {prov}"])
+            acc.add("licences", [LIC_NSFREG])
+            why = subunit_reason(ent["name"], ent.get("aliases", []),
+                                 " ".join([ent.get("address") or "", ent.get("notes") or ""]))
+            if why:
+                acc.covers_subunits = True
+                acc.add("notes", [f"covers sub-units: {why}"])
+        # entries printed as "<Parent> subordinate institution: <Unit>"
+        for (c, _), a in sorted(self.entries.items()):
+            m = re.match(r"^(.*?)\s+subordinate institution:?\s+(.+)$", a.name, re.I)
+            if c == code and m and not a.parent_key:
+                a.parent_key = self.key_for(code, [m.group(1)])
+        # entries printed as "<Parent>, <Unit>" (e.g. AMMS and 11 of its institutes)
+        names = {norm(a.name): a for (c, _), a in self.entries.items() if c == code}
+        for (c, _), a in sorted(self.entries.items()):
+            if c != code or "," not in a.name:
+                continue
+            head = a.name.split(",")[0]
+            parent = names.get(norm(head))
+            if parent is not None and parent is not a:
+                if not a.parent_key:
+                    a.parent_key = parent.key
+                if not parent.covers_subunits:
+                    parent.covers_subunits = True
+                    parent.add("notes", ["covers sub-units: the list also names its units as "
+                                         f"separate entries (\"{head}, ...\")"])
+        self.link_el_subset()
+        self.apply_el_institution_rows()
+
+    def link_el_subset(self) -> None:
+        """The 60 university-like entries of the 2026-03-30 BIS page scrape (+ Chinese names)."""
+        code, ed = "BIS_ENTITY_LIST", "BIS-web-2026-03-30"
+        doc = read_json(self.src / F_EL_WEB)
+        zh = {z["name"]: z["zh"] for z in read_json(self.src / F_EL_ZH)}
+        self.edition(code, ed, published_on=None,
+                     basis="scrape of the BIS Supplement No. 4 web page generated 2026-03-30 "
+                           "(60 China entries whose names contain university/academy/institute of "
+                           "technology/college); a subset, not a dated edition",
+                     source_url="https://www.bis.gov/regulations/ear/744#supplement-4-744",
+                     provenance=KAIXINOL, licence=LIC_KAIXINOL)
+        by_name = {norm(a.name): a for (c, _), a in self.entries.items() if c == code}
+        for ent in doc["entries"]:
+            name = ent["name"]
+            head = re.split(r",? and the following", name)[0]
+            acc = by_name.get(norm(name)) or by_name.get(norm(head))
+            if acc is None:
+                key = self.key_for(code, [head])
+                acc = self.acc(code, key, head)
+                acc.add("notes", ["in the 2026-03-30 BIS page scrape but not matched to an entry "
+                                  "of the 2026-07-09 eCFR text"])
+            self.member(code, ed, acc, name)
+            acc.add("provenance", [f"entry text: {KAIXINOL}"])
+            acc.add("licences", [LIC_KAIXINOL])
+            if name in zh:
+                acc.add("aliases_zh", [zh[name]])
+                acc.add("provenance", [f"Chinese name: {KAIXINOL_ZH}"])
+            raw = ent.get("raw", "")
+            if re.search(r"subordinate|and its institutes|and all", raw, re.I):
+                acc.covers_subunits = True
+
+    def apply_el_institution_rows(self) -> None:
+        code = "BIS_ENTITY_LIST"
+        for row in self.inst_rows:
+            if row["list"] != "BIS_ENTITY_LIST":
+                continue
+            key = row["institution_key"]
+            acc = self.entries.get((code, key))
+            via_parent = row["list_detail"].startswith("via parent entry")
+            if via_parent and row["parent_institution_key"]:
+                parent = self.entries.get((code, row["parent_institution_key"]))
+                if parent is not None:
+                    parent.add_alias(row["canonical_name"])
+                    if row["name_zh"]:
+                        parent.add("aliases_zh", [row["name_zh"]])
+                    parent.add("notes", [f"{row['canonical_name']} ({key}) is covered via this "
+                                         f"parent entry (institutions.csv: {row['list_detail']})"])
+                    parent.covers_subunits = True
+                    continue
+            if acc is None:
+                acc = self.acc(code, key, row["list_entry_name"] or row["canonical_name"])
+                ed = "secondary-sources"
+                self.member(code, ed, acc)
+                acc.add("notes", ["not matched to the 2026-07-09 eCFR text by name: listing "
+                                  "known from secondary sources only; current status NOT "
+                                  "re-verified"])
+                acc.add("source_urls", [row["list_source_url"]])
+                self.edition(code, ed, published_on=None,
+                             basis="entries known only from secondary web sources describing "
+                                   "their addition (raw/web_evidence.csv); not an edition",
+                             source_url=URL_EL, provenance=INSTITUTIONS, licence=LIC_WEB)
+            self.apply_institution_facts(acc, row)
+            if row["date_added"] and re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["date_added"]):
+                cite = row["legal_citation"] or "(no FR citation in source)"
+                acc.facts.append(Fact(
+                    date.fromisoformat(row["date_added"]),
+                    f"{row['date_added_basis']} (institutions.csv)",
+                    cite, self.evidence_source(row["list_provenance"]), "addition"))
+            if row["row_notes"]:
+                acc.add("notes", [f"institutions.csv: {row['row_notes']}"])
+
+    # ---- BIS MEU ----------------------------------------------------------------
+    def build_meu(self) -> None:
+        code, ed = "BIS_MEU", "eCFR-2026-07-09"
+        doc = read_json(self.src / F_MEU)
+        prov = FILE_PROVENANCE[F_MEU]
+        self.edition(code, ed, published_on=None,
+                     basis="eCFR text (15 CFR 744 Supp. No. 7) as downloaded July 2026, extracted "
+                           "2026-07-09; China entries only were captured",
+                     source_url=URL_MEU, provenance=prov, licence=LIC_NSFREG)
+        for ent in doc["entities"]:
+            key = self.key_for(code, [ent["name"]])
+            acc = self.acc(code, key, ent["name"])
+            self.member(code, ed, acc, ent["name"])
+            for a in ent.get("aliases", []):
+                acc.add_alias(a)
+            iso = COUNTRY_ISO.get(ent.get("country") or "")
+            if iso:
+                acc.add("countries", [iso])
+            acc.entry_type = "company" if re.search(
+                r"\b(co|company|corp|corporation|ltd|limited|inc|group)\b", norm(ent["name"])) \
+                else "institution"
+            cites = parse_fr_citations(ent.get("federal_register"))
+            dated = [c for c in cites if c.on]
+            first = min(dated, key=lambda c: (c.on, c.text)) if dated else None
+            for c in cites:
+                acc.add("citations", [c.text])
+                if c.on is None:
+                    continue
+                role = "addition" if c is first else "revision"
+                acc.facts.append(Fact(
+                    c.on, "Federal Register publication date; "
+                    + ("earliest citation in the MEU entry (normally the addition)"
+                       if role == "addition" else "later citation (revision)"),
+                    c.text, prov, role))
+            if ent.get("notes"):
+                acc.add("notes", [f"eCFR: {ent['notes']}"])
+                m = re.match(r"Subordinate institution of (.+)", ent["notes"])
+                if m:
+                    acc.parent_key = self.key_for(code, [m.group(1)])
+            acc.add("notes", ["the nsfreg parser carries the FR citation forward onto "
+                              "subordinate-institution rows that had none printed"])
+            acc.add("source_urls", [URL_MEU])
+            acc.add("provenance", [f"list: {prov}"])
+            acc.add("licences", [LIC_NSFREG])
+
+    # ---- DoD 1286 -----------------------------------------------------------------
+    def build_1286(self) -> None:
+        code = "DOD_1286"
+        rows = read_csv(self.src / F_1286)
+        talent = {r["institution_key"] for r in self.inst_rows
+                  if r["institution_type"].startswith("talent")}
+        talent_names = {norm(r["canonical_name"]) for r in self.inst_rows
+                        if r["institution_key"] in talent}
+        ed_urls: dict[str, str] = {}
+        for r in rows:
+            ed_urls.setdefault(f"FY{r['report-date']}", r["source_url"])
+        ed_dates: dict[str, tuple[date | None, str]] = {}
+        for ed, url in sorted(ed_urls.items()):
+            m = re.search(r"/(\d{4})/([A-Z][a-z]{2})/(\d{1,2})/", url)
+            months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                      "Nov", "Dec"]
+            if m and m.group(2) in months:
+                d = date(int(m.group(1)), months.index(m.group(2)) + 1, int(m.group(3)))
+                ed_dates[ed] = (d, f"edition publication date inferred from the source URL path "
+                                   f"({m.group(0)}) of {url}")
+            else:
+                mm = re.search(r"/uploads/(\d{4})/(\d{2})/", url)
+                hint = (f"; the URL path suggests {mm.group(1)}-{mm.group(2)} (month only, not "
+                        f"used as a date)") if mm else ""
+                ed_dates[ed] = (None, f"no publication date in the source{hint}")
+            self.edition(code, ed, published_on=ed_dates[ed][0],
+                         basis=ed_dates[ed][1], source_url=url, provenance=OS_1286,
+                         licence=LIC_OS)
+        order = sorted(ed_urls)
+        for r in rows:
+            ed = f"FY{r['report-date']}"
+            names = [r["name"], *split_aliases(r["aliases"], ";")]
+            key = self.key_for(code, [r["name"]], csv_list=code)
+            if key == slug(r["name"]):
+                key = self.key_for(code, names, csv_list=code)
+            key = self.free_key(code, ed, key, r["name"])
+            acc = self.acc(code, key, r["name"])
+            if r["name"] != acc.name:
+                acc.add_alias(r["name"])
+            self.member(code, ed, acc, r["name"])
+            for a in names[1:]:
+                acc.add_alias(a)
+            iso = COUNTRY_ISO.get(r["country"])
+            if iso:
+                acc.add("countries", [iso])
+            if key in talent or norm(r["name"]) in talent_names:
+                acc.entry_type = "talent_program"
+            acc.add("source_urls", [r["source_url"]])
+            acc.add("provenance", [f"list: {OS_1286}"])
+            acc.add("licences", [LIC_OS])
+            if r["notes"]:
+                acc.add("notes", [f"{ed} note: {r['notes']}"])
+                if r["notes"] == "and affiliates":
+                    acc.covers_subunits = True
+            if r["end-date"]:
+                acc.add("notes", [f"OpenSanctions end-date {r['end-date']} on the {ed} row is "
+                                  f"OpenSanctions' own update date, not a DoD date (not used)"])
+            d, basis = ed_dates[ed]
+            if d:
+                acc.facts.append(Fact(d, f"{ed} edition date: {basis}", f"DoD Section 1286 list, "
+                                      f"{ed}", OS_1286, "edition"))
+        for (c, key), acc in self.entries.items():
+            if c != code:
+                continue
+            row = self.inst_row(key, "DOD_SEC1286")
+            if row:
+                self.apply_institution_facts(acc, row)
+            if acc.entry_type == "talent_program":
+                acc.covers_subunits = False
+                acc.notes.insert(0, "talent recruitment programme, not an institution")
+            eds = sorted(acc.editions, key=order.index)
+            first_ed = eds[0]
+            d, basis = ed_dates[first_ed]
+            if d is None:
+                acc.add("notes", [f"first edition containing it ({first_ed}) has no sourced "
+                                  "publication date: listed_on unknown"])
+            last = order.index(eds[-1])
+            if last < len(order) - 1:
+                nxt = order[last + 1]
+                nd, _ = ed_dates[nxt]
+                if nd:
+                    acc.removed_on = nd
+                    acc.removed_on_source = f"absent from {nxt} ({OS_1286})"
+                else:
+                    acc.add("notes", [f"absent from the {nxt} edition, whose publication date "
+                                      "is not sourced: removal date unknown"])
+            gaps = [e for e in order[order.index(eds[0]):last + 1] if e not in eds]
+            if gaps:
+                acc.add("notes", [f"not printed in {', '.join(gaps)} but printed again later"])
+            for f in acc.facts:
+                if f.role == "edition" and f.citation.endswith(first_ed):
+                    f.role = "addition"
+
+    # ---- DoD 1260H ----------------------------------------------------------------
+    def build_1260h(self) -> None:
+        code = "DOD_1260H"
+        rows = read_csv(self.src / F_1260H)
+        starts = sorted({r["Start date"] for r in rows})
+        for s in starts:
+            urls = sorted({r["Source Url"] for r in rows if r["Start date"] == s and r["Source Url"]})
+            self.edition(code, s, published_on=date.fromisoformat(s),
+                         basis="edition date (OpenSanctions `Start date` = date of the edition "
+                               "that added the entry). Members = rows with this Start date; for "
+                               "the 2022-10-05 and 2024-01-31 editions the transcription holds only "
+                               "rows it opened then, so carried-over entries are not counted",
+                         source_url=urls[0] if urls else URL_1260H, provenance=OS_1260H,
+                         licence=LIC_OS)
+        # group rows by institution: clean name, else previous name / alias of an existing one
+        for r in rows:
+            names = [r["Clean Name"] or r["Name"].rstrip("*"), *split_aliases(r["Previous Name"], ";")]
+            key = self.key_for(code, names, csv_list="DOD_SEC1260H")
+            key = self.free_key(code, r["Start date"], key, names[0])
+            acc = self.acc(code, key, names[0])
+            if norm(acc.name) != norm(names[0]):
+                acc.add_alias(names[0])
+            self.member(code, r["Start date"], acc, names[0])
+            for a in [*split_aliases(r["Alias"], ";"), *split_aliases(r["Previous Name"], ";")]:
+                acc.add_alias(a)
+            acc.add_alias(r["Name"].rstrip("*").strip())
+            acc.add("countries", ["CN"] if False else [])
+            acc.entry_type = "company"
+            if r["Parent Name"]:
+                acc.parent_key = self.key_for(code, [r["Parent Name"]], csv_list="DOD_SEC1260H")
+                acc.add("notes", [f"printed under parent: {r['Parent Name']}"])
+            acc.add("source_urls", [r["Source Url"] or URL_1260H])
+            acc.add("provenance", [f"list: {OS_1260H}"])
+            acc.add("licences", [LIC_OS])
+            start = date.fromisoformat(r["Start date"])
+            acc.facts.append(Fact(start, "edition date of a 1260H edition listing the entry "
+                                  "(OpenSanctions Start date)", f"DoD 1260H list, {r['Start date']}"
+                                  " edition", OS_1260H, "edition"))
+            if r["End date"]:
+                end = date.fromisoformat(r["End date"])
+                basis = "removal date (OpenSanctions End date)"
+                if r["End date"] not in starts:
+                    basis += ("; a date between editions for which the file cites no source")
+                acc.facts.append(Fact(end, basis, f"listing period from {r['Start date']}",
+                                      OS_1260H, "removal"))
+            if r["Note"]:
+                acc.add("notes", [f"{r['Start date']}: {r['Note'][:400]}"])
+        parents = {acc.parent_key for (c, _), acc in self.entries.items()
+                   if c == code and acc.parent_key}
+        latest = starts[-1]
+        for (c, key), acc in self.entries.items():
+            if c != code:
+                continue
+            if key in parents:
+                acc.covers_subunits = True
+                acc.add("notes", ["the list prints named subsidiaries under this entry (each "
+                                  "has its own entry)"])
+            row = self.inst_row(key, "DOD_SEC1260H")
+            if row:
+                self.apply_institution_facts(acc, row)
+            eds = sorted(acc.editions)
+            firsts = [f for f in acc.facts if f.role == "edition" and
+                      f.on == date.fromisoformat(eds[0])]
+            for f in firsts:
+                f.role = "addition"
+            removals = sorted(f.on for f in acc.facts if f.role == "removal")
+            last_start = date.fromisoformat(eds[-1])
+            ends_after = [d for d in removals if d >= last_start]
+            if ends_after:
+                acc.removed_on = ends_after[0]
+                acc.removed_on_source = f"OpenSanctions End date ({OS_1260H})"
+                if len(removals) > 1 or removals[0] != acc.removed_on:
+                    acc.add("notes", ["removed and listed again; earlier removal dates are kept "
+                                      "in dates"])
+            elif removals:
+                acc.add("notes", ["an earlier listing period ended "
+                                  f"({', '.join(d.isoformat() for d in removals)}) but the entry "
+                                  "was printed again later"])
+            if latest not in acc.editions and not ends_after:
+                acc.add("notes", [f"not in the {latest} edition as transcribed, and no End date: "
+                                  "removal date unknown"])
+        self.apply_1260h_fr()
+
+    def apply_1260h_fr(self) -> None:
+        code = "DOD_1260H"
+        doc = read_json(self.src / F_1260H_FR)
+        prov = FILE_PROVENANCE[F_1260H_FR]
+        latest = max(ed for (c, ed) in self.editions if c == code)
+        cands = [a for (c, _), a in self.entries.items()
+                 if c == code and latest in a.editions and not a.parent_key]
+        index: dict[str, Acc] = {}
+        for a in cands:
+            for n in [a.name, *a.aliases]:
+                index.setdefault(norm(n), a)
+        unmatched = []
+        for ent in doc["entities"]:
+            acc = None
+            for n in [ent["name"], *ent.get("aliases", [])]:
+                acc = index.get(norm(n)) or index.get(norm(re.sub(r"\.$", "", n)))
+                if acc:
+                    break
+            if acc is None:
+                unmatched.append(ent["name"])
+                continue
+            acc.add_alias(ent["name"])
+            for a in ent.get("aliases", []):
+                acc.add_alias(a)
+            acc.add("countries", [COUNTRY_ISO.get(ent.get("country") or "", "")])
+            fr_date = date.fromisoformat(ent["effective_date"])
+            acc.facts.append(Fact(fr_date, "Federal Register publication date of the 2026 "
+                                  "edition (notice FR Doc 2026-11571)",
+                                  ent.get("federal_register") or "91 FR 35189", prov, "edition"))
+            acc.add("citations", [ent.get("federal_register") or "91 FR 35189"])
+            acc.add("provenance", [f"2026 FR notice: {prov}"])
+            acc.add("licences", [LIC_NSFREG])
+        self.fr_1260h_unmatched = unmatched
+
+    # ---- OFAC NS-CMIC ---------------------------------------------------------------
+    def build_nscmic(self) -> None:
+        code = "OFAC_NS_CMIC"
+        ed_annex, ed_list = "EO14032-Annex-2021-06-03", "NS-CMIC-2021-12-16"
+        self.edition(code, ed_annex, published_on=date(2021, 6, 3),
+                     basis="date of Executive Order 14032 (Annex); published 86 FR 30145 on "
+                           "2021-06-07; effective 2021-08-02",
+                     source_url=URL_EO14032, provenance=FILE_PROVENANCE[F_EO14032],
+                     licence=LIC_NSFREG)
+        self.edition(code, ed_list, published_on=None,
+                     basis="OFAC NS-CMIC list PDF as downloaded July 2026 (extracted 2026-07-09); "
+                           "the parser describes it as the list of 2021-12-16 (latest listing date "
+                           "in the data), not stated on the list itself; later changes not verified",
+                     source_url=URL_NSCMIC, provenance=FILE_PROVENANCE[F_NSCMIC],
+                     licence=LIC_NSFREG)
+        lst = read_json(self.src / F_NSCMIC)["entities"]
+        prov = FILE_PROVENANCE[F_NSCMIC]
+        index: dict[str, Acc] = {}
+        primary: dict[str, Acc] = {}
+        for ent in lst:
+            key = self.key_for(code, [ent["name"]])
+            acc = self.acc(code, key, ent["name"])
+            self.member(code, ed_list, acc, ent["name"])
+            acc.entry_type = "company"
+            for a in ent.get("aliases", []):
+                acc.add_alias(a)
+            iso = COUNTRY_ISO.get(ent.get("country") or "")
+            if iso:
+                acc.add("countries", [iso])
+            notes = ent.get("notes") or ""
+            m = re.search(r"Listing Date \(CMIC\):\s*(\d{1,2} \w{3} \d{4})", notes)
+            if m:
+                from datetime import datetime
+                ld = datetime.strptime(m.group(1), "%d %b %Y").date()
+                acc.facts.append(Fact(ld, "OFAC listing date (CMIC)", f"Listing Date (CMIC): "
+                                      f"{m.group(1)}", prov, "addition"))
+            if ent.get("effective_date"):
+                acc.facts.append(Fact(date.fromisoformat(ent["effective_date"]),
+                                      "OFAC effective date (CMIC)", "Effective Date (CMIC)", prov,
+                                      "effective"))
+            acc.add("notes", [f"OFAC: {notes}"] if notes else [])
+            acc.add("source_urls", [URL_NSCMIC])
+            acc.add("provenance", [f"list: {prov}"])
+            acc.add("licences", [LIC_NSFREG])
+            primary.setdefault(norm(ent["name"]), acc)
+            for n in ent.get("aliases", []):
+                index.setdefault(norm(n), acc)
+        claimed: set[str] = set()
+        aprov = FILE_PROVENANCE[F_EO14032]
+        for ent in read_json(self.src / F_EO14032)["entities"]:
+            acc2 = primary.get(norm(ent["name"]))
+            if acc2 is None or acc2.key in claimed:
+                acc2 = index.get(norm(ent["name"]))
+            if acc2 is not None and acc2.key in claimed:
+                acc2 = None
+            if acc2 is None:
+                acc2 = self.acc(code, self.key_for(code, [ent["name"]]), ent["name"])
+                acc2.entry_type = "company"
+                acc2.add("notes", ["in the EO 14032 Annex but not matched by name to the NS-CMIC "
+                                   "list PDF"])
+                index[norm(ent["name"])] = acc2
+            claimed.add(acc2.key)
+            acc2.add_alias(ent["name"])
+            self.member(code, ed_annex, acc2, ent["name"])
+            acc2.facts.append(Fact(date(2021, 6, 3), "date of Executive Order 14032 (Annex "
+                                   "listing)", "E.O. 14032 Annex", aprov, "addition"))
+            acc2.facts.append(Fact(date(2021, 6, 7), "Federal Register publication date of "
+                                   "E.O. 14032", ent.get("federal_register") or "86 FR 30145",
+                                   aprov, "publication"))
+            if ent.get("effective_date"):
+                acc2.facts.append(Fact(date.fromisoformat(ent["effective_date"]),
+                                       "effective date (E.O. 14032 Annex)", "E.O. 14032 Annex",
+                                       aprov, "effective"))
+            acc2.add("citations", [ent.get("federal_register") or "86 FR 30145"])
+            acc2.add("source_urls", [URL_EO14032])
+            acc2.add("provenance", [f"list: {aprov}"])
+            acc2.add("licences", [LIC_NSFREG])
+
+    # ---- Canada NRO -------------------------------------------------------------------
+    def build_nro(self) -> None:
+        code, ed = "CA_NRO", "2024-04-18"
+        self.edition(code, ed, published_on=date(2024, 4, 18),
+                     basis="page 'Date modified: 2024-04-18' (dcterms.modified); copy downloaded "
+                           "2024-09-09; the page links the PDF "
+                           "1082-named-research-organizations-list-09Jan2024.pdf",
+                     source_url=URL_NRO, provenance=CANADA, licence=LIC_CANADA)
+        for r in read_csv(self.src / F_NRO):
+            name = r["name"]
+            key = self.key_for(code, [name])
+            acc = self.acc(code, key, name)
+            self.member(code, ed, acc, name)
+            iso = COUNTRY_ISO.get(r["country_as_printed"])
+            if iso:
+                acc.add("countries", [iso])
+            al = r["known_aliases_as_printed"]
+            if al:
+                for a in re.split(r";|\n", al):
+                    acc.add_alias(a)
+                acc.add("notes", [f"aliases as printed: {al} (some may be subsidiaries or former "
+                                  "names)"])
+            acc.facts.append(Fact(date(2024, 4, 18),
+                                  "edition date: on the list in the page version modified "
+                                  "2024-04-18 (first listing date not given)",
+                                  "Named Research Organizations, modified 2024-04-18", CANADA,
+                                  "addition"))
+            acc.add("source_urls", [URL_NRO])
+            acc.add("provenance", [f"list: {CANADA}"])
+            acc.add("licences", [LIC_CANADA])
+
+    # ---- ASPI -----------------------------------------------------------------------
+    def build_aspi(self) -> None:
+        code, ed = "ASPI_UNITRACKER", "2020-08-21"
+        self.edition(code, ed, published_on=None,
+                     basis="scrape of unitracker.aspi.org.au committed 2020-08-21 (commit date, "
+                           "not an ASPI publication date); an assessment, not a designation",
+                     source_url=URL_ASPI, provenance=MISP, licence=LIC_ASPI)
+        doc = read_json(self.src / F_ASPI)
+        for v in doc["values"]:
+            value = v["value"]
+            m = re.match(r"^(.*?)\s*\(([^()]*[\u4e00-\u9fff][^()]*)\)\s*$", value)
+            name, zh = (m.group(1), m.group(2)) if m else (value, "")
+            meta = v.get("meta", {})
+            key = self.key_for(code, [name, value], csv_list="ASPI_UNITRACKER")
+            acc = self.acc(code, key, name)
+            self.member(code, ed, acc, name)
+            if zh:
+                acc.add("aliases_zh", [zh])
+            for a in meta.get("alias", []):
+                acc.add_alias(a)
+            acc.add("countries", ["CN"])
+            acc.add("source_urls", [*meta.get("refs", [])])
+            acc.add("provenance", [f"list: {MISP}"])
+            acc.add("licences", [LIC_ASPI])
+            cats = ", ".join(meta.get("category", []))
+            risk = meta.get("risk", "")
+            acc.add("notes", [f"ASPI category: {cats}" if cats else "",
+                              f"ASPI risk statement (2020-08 scrape): {risk}" if risk else "",
+                              "supervising agency: " + ", ".join(meta["supervising agency"])
+                              if meta.get("supervising agency") else ""])
+            subs = meta.get("subsidiary", [])
+            if subs:
+                acc.covers_subunits = True
+                acc.add("notes", ["ASPI names subsidiaries: " + "; ".join(subs)])
+            row = self.inst_row(key, "ASPI_UNITRACKER")
+            if row:
+                self.apply_institution_facts(acc, row)
+            acc.add("notes", ["context, not a designation; no listing date (the tracker gives "
+                              "none)"])
+
+    # ---- IDs ----------------------------------------------------------------------------
+    def propagate_ids(self) -> None:
+        """Give every entry of an institution the ROR/OpenAlex IDs known for its key."""
+        ror_by_key: dict[str, tuple[str, str]] = {}
+        for row in self.inst_rows:
+            ror = bare_ror(row["ror_id"])
+            if ror:
+                ror_by_key.setdefault(row["institution_key"], (
+                    ror, f"ror: {row['ror_match_method']}; {row['ror_provenance']} "
+                         f"(via institutions.csv key {row['institution_key']})"))
+        oa_by_key: dict[str, set[tuple[str, str]]] = {}
+        for row in self.inst_rows:
+            oa = short_oa(row["openalex_id"])
+            if oa and not row["parent_institution_key"]:
+                oa_by_key.setdefault(row["institution_key"], set()).add(
+                    (oa, f"openalex {oa}: institutions.csv ({row['openalex_provenance']})"))
+        for acc in self.entries.values():
+            if not acc.ror and acc.key in ror_by_key:
+                acc.ror, p = ror_by_key[acc.key]
+                acc.add("provenance", [p])
+                acc.add("licences", [LIC_ROR])
+            for oa, p in sorted(oa_by_key.get(acc.key, ())):
+                acc.add("openalex_ids", [oa])
+                acc.add("provenance", [p])
+
+    def resolve_openalex(self) -> dict[str, Any]:
+        """Fill openalex_ids from the ROR IDs via the recorded OpenAlex records."""
+        r2o: dict[str, set[str]] = {}
+        where: dict[tuple[str, str], set[str]] = {}
+        files: dict[str, str] = {}
+        if self.oa_dir and self.oa_dir.is_dir():
+            for path in sorted(self.oa_dir.iterdir()):
+                if not re.search(r"\.(jsonl?|json\.gz|jsonl\.gz)$", path.name) or \
+                        path.name.startswith("schema_") or "sources" in path.name:
+                    continue
+                files[path.name] = sha256(path)
+                for rec in iter_json_records(path):
+                    for oid, ror in _walk_institutions(rec):
+                        r2o.setdefault(ror, set()).add(oid)
+                        where.setdefault((ror, oid), set()).add(path.name)
+        resolved = 0
+        for acc in self.entries.values():
+            if acc.ror and acc.ror in r2o:
+                for oid in sorted(r2o[acc.ror]):
+                    if oid not in acc.openalex_ids:
+                        acc.add("openalex_ids", [oid])
+                    fs = sorted(where[(acc.ror, oid)])
+                    acc.add("provenance", [f"openalex {oid}: recorded OpenAlex institution record "
+                                           f"with ror {acc.ror} in shared/data/openalex/{fs[0]}"
+                                           + (f" (+{len(fs) - 1} more files)" if len(fs) > 1
+                                              else "")])
+                    acc.add("licences", [LIC_OPENALEX])
+                resolved += 1
+        return {"files": files, "ror_to_openalex_pairs": sum(len(v) for v in r2o.values()),
+                "entries_resolved_via_ror": resolved}
+
+    # ---- output ---------------------------------------------------------------------------
+    def finish(self) -> list[dict[str, Any]]:
+        out = []
+        for (code, key), a in sorted(self.entries.items()):
+            facts = sorted(a.facts, key=lambda f: (f.on, f.basis, f.citation, f.source))
+            seen: set[tuple[str, str, str, str]] = set()
+            uniq = []
+            for f in facts:
+                k = (f.on.isoformat(), f.basis, f.citation, f.source)
+                if k not in seen:
+                    seen.add(k)
+                    uniq.append(f)
+            adds = [f for f in uniq if f.role == "addition"]
+            first = adds[0] if adds else None
+            eds = self.sorted_editions(code, a.editions)
+            countries = [c for c in a.countries if c]
+            country = countries[0] if countries else None
+            notes = list(a.notes)
+            if len(set(countries)) > 1:
+                notes.append("also listed under: " + ", ".join(sorted(set(countries[1:]))))
+            if first is None and code != "ASPI_UNITRACKER":
+                notes.append("no sourced date of addition: listed_on unknown")
+            if len({f.on for f in adds}) > 1:
+                notes.append("sources disagree on the date of addition: "
+                             + "; ".join(f"{f.on.isoformat()} ({f.citation})" for f in adds)
+                             + "; listed_on is the earliest")
+            generic = [g for g in a.generic if g in a.aliases]
+            if is_generic(a.name):
+                generic.append(a.name)
+            out.append({
+                "entry_id": f"{code}:{key}",
+                "list": code,
+                "name": a.name,
+                "institution_key": key,
+                "aliases": sorted(a.aliases, key=lambda s: (norm(s), s)),
+                "aliases_zh": sorted(set(a.aliases_zh)),
+                "generic_aliases": sorted(set(generic)),
+                "country": country,
+                "entry_type": a.entry_type,
+                "ror": a.ror,
+                "openalex_ids": sorted(set(a.openalex_ids)),
+                "parent_key": a.parent_key if a.parent_key != key else None,
+                "covers_subunits": a.covers_subunits and a.entry_type != "talent_program",
+                "editions": eds,
+                "listed_on": first.on.isoformat() if first else None,
+                "listed_on_basis": first.basis if first else "",
+                "listed_on_source": first.source if first else "",
+                "dates": [f.to_json() for f in uniq],
+                "removed_on": a.removed_on.isoformat() if a.removed_on else None,
+                "removed_on_source": a.removed_on_source,
+                "citations": a.citations,
+                "source_url": a.source_urls[0] if a.source_urls else "",
+                "provenance": " | ".join(a.provenance),
+                "licence": "; ".join(sorted(set(a.licences))),
+                "notes": " | ".join(n for n in dict.fromkeys(notes) if n),
+            })
+        return out
+
+    def sorted_editions(self, code: str, eds: Iterable[str]) -> list[str]:
+        order = [ed for (c, ed) in sorted(self.editions) if c == code]
+        return sorted(set(eds), key=lambda e: (order.index(e) if e in order else 99, e))
+
+
+def _walk_institutions(obj: Any) -> Iterator[tuple[str, str]]:
+    """(OpenAlex short ID, bare ROR) pairs of every institution object in a record."""
+    if isinstance(obj, dict):
+        oid, ror = obj.get("id"), obj.get("ror")
+        if isinstance(oid, str) and "openalex.org/I" in oid and isinstance(ror, str) and ror:
+            o, r = short_oa(oid), bare_ror(ror)
+            if o and r:
+                yield o, r
+        for v in obj.values():
+            yield from _walk_institutions(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk_institutions(v)
+
+
+LISTS = [
+    {"code": "BIS_ENTITY_LIST", "name": "Entity List (15 CFR 744 Supplement No. 4)",
+     "authority": "U.S. Department of Commerce, Bureau of Industry and Security",
+     "is_designation": True, "data_date": "2026-07-09", "source_url": URL_EL,
+     "licence": LIC_NSFREG,
+     "notes": "eCFR text as downloaded July 2026 (phagehunter/nsfreg, extracted 2026-07-09); "
+              "dates are Federal Register publication dates; removed entries are absent."},
+    {"code": "BIS_MEU", "name": "Military End-User List (15 CFR 744 Supplement No. 7)",
+     "authority": "U.S. Department of Commerce, Bureau of Industry and Security",
+     "is_designation": True, "data_date": "2026-07-09", "source_url": URL_MEU,
+     "licence": LIC_NSFREG,
+     "notes": "China entries only were captured by the parser; check the eCFR for others."},
+    {"code": "DOD_1286", "name": "DoD Section 1286 list of foreign institutions of concern",
+     "authority": "U.S. Department of Defense (NDAA FY2019 Sec. 1286)",
+     "is_designation": True, "data_date": None, "source_url": URL_1286, "licence": LIC_OS,
+     "notes": "OpenSanctions transcription of the FY2022-FY2025 PDFs (last commit 2026-08-18). "
+              "Only FY2022 has a sourced publication date (2023-06-29, from its URL path); the "
+              "FY2025 list was published in July 2026 (month only), so data_date is unknown. "
+              "Talent programmes are entries of type talent_program."},
+    {"code": "DOD_1260H", "name": "DoD Section 1260H list of Chinese military companies",
+     "authority": "U.S. Department of Defense (NDAA FY2021 Sec. 1260H)",
+     "is_designation": True, "data_date": "2026-06-08", "source_url": URL_1260H,
+     "licence": LIC_OS,
+     "notes": "OpenSanctions transcription, editions 2021-06-03 to 2026-06-08; the 2026 edition "
+              "was published in the Federal Register on 2026-06-10 (91 FR 35189)."},
+    {"code": "OFAC_NS_CMIC", "name": "OFAC Non-SDN Chinese Military-Industrial Complex Companies "
+     "List (NS-CMIC)", "authority": "U.S. Department of the Treasury, OFAC (E.O. 13959 as amended "
+     "by E.O. 14032)", "is_designation": True, "data_date": "2021-12-16",
+     "source_url": URL_NSCMIC, "licence": LIC_NSFREG,
+     "notes": "The PDF as downloaded July 2026 is the list of 2021-12-16 per the parser; whether "
+              "OFAC changed it later was not verified."},
+    {"code": "CA_NRO", "name": "Canada: Named Research Organizations",
+     "authority": "Government of Canada (ISED), Policy on Sensitive Technology Research and "
+     "Affiliations of Concern", "is_designation": True, "data_date": "2024-04-18",
+     "source_url": URL_NRO, "licence": LIC_CANADA,
+     "notes": "Page modified 2024-04-18, copy downloaded 2024-09-09; later updates not verified."},
+    {"code": "ASPI_UNITRACKER", "name": "ASPI China Defence Universities Tracker",
+     "authority": "Australian Strategic Policy Institute (assessment, not a designation)",
+     "is_designation": False, "data_date": "2020-08-21", "source_url": URL_ASPI,
+     "licence": LIC_ASPI,
+     "notes": "Scrape of 2020-08 (6 years old); context only, never a red flag on its own."},
+]
+
+
+def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Build the registry document; return (document, summary)."""
+    missing = [f for f in INPUT_FILES if not (source / f).is_file()]
+    if missing:
+        raise SystemExit(f"build_registry: missing input files under {source}: {missing}")
+    b = Builder(source, openalex)
+    b.build_entity_list()
+    b.build_meu()
+    b.build_1286()
+    b.build_1260h()
+    b.build_nscmic()
+    b.build_nro()
+    b.build_aspi()
+    b.propagate_ids()
+    oa_info = b.resolve_openalex()
+    entries = b.finish()
+    counts: dict[tuple[str, str], int] = {}
+    for e in entries:
+        for ed in e["editions"]:
+            counts[(e["list"], ed)] = counts.get((e["list"], ed), 0) + 1
+    editions = []
+    for (code, ed), info in sorted(b.editions.items()):
+        editions.append({**info, "entry_count": counts.get((code, ed), 0)})
+    per_list: dict[str, dict[str, int]] = {}
+    for e in entries:
+        d = per_list.setdefault(e["list"], {"entries": 0, "no_ror": 0, "no_openalex": 0,
+                                            "no_listed_on": 0})
+        d["entries"] += 1
+        d["no_ror"] += e["ror"] is None
+        d["no_openalex"] += not e["openalex_ids"]
+        d["no_listed_on"] += e["listed_on"] is None
+    inputs = {f: {"sha256": sha256(source / f), "bytes": (source / f).stat().st_size,
+                  "provenance": FILE_PROVENANCE[f]} for f in INPUT_FILES}
+    built_from = {
+        "source_dir": "shared/data/restricted",
+        "inputs": inputs,
+        "openalex_dir": "shared/data/openalex",
+        "openalex_inputs": {k: {"sha256": v} for k, v in oa_info["files"].items()},
+        "ror_to_openalex_pairs": oa_info["ror_to_openalex_pairs"],
+        "entries_resolved_via_ror": oa_info["entries_resolved_via_ror"],
+        "per_list": per_list,
+        "unresolved": {
+            "entries_without_ror": sum(v["no_ror"] for v in per_list.values()),
+            "entries_without_openalex_id": sum(v["no_openalex"] for v in per_list.values()),
+            "entries_with_ror_but_no_openalex_id": sum(
+                1 for e in entries if e["ror"] and not e["openalex_ids"]),
+            "fr_1260h_2026_unmatched": sorted(getattr(b, "fr_1260h_unmatched", [])),
+        },
+        "builder": "scripts/build_registry.py",
+    }
+    body = {"built_from": built_from, "lists": LISTS, "editions": editions, "entries": entries}
+    h = hashlib.sha256()
+    for f in INPUT_FILES:
+        h.update(f"{f}:{inputs[f]['sha256']}\n".encode())
+    h.update(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
+    doc = {"version": f"reg-{h.hexdigest()[:16]}", **body}
+    summary = {"counts": counts, "per_list": per_list, "unresolved": built_from["unresolved"],
+               "warnings": sorted(set(b.warnings))}
+    return doc, summary
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """Compact JSON with one list item per line (diff-friendly), keys sorted."""
+    def one(x: Any) -> str:
+        return json.dumps(x, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    parts = ["{"]
+    keys = sorted(doc)
+    for i, k in enumerate(keys):
+        v = doc[k]
+        comma = "," if i < len(keys) - 1 else ""
+        if isinstance(v, list):
+            parts.append(f"{one(k)}:[")
+            parts.extend(f"{one(x)}{',' if j < len(v) - 1 else ''}" for j, x in enumerate(v))
+            parts.append(f"]{comma}")
+        else:
+            parts.append(f"{one(k)}:{one(v)}{comma}")
+    parts.append("}")
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
+                    help="folder with institutions.csv and raw/ (default: %(default)s)")
+    ap.add_argument("--openalex", type=Path, default=None,
+                    help="folder with recorded OpenAlex records (default: <source>/../openalex)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output (default: %(default)s)")
+    ap.add_argument("--quiet", action="store_true", help="print nothing")
+    args = ap.parse_args(argv)
+    openalex = args.openalex or args.source.resolve().parent / "openalex"
+    doc, summary = build(args.source, openalex)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(dumps(doc), encoding="utf-8")
+    if not args.quiet:
+        print(f"wrote {args.out} version {doc['version']}")
+        for (code, ed), n in sorted(summary["counts"].items()):
+            print(f"  {code:16} {ed:28} {n:5d}")
+        for code, d in sorted(summary["per_list"].items()):
+            print(f"  {code:16} entries {d['entries']:5d}  no ROR {d['no_ror']:5d}  "
+                  f"no OpenAlex {d['no_openalex']:5d}  no listed_on {d['no_listed_on']:5d}")
+        u = summary["unresolved"]
+        print(f"  unresolved: {u['entries_without_ror']} entries without ROR, "
+              f"{u['entries_without_openalex_id']} without OpenAlex ID "
+              f"({u['entries_with_ror_but_no_openalex_id']} have a ROR ID that the recorded "
+              "OpenAlex data does not resolve)")
+        for w in summary["warnings"]:
+            print(f"  warning: {w}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""The CLI as a user drives it: demo, screen from files, and bad input (one line, exit code)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from tests._paths import OPENALEX
+from tracker.cli import EXIT_INPUT, demo_works_path, main
+from tracker.risk import FINDING_COLUMNS
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_help_teaches_with_examples(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "Examples" in out and "tracker demo" in out
+    for cmd in ("demo", "screen"):
+        code, out, _ = run(capsys, cmd, "--help")
+        assert code == 0 and "Example" in out, cmd
+
+
+def test_no_arguments_shows_help(capsys):
+    code, out, _ = run(capsys)
+    assert code == 0 and "Usage" in out
+
+
+def test_demo_writes_the_report_folder(tmp_path, capsys):
+    out_dir = tmp_path / "report"
+    code, out, err = run(capsys, "demo", "--out", str(out_dir), "--no-progress")
+    assert code == 0, err
+    for name in ("findings.csv", "findings.json", "run.json", "report.html"):
+        assert (out_dir / name).is_file(), name
+    assert "report:" in out and "report.html" in out
+    assert "evidence for human review" in out
+    with (out_dir / "findings.csv").open(encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ())[:20] == FINDING_COLUMNS[:20]
+        rows = list(reader)
+    run_record = json.loads((out_dir / "run.json").read_text("utf-8"))
+    assert run_record["counts"]["works_read"] == 71
+    assert run_record["counts"]["findings"] == len(rows) > 0
+    assert run_record["registry"]["editions"], "run record names list editions"
+    # ASPI alone is context, never the same as a designation.
+    aspi = [r for r in rows if r["list"] == "ASPI_UNITRACKER"]
+    assert aspi and all("context" in r["outcome"] for r in aspi)
+
+
+def test_rerun_keeps_finding_ids(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run(capsys, "demo", "-o", str(a), "--no-progress")[0] == 0
+    assert run(capsys, "demo", "-o", str(b), "--no-progress")[0] == 0
+
+    def ids(d):
+        with (d / "findings.csv").open(encoding="utf-8") as fh:
+            return [r["finding_id"] for r in csv.DictReader(fh)]
+
+    assert ids(a) == ids(b) and len(set(ids(a))) == len(ids(a))
+
+
+def test_screen_files_same_as_demo(tmp_path, capsys):
+    out_dir = tmp_path / "r"
+    code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "-o", str(out_dir),
+                       "--no-progress")
+    assert code == 0, err
+    data = json.loads((out_dir / "findings.json").read_text("utf-8"))
+    assert data["findings"]
+
+
+def test_screen_several_files_and_forms(tmp_path, capsys):
+    out_dir = tmp_path / "r"
+    code, _, err = run(
+        capsys, "screen", "--works", str(OPENALEX / "fixture_works_list_select_beihang_msra_2025-10-29.json"),
+        "--works", str(OPENALEX / "snapshot_works_updated_date_2023-05-16_part_000.jsonl.gz"),
+        "--works", str(OPENALEX / "fixture_work_single_W2162348455_2026-03-02.json"),
+        "-o", str(out_dir), "--no-progress")
+    assert code == 0, err
+    rec = json.loads((out_dir / "run.json").read_text("utf-8"))
+    assert rec["counts"]["works_read"] == 20 + 27 + 1
+    assert rec["data_gaps"]["works_without_authorships"] >= 27
+    beihang = [f for f in json.loads((out_dir / "findings.json").read_text("utf-8"))["findings"]
+               if f["institution_id"] == "I82880672" and f["list"] == "BIS_ENTITY_LIST"]
+    assert beihang, "Beihang co-authorships in the saved response are flagged"
+
+
+def test_subject_org_marks_own_affiliation_vs_coauthor(tmp_path, capsys):
+    out_dir = tmp_path / "r"
+    f = OPENALEX / "fixture_works_list_select_beihang_msra_2025-10-29.json"
+    code, _, err = run(capsys, "screen", "--works", str(f), "--org", "https://ror.org/00wk2mp56",
+                       "-o", str(out_dir), "--no-progress")
+    assert code == 0, err
+    rows = json.loads((out_dir / "findings.json").read_text("utf-8"))["findings"]
+    assert {r["relation"] for r in rows} <= {"subject", "coauthor"}
+    assert any(r["relation"] == "subject" and r["institution_id"] == "I82880672" for r in rows)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["screen", "--works", "/nonexistent/works.jsonl"], "no such file"),
+    (["screen", "--works", "{csv}"], "no OpenAlex records"),
+    (["screen", "--works", "{demo}", "--since", "2024-13-01"], "not a date"),
+    (["screen", "--works", "{demo}", "--since", "2024-05-01", "--until", "2020-01-01"],
+     "after --until"),
+    (["screen", "--org", "Harbin"], "not a ROR ID or OpenAlex institution ID"),
+    (["screen", "--author", "0000-0002-1825-0098"], "check digit"),
+    (["screen", "--works", "{demo}", "--lists", "NOPE"], "unknown list code"),
+    (["screen"], "give --works FILE"),
+    (["screen", "--bogus"], "No such option"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, needle):
+    bad_csv = tmp_path / "roster.csv"
+    bad_csv.write_text("name,orcid\nx,y\n", "utf-8")
+    args = [a.replace("{csv}", str(bad_csv)).replace("{demo}", str(demo_works_path()))
+            for a in args]
+    code, out, err = run(capsys, *args, "-o", str(tmp_path / "o")) if args[-1] != "--bogus" \
+        else run(capsys, *args)
+    assert code == EXIT_INPUT, (out, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0], err
+    assert "Traceback" not in err + out

@@ -1,0 +1,84 @@
+"""tracker.records on real OpenAlex records, old snapshot fields and oddities."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from tests._paths import OPENALEX
+from tracker.records import RecordError, parse_work, short_id, short_ror
+
+
+def _jsonl(name: str) -> list[dict]:
+    path = OPENALEX / name
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def test_every_recorded_work_parses_and_keeps_its_authorships():
+    raws = _jsonl("works_bibgraph_2025-10.jsonl.gz") + _jsonl(
+        "works_openalexpro_2025-11_to_2026-03.jsonl.gz")
+    works = [parse_work(r) for r in raws]
+    assert len(works) == len(raws) == 1210
+    assert sum(len(w.authorships) for w in works) == sum(
+        len(r.get("authorships") or []) for r in raws)
+    # Institutions survive with ID, ROR and lineage.
+    insts = [i for w in works for a in w.authorships for i in a.institutions]
+    assert insts and all(i.id is None or i.id.startswith("I") for i in insts)
+    assert any(len(i.lineage) > 1 for i in insts)
+
+
+def test_msra_lineage_and_beihang_ids_from_real_record():
+    raw = json.loads((OPENALEX / "fixture_works_list_select_beihang_msra_2025-10-29.json")
+                     .read_text("utf-8"))
+    works = [parse_work(r) for r in raw["results"]]
+    insts = {i.id: i for w in works for a in w.authorships for i in a.institutions}
+    assert insts["I82880672"].ror == "00wk2mp56"  # Beihang
+    assert "I1290206253" in insts["I4210113369"].lineage  # MSRA under Microsoft
+
+
+def test_partial_select_record_has_no_date_but_parses():
+    raw = json.loads((OPENALEX / "fixture_works_list_select_beihang_msra_2025-10-29.json")
+                     .read_text("utf-8"))
+    w = parse_work(raw["results"][0])
+    assert w.publication_date is None
+    assert "publication_date" not in w.fields_present
+    assert w.publication_year is not None
+
+
+def test_null_title_record():
+    raw = json.loads((OPENALEX / "fixture_work_single_null_title_W4234567890_2026-03-02.json")
+                     .read_text("utf-8"))
+    w = parse_work(raw)
+    assert w.id == "W4234567890"
+    assert w.title is None
+
+
+def test_old_snapshot_records_with_empty_authorships():
+    works = [parse_work(r) for r in _jsonl("snapshot_works_updated_date_2023-05-16_part_000.jsonl.gz")]
+    assert len(works) == 27
+    assert all(w.authorships == () for w in works)
+
+
+def test_html_entities_are_unescaped():
+    # Find a real record whose title carries an HTML entity, if any; else the doctest covers it.
+    raws = _jsonl("works_bibgraph_2025-10.jsonl.gz")
+    with_entity = [r for r in raws if isinstance(r.get("title"), str) and "&amp;" in r["title"]]
+    for r in with_entity:
+        assert "&amp;" not in (parse_work(r).title or "")
+
+
+@pytest.mark.parametrize("bad", [None, [], "W1", {"title": "x"}, {"id": "A123"},
+                                 {"id": "W1", "authorships": "oops"}])
+def test_unreadable_records_raise_record_error(bad):
+    with pytest.raises(RecordError):
+        parse_work(bad)
+
+
+def test_id_helpers():
+    assert short_id("https://openalex.org/works/W2162348455") == "W2162348455"
+    assert short_ror("https://ror.org/00wk2mp56") == "00wk2mp56"
+    assert short_id(None) is None and short_ror(42) is None

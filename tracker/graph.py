@@ -1,0 +1,588 @@
+"""Collaboration graphs: who wrote with whom, and the flagged part of it.
+
+Four views, one function each, all built with :mod:`networkx` from :class:`~tracker.records.Work`
+records or a screening result:
+
+- :func:`author_work_graph`: the bipartite author--work graph;
+- :func:`coauthor_graph`: its projection onto authors, weighted as Newman (2001) proposes;
+- :func:`institution_graph`: the same projection for institutions;
+- :func:`flagged_network`: only the flagged ties (the screened subjects, the flagged co-authors,
+  their listed institutions and the works tying them), pruned to stay readable.
+
+Consortium policy
+-----------------
+A work with more than ``max_authors`` authors (a consortium paper; OpenAlex lists up to
+thousands) gives **no pairwise ties** in the projections: with hundreds of authors each pair's
+Newman weight is close to zero and the pairs would swamp every other tie.  The policy is
+configurable (``max_authors=None`` keeps every work) and stated on the graph
+(``g.graph["consortium_policy"]``).  It only shapes the pictures: findings from such works still
+count, and :func:`flagged_network` keeps them.  A work whose author list OpenAlex truncated has
+more authors than it lists, so it counts as over the limit once it lists ``max_authors``.
+
+Node and edge attributes are plain ``str``, ``int``, ``float`` or ``bool`` (never ``None``), so
+:func:`write_graphml` and :func:`write_gexf` can write every graph made here.
+
+References
+----------
+.. [1] M. E. J. Newman, "Scientific collaboration networks. II. Shortest paths, weighted
+   networks, and centrality", Physical Review E 64, 016132 (2001).
+   https://doi.org/10.1103/PhysRevE.64.016132
+.. [2] M. E. J. Newman, "The structure of scientific collaboration networks", PNAS 98(2),
+   404--409 (2001). https://doi.org/10.1073/pnas.98.2.404
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+import networkx as nx
+from networkx.algorithms import bipartite
+
+from tracker.records import Authorship, Work
+from tracker.risk import Finding
+
+__all__ = [
+    "ScreenResultLike",
+    "author_key",
+    "author_work_graph",
+    "coauthor_graph",
+    "flagged_network",
+    "institution_graph",
+    "write_gexf",
+    "write_graphml",
+]
+
+#: Characters XML 1.0 cannot hold; hostile or broken records may carry them.
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+_LISTED_RANK = {"yes": 0, "unknown": 1, "no": 2}
+
+
+class ScreenResultLike(Protocol):
+    """What :mod:`tracker.graph`, :mod:`tracker.report` and :mod:`tracker.exports` read from a
+    screening result (``tracker.screening.ScreenResult`` satisfies it)."""
+
+    @property
+    def findings(self) -> Sequence[Finding]: ...
+
+    @property
+    def works(self) -> Mapping[str, Work]: ...
+
+    @property
+    def run(self) -> Mapping[str, Any]: ...
+
+    @property
+    def subjects(self) -> Mapping[str, Any]: ...
+
+
+def author_key(work_id: str, auth: Authorship) -> str:
+    """The node key of an authorship's author: the OpenAlex author ID, else ``"<work>#<index>"``.
+
+    An authorship without an author ID is a distinct, unknown person: it is never merged with
+    anyone by name.
+
+    Examples
+    --------
+    >>> from tracker.records import Authorship
+    >>> author_key("W1", Authorship(index=3, author_id="A9"))
+    'A9'
+    >>> author_key("W1", Authorship(index=3))
+    'W1#3'
+    """
+    return auth.author_id or f"{work_id}#{auth.index}"
+
+
+def _work_date(work: Work) -> str:
+    if work.publication_date is not None:
+        return work.publication_date.isoformat()
+    return str(work.publication_year) if work.publication_year else ""
+
+
+def _over_limit(work: Work, max_authors: int | None) -> bool:
+    """Is this a consortium work under the policy (more than ``max_authors`` authors)?"""
+    if max_authors is None:
+        return False
+    n = len(work.authorships)
+    return n > max_authors or (bool(work.is_authors_truncated) and n >= max_authors)
+
+
+def _policy(max_authors: int | None) -> str:
+    if max_authors is None:
+        return "every work gives pairwise ties (no author limit)"
+    return (f"works with more than {max_authors} authors (or a truncated author list of "
+            f"{max_authors}) give no pairwise ties; their findings still count")
+
+
+def author_work_graph(works: Iterable[Work]) -> nx.Graph:
+    """The bipartite author--work graph.
+
+    Parameters
+    ----------
+    works : iterable of Work
+
+    Returns
+    -------
+    networkx.Graph
+        Author nodes (``bipartite=0``, ``kind="author"``) keyed by OpenAlex author ID, or
+        ``"<work id>#<authorship index>"`` when the authorship has none; work nodes
+        (``bipartite=1``, ``kind="work"``) keyed by OpenAlex work ID.  An edge is an authorship
+        (``author_position``, ``index``).
+
+    Examples
+    --------
+    >>> from tracker.records import parse_work
+    >>> w = parse_work({"id": "W1", "title": "T", "authorships": [
+    ...     {"author": {"id": "A1", "display_name": "X"}}, {"author": {}}]})
+    >>> g = author_work_graph([w])
+    >>> sorted(g.nodes), g.nodes["W1#1"]["kind"], g.nodes["W1"]["bipartite"]
+    (['A1', 'W1', 'W1#1'], 'author', 1)
+    """
+    g = nx.Graph()
+    for w in works:
+        g.add_node(w.id, bipartite=1, kind="work", label=w.title or w.id, date=_work_date(w),
+                   n_authors=len(w.authorships),
+                   authors_truncated=bool(w.is_authors_truncated))
+        for a in w.authorships:
+            key = author_key(w.id, a)
+            if key not in g:
+                g.add_node(key, bipartite=0, kind="author", label=a.author_name or "",
+                           has_author_id=a.author_id is not None)
+            g.add_edge(key, w.id, author_position=a.author_position or "", index=a.index)
+    return g
+
+
+def _project(b: nx.Graph, side: set[str], works: list[Work], skipped: list[str],
+             max_authors: int | None) -> nx.Graph:
+    g = bipartite.collaboration_weighted_projected_graph(b, side)
+    for u, v in g.edges:
+        g.edges[u, v]["works"] = len(set(b[u]) & set(b[v]))
+    g.graph.update(
+        weighting="Newman (2001) collaboration weights: sum over shared works of 1/(n_k - 1)",
+        consortium_policy=_policy(max_authors),
+        max_authors=-1 if max_authors is None else max_authors,
+        works=len(works),
+        consortium_works=len(skipped),
+    )
+    return g
+
+
+def coauthor_graph(works: Iterable[Work], *, max_authors: int | None = 100) -> nx.Graph:
+    """Co-author graph with Newman collaboration weights.
+
+    Parameters
+    ----------
+    works : iterable of Work
+    max_authors : int or None, default 100
+        Works with more authors give no pairwise ties (see the module's consortium policy);
+        their authors are still nodes.  None keeps every work.
+
+    Returns
+    -------
+    networkx.Graph
+        Nodes as in :func:`author_work_graph`; an edge ``weight`` is
+        :math:`\\sum_k 1/(n_k - 1)` over the shared works :math:`k` with :math:`n_k` authors
+        [1]_, and ``works`` is how many works the two share.  ``g.graph`` states the policy and
+        how many works it left out (``consortium_works``).
+
+    References
+    ----------
+    .. [1] M. E. J. Newman, "Scientific collaboration networks. II. Shortest paths, weighted
+       networks, and centrality", Phys. Rev. E 64, 016132 (2001).
+
+    Examples
+    --------
+    >>> from tracker.records import parse_work
+    >>> def work(wid, *aids):
+    ...     return parse_work({"id": wid, "authorships": [{"author": {"id": a}} for a in aids]})
+    >>> g = coauthor_graph([work("W1", "A1", "A2"), work("W2", "A1", "A2", "A3")])
+    >>> g.edges["A1", "A2"]["weight"], g.edges["A1", "A2"]["works"]
+    (1.5, 2)
+    >>> g = coauthor_graph([work("W1", "A1", "A2", "A3")], max_authors=2)
+    >>> g.number_of_nodes(), g.number_of_edges(), g.graph["consortium_works"]
+    (3, 0, 1)
+    """
+    if max_authors is not None and max_authors < 2:
+        raise ValueError("max_authors below 2 would leave no co-author ties at all")
+    works = list(works)
+    kept = [w for w in works if not _over_limit(w, max_authors)]
+    skipped = [w.id for w in works if _over_limit(w, max_authors)]
+    b = author_work_graph(kept)
+    authors = {n for n, k in b.nodes(data="kind") if k == "author"}
+    g = _project(b, authors, works, skipped, max_authors)
+    for n in authors:
+        g.nodes[n].update(b.nodes[n])
+    full = author_work_graph(works)  # authors of consortium works stay as nodes
+    for n, d in full.nodes(data=True):
+        if d["kind"] == "author" and n not in g:
+            g.add_node(n, **d)
+    return g
+
+
+def _institution_key(inst: Any) -> str:
+    return inst.id or (f"ror:{inst.ror}" if inst.ror else f"name:{inst.display_name}")
+
+
+def institution_graph(works: Iterable[Work], *, max_authors: int | None = 100) -> nx.Graph:
+    """Institution co-occurrence graph with Newman collaboration weights.
+
+    Two institutions are tied when they appear on the same work (on any of its authorships).
+
+    Parameters
+    ----------
+    works : iterable of Work
+    max_authors : int or None, default 100
+        Works with more *authors* give no pairwise ties (the consortium policy); their
+        institutions are still nodes.
+
+    Returns
+    -------
+    networkx.Graph
+        Nodes keyed by OpenAlex institution ID (else ``"ror:<id>"`` or ``"name:<name>"``) with
+        ``label``, ``ror``, ``country_code``; edges with ``weight`` (Newman, over works, with
+        :math:`n_k` the number of institutions on work :math:`k`) and ``works``.
+
+    References
+    ----------
+    .. [1] M. E. J. Newman, Phys. Rev. E 64, 016132 (2001).
+
+    Examples
+    --------
+    >>> from tracker.records import parse_work
+    >>> w = parse_work({"id": "W1", "authorships": [
+    ...     {"institutions": [{"id": "I1", "display_name": "One"}]},
+    ...     {"institutions": [{"id": "I2", "display_name": "Two"}]}]})
+    >>> g = institution_graph([w])
+    >>> g.edges["I1", "I2"]["weight"], g.nodes["I2"]["label"]
+    (1.0, 'Two')
+    """
+    if max_authors is not None and max_authors < 2:
+        raise ValueError("max_authors below 2 would leave no ties at all")
+    works = list(works)
+    b = nx.Graph()
+    insts: set[str] = set()
+    skipped: list[str] = []
+    for w in works:
+        over = _over_limit(w, max_authors)
+        if over:
+            skipped.append(w.id)
+        else:
+            b.add_node(w.id, bipartite=1, kind="work")
+        for a in w.authorships:
+            for inst in a.institutions:
+                key = _institution_key(inst)
+                if key not in insts:
+                    insts.add(key)
+                    b.add_node(key, bipartite=0, kind="institution",
+                               label=inst.display_name or key, ror=inst.ror or "",
+                               country_code=inst.country_code or "")
+                if not over:
+                    b.add_edge(key, w.id)
+    g = _project(b, insts, works, skipped, max_authors)
+    for n in insts:
+        g.nodes[n].update(b.nodes[n])
+    return g
+
+
+# --------------------------------------------------------------------------- flagged network
+
+
+@dataclass(frozen=True, slots=True)
+class _Tie:
+    """One finding placed in the network: the node keys it touches."""
+
+    finding: Finding
+    work: str
+    author: str
+    institution: str
+
+
+def _finding_author_key(f: Finding, work: Work | None) -> str:
+    if f.author_id:
+        return f"author:{f.author_id}"
+    idx = f.extra.get("authorship_index") if isinstance(f.extra, dict) else None
+    if isinstance(idx, int):
+        return f"author:{f.work_id}#{idx}"
+    if work is not None:  # recover the authorship: same name, same raw affiliation
+        for a in work.authorships:
+            if a.author_id is None and (a.author_name or "") == f.author_name and (
+                    not f.raw_affiliation or f.raw_affiliation in a.raw_affiliations):
+                return f"author:{f.work_id}#{a.index}"
+    return f"author:{f.work_id}#?{f.author_name}"
+
+
+def _finding_institution_key(f: Finding) -> str:
+    if f.institution_id:
+        return f"inst:{f.institution_id}"
+    if f.institution_ror:
+        return f"inst:ror:{f.institution_ror}"
+    return f"inst:entry:{f.list_entry_name}"
+
+
+def _subject_keys(work: Work | None, subjects: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(node key, label, relation) of each screened subject on this work."""
+    if work is None:
+        return []
+    kind = subjects.get("kind")
+    ids = {str(x) for x in subjects.get("ids") or []}
+    labels = subjects.get("labels") or {}
+    out: dict[str, tuple[str, str, str]] = {}
+    if kind in ("author", "roster"):
+        for a in work.authorships:
+            if a.author_id and a.author_id in ids:
+                label = str(labels.get(a.author_id) or a.author_name or a.author_id)
+                out[f"author:{a.author_id}"] = (f"author:{a.author_id}", label, "authored")
+    elif kind == "org":
+        for a in work.authorships:
+            for inst in a.institutions:
+                hit = {inst.id, inst.ror, *inst.lineage} & ids
+                for sid in sorted(x for x in hit if x):
+                    key = f"inst:ror:{sid}" if sid == inst.ror else f"inst:{sid}"
+                    own = sid in (inst.id, inst.ror)
+                    label = str(labels.get(sid) or (inst.display_name if own else sid))
+                    out[key] = (key, label, "affiliation on this work")
+    return list(out.values())
+
+
+def _date_ordinal(text: str) -> int:
+    try:
+        return date.fromisoformat(text).toordinal() if len(text) == 10 else (
+            date(int(text), 1, 1).toordinal() if text else 0)
+    except ValueError:
+        return 0
+
+
+def _work_order(findings: list[Finding]) -> tuple[int, int, int]:
+    designation = any(f.is_designation for f in findings)
+    listed = min(_LISTED_RANK.get(f.listed_at_publication, 1) for f in findings)
+    return (0 if designation else 1, listed, -_date_ordinal(findings[0].publication_date))
+
+
+def _join(values: Iterable[str]) -> str:
+    return " | ".join(dict.fromkeys(v for v in values if v))
+
+
+def flagged_network(result: ScreenResultLike, *,
+                    max_nodes: int = 5000) -> tuple[nx.Graph, str]:
+    """The flagged part of the collaboration network, pruned to stay readable.
+
+    Nodes (``kind``): ``work`` (flagged works), ``author`` (authors with a flagged
+    affiliation), ``institution`` (the listed institutions they were affiliated with); the
+    screened subjects are ``author`` or ``institution`` nodes with ``is_subject=True`` (the
+    screened authors on those works, or the screened organisation).  Edges: ``authored`` (author--work), ``flagged affiliation``
+    (author--institution, carrying the evidence: works, dates, raw affiliations, lists,
+    listing dates, finding IDs, and ``evidence``, one line per finding) and the subject's tie to each work.
+
+    Every finding counts, including those on consortium works.  When the whole network has
+    more than ``max_nodes`` nodes, works are added whole, in a stated order (works with a
+    designation-list finding first, then "listed at publication" yes / unknown / no, then
+    newest first), while they fit.  Nothing is ranked by person.
+
+    Parameters
+    ----------
+    result : ScreenResultLike
+        A screening result (findings, works, run, subjects).
+    max_nodes : int, default 5000
+
+    Returns
+    -------
+    (networkx.Graph, str)
+        The graph (``g.graph["note"]`` repeats the note, ``g.graph["pruned"]`` says whether it
+        was pruned) and a one-paragraph note saying what it shows and what was left out.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from tracker.risk import Finding
+    >>> f = Finding(finding_id="f1", work_id="W1", doi="", title="T", publication_date="2021",
+    ...             author_id="A1", author_name="X", author_position="first",
+    ...             raw_affiliation="Dept, Univ", institution_id="I1", institution_ror="",
+    ...             institution_name="Univ", list="BIS_ENTITY_LIST", list_entry_name="Univ",
+    ...             listed_on="2020-06-05", listed_at_publication="yes",
+    ...             match_method="openalex_id", match_detail="", outcome="review")
+    >>> r = SimpleNamespace(findings=[f], works={}, run={}, subjects={"kind": "files"})
+    >>> g, note = flagged_network(r)
+    >>> sorted(g.nodes)
+    ['author:A1', 'inst:I1', 'work:W1']
+    >>> g.edges["author:A1", "inst:I1"]["lists"]
+    'BIS_ENTITY_LIST'
+    >>> note.startswith("All 1 flagged work")
+    True
+    """
+    if max_nodes < 3:
+        raise ValueError("max_nodes below 3 cannot hold even one work, author and institution")
+    by_work: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        by_work.setdefault(f.work_id, []).append(f)
+    subjects = result.subjects or {}
+    plan: list[tuple[str, list[_Tie], list[tuple[str, str, str]]]] = []
+    for wid, fs in sorted(by_work.items(), key=lambda kv: (_work_order(kv[1]), kv[0])):
+        work = result.works.get(wid)
+        ties = [_Tie(f, f"work:{wid}", _finding_author_key(f, work), _finding_institution_key(f))
+                for f in fs]
+        plan.append((wid, ties, _subject_keys(work, subjects)))
+
+    def keys(item: tuple[str, list[_Tie], list[tuple[str, str, str]]]) -> set[str]:
+        _, ties, subs = item
+        return ({t.work for t in ties} | {t.author for t in ties}
+                | {t.institution for t in ties} | {s[0] for s in subs})
+
+    all_nodes: set[str] = set()
+    for item in plan:
+        all_nodes |= keys(item)
+    g = nx.Graph()
+    kept = 0
+    for item in plan:
+        new = keys(item) - set(g.nodes)
+        if len(g) + len(new) > max_nodes:
+            continue
+        kept += 1
+        _add_work(g, result.works.get(item[0]), item[1], item[2])
+    pruned = kept < len(plan)
+    n_w = len(plan)
+    if not plan:
+        note = "No flagged ties: the network is empty. This is not clearance."
+    elif not pruned:
+        note = (f"All {n_w} flagged work{'s' if n_w != 1 else ''} and their flagged ties are "
+                f"shown ({len(g)} nodes).")
+    else:
+        note = (f"Pruned to stay readable: {kept} of {n_w} flagged works are shown ({len(g)} of "
+                f"{len(all_nodes)} nodes; limit {max_nodes}). Works were added whole while they "
+                f"fit, works with a designation-list finding first, then 'listed at "
+                f"publication' yes, unknown, no, then newest first. Every finding is in the "
+                f"findings table and the exports.")
+    g.graph.update(note=note, pruned=pruned, works_shown=kept, works_flagged=n_w,
+                   nodes_total=len(all_nodes), max_nodes=max_nodes)
+    return g, note
+
+
+def _add_work(g: nx.Graph, work: Work | None, ties: list[_Tie],
+              subjects: list[tuple[str, str, str]]) -> None:
+    f0 = ties[0].finding
+    wkey = ties[0].work
+    g.add_node(wkey, kind="work", label=f0.title or f0.work_id, work_id=f0.work_id,
+               doi=f0.doi, date=f0.publication_date, is_subject=False,
+               n_authors=len(work.authorships) if work else 0,
+               designation=any(t.finding.is_designation for t in ties))
+    for skey, label, relation in subjects:
+        if skey not in g:
+            if skey.startswith("author:"):
+                g.add_node(skey, kind="author", label=label, author_id=skey[7:])
+            else:
+                g.add_node(skey, kind="institution", label=label, institution_id="", ror="",
+                           lists="", designation=False)
+        g.nodes[skey]["is_subject"] = True
+        g.add_edge(skey, wkey, relation=relation)
+    for t in ties:
+        f = t.finding
+        if t.author not in g:
+            g.add_node(t.author, kind="author", label=f.author_name or "(no name)",
+                       author_id=f.author_id, is_subject=False)
+        if t.institution not in g:
+            g.add_node(t.institution, kind="institution",
+                       label=f.institution_name or f.list_entry_name,
+                       institution_id=f.institution_id, ror=f.institution_ror, lists="",
+                       designation=False, is_subject=False)
+        node = g.nodes[t.institution]
+        node["lists"] = _join([*node.get("lists", "").split(" | "), f.list])
+        node["designation"] = bool(node.get("designation") or f.is_designation)
+        if not g.has_edge(t.author, wkey):
+            g.add_edge(t.author, wkey, relation="authored",
+                       author_position=f.author_position)
+        if not g.has_edge(t.author, t.institution):
+            g.add_edge(t.author, t.institution, relation="flagged affiliation", works="",
+                       dates="", raw_affiliations="", lists="", entries="", listed_on="",
+                       listed_at_publication="", finding_ids="", evidence="",
+                       designation=False, ties=0)
+        e = g.edges[t.author, t.institution]
+        e["works"] = _join([*e["works"].split(" | "), f.work_id])
+        e["dates"] = _join([*e["dates"].split(" | "), f.publication_date])
+        e["raw_affiliations"] = _join([*e["raw_affiliations"].split(" | "), f.raw_affiliation])
+        e["lists"] = _join([*e["lists"].split(" | "), f.list])
+        e["entries"] = _join([*e["entries"].split(" | "), f.list_entry_name])
+        e["listed_on"] = _join([*e["listed_on"].split(" | "),
+                                f"{f.list} {f.listed_on or 'date unknown'}"])
+        e["listed_at_publication"] = _join([*e["listed_at_publication"].split(" | "),
+                                            f"{f.work_id}: {f.listed_at_publication}"])
+        e["finding_ids"] = _join([*e["finding_ids"].split(" | "), f.finding_id])
+        line = (f"{f.work_id} ({f.publication_date or 'date unknown'}): "
+                f"'{f.raw_affiliation or 'no raw affiliation'}' -> {f.list} "
+                f"'{f.list_entry_name}', listed on {f.listed_on or 'unknown'}; "
+                f"listed at publication: {f.listed_at_publication}")
+        e["evidence"] = "\n".join(dict.fromkeys([*filter(None, e["evidence"].split("\n")),
+                                                  line]))
+        e["designation"] = bool(e["designation"] or f.is_designation)
+        e["ties"] = int(e["ties"]) + 1
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _safe_value(value: Any) -> str | int | float | bool | None:
+    """A GraphML/GEXF-safe scalar: None dropped, sequences joined, text cleaned."""
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple | set | frozenset):
+        value = " | ".join(str(v) for v in value)
+    return _XML_ILLEGAL.sub("\ufffd", str(value))
+
+
+def _safe_copy(g: nx.Graph, *, graph_attrs: bool) -> nx.Graph:
+    h = g.__class__()
+    if graph_attrs:
+        h.graph.update({k: v for k, v in ((k, _safe_value(v)) for k, v in g.graph.items())
+                        if v is not None})
+    for n, d in g.nodes(data=True):
+        h.add_node(_safe_value(n), **{k: v for k, v in ((k, _safe_value(v))
+                                                         for k, v in d.items()) if v is not None})
+    for u, v, d in g.edges(data=True):
+        h.add_edge(_safe_value(u), _safe_value(v),
+                   **{k: x for k, x in ((k, _safe_value(x)) for k, x in d.items())
+                      if x is not None})
+    return h
+
+
+def write_graphml(g: nx.Graph, path: str | Path) -> Path:
+    """Write a graph as GraphML (for Gephi, Cytoscape, yEd), attributes made safe scalars.
+
+    ``None`` attributes are dropped, sequences joined with ``" | "``, dates written as ISO
+    text and characters XML cannot hold replaced.
+
+    Examples
+    --------
+    >>> import tempfile, networkx as nx
+    >>> g = nx.Graph(note="n"); g.add_edge("a", "b", tags=("x", "y"), gone=None)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = write_graphml(g, Path(d) / "g.graphml")
+    ...     nx.read_graphml(p).edges["a", "b"]
+    {'tags': 'x | y'}
+    """
+    path = Path(path)
+    nx.write_graphml(_safe_copy(g, graph_attrs=True), path, encoding="utf-8")
+    return path
+
+
+def write_gexf(g: nx.Graph, path: str | Path) -> Path:
+    """Write a graph as GEXF 1.2 (for Gephi), attributes made safe scalars.
+
+    Examples
+    --------
+    >>> import tempfile, networkx as nx
+    >>> g = nx.Graph(); g.add_node("a", label="A\\x01"); g.add_edge("a", "b")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = write_gexf(g, Path(d) / "g.gexf")
+    ...     sorted(nx.read_gexf(p).nodes)
+    ['a', 'b']
+    """
+    path = Path(path)
+    h = _safe_copy(g, graph_attrs=False)
+    nx.write_gexf(h, path, encoding="utf-8")
+    return path
