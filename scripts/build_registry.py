@@ -61,8 +61,9 @@ OS_1260H = ("github:opensanctions/opensanctions@dd4f7d35145097d25835ebc72dfa7617
 KAIXINOL = ("github:kaixinol/china-university-entity-list@4edbb8273431e747b4506bd4ea86c913c16bcc5c"
             ":data.json (scrape of https://www.bis.gov/regulations/ear/744#supplement-4-744, "
             "generatedAt 2026-03-30T14:41:14Z)")
-KAIXINOL_ZH = ("github:kaixinol/china-university-entity-list@4edbb8273431e747b4506bd4ea86c913c16bcc5c"
-               ":data-cn.json (Chinese names added by the repo author, not by BIS)")
+KAIXINOL_ZH = ("github:kaixinol/china-university-entity-list@"
+               "4edbb8273431e747b4506bd4ea86c913c16bcc5c:data-cn.json "
+               "(Chinese names added by the repo author, not by BIS)")
 MISP = ("github:MISP/misp-galaxy@b4c3ffc8eb060e9ca3c27a3a6ad0a579f4ccbd19:"
         "clusters/china-defence-universities.json (scrape of unitracker.aspi.org.au, 2020-08-21)")
 CANADA = ("github:tdhock/tdhock.github.io@ac5bf7cb1166c7273bce8733bd2d9352caa90334:"
@@ -72,18 +73,15 @@ CANADA = ("github:tdhock/tdhock.github.io@ac5bf7cb1166c7273bce8733bd2d9352caa903
 ROR_REPO = "github:ror-community/ror-records@d93fc667872f8ef9386896bd6c68bd3c6103603e"
 INSTITUTIONS = "shared/data/restricted/institutions.csv (compiled 2026-11-22; see PROVENANCE.md)"
 
-LIC_USGOV = "US-government work (public domain)"
-LIC_NSFREG = (f"{LIC_USGOV}; parsed by github:phagehunter/nsfreg (no licence file: cite the repo, "
-              "re-derive from the primary text if redistribution matters)")
-LIC_OS = "CC BY-NC 4.0 (OpenSanctions data); underlying DoD list text is a US-government work"
-LIC_KAIXINOL = (f"{LIC_USGOV} (BIS entry text); scraped by kaixinol/china-university-entity-list "
-                "(AGPL-3.0 repo)")
-LIC_ASPI = "MISP galaxy JSON CC0 1.0 / BSD-2-Clause; the text is ASPI's content"
-LIC_CANADA = ("Government of Canada web content; terms of reuse NOT verified (check science.gc.ca "
-              "terms before redistributing)")
-LIC_ROR = "CC0 1.0 (ROR data)"
-LIC_OPENALEX = "CC0 1.0 (OpenAlex data)"
-LIC_WEB = "short quotations from public web pages, kept for citation only"
+LIC_USGOV = "public domain (US-government work)"
+LIC_NSFREG = "public domain (US-government text; parsed by phagehunter/nsfreg, no licence file)"
+LIC_OS = "CC BY-NC 4.0 (OpenSanctions transcription of US-government lists)"
+LIC_KAIXINOL = "public domain (US-government text; scraped by an AGPL-3.0 repository)"
+LIC_ASPI = "CC0-1.0 / BSD-2-Clause (MISP galaxy); text is ASPI's content"
+LIC_CANADA = "Government of Canada web content; reuse terms NOT verified"
+LIC_ROR = "CC0-1.0 (ROR)"
+LIC_OPENALEX = "CC0-1.0 (OpenAlex)"
+LIC_WEB = "short quotations of public web pages, for citation only"
 
 URL_EL = "https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter-C/part-744#Supplement-No.-4-to-Part-744"
 URL_MEU = ("https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter-C/part-744/"
@@ -117,15 +115,15 @@ INPUT_FILES = (F_INST, F_EL, F_EL_WEB, F_EL_ZH, F_MEU, F_1286, F_1260H, F_1260H_
 
 FILE_PROVENANCE = {
     F_INST: INSTITUTIONS,
-    F_EL: f"{NSFREG}:data/bis_entity_list.json (blob 73ba7ae9c1ee6b1483f82376473d9f6beb0b8a69)",
+    F_EL: f"{NSFREG}:data/bis_entity_list.json",
     F_EL_WEB: KAIXINOL,
     F_EL_ZH: KAIXINOL_ZH,
-    F_MEU: f"{NSFREG}:data/bis_meu.json (blob 50e1bd1935c281478360e1050df46e6b89493990)",
+    F_MEU: f"{NSFREG}:data/bis_meu.json",
     F_1286: OS_1286,
-    F_1260H: f"{OS_1260H} (blob f472bb30b6d16f0b58f0c040b0886ecd5cb71e7f)",
-    F_1260H_FR: f"{NSFREG}:data/dow_1260h.json (blob d44189fa409103e65611df8a1a73afa9ba893865)",
-    F_NSCMIC: f"{NSFREG}:data/ofac_nscmic.json (blob a3702c77f16ae274a2dcf2b75041c452a8baf3c8)",
-    F_EO14032: f"{NSFREG}:data/ofac_eo14032_annex.json (blob e8999c213fe2e16f9e41d4b2918c9973263db189)",
+    F_1260H: OS_1260H,
+    F_1260H_FR: f"{NSFREG}:data/dow_1260h.json",
+    F_NSCMIC: f"{NSFREG}:data/ofac_nscmic.json",
+    F_EO14032: f"{NSFREG}:data/ofac_eo14032_annex.json",
     F_NRO: CANADA,
     F_ASPI: MISP,
     F_ROR: f"{ROR_REPO} (records for the ROR IDs used in institutions.csv)",
@@ -264,7 +262,7 @@ def subunit_reason(name: str, aliases: list[str], extra: str = "") -> str:
             rest = norm(a)[len(norm(h)):]
             if a != h and norm(a).startswith(norm(h) + " ") and len(rest.split()) >= 2 \
                     and UNIT_WORDS.search(rest) and "academy of sciences" not in rest \
-                    and not rest.split()[0] in {"of", "the"}:
+                    and rest.split()[0] not in {"of", "the"}:
                 subs.add(a)
     if subs:
         ss = sorted(subs)
@@ -283,6 +281,20 @@ def subunit_reason(name: str, aliases: list[str], extra: str = "") -> str:
     if big:
         return f"lists {len(big[0])} subordinate institutes ({'; '.join(big[0][:3])} ...)"
     return ""
+
+
+COMPANY = re.compile(r"\b(co|company|corp|corporation|ltd|limited|llc|l l c|inc|incorporated|"
+                     r"gmbh|ag|sa|s a|sarl|bv|b v|jsc|pjsc|ojsc|cjsc|ao|pao|ooo|llp|plc|pte|"
+                     r"sdn bhd|bhd|fze|fzco|fzc|fz llc|trading|group|holdings?|enterprises?)\b")
+
+
+def entry_type_for(name: str) -> str:
+    """'company' when the printed name has a company form, else 'institution'.
+
+    >>> entry_type_for("Huawei Technologies Co., Ltd."), entry_type_for("Sichuan University")
+    ('company', 'institution')
+    """
+    return "company" if COMPANY.search(norm(name)) else "institution"
 
 
 def has_cjk(text: str) -> bool:
@@ -314,8 +326,9 @@ class FRCitation:
 def parse_fr_citations(cell: str | None) -> list[FRCitation]:
     """All Federal Register citations in an eCFR citation cell, in printed order.
 
-    >>> [(c.text, c.on) for c in parse_fr_citations("66 FR 24266, 5/14/01.\\n85 FR 34497, 6/5/20")]
-    [('66 FR 24266, 5/14/01', datetime.date(2001, 5, 14)), ('85 FR 34497, 6/5/20', datetime.date(2020, 6, 5))]
+    >>> cell = "66 FR 24266, 5/14/01.\\n85 FR 34497, 6/5/20"
+    >>> [(c.text, c.on.isoformat()) for c in parse_fr_citations(cell) if c.on]
+    [('66 FR 24266, 5/14/01', '2001-05-14'), ('85 FR 34497, 6/5/20', '2020-06-05')]
     >>> [(c.text, c.on) for c in parse_fr_citations("86 FR 67319")]
     [('86 FR 67319', None)]
     """
@@ -395,7 +408,7 @@ class Fact:
 
 @dataclass
 class Acc:
-    list: str
+    code: str
     key: str
     name: str
     aliases: list[str] = field(default_factory=list)
@@ -461,6 +474,16 @@ class Builder:
                     idx.setdefault(norm(n), row["institution_key"])
             for n in [row["canonical_name"], *split_aliases(row["list_entry_name"], " / ")]:
                 self.inst_global_names.setdefault(norm(n), set()).add(row["institution_key"])
+        # second pass, lowest priority: comma-prefixes of scraped BIS names, whose tail is
+        # often address text ("National Supercomputing Center Guangzhou (NSCC-GZ), Sun Yat-Sen
+        # University")
+        for row in self.inst_rows:
+            if row["list"] != "BIS_ENTITY_LIST":
+                continue
+            idx = self.inst_name_index["BIS_ENTITY_LIST"]
+            parts = row["list_entry_name"].split(", ")
+            for i in range(len(parts) - 1, 0, -1):
+                idx.setdefault(norm(", ".join(parts[:i])), row["institution_key"])
 
     # ---- keys -------------------------------------------------------------------
     def key_for(self, code: str, names: Iterable[str], *, csv_list: str | None = None) -> str:
@@ -488,7 +511,7 @@ class Builder:
     def acc(self, code: str, key: str, name: str) -> Acc:
         a = self.entries.get((code, key))
         if a is None:
-            a = Acc(list=code, key=key, name=name)
+            a = Acc(code=code, key=key, name=name)
             self.entries[(code, key)] = a
         return a
 
@@ -528,7 +551,12 @@ class Builder:
     def apply_institution_facts(self, acc: Acc, row: dict[str, str]) -> None:
         """Names, IDs and (BIS) dates from the hand-curated institutions.csv row."""
         acc.add_alias(row["canonical_name"])
+        bases = [norm(n) for n in (acc.name, row["canonical_name"]) if n]
         for a in split_aliases(row["aliases"]):
+            # institutions.csv pools aliases over all lists; skip sub-unit names ("X, Y
+            # Research Institute") so that one list's coverage does not leak into another
+            if any(norm(a).startswith(b + " ") for b in bases):
+                continue
             acc.add_alias(a)
         if row["name_zh"]:
             acc.add("aliases_zh", [row["name_zh"]])
@@ -544,7 +572,8 @@ class Builder:
         oa = short_oa(row["openalex_id"])
         if oa:
             acc.add("openalex_ids", [oa])
-            acc.add("provenance", [f"openalex {oa}: institutions.csv ({row['openalex_provenance']})"])
+            acc.add("provenance",
+                    [f"openalex {oa}: institutions.csv ({row['openalex_provenance']})"])
         acc.add("provenance", [f"institution row: {INSTITUTIONS}"])
         if row["institution_notes"]:
             acc.add("notes", [f"institutions.csv: {row['institution_notes']}"])
@@ -573,6 +602,12 @@ class Builder:
                         break
             claimed.setdefault(key, norm(ent["name"]))
             acc = self.acc(code, key, ent["name"])
+            acc.entry_type = entry_type_for(ent["name"])
+            if re.fullmatch(r"Address \d+", ent["name"]):
+                acc.entry_type = "address"
+                acc.add("notes", ["an address-only Entity List entry; the eCFR reuses this "
+                                  "label under several destinations, and rows with the same "
+                                  "label are merged here (see dates and citations)"])
             self.member(code, ed, acc, ent["name"])
             for a in ent.get("aliases", []):
                 acc.add_alias(a)
@@ -582,14 +617,14 @@ class Builder:
             elif ent.get("country"):
                 self.warnings.append(f"no ISO code for country {ent['country']!r}")
             cites = parse_fr_citations(ent.get("federal_register"))
-            dated = [c for c in cites if c.on]
-            first = min(dated, key=lambda c: (c.on, c.text)) if dated else None
-            for c in cites:
-                acc.add("citations", [c.text])
-                if c.on is None:
-                    acc.add("notes", [f"eCFR citation {c.text!r} printed without a date"])
+            dated = [x for x in cites if x.on]
+            first = min(dated, key=lambda x: (x.on or date.min, x.text)) if dated else None
+            for cit in cites:
+                acc.add("citations", [cit.text])
+                if cit.on is None:
+                    acc.add("notes", [f"eCFR citation {cit.text!r} printed without a date"])
                     continue
-                if c is first:
+                if cit is first:
                     basis = ("Federal Register publication date; earliest citation in the eCFR "
                              "entry (normally the addition)")
                     role = "addition"
@@ -597,10 +632,10 @@ class Builder:
                     basis = ("Federal Register publication date; later citation in the eCFR "
                              "entry (a revision of the entry)")
                     role = "revision"
-                if 1935 + c.volume != c.on.year:
-                    acc.add("notes", [f"citation {c.text!r}: FR volume {c.volume} and the printed "
-                                      f"year {c.on.year} disagree (kept as printed)"])
-                acc.facts.append(Fact(c.on, basis, c.text, prov, role))
+                if 1935 + cit.volume != cit.on.year:
+                    acc.add("notes", [f"citation {cit.text!r}: FR volume {cit.volume} and the "
+                                      f"printed year {cit.on.year} disagree (kept as printed)"])
+                acc.facts.append(Fact(cit.on, basis, cit.text, prov, role))
             acc.add("source_urls", [URL_EL])
             acc.add("provenance", [f"list: {prov}"])
             acc.add("licences", [LIC_NSFREG])
@@ -615,12 +650,12 @@ class Builder:
             if c == code and m and not a.parent_key:
                 a.parent_key = self.key_for(code, [m.group(1)])
         # entries printed as "<Parent>, <Unit>" (e.g. AMMS and 11 of its institutes)
-        names = {norm(a.name): a for (c, _), a in self.entries.items() if c == code}
+        by_norm = {norm(a.name): a for (c, _), a in self.entries.items() if c == code}
         for (c, _), a in sorted(self.entries.items()):
             if c != code or "," not in a.name:
                 continue
             head = a.name.split(",")[0]
-            parent = names.get(norm(head))
+            parent = by_norm.get(norm(head))
             if parent is not None and parent is not a:
                 if not a.parent_key:
                     a.parent_key = parent.key
@@ -647,6 +682,11 @@ class Builder:
             name = ent["name"]
             head = re.split(r",? and the following", name)[0]
             acc = by_name.get(norm(name)) or by_name.get(norm(head))
+            parts = name.split(", ")
+            for i in range(len(parts) - 1, 0, -1):
+                if acc is not None:
+                    break
+                acc = by_name.get(norm(", ".join(parts[:i])))
             if acc is None:
                 key = self.key_for(code, [head])
                 acc = self.acc(code, key, head)
@@ -720,22 +760,20 @@ class Builder:
             iso = COUNTRY_ISO.get(ent.get("country") or "")
             if iso:
                 acc.add("countries", [iso])
-            acc.entry_type = "company" if re.search(
-                r"\b(co|company|corp|corporation|ltd|limited|inc|group)\b", norm(ent["name"])) \
-                else "institution"
+            acc.entry_type = entry_type_for(ent["name"])
             cites = parse_fr_citations(ent.get("federal_register"))
-            dated = [c for c in cites if c.on]
-            first = min(dated, key=lambda c: (c.on, c.text)) if dated else None
-            for c in cites:
-                acc.add("citations", [c.text])
-                if c.on is None:
+            dated = [x for x in cites if x.on]
+            first = min(dated, key=lambda x: (x.on or date.min, x.text)) if dated else None
+            for cit in cites:
+                acc.add("citations", [cit.text])
+                if cit.on is None:
                     continue
-                role = "addition" if c is first else "revision"
+                role = "addition" if cit is first else "revision"
                 acc.facts.append(Fact(
-                    c.on, "Federal Register publication date; "
+                    cit.on, "Federal Register publication date; "
                     + ("earliest citation in the MEU entry (normally the addition)"
                        if role == "addition" else "later citation (revision)"),
-                    c.text, prov, role))
+                    cit.text, prov, role))
             if ent.get("notes"):
                 acc.add("notes", [f"eCFR: {ent['notes']}"])
                 m = re.match(r"Subordinate institution of (.+)", ent["notes"])
@@ -804,10 +842,10 @@ class Builder:
             if r["end-date"]:
                 acc.add("notes", [f"OpenSanctions end-date {r['end-date']} on the {ed} row is "
                                   f"OpenSanctions' own update date, not a DoD date (not used)"])
-            d, basis = ed_dates[ed]
-            if d:
-                acc.facts.append(Fact(d, f"{ed} edition date: {basis}", f"DoD Section 1286 list, "
-                                      f"{ed}", OS_1286, "edition"))
+            ed_date, basis = ed_dates[ed]
+            if ed_date:
+                acc.facts.append(Fact(ed_date, f"{ed} edition date: {basis}",
+                                      f"DoD Section 1286 list, {ed}", OS_1286, "edition"))
         for (c, key), acc in self.entries.items():
             if c != code:
                 continue
@@ -819,8 +857,8 @@ class Builder:
                 acc.notes.insert(0, "talent recruitment programme, not an institution")
             eds = sorted(acc.editions, key=order.index)
             first_ed = eds[0]
-            d, basis = ed_dates[first_ed]
-            if d is None:
+            first_date, _ = ed_dates[first_ed]
+            if first_date is None:
                 acc.add("notes", [f"first edition containing it ({first_ed}) has no sourced "
                                   "publication date: listed_on unknown"])
             last = order.index(eds[-1])
@@ -846,31 +884,38 @@ class Builder:
         rows = read_csv(self.src / F_1260H)
         starts = sorted({r["Start date"] for r in rows})
         for s in starts:
-            urls = sorted({r["Source Url"] for r in rows if r["Start date"] == s and r["Source Url"]})
+            urls = sorted({r["Source Url"] for r in rows
+                           if r["Start date"] == s and r["Source Url"]})
             self.edition(code, s, published_on=date.fromisoformat(s),
                          basis="edition date (OpenSanctions `Start date` = date of the edition "
                                "that added the entry). Members = rows with this Start date; for "
-                               "the 2022-10-05 and 2024-01-31 editions the transcription holds only "
-                               "rows it opened then, so carried-over entries are not counted",
+                               "the 2022-10-05 and 2024-01-31 editions the transcription holds "
+                               "only rows it opened then, so carried-over entries are not "
+                               "counted",
                          source_url=urls[0] if urls else URL_1260H, provenance=OS_1260H,
                          licence=LIC_OS)
-        # group rows by institution: clean name, else previous name / alias of an existing one
-        for r in rows:
-            names = [r["Clean Name"] or r["Name"].rstrip("*"), *split_aliases(r["Previous Name"], ";")]
-            key = self.key_for(code, names, csv_list="DOD_SEC1260H")
-            key = self.free_key(code, r["Start date"], key, names[0])
-            acc = self.acc(code, key, names[0])
-            if norm(acc.name) != norm(names[0]):
-                acc.add_alias(names[0])
-            self.member(code, r["Start date"], acc, names[0])
+        # group rows by institution: the clean name (with and without a parenthesised short
+        # name) or a previous name of an entry already seen
+        seen: dict[str, str] = {}
+        parent_rows: dict[str, list[tuple[str, str]]] = {}
+        for r in sorted(rows, key=lambda r: (r["Start date"], r["Clean Name"], r["Name"])):
+            clean = r["Clean Name"] or r["Name"].rstrip("*").strip()
+            names = [*variants(clean), *split_aliases(r["Previous Name"], ";")]
+            key = next((seen[norm(n)] for n in names if norm(n) in seen), None)
+            if key is None:
+                key = self.key_for(code, names, csv_list="DOD_SEC1260H")
+            key = self.free_key(code, r["Start date"], key, clean)
+            acc = self.acc(code, key, clean)
+            for n in names:
+                seen.setdefault(norm(n), key)
+            if norm(acc.name) != norm(clean):
+                acc.add_alias(clean)
+            self.member(code, r["Start date"], acc, clean)
             for a in [*split_aliases(r["Alias"], ";"), *split_aliases(r["Previous Name"], ";")]:
                 acc.add_alias(a)
             acc.add_alias(r["Name"].rstrip("*").strip())
-            acc.add("countries", ["CN"] if False else [])
-            acc.entry_type = "company"
-            if r["Parent Name"]:
-                acc.parent_key = self.key_for(code, [r["Parent Name"]], csv_list="DOD_SEC1260H")
-                acc.add("notes", [f"printed under parent: {r['Parent Name']}"])
+            acc.entry_type = entry_type_for(clean)
+            parent_rows.setdefault(key, []).append((r["Start date"], r["Parent Name"]))
             acc.add("source_urls", [r["Source Url"] or URL_1260H])
             acc.add("provenance", [f"list: {OS_1260H}"])
             acc.add("licences", [LIC_OS])
@@ -887,6 +932,20 @@ class Builder:
                                       OS_1260H, "removal"))
             if r["Note"]:
                 acc.add("notes", [f"{r['Start date']}: {r['Note'][:400]}"])
+        # parent as printed in the latest edition listing the entry
+        self.parent_in_latest: dict[str, str] = {}
+        for key, prs in parent_rows.items():
+            acc = self.entries[(code, key)]
+            last_start = max(d for d, _ in prs)
+            for d, pname in sorted(set(prs)):
+                if pname:
+                    acc.add("notes", [f"printed under parent {pname} in the {d} edition"])
+            latest_parent = next((p for d, p in prs if d == last_start and p), "")
+            if latest_parent:
+                pk = next((seen[norm(n)] for n in variants(latest_parent) if norm(n) in seen),
+                          None) or self.key_for(code, [latest_parent], csv_list="DOD_SEC1260H")
+                acc.parent_key = pk
+                self.parent_in_latest[key] = pk
         parents = {acc.parent_key for (c, _), acc in self.entries.items()
                    if c == code and acc.parent_key}
         latest = starts[-1]
@@ -906,8 +965,8 @@ class Builder:
             for f in firsts:
                 f.role = "addition"
             removals = sorted(f.on for f in acc.facts if f.role == "removal")
-            last_start = date.fromisoformat(eds[-1])
-            ends_after = [d for d in removals if d >= last_start]
+            last_listed = date.fromisoformat(eds[-1])
+            ends_after = [rd for rd in removals if rd >= last_listed]
             if ends_after:
                 acc.removed_on = ends_after[0]
                 acc.removed_on_source = f"OpenSanctions End date ({OS_1260H})"
@@ -928,8 +987,9 @@ class Builder:
         doc = read_json(self.src / F_1260H_FR)
         prov = FILE_PROVENANCE[F_1260H_FR]
         latest = max(ed for (c, ed) in self.editions if c == code)
-        cands = [a for (c, _), a in self.entries.items()
-                 if c == code and latest in a.editions and not a.parent_key]
+        cands = sorted((a for (c, _), a in self.entries.items()
+                        if c == code and latest in a.editions),
+                       key=lambda a: (a.key in self.parent_in_latest, a.key))
         index: dict[str, Acc] = {}
         for a in cands:
             for n in [a.name, *a.aliases]:
@@ -967,9 +1027,10 @@ class Builder:
                      source_url=URL_EO14032, provenance=FILE_PROVENANCE[F_EO14032],
                      licence=LIC_NSFREG)
         self.edition(code, ed_list, published_on=None,
-                     basis="OFAC NS-CMIC list PDF as downloaded July 2026 (extracted 2026-07-09); "
-                           "the parser describes it as the list of 2021-12-16 (latest listing date "
-                           "in the data), not stated on the list itself; later changes not verified",
+                     basis="OFAC NS-CMIC list PDF as downloaded July 2026 (extracted "
+                           "2026-07-09); the parser describes it as the list of 2021-12-16 "
+                           "(latest listing date in the data), not stated on the list itself; "
+                           "later changes not verified",
                      source_url=URL_NSCMIC, provenance=FILE_PROVENANCE[F_NSCMIC],
                      licence=LIC_NSFREG)
         lst = read_json(self.src / F_NSCMIC)["entities"]
@@ -1131,10 +1192,32 @@ class Builder:
                 acc.add("openalex_ids", [oa])
                 acc.add("provenance", [p])
 
+    def apply_ror_records(self) -> None:
+        """ROR names as aliases, and the ROR parent as a note, for entries with a ROR ID."""
+        records = {bare_ror(r["ror_id"]): r for r in
+                   (json.loads(line) for line in (self.src / F_ROR).read_text("utf-8")
+                    .splitlines() if line.strip())}
+        for acc in self.entries.values():
+            rec = records.get(acc.ror) if acc.ror else None
+            if rec is None:
+                continue
+            prov = f"ror names: {ROR_REPO}:{rec['path']}"
+            for n in rec.get("names", []):
+                acc.add_alias(n)
+            acc.add("provenance", [prov])
+            acc.add("licences", [LIC_ROR])
+            if rec.get("status") != "active":
+                acc.add("notes", [f"ROR record {acc.ror} is {rec.get('status')}"])
+            parents = sorted(f"{name} ({bare_ror(url)})" for kind, name, url in
+                             rec.get("relationships", []) if kind.lower() == "parent")
+            if parents:
+                acc.add("notes", ["ROR parent: " + "; ".join(parents)])
+
     def resolve_openalex(self) -> dict[str, Any]:
         """Fill openalex_ids from the ROR IDs via the recorded OpenAlex records."""
         r2o: dict[str, set[str]] = {}
         where: dict[tuple[str, str], set[str]] = {}
+        named: dict[tuple[str, str | None], dict[str, tuple[str | None, str]]] = {}
         files: dict[str, str] = {}
         if self.oa_dir and self.oa_dir.is_dir():
             for path in sorted(self.oa_dir.iterdir()):
@@ -1146,6 +1229,8 @@ class Builder:
                     for oid, ror in _walk_institutions(rec):
                         r2o.setdefault(ror, set()).add(oid)
                         where.setdefault((ror, oid), set()).add(path.name)
+                    for oid, name, cc, nror in _walk_named(rec):
+                        named.setdefault((norm(name), cc), {}).setdefault(oid, (nror, path.name))
         resolved = 0
         for acc in self.entries.values():
             if acc.ror and acc.ror in r2o:
@@ -1159,8 +1244,32 @@ class Builder:
                                               else "")])
                     acc.add("licences", [LIC_OPENALEX])
                 resolved += 1
+        # entries with no ID at all: an exact normalised-name match (same country) to exactly
+        # one recorded OpenAlex institution record; flagged "auto" for review
+        by_name = 0
+        for acc in self.entries.values():
+            if acc.openalex_ids or not acc.countries:
+                continue
+            for n in [acc.name, *acc.aliases]:
+                if is_generic(n):
+                    continue
+                cands = named.get((norm(n), acc.countries[0]), {})
+                if len(cands) != 1:
+                    continue
+                oid, (oror, fname) = next(iter(cands.items()))
+                acc.add("openalex_ids", [oid])
+                acc.add("provenance", [f"openalex {oid}: auto, exact normalised-name and country "
+                                       f"match of {n!r} to the recorded OpenAlex institution "
+                                       f"record in shared/data/openalex/{fname} (review)"])
+                acc.add("licences", [LIC_OPENALEX])
+                if oror and not acc.ror:
+                    acc.ror = oror
+                    acc.add("provenance", [f"ror: auto, from the same OpenAlex record {oid} "
+                                           "(review)"])
+                by_name += 1
+                break
         return {"files": files, "ror_to_openalex_pairs": sum(len(v) for v in r2o.values()),
-                "entries_resolved_via_ror": resolved}
+                "entries_resolved_via_ror": resolved, "entries_resolved_by_exact_name": by_name}
 
     # ---- output ---------------------------------------------------------------------------
     def finish(self) -> list[dict[str, Any]]:
@@ -1240,6 +1349,23 @@ def _walk_institutions(obj: Any) -> Iterator[tuple[str, str]]:
             yield from _walk_institutions(v)
 
 
+def _walk_named(obj: Any) -> Iterator[tuple[str, str, str | None, str | None]]:
+    """(OpenAlex short ID, display name, country code, bare ROR) of institution objects."""
+    if isinstance(obj, dict):
+        oid, name = obj.get("id"), obj.get("display_name")
+        if isinstance(oid, str) and "openalex.org/I" in oid and isinstance(name, str) and name:
+            o = short_oa(oid)
+            ror = obj.get("ror")
+            if o:
+                yield o, name, obj.get("country_code"), bare_ror(ror if isinstance(ror, str)
+                                                                  else None)
+        for v in obj.values():
+            yield from _walk_named(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk_named(v)
+
+
 LISTS = [
     {"code": "BIS_ENTITY_LIST", "name": "Entity List (15 CFR 744 Supplement No. 4)",
      "authority": "U.S. Department of Commerce, Bureau of Industry and Security",
@@ -1254,28 +1380,32 @@ LISTS = [
      "notes": "China entries only were captured by the parser; check the eCFR for others."},
     {"code": "DOD_1286", "name": "DoD Section 1286 list of foreign institutions of concern",
      "authority": "U.S. Department of Defense (NDAA FY2019 Sec. 1286)",
-     "is_designation": True, "data_date": None, "source_url": URL_1286, "licence": LIC_OS,
-     "notes": "OpenSanctions transcription of the FY2022-FY2025 PDFs (last commit 2026-08-18). "
-              "Only FY2022 has a sourced publication date (2023-06-29, from its URL path); the "
-              "FY2025 list was published in July 2026 (month only), so data_date is unknown. "
+     "is_designation": True, "data_date": "2026-08-18", "source_url": URL_1286,
+     "licence": LIC_OS,
+     "notes": "OpenSanctions transcription of the FY2022-FY2025 PDFs; data_date is the snapshot "
+              "(last commit 2026-08-18). Only FY2022 has a sourced publication date (2023-06-29, "
+              "from its URL path); FY2023 and FY2025 URL paths give a month only, FY2024 nothing. "
               "Talent programmes are entries of type talent_program."},
     {"code": "DOD_1260H", "name": "DoD Section 1260H list of Chinese military companies",
      "authority": "U.S. Department of Defense (NDAA FY2021 Sec. 1260H)",
-     "is_designation": True, "data_date": "2026-06-08", "source_url": URL_1260H,
+     "is_designation": True, "data_date": "2026-08-20", "source_url": URL_1260H,
      "licence": LIC_OS,
-     "notes": "OpenSanctions transcription, editions 2021-06-03 to 2026-06-08; the 2026 edition "
+     "notes": "OpenSanctions transcription (snapshot: commit of 2026-08-20), editions 2021-06-03 "
+              "to 2026-06-08; the 2026 edition "
               "was published in the Federal Register on 2026-06-10 (91 FR 35189)."},
     {"code": "OFAC_NS_CMIC", "name": "OFAC Non-SDN Chinese Military-Industrial Complex Companies "
      "List (NS-CMIC)", "authority": "U.S. Department of the Treasury, OFAC (E.O. 13959 as amended "
-     "by E.O. 14032)", "is_designation": True, "data_date": "2021-12-16",
+     "by E.O. 14032)", "is_designation": True, "data_date": "2026-07-09",
      "source_url": URL_NSCMIC, "licence": LIC_NSFREG,
-     "notes": "The PDF as downloaded July 2026 is the list of 2021-12-16 per the parser; whether "
+     "notes": "Snapshot: the OFAC PDF as downloaded July 2026 (extracted 2026-07-09), which is "
+              "the list of 2021-12-16 per the parser; whether "
               "OFAC changed it later was not verified."},
     {"code": "CA_NRO", "name": "Canada: Named Research Organizations",
      "authority": "Government of Canada (ISED), Policy on Sensitive Technology Research and "
-     "Affiliations of Concern", "is_designation": True, "data_date": "2024-04-18",
+     "Affiliations of Concern", "is_designation": True, "data_date": "2024-09-09",
      "source_url": URL_NRO, "licence": LIC_CANADA,
-     "notes": "Page modified 2024-04-18, copy downloaded 2024-09-09; later updates not verified."},
+     "notes": "Snapshot: copy downloaded 2024-09-09 of the page modified 2024-04-18; later "
+              "updates not verified."},
     {"code": "ASPI_UNITRACKER", "name": "ASPI China Defence Universities Tracker",
      "authority": "Australian Strategic Policy Institute (assessment, not a designation)",
      "is_designation": False, "data_date": "2020-08-21", "source_url": URL_ASPI,
@@ -1298,6 +1428,7 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
     b.build_nro()
     b.build_aspi()
     b.propagate_ids()
+    b.apply_ror_records()
     oa_info = b.resolve_openalex()
     entries = b.finish()
     counts: dict[tuple[str, str], int] = {}
@@ -1324,6 +1455,7 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
         "openalex_inputs": {k: {"sha256": v} for k, v in oa_info["files"].items()},
         "ror_to_openalex_pairs": oa_info["ror_to_openalex_pairs"],
         "entries_resolved_via_ror": oa_info["entries_resolved_via_ror"],
+        "entries_resolved_by_exact_name": oa_info["entries_resolved_by_exact_name"],
         "per_list": per_list,
         "unresolved": {
             "entries_without_ror": sum(v["no_ror"] for v in per_list.values()),

@@ -76,7 +76,8 @@ def test_screen_files_same_as_demo(tmp_path, capsys):
 def test_screen_several_files_and_forms(tmp_path, capsys):
     out_dir = tmp_path / "r"
     code, _, err = run(
-        capsys, "screen", "--works", str(OPENALEX / "fixture_works_list_select_beihang_msra_2025-10-29.json"),
+        capsys, "screen",
+        "--works", str(OPENALEX / "fixture_works_list_select_beihang_msra_2025-10-29.json"),
         "--works", str(OPENALEX / "snapshot_works_updated_date_2023-05-16_part_000.jsonl.gz"),
         "--works", str(OPENALEX / "fixture_work_single_W2162348455_2026-03-02.json"),
         "-o", str(out_dir), "--no-progress")

@@ -58,7 +58,8 @@ def test_null_title_record():
 
 
 def test_old_snapshot_records_with_empty_authorships():
-    works = [parse_work(r) for r in _jsonl("snapshot_works_updated_date_2023-05-16_part_000.jsonl.gz")]
+    raws = _jsonl("snapshot_works_updated_date_2023-05-16_part_000.jsonl.gz")
+    works = [parse_work(r) for r in raws]
     assert len(works) == 27
     assert all(w.authorships == () for w in works)
 

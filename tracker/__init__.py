@@ -2,13 +2,64 @@
 
 A flag is evidence for human review, not a determination.  "No findings" never means
 "cleared": it means no tie was found in the data read, with the gaps the run record lists.
+
+The public API (what notebooks and scripts use) is re-exported here and loaded lazily so
+that ``tracker --help`` stays fast:
+
+>>> import tracker
+>>> reg = tracker.load_registry()
+>>> res = tracker.screen(tracker.read_works(tracker.demo_works_path()), registry=reg)
+>>> res.run["counts"]["works_read"]
+71
 """
 
+from __future__ import annotations
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("tracker")
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_PUBLIC = {
+    # records and sources
+    "Work": "tracker.records",
+    "Authorship": "tracker.records",
+    "InstitutionRef": "tracker.records",
+    "parse_work": "tracker.records",
+    "read_works": "tracker.sources.files",
+    "SkippedRecord": "tracker.sources.files",
+    "demo_works_path": "tracker.demo",
+    # registry
+    "load_registry": "tracker.watchlists",
+    "Registry": "tracker.watchlists",
+    "ListEntry": "tracker.watchlists",
+    # screening
+    "screen": "tracker.screening",
+    "ScreenSettings": "tracker.screening",
+    "ScreenResult": "tracker.screening",
+    "SubjectSpec": "tracker.screening",
+    "Finding": "tracker.risk",
+    "FINDING_COLUMNS": "tracker.risk",
+    "findings_frame": "tracker.exports",
+    # outputs
+    "write_report_folder": "tracker.exports",
+}
+
+__all__ = ["__version__", *sorted(_PUBLIC)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tracker' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -53,6 +53,7 @@ __all__ = [
     "coauthor_graph",
     "flagged_network",
     "institution_graph",
+    "subject_specs",
     "write_gexf",
     "write_graphml",
 ]
@@ -61,6 +62,8 @@ __all__ = [
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 _LISTED_RANK = {"yes": 0, "unknown": 1, "no": 2}
+_RELATIONS = {"subject": "the screened subject's own authorship",
+              "coauthor": "a co-author of the screened subject"}
 
 
 class ScreenResultLike(Protocol):
@@ -323,28 +326,62 @@ def _finding_institution_key(f: Finding) -> str:
     return f"inst:entry:{f.list_entry_name}"
 
 
+def subject_specs(subjects: Mapping[str, Any] | None) -> list[tuple[str, tuple[str, ...],
+                                                                  dict[str, str]]]:
+    """``(kind, ids, labels)`` of each screened subject, from either shape a result uses.
+
+    Accepts ``{"kind", "ids", "labels"}`` and ``{"items": [{"kind", "ids", "label"}, ...]}``
+    (``tracker.screening``).  ``kind`` is ``org``, ``author``, ``roster`` or ``files``.
+
+    Examples
+    --------
+    >>> subject_specs({"kind": "org", "ids": ["I1"], "labels": {"I1": "One"}})
+    [('org', ('I1',), {'I1': 'One'})]
+    >>> subject_specs({"items": [{"kind": "author", "ids": ["A1", "A2"], "label": "X"}]})
+    [('author', ('A1', 'A2'), {'A1': 'X', 'A2': 'X'})]
+    >>> subject_specs({"items": []}), subject_specs(None)
+    ([], [])
+    """
+    if not subjects:
+        return []
+    raw = subjects.get("items")
+    items = raw if isinstance(raw, list) else [subjects]
+    out = []
+    for it in items:
+        if not isinstance(it, Mapping):
+            continue
+        ids = tuple(str(x) for x in it.get("ids") or [])
+        labels_raw = it.get("labels")
+        if isinstance(labels_raw, Mapping):
+            labels = {str(k): str(v) for k, v in labels_raw.items() if v}
+        else:
+            label = str(it.get("label") or "")
+            labels = {i: label for i in ids} if label else {}
+        out.append((str(it.get("kind") or "files"), ids, labels))
+    return out
+
+
 def _subject_keys(work: Work | None, subjects: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(node key, label, relation) of each screened subject on this work."""
     if work is None:
         return []
-    kind = subjects.get("kind")
-    ids = {str(x) for x in subjects.get("ids") or []}
-    labels = subjects.get("labels") or {}
     out: dict[str, tuple[str, str, str]] = {}
-    if kind in ("author", "roster"):
-        for a in work.authorships:
-            if a.author_id and a.author_id in ids:
-                label = str(labels.get(a.author_id) or a.author_name or a.author_id)
-                out[f"author:{a.author_id}"] = (f"author:{a.author_id}", label, "authored")
-    elif kind == "org":
-        for a in work.authorships:
-            for inst in a.institutions:
-                hit = {inst.id, inst.ror, *inst.lineage} & ids
-                for sid in sorted(x for x in hit if x):
-                    key = f"inst:ror:{sid}" if sid == inst.ror else f"inst:{sid}"
-                    own = sid in (inst.id, inst.ror)
-                    label = str(labels.get(sid) or (inst.display_name if own else sid))
-                    out[key] = (key, label, "affiliation on this work")
+    for kind, id_list, labels in subject_specs(subjects):
+        ids = set(id_list)
+        if kind in ("author", "roster"):
+            for a in work.authorships:
+                if a.author_id and a.author_id in ids:
+                    label = labels.get(a.author_id) or a.author_name or a.author_id
+                    out[f"author:{a.author_id}"] = (f"author:{a.author_id}", label, "authored")
+        elif kind == "org":
+            for a in work.authorships:
+                for inst in a.institutions:
+                    hit = {inst.id, inst.ror, *inst.lineage} & ids
+                    for sid in sorted(x for x in hit if x):
+                        key = f"inst:ror:{sid}" if sid == inst.ror else f"inst:{sid}"
+                        own = sid in (inst.id, inst.ror)
+                        label = labels.get(sid) or (inst.display_name if own else None) or sid
+                        out[key] = (key, label, "affiliation on this work")
     return list(out.values())
 
 
@@ -373,9 +410,10 @@ def flagged_network(result: ScreenResultLike, *,
     Nodes (``kind``): ``work`` (flagged works), ``author`` (authors with a flagged
     affiliation), ``institution`` (the listed institutions they were affiliated with); the
     screened subjects are ``author`` or ``institution`` nodes with ``is_subject=True`` (the
-    screened authors on those works, or the screened organisation).  Edges: ``authored`` (author--work), ``flagged affiliation``
-    (author--institution, carrying the evidence: works, dates, raw affiliations, lists,
-    listing dates, finding IDs, and ``evidence``, one line per finding) and the subject's tie to each work.
+    screened authors on those works, or the screened organisation).  Edges: ``authored``
+    (author--work), ``flagged affiliation`` (author--institution, carrying the evidence:
+    works, dates, raw affiliations, lists, listing dates, finding IDs, and ``evidence``, one
+    line per finding) and the subject's tie to each work.
 
     Every finding counts, including those on consortium works.  When the whole network has
     more than ``max_nodes`` nodes, works are added whole, in a stated order (works with a
@@ -509,10 +547,12 @@ def _add_work(g: nx.Graph, work: Work | None, ties: list[_Tie],
         e["listed_at_publication"] = _join([*e["listed_at_publication"].split(" | "),
                                             f"{f.work_id}: {f.listed_at_publication}"])
         e["finding_ids"] = _join([*e["finding_ids"].split(" | "), f.finding_id])
-        line = (f"{f.work_id} ({f.publication_date or 'date unknown'}): "
-                f"'{f.raw_affiliation or 'no raw affiliation'}' -> {f.list} "
+        line = (f"{f.work_id} ({f.publication_date or 'date unknown'}): {f.list} "
                 f"'{f.list_entry_name}', listed on {f.listed_on or 'unknown'}; "
-                f"listed at publication: {f.listed_at_publication}")
+                f"listed at publication: {f.listed_at_publication}"
+                + (f"; tie: {_RELATIONS.get(f.relation, f.relation)}"
+                   if f.relation and f.relation != "unspecified" else "")
+                + f"; raw affiliation: '{f.raw_affiliation or 'none recorded'}'")
         e["evidence"] = "\n".join(dict.fromkeys([*filter(None, e["evidence"].split("\n")),
                                                   line]))
         e["designation"] = bool(e["designation"] or f.is_designation)

@@ -123,5 +123,10 @@ class Matcher:
         for inst in auth.institutions:
             out.extend(self._id_matches(auth, inst))
         if self.name_matcher is not None:
-            out.extend(self.name_matcher.match_raw(auth, out))  # type: ignore[attr-defined]
+            found = self.name_matcher.match_raw(auth, out)  # type: ignore[attr-defined]
+            review = getattr(self.name_matcher, "review_identifier_matches", None)
+            if callable(review):
+                # identifier ties whose raw string does not name the institution say so
+                out = list(review(auth, out))
+            out.extend(found)
         return out

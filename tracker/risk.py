@@ -215,6 +215,7 @@ def make_finding(
         confidence=_confidence(match, work, answer),
         data_gaps="; ".join(dict.fromkeys(gaps)),
         reason=reason,
+        extra={"authorship_index": auth.index},
     )
 
 

@@ -15,7 +15,12 @@ designation).  User lists get their own codes.
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,13 +32,19 @@ from typing import Any
 __all__ = [
     "CONTEXT_LISTS",
     "DESIGNATION_LISTS",
+    "STALE_AFTER_DAYS",
     "DatedFact",
     "Edition",
     "ListEntry",
     "ListInfo",
     "Registry",
     "RegistryError",
+    "data_age_days",
+    "diff_editions",
+    "find",
+    "is_stale",
     "load_registry",
+    "load_user_watchlist",
 ]
 
 DESIGNATION_LISTS = (
@@ -375,3 +386,418 @@ def load_registry(path: str | Path | None = None) -> Registry:
         return _registry_from_json(doc)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RegistryError(f"cannot load registry {path or '(bundled)'}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- data age
+
+STALE_AFTER_DAYS = 365
+
+
+def data_age_days(data_date: date | None, today: date | None = None) -> int | None:
+    """Days between a list's data date and ``today``; None when the data date is unknown.
+
+    Examples
+    --------
+    >>> data_age_days(date(2026, 7, 9), today=date(2026, 11, 23))
+    137
+    >>> data_age_days(None) is None
+    True
+    """
+    if data_date is None:
+        return None
+    return ((today or date.today()) - data_date).days
+
+
+def is_stale(data_date: date | None, max_age_days: int = STALE_AFTER_DAYS,
+             today: date | None = None) -> bool:
+    """True when the data is older than ``max_age_days``, or its date is unknown.
+
+    An unknown data date counts as stale: nobody can say the list is current.
+
+    Examples
+    --------
+    >>> is_stale(date(2020, 8, 21), today=date(2026, 11, 23))
+    True
+    >>> is_stale(date(2026, 7, 9), today=date(2026, 11, 23))
+    False
+    >>> is_stale(None)
+    True
+    """
+    age = data_age_days(data_date, today)
+    return age is None or age > max_age_days
+
+
+# --------------------------------------------------------------------------- editions, lookup
+
+def diff_editions(registry: Registry, list_code: str, ed_a: str,
+                  ed_b: str) -> tuple[tuple[ListEntry, ...], tuple[ListEntry, ...]]:
+    """Entries added and removed between two editions of one list.
+
+    Parameters
+    ----------
+    registry : Registry
+    list_code : str
+        e.g. ``"DOD_1286"``.
+    ed_a, ed_b : str
+        Edition names as in ``registry.editions`` (e.g. ``"FY2024"``, ``"FY2025"``).
+
+    Returns
+    -------
+    (added, removed) : tuple of tuple of ListEntry
+        ``added`` are in ``ed_b`` but not ``ed_a``; ``removed`` the reverse.  Both sorted
+        by ``entry_id``.
+
+    Raises
+    ------
+    RegistryError
+        The list or an edition is not in the registry.
+
+    Examples
+    --------
+    >>> a = ListEntry(entry_id="L:a", list="L", name="A", editions=("1", "2"))
+    >>> b = ListEntry(entry_id="L:b", list="L", name="B", editions=("2",))
+    >>> eds = [Edition("L", e, None, "", "", "", "", 0) for e in ("1", "2")]
+    >>> reg = Registry([a, b], lists=[], editions=eds, version="t")
+    >>> added, removed = diff_editions(reg, "L", "1", "2")
+    >>> [e.entry_id for e in added], [e.entry_id for e in removed]
+    (['L:b'], [])
+    """
+    known = {ed.edition for ed in registry.editions if ed.list == list_code}
+    if not known:
+        codes = sorted({ed.list for ed in registry.editions})
+        raise RegistryError(f"unknown list {list_code!r}; known: {', '.join(codes)}")
+    for ed in (ed_a, ed_b):
+        if ed not in known:
+            raise RegistryError(f"{list_code} has no edition {ed!r}; known: "
+                                f"{', '.join(sorted(known))}")
+    entries = [e for e in registry.entries if e.list == list_code]
+    added = tuple(sorted((e for e in entries if ed_b in e.editions and ed_a not in e.editions),
+                         key=lambda e: e.entry_id))
+    removed = tuple(sorted((e for e in entries if ed_a in e.editions and ed_b not in e.editions),
+                           key=lambda e: e.entry_id))
+    return added, removed
+
+
+def _norm(text: str) -> str:
+    t = unicodedata.normalize("NFKC", text).lower().replace("&", " and ")
+    return " ".join(re.sub(r"[^0-9a-z\u3400-\u9fff]+", " ", t).split())
+
+
+_ROR_RE = re.compile(r"^(?:https?://)?(?:www\.)?(?:ror\.org/)?(0[a-z0-9]{6}[0-9]{2})/?$", re.I)
+_OA_RE = re.compile(r"^(?:https?://)?(?:openalex\.org/)?(I\d+)$", re.I)
+
+
+def find(registry: Registry, query: str) -> list[ListEntry]:
+    """Entries whose entry ID, institution key, ROR, OpenAlex ID, name or alias match.
+
+    Identifiers match exactly (a ROR or OpenAlex ID in any of its usual forms); names
+    and aliases (English and Chinese) match after normalisation, exactly first, and as a
+    substring only when nothing matches exactly.  Results are sorted by list and ID.
+
+    Examples
+    --------
+    >>> e = ListEntry(entry_id="X:hit", list="X", name="Harbin Institute of Technology",
+    ...               institution_key="hit", ror="01yqg2h08", openalex_ids=("I204983213",),
+    ...               aliases=("HIT",))
+    >>> reg = Registry([e], lists=[], editions=[], version="t")
+    >>> [x.entry_id for x in find(reg, "https://ror.org/01yqg2h08")]
+    ['X:hit']
+    >>> [x.entry_id for x in find(reg, "https://openalex.org/I204983213")]
+    ['X:hit']
+    >>> [x.entry_id for x in find(reg, "harbin institute")]
+    ['X:hit']
+    >>> find(reg, "  ")
+    []
+    """
+    q = query.strip()
+    if not q:
+        return []
+    hits: dict[str, ListEntry] = {}
+    if q in registry.entry_index:
+        hits[q] = registry.entry_index[q]
+    m = _ROR_RE.match(q)
+    if m:
+        for e in registry.by_ror(m.group(1).lower()):
+            hits[e.entry_id] = e
+    m = _OA_RE.match(q)
+    if m:
+        for e in registry.by_openalex_id(m.group(1).upper()):
+            hits[e.entry_id] = e
+    for e in registry.by_institution_key(q):
+        hits[e.entry_id] = e
+    if not hits:
+        nq = _norm(q)
+        if nq:
+            for e in registry.entries:
+                if any(_norm(n) == nq for n in (e.name, *e.aliases, *e.aliases_zh)):
+                    hits[e.entry_id] = e
+            if not hits and len(nq) >= 3:
+                for e in registry.entries:
+                    if any(nq in _norm(n) for n in (e.name, *e.aliases, *e.aliases_zh)):
+                        hits[e.entry_id] = e
+    return sorted(hits.values(), key=lambda e: (e.list, e.entry_id))
+
+
+# --------------------------------------------------------------------------- user watchlists
+
+USER_FIELDS = ("name", "list", "ror", "openalex_ids", "aliases", "aliases_zh", "country",
+               "entry_type", "covers_subunits", "listed_on", "listed_on_source", "removed_on",
+               "removed_on_source", "source_url", "notes")
+_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,39}$")
+_ENTRY_TYPES = ("institution", "company", "unit", "talent_program")
+_TRUE = {"true", "yes", "1", "y"}
+_FALSE = {"false", "no", "0", "n", ""}
+
+
+def _bad(path: Path, line: int, fld: str, problem: str) -> RegistryError:
+    return RegistryError(f"{path}: line {line}: field '{fld}': {problem}")
+
+
+def _split_multi(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split("|") if v.strip()]
+
+
+def _user_entry(path: Path, row: dict[str, Any], lines: dict[str, int], code: str,
+                source: str) -> ListEntry:
+    """Validate one user row; ``lines`` maps each field to its line in the file."""
+    def line(fld: str) -> int:
+        return lines.get(fld, lines.get("", 0))
+
+    unknown = sorted(k for k in row if k not in USER_FIELDS)
+    if unknown:
+        raise _bad(path, line(unknown[0]), unknown[0],
+                   f"unknown field; allowed: {', '.join(USER_FIELDS)}")
+    name = str(row.get("name") or "").strip()
+    if not name:
+        raise _bad(path, line("name"), "name", "required, and empty here")
+    ror: str | None = None
+    if row.get("ror") not in (None, ""):
+        m = _ROR_RE.match(str(row["ror"]).strip())
+        if not m:
+            raise _bad(path, line("ror"), "ror",
+                       f"not a ROR ID (like 01yqg2h08 or https://ror.org/01yqg2h08): "
+                       f"{row['ror']!r}")
+        ror = m.group(1).lower()
+    oids = []
+    for v in _split_multi(row.get("openalex_ids")):
+        m = _OA_RE.match(v)
+        if not m:
+            raise _bad(path, line("openalex_ids"), "openalex_ids",
+                       f"not an OpenAlex institution ID (like I204983213): {v!r}")
+        oids.append(m.group(1).upper())
+    country = str(row.get("country") or "").strip().upper() or None
+    if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
+        raise _bad(path, line("country"), "country",
+                   f"not a two-letter ISO country code: {row['country']!r}")
+    etype = str(row.get("entry_type") or "institution").strip()
+    if etype not in _ENTRY_TYPES:
+        raise _bad(path, line("entry_type"), "entry_type",
+                   f"{etype!r} is not one of {', '.join(_ENTRY_TYPES)}")
+    cov = row.get("covers_subunits")
+    if isinstance(cov, bool):
+        covers = cov
+    elif str(cov or "").strip().lower() in _TRUE | _FALSE:
+        covers = str(cov or "").strip().lower() in _TRUE
+    else:
+        raise _bad(path, line("covers_subunits"), "covers_subunits",
+                   f"not true/false: {cov!r}")
+
+    def when(fld: str) -> date | None:
+        v = row.get(fld)
+        if v in (None, ""):
+            return None
+        if isinstance(v, date):
+            return v
+        try:
+            return date.fromisoformat(str(v).strip())
+        except ValueError:
+            raise _bad(path, line(fld), fld, f"not a date YYYY-MM-DD: {v!r}") from None
+
+    listed_on, removed_on = when("listed_on"), when("removed_on")
+    listed_src = str(row.get("listed_on_source") or "").strip()
+    removed_src = str(row.get("removed_on_source") or "").strip()
+    if listed_on and not listed_src:
+        raise _bad(path, line("listed_on"), "listed_on_source",
+                   "required when listed_on is given (no date without a source)")
+    if removed_on and not removed_src:
+        raise _bad(path, line("removed_on"), "removed_on_source",
+                   "required when removed_on is given (no date without a source)")
+    if listed_on and removed_on and removed_on <= listed_on:
+        raise _bad(path, line("removed_on"), "removed_on",
+                   f"{removed_on} is not after listed_on {listed_on}")
+    key = f"user_{ror}" if ror else "user_" + (re.sub(r"[^a-z0-9]+", "_", _norm(name))
+                                              .strip("_") or "unnamed")
+    dates = []
+    if listed_on:
+        dates.append(DatedFact(listed_on, "user-supplied date of addition", listed_src,
+                               listed_src))
+    if removed_on:
+        dates.append(DatedFact(removed_on, "user-supplied removal date", removed_src,
+                               removed_src))
+    aliases = tuple(_split_multi(row.get("aliases")))
+    return ListEntry(
+        entry_id=f"{code}:{key}", list=code, name=name, institution_key=key,
+        aliases=aliases, aliases_zh=tuple(_split_multi(row.get("aliases_zh"))),
+        generic_aliases=tuple(a for a in aliases
+                              if len(re.sub(r"[^A-Za-z0-9]", "", a)) <= 4),
+        country=country, entry_type=etype, ror=ror, openalex_ids=tuple(oids),
+        covers_subunits=covers and etype != "talent_program", editions=("user",),
+        listed_on=listed_on,
+        listed_on_basis="user-supplied date of addition" if listed_on else "",
+        listed_on_source=listed_src, dates=tuple(dates), removed_on=removed_on,
+        removed_on_source=removed_src, source_url=str(row.get("source_url") or ""),
+        provenance=source, licence="user-supplied", notes=str(row.get("notes") or ""),
+    )
+
+
+def _read_user_csv(path: Path, text: str) -> tuple[str | None, list[tuple[dict[str, Any],
+                                                                           dict[str, int]]]]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    if not header or not any(h.strip() for h in header):
+        raise _bad(path, 1, "name", "no header row (first line must name the columns)")
+    for h in header:
+        if h is None or h.strip() not in USER_FIELDS:
+            raise _bad(path, 1, str(h), f"unknown column; allowed: {', '.join(USER_FIELDS)}")
+    if "name" not in [h.strip() for h in header]:
+        raise _bad(path, 1, "name", "required column is missing")
+    rows = []
+    start = 2
+    try:
+        for raw in reader:
+            end = reader.line_num
+            if None in raw:
+                raise _bad(path, end, str(header[-1]), "more values than columns")
+            row = {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in raw.items()}
+            if not any(row.values()):
+                start = end + 1
+                continue
+            lines = {"": start, **{k: start for k in row}}
+            rows.append((row, lines))
+            start = end + 1
+    except csv.Error as exc:
+        raise _bad(path, reader.line_num, "(csv)", str(exc)) from None
+    return None, rows
+
+
+def _read_user_yaml(path: Path, text: str) -> tuple[str | None, list[tuple[dict[str, Any],
+                                                                            dict[str, int]]]]:
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        """Safe loading with dates kept as text, so a bad date is reported with its line."""
+
+    _Loader.yaml_implicit_resolvers = {
+        k: [r for r in v if r[0] != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        doc = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: safe
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        ln = mark.line + 1 if mark is not None else 1
+        raise _bad(path, ln, "(yaml)", str(getattr(exc, "problem", exc))) from None
+    if not isinstance(doc, dict) or not isinstance(node, yaml.MappingNode):
+        raise _bad(path, 1, "entries", "the file must be a mapping with an 'entries' list")
+    keys = {k.value: (k, v) for k, v in node.value}
+    for k in doc:
+        if k not in ("list", "entries", "name", "description"):
+            kn = keys.get(str(k))
+            raise _bad(path, kn[0].start_mark.line + 1 if kn else 1, str(k),
+                       "unknown top-level key; allowed: list, name, description, entries")
+    if "entries" not in doc:
+        raise _bad(path, 1, "entries", "required top-level key is missing")
+    code = doc.get("list")
+    entries_node = keys["entries"][1]
+    if not isinstance(doc["entries"], list) or not isinstance(entries_node, yaml.SequenceNode):
+        raise _bad(path, entries_node.start_mark.line + 1, "entries", "must be a list")
+    rows = []
+    for item, inode in zip(doc["entries"], entries_node.value, strict=True):
+        ln = inode.start_mark.line + 1
+        if not isinstance(item, dict) or not isinstance(inode, yaml.MappingNode):
+            raise _bad(path, ln, "entries", "each entry must be a mapping (name: ...)")
+        lines = {"": ln, **{k.value: v.start_mark.line + 1 for k, v in inode.value}}
+        rows.append(({str(k): v for k, v in item.items()}, lines))
+    return (str(code) if code is not None else None), rows
+
+
+def load_user_watchlist(path: str | Path, default_code: str = "USER") -> Registry:
+    """Load a user's own watchlist (CSV or YAML) as a registry to merge with the bundled one.
+
+    CSV: a header row naming the columns (``name`` required; see ``USER_FIELDS``),
+    multi-valued fields (``aliases``, ``openalex_ids``) separated by ``|``.  YAML: a
+    mapping with an optional ``list`` code and an ``entries`` list of mappings with the
+    same fields.  A ``listed_on`` date needs a ``listed_on_source``: no date without a
+    source.  The list code (``list`` column/key, default ``USER``) must be upper case
+    and must not be a bundled list's code.  Examples: ``tracker/data/example_watchlist.csv``
+    and ``.yaml``.
+
+    Raises
+    ------
+    RegistryError
+        The file is missing or malformed; the message names the file, line and field.
+
+    Examples
+    --------
+    >>> from importlib import resources
+    >>> p = resources.files("tracker").joinpath("data/example_watchlist.csv")
+    >>> reg = load_user_watchlist(str(p))
+    >>> sorted(reg.lists)
+    ['MY_WATCHLIST']
+    >>> [e.entry_id for e in reg.by_ror("01yqg2h08")]
+    ['MY_WATCHLIST:user_01yqg2h08']
+    """
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise RegistryError(f"{p}: line 0: field '(file)': cannot read ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        ln = data[: exc.start].count(b"\n") + 1
+        raise _bad(p, ln, "(encoding)", "not UTF-8 text") from None
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        code, rows = _read_user_csv(p, text)
+    elif suffix in (".yaml", ".yml"):
+        code, rows = _read_user_yaml(p, text)
+    else:
+        raise _bad(p, 0, "(file)", "the file name must end in .csv, .yaml or .yml")
+    sha = hashlib.sha256(data).hexdigest()
+    source = f"user watchlist {p.name} (sha256 {sha[:16]})"
+    entries: list[ListEntry] = []
+    seen: dict[str, int] = {}
+    codes: set[str] = set()
+    for row, lines in rows:
+        row_code = str(row.pop("list", "") or code or default_code).strip()
+        if not _CODE_RE.match(row_code):
+            raise _bad(p, lines.get("list", lines[""]), "list",
+                       f"list code must be upper case letters, digits, _ : {row_code!r}")
+        if row_code in DESIGNATION_LISTS or row_code in CONTEXT_LISTS:
+            raise _bad(p, lines.get("list", lines[""]), "list",
+                       f"{row_code} is a bundled list's code; choose your own")
+        e = _user_entry(p, row, lines, row_code, source)
+        if e.entry_id in seen:
+            raise _bad(p, lines[""], "name", f"duplicate entry {e.entry_id} (first on line "
+                                             f"{seen[e.entry_id]})")
+        seen[e.entry_id] = lines[""]
+        codes.add(row_code)
+        entries.append(e)
+    if not entries:
+        raise _bad(p, 1, "entries", "no entries")
+    lists = [ListInfo(code=c, name=f"User watchlist {c} ({p.name})", authority="user",
+                      is_designation=False, data_date=None, source_url="",
+                      licence="user-supplied", notes=source) for c in sorted(codes)]
+    editions = [Edition(list=c, edition="user", published_on=None,
+                        basis="user watchlist file", source_url="", provenance=source,
+                        licence="user-supplied",
+                        entry_count=sum(1 for e in entries if e.list == c))
+                for c in sorted(codes)]
+    return Registry(entries, lists=lists, editions=editions, version=f"user-{sha[:12]}",
+                    built_from={f"user:{p.name}": {"sha256": sha}})

@@ -303,9 +303,7 @@ class EntityStore:
         self.records: list[Record] = sorted(
             dedupe(records), key=lambda r: id_order_key(str(r["id"]))
         )
-        self.position = {
-            short_openalex_id(str(r["id"])): i for i, r in enumerate(self.records)
-        }
+        self.position = {short_openalex_id(str(r["id"])): i for i, r in enumerate(self.records)}
         self._lock = threading.Lock()
         self._indexes: dict[str, dict[str, frozenset[int]]] = {}
         self._empty: dict[str, frozenset[int]] = {}
@@ -336,8 +334,8 @@ class EntityStore:
                     if key:
                         table.setdefault(key, pos)
                 self._external[name] = table
-        pos = table.get(value)
-        return None if pos is None else self.records[pos]
+        found = table.get(value)
+        return None if found is None else self.records[found]
 
     def index(
         self, name: str, extract: Callable[[Record], Iterable[str]]

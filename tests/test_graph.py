@@ -1,0 +1,214 @@
+"""tracker.graph on real recorded OpenAlex works (see tests/browser/demo.py for the data)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from itertools import combinations
+
+import networkx as nx
+import pytest
+
+from tests.browser.demo import demo_result, load_work, load_works
+from tracker.graph import (
+    author_key,
+    author_work_graph,
+    coauthor_graph,
+    flagged_network,
+    institution_graph,
+    write_gexf,
+    write_graphml,
+)
+
+
+@pytest.fixture(scope="module")
+def works():
+    return load_works()
+
+
+@pytest.fixture(scope="module")
+def result():
+    return demo_result()
+
+
+def _newman(works, max_authors):
+    """Newman weights computed directly from the definition, for comparison."""
+    weights: dict[frozenset[str], float] = defaultdict(float)
+    for w in works:
+        n = len(w.authorships)
+        if max_authors is not None and (n > max_authors or (w.is_authors_truncated
+                                                            and n >= max_authors)):
+            continue
+        people = sorted({author_key(w.id, a) for a in w.authorships})
+        if len(people) < 2:
+            continue
+        for u, v in combinations(people, 2):
+            weights[frozenset((u, v))] += 1 / (len(people) - 1)
+    return weights
+
+
+def test_author_work_graph_has_one_edge_per_authorship(works):
+    g = author_work_graph(works)
+    assert nx.is_bipartite(g)
+    assert {n for n, k in g.nodes(data="kind") if k == "work"} == {w.id for w in works}
+    expected_edges = {(author_key(w.id, a), w.id) for w in works for a in w.authorships}
+    assert g.number_of_edges() == len(expected_edges)
+    assert all(g.nodes[w.id]["bipartite"] == 1 for w in works)
+
+
+def test_authors_without_id_are_distinct_nodes_never_merged_by_name():
+    w = load_work("works_openalexpro_2025-11_to_2026-03.jsonl.gz", "W1541318120")
+    missing = [a for a in w.authorships if a.author_id is None]
+    assert len(missing) == 5
+    g = author_work_graph([w])
+    for a in missing:
+        assert g.has_edge(f"W1541318120#{a.index}", "W1541318120")
+        assert g.nodes[f"W1541318120#{a.index}"]["has_author_id"] is False
+
+
+def test_coauthor_weights_are_newman_collaboration_weights(works):
+    g = coauthor_graph(works, max_authors=100)
+    expected = _newman(works, 100)
+    assert g.number_of_edges() == len(expected)
+    for u, v, wt in g.edges(data="weight"):
+        assert wt == pytest.approx(expected[frozenset((u, v))])
+
+
+def test_consortium_works_give_no_ties_but_keep_their_authors(works):
+    big = next(w for w in works if len(w.authorships) > 200)  # W2168909179, 249 authors
+    capped = coauthor_graph(works, max_authors=100)
+    full = coauthor_graph(works, max_authors=None)
+    assert capped.graph["consortium_works"] == 6  # the 249-author work + 5 truncated at 100
+    assert full.graph["consortium_works"] == 0
+    assert full.number_of_edges() > capped.number_of_edges()
+    assert set(capped.nodes) == set(full.nodes)  # authors stay, ties go
+    keys = [author_key(big.id, a) for a in big.authorships]
+    only_big = [k for k in keys
+                if sum(1 for w in works for a in w.authorships
+                       if author_key(w.id, a) == k) == 1]
+    assert only_big and all(capped.degree(k) == 0 for k in only_big)
+    assert "no pairwise ties" in capped.graph["consortium_policy"]
+
+
+def test_truncated_author_list_counts_as_over_the_limit(works):
+    truncated = next(w for w in works if w.is_authors_truncated)
+    assert len(truncated.authorships) == 100
+    g = coauthor_graph([truncated], max_authors=100)
+    assert g.number_of_edges() == 0
+    g = coauthor_graph([dataclasses.replace(truncated, is_authors_truncated=False)],
+                       max_authors=100)
+    people = len({author_key(truncated.id, a) for a in truncated.authorships})
+    assert people == 90  # OpenAlex lists some authors twice on this record
+    assert g.number_of_edges() == people * (people - 1) // 2
+
+
+def test_limits_below_two_are_refused(works):
+    with pytest.raises(ValueError, match="no co-author ties"):
+        coauthor_graph(works, max_authors=1)
+    with pytest.raises(ValueError):
+        institution_graph(works, max_authors=0)
+
+
+def test_institution_graph_ties_institutions_on_the_same_work(works):
+    g = institution_graph(works, max_authors=None)
+    per_work = []
+    for w in works:
+        insts = {i.id for a in w.authorships for i in a.institutions if i.id}
+        per_work.append(insts)
+    expected: dict[frozenset[str], float] = defaultdict(float)
+    for insts in per_work:
+        for u, v in combinations(sorted(insts), 2):
+            expected[frozenset((u, v))] += 1 / (len(insts) - 1)
+    assert g.number_of_edges() == len(expected)
+    for u, v, wt in g.edges(data="weight"):
+        assert wt == pytest.approx(expected[frozenset((u, v))])
+    assert g.nodes["I82880672"]["label"] == "Beihang University"
+    assert g.nodes["I82880672"]["ror"] == "00wk2mp56"
+
+
+def test_flagged_network_holds_every_tie_with_its_evidence(result):
+    g, note = flagged_network(result)
+    assert note.startswith(f"All {len(result.works)} flagged works")
+    assert g.graph["pruned"] is False
+    for f in result.findings:
+        a, i, w = f"author:{f.author_id}", f"inst:{f.institution_id}", f"work:{f.work_id}"
+        assert g.has_edge(a, w) and g.has_edge(a, i)
+        e = g.edges[a, i]
+        assert f.finding_id in e["finding_ids"].split(" | ")
+        assert f.list in e["lists"].split(" | ")
+        assert f"{f.work_id} ({f.publication_date or 'date unknown'})" in e["evidence"]
+        assert e["designation"] or not f.is_designation
+    kinds = {k for _, k in g.nodes(data="kind")}
+    assert kinds == {"work", "author", "institution"}
+
+
+def test_flagged_network_marks_the_screened_subject(result):
+    g, _ = flagged_network(result)
+    msra = g.nodes["inst:I4210113369"]
+    assert msra["is_subject"] is True
+    assert msra["label"] == "Microsoft Research Asia (China)"
+    msra_works = {w.id for w in result.works.values()
+                  if any(i.id == "I4210113369" for a in w.authorships for i in a.institutions)}
+    assert msra_works
+    assert {n[5:] for n in g["inst:I4210113369"]} == msra_works
+
+
+def test_context_only_institutions_are_not_designations(result):
+    g, _ = flagged_network(result)
+    tsinghua = g.nodes["inst:I99065089"]  # only on ASPI's tracker in the test registry
+    assert tsinghua["lists"] == "ASPI_UNITRACKER"
+    assert tsinghua["designation"] is False
+    beihang = g.nodes["inst:I82880672"]
+    assert beihang["designation"] is True
+    assert set(beihang["lists"].split(" | ")) == {"ASPI_UNITRACKER", "BIS_ENTITY_LIST",
+                                                   "DOD_1286"}
+
+
+def test_pruning_keeps_whole_works_under_the_limit_and_says_so(result):
+    full, _ = flagged_network(result)
+    g, note = flagged_network(result, max_nodes=60)
+    assert len(g) <= 60 < len(full)
+    assert g.graph["pruned"] is True
+    assert note.startswith("Pruned to stay readable")
+    assert f"of {len(result.works)} flagged works" in note and "of 60" not in note
+    for n, d in g.nodes(data=True):  # every work shown is shown whole
+        if d["kind"] == "work":
+            wid = n[5:]
+            for f in result.findings:
+                if f.work_id == wid:
+                    assert g.has_edge(f"author:{f.author_id}", f"inst:{f.institution_id}")
+    shown = [n[5:] for n, k in g.nodes(data="kind") if k == "work"]
+    # designation-list works come first: a context-only work is shown only if every
+    # designation work that fits is shown too
+    designation = {f.work_id for f in result.findings if f.is_designation}
+    if any(w not in designation for w in shown):
+        assert designation <= set(shown)
+    with pytest.raises(ValueError):
+        flagged_network(result, max_nodes=2)
+
+
+def test_graphml_and_gexf_round_trip_with_hostile_text(result, tmp_path):
+    g, _ = flagged_network(result)
+    g.add_node("author:hostile", kind="author", label="a\x00b\x1f<script>", extra=None,
+               tags=("x", "y"))
+    g.add_edge("author:hostile", next(iter(g.nodes)), relation="authored")
+    p = write_graphml(g, tmp_path / "n.graphml")
+    back = nx.read_graphml(p)
+    assert back.number_of_nodes() == g.number_of_nodes()
+    assert back.number_of_edges() == g.number_of_edges()
+    assert back.nodes["author:hostile"]["label"] == "a\ufffdb\ufffd<script>"
+    assert back.nodes["author:hostile"]["tags"] == "x | y"
+    assert "extra" not in back.nodes["author:hostile"]
+    assert back.graph["pruned"] is False
+    q = write_gexf(g, tmp_path / "n.gexf")
+    back2 = nx.read_gexf(q)
+    assert back2.number_of_nodes() == g.number_of_nodes()
+    assert back2.number_of_edges() == g.number_of_edges()
+
+
+def test_coauthor_graph_writes_as_graphml(works, tmp_path):
+    g = coauthor_graph(works)
+    back = nx.read_graphml(write_graphml(g, tmp_path / "c.graphml"))
+    assert back.number_of_edges() == g.number_of_edges()
+    u, v = next(iter(g.edges))
+    assert back.edges[u, v]["weight"] == pytest.approx(g.edges[u, v]["weight"])

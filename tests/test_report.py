@@ -1,0 +1,341 @@
+"""tracker.report: the self-contained HTML report, on real recorded works.
+
+Static checks (no browser); tests/test_report_browser.py opens the same reports in Chromium.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from tests.browser.demo import (
+    HOSTILE_TEXT,
+    HOSTILE_TITLE,
+    DemoResult,
+    demo_registry,
+    demo_result,
+    hostile_result,
+    load_works,
+    screen,
+)
+from tracker.report import (
+    PLOTLY_BUNDLE,
+    network_figure,
+    render_report,
+    safe_json,
+    timeline_figure,
+    write_report,
+)
+
+MAX_BYTES = 3 * 1024 * 1024
+FIXED = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+
+
+class _Page(HTMLParser):
+    """Collects what the checks need: tags, attributes, script blocks, table rows."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: Counter[str] = Counter()
+        self.attrs: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self._script: dict[str, str | None] | None = None
+        self._buf: list[str] = []
+        self.rows: list[dict[str, str | None]] = []
+        self._in_findings = False
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags[tag] += 1
+        self.attrs.append((tag, a))
+        if tag == "script":
+            self._script, self._buf = a, []
+        if tag == "table" and a.get("id") == "findings-table":
+            self._in_findings = True
+        if tag == "tr" and self._in_findings and "data-list" in a:
+            self.rows.append(a)
+
+    def handle_endtag(self, tag):
+        if tag == "script" and self._script is not None:
+            self.scripts.append((self._script, "".join(self._buf)))
+            self._script = None
+        if tag == "table":
+            self._in_findings = False
+
+    def handle_data(self, data):
+        if self._script is not None:
+            self._buf.append(data)
+        else:
+            self.text.append(data)
+
+
+def _parse(text: str) -> _Page:
+    p = _Page()
+    p.feed(text)
+    return p
+
+
+@pytest.fixture(scope="module")
+def demo() -> DemoResult:
+    return demo_result()
+
+
+@pytest.fixture(scope="module")
+def demo_html(demo) -> str:
+    return render_report(demo, generated_at=FIXED)
+
+
+@pytest.fixture(scope="module")
+def hostile() -> DemoResult:
+    return hostile_result()
+
+
+@pytest.fixture(scope="module")
+def hostile_html(hostile) -> str:
+    return render_report(hostile, generated_at=FIXED)
+
+
+def test_safe_json_cannot_break_out_of_a_script_block():
+    text = safe_json({"a": "</script><script>alert(1)</script>", "b": "<!-- & \u2028\u2029"})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert "\u2028" not in text and "\u2029" not in text
+    assert json.loads(text) == {"a": "</script><script>alert(1)</script>",
+                                "b": "<!-- & \u2028\u2029"}
+
+
+def test_report_is_one_file_under_3_mb(demo, tmp_path):
+    path = write_report(demo, tmp_path)
+    assert path == tmp_path / "report.html"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    assert path.stat().st_size <= MAX_BYTES
+
+
+def test_report_loads_nothing_from_outside(demo_html):
+    page = _parse(demo_html)
+    assert all("src" not in a for tag, a in page.attrs if tag in ("script", "img", "iframe"))
+    assert page.tags["link"] == 0 and page.tags["img"] == 0 and page.tags["iframe"] == 0
+    assert "@import" not in demo_html and "url(" not in demo_html.split("<script>")[0]
+    own = demo_html.replace(
+        resources.files("tracker").joinpath(PLOTLY_BUNDLE["file"]).read_text("utf-8"), "")
+    assert "mathjax" not in own.lower().replace('"typesetmath":false', "")
+    assert '"typesetMath":false' in own
+    # every link is an ordinary https link a reader may click, never fetched by the page
+    for tag, a in page.attrs:
+        if tag == "a":
+            assert (a.get("href") or "").startswith("https://")
+            assert a.get("rel") == "noopener noreferrer"
+
+
+def test_csp_allows_only_the_reports_own_scripts(demo_html):
+    page = _parse(demo_html)
+    csp = next(a["content"] for t, a in page.attrs
+               if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    assert csp is not None
+    assert "default-src 'none'" in csp and "connect-src 'none'" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+    run = [body for a, body in page.scripts if a.get("type") != "application/json"]
+    assert len(run) == 2  # plotly.js and the report's own script
+    for body in run:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+
+
+def test_plotly_is_the_vendored_basic_bundle_embedded_once(demo_html):
+    vendored = resources.files("tracker").joinpath(PLOTLY_BUNDLE["file"]).read_bytes()
+    readme = resources.files("tracker").joinpath("data/vendor/README.md").read_text()
+    assert hashlib.sha256(vendored).hexdigest() in readme
+    assert resources.files("tracker").joinpath("data/vendor/plotly-basic.LICENSE").read_text(
+    ).startswith("MIT License")
+    assert demo_html.count("plotly.js (basic - minified) v" + PLOTLY_BUNDLE["version"]) == 1
+    assert vendored.decode("utf-8") in demo_html
+
+
+def test_findings_table_has_one_row_per_finding_with_its_kind(demo, demo_html):
+    page = _parse(demo_html)
+    assert len(page.rows) == len(demo.findings)
+    assert Counter(r["data-list"] for r in page.rows) == Counter(f.list for f in demo.findings)
+    kinds = Counter((r["data-list"], r["data-kind"]) for r in page.rows)
+    assert kinds[("ASPI_UNITRACKER", "context")] == sum(
+        1 for f in demo.findings if f.list == "ASPI_UNITRACKER")
+    assert not any(k == "context" for (lst, k) in kinds if lst != "ASPI_UNITRACKER")
+
+
+def test_summary_states_what_a_flag_is_and_is_not(demo, demo_html):
+    text = " ".join(" ".join(_parse(demo_html).text).split())
+    assert "a flag is evidence for human review, not a determination" in text
+    assert '"No findings" is not clearance.' in text
+    assert "assessments, shown as context" in text
+    assert "Nothing here ranks people." in text
+    assert f"{len(demo.findings)} findings (ties to review)" in text
+    assert "71 works read" in text
+    assert "Microsoft Research Asia (China) I4210113369" in text
+    ties: dict[tuple[str, str, str], bool] = {}
+    for f in demo.findings:
+        k = (f.work_id, f.author_id, f.institution_id)
+        ties[k] = ties.get(k, False) or f.is_designation
+    context_only = sum(1 for v in ties.values() if not v)
+    assert 0 < context_only < len(ties)
+    assert f"{context_only} ties flagged by context lists only" in text
+    gaps = demo.run["data_gaps"]
+    assert (f"{gaps['authorships_without_institution']} authorships with no institution "
+            "attached by OpenAlex") in text
+    assert f"{gaps['works_authors_truncated']} works whose author list OpenAlex truncated" in text
+
+
+def test_summary_names_no_person(demo, demo_html):
+    """No ranking of people: the summary counts lists, statuses and gaps, never persons."""
+    summary = demo_html[demo_html.index('<section id="summary">'):
+                        demo_html.index('<section id="network">')]
+    names = {f.author_name for f in demo.findings if f.author_name}
+    assert names
+    assert not [n for n in names if n in summary]
+    assert not [f.author_id for f in demo.findings if f.author_id in summary]
+
+
+def test_method_and_provenance_name_every_edition(demo, demo_html):
+    method = demo_html[demo_html.index('<section id="method">'):]
+    for ed in demo.run["registry"]["editions"]:
+        assert ed["list"] in method and ed["edition"] in method
+    assert "tracker 0.1.0" in method
+    assert "2026-03-30" in method  # BIS data date of the test registry
+    assert "identifiers (OpenAlex ID, ROR, lineage)" in method
+
+
+def _figures(html_text: str) -> dict[str, dict]:
+    page = _parse(html_text)
+    return {a["id"]: json.loads(body) for a, body in page.scripts
+            if a.get("type") == "application/json" and a.get("id", "").startswith("fig-")}
+
+
+def test_network_hover_shows_the_evidence(demo, demo_html):
+    fig = _figures(demo_html)["fig-network-data"]
+    ev = next(t for t in fig["data"] if t["name"] == "tie evidence (hover)")
+    hover = "\n".join(ev["hovertext"])
+    designated = [f for f in demo.findings if f.listed_on]
+    assert designated
+    for f in designated:
+        assert f"{f.work_id} ({f.publication_date})" in hover
+        assert f"{f.list} " in hover and f"listed on {f.listed_on}" in hover
+
+
+def test_timeline_draws_each_sourced_listing_date(demo, demo_html):
+    fig = _figures(demo_html)["fig-timeline-data"]
+    ticks = next(t for t in fig["data"] if t["name"] == "listing date")
+    expected = {(f.listed_on, f.list) for f in demo.findings if len(f.listed_on) == 10}
+    got = {(x, y.rsplit(" · ", 1)[1]) for x, y in zip(ticks["x"], ticks["y"], strict=True)}
+    assert got == expected
+    works = sum(len(t["x"]) for t in fig["data"] if t["name"] not in ("listing date",
+                                                                      "removal date"))
+    assert works == len({(f.work_id, f.entry_id) for f in demo.findings})
+
+
+def test_timeline_marks_year_only_dates_and_leaves_out_undated():
+    rows = [
+        {"work_id": "W1", "publication_date": "2019", "list": "L", "list_entry_name": "E",
+         "listed_on": "", "listed_at_publication": "unknown", "is_designation": True},
+        {"work_id": "W2", "publication_date": "", "list": "L", "list_entry_name": "E",
+         "listed_on": "", "listed_at_publication": "unknown", "is_designation": True},
+    ]
+    fig = timeline_figure(rows)
+    assert fig.layout.meta["undated"] == 1
+    (trace,) = fig.data
+    assert trace.x == ("2019-01-01",) and trace.marker.symbol == ("circle-open",)
+    assert "year only" in trace.hovertext[0]
+
+
+def test_hostile_text_is_shown_as_text_never_as_markup(hostile, hostile_html):
+    assert any(f.title == HOSTILE_TITLE for f in hostile.findings)
+    assert HOSTILE_TITLE not in hostile_html
+    assert HOSTILE_TEXT not in hostile_html
+    assert "window.__pwned=1" in hostile_html  # it is there, as text
+    page = _parse(hostile_html)
+    assert page.tags["img"] == 0
+    run = [body for a, body in page.scripts if a.get("type") != "application/json"]
+    assert len(run) == 2  # no injected script block
+    assert HOSTILE_TITLE in " ".join(page.text)  # the parser decodes it back: shown as text
+    assert HOSTILE_TEXT in " ".join(page.text)
+    # inside the charts' data it stays inert: escaped for plotly's pseudo-HTML
+    figs = _figures(hostile_html)
+    hover = json.dumps(figs)
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in hover
+    assert "<script>" not in hover and "<img" not in hover
+
+
+def test_secrets_in_the_run_record_never_reach_the_report(tmp_path):
+    works = load_works(limit=10)
+    r = screen(works, demo_registry(), settings={"strategy": "files",
+                                                 "api_key": "sk-SECRET-1234"})
+    r.run["command"] = ["tracker", "screen", "--api-key", "sk-SECRET-1234"]
+    r.run["inputs"].append({"url": "https://api.openalex.org/works?api_key=sk-SECRET-1234"})
+    text = write_report(r, tmp_path).read_text("utf-8")
+    assert "sk-SECRET-1234" not in text
+    assert "[redacted]" in text
+
+
+def test_empty_result_says_no_findings_is_not_clearance(tmp_path):
+    r = screen(load_works(limit=3), demo_registry().restricted_to(["CA_NRO"]))
+    assert r.findings == []
+    text = write_report(r, tmp_path).read_text("utf-8")
+    assert "This screen produced no findings. That is not clearance." in text
+    assert "fig-network-data" not in text
+    assert len(_parse(text).rows) == 0
+
+
+def test_report_is_deterministic_for_a_seed(demo):
+    assert render_report(demo, generated_at=FIXED) == render_report(demo, generated_at=FIXED)
+
+
+def test_network_in_the_report_is_pruned_and_says_so(demo):
+    text = render_report(demo, max_network_nodes=40, generated_at=FIXED)
+    assert "Pruned to stay readable" in text
+    fig = _figures(text)["fig-network-data"]
+    nodes = sum(len(t["x"]) for t in fig["data"] if t["mode"] != "lines"
+                and t["name"] != "tie evidence (hover)")
+    assert nodes <= 40
+    with pytest.raises(ValueError, match="max_network_nodes"):
+        render_report(demo, max_network_nodes=5000)
+
+
+def test_network_figure_escapes_labels():
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_node("author:A1", kind="author", label="<b onmouseover=x>", author_id="A1")
+    g.add_node("inst:I1", kind="institution", label="I & <i>", lists="X", designation=True)
+    g.add_edge("author:A1", "inst:I1", relation="flagged affiliation", designation=True,
+               evidence="W1 (2020): X 'I', listed on unknown; raw affiliation: '<script>'")
+    fig = network_figure(g)
+    texts = json.dumps([t.hovertext for t in fig.data if t.hovertext is not None])
+    assert "&lt;b onmouseover=x&gt;" in texts and "raw affiliation: '&lt;script&gt;'" in texts
+    assert "<b onmouseover" not in texts
+
+
+def test_bench_script_runs(tmp_path):
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_report.py"
+    out = subprocess.run([sys.executable, str(bench), "--out", str(tmp_path), "--repeat", "1"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    doc = json.loads(out.strip().splitlines()[-1])
+    assert doc["report_bytes"] <= MAX_BYTES
+    assert doc["findings"] > 0 and doc["render_seconds"] > 0
+    assert re.fullmatch(r"\d+\.\d+ MB", doc["report_size"])
+
+
+def test_vendored_plotly_matches_the_plotly_python_package():
+    """Figures are built by the plotly package for its own plotly.js: keep the majors equal
+    (update tracker/data/vendor when plotly moves to a new plotly.js major)."""
+    from plotly.offline import get_plotlyjs_version
+
+    assert get_plotlyjs_version().split(".")[0] == PLOTLY_BUNDLE["version"].split(".")[0]

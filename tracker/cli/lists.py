@@ -1,0 +1,273 @@
+"""``tracker lists``: what the bundled registry holds, one entry, an edition diff, and a
+check of a user watchlist.
+
+Errors print one line on stderr (``tracker: error: ...``) and exit with code 2; no
+traceback is ever shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tracker.watchlists import (
+    STALE_AFTER_DAYS,
+    ListEntry,
+    Registry,
+    RegistryError,
+    data_age_days,
+    diff_editions,
+    find,
+    is_stale,
+    load_registry,
+    load_user_watchlist,
+)
+
+__all__ = ["EXIT_BAD_INPUT", "lists_app"]
+
+EXIT_BAD_INPUT = 2
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+lists_app = typer.Typer(
+    help=(
+        "The bundled restricted-institution lists: editions, entry counts, data age; "
+        "one entry; an edition diff; a check of your own watchlist.\n\n"
+        "Examples:\n\n"
+        "  tracker lists\n\n"
+        "  tracker lists show 'Harbin Institute of Technology'\n\n"
+        "  tracker lists diff DOD_1286 FY2024 FY2025\n\n"
+        "  tracker lists check-user my_watchlist.csv"
+    ),
+    invoke_without_command=True,
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+T = TypeVar("T")
+
+RegistryOpt = Annotated[Path | None, typer.Option(
+    "--registry", help="Use this registry.json instead of the bundled one.")]
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"tracker: error: {message}", markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run ``fn``; turn every failure into one line on stderr and exit code 2."""
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except RegistryError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # never a traceback in front of a user
+        _fail(f"{type(exc).__name__}: {exc}")
+
+
+def _registry(path: Path | None) -> Registry:
+    return _guard(lambda: load_registry(path))
+
+
+def _today(value: str | None) -> date:
+    if not value:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--today: not a date in the form YYYY-MM-DD: {value!r}")
+
+
+@lists_app.callback()
+def lists_overview(
+    ctx: typer.Context,
+    max_age_days: Annotated[int, typer.Option(
+        help="Warn when a list's data is older than this many days.")] = STALE_AFTER_DAYS,
+    registry: RegistryOpt = None,
+    today: Annotated[str | None, typer.Option(
+        help="Compute data ages as of this date (YYYY-MM-DD; default: today).")] = None,
+) -> None:
+    """Each list with its editions, entry counts, data date and age.
+
+    A warning is printed for every list whose data is older than --max-age-days (or of
+    unknown date): re-check it against the primary source before relying on it.
+
+    Examples:
+
+        tracker lists
+
+        tracker lists --max-age-days 180
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if max_age_days < 0:
+        _fail("--max-age-days must be 0 or more")
+    reg = _registry(registry)
+    now = _today(today)
+    per_list: dict[str, int] = {}
+    for e in reg.entries:
+        per_list[e.list] = per_list.get(e.list, 0) + 1
+    lists_t = Table(title=f"Lists in registry {reg.version}")
+    for col in ("list", "kind", "data date", "age (days)", "entries"):
+        lists_t.add_column(col, no_wrap=True)
+    eds_t = Table(title="Editions (published: sourced date, else unknown)")
+    for col in ("list", "edition", "published", "entries"):
+        eds_t.add_column(col, no_wrap=True)
+    stale: list[str] = []
+    for code, info in sorted(reg.lists.items()):
+        age = data_age_days(info.data_date, now)
+        if is_stale(info.data_date, max_age_days, now):
+            stale.append(code)
+        lists_t.add_row(code, "designation" if info.is_designation else "context",
+                        info.data_date.isoformat() if info.data_date else "unknown",
+                        str(age) if age is not None else "unknown", str(per_list.get(code, 0)))
+        eds = [ed for ed in reg.editions if ed.list == code]
+        for i, ed in enumerate(eds):
+            eds_t.add_row(code if i == 0 else "", ed.edition,
+                          ed.published_on.isoformat() if ed.published_on else "unknown",
+                          str(ed.entry_count), end_section=i == len(eds) - 1)
+    out.print(lists_t)
+    out.print(eds_t)
+    for code in stale:
+        info = reg.lists[code]
+        age = data_age_days(info.data_date, now)
+        when = f"{age} days old" if age is not None else "of unknown date"
+        err.print(f"warning: {code} data is {when} (more than {max_age_days} days): re-check "
+                  f"against {info.source_url or 'the primary source'}", markup=False)
+    out.print("A list hit is evidence for review, not a determination; an entry without a "
+              "sourced date stays undated.", markup=False)
+
+
+@lists_app.command("show")
+def show(
+    query: Annotated[str, typer.Argument(
+        help="Entry ID, institution key, ROR, OpenAlex ID, or a name or alias.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Show every list entry matching a name, alias, ROR, OpenAlex ID or entry ID.
+
+    Examples:
+
+        tracker lists show 'Harbin Institute of Technology'
+
+        tracker lists show https://ror.org/01yqg2h08
+
+        tracker lists show BIS_ENTITY_LIST:beihang
+    """
+    reg = _registry(registry)
+    if not query.strip():
+        _fail("give a name, alias, ROR, OpenAlex ID or entry ID")
+    hits = _guard(lambda: find(reg, query))
+    if not hits:
+        _fail(f"no list entry matches {query!r} (this is not a clearance: try another "
+              "spelling, the ROR ID or the OpenAlex ID)")
+    for e in hits:
+        _print_entry(e)
+
+
+def _print_entry(e: ListEntry) -> None:
+    t = Table(title=e.entry_id, show_header=False)
+    t.add_column("field", style="bold")
+    t.add_column("value", overflow="fold")
+    rows: list[tuple[str, str]] = [
+        ("list", e.list + ("" if e.is_designation else " (context, not a designation)")),
+        ("name", e.name),
+        ("aliases", "; ".join(e.aliases)),
+        ("Chinese names", "; ".join(e.aliases_zh)),
+        ("generic aliases (need context)", "; ".join(e.generic_aliases)),
+        ("country", e.country or ""),
+        ("type", e.entry_type),
+        ("ROR", e.ror or "none"),
+        ("OpenAlex IDs", ", ".join(e.openalex_ids) or "none"),
+        ("parent", e.parent_key or ""),
+        ("covers sub-units", "yes" if e.covers_subunits else "no"),
+        ("editions", ", ".join(e.editions)),
+        ("listed on", f"{e.listed_on.isoformat()} ({e.listed_on_basis}; {e.listed_on_source})"
+         if e.listed_on else "unknown (no sourced date)"),
+        ("removed on", f"{e.removed_on.isoformat()} ({e.removed_on_source})"
+         if e.removed_on else "no removal date sourced"),
+        ("citations", "; ".join(e.citations)),
+        ("source", e.source_url),
+        ("provenance", e.provenance),
+        ("licence", e.licence),
+        ("notes", e.notes),
+    ]
+    for k, v in rows:
+        if v:
+            t.add_row(k, v)
+    out.print(t)
+    if e.dates:
+        d = Table(title=f"{e.entry_id}: every sourced date")
+        for col in ("date", "basis", "citation", "source"):
+            d.add_column(col, overflow="fold")
+        for f in e.dates:
+            d.add_row(f.date.isoformat(), f.basis, f.citation, f.source)
+        out.print(d)
+
+
+@lists_app.command("diff")
+def diff(
+    list_code: Annotated[str, typer.Argument(metavar="LIST", help="List code, e.g. DOD_1286.")],
+    edition_a: Annotated[str, typer.Argument(help="Older edition, e.g. FY2024.")],
+    edition_b: Annotated[str, typer.Argument(help="Newer edition, e.g. FY2025.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Entries added and removed between two editions of a list.
+
+    Examples:
+
+        tracker lists diff DOD_1286 FY2024 FY2025
+
+        tracker lists diff DOD_1260H 2025-01-07 2026-06-08
+    """
+    reg = _registry(registry)
+    added, removed = _guard(lambda: diff_editions(reg, list_code.strip().upper(), edition_a,
+                                                  edition_b))
+    for title, rows in ((f"added in {edition_b}", added), (f"removed since {edition_a}",
+                                                           removed)):
+        t = Table(title=f"{list_code.upper()}: {len(rows)} {title}")
+        t.add_column("name", overflow="fold", ratio=3)
+        t.add_column("country", no_wrap=True)
+        t.add_column("type", no_wrap=True)
+        t.add_column("entry", overflow="fold", ratio=2)
+        for e in rows:
+            t.add_row(e.name, e.country or "", e.entry_type, e.entry_id)
+        out.print(t)
+    out.print("Not printed in an edition is not proof of removal: check the edition's basis "
+              "(`tracker lists`) and the primary source.", markup=False)
+
+
+@lists_app.command("check-user")
+def check_user(
+    file: Annotated[Path, typer.Argument(help="Your watchlist: .csv, .yaml or .yml.")],
+) -> None:
+    """Validate your own watchlist (CSV or YAML) and summarise it.
+
+    Problems are reported as one line naming the file, line and field.
+
+    Examples:
+
+        tracker lists check-user my_watchlist.csv
+
+        tracker lists check-user my_watchlist.yaml
+    """
+    reg = _guard(lambda: load_user_watchlist(file))
+    t = Table(title=f"{file}: {len(reg)} entries, valid")
+    for col in ("entry", "name", "ROR", "OpenAlex IDs", "listed on"):
+        t.add_column(col, overflow="fold")
+    for e in reg.entries:
+        t.add_row(e.entry_id, e.name, e.ror or "", ", ".join(e.openalex_ids),
+                  e.listed_on.isoformat() if e.listed_on else "unknown")
+    out.print(t)

@@ -1,0 +1,375 @@
+"""Exports case systems take: findings as CSV, JSON and XLSX, the run record, the folder.
+
+Column order is :data:`tracker.risk.FINDING_COLUMNS` everywhere.  An unknown value is an empty
+string, as in the findings themselves (never a guessed date).
+
+Safety
+------
+- **Formula injection.**  Text from the internet may begin with ``=``, ``+``, ``-``, ``@``, a
+  tab or a carriage return, which spreadsheet programs run as a formula.  In CSV such cells
+  are prefixed with a single quote (:func:`neutralise`); in XLSX they are stored as text (with
+  Excel's quote-prefix style), never as formulas, and keep their exact value.
+- **Secrets.**  The run record is scrubbed (:func:`scrub_secrets`) before it is written anywhere:
+  no key named like ``api_key``, ``authorization``, ``token``, ``secret`` or ``password``
+  keeps a value, and ``api_key=...``/``--api-key ...`` inside strings are redacted.
+
+The JSON export follows the JSON Schema in ``tracker/data/findings.schema.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from tracker.graph import ScreenResultLike, flagged_network, write_gexf, write_graphml
+from tracker.risk import FINDING_COLUMNS, Finding
+
+__all__ = [
+    "FINDINGS_SCHEMA_VERSION",
+    "find_secrets",
+    "findings_schema",
+    "neutralise",
+    "scrub_secrets",
+    "write_csv",
+    "write_json",
+    "write_report_folder",
+    "write_run",
+    "write_xlsx",
+]
+
+FINDINGS_SCHEMA_VERSION = "1.0"
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SECRET_KEY = re.compile(
+    r"(api[_-]?key|apikey|authori[sz]ation|token|secret|password|passwd|credential|cookie|"
+    r"private[_-]?key|bearer)", re.IGNORECASE)
+_SECRET_FLAG = re.compile(
+    r"^--?(api[_-]?key|apikey|token|access[_-]?token|secret|password|authorization)$",
+    re.IGNORECASE)
+_SECRET_IN_TEXT = (
+    (re.compile(r"(?i)([?&;](?:api[_-]?key|apikey|token|access_token|secret|password)=)"
+                r"[^&#;\s]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(--?(?:api[_-]?key|apikey|token|access[_-]?token|secret|password)"
+                r"(?:=|\s+))(?!\[redacted\])\S+"), r"\1[redacted]"),
+    (re.compile(r"(?i)\b(bearer\s+)(?!\[redacted\])[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(authorization\s*[:=]\s*)(?!\[redacted\])\S+"), r"\1[redacted]"),
+)
+REDACTED = "[redacted]"
+
+#: Findings columns written as dates in XLSX (a full ISO date; a bare year stays text).
+_DATE_COLUMNS = frozenset({"publication_date", "listed_on", "removed_on", "date_compared"})
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def neutralise(cell: Any) -> Any:
+    """Defuse a spreadsheet formula: text starting ``=``, ``+``, ``-``, ``@``, tab or CR gets a
+    leading single quote.  Anything else is returned unchanged.
+
+    Examples
+    --------
+    >>> neutralise("=HYPERLINK(\\"http://x\\")")
+    '\\'=HYPERLINK("http://x")'
+    >>> neutralise("-1"), neutralise("@SUM(A1)"), neutralise("\\tx")
+    ("'-1", "'@SUM(A1)", "'\\tx")
+    >>> neutralise("Beihang University"), neutralise(0.5), neutralise(True)
+    ('Beihang University', 0.5, True)
+    """
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def _scrub_text(text: str) -> str:
+    for pattern, repl in _SECRET_IN_TEXT:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def scrub_secrets(obj: Any) -> Any:
+    """A copy of a run record (any JSON-like value) with every secret redacted.
+
+    A key named like a secret (``api_key``, ``authorization``, ``token``, ``secret``,
+    ``password``...) keeps no value; secrets inside strings (``?api_key=...``,
+    ``--api-key ...``, ``Bearer ...``) and the argument after such a flag in a list are
+    replaced with ``"[redacted]"``.  Empty values (None, "") stay as they are.
+
+    Examples
+    --------
+    >>> run = scrub_secrets({"settings": {"api_key": "abc", "mailto": None},
+    ...                      "command": "tracker screen --api-key abc --org I1"})
+    >>> run["settings"], run["command"]
+    ({'api_key': '[redacted]', 'mailto': None}, 'tracker screen --api-key [redacted] --org I1')
+    >>> scrub_secrets(["tracker", "--token", "xyz", "https://x.org/?api_key=abc&q=1"])
+    ['tracker', '--token', '[redacted]', 'https://x.org/?api_key=[redacted]&q=1']
+    """
+    if isinstance(obj, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if _SECRET_KEY.search(str(k)) and v not in (None, "", [], {}):
+                out[str(k)] = REDACTED
+            else:
+                out[str(k)] = scrub_secrets(v)
+        return out
+    if isinstance(obj, list | tuple):
+        items: list[Any] = []
+        redact_next = False
+        for v in obj:
+            if redact_next and isinstance(v, str):
+                items.append(REDACTED)
+            else:
+                items.append(scrub_secrets(v))
+            redact_next = isinstance(v, str) and bool(_SECRET_FLAG.match(v))
+        return items
+    if isinstance(obj, str):
+        return _scrub_text(obj)
+    return obj
+
+
+def find_secrets(obj: Any, path: str = "") -> list[str]:
+    """Paths of keys named like a secret that still hold a value (other than "[redacted]").
+
+    Examples
+    --------
+    >>> find_secrets({"a": {"Authorization": "Bearer x"}, "token": None})
+    ['a.Authorization']
+    >>> find_secrets(scrub_secrets({"a": {"Authorization": "Bearer x"}}))
+    []
+    """
+    found: list[str] = []
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            p = f"{path}.{k}" if path else str(k)
+            if _SECRET_KEY.search(str(k)) and v not in (None, "", [], {}, REDACTED):
+                found.append(p)
+            found.extend(find_secrets(v, p))
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            found.extend(find_secrets(v, f"{path}[{i}]"))
+    return found
+
+
+def _clean_run(run: Mapping[str, Any] | None) -> dict[str, Any]:
+    cleaned = scrub_secrets(dict(run or {}))
+    left = find_secrets(cleaned)
+    if left:  # cannot happen after scrub_secrets; refuse rather than leak
+        raise ValueError(f"the run record still holds a secret at {left[0]}; refusing to write")
+    assert isinstance(cleaned, dict)
+    return cleaned
+
+
+def _rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    out = []
+    for f in findings:
+        r = f.row()
+        out.append({c: r.get(c, "") for c in FINDING_COLUMNS})
+    return out
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def write_csv(findings: Iterable[Finding], path: str | Path) -> Path:
+    """Write findings.csv: UTF-8, header = :data:`~tracker.risk.FINDING_COLUMNS`, formulas
+    neutralised, booleans as ``true``/``false``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     text = write_csv([], Path(d) / "f.csv").read_text("utf-8")
+    >>> text.splitlines()[0].split(",")[:3]
+    ['finding_id', 'work_id', 'doi']
+    """
+    path = Path(path)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(FINDING_COLUMNS)
+        for r in _rows(findings):
+            w.writerow([("true" if v else "false") if isinstance(v, bool) else neutralise(v)
+                        for v in r.values()])
+    return path
+
+
+def findings_schema() -> dict[str, Any]:
+    """The JSON Schema of findings.json (``tracker/data/findings.schema.json``)."""
+    text = resources.files("tracker").joinpath("data/findings.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def write_json(findings: Iterable[Finding], run: Mapping[str, Any] | None,
+               path: str | Path) -> Path:
+    """Write findings.json: ``{"schema", "schema_version", "run", "findings": [...]}``.
+
+    The layout is the JSON Schema in ``tracker/data/findings.schema.json``; each finding has
+    the :data:`~tracker.risk.FINDING_COLUMNS` keys in order; the run record is scrubbed of
+    secrets.  Values are exact (no formula neutralising: JSON is data, not a spreadsheet).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     doc = json.loads(write_json([], {"tool": "tracker"}, Path(d) / "f.json").read_text())
+    >>> doc["schema"], doc["findings"]
+    ('tracker-findings', [])
+    """
+    path = Path(path)
+    doc = {
+        "schema": "tracker-findings",
+        "schema_version": FINDINGS_SCHEMA_VERSION,
+        "columns": list(FINDING_COLUMNS),
+        "run": _clean_run(run),
+        "findings": _rows(findings),
+    }
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def write_run(run: Mapping[str, Any] | None, path: str | Path) -> Path:
+    """Write run.json, the run record scrubbed of secrets."""
+    path = Path(path)
+    path.write_text(json.dumps(_clean_run(run), ensure_ascii=False, indent=2, default=str)
+                    + "\n", encoding="utf-8")
+    return path
+
+
+def _xlsx_text(value: str) -> str:
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+
+
+def _put(ws: Any, row: int, col: int, value: Any) -> Any:
+    """Write one cell; text that looks like a formula is stored as text, never a formula."""
+    if isinstance(value, str):
+        cell = ws.cell(row=row, column=col, value=_xlsx_text(value))
+        if value.startswith(_FORMULA_START):
+            cell.data_type = "s"
+            cell.quotePrefix = True
+        return cell
+    return ws.cell(row=row, column=col, value=value)
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(obj, Mapping):
+        if not obj:
+            return [(prefix, "{}")] if prefix else []
+        out: list[tuple[str, Any]] = []
+        for k, v in obj.items():
+            out.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(obj, list | tuple):
+        if not obj:
+            return [(prefix, "[]")]
+        out = []
+        for i, v in enumerate(obj):
+            out.extend(_flatten(v, f"{prefix}[{i}]"))
+        return out
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return [(prefix, obj)]
+    return [(prefix, str(obj))]
+
+
+def _typed(column: str, value: Any) -> Any:
+    if column in _DATE_COLUMNS and isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
+               path: str | Path) -> Path:
+    """Write findings.xlsx: sheet ``findings`` (typed columns, frozen header, autofilter) and
+    sheet ``run`` (the run record flattened to ``key``/``value`` rows, secrets scrubbed).
+
+    Full dates are Excel dates; a date known only by its year stays the text ``"2019"``
+    (never a guessed 1 January); ``match_score`` is a number and ``is_designation`` a boolean.
+    Text that looks like a formula is stored as text.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from openpyxl import load_workbook
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     wb = load_workbook(write_xlsx([], {"counts": {"findings": 0}}, Path(d) / "f.xlsx"))
+    >>> wb.sheetnames, wb["run"]["A2"].value, wb["run"]["B2"].value
+    (['findings', 'run'], 'counts.findings', 0)
+    """
+    path = Path(path)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "findings"
+    bold = Font(bold=True)
+    for j, name in enumerate(FINDING_COLUMNS, start=1):
+        ws.cell(row=1, column=j, value=name).font = bold
+    rows = _rows(findings)
+    for i, r in enumerate(rows, start=2):
+        for j, name in enumerate(FINDING_COLUMNS, start=1):
+            cell = _put(ws, i, j, _typed(name, r[name]))
+            if isinstance(cell.value, date):
+                cell.number_format = "yyyy-mm-dd"
+            elif name == "match_score":
+                cell.number_format = "0.000"
+    ws.freeze_panes = "A2"
+    last = get_column_letter(len(FINDING_COLUMNS))
+    ws.auto_filter.ref = f"A1:{last}{max(len(rows) + 1, 1)}"
+    widths = {"title": 48, "raw_affiliation": 48, "match_detail": 48, "outcome": 36,
+              "reason": 36, "institution_name": 30, "list_entry_name": 30, "author_name": 24}
+    for j, name in enumerate(FINDING_COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = widths.get(name, 16)
+    rs = wb.create_sheet("run")
+    rs.cell(row=1, column=1, value="key").font = bold
+    rs.cell(row=1, column=2, value="value").font = bold
+    for i, (k, v) in enumerate(_flatten(_clean_run(run)), start=2):
+        _put(rs, i, 1, k)
+        _put(rs, i, 2, v)
+    rs.freeze_panes = "A2"
+    rs.column_dimensions["A"].width = 48
+    rs.column_dimensions["B"].width = 80
+    wb.save(path)
+    return path
+
+
+def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
+                        max_nodes: int = 5000) -> dict[str, Path]:
+    """Write everything a case file needs into ``out_dir``.
+
+    Files: findings.csv, findings.json, findings.xlsx, run.json, report.html,
+    network.graphml, network.gexf (the flagged network, pruned at ``max_nodes`` as
+    :func:`tracker.graph.flagged_network` states).
+
+    Returns
+    -------
+    dict of str to Path
+        File name to path, in the order above.
+    """
+    from tracker.report import write_report  # report imports this module
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    findings: Sequence[Finding] = list(result.findings)
+    run = _clean_run(result.run)
+    g, _note = flagged_network(result, max_nodes=max_nodes)
+    return {
+        "findings.csv": write_csv(findings, out / "findings.csv"),
+        "findings.json": write_json(findings, run, out / "findings.json"),
+        "findings.xlsx": write_xlsx(findings, run, out / "findings.xlsx"),
+        "run.json": write_run(run, out / "run.json"),
+        "report.html": write_report(result, out),
+        "network.graphml": write_graphml(g, out / "network.graphml"),
+        "network.gexf": write_gexf(g, out / "network.gexf"),
+    }
