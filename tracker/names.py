@@ -117,6 +117,7 @@ _FUZZY_HEADS = frozenset({"university", "institute", "college", "academy", "poly
                           "school", "laboratory", "center", "corporation", "company", "group",
                           "limited", "hospital", "bureau", "factory", "technology",
                           "universite", "universidad", "universitat"})
+_HEAD_PREFIXES = frozenset(h[:2] for h in _FUZZY_HEADS)
 # Aliases starting with these words name a unit of something; they need context.
 _UNIT_START = frozenset({"institute", "school", "college", "department", "laboratory",
                          "center", "key", "state", "research", "academy", "faculty",
@@ -165,6 +166,8 @@ _ORG_WORDS = re.compile(
     r"school|plc|s\.?a\.?\b|ag\b|sarl|srl|spa\b|kft|a\.?s\.?\b|as\b|ab\b|oy\b|sirketi|"
     r"ticaret|sanayi|pvt|private|public|joint|stock|branch|complex|establishment|"
     r"office|house|firm|line|link|trust|tower|plaza|building|road|street|city|"
+    r"manufactur|shipyard|cloud|alloy|huawei|micro|nano|circuit|sons\b|makina|\btec\b|"
+    r"rostekh|azimuth|"
     r"province|district|region|republic|state|national|federal|central|scientific)")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -193,9 +196,12 @@ def _drop_parens(text: str) -> str:
     return " ".join(_PAREN.sub(repl, text).split())
 
 
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def _strip_marks(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Drop accents: decompose, remove combining marks (é → e, ā → a)."""
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
 def _tokens(text: str) -> list[str]:
@@ -235,6 +241,49 @@ def normalize(text: str) -> str:
     '哈尔滨工业大学 深圳'
     """
     return " ".join(_tokens(text))
+
+
+_SEG_MARK = "\ue000"   # a private-use character: not a word, not whitespace
+_NON_WORD_SEG = re.compile(r"[^\w\ue000]+|_")
+
+
+_SEG_TABLE = str.maketrans({
+    **{c: f" {_SEG_MARK} " for c in ",;:()[]{}|/\\（）【】，；"},
+    **{c: "" for c in "'’‘`´ʼ"}, "&": " and ",
+    # common non-ASCII punctuation and spaces, so that most strings stay on the ASCII path
+    **{c: " " for c in "\u00a0\u2009\u202f\u200b\u2002\u2003\u00b7\u2022“”„«»\u2010\u2011"
+                          "\u2012\u00ad"}})
+_SEG_MULTI = re.compile(r"\s[-–—]\s|#tab#", re.IGNORECASE)
+
+
+def _seg_tokens(text: str) -> tuple[list[str], list[int]]:
+    """Normalised tokens of a whole raw string, and the comma-separated part of each."""
+    t = text.casefold()
+    if "#" in t or " -" in t or " –" in t or " —" in t:
+        t = _SEG_MULTI.sub(f" {_SEG_MARK} ", t)
+    t = t.translate(_SEG_TABLE)
+    if not t.isascii():
+        t = unicodedata.normalize("NFKC", _strip_marks(t))
+        t = _CJK.sub(lambda m: f" {m.group(0)} ", t)
+    toks: list[str] = []
+    seg: list[int] = []
+    si = 0
+    get = ABBREVIATIONS.get
+    for tok in _NON_WORD_SEG.sub(" ", t).split():
+        if tok == _SEG_MARK:
+            si += 1
+            continue
+        toks.append(get(tok, tok))
+        seg.append(si)
+    return toks, seg
+
+
+def _segment_in_capitals(text: str, si: int) -> bool:
+    parts = _SEG_SPLIT.split(text)
+    if si >= len(parts):
+        return False
+    letters = re.sub(r"[\W\d_]", "", parts[si])
+    return bool(letters) and letters.isupper()
 
 
 def _is_cjk(token: str) -> bool:
@@ -356,6 +405,7 @@ class _Scan:
     countries: frozenset[str]
     parents: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (parent text, unit keys)
     loose_keys: frozenset[str] = field(default_factory=frozenset)
+    case_sensitive: bool = False   # the result read capitals (acronyms): not shareable
 
 
 _TERM = "\x00"
@@ -381,14 +431,25 @@ def _trie_walk(trie: dict, toks: Sequence[str], start: int,  # type: ignore[type
             yield k + 1, term
 
 
-def _looks_like_person(e: ListEntry) -> bool:
-    """Entity List entries that read as an individual's name (kept out of name matching)."""
+def _looks_like_person(e: ListEntry, places: frozenset[str]) -> bool:
+    """Entity List entries that read as an individual's name (kept out of name matching).
+
+    Two to six words, none of them an organisation word, an acronym in capitals, a
+    number or a country name.
+    """
     if e.list not in ("BIS_ENTITY_LIST", "BIS_MEU"):
         return False
-    names = [_drop_parens(n) for n in (e.name, *e.aliases)]
+    names = (e.name, *e.aliases)
     if any(_ORG_WORDS.search(n) for n in names):
         return False
-    words = re.sub(r"[^\w\s.-]", " ", names[0]).split()
+    for n in names:
+        for w in re.findall(r"[\w.-]+", n):
+            letters = re.sub(r"[\W\d_]", "", w)
+            if (len(letters) >= 2 and letters.isupper()) or any(c.isdigit() for c in w):
+                return False
+            if normalize(w) in places:
+                return False
+    words = re.sub(r"[^\w\s.-]", " ", _drop_parens(e.name)).split()
     return 2 <= len(words) <= 6
 
 
@@ -465,8 +526,10 @@ class NameMatcher:
         self.fuzzy = fuzzy
         self.cache_size = cache_size
         self._cache: dict[str, _Scan] = {}
+        self._token_cache: dict[tuple[str, tuple[int, ...]], _Scan] = {}
         self.lookalikes = tuple(load_lookalikes() if lookalikes is None else lookalikes)
         countries = load_country_names() if country_names is None else country_names
+        self._country_words = frozenset(name for name in countries if " " not in name)
         self.excluded: dict[str, str] = {}   # entry_id -> why it is not name-matched
         self._entries: dict[str, list[ListEntry]] = defaultdict(list)
         for e in registry.entries:
@@ -479,7 +542,6 @@ class NameMatcher:
         self._trie_abbr: dict = {}   # type: ignore[type-arg]
         self._zh: dict[str, list[tuple[str, _Alias]]] = defaultdict(list)
         self._country_trie: dict = {}  # type: ignore[type-arg]
-        self._country_words = frozenset(name for name in countries if " " not in name)
         #: institution key -> normalised full names (>= 2 tokens, not generic)
         self.listed_names: dict[str, set[str]] = {}
         for name, code in countries.items():
@@ -494,16 +556,29 @@ class NameMatcher:
         for la in self.lookalikes:
             self._register_lookalike(la)
         self._block: dict[str, list[int]] = self._blocking_index()
+        self._fuzzy_toks = [tuple(t.split()) for t, _ in self._fuzzy_names]
+        self._vocab = frozenset(t for toks in self._fuzzy_toks for t in toks) | frozenset(
+            _vocab_of(self._trie))
+        self._head_near = frozenset(v for h in _FUZZY_HEADS for v in (h, *_deletions(h)))
+        # rare word, and each of its one-letter deletions -> the rare words it comes from
+        self._near: dict[str, set[str]] = defaultdict(set)
+        for t in self._block:
+            if len(t) >= 5:
+                for v in (t, *_deletions(t)):
+                    self._near[v].add(t)
+        # rare token -> (alias index, position of the token in the alias)
+        self._block_pos: dict[str, list[tuple[int, int]]] = {
+            t: [(ix, self._fuzzy_names[ix][0].split().index(t)) for ix in ixs]
+            for t, ixs in self._block.items()}
 
     # ------------------------------------------------------------------ building
 
-    @staticmethod
-    def _exclusion(e: ListEntry) -> str:
+    def _exclusion(self, e: ListEntry) -> str:
         if e.entry_type == "address":
             return "an address, not an institution"
         if e.entry_type == "talent_program":
             return "a talent programme, not an institution"
-        if _looks_like_person(e):
+        if _looks_like_person(e, self._country_words):
             return "reads as an individual's name: people are never matched"
         return ""
 
@@ -648,64 +723,88 @@ class NameMatcher:
     # ------------------------------------------------------------------ scanning
 
     def _scan(self, raw: str) -> _Scan:
+        """The scan of a raw string, cached per distinct string and per distinct reading
+        (strings that differ only in case, punctuation or abbreviations share one)."""
         got = self._cache.get(raw)
-        if got is None:
-            if len(self._cache) >= self.cache_size:
-                self._cache.clear()
-            got = self._cache[raw] = self._scan_uncached(raw)
+        if got is not None:
+            return got
+        if len(self._cache) >= self.cache_size:
+            self._cache.clear()
+            self._token_cache.clear()
+        text = unicodedata.normalize("NFKC", raw)
+        toks, seg = _seg_tokens(text)
+        tkey = (" ".join(toks), tuple(seg))
+        got = self._token_cache.get(tkey)
+        if got is None or got.case_sensitive:
+            got = self._scan_tokens(text, toks, seg)
+            self._token_cache[tkey] = got
+        self._cache[raw] = got
         return got
 
     def _scan_uncached(self, raw: str) -> _Scan:
-        toks: list[str] = []
-        seg: list[int] = []
-        upper: list[bool] = []
         text = unicodedata.normalize("NFKC", raw)
-        for si, part in enumerate(_SEG_SPLIT.split(text)):
-            pt = _tokens(part)
-            toks.extend(pt)
-            seg.extend([si] * len(pt))
-            stripped = re.sub(r"[\W_]", "", part)
-            upper.extend([bool(stripped) and stripped.isupper()] * len(pt))
+        toks, seg = _seg_tokens(text)
+        return self._scan_tokens(text, toks, seg)
+
+    def _scan_tokens(self, text: str, toks: list[str], seg: list[int]) -> _Scan:
         n = len(toks)
+        trie = self._trie
         cands: list[tuple[int, int, int, int, _Alias, str]] = []   # start,end,cs,ce,alias,form
         for i in range(n):
-            for end, aliases in _trie_walk(self._trie, toks, i, n):
-                for a in aliases:
-                    cands.append((i, end, -1, -1, a, "exact"))
+            node = trie.get(toks[i])
+            k = i
+            while node is not None:
+                k += 1
+                term = node.get(_TERM)
+                if term:
+                    for a in term:
+                        cands.append((i, k, -1, -1, a, "exact"))
+                if k >= n:
+                    break
+                node = node.get(toks[k])
         # abbreviated reading: small words dropped, inside one comma-separated part
         content = [i for i in range(n) if toks[i] not in _STOP]
-        ctoks = [toks[i] for i in content]
-        for ci in range(len(ctoks)):
-            for cend, aliases in _trie_walk(self._trie_abbr, ctoks, ci, len(ctoks)):
-                s, e = content[ci], content[cend - 1] + 1
-                if seg[s] != seg[e - 1] or any(toks[k] in ("of", "the") for k in range(s, e)):
+        if content:
+            ctoks = [toks[i] for i in content]
+            for ci in range(len(ctoks)):
+                if ctoks[ci] not in self._trie_abbr:
                     continue
-                for a in aliases:
-                    cands.append((s, e, -1, -1, a, "abbreviated"))
-        for i, t in enumerate(toks):
-            if not _is_cjk(t):
-                continue
-            for j in range(len(t) - 1):
-                for ztext, a in self._zh.get(t[j:j + 2], ()):
-                    if t.startswith(ztext, j):
-                        cands.append((i, i + 1, j, j + len(ztext), a, "chinese"))
+                for cend, aliases in _trie_walk(self._trie_abbr, ctoks, ci, len(ctoks)):
+                    s, e = content[ci], content[cend - 1] + 1
+                    if seg[s] != seg[e - 1] or any(toks[j] in ("of", "the")
+                                                   for j in range(s, e)):
+                        continue
+                    for a in aliases:
+                        cands.append((s, e, -1, -1, a, "abbreviated"))
+        if not text.isascii():
+            for i, t in enumerate(toks):
+                if not _is_cjk(t):
+                    continue
+                for j in range(len(t) - 1):
+                    for ztext, a in self._zh.get(t[j:j + 2], ()):
+                        if t.startswith(ztext, j):
+                            cands.append((i, i + 1, j, j + len(ztext), a, "chinese"))
         countries = self._countries(toks)
         if not cands:
             fuzzy_hits = self._fuzzy(toks, seg, []) if self.fuzzy else []
-            return _Scan(tuple(fuzzy_hits), countries)
+            return _Scan(tuple(fuzzy_hits), countries,
+                         self._parent_context(toks, [], fuzzy_hits))
         loose = frozenset(a.key for *_, a, _f in cands if a.key)
-        kept = self._resolve(toks, seg, upper, cands)
-        hits = list(kept)
+        hits = self._resolve(text, toks, seg, cands)
         if self.fuzzy:
             hits.extend(self._fuzzy(toks, seg, cands))
         parents = self._parent_context(toks, cands, hits)
-        return _Scan(tuple(hits), countries, parents, loose)
+        case = any(c[4].kind == "acronym" for c in cands)   # capitals were read
+        return _Scan(tuple(hits), countries, parents, loose, case)
 
     def _countries(self, toks: Sequence[str]) -> frozenset[str]:
         found: set[str] = set()
         n = len(toks)
+        trie = self._country_trie
         for i in range(n):
-            for _end, vals in _trie_walk(self._country_trie, toks, i, n):
+            if toks[i] not in trie:
+                continue
+            for _end, vals in _trie_walk(trie, toks, i, n):
                 found.update(v.key for v in vals)
         return frozenset(found)
 
@@ -718,7 +817,7 @@ class NameMatcher:
             return a[2] <= b[2] and a[3] >= b[3] and (a[3] - a[2]) > (b[3] - b[2])
         return a[0] <= b[0] and a[1] >= b[1] and (a[1] - a[0]) > (b[1] - b[0])
 
-    def _resolve(self, toks: list[str], seg: list[int], upper: list[bool],
+    def _resolve(self, text: str, toks: list[str], seg: list[int],
                  cands: list[tuple[int, int, int, int, _Alias, str]]) -> list[_Hit]:
         spans = [(c[0], c[1], c[2], c[3]) for c in cands]
         out: dict[str, _Hit] = {}
@@ -755,10 +854,14 @@ class NameMatcher:
                 if a.head_start and s > 0 and seg[s - 1] == seg[s] and toks[s - 1] not in _STOP:
                     continue
             standalone = True
+            if a.kind == "weak" and e - s == 1 and latin and unit is None:
+                # a one-word name ("Sugon", "Shuguang") must be a whole part of the string
+                if not ((s == 0 or seg[s - 1] != seg[s]) and (e == len(toks) or seg[e] != seg[s])):
+                    continue
             if a.kind == "acronym":
                 # an acronym must be a whole comma-separated part, written in capitals
                 whole = (s == 0 or seg[s - 1] != seg[s]) and (e == len(toks) or seg[e] != seg[s])
-                standalone = whole and upper[s]
+                standalone = whole and _segment_in_capitals(text, seg[s])
                 if not standalone:
                     continue
             parent_found = ""
@@ -789,36 +892,77 @@ class NameMatcher:
 
     def _fuzzy(self, toks: list[str], seg: list[int],
                cands: list[tuple[int, int, int, int, _Alias, str]]) -> list[_Hit]:
-        covered = {k for c in cands if c[2] < 0 for k in range(c[0], c[1])}
+        # a near-miss spelling has a word no listed name uses, in a part of the string that
+        # names a kind of organisation; parts already read as a full listed name or a known
+        # look-alike are not re-read
+        vocab = self._vocab
+        oov = {i for i, t in enumerate(toks) if t not in vocab and len(t) >= 4 and t.isalpha()}
+        if not oov:
+            return []
+        covered = {k for c in cands if c[2] < 0 and c[4].kind in ("name", "lookalike")
+                   for k in range(c[0], c[1])}
+        oov -= covered
+        heads = [i for i, t in enumerate(toks) if t in _FUZZY_HEADS]
+        near_head = self._head_near
+        for i in oov:   # a misspelt head word ("Univeristy")
+            t = toks[i]
+            if len(t) >= 5 and t[:2] in _HEAD_PREFIXES and (
+                    t in near_head or any(v in near_head for v in _deletions(t))):
+                heads.append(i)
+        segs = {seg[i] for i in heads} & {seg[i] for i in oov}
+        if not segs:
+            return []
         n = len(toks)
-        cand_ix: dict[int, set[int]] = defaultdict(set)
+        starts: dict[int, set[int]] = defaultdict(set)   # alias index -> window starts
+        block = self._block_pos
+        near = self._near
+        near_oov = {k for j in oov if seg[j] in segs for k in range(j - 5, j + 6)}
         for i, t in enumerate(toks):
-            if i in covered:
+            if i in covered or seg[i] not in segs or i not in near_oov:
                 continue
-            for ix in self._block.get(t, ()):
-                cand_ix[ix].add(i)
-        if not cand_ix:
+            anchors: Iterable[str] = (t,)
+            if i in oov and len(t) >= 5 and any(abs(i - h) <= 3 for h in heads):
+                # one edit away from a rare word of a listed name ("Beihnag" -> "beihang")
+                anchors = {w for v in (t, *_deletions(t)) for w in near.get(v, ())}
+            for a in anchors:
+                for ix, pos in block.get(a, ()):
+                    s0 = i - pos
+                    if s0 >= 0:
+                        starts[ix].add(s0)
+        if not starts:
             return []
         best: dict[str, _Hit] = {}
         threshold = self.fuzzy_threshold
-        for ix, positions in cand_ix.items():
-            atext, alias = self._fuzzy_names[ix]
+        slack = 1.0 - threshold / 100.0
+        cum = [0]
+        for t in toks:
+            cum.append(cum[-1] + len(t))
+        cov = [k in covered for k in range(n)] if covered else None
+        fuzzy_names = self._fuzzy_names
+        fuzzy_toks = self._fuzzy_toks
+        for ix, svals in starts.items():
+            atext, alias = fuzzy_names[ix]
             if not alias.key:
                 continue
-            atoks = atext.split()
+            atoks = fuzzy_toks[ix]
             m = len(atoks)
+            alen = len(atext)
             top = (0.0, 0, 0, "")
-            for p in positions:
-                for s in range(max(0, p - m + 1), min(p, n - m) + 1):
-                    e = s + m
-                    if seg[s] != seg[e - 1] or any(k in covered for k in range(s, e)):
-                        continue
-                    if not _tokens_align(toks[s:e], atoks):
-                        continue
-                    window = " ".join(toks[s:e])
-                    sc = fuzz.ratio(window, atext, score_cutoff=threshold)
-                    if sc > top[0]:
-                        top = (sc, s, e, window)
+            for s in svals:
+                e = s + m
+                if e > n:
+                    continue
+                wl = cum[e] - cum[s] + m - 1
+                if abs(wl - alen) > slack * (wl + alen) + 0.5:
+                    continue
+                if seg[s] != seg[e - 1] or (cov is not None and any(cov[s:e])):
+                    continue
+                if not _tokens_align(toks[s:e], atoks):
+                    continue
+                window = " ".join(toks[s:e])
+                sc = fuzz.ratio(window, atext, score_cutoff=threshold)
+                if sc > top[0]:
+                    top = (sc, s, e, window)
             sc, s, e, window = top
             if sc < threshold or sc >= 100.0:
                 continue
@@ -829,8 +973,8 @@ class NameMatcher:
             for t in set(window.split()):
                 for jx in self._block.get(t, ()):
                     otext, other = self._fuzzy_names[jx]
-                    if other.key == alias.key:
-                        continue
+                    if other.key == alias.key or (otext == atext and other.key):
+                        continue   # the same name printed under another key is no rival
                     if fuzz.ratio(window, otext) >= sc:
                         rival = True
                         break
@@ -851,10 +995,15 @@ class NameMatcher:
         """Unlisted parents named in the string whose units are listed (context only)."""
         if not self._unit_of_parent:
             return ()
+        tokset = set(toks)
+        todo = [(par, keys) for par, keys in self._unit_of_parent.items()
+                if all(t in tokset for t in par)]
+        if not todo:
+            return ()
         hit_keys = {h.key for h in hits}
         spans = [(c[0], c[1], c[2], c[3]) for c in cands]
         out = []
-        for par, unit_keys in self._unit_of_parent.items():
+        for par, unit_keys in todo:
             if hit_keys & unit_keys:
                 continue   # a listed unit of this parent is named: its match says so
             if any(tuple(_tokens(e.name)) == par for k in hit_keys
@@ -889,21 +1038,25 @@ class NameMatcher:
         Returns
         -------
         list of Match
-            Method ``"name"`` or ``"fuzzy"``; ``institution`` is None (the tie rests on
-            the raw string); ``detail`` says which alias, where, on what context, and
-            whether OpenAlex's institution for that string agrees.
+            Method ``"name"`` or ``"fuzzy"``; ``institution`` is None when the tie rests on
+            the raw string, or the OpenAlex institution whose *name* is a listed name when
+            the registry has no identifier for it (e.g. an Entity List entry without ROR);
+            ``detail`` says which alias, where, on what context, and whether OpenAlex's
+            institution for that string agrees.
         """
-        if not auth.raw_affiliations:
-            return []
+        scan_of = self._scan
+        todo = [(r, sc) for r in auth.raw_affiliations
+                if (sc := scan_of(r)).hits or sc.parents]
+        insts = [(i, sc) for i in auth.institutions
+                 if i.display_name and (sc := scan_of(i.display_name)).hits]
+        if not todo and not insts:
+            return []   # the common case: nothing listed is named anywhere
         skip = {m.entry.entry_id for m in already if not m.context_only}
         by_id = {i.id: i for i in auth.institutions if i.id}
         aff = dict(auth.affiliations)
         single = len(auth.raw_affiliations) == 1
         found: dict[str, Match] = {}
-        for raw in auth.raw_affiliations:
-            scan = self._scan(raw)
-            if not scan.hits and not scan.parents:
-                continue
+        for raw, scan in todo:
             oa = [by_id[i] for i in aff.get(raw, ()) if i in by_id]
             if raw not in aff and single:
                 oa = list(auth.institutions)
@@ -923,11 +1076,30 @@ class NameMatcher:
                 m = self._parent_note(parent, unit_keys, raw, scan, oa_countries)
                 if m is not None and m.entry.entry_id not in found:
                     found[m.entry.entry_id] = m
+        # the names of the institutions OpenAlex attached: a listed name there is a tie
+        # even when the registry has no identifier for the entry
+        for inst, scan in insts:
+            assert inst.display_name is not None
+            cc = {inst.country_code} if inst.country_code else set()
+            raw_of = next((r for r, ids in auth.affiliations if inst.id in ids), None)
+            if raw_of is None and len(auth.raw_affiliations) == 1:
+                raw_of = auth.raw_affiliations[0]
+            for hit in scan.hits:
+                if hit.method != "name":
+                    continue
+                for e in self._entries.get(hit.key, ()):
+                    if e.entry_id in skip or e.entry_id in found:
+                        continue
+                    m = self._judge(hit, e, inst.display_name, scan, [inst], cc, auth, True,
+                                    institution=inst, raw_of=raw_of)
+                    if m is not None:
+                        found[e.entry_id] = m
         return list(found.values())
 
     def _judge(self, hit: _Hit, e: ListEntry, raw: str, scan: _Scan,
                oa: list[InstitutionRef], oa_countries: set[str], auth: Authorship,
-               single: bool) -> Match | None:
+               single: bool, *, institution: InstitutionRef | None = None,
+               raw_of: str | None = None) -> Match | None:
         ok = _CN_COMPAT.get(e.country or "", frozenset({e.country})) if e.country else None
         weak = hit.kind in ("acronym", "generic", "weak") or hit.method == "fuzzy"
         context: list[str] = []
@@ -959,7 +1131,11 @@ class NameMatcher:
             head = f"'{hit.alias}' ({e.list} entry '{e.name}') found {hit.form}"
         else:
             head = f"{what} '{hit.alias}' ({e.list} entry '{e.name}') found {hit.form}"
-        parts = [head + f" in the raw affiliation '{_short(raw)}'"]
+        if institution is None:
+            parts = [head + f" in the raw affiliation '{_short(raw)}'"]
+        else:
+            parts = [head + f" in the name of the institution OpenAlex attached, "
+                     f"'{_label(institution)}'"]
         if context:
             label = "supported by " if hit.kind in ("acronym", "generic", "weak") else ""
             parts.append(label + "; ".join(context))
@@ -976,12 +1152,17 @@ class NameMatcher:
                              f"{src}; this entry does not say it covers units: context only")
                 context_only = True
                 score = 0.0
-        parts.append(self._openalex_note(e, oa, raw, auth))
-        return Match(e, hit.method, score, "; ".join(p for p in parts if p), None, raw,
-                     context_only=context_only)
+        if institution is None:
+            parts.append(self._openalex_note(e, oa, raw, auth))
+            return Match(e, hit.method, score, "; ".join(p for p in parts if p), None, raw,
+                         context_only=context_only)
+        ids = ", ".join(x for x in (institution.id, institution.ror) if x)
+        parts.append(f"the registry holds no identifier for this entry matching {ids}: the "
+                     "tie rests on the institution's name")
+        return Match(e, hit.method, min(score, 0.95), "; ".join(p for p in parts if p),
+                     institution, raw_of, context_only=context_only)
 
-    @staticmethod
-    def _openalex_note(e: ListEntry, oa: list[InstitutionRef], raw: str,
+    def _openalex_note(self, e: ListEntry, oa: list[InstitutionRef], raw: str,
                        auth: Authorship) -> str:
         if not oa:
             if auth.institutions:
@@ -990,6 +1171,14 @@ class NameMatcher:
                         + " to the authorship): the tie rests on the raw string")
             return "OpenAlex attached no institution to this string: raw-string-only tie"
         ids = set(e.openalex_ids)
+        key = e.institution_key or e.entry_id
+        same = [i for i in oa if i.display_name and any(
+            h.key == key for h in self._scan(i.display_name).hits)]
+        if same:
+            return ("OpenAlex attached " + ", ".join(_label(i) for i in same)
+                    + ", whose name is this entry's name; the entry holds no identifier "
+                    "matching it, so the tie rests on the name (OpenAlex and the raw string "
+                    "agree)")
         under = [i for i in oa if ids & set(i.lineage)]
         if under:
             return ("OpenAlex attached " + ", ".join(_label(i) for i in under)
@@ -1008,12 +1197,15 @@ class NameMatcher:
         rep = units[0]
         if rep.country and scan.countries and not (scan.countries & {rep.country, "HK", "MO"}):
             return None
-        names = sorted({e.name for e in units})
-        more = f" and {len(names) - 1} other listed unit(s)" if len(names) > 1 else ""
+        per_key: dict[str, str] = {}
+        for e in units:
+            per_key.setdefault(e.institution_key or e.entry_id, e.name)
+        shown = sorted(per_key.values())[:3]
+        more = f" and {len(per_key) - len(shown)} more" if len(per_key) > len(shown) else ""
         detail = (f"the raw affiliation '{_short(raw)}' names '{parent}', which is not listed "
-                  f"itself; its unit '{rep.name}' is listed on {rep.list}{more}, but the "
-                  "string does not name a listed unit: context only, not a flag on "
-                  f"'{parent}'")
+                  f"itself; some of its units are listed ({', '.join(repr(x) for x in shown)}"
+                  f"{more}; e.g. on {rep.list}), but the string does not name a listed unit: "
+                  f"context only, not a flag on '{parent}'")
         return Match(rep, "name", 0.0, detail, None, raw, context_only=True)
 
     def review_identifier_matches(self, auth: Authorship,
@@ -1044,6 +1236,21 @@ class NameMatcher:
             out.append(Match(m.entry, m.method, m.score, m.detail + note, m.institution,
                              m.raw_affiliation, m.context_only))
         return out
+
+
+def _deletions(word: str) -> list[str]:
+    """The word with one letter deleted, at each position."""
+    return [word[:i] + word[i + 1:] for i in range(len(word))]
+
+
+def _vocab_of(trie: dict) -> Iterable[str]:  # type: ignore[type-arg]
+    stack = [trie]
+    while stack:
+        node = stack.pop()
+        for k, v in node.items():
+            if k != _TERM:
+                yield k
+                stack.append(v)
 
 
 def _tokens_align(window: Sequence[str], alias: Sequence[str]) -> bool:

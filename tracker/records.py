@@ -71,11 +71,26 @@ def short_ror(value: object) -> str | None:
     return m.group(1).lower() if m else None
 
 
+_INLINE_MARKUP = re.compile(r"</?(?:i|b|em|strong|sub|sup|scp|u|mml:[a-z]+)(?:\s[^<>]*)?>",
+                            re.IGNORECASE)
+
+
 def _text(value: object) -> str | None:
-    """Unescape HTML entities and collapse whitespace; None for empty or non-strings."""
+    """Unescape HTML entities, drop inline typesetting tags (``<i>``, ``<sub>``, ``<scp>``
+    as publishers put them in titles), collapse whitespace; None for empty or non-strings.
+
+    Any other markup stays as text (it is escaped wherever it is shown).
+
+    Examples
+    --------
+    >>> _text("The <i>Planck</i> mission &amp; H<sub>2</sub>O  ")
+    'The Planck mission & H2O'
+    >>> _text("<script>x</script>")
+    '<script>x</script>'
+    """
     if not isinstance(value, str):
         return None
-    out = " ".join(html.unescape(value).split())
+    out = " ".join(_INLINE_MARKUP.sub("", html.unescape(value)).split())
     return out or None
 
 

@@ -1,0 +1,1 @@
+"""Labelled evaluation set for name matching (see README.md)."""

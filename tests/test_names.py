@@ -1,0 +1,333 @@
+"""Name matching (tracker.names): the measured targets on the labelled evaluation set, and
+the rules behind them.
+
+The evaluation set (``tests/matching_eval/labels.csv``, see its README) is built from the
+recorded OpenAlex works in ``shared/data/openalex`` and the lists' own alias tables.  The
+short strings in the rule tests below are test inputs written for one rule each; they are
+not OpenAlex data and are not used as such.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+
+import pytest
+
+from tests._paths import OPENALEX, REPO
+from tests.matching_eval.evaluate import (
+    LABELS,
+    Scores,
+    evaluate,
+    load_labels,
+    load_works,
+    restrict,
+)
+from tracker.matching import Match, Matcher
+from tracker.names import (
+    DEFAULT_FUZZY_THRESHOLD,
+    Lookalike,
+    NameMatcher,
+    load_country_names,
+    load_lookalikes,
+    normalize,
+)
+from tracker.records import Authorship, InstitutionRef
+from tracker.watchlists import ListEntry, Registry, load_registry
+
+needs_shared = pytest.mark.skipif(not OPENALEX.is_dir(), reason="shared OpenAlex data absent")
+
+
+@pytest.fixture(scope="module")
+def reg() -> Registry:
+    return load_registry()
+
+
+@pytest.fixture(scope="module")
+def nm(reg: Registry) -> NameMatcher:
+    return NameMatcher(reg)
+
+
+@pytest.fixture(scope="module")
+def matcher(reg: Registry, nm: NameMatcher) -> Matcher:
+    return Matcher(reg, name_matcher=nm)
+
+
+@pytest.fixture(scope="module")
+def works():  # type: ignore[no-untyped-def]
+    return load_works()
+
+
+@pytest.fixture(scope="module")
+def scores(matcher: Matcher, works) -> Scores:  # type: ignore[no-untyped-def]
+    return evaluate(matcher, load_labels(), works)
+
+
+def keys(matches: list[Match], *, context: bool = False) -> set[str]:
+    return {m.entry.institution_key for m in matches if m.context_only == context}
+
+
+def raw(nm: NameMatcher, text: str, countries: tuple[str, ...] = ()) -> list[Match]:
+    return nm.match_raw(Authorship(index=0, raw_affiliations=(text,), countries=countries), [])
+
+
+# --------------------------------------------------------------------------- targets
+
+@needs_shared
+def test_recall_on_ties_openalex_resolves_is_one(scores: Scores) -> None:
+    assert scores.id_total >= 80
+    assert scores.id_recall == 1.0, [m for m in scores.missed if m[2] == "identifier"]
+
+
+@needs_shared
+def test_recall_on_raw_string_only_ties(scores: Scores) -> None:
+    assert scores.raw_total_by_source["openalex"] >= 20   # real OpenAlex raw-only ties
+    assert scores.raw_recall >= 0.95, [m for m in scores.missed if m[2] == "name"]
+    real = scores.raw_found_by_source["openalex"] / scores.raw_total_by_source["openalex"]
+    assert real >= 0.95
+
+
+@needs_shared
+def test_precision_overall(scores: Scores) -> None:
+    assert scores.tp >= 400
+    assert scores.precision >= 0.99, scores.false_positives
+
+
+@needs_shared
+def test_no_match_from_a_generic_alias_alone(scores: Scores) -> None:
+    assert scores.generic_hits == []
+    assert scores.unsupported_generic == []
+
+
+@needs_shared
+def test_each_hard_negative_is_unmatched(scores: Scores) -> None:
+    labels = load_labels()
+    assert sum(lab.label_kind == "hard_negative" for lab in labels) >= 40
+    assert scores.hard_negative_hits == []
+
+
+@needs_shared
+def test_disagreement_is_said_in_the_detail(matcher: Matcher, works) -> None:  # type: ignore[no-untyped-def]
+    by_raw = {lab.raw: lab for lab in load_labels() if lab.source == "openalex"}
+    # OpenAlex attached Moscow Institute of Thermal Technology to "MIT Teaching Systems Lab"
+    lab = by_raw["MIT Teaching Systems Lab"]
+    auth, _ = restrict(works[lab.work_id].authorships[lab.authorship_index or 0], lab.raw)
+    ms = [m for m in matcher.match_authorship(auth) if m.method == "openalex_id"]
+    assert ms and all("does not name" in m.detail and "disagree" in m.detail for m in ms)
+    # the raw string names ICT; OpenAlex attached only its parent CAS
+    lab = next(v for k, v in by_raw.items() if k.startswith("[Institute of Computing Tech"))
+    auth, _ = restrict(works[lab.work_id].authorships[lab.authorship_index or 0], lab.raw)
+    ms = [m for m in matcher.match_authorship(auth) if m.entry.institution_key == "cas_ict"]
+    assert ms and all(m.method == "name" for m in ms)
+    assert all("Chinese Academy of Sciences (I19820366)" in m.detail and "disagree" in m.detail
+               for m in ms)
+
+
+# --------------------------------------------------------------------------- the label file
+
+@needs_shared
+def test_labels_are_justified_and_openalex_rows_are_real(works) -> None:  # type: ignore[no-untyped-def]
+    with LABELS.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    kinds = Counter(r["label_kind"] for r in rows)
+    assert {"id_resolved_positive", "raw_only_positive", "hard_negative",
+            "generic_alias_negative", "negative"} <= set(kinds)
+    for r in rows:
+        assert r["justification"].strip(), r["row_id"]
+        if r["source"] == "openalex":
+            auth = works[r["work_id"]].authorships[int(r["authorship_index"])]
+            assert r["raw_affiliation"] in auth.raw_affiliations, r["row_id"]
+            _, ids = restrict(auth, r["raw_affiliation"])
+            assert " ".join(ids) == r["openalex_institution_ids"], r["row_id"]
+        else:
+            assert r["source"] in ("list alias table", "named look-alike",
+                                   "published affiliation")
+            assert not r["work_id"] and not r["openalex_institution_ids"]
+
+
+def test_lookalike_and_country_tables_cite_their_sources() -> None:
+    rows = load_lookalikes()
+    assert len(rows) >= 50
+    assert all(r.source for r in rows)
+    assert {r.relation for r in rows} == {"distinct", "unit", "same_name"}
+    names = load_country_names()
+    assert names["china"] == "CN" and names["russia"] == "RU"
+    with (REPO / "tracker" / "data" / "country_names.csv").open(encoding="utf-8") as fh:
+        assert all(r["source"] for r in csv.DictReader(fh))
+
+
+@needs_shared
+def test_shipped_tables_are_rebuilt_byte_for_byte_from_their_sources() -> None:
+    from tests.matching_eval import build_tables as bt
+
+    cn = bt.build_country_names()
+    la = bt.build_lookalikes({normalize(r["name"]): r["code"] for r in cn})
+    with (REPO / "tracker" / "data" / "lookalikes.csv").open(encoding="utf-8") as fh:
+        assert list(csv.DictReader(fh)) == la
+    with (REPO / "tracker" / "data" / "country_names.csv").open(encoding="utf-8") as fh:
+        assert list(csv.DictReader(fh)) == cn
+
+
+# --------------------------------------------------------------------------- the rules
+
+def test_normalisation_and_abbreviations() -> None:
+    assert normalize("Harbin Inst. of Tech.") == "harbin institute of technology"
+    assert normalize("Natl Univ Def Technol") == "national university defense technology"
+    assert normalize("Chinese Acad. Sci.") == normalize("Chinese Academy of Sciences").replace(
+        " of ", " ")
+    assert normalize("Xi’an") == normalize("Xian") == "xian"
+    assert normalize("Ｕｎｉｖ．") == "university"   # full-width NFKC
+
+
+def test_full_names_abbreviated_forms_and_chinese(nm: NameMatcher) -> None:
+    assert "hit" in keys(raw(nm, "School of Astronautics, Harbin Inst. of Tech., Harbin"))
+    assert "ustc" in keys(raw(nm, "Univ Sci & Technol China, Hefei 230026, Peoples R China"))
+    assert "nudt" in keys(raw(nm, "Natl Univ Def Technol, Coll Comp, Changsha, Peoples R China"))
+    assert "nwpu" in keys(raw(nm, "西北工业大学 航天学院"))
+
+
+def test_harbin_look_alikes(nm: NameMatcher) -> None:
+    assert "hit" not in keys(raw(nm, "Harbin Medical University, Harbin, China"))
+    heu = raw(nm, "College of Underwater Acoustic Engineering, Harbin Engineering University")
+    assert "heu" in keys(heu) and "hit" not in keys(heu)   # HEU is listed itself, as HEU
+    assert "hit" not in keys(raw(nm, "哈尔滨工程大学"))
+
+
+def test_longest_match_wins(nm: NameMatcher) -> None:
+    usb = raw(nm, "University of Science and Technology Beijing, Beijing 100083, China")
+    assert "ustc" not in keys(usb)
+    assert "nwpu" not in keys(raw(nm, "Northwestern University, Evanston, IL, USA"))
+    assert "scu" not in keys(raw(nm, "Sichuan University of Science & Engineering, Zigong"))
+    assert "scu" in keys(raw(nm, "West China School of Medicine, Sichuan University, Chengdu"))
+    assert "nudt" not in keys(raw(nm, "National University of Singapore, Singapore"))
+    bupt = raw(nm, "Beijing University of Posts and Telecommunications, Beijing, China")
+    assert keys(bupt) == {"bupt"}                      # not Peking University ("Beijing University")
+
+
+def test_a_unit_counts_only_where_the_entry_covers_units(nm: NameMatcher) -> None:
+    ms = raw(nm, "Faculty of Marine Science and Technology, Beijing Institute of Technology, "
+                 "Zhuhai 519000, China")
+    flagged = {m.entry.list for m in ms if m.entry.institution_key == "bit" and not m.context_only}
+    context = {m.entry.list for m in ms if m.entry.institution_key == "bit" and m.context_only}
+    assert flagged == {"BIS_ENTITY_LIST"}              # its entry covers BIT's units
+    assert {"ASPI_UNITRACKER", "DOD_1286", "CA_NRO"} <= context
+    assert all("context only" in m.detail for m in ms if m.context_only)
+    xmum = raw(nm, "School of Energy, Xiamen University Malaysia, Selangor, Malaysia")
+    assert keys(xmum) == set() and "auto_xiamen_university" in keys(xmum, context=True)
+
+
+def test_a_listed_unit_does_not_make_its_parent_listed(nm: NameMatcher) -> None:
+    ms = raw(nm, "Institute of Chemistry, Chinese Academy of Sciences, Beijing 100190, China")
+    assert keys(ms) == set()
+    assert ms and all(m.context_only for m in ms)
+    assert "not listed itself" in ms[0].detail and "Chinese Academy of Sciences" in ms[0].detail
+    assert keys(raw(nm, "University of Chinese Academy of Sciences, Beijing")) == set()
+    iop = raw(nm, "Institute of Physics, Chinese Academy of Sciences, Beijing 100190, China")
+    assert keys(iop) == {"cas_iop"}
+
+
+def test_generic_aliases_need_context_and_say_which(nm: NameMatcher) -> None:
+    for text in ("HIT", "ICT", "BIT", "Institute of Physics", "School of ICT, Xiamen University"):
+        assert not keys(raw(nm, text)) & {"hit", "bit", "cas_ict", "cas_iop"}, text
+    assert "hit" not in keys(raw(nm, "Hit Research Group, Harbin, China"))  # not in capitals
+    hit = [m for m in raw(nm, "HIT, Harbin 150001, China") if m.entry.institution_key == "hit"]
+    assert hit and all("supported by country CN" in m.detail for m in hit)
+    ict = [m for m in raw(nm, "ICT, CAS, Beijing") if m.entry.institution_key == "cas_ict"]
+    assert ict and all("CAS" in m.detail or "cas" in m.detail for m in ict)
+    via_auth = raw(nm, "Institute of Computing Technology, Beijing", countries=("CN",))
+    assert any("authorship's countries" in m.detail for m in via_auth)
+    assert "cas_iop" not in keys(raw(nm, "Helsinki Institute of Physics, Finland"))
+    assert "cas_ime" not in keys(raw(nm, "Institute of Microelectronics, Tsinghua University, "
+                                         "Beijing, China"))
+
+
+def test_a_name_is_dropped_when_the_string_names_only_other_countries(nm: NameMatcher) -> None:
+    neu = "auto_northeastern_university"
+    assert neu not in keys(raw(nm, "Northeastern University, Boston, MA, USA"))
+    assert neu not in keys(raw(nm, "Northeastern University", countries=("US",)))
+    assert neu in keys(raw(nm, "Northeastern University, Shenyang 110819, China"))
+
+
+def test_people_are_never_matched(reg: Registry, nm: NameMatcher) -> None:
+    persons = [reg.entry_index[i] for i, why in nm.excluded.items() if "individual" in why]
+    assert len(persons) > 100
+    person = next(e for e in persons if e.country == "CN")
+    assert keys(raw(nm, f"Department of Physics ({person.name}), Fudan University, "
+                        "Shanghai, China")) == {"auto_fudan_university"}
+    a = Authorship(index=0, author_name=person.name, raw_affiliations=("Tsinghua University",))
+    b = Authorship(index=0, author_name="Someone Else", raw_affiliations=("Tsinghua University",))
+    assert [m.detail for m in nm.match_raw(a, [])] == [m.detail for m in nm.match_raw(b, [])]
+
+
+def test_fuzzy_threshold_is_the_users(reg: Registry) -> None:
+    text = "Harbin Institue of Technolgy, Harbin, China"
+    strict = NameMatcher(reg, fuzzy_threshold=99.0)
+    loose = NameMatcher(reg, fuzzy_threshold=DEFAULT_FUZZY_THRESHOLD)
+    off = NameMatcher(reg, fuzzy=False)
+    found = [m for m in raw(loose, text) if m.entry.institution_key == "hit"]
+    assert found and all(m.method == "fuzzy" and 0.92 <= m.score < 1.0 for m in found)
+    assert "rapidfuzz ratio" in found[0].detail
+    assert "hit" not in keys(raw(strict, text)) and "hit" not in keys(raw(off, text))
+    with pytest.raises(ValueError):
+        NameMatcher(reg, fuzzy_threshold=120)
+
+
+def test_fuzzy_never_reaches_a_look_alike(nm: NameMatcher) -> None:
+    for text in ("Hubei University of Technology, Wuhan", "Yunnan University, Kunming",
+                 "Shanxi University, Taiyuan", "Beijing Jiaotong University, Beijing",
+                 "University of South Australia, Adelaide"):
+        assert not [m for m in raw(nm, text) if m.method == "fuzzy"], text
+
+
+def test_identifier_ties_are_not_repeated_and_disagreement_is_said(reg: Registry,
+                                                                   matcher: Matcher) -> None:
+    hit_ror = InstitutionRef(id="I204983213", display_name="Harbin Institute of Technology",
+                             ror="01yqg2h08", country_code="CN")
+    named = Authorship(index=0, raw_affiliations=("Harbin Institute of Technology, Harbin",),
+                       affiliations=(("Harbin Institute of Technology, Harbin",
+                                      ("I204983213",)),), institutions=(hit_ror,))
+    ms = matcher.match_authorship(named)
+    by_entry = Counter(m.entry.entry_id for m in ms)
+    assert max(by_entry.values()) == 1                 # each entry once
+    assert all("disagree" not in m.detail for m in ms)
+    silent = Authorship(index=0, raw_affiliations=("School of Computing, Shenzhen",),
+                        affiliations=(("School of Computing, Shenzhen", ("I204983213",)),),
+                        institutions=(hit_ror,))
+    ms = [m for m in matcher.match_authorship(silent) if m.method in ("openalex_id", "ror")]
+    assert ms and all("does not name" in m.detail for m in ms)
+    other = InstitutionRef(id="I1", display_name="Somewhere Else University", country_code="CN")
+    wrong = Authorship(index=0, raw_affiliations=("Harbin Institute of Technology",),
+                       affiliations=(("Harbin Institute of Technology", ("I1",)),),
+                       institutions=(other,))
+    ms = [m for m in matcher.match_authorship(wrong) if m.entry.institution_key == "hit"]
+    assert ms and all("Somewhere Else University (I1)" in m.detail and "disagree" in m.detail
+                      for m in ms)
+
+
+def test_the_name_of_an_attached_institution_without_identifier(reg: Registry,
+                                                                nm: NameMatcher) -> None:
+    bgi = InstitutionRef(id="I0", display_name="BGI Group (China)", country_code="CN")
+    a = Authorship(index=0, raw_affiliations=("BGI-Shenzhen, Shenzhen 518083, China",),
+                   affiliations=(("BGI-Shenzhen, Shenzhen 518083, China", ("I0",)),),
+                   institutions=(bgi,))
+    ms = [m for m in nm.match_raw(a, []) if m.entry.institution_key == "auto_bgi_group"]
+    assert ms and ms[0].institution == bgi and "name of the institution OpenAlex attached" in (
+        ms[0].detail)
+    assert "auto_beijing_graphene_institute_co_ltd" not in keys(nm.match_raw(a, []))
+
+
+def test_custom_registry_and_lookalikes() -> None:
+    e = ListEntry(entry_id="U:x", list="U", name="Example Institute of Testing",
+                  institution_key="x", country="CN")
+    reg = Registry([e], lists=[], editions=[], version="t")
+    la = Lookalike(name="Example Institute of Testing Annex", relation="distinct",
+                   related_key="x", source="test")
+    nm = NameMatcher(reg, lookalikes=[la], country_names={"china": "CN"})
+    assert keys(raw(nm, "Example Inst. of Testing, China")) == {"x"}
+    assert keys(raw(nm, "Example Institute of Testing Annex, China")) == set()
+
+
+def test_cache_per_distinct_string(nm: NameMatcher) -> None:
+    text = "Beihang University, Beijing 100191, China"
+    first = nm._scan(text)
+    assert nm._scan(text) is first
