@@ -41,3 +41,12 @@ def oa(openalex_server: OpenAlexServer) -> Iterator[OpenAlexServer]:
 
 
 # ==== end oaserver fixtures =============================================================
+
+
+# ---- lead's block: keep every test away from the user's real tracker home --------------
+@pytest.fixture(autouse=True)
+def _isolated_tracker_home(tmp_path_factory, monkeypatch):
+    """Caches, the case-file database and resolved IDs go to a fresh folder per test."""
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path_factory.mktemp("tracker_home")))
+    monkeypatch.delenv("OPENALEX_API_KEY", raising=False)
+    monkeypatch.delenv("TRACKER_OPENALEX_URL", raising=False)

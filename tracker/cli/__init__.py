@@ -146,6 +146,13 @@ class _ProgressView:
 def _load_registry(watchlists: Sequence[Path]) -> Registry:
     try:
         reg = load_registry()
+        # OpenAlex IDs learnt by `tracker lists resolve` (asked once, kept on disk).
+        from tracker.resolution import ResolutionCache, apply_resolutions
+
+        try:
+            reg = apply_resolutions(reg, ResolutionCache.load().answers)
+        except ValueError as exc:
+            err.print(f"tracker: warning: {exc}; going on without it", markup=False)
         for wl in watchlists:
             from tracker.watchlists import load_user_watchlist
 

@@ -271,3 +271,49 @@ def check_user(
         t.add_row(e.entry_id, e.name, e.ror or "", ", ".join(e.openalex_ids),
                   e.listed_on.isoformat() if e.listed_on else "unknown")
     out.print(t)
+
+
+@lists_app.command("resolve")
+def resolve(
+    openalex_url: Annotated[str, typer.Option(
+        envvar="TRACKER_OPENALEX_URL",
+        help="OpenAlex-compatible server. The API key is read from OPENALEX_API_KEY.")]
+    = "https://api.openalex.org",
+    refresh: Annotated[bool, typer.Option(help="Ask again for RORs asked before.")] = False,
+    registry: RegistryOpt = None,
+) -> None:
+    """Look up OpenAlex IDs for list entries that have a ROR ID but no OpenAlex ID.
+
+    Each ROR is asked once (``/institutions/ror:...``, a free single-entity call); the
+    answers are kept in $TRACKER_HOME/resolved_openalex_ids.json and used by every later
+    screen. Entries still unresolved are listed.
+
+    Example:
+
+        tracker lists resolve
+    """
+    import os
+
+    from tracker.resolution import ResolutionCache, resolve_missing
+    from tracker.sources.openalex import OpenAlexSource
+
+    reg = _registry(registry)
+    source = _guard(lambda: OpenAlexSource(base_url=openalex_url,
+                                           api_key=os.environ.get("OPENALEX_API_KEY")))
+
+    def one(ror: str) -> str | None:
+        subject = source.resolve_org(f"https://ror.org/{ror}")
+        return subject.ids[0] if subject.ids else None
+
+    cache = _guard(ResolutionCache.load)
+    cache.source = openalex_url
+    _, report = _guard(lambda: resolve_missing(reg, one, cache, refresh=refresh))
+    out.print(f"asked OpenAlex about {report['asked']} ROR IDs: {report['resolved_now']} "
+              f"resolved, {report['not_found_now']} not found ({source.stats.calls} calls); "
+              f"answers kept in {cache.path}")
+    still = report["entries_with_ror_unresolved"]
+    assert isinstance(still, list)
+    out.print(f"{report['entries_without_openalex_id']} entries have no OpenAlex ID "
+              f"(matched by ROR or name only); {len(still)} of them have a ROR that OpenAlex "
+              f"did not resolve" + (": " + ", ".join(still[:20]) + (" ..." if len(still) > 20
+                                                                     else "") if still else ""))
