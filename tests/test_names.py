@@ -54,12 +54,12 @@ def matcher(reg: Registry, nm: NameMatcher) -> Matcher:
 
 
 @pytest.fixture(scope="module")
-def works():  # type: ignore[no-untyped-def]
+def works():
     return load_works()
 
 
 @pytest.fixture(scope="module")
-def scores(matcher: Matcher, works) -> Scores:  # type: ignore[no-untyped-def]
+def scores(matcher: Matcher, works) -> Scores:
     return evaluate(matcher, load_labels(), works)
 
 
@@ -107,7 +107,7 @@ def test_each_hard_negative_is_unmatched(scores: Scores) -> None:
 
 
 @needs_shared
-def test_disagreement_is_said_in_the_detail(matcher: Matcher, works) -> None:  # type: ignore[no-untyped-def]
+def test_disagreement_is_said_in_the_detail(matcher: Matcher, works) -> None:
     by_raw = {lab.raw: lab for lab in load_labels() if lab.source == "openalex"}
     # OpenAlex attached Moscow Institute of Thermal Technology to "MIT Teaching Systems Lab"
     lab = by_raw["MIT Teaching Systems Lab"]
@@ -126,7 +126,7 @@ def test_disagreement_is_said_in_the_detail(matcher: Matcher, works) -> None:  #
 # --------------------------------------------------------------------------- the label file
 
 @needs_shared
-def test_labels_are_justified_and_openalex_rows_are_real(works) -> None:  # type: ignore[no-untyped-def]
+def test_labels_are_justified_and_openalex_rows_are_real(works) -> None:
     with LABELS.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     kinds = Counter(r["label_kind"] for r in rows)
@@ -201,7 +201,7 @@ def test_longest_match_wins(nm: NameMatcher) -> None:
     assert "scu" in keys(raw(nm, "West China School of Medicine, Sichuan University, Chengdu"))
     assert "nudt" not in keys(raw(nm, "National University of Singapore, Singapore"))
     bupt = raw(nm, "Beijing University of Posts and Telecommunications, Beijing, China")
-    assert keys(bupt) == {"bupt"}                      # not Peking University ("Beijing University")
+    assert keys(bupt) == {"bupt"}   # not Peking University ("Beijing University")
 
 
 def test_a_unit_counts_only_where_the_entry_covers_units(nm: NameMatcher) -> None:

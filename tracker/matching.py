@@ -128,5 +128,8 @@ class Matcher:
             if callable(review):
                 # identifier ties whose raw string does not name the institution say so
                 out = list(review(auth, out))
-            out.extend(found)
+            # a name matcher built on a larger registry (all lists) reports only entries of
+            # this one (e.g. the lists a screening run is restricted to)
+            known = self.registry.entry_index
+            out.extend(m for m in found if m.entry.entry_id in known)
         return out

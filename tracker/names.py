@@ -42,19 +42,33 @@ How a string is read (in this order):
    context supported the match.
 5. **Country**: a name is dropped when the string names only other countries
    (``Northeastern University, Boston, MA, USA`` is not the listed Chinese university).
-6. **Fuzzy** (method ``"fuzzy"``, rapidfuzz ``ratio``): only on parts of strings that
-   share a rare token with an alias (blocking), only for full names (never generic
-   aliases), scored 0–100 against ``fuzzy_threshold``, and dropped when a look-alike or
-   another listed institution scores as high.
+6. **Fuzzy** (method ``"fuzzy"``, rapidfuzz ``ratio``): only for full names (never
+   generic aliases), only in a comma-separated part that holds a word no listed name
+   uses and names a kind of organisation (``University``, ``Institute``, or a misspelling
+   of one), and only against names that share a rare word (or a word one letter away
+   from one) with that part: blocking first, then a token-by-token alignment, then the
+   score 0–100 against ``fuzzy_threshold``.  A look-alike or another listed institution
+   that scores as high wins.
 7. **Units of unlisted parents**: a string naming a parent that is not listed itself
    (``Chinese Academy of Sciences``) but whose units are (its Institute of Computing
    Technology) gets one ``context_only`` match that says so; it is never a flag on the
    parent.
+8. **Names of attached institutions**: the display name of an institution OpenAlex
+   attached is read the same way (exact names only), so that an entry without an
+   identifier in the registry (``BGI Group``) is still tied to ``BGI Group (China)``.
 
-Results are cached per distinct raw string.  Only raw affiliation strings, the
-institutions OpenAlex attached and the authorship's countries are read: no person's name
-is ever an input, and list entries that read as a person's name (the Entity List names
-individuals) are left out of name matching.
+OpenAlex and the raw string: a name match says whether OpenAlex attached nothing to the
+string (a raw-string-only tie), attached the same institution under its name, or
+attached another institution (they disagree).  :meth:`NameMatcher.review_identifier_matches`
+(called by :class:`~tracker.matching.Matcher`) adds a note to an identifier tie when the
+raw string does not name the institution under any alias.
+
+Results are cached per distinct raw string, per distinct normalised reading (strings that
+differ only in case, punctuation or abbreviations) and, for the fuzzy step, per
+comma-separated part.  Only raw affiliation strings, the institutions OpenAlex attached
+and the authorship's countries are read: no person's name is ever an input, and list
+entries that read as a person's name (the Entity List names individuals) are left out of
+name matching (:attr:`NameMatcher.excluded` says which and why).
 """
 
 from __future__ import annotations
@@ -68,6 +82,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rapidfuzz import fuzz
 
@@ -124,26 +139,31 @@ _UNIT_START = frozenset({"institute", "school", "college", "department", "labora
                          "division", "office", "graduate", "engineering", "technology"})
 # Descriptive words: a short alias made only of these (and country names) is generic
 # ("Advanced Technologies", "Institute of Physics", "National University").
-_COMMON = frozenset("""
-advanced applied automation aviation aerospace biology biological biotechnology building
-center chemical chemistry college communication communications company computer computing
-construction control corporation data defense department design development digital
-electrical electronic electronics energy engineering engineers enterprise enterprises
-equipment export general global group health holding holdings import industrial industries
-industry information institute institutes instruments international key laboratory
-limited logistics machinery manufacturing marine material materials mechanical medical
-medicine metals microelectronics military mining national network networks new nuclear
-ocean oil optics people petroleum physical physics polytechnic polytechnical power precision
-production products radio research science scientific security semiconductor service
-services shipping software solutions space state supplies supply system systems technical
-technology telecom telecommunications trade trading transport university works academy
-school faculty division office bureau ministry central federal republic innovation
-innovative intelligent intelligence smart future modern united joint integrated business
-economic economics management consulting consultants partners associates analytics
-dynamics resources ventures capital investment investments commercial alliance union
-association council foundation society high robotics vision imaging sensing photonics
-laser quantum cloud microsystems aero aircraft missile weapons
-""".split())
+_COMMON = frozenset({
+    "academy", "advanced", "aero", "aerospace", "aircraft", "alliance", "analytics", "applied",
+    "associates", "association", "automation", "aviation", "biological", "biology",
+    "biotechnology", "building", "bureau", "business", "capital", "center", "central", "chemical",
+    "chemistry", "cloud", "college", "commercial", "communication", "communications", "company",
+    "computer", "computing", "construction", "consultants", "consulting", "control", "corporation",
+    "council", "data", "defense", "department", "design", "development", "digital", "division",
+    "dynamics", "economic", "economics", "electrical", "electronic", "electronics", "energy",
+    "engineering", "engineers", "enterprise", "enterprises", "equipment", "export", "faculty",
+    "federal", "foundation", "future", "general", "global", "group", "health", "high", "holding",
+    "holdings", "imaging", "import", "industrial", "industries", "industry", "information",
+    "innovation", "innovative", "institute", "institutes", "instruments", "integrated",
+    "intelligence", "intelligent", "international", "investment", "investments", "joint", "key",
+    "laboratory", "laser", "limited", "logistics", "machinery", "management", "manufacturing",
+    "marine", "material", "materials", "mechanical", "medical", "medicine", "metals",
+    "microelectronics", "microsystems", "military", "mining", "ministry", "missile", "modern",
+    "national", "network", "networks", "new", "nuclear", "ocean", "office", "oil", "optics",
+    "partners", "people", "petroleum", "photonics", "physical", "physics", "polytechnic",
+    "polytechnical", "power", "precision", "production", "products", "quantum", "radio",
+    "republic", "research", "resources", "robotics", "school", "science", "scientific", "security",
+    "semiconductor", "sensing", "service", "services", "shipping", "smart", "society", "software",
+    "solutions", "space", "state", "supplies", "supply", "system", "systems", "technical",
+    "technology", "telecom", "telecommunications", "trade", "trading", "transport", "union",
+    "united", "university", "ventures", "vision", "weapons", "works"
+})
 # Words that show the string names another organisation (for generic phrases).
 _OTHER_ORG = frozenset({"university", "college", "academy", "hospital", "corporation",
                         "company", "limited", "inc", "gmbh", "universidad", "universite",
@@ -247,31 +267,41 @@ _SEG_MARK = "\ue000"   # a private-use character: not a word, not whitespace
 _NON_WORD_SEG = re.compile(r"[^\w\ue000]+|_")
 
 
+_SEG_CHARS = ",;:()[]{}|/\\（）【】，；"
 _SEG_TABLE = str.maketrans({
-    **{c: f" {_SEG_MARK} " for c in ",;:()[]{}|/\\（）【】，；"},
-    **{c: "" for c in "'’‘`´ʼ"}, "&": " and ",
-    # common non-ASCII punctuation and spaces, so that most strings stay on the ASCII path
-    **{c: " " for c in "\u00a0\u2009\u202f\u200b\u2002\u2003\u00b7\u2022“”„«»\u2010\u2011"
-                          "\u2012\u00ad"}})
+    **{c: f" {_SEG_MARK} " for c in _SEG_CHARS},
+    **{c: "" for c in "'’‘`´ʼ"}, "&": " and "})
+# pure-ASCII text: words, part separators and "&" in one C-level pass
+_ASCII_WORDS = re.compile(r"[a-z0-9]+|[,;:()\[\]{}|/\\&]")
+_SEG_WORDS = frozenset([_SEG_MARK, "&", *(c for c in _SEG_CHARS if c.isascii())])
 _SEG_MULTI = re.compile(r"\s[-–—]\s|#tab#", re.IGNORECASE)
 
 
 def _seg_tokens(text: str) -> tuple[list[str], list[int]]:
-    """Normalised tokens of a whole raw string, and the comma-separated part of each."""
+    """Normalised tokens of a whole raw string, and the comma-separated part of each.
+
+    Produces the same tokens as :func:`normalize` (plus where the parts begin).
+    """
     t = text.casefold()
     if "#" in t or " -" in t or " –" in t or " —" in t:
-        t = _SEG_MULTI.sub(f" {_SEG_MARK} ", t)
-    t = t.translate(_SEG_TABLE)
-    if not t.isascii():
+        t = _SEG_MULTI.sub(" , ", t)
+    if t.isascii():
+        words = _ASCII_WORDS.findall(t.replace("'", "").replace("`", ""))
+    else:
         t = unicodedata.normalize("NFKC", _strip_marks(t))
         t = _CJK.sub(lambda m: f" {m.group(0)} ", t)
+        words = _NON_WORD_SEG.sub(" ", t.translate(_SEG_TABLE)).split()
     toks: list[str] = []
     seg: list[int] = []
     si = 0
     get = ABBREVIATIONS.get
-    for tok in _NON_WORD_SEG.sub(" ", t).split():
-        if tok == _SEG_MARK:
-            si += 1
+    for tok in words:
+        if tok in _SEG_WORDS:
+            if tok == "&":
+                toks.append("and")
+                seg.append(si)
+            else:
+                si += 1
             continue
         toks.append(get(tok, tok))
         seg.append(si)
@@ -381,7 +411,6 @@ class _Alias:
     parents: tuple[tuple[str, ...], ...] = ()   # parent phrases that support it
     lookalike: Lookalike | None = None
     head_start: bool = False       # starts like a unit ("Institute of ...")
-    abbreviated: bool = False      # the small-words-dropped reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +425,6 @@ class _Hit:
     form: str                      # how it was found, in words
     parent_found: str = ""         # parent phrase found in the string ("" if none)
     unit: Lookalike | None = None
-    standalone: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,17 +436,22 @@ class _Scan:
     case_sensitive: bool = False   # the result read capitals (acronyms): not shareable
 
 
+_NOTHING = _Scan((), frozenset())
+_Cand = tuple[int, int, int, int, _Alias, str]
 _TERM = "\x00"
 
 
-def _trie_add(trie: dict, tokens: Sequence[str], value: _Alias) -> None:  # type: ignore[type-arg]
+_Trie = dict[str, Any]
+
+
+def _trie_add(trie: _Trie, tokens: Sequence[str], value: _Alias) -> None:
     node = trie
     for t in tokens:
         node = node.setdefault(t, {})
     node.setdefault(_TERM, []).append(value)
 
 
-def _trie_walk(trie: dict, toks: Sequence[str], start: int,  # type: ignore[type-arg]
+def _trie_walk(trie: _Trie, toks: Sequence[str], start: int,
                stop: int) -> Iterable[tuple[int, list[_Alias]]]:
     node = trie
     for k in range(start, stop):
@@ -527,6 +560,9 @@ class NameMatcher:
         self.cache_size = cache_size
         self._cache: dict[str, _Scan] = {}
         self._token_cache: dict[tuple[str, tuple[int, ...]], _Scan] = {}
+        self._part_cache: dict[tuple[str, ...], tuple[tuple[_Alias, int, int, float, str],
+                                                      ...]] = {}
+        self._part_cands: dict[tuple[str, ...], tuple[tuple[_Cand, ...], frozenset[str]]] = {}
         self.lookalikes = tuple(load_lookalikes() if lookalikes is None else lookalikes)
         countries = load_country_names() if country_names is None else country_names
         self._country_words = frozenset(name for name in countries if " " not in name)
@@ -538,10 +574,11 @@ class NameMatcher:
                 self.excluded[e.entry_id] = why
                 continue
             self._entries[e.institution_key or e.entry_id].append(e)
-        self._trie: dict = {}        # type: ignore[type-arg]
-        self._trie_abbr: dict = {}   # type: ignore[type-arg]
+        self._trie: _Trie = {}         # names within one comma-separated part
+        self._trie_cross: _Trie = {}   # names printed with a comma or parenthesis
+        self._trie_abbr: _Trie = {}    # the small-words-dropped readings
         self._zh: dict[str, list[tuple[str, _Alias]]] = defaultdict(list)
-        self._country_trie: dict = {}  # type: ignore[type-arg]
+        self._country_trie: _Trie = {}
         #: institution key -> normalised full names (>= 2 tokens, not generic)
         self.listed_names: dict[str, set[str]] = {}
         for name, code in countries.items():
@@ -558,7 +595,7 @@ class NameMatcher:
         self._block: dict[str, list[int]] = self._blocking_index()
         self._fuzzy_toks = [tuple(t.split()) for t, _ in self._fuzzy_names]
         self._vocab = frozenset(t for toks in self._fuzzy_toks for t in toks) | frozenset(
-            _vocab_of(self._trie))
+            _vocab_of(self._trie)) | frozenset(_vocab_of(self._trie_cross))
         self._head_near = frozenset(v for h in _FUZZY_HEADS for v in (h, *_deletions(h)))
         # rare word, and each of its one-letter deletions -> the rare words it comes from
         self._near: dict[str, set[str]] = defaultdict(set)
@@ -646,13 +683,14 @@ class NameMatcher:
             if kind == "name" and len(toks) == 1:
                 kind = "weak"
             alias = _Alias(text, key, kind, sup, None, head)
-            _trie_add(self._trie, toks, alias)
+            # a name printed with a comma or parenthesis may span parts of a raw string
+            _trie_add(self._trie_cross if _SEG_SPLIT.search(text) else self._trie, toks, alias)
             if kind == "name" and len(toks) >= 2:
                 self.listed_names.setdefault(key, set()).add(" ".join(toks))
             short = [t for t in toks if t not in _STOP]
             if short != toks and len(short) >= 2:
                 _trie_add(self._trie_abbr, short,
-                          _Alias(text, key, kind, sup, None, head, abbreviated=True))
+                          _Alias(text, key, kind, sup, None, head))
             if (kind == "name" and len(toks) >= 2 and len(" ".join(toks)) >= 12
                     and any(t in _FUZZY_HEADS for t in toks)):
                 self._fuzzy_names.append((" ".join(toks), alias))
@@ -704,11 +742,10 @@ class NameMatcher:
             text = "".join(toks)
             self._zh[text[:2]].append((text, alias))
             return
-        _trie_add(self._trie, toks, alias)
+        _trie_add(self._trie_cross if _SEG_SPLIT.search(la.name) else self._trie, toks, alias)
         short = [t for t in toks if t not in _STOP]
         if short != toks and len(short) >= 2:
-            _trie_add(self._trie_abbr, short, _Alias(la.name, "", "lookalike", (), la,
-                                                     abbreviated=True))
+            _trie_add(self._trie_abbr, short, _Alias(la.name, "", "lookalike", (), la))
         if len(toks) >= 2:
             self._fuzzy_names.append((" ".join(toks), alias))
 
@@ -731,6 +768,8 @@ class NameMatcher:
         if len(self._cache) >= self.cache_size:
             self._cache.clear()
             self._token_cache.clear()
+            self._part_cache.clear()
+            self._part_cands.clear()
         text = unicodedata.normalize("NFKC", raw)
         toks, seg = _seg_tokens(text)
         tkey = (" ".join(toks), tuple(seg))
@@ -748,47 +787,44 @@ class NameMatcher:
 
     def _scan_tokens(self, text: str, toks: list[str], seg: list[int]) -> _Scan:
         n = len(toks)
-        trie = self._trie
-        cands: list[tuple[int, int, int, int, _Alias, str]] = []   # start,end,cs,ce,alias,form
+        cands: list[_Cand] = []   # (start, end, char start, char end, alias, form)
+        append = cands.append
+        found_countries: set[str] = set()
+        part_cands = self._part_cands
+        lo = 0
+        while lo < n:   # one comma-separated part at a time, each part cached
+            hi = lo + 1
+            s0 = seg[lo]
+            while hi < n and seg[hi] == s0:
+                hi += 1
+            part = tuple(toks[lo:hi])
+            got = part_cands.get(part)
+            if got is None:
+                got = part_cands[part] = self._scan_part(part)
+            for s, e, cs, ce, a, form in got[0]:
+                append((s + lo, e + lo, cs, ce, a, form))
+            found_countries |= got[1]
+            lo = hi
+        trie_get = self._trie_cross.get   # names printed across parts
         for i in range(n):
-            node = trie.get(toks[i])
+            node = trie_get(toks[i])
             k = i
             while node is not None:
                 k += 1
                 term = node.get(_TERM)
                 if term:
                     for a in term:
-                        cands.append((i, k, -1, -1, a, "exact"))
+                        append((i, k, -1, -1, a, "exact"))
                 if k >= n:
                     break
                 node = node.get(toks[k])
-        # abbreviated reading: small words dropped, inside one comma-separated part
-        content = [i for i in range(n) if toks[i] not in _STOP]
-        if content:
-            ctoks = [toks[i] for i in content]
-            for ci in range(len(ctoks)):
-                if ctoks[ci] not in self._trie_abbr:
-                    continue
-                for cend, aliases in _trie_walk(self._trie_abbr, ctoks, ci, len(ctoks)):
-                    s, e = content[ci], content[cend - 1] + 1
-                    if seg[s] != seg[e - 1] or any(toks[j] in ("of", "the")
-                                                   for j in range(s, e)):
-                        continue
-                    for a in aliases:
-                        cands.append((s, e, -1, -1, a, "abbreviated"))
-        if not text.isascii():
-            for i, t in enumerate(toks):
-                if not _is_cjk(t):
-                    continue
-                for j in range(len(t) - 1):
-                    for ztext, a in self._zh.get(t[j:j + 2], ()):
-                        if t.startswith(ztext, j):
-                            cands.append((i, i + 1, j, j + len(ztext), a, "chinese"))
-        countries = self._countries(toks)
+        countries = frozenset(found_countries)
         if not cands:
             fuzzy_hits = self._fuzzy(toks, seg, []) if self.fuzzy else []
-            return _Scan(tuple(fuzzy_hits), countries,
-                         self._parent_context(toks, [], fuzzy_hits))
+            parents = self._parent_context(toks, [], fuzzy_hits)
+            if not fuzzy_hits and not parents:
+                return _NOTHING   # most strings: one shared result, nothing to keep
+            return _Scan(tuple(fuzzy_hits), countries, parents)
         loose = frozenset(a.key for *_, a, _f in cands if a.key)
         hits = self._resolve(text, toks, seg, cands)
         if self.fuzzy:
@@ -796,6 +832,47 @@ class NameMatcher:
         parents = self._parent_context(toks, cands, hits)
         case = any(c[4].kind == "acronym" for c in cands)   # capitals were read
         return _Scan(tuple(hits), countries, parents, loose, case)
+
+    def _scan_part(self, toks: tuple[str, ...]) -> tuple[tuple[_Cand, ...], frozenset[str]]:
+        """Names found inside one comma-separated part (positions relative to it), and
+        the countries it names."""
+        n = len(toks)
+        out: list[_Cand] = []
+        append = out.append
+        trie_get = self._trie.get
+        for i in range(n):
+            node = trie_get(toks[i])
+            k = i
+            while node is not None:
+                k += 1
+                term = node.get(_TERM)
+                if term:
+                    for a in term:
+                        append((i, k, -1, -1, a, "exact"))
+                if k >= n:
+                    break
+                node = node.get(toks[k])
+        # abbreviated reading: small words dropped, where the string itself drops them
+        abbr = self._trie_abbr
+        content = [i for i in range(n) if toks[i] not in _STOP]
+        ctoks = [toks[i] for i in content]
+        for ci in range(len(ctoks)):
+            if ctoks[ci] not in abbr:
+                continue
+            for cend, aliases in _trie_walk(abbr, ctoks, ci, len(ctoks)):
+                s, e = content[ci], content[cend - 1] + 1
+                if any(toks[j] in ("of", "the") for j in range(s, e)):
+                    continue
+                for a in aliases:
+                    append((s, e, -1, -1, a, "abbreviated"))
+        for i, t in enumerate(toks):
+            if not _is_cjk(t):
+                continue
+            for j in range(len(t) - 1):
+                for ztext, a in self._zh.get(t[j:j + 2], ()):
+                    if t.startswith(ztext, j):
+                        append((i, i + 1, j, j + len(ztext), a, "chinese"))
+        return tuple(out), self._countries(toks)
 
     def _countries(self, toks: Sequence[str]) -> frozenset[str]:
         found: set[str] = set()
@@ -821,7 +898,7 @@ class NameMatcher:
                  cands: list[tuple[int, int, int, int, _Alias, str]]) -> list[_Hit]:
         spans = [(c[0], c[1], c[2], c[3]) for c in cands]
         out: dict[str, _Hit] = {}
-        for idx, (s, e, cs, ce, a, form) in enumerate(cands):
+        for idx, (s, e, cs, _ce, a, form) in enumerate(cands):
             if not a.key:
                 continue
             span = spans[idx]
@@ -853,28 +930,21 @@ class NameMatcher:
                 # tail of a longer name: "Helsinki Institute of Physics"
                 if a.head_start and s > 0 and seg[s - 1] == seg[s] and toks[s - 1] not in _STOP:
                     continue
-            standalone = True
-            if a.kind == "weak" and e - s == 1 and latin and unit is None:
-                # a one-word name ("Sugon", "Shuguang") must be a whole part of the string
-                if not ((s == 0 or seg[s - 1] != seg[s]) and (e == len(toks) or seg[e] != seg[s])):
-                    continue
-            if a.kind == "acronym":
-                # an acronym must be a whole comma-separated part, written in capitals
-                whole = (s == 0 or seg[s - 1] != seg[s]) and (e == len(toks) or seg[e] != seg[s])
-                standalone = whole and _segment_in_capitals(text, seg[s])
-                if not standalone:
-                    continue
+            whole = (s == 0 or seg[s - 1] != seg[s]) and (e == len(toks) or seg[e] != seg[s])
+            if a.kind == "weak" and e - s == 1 and latin and unit is None and not whole:
+                continue   # a one-word name ("Sugon", "Shuguang") must be a whole part
+            if a.kind == "acronym" and not (whole and _segment_in_capitals(text, seg[s])):
+                continue   # an acronym must be a whole comma-separated part, in capitals
             parent_found = ""
             if a.kind in ("acronym", "generic", "weak") and a.parents:
-                joined = " " + " ".join(toks[:s] + ["|"] + toks[e:]) + " "
+                joined = " " + " ".join([*toks[:s], "|", *toks[e:]]) + " "
                 for p in a.parents:
                     if " " + " ".join(p) + " " in joined:
                         parent_found = " ".join(p)
                         break
-            if a.kind == "generic" and not parent_found:
-                # supported by country only if no other organisation is named in the string
-                if any(t in _OTHER_ORG for k, t in enumerate(toks) if not s <= k < e):
-                    continue
+            if a.kind == "generic" and not parent_found and any(
+                    t in _OTHER_ORG for k, t in enumerate(toks) if not s <= k < e):
+                continue   # country support only if no other organisation is named
             score = {"exact": 1.0, "abbreviated": 0.97, "chinese": 1.0}[form]
             if a.kind in ("acronym", "generic", "weak"):
                 score = 0.9 if parent_found else 0.8
@@ -892,33 +962,68 @@ class NameMatcher:
 
     def _fuzzy(self, toks: list[str], seg: list[int],
                cands: list[tuple[int, int, int, int, _Alias, str]]) -> list[_Hit]:
-        # a near-miss spelling has a word no listed name uses, in a part of the string that
-        # names a kind of organisation; parts already read as a full listed name or a known
-        # look-alike are not re-read
+        """Near-miss spellings of full listed names, one comma-separated part at a time
+        (a part's result is cached: parts repeat across strings far more than strings)."""
         vocab = self._vocab
-        oov = {i for i, t in enumerate(toks) if t not in vocab and len(t) >= 4 and t.isalpha()}
-        if not oov:
+        if all(t in vocab for t in toks):
             return []
+        # parts already read as a full listed name or a known look-alike are not re-read
         covered = {k for c in cands if c[2] < 0 and c[4].kind in ("name", "lookalike")
-                   for k in range(c[0], c[1])}
-        oov -= covered
+                   for k in range(c[0], c[1])} if cands else set()
+        best: dict[str, _Hit] = {}
+        threshold = self.fuzzy_threshold
+        n = len(toks)
+        part_cache = self._part_cache
+        empty: frozenset[int] = frozenset()
+        lo = 0
+        while lo < n:
+            hi = lo + 1
+            s0 = seg[lo]
+            while hi < n and seg[hi] == s0:
+                hi += 1
+            part = tuple(toks[lo:hi])
+            cov = frozenset(k - lo for k in range(lo, hi) if k in covered) if covered else empty
+            if cov:
+                found = self._fuzzy_part(part, cov)
+            else:
+                got = part_cache.get(part)
+                if got is None:
+                    got = part_cache[part] = self._fuzzy_part(part, cov)
+                found = got
+            for alias, s, e, sc, window in found:
+                hit = _Hit(alias.key, alias.text, lo + s, lo + e, "fuzzy", sc / 100.0,
+                           alias.kind, f"as a near-miss spelling '{window}' (rapidfuzz ratio "
+                                       f"{sc:.1f} ≥ {threshold:g})")
+                if alias.key not in best or hit.score > best[alias.key].score:
+                    best[alias.key] = hit
+            lo = hi
+        return list(best.values())
+
+    def _fuzzy_part(self, toks: tuple[str, ...], covered: frozenset[int]
+                    ) -> tuple[tuple[_Alias, int, int, float, str], ...]:
+        # a near-miss spelling has a word no listed name uses, in a part that names a kind
+        # of organisation (or misspells one: "Univeristy")
+        vocab = self._vocab
+        oov = {i for i, t in enumerate(toks)
+               if t not in vocab and len(t) >= 4 and t.isalpha() and i not in covered}
+        if not oov:
+            return ()
         heads = [i for i, t in enumerate(toks) if t in _FUZZY_HEADS]
         near_head = self._head_near
-        for i in oov:   # a misspelt head word ("Univeristy")
+        for i in oov:
             t = toks[i]
             if len(t) >= 5 and t[:2] in _HEAD_PREFIXES and (
                     t in near_head or any(v in near_head for v in _deletions(t))):
                 heads.append(i)
-        segs = {seg[i] for i in heads} & {seg[i] for i in oov}
-        if not segs:
-            return []
+        if not heads:
+            return ()
         n = len(toks)
         starts: dict[int, set[int]] = defaultdict(set)   # alias index -> window starts
         block = self._block_pos
         near = self._near
-        near_oov = {k for j in oov if seg[j] in segs for k in range(j - 5, j + 6)}
+        near_oov = {k for j in oov for k in range(j - 5, j + 6)}
         for i, t in enumerate(toks):
-            if i in covered or seg[i] not in segs or i not in near_oov:
+            if i in covered or i not in near_oov:
                 continue
             anchors: Iterable[str] = (t,)
             if i in oov and len(t) >= 5 and any(abs(i - h) <= 3 for h in heads):
@@ -930,16 +1035,15 @@ class NameMatcher:
                     if s0 >= 0:
                         starts[ix].add(s0)
         if not starts:
-            return []
-        best: dict[str, _Hit] = {}
+            return ()
         threshold = self.fuzzy_threshold
         slack = 1.0 - threshold / 100.0
         cum = [0]
         for t in toks:
             cum.append(cum[-1] + len(t))
-        cov = [k in covered for k in range(n)] if covered else None
         fuzzy_names = self._fuzzy_names
         fuzzy_toks = self._fuzzy_toks
+        best: dict[str, tuple[_Alias, int, int, float, str]] = {}
         for ix, svals in starts.items():
             atext, alias = fuzzy_names[ix]
             if not alias.key:
@@ -955,7 +1059,7 @@ class NameMatcher:
                 wl = cum[e] - cum[s] + m - 1
                 if abs(wl - alen) > slack * (wl + alen) + 0.5:
                     continue
-                if seg[s] != seg[e - 1] or (cov is not None and any(cov[s:e])):
+                if covered and any(k in covered for k in range(s, e)):
                     continue
                 if not _tokens_align(toks[s:e], atoks):
                     continue
@@ -972,7 +1076,7 @@ class NameMatcher:
             rival = False
             for t in set(window.split()):
                 for jx in self._block.get(t, ()):
-                    otext, other = self._fuzzy_names[jx]
+                    otext, other = fuzzy_names[jx]
                     if other.key == alias.key or (otext == atext and other.key):
                         continue   # the same name printed under another key is no rival
                     if fuzz.ratio(window, otext) >= sc:
@@ -982,12 +1086,9 @@ class NameMatcher:
                     break
             if rival:
                 continue
-            hit = _Hit(alias.key, alias.text, s, e, "fuzzy", sc / 100.0, alias.kind,
-                       f"as a near-miss spelling '{window}' (rapidfuzz ratio {sc:.1f} ≥ "
-                       f"{threshold:g})")
-            if alias.key not in best or hit.score > best[alias.key].score:
-                best[alias.key] = hit
-        return list(best.values())
+            if alias.key not in best or sc > best[alias.key][3]:
+                best[alias.key] = (alias, s, e, sc, window)
+        return tuple(best.values())
 
     def _parent_context(self, toks: list[str],
                         cands: list[tuple[int, int, int, int, _Alias, str]],
@@ -1045,10 +1146,12 @@ class NameMatcher:
             institution for that string agrees.
         """
         scan_of = self._scan
+        cached = self._cache.get
         todo = [(r, sc) for r in auth.raw_affiliations
-                if (sc := scan_of(r)).hits or sc.parents]
+                if (sc := cached(r) or scan_of(r)).hits or sc.parents]
         insts = [(i, sc) for i in auth.institutions
-                 if i.display_name and (sc := scan_of(i.display_name)).hits]
+                 if i.display_name and (sc := cached(i.display_name) or scan_of(
+                     i.display_name)).hits]
         if not todo and not insts:
             return []   # the common case: nothing listed is named anywhere
         skip = {m.entry.entry_id for m in already if not m.context_only}
@@ -1243,7 +1346,7 @@ def _deletions(word: str) -> list[str]:
     return [word[:i] + word[i + 1:] for i in range(len(word))]
 
 
-def _vocab_of(trie: dict) -> Iterable[str]:  # type: ignore[type-arg]
+def _vocab_of(trie: _Trie) -> Iterable[str]:
     stack = [trie]
     while stack:
         node = stack.pop()

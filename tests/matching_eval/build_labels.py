@@ -39,7 +39,6 @@ from tests.matching_eval.evaluate import (  # noqa: E402
 )
 from tracker.matching import Matcher  # noqa: E402
 from tracker.names import NameMatcher, load_lookalikes, normalize  # noqa: E402
-from tracker.records import Authorship  # noqa: E402
 from tracker.watchlists import load_registry  # noqa: E402
 
 # (substring of the raw string, {institution_key: verdict}, justification)
@@ -276,7 +275,7 @@ def _verdicts_for(raw: str) -> tuple[dict[str, str], list[str]]:
     return got, why
 
 
-def _loose_scan(reg, nm):  # type: ignore[no-untyped-def]
+def _loose_scan(reg, nm):
     alias: dict[str, set[str]] = defaultdict(set)
     for e in reg.entries:
         if e.entry_id in nm.excluded:
@@ -317,7 +316,7 @@ def _kind(exp: set[str], ids: set[str], verdicts: dict[str, str], via_name: bool
     return "negative"
 
 
-def _openalex_rows(reg, nm, matcher) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def _openalex_rows(reg, nm, matcher) -> list[dict[str, str]]:
     loose = _loose_scan(reg, nm)
     rows = []
     missing: list[str] = []
@@ -363,7 +362,7 @@ def _openalex_rows(reg, nm, matcher) -> list[dict[str, str]]:  # type: ignore[no
     return rows
 
 
-def _list_rows(reg) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def _list_rows(reg) -> list[dict[str, str]]:
     """Alias strings from the lists' own texts, labelled from the list entry they belong to.
 
     Labelling policy (the brief's definition of generic, not the matcher's rules): an

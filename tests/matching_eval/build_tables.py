@@ -18,7 +18,6 @@ byte-identically from the same inputs.
 from __future__ import annotations
 
 import csv
-import glob
 import gzip
 import json
 import re
@@ -29,8 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.matching_eval.evaluate import load_works  # noqa: E402
 from tracker.names import NameMatcher, normalize  # noqa: E402
-from tracker.records import RecordError, parse_work  # noqa: E402
 from tracker.watchlists import load_registry  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
@@ -65,7 +64,7 @@ _SOURCED = [
 ]
 
 
-def _registry_aliases(reg, countries):  # type: ignore[no-untyped-def]
+def _registry_aliases(reg, countries):
     """institution key -> normalised full names as the matcher reads them, and key facts."""
     nm = NameMatcher(reg, lookalikes=(), country_names=countries, fuzzy=False)
     info: dict[str, dict[str, object]] = {}
@@ -90,22 +89,13 @@ def _contains(hay: str, needle: str) -> int:
 
 def _oa_institutions() -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
-    files = sorted(glob.glob(str(OPENALEX / "works_*.jsonl*")))
-    files = [f for f in files if "sources" not in f]
-    for f in files:
-        opener = gzip.open if f.endswith(".gz") else open
-        with opener(f, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-            for line in fh:
-                try:
-                    w = parse_work(json.loads(line))
-                except (RecordError, ValueError):
-                    continue
-                for a in w.authorships:
-                    for i in a.institutions:
-                        if i.id and i.display_name and i.id not in out:
-                            out[i.id] = {"name": i.display_name, "country": i.country_code,
-                                         "lineage": set(i.lineage), "ror": i.ror,
-                                         "file": Path(f).name}
+    for w in load_works().values():
+        for a in w.authorships:
+            for i in a.institutions:
+                if i.id and i.display_name and i.id not in out:
+                    out[i.id] = {"name": i.display_name, "country": i.country_code,
+                                 "lineage": set(i.lineage), "ror": i.ror,
+                                 "file": "recorded works in shared/data/openalex"}
     for f in ("institutions_bibgraph_2025-10.jsonl.gz",
               "snapshot_institutions_updated_date_2023-09-04_part_000.jsonl.gz"):
         with gzip.open(OPENALEX / f, "rt", encoding="utf-8") as fh:
@@ -128,8 +118,8 @@ def build_lookalikes(countries: dict[str, str]) -> list[dict[str, str]]:
     for key, ns in names.items():
         for n in ns:
             by_first[n.split()[0]].add(key)
-    listed_ror = {r: k for k, d in info.items() for r in d["ror"]}  # type: ignore[attr-defined]
-    listed_oa = {o: k for k, d in info.items() for o in d["oa"]}  # type: ignore[attr-defined]
+    listed_ror = {r: k for k, d in info.items() for r in d["ror"]}
+    listed_oa = {o: k for k, d in info.items() for o in d["oa"]}
     rows: dict[tuple[str, str], dict[str, str]] = {}
 
     def add(name: str, relation: str, key: str, country: str | None, source: str,
@@ -289,37 +279,29 @@ def build_country_names() -> list[dict[str, str]]:
     known = dict(out)
     tails: dict[str, Counter[str]] = defaultdict(Counter)
     shown: dict[str, str] = {}
-    files = [f for f in sorted(glob.glob(str(OPENALEX / "works_*.jsonl*"))) if "sources" not in f]
-    for f in files:
-        opener = gzip.open if f.endswith(".gz") else open
-        with opener(f, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-            for line in fh:
-                try:
-                    w = parse_work(json.loads(line))
-                except (RecordError, ValueError):
-                    continue
-                for a in w.authorships:
-                    if len(a.countries) != 1 or len(a.raw_affiliations) != 1:
-                        continue
-                    tail = re.split(r"[,;]", a.raw_affiliations[0])[-1]
-                    tail = re.sub(r"[\d#]+|\bTAB\b", " ", tail).strip(" .")
-                    n = normalize(tail)
-                    if not n:
-                        continue
-                    caps = re.sub(r"[\W_]", "", tail)
-                    extra = set(n.split())
-                    for k in known:
-                        if len(k) > 3 and f" {k} " in f" {n} ":
-                            extra -= set(k.split())
-                            break
-                    else:
-                        extra = {"?"}
-                    variant = extra <= {"the", "pr", "p", "r", "people", "republic", "of"}
-                    abbrev = bool(re.fullmatch(r"[A-Z](?:\.?[A-Z]){1,3}\.?", tail)) and (
-                        len(caps) >= 3 or caps == "UK")
-                    if variant or abbrev:
-                        tails[n][a.countries[0]] += 1
-                        shown.setdefault(n, tail)
+    for w in load_works().values():
+        for a in w.authorships:
+            if len(a.countries) != 1 or len(a.raw_affiliations) != 1:
+                continue
+            tail = re.split(r"[,;]", a.raw_affiliations[0])[-1]
+            tail = re.sub(r"[\d#]+|\bTAB\b", " ", tail).strip(" .")
+            norm = normalize(tail)
+            if not norm:
+                continue
+            caps = re.sub(r"[\W_]", "", tail)
+            extra = set(norm.split())
+            for k in known:
+                if len(k) > 3 and f" {k} " in f" {norm} ":
+                    extra -= set(k.split())
+                    break
+            else:
+                extra = {"?"}
+            variant = extra <= {"the", "pr", "p", "r", "people", "republic", "of"}
+            abbrev = bool(re.fullmatch(r"[A-Z](?:\.?[A-Z]){1,3}\.?", tail)) and (
+                len(caps) >= 3 or caps == "UK")
+            if variant or abbrev:
+                tails[norm][a.countries[0]] += 1
+                shown.setdefault(norm, tail)
     for tail, codes in sorted(tails.items()):
         (code, n), = codes.most_common(1)
         share = n / sum(codes.values())

@@ -183,11 +183,10 @@ def evaluate(matcher: Matcher, labels: list[Label] | None = None,
             if m.context_only:
                 continue
             methods[key].add(m.method)
-            if m.method in ("name", "fuzzy") and ("acronym '" in m.detail or
-                                                  "generic alias '" in m.detail or
-                                                  "ambiguous name '" in m.detail):
-                if "supported by" not in m.detail and "parent '" not in m.detail:
-                    sc.unsupported_generic.append((lab.row_id, key))
+            weak = ("acronym '", "generic alias '", "ambiguous name '")
+            if (m.method in ("name", "fuzzy") and any(w in m.detail for w in weak)
+                    and "supported by" not in m.detail and "parent '" not in m.detail):
+                sc.unsupported_generic.append((lab.row_id, key))
             if "disagree" in m.detail:
                 sc.disagreement_notes.setdefault(lab.row_id, []).append(key)
         for key, ms in methods.items():

@@ -1,0 +1,119 @@
+"""Identifier matching (tracker.matching.Matcher) on real recorded OpenAlex authorships.
+
+Name matching has its own tests (tests/test_names.py); here the name matcher is only used
+to check what Matcher does with it (identifier ties first, name ties after, and the note
+when OpenAlex's institution and the raw string disagree).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests._paths import OPENALEX
+from tests.matching_eval.evaluate import load_works
+from tracker.matching import METHODS, Matcher
+from tracker.names import NameMatcher
+from tracker.records import Authorship, InstitutionRef, Work
+from tracker.watchlists import ListEntry, Registry, load_registry
+
+needs_shared = pytest.mark.skipif(not OPENALEX.is_dir(), reason="shared OpenAlex data absent")
+
+
+@pytest.fixture(scope="module")
+def reg() -> Registry:
+    return load_registry()
+
+
+@pytest.fixture(scope="module")
+def works() -> dict[str, Work]:
+    return load_works()
+
+
+def _first(works: dict[str, Work], inst_id: str) -> tuple[Work, Authorship, InstitutionRef]:
+    for w in works.values():
+        for a in w.authorships:
+            for i in a.institutions:
+                if i.id == inst_id:
+                    return w, a, i
+    raise LookupError(inst_id)
+
+
+@needs_shared
+def test_openalex_id_tie_names_the_institution_and_the_entry(reg: Registry, works) -> None:
+    _, auth, inst = _first(works, "I82880672")   # Beihang University, recorded
+    ms = [m for m in Matcher(reg).match_authorship(auth) if m.institution == inst]
+    assert {m.entry.institution_key for m in ms} == {"beihang"}
+    assert {m.method for m in ms} == {"openalex_id"}
+    assert all(m.score == 1.0 and "I82880672" in m.detail and m.entry.name in m.detail
+               for m in ms)
+    assert len({m.entry.entry_id for m in ms}) == len(ms)   # one match per entry
+
+
+@needs_shared
+def test_ror_tie_when_the_entry_has_no_openalex_id(works) -> None:
+    _, auth, inst = _first(works, "I82880672")
+    assert inst.ror
+    entry = ListEntry(entry_id="T:b", list="T", name="Beihang University", ror=inst.ror)
+    ms = Matcher(Registry([entry], lists=[], editions=[], version="t")).match_authorship(auth)
+    assert [(m.method, m.entry.entry_id) for m in ms] == [("ror", "T:b")]
+    assert inst.ror in ms[0].detail
+
+
+@needs_shared
+def test_lineage_covers_only_where_the_entry_says_so(works) -> None:
+    # Xiamen University Malaysia, recorded with lineage to Xiamen University (I191208505)
+    _, _, inst = _first(works, "I4210134189")
+    assert "I191208505" in inst.lineage
+    auth = Authorship(index=0, institutions=(inst,))   # the recorded institution alone
+    covering = ListEntry(entry_id="T:x", list="T", name="Xiamen University",
+                         openalex_ids=("I191208505",), covers_subunits=True)
+    plain = ListEntry(entry_id="U:x", list="U", name="Xiamen University",
+                      openalex_ids=("I191208505",))
+    reg = Registry([covering, plain], lists=[], editions=[], version="t")
+    ms = {m.entry.entry_id: m for m in Matcher(reg).match_authorship(auth)}
+    assert ms["T:x"].method == "lineage" and not ms["T:x"].context_only
+    assert "covers subordinate units" in ms["T:x"].detail
+    assert ms["U:x"].context_only and ms["U:x"].score == 0.0
+    assert "context only" in ms["U:x"].detail
+
+
+@needs_shared
+def test_identifier_ties_come_first_and_are_not_repeated_by_name(reg: Registry, works) -> None:
+    _, auth, _ = _first(works, "I82880672")
+    ms = Matcher(reg, name_matcher=NameMatcher(reg)).match_authorship(auth)
+    assert all(m.method in METHODS for m in ms)
+    ids = [i for i, m in enumerate(ms) if m.method in ("openalex_id", "ror", "lineage")]
+    names = [i for i, m in enumerate(ms) if m.method in ("name", "fuzzy")]
+    assert not names or max(ids) < min(names)
+    flagged = [m.entry.entry_id for m in ms if not m.context_only]
+    assert len(flagged) == len(set(flagged))
+
+
+def test_a_tie_the_raw_string_does_not_name_says_so(reg: Registry) -> None:
+    inst = InstitutionRef(id="I204983213", display_name="Harbin Institute of Technology",
+                          ror="01yqg2h08")
+    raw = "MIT Teaching Systems Lab"
+    auth = Authorship(index=0, raw_affiliations=(raw,), affiliations=((raw, (inst.id,)),),
+                      institutions=(inst,))
+    plain = [m for m in Matcher(reg).match_authorship(auth) if m.method == "openalex_id"]
+    noted = [m for m in Matcher(reg, name_matcher=NameMatcher(reg)).match_authorship(auth)
+             if m.method == "openalex_id"]
+    assert plain and all("disagree" not in m.detail for m in plain)   # no name matcher: no note
+    assert [m.entry.entry_id for m in noted] == [m.entry.entry_id for m in plain]
+    assert all("does not name 'Harbin Institute of Technology'" in m.detail for m in noted)
+
+
+def test_no_raw_string_no_note(reg: Registry) -> None:
+    inst = InstitutionRef(id="I204983213", display_name="Harbin Institute of Technology")
+    auth = Authorship(index=0, institutions=(inst,))
+    ms = Matcher(reg, name_matcher=NameMatcher(reg)).match_authorship(auth)
+    assert ms and all("disagree" not in m.detail for m in ms)
+
+
+def test_a_name_matcher_on_all_lists_reports_only_the_matchers_lists(reg: Registry) -> None:
+    nm = NameMatcher(reg)                                # built once, on every list
+    only_bis = Matcher(reg.restricted_to(["BIS_ENTITY_LIST"]), name_matcher=nm)
+    auth = Authorship(index=0, raw_affiliations=("Harbin Institute of Technology, China",))
+    lists = {m.entry.list for m in only_bis.match_authorship(auth)}
+    assert lists == {"BIS_ENTITY_LIST"}
+    assert len({m.entry.list for m in nm.match_raw(auth, [])}) > 1
