@@ -1,0 +1,208 @@
+"""The case file from the command line: frameworks on demo/screen, decisions that survive
+a rerun, review export/import, `tracker runs` and `tracker diff`, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from openpyxl import load_workbook
+
+from tests._paths import OPENALEX
+from tracker.cli import EXIT_INPUT, demo_works_path, main
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """Every test gets its own TRACKER_HOME, so the default database is a temporary one."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("TRACKER_HOME", str(h))
+    monkeypatch.delenv("TRACKER_REVIEWER", raising=False)
+    return h
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def rows(folder):
+    with (folder / "findings.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_help_has_examples(capsys):
+    for args in (["review"], ["review", "list"], ["review", "set"], ["review", "export"],
+                 ["review", "import"], ["runs"], ["diff"], ["demo"], ["screen"]):
+        code, out, _ = run(capsys, *args, "--help")
+        assert code == 0 and "Example" in out, args
+    _, out, _ = run(capsys, "screen", "--help")
+    assert "--framework" in out and "--as-of" in out and "--lookback" in out and "--db" in out
+
+
+def test_rerun_keeps_review_decisions(tmp_path, capsys, home):
+    a, b = tmp_path / "a", tmp_path / "b"
+    code, _, err = run(capsys, "demo", "-o", str(a), "--no-progress")
+    assert code == 0, err
+    assert (home / "tracker.db").is_file()
+    first = rows(a)
+    assert all(r["review_status"] == "unreviewed" for r in first)
+    fid, other = first[0]["finding_id"], first[1]["finding_id"]
+    code, out, err = run(capsys, "review", "set", fid, "dismissed", "--reviewer", "A. Reviewer",
+                         "--reason", "same acronym, different institution")
+    assert code == 0, err
+    code, _, err = run(capsys, "review", "set", other, "confirmed", "--reviewer", "A. Reviewer")
+    assert code == 0, err
+    code, _, err = run(capsys, "demo", "-o", str(b), "--no-progress")
+    assert code == 0, err
+    second = {r["finding_id"]: r for r in rows(b)}
+    assert second[fid]["review_status"] == "dismissed"
+    assert second[other]["review_status"] == "confirmed"
+    assert sum(r["review_status"] != "unreviewed" for r in second.values()) == 2
+    run_b = json.loads((b / "run.json").read_text("utf-8"))
+    assert run_b["case_file"]["run_id"] == 2 and run_b["case_file"]["previous_run_id"] == 1
+    assert run_b["diff"]["counts"] == {"new": 0, "gone": 0, "changed": 0,
+                                       "unchanged": len(second)}
+    run_a = json.loads((a / "run.json").read_text("utf-8"))
+    assert run_a["diff"]["previous_run"] is None
+    # `review list` shows the decision; `runs` lists both runs
+    code, out, _ = run(capsys, "review", "list", "--status", "dismissed")
+    assert code == 0 and fid in out and other not in out
+    code, out, _ = run(capsys, "runs")
+    assert code == 0 and len([ln for ln in out.splitlines() if ln.strip()]) == 2
+
+
+def test_framework_outcomes_reach_the_report(tmp_path, capsys):
+    out_dir = tmp_path / "r"
+    db = tmp_path / "case.db"
+    code, _, err = run(capsys, "demo", "-o", str(out_dir), "--no-progress", "--framework",
+                       "dow-2026", "--as-of", "2026-06-01", "--db", str(db))
+    assert code == 0, err
+    assert db.is_file()
+    record = json.loads((out_dir / "run.json").read_text("utf-8"))
+    assert record["settings"]["framework"] == "dow-2026"
+    assert record["settings"]["as_of"] == "2026-06-01"
+    assert record["framework"]["name"] == "dow-2026" and record["framework"]["rules"]
+    found = rows(out_dir)
+    assert any("[dow-2026 rule dow26-coauthor-5y-other-lists, tag V]" in r["outcome"]
+               for r in found)
+    assert all(r["outcome"].startswith("context:") for r in found
+               if r["list"] == "ASPI_UNITRACKER")
+    assert all(r["outcome"].startswith(("flag:", "review:", "context:")) for r in found)
+
+
+def test_lookback_alone_selects_the_lookback_framework(tmp_path, capsys):
+    out_dir = tmp_path / "r"
+    code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "--no-names",
+                       "-o", str(out_dir), "--no-progress", "--lookback", "8y",
+                       "--as-of", "2026-01-01")
+    assert code == 0, err
+    record = json.loads((out_dir / "run.json").read_text("utf-8"))
+    assert record["settings"]["framework"] == "lookback"
+    assert record["settings"]["lookback_years"] == 8
+    assert any("tag V]" in r["outcome"] for r in rows(out_dir))
+
+
+def test_screen_works_file_with_framework_and_db(tmp_path, capsys):
+    works = OPENALEX / "fixture_works_list_global_south_msra_2025-10-29.json.gz"
+    db = tmp_path / "case.db"
+    for name in ("a", "b"):
+        code, _, err = run(capsys, "screen", "--works", str(works), "-o", str(tmp_path / name),
+                           "--no-progress", "--framework", "nsf-2026", "--db", str(db))
+        assert code == 0, err
+    record = json.loads((tmp_path / "b" / "run.json").read_text("utf-8"))
+    assert record["case_file"] == {"database": str(db), "run_id": 2, "previous_run_id": 1}
+    code, out, _ = run(capsys, "diff", "1", "2", "--db", str(db))
+    assert code == 0 and out.startswith("run 1 -> 2: 0 new, 0 gone, 0 changed")
+
+
+def test_export_edit_import_round_trip(tmp_path, capsys):
+    assert run(capsys, "screen", "--works", str(demo_works_path()), "--no-names", "-o",
+               str(tmp_path / "r"), "--no-progress")[0] == 0
+    xlsx = tmp_path / "reviews.xlsx"
+    code, out, err = run(capsys, "review", "export", str(xlsx))
+    assert code == 0, err
+    wb = load_workbook(xlsx)
+    ws = wb["reviews"]
+    header = [c.value for c in ws[1]]
+    fid = ws.cell(row=2, column=1).value
+    ws.cell(row=2, column=header.index("status") + 1, value="dismissed")
+    wb.save(xlsx)
+    code, _, err = run(capsys, "review", "import", str(xlsx), "--reviewer", "A. Reviewer")
+    assert code == EXIT_INPUT and "row 2: a dismissal needs a reason" in err
+    assert len(err.strip().splitlines()) == 1
+    ws.cell(row=2, column=header.index("reason") + 1, value="a hospital, not the university")
+    wb.save(xlsx)
+    code, out, err = run(capsys, "review", "import", str(xlsx), "--reviewer", "A. Reviewer")
+    assert code == 0, err
+    assert "recorded 1 decisions" in out
+    code, out, _ = run(capsys, "review", "list", "--status", "dismissed")
+    assert fid in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["demo", "--framework", "dod-1999"], "unknown framework 'dod-1999'"),
+    (["demo", "--as-of", "1 June"], "--as-of: not a date"),
+    (["demo", "--lookback", "five"], "--lookback: not a number of years"),
+    (["demo", "--framework", "ca-strac", "--lookback", "5y"], "no look-back window"),
+    (["diff", "1", "2"], "no run 1"),
+    (["review", "list"], "no runs in"),
+    (["review", "set", "abc", "confirmed", "--reviewer", "me"], "unknown finding ID 'abc'"),
+    (["review", "set", "abc", "maybe", "--reviewer", "me"], "status 'maybe'"),
+    (["review", "import", "missing.xlsx", "--reviewer", "me"], "no such file"),
+    (["review", "export", "out.csv"], "must end in .xlsx"),
+])
+def test_errors_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *args, "--db", str(tmp_path / "case.db")) if args[0] in (
+        "diff", "review") else run(capsys, *args, "-o", str(tmp_path / "r"), "--no-progress")
+    assert code == EXIT_INPUT, err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def _watchlist(path, listed_on):
+    # USTC with its real Entity List date (89 FR 41888, 2024-05-14), or a moved one
+    path.write_text(
+        "list,name,ror,openalex_ids,listed_on,listed_on_source\n"
+        f"MY_LIST,University of Science and Technology of China,04c4dkn09,I126520041,"
+        f"{listed_on},89 FR 41888\n", encoding="utf-8")
+
+
+def test_diff_shows_a_list_change_and_flags_reviewed_ties(tmp_path, capsys):
+    wl = tmp_path / "my_list.csv"
+    db = tmp_path / "case.db"
+    args = ["--no-progress", "--no-names", "--lists", "MY_LIST", "--db", str(db),
+            "--watchlist", str(wl)]
+    _watchlist(wl, "2024-05-14")
+    demo_file = demo_works_path()  # the bundled real OpenAlex records
+    code, _, err = run(capsys, "screen", "--works", str(demo_file), "-o", str(tmp_path / "a"),
+                       *args)
+    assert code == 0, err
+    first = rows(tmp_path / "a")
+    assert first and {r["listed_at_publication"] for r in first} == {"no"}
+    fid = first[0]["finding_id"]
+    assert run(capsys, "review", "set", fid, "dismissed", "--reviewer", "A. Reviewer",
+               "--reason", "not the listed institution", "--db", str(db))[0] == 0
+    _watchlist(wl, "2010-01-01")  # the list now says it was listed long before
+    code, _, err = run(capsys, "screen", "--works", str(demo_file), "-o", str(tmp_path / "b"),
+                       *args)
+    assert code == 0, err
+    record = json.loads((tmp_path / "b" / "run.json").read_text("utf-8"))
+    diff = record["diff"]
+    assert diff["previous_run"] == 1 and fid in diff["changed"]
+    assert diff["changed_since_review"] == [fid]
+    assert diff["counts"]["changed"] == len(first)
+    code, out, _ = run(capsys, "diff", "1", "2", "--db", str(db))
+    assert code == 0 and f"changed  {fid}" in out and "'2024-05-14' -> '2010-01-01'" in out
+
+
+def test_a_bad_database_fails_before_screening(tmp_path, capsys):
+    bad = tmp_path / "not_a_db.db"
+    bad.write_text("this is not SQLite\n" * 100, encoding="utf-8")
+    code, _, err = run(capsys, "demo", "-o", str(tmp_path / "r"), "--no-progress",
+                       "--db", str(bad))
+    assert code == EXIT_INPUT and "cannot use as a tracker database" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()

@@ -1,0 +1,257 @@
+"""The case-file database: runs, review decisions (history kept, latest wins), the diff a
+registry change causes, and the all-or-nothing review workbook import."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+
+import tracker
+from tracker.screening import ScreenSettings, screen
+from tracker.store import (
+    REVIEW_STATUSES,
+    SCHEMA_VERSION,
+    ReviewImportError,
+    Store,
+    StoreError,
+    default_db_path,
+)
+from tracker.watchlists import Registry
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return tracker.load_registry()
+
+
+@pytest.fixture(scope="module")
+def works():
+    return [w for w in tracker.read_works(tracker.demo_works_path())
+            if isinstance(w, tracker.Work)]
+
+
+def _run(works, reg, **settings):
+    inputs = [{"kind": "file", "path": str(tracker.demo_works_path())}]
+    return screen(works, registry=reg, settings=ScreenSettings(**settings), inputs=inputs)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "case.db") as st:
+        yield st
+
+
+def test_default_path_follows_tracker_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "home"))
+    assert default_db_path() == tmp_path / "home" / "tracker.db"
+    monkeypatch.delenv("TRACKER_HOME")
+    assert default_db_path().parts[-4:] == (".local", "share", "tracker", "tracker.db")
+
+
+def test_schema_wal_and_foreign_keys(store):
+    db = sqlite3.connect(store.path)
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"runs", "findings", "reviews", "ties", "schema_version"} <= tables
+    # a review of a tie no run has found is refused by the database itself
+    with pytest.raises(sqlite3.IntegrityError):
+        store._db.execute("INSERT INTO reviews (finding_id, status, reviewer, at)"
+                          " VALUES ('nope', 'confirmed', 'me', 'now')")
+    db.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "case.db"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
+
+
+def test_record_run_keeps_the_run_record_and_findings(store, works, reg):
+    res = _run(works, reg)
+    run_id = store.record_run(res)
+    rows = store.findings(run_id)
+    assert [r["finding_id"] for r in rows] == [f.finding_id for f in res.findings]
+    assert rows[0]["outcome"] == res.findings[0].outcome
+    (listed,) = store.runs()
+    assert listed["id"] == run_id and listed["counts"]["works_read"] == 71
+    assert listed["registry_version"] == reg.version
+    assert store.run_record(run_id)["data_gaps"] == res.run["data_gaps"]
+
+
+def test_review_history_is_kept_and_the_latest_wins(store, works, reg):
+    res = _run(works, reg)
+    store.record_run(res)
+    fid = res.findings[0].finding_id
+    with pytest.raises(StoreError, match="needs a reason"):
+        store.set_review(fid, "dismissed", "A. Reviewer", "  ")
+    with pytest.raises(StoreError, match="unknown finding ID"):
+        store.set_review("0000000000000000", "confirmed", "A. Reviewer")
+    with pytest.raises(StoreError, match="not one of"):
+        store.set_review(fid, "cleared", "A. Reviewer")
+    with pytest.raises(StoreError, match="reviewer"):
+        store.set_review(fid, "confirmed", "")
+    store.set_review(fid, "confirmed", "A. Reviewer")
+    store.set_review(fid, "dismissed", "B. Reviewer", "another campus of the same name")
+    assert store.latest_reviews()[fid]["status"] == "dismissed"
+    assert [h["status"] for h in store.review_history(fid)] == ["confirmed", "dismissed"]
+    # a later run of the same screen shows the decision on the same tie
+    again = _run(works, reg)
+    store.record_run(again)
+    f = next(x for x in again.findings if x.finding_id == fid)
+    assert f.review_status == "dismissed"
+    assert f.extra["review"]["reason"] == "another campus of the same name"
+    assert all(x.review_status == "unreviewed" for x in again.findings if x.finding_id != fid)
+
+
+def _moved(reg: Registry, entry_id: str, new_listed_on: date) -> Registry:
+    """A copy of the real registry where one entry's listing date is moved."""
+    entries = [replace(e, listed_on=new_listed_on) if e.entry_id == entry_id else e
+               for e in reg]
+    return Registry(entries, lists=reg.lists.values(), editions=reg.editions,
+                    version=reg.version + "-moved")
+
+
+def test_diff_reports_a_registry_change(store, works, reg):
+    first = _run(works, reg)
+    a = store.record_run(first)
+    # USTC: on the Entity List from 2024-05-14; say the list had it from 2010 instead
+    f0 = next(f for f in first.findings if f.list == "BIS_ENTITY_LIST"
+              and f.listed_on == "2024-05-14")
+    dropped = next(f for f in first.findings if f.list == "CA_NRO")
+    reg2 = _moved(reg, f0.entry_id, date(2010, 1, 1))
+    reg2 = Registry([e for e in reg2 if e.entry_id != dropped.entry_id],
+                    lists=reg2.lists.values(), editions=reg2.editions, version=reg2.version)
+    second = _run(works, reg2)
+    assert store.previous_comparable_run(second) == a
+    b = store.record_run(second)
+    d = store.diff(a, b)
+    changed = {c["finding_id"]: c["changes"] for c in d["changed"]}
+    assert f0.finding_id in changed
+    assert changed[f0.finding_id]["listed_on"] == {"before": "2024-05-14",
+                                                   "after": "2010-01-01"}
+    assert changed[f0.finding_id]["listed_at_publication"] == {"before": "no", "after": "yes"}
+    assert dropped.finding_id in d["gone"] and d["new"] == []
+    assert d["counts"]["changed"] == len(d["changed"]) >= 1
+    # the same screen against the same registry: nothing changes
+    c = store.record_run(_run(works, reg2))
+    assert store.diff(b, c)["counts"] == {"new": 0, "gone": 0, "changed": 0,
+                                          "unchanged": len(second.findings)}
+
+
+def test_only_the_same_screen_is_comparable(store, works, reg):
+    a = store.record_run(_run(works, reg))
+    other = _run(works, reg, lists=("DOD_1286",))
+    assert store.previous_comparable_run(other) is None
+    b = store.record_run(other)
+    assert store.previous_comparable_run(other) == b
+    assert store.previous_comparable_run(other, before_run_id=b) is None
+    assert store.previous_comparable_run(_run(works, reg), before_run_id=b) == a
+
+
+# --------------------------------------------------------------------------- workbook
+
+def _export(store, works, reg, tmp_path):
+    res = _run(works, reg)
+    run_id = store.record_run(res)
+    path = store.export_reviews_xlsx(tmp_path / "reviews.xlsx", run_id)
+    return res, path
+
+
+def _fill(path, edits):
+    """Set (status, reason) on data rows (1 = first finding) of the exported workbook."""
+    wb = load_workbook(path)
+    ws = wb["reviews"]
+    header = [c.value for c in ws[1]]
+    for n, (status, reason) in edits.items():
+        ws.cell(row=n + 1, column=header.index("status") + 1, value=status)
+        ws.cell(row=n + 1, column=header.index("reason") + 1, value=reason)
+    wb.save(path)
+    return ws, header
+
+
+def test_export_has_evidence_and_a_status_dropdown(store, works, reg, tmp_path):
+    res, path = _export(store, works, reg, tmp_path)
+    ws = load_workbook(path)["reviews"]
+    header = [c.value for c in ws[1]]
+    assert header[0] == "finding_id" and header[-3:] == ["status", "reason", "reviewer"]
+    assert {"title", "publication_date", "list", "listed_on", "outcome"} <= set(header)
+    assert ws.max_row == len(res.findings) + 1
+    (dv,) = ws.data_validations.dataValidation
+    assert dv.type == "list" and dv.formula1 == '"' + ",".join(REVIEW_STATUSES) + '"'
+
+
+def test_import_records_the_decisions(store, works, reg, tmp_path):
+    res, path = _export(store, works, reg, tmp_path)
+    _fill(path, {1: ("dismissed", "different institution, same acronym"), 2: ("confirmed", "")})
+    got = store.import_reviews_xlsx(path, "A. Reviewer")
+    assert got["recorded"] == 2 and got["rows"] == len(res.findings)
+    latest = store.latest_reviews()
+    assert latest[res.findings[0].finding_id]["status"] == "dismissed"
+    assert latest[res.findings[1].finding_id] == {**latest[res.findings[1].finding_id],
+                                                  "status": "confirmed",
+                                                  "reviewer": "A. Reviewer"}
+    # importing the same file again records nothing new
+    assert store.import_reviews_xlsx(path, "A. Reviewer")["recorded"] == 0
+
+
+@pytest.mark.parametrize("edits, message", [
+    ({1: ("confirmed", ""), 3: ("dismissed", "")}, "row 4: a dismissal needs a reason"),
+    ({2: ("maybe", "")}, "row 3: status 'maybe'"),
+])
+def test_a_bad_row_refuses_the_whole_file(store, works, reg, tmp_path, edits, message):
+    _, path = _export(store, works, reg, tmp_path)
+    _fill(path, edits)
+    with pytest.raises(ReviewImportError, match=message):
+        store.import_reviews_xlsx(path, "A. Reviewer")
+    assert store.latest_reviews() == {}  # row 2 was fine, yet nothing was recorded
+
+
+def test_an_unknown_finding_id_is_named_and_refused(store, works, reg, tmp_path):
+    _, path = _export(store, works, reg, tmp_path)
+    wb = load_workbook(path)
+    ws = wb["reviews"]
+    ws.cell(row=2, column=ws.max_column - 2, value="confirmed")
+    ws.cell(row=5, column=1, value="ffffffffffffffff")
+    wb.save(path)
+    with pytest.raises(ReviewImportError, match="row 5: unknown finding ID 'ffffffffffffffff'"):
+        store.import_reviews_xlsx(path, "A. Reviewer")
+    assert store.latest_reviews() == {}
+
+
+def test_a_crash_in_the_middle_of_an_import_leaves_reviews_unchanged(
+        store, works, reg, tmp_path, monkeypatch):
+    res, path = _export(store, works, reg, tmp_path)
+    before_fid = res.findings[5].finding_id
+    store.set_review(before_fid, "confirmed", "Earlier Reviewer")
+    before = store.latest_reviews()
+    _fill(path, {1: ("confirmed", ""), 2: ("dismissed", "not the listed unit"),
+                 3: ("confirmed", ""), 6: ("dismissed", "wrong campus")})
+    calls = {"n": 0}
+    real = Store._insert_review
+
+    def flaky(self, db, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full (simulated)")
+        return real(self, db, *args)
+
+    monkeypatch.setattr(Store, "_insert_review", flaky)
+    with pytest.raises(OSError, match="simulated"):
+        store.import_reviews_xlsx(path, "A. Reviewer")
+    assert calls["n"] == 3  # two rows were written inside the transaction before the crash
+    assert store.latest_reviews() == before
+    assert len(store.review_history(res.findings[0].finding_id)) == 0
+    # and a fresh connection sees the same
+    with Store(store.path) as again:
+        assert again.latest_reviews() == before

@@ -1,0 +1,339 @@
+"""``tracker review``, ``tracker runs`` and ``tracker diff``: the case file on the command line.
+
+Every screening run is kept in the case-file database (``--db``, default
+``$TRACKER_HOME/tracker.db``).  Review decisions belong to ties, so they carry over to
+later runs; ``diff`` shows what changed between two runs (new ties, gone ties, and ties
+whose listing or outcome changed, e.g. after a list update).
+
+Also here: the helpers ``screen``/``demo`` use for ``--framework``, ``--as-of``,
+``--lookback`` and ``--db``.  Errors print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tracker.cli import fail, out, parse_date
+from tracker.frameworks import Framework, FrameworkError, available_frameworks, load_framework
+from tracker.records import Work
+from tracker.risk import Finding
+from tracker.screening import ScreenResult, ScreenSettings
+from tracker.store import REVIEW_STATUSES, Store, StoreError, default_db_path
+from tracker.watchlists import Registry
+
+__all__ = ["FrameworkSetup", "diff_cmd", "keep_run", "review_app", "runs_cmd",
+           "setup_framework"]
+
+DbOpt = Annotated[Path | None, typer.Option(
+    "--db", help="Case-file database (default $TRACKER_HOME/tracker.db, else "
+    "~/.local/share/tracker/tracker.db).")]
+ReviewerOpt = Annotated[str, typer.Option(
+    "--reviewer", envvar="TRACKER_REVIEWER", help="Your name, recorded with each decision "
+    "(or set TRACKER_REVIEWER).")]
+
+review_app = typer.Typer(
+    help=(
+        "Record review decisions on findings: confirm or dismiss (with a reason). Decisions "
+        "are kept per tie and carry over to later runs; the full history is kept.\n\n"
+        "Examples:\n\n"
+        "  tracker review list --status unreviewed\n\n"
+        "  tracker review set 3f2a9c0d1e4b5a67 dismissed --reason 'other institution' "
+        "--reviewer 'A. Reviewer'\n\n"
+        "  tracker review export reviews.xlsx\n\n"
+        "  tracker review import reviews.xlsx --reviewer 'A. Reviewer'"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+# --------------------------------------------------------------------------- screen helpers
+
+def parse_lookback(value: str | None) -> int | None:
+    """``5y`` (or ``5``) → 5; None stays None; anything else fails with one line.
+
+    Examples
+    --------
+    >>> parse_lookback("5y"), parse_lookback("10"), parse_lookback(None)
+    (5, 10, None)
+    """
+    if value is None or value == "":
+        return None
+    m = re.fullmatch(r"\s*([1-9][0-9]?)\s*[yY]?\s*", value)
+    if m is None:
+        fail(f"--lookback: not a number of years like 5y: {value!r}")
+    return int(m.group(1))
+
+
+@dataclass(frozen=True)
+class FrameworkSetup:
+    """The chosen framework, ready to screen with (``framework`` None: ``none``)."""
+
+    name: str
+    framework: Framework | None
+    as_of: date | None
+    lookback_years: int | None
+    assessor: Callable[[Finding, Work], Finding] | None
+
+    def apply(self, settings: ScreenSettings) -> ScreenSettings:
+        """The settings with framework, as-of date and look-back filled in."""
+        return dataclasses.replace(settings, framework=self.name, as_of=self.as_of,
+                                   lookback_years=self.lookback_years)
+
+    def record(self) -> dict[str, Any]:
+        """What the run record says about the framework."""
+        if self.framework is None:
+            return {"name": "none", "note": "no framework: every designation finding is a "
+                                            "call for review"}
+        return {**self.framework.to_json(),
+                "as_of": self.as_of.isoformat() if self.as_of else None,
+                "lookback_years": self.lookback_years}
+
+
+def setup_framework(name: str, as_of: str | None, lookback: str | None,
+                    registry: Registry, db: Path | None = None) -> FrameworkSetup:
+    """Check ``--framework``, ``--as-of``, ``--lookback`` and ``--db`` and build the assessor.
+
+    ``--lookback`` without ``--framework`` selects the plain ``lookback`` framework.  The
+    as-of date defaults to today when a framework is chosen.  The database is opened (and
+    created) now, so a bad ``--db`` fails before a long fetch rather than after it.
+    """
+    _open(db).close()
+    when = parse_date(as_of, "--as-of")
+    years = parse_lookback(lookback)
+    name = (name or "none").strip().lower()
+    if name == "none" and years is not None:
+        name = "lookback"
+    if name == "none":
+        return FrameworkSetup("none", None, when, None, None)
+    if name not in available_frameworks():
+        fail(f"--framework: unknown framework {name!r}; known: none, "
+             f"{', '.join(available_frameworks())}")
+    when = when or date.today()
+    try:
+        fw = load_framework(name)
+        assessor = fw.assessor(when, years, registry=registry)
+    except FrameworkError as exc:
+        fail(f"--lookback: {exc}" if years is not None else f"--framework {name}: {exc}")
+    return FrameworkSetup(name, fw, when, years, assessor)
+
+
+def _open(db: Path | None) -> Store:
+    try:
+        return Store(db if db is not None else default_db_path())
+    except StoreError as exc:
+        fail(f"--db: {exc}")
+
+
+def keep_run(result: ScreenResult, db: Path | None, setup: FrameworkSetup) -> None:
+    """Record the run in the case file, apply earlier review decisions to its findings,
+    and put the diff against the previous run of the same screen into the run record.
+
+    Call it after screening and before writing the report folder.
+    """
+    result.run["framework"] = setup.record()
+    with _open(db) as store:
+        try:
+            previous = store.previous_comparable_run(result)
+            run_id = store.record_run(result)
+            result.run["case_file"] = {"database": str(store.path), "run_id": run_id,
+                                       "previous_run_id": previous}
+            if previous is None:
+                result.run["diff"] = {"previous_run": None,
+                                      "note": "first run of this screen in the case file"}
+            else:
+                d = store.diff(previous, run_id)
+                reviewed = store.latest_reviews()
+                result.run["diff"] = {
+                    "previous_run": previous, "run": run_id, "counts": d["counts"],
+                    "new": d["new"], "gone": d["gone"],
+                    "changed": [c["finding_id"] for c in d["changed"]],
+                    # decisions made on evidence that has since changed: look again
+                    "changed_since_review": [c["finding_id"] for c in d["changed"]
+                                             if c["finding_id"] in reviewed],
+                    "changed_fields": d["changed"],
+                }
+        except StoreError as exc:
+            fail(f"--db: {exc}")
+
+
+# --------------------------------------------------------------------------- review commands
+
+def _run_id(store: Store, run: int | None) -> int:
+    if run is not None:
+        return run
+    latest = store.latest_run_id()
+    if latest is None:
+        fail(f"no runs in {store.path} yet; run `tracker demo` or `tracker screen` first")
+    return latest
+
+
+@review_app.command("list")
+def review_list(
+    run: Annotated[int | None, typer.Option(help="Run ID (default: the latest).")] = None,
+    status: Annotated[str | None, typer.Option(
+        help="Only this status: unreviewed, confirmed or dismissed.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """List a run's findings with their review status.
+
+    Example:
+
+        tracker review list --status unreviewed
+    """
+    if status is not None and status not in REVIEW_STATUSES:
+        fail(f"--status: {status!r} is not one of {', '.join(REVIEW_STATUSES)}")
+    with _open(db) as store:
+        run_id = _run_id(store, run)
+        try:
+            rows = store.findings(run_id)
+        except StoreError as exc:
+            fail(str(exc))
+    rows = [r for r in rows if status is None or r["review_status"] == status]
+    out.print(f"run {run_id}: {len(rows)} findings"
+              + (f" with status {status}" if status else ""), markup=False)
+    for r in rows:
+        where = r["institution_name"] or r["list_entry_name"]
+        out.print(f"{r['finding_id']}  {r['review_status']:<10}  {r['list']:<16}  "
+                  f"{r['publication_date'] or '?':<10}  {where}  |  {r['outcome'][:90]}",
+                  markup=False, soft_wrap=True)
+
+
+@review_app.command("set")
+def review_set(
+    finding_id: Annotated[str, typer.Argument(help="The finding's ID (findings.csv).")],
+    status: Annotated[str, typer.Argument(help="unreviewed, confirmed or dismissed.")],
+    reviewer: ReviewerOpt = "",
+    reason: Annotated[str, typer.Option(help="Why (required to dismiss).")] = "",
+    db: DbOpt = None,
+) -> None:
+    """Record a decision on one finding; it applies to every run that finds the same tie.
+
+    Example:
+
+        tracker review set 3f2a9c0d1e4b5a67 dismissed --reason 'other institution'
+        --reviewer 'A. Reviewer'
+    """
+    with _open(db) as store:
+        try:
+            store.set_review(finding_id, status.strip().lower(), reviewer, reason)
+        except StoreError as exc:
+            fail(str(exc))
+    out.print(f"recorded: {finding_id} {status} by {reviewer}", markup=False)
+
+
+@review_app.command("export")
+def review_export(
+    path: Annotated[Path, typer.Argument(help="Workbook to write (.xlsx).")],
+    run: Annotated[int | None, typer.Option(help="Run ID (default: the latest).")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Write a review workbook: one row per finding, with status, reason and reviewer.
+
+    Example:
+
+        tracker review export reviews.xlsx --run 3
+    """
+    if path.suffix.lower() != ".xlsx":
+        fail(f"{path}: the file name must end in .xlsx")
+    with _open(db) as store:
+        run_id = _run_id(store, run)
+        try:
+            store.export_reviews_xlsx(path, run_id)
+        except StoreError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{path}: cannot write ({exc.strerror})")
+    out.print(f"wrote {path} (run {run_id})", markup=False)
+
+
+@review_app.command("import")
+def review_import(
+    path: Annotated[Path, typer.Argument(help="A workbook written by `review export`.")],
+    reviewer: ReviewerOpt = "",
+    db: DbOpt = None,
+) -> None:
+    """Record the decisions in a review workbook: all rows, or none if any row is bad.
+
+    Example:
+
+        tracker review import reviews.xlsx --reviewer 'A. Reviewer'
+    """
+    if not path.is_file():
+        fail(f"{path}: no such file")
+    with _open(db) as store:
+        try:
+            got = store.import_reviews_xlsx(path, reviewer)
+        except StoreError as exc:
+            fail(str(exc))
+    out.print(f"recorded {got['recorded']} decisions ({got['unchanged']} rows unchanged) "
+              f"by {reviewer}", markup=False)
+
+
+# --------------------------------------------------------------------------- runs, diff
+
+def runs_cmd(db: DbOpt = None) -> None:
+    """List the runs in the case file.
+
+    Example:
+
+        tracker runs --db case.db
+    """
+    with _open(db) as store:
+        rows = store.runs()
+    if not rows:
+        out.print(f"no runs in {default_db_path() if db is None else db}", markup=False)
+        return
+    for r in rows:
+        c = r["counts"]
+        out.print(f"{r['id']:>4}  {r['started_at']}  framework={r['framework']}"
+                  f"{' as_of=' + r['as_of'] if r['as_of'] else ''}  "
+                  f"registry={r['registry_version']}  works={c.get('works_read', 0)}  "
+                  f"findings={c.get('findings', 0)}  {' '.join(r['command'])}",
+                  markup=False, soft_wrap=True)
+
+
+def diff_cmd(
+    run_a: Annotated[int, typer.Argument(help="The earlier run's ID (see `tracker runs`).")],
+    run_b: Annotated[int, typer.Argument(help="The later run's ID.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """What changed between two runs: new ties, gone ties, changed listing or outcome.
+
+    Example:
+
+        tracker diff 1 2
+    """
+    with _open(db) as store:
+        try:
+            d = store.diff(run_a, run_b)
+        except StoreError as exc:
+            fail(str(exc))
+    if as_json:
+        out.print(json.dumps(d, indent=1, ensure_ascii=False), markup=False, soft_wrap=True)
+        return
+    c = d["counts"]
+    out.print(f"run {run_a} -> {run_b}: {c['new']} new, {c['gone']} gone, {c['changed']} "
+              f"changed, {c['unchanged']} unchanged", markup=False)
+    for fid in d["new"]:
+        out.print(f"new      {fid}", markup=False)
+    for fid in d["gone"]:
+        out.print(f"gone     {fid}", markup=False)
+    for ch in d["changed"]:
+        what = "; ".join(f"{k}: {v['before']!r} -> {v['after']!r}"
+                         for k, v in ch["changes"].items())
+        out.print(f"changed  {ch['finding_id']}  {what}", markup=False, soft_wrap=True)
+

@@ -1,0 +1,531 @@
+"""The case file: runs, their findings, and review decisions, in one SQLite database.
+
+A review decision belongs to a tie (a ``finding_id``, stable across reruns), not to one
+run, so a decision made after one run shows on every later run that finds the same tie.
+Decisions are never overwritten: each one is a new row (who, when, why) and the latest
+wins.  Every write is one explicit transaction: a failure leaves the database as it was.
+
+Schema (``schema_version`` 1)::
+
+    runs(id, started_at, finished_at, tool_version, command, settings, inputs, registry,
+         counts, data_gaps, record, comparable_key, recorded_at)
+    ties(finding_id PK, first_run_id -> runs, last_run_id -> runs)
+    findings(run_id -> runs, finding_id -> ties, row)          PK (run_id, finding_id)
+    reviews(id, finding_id -> ties, status, reason, reviewer, at, source)
+
+JSON columns hold the run record's parts as ScreenResult.run has them.
+
+Examples
+--------
+>>> import tempfile, tracker
+>>> from pathlib import Path
+>>> res = tracker.screen(tracker.read_works(tracker.demo_works_path()),
+...                      registry=tracker.load_registry())
+>>> with tempfile.TemporaryDirectory() as d, Store(Path(d) / "t.db") as st:
+...     run_id = st.record_run(res)
+...     fid = res.findings[0].finding_id
+...     st.set_review(fid, "dismissed", "A. Reviewer", "same name, other institution")
+...     (run_id, st.latest_reviews()[fid]["status"], len(st.findings(run_id)) == len(res.findings))
+(1, 'dismissed', True)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tracker.risk import Finding
+from tracker.screening import ScreenResult
+
+__all__ = [
+    "DIFF_FIELDS",
+    "REVIEW_STATUSES",
+    "SCHEMA_VERSION",
+    "ReviewImportError",
+    "Store",
+    "StoreError",
+    "default_db_path",
+]
+
+SCHEMA_VERSION = 1
+REVIEW_STATUSES = ("unreviewed", "confirmed", "dismissed")
+#: What makes a tie "changed" between two runs: its dates, listing and outcome.
+DIFF_FIELDS = ("listed_at_publication", "outcome", "list_editions", "listed_on")
+#: Evidence columns in the review workbook, after finding_id.
+REVIEW_EVIDENCE = ("work_id", "doi", "title", "publication_date", "author_name",
+                   "institution_name", "raw_affiliation", "list", "list_entry_name",
+                   "listed_on", "listed_at_publication", "match_method", "relation",
+                   "outcome")
+REVIEW_SHEET = "reviews"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    tool_version TEXT NOT NULL,
+    command TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    registry TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    data_gaps TEXT NOT NULL,
+    record TEXT NOT NULL,
+    comparable_key TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_key ON runs (comparable_key, id);
+CREATE TABLE IF NOT EXISTS ties (
+    finding_id TEXT PRIMARY KEY,
+    first_run_id INTEGER NOT NULL REFERENCES runs (id),
+    last_run_id INTEGER NOT NULL REFERENCES runs (id)
+);
+CREATE TABLE IF NOT EXISTS findings (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    finding_id TEXT NOT NULL REFERENCES ties (finding_id),
+    row TEXT NOT NULL,
+    PRIMARY KEY (run_id, finding_id)
+);
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    finding_id TEXT NOT NULL REFERENCES ties (finding_id),
+    status TEXT NOT NULL CHECK (status IN ('unreviewed', 'confirmed', 'dismissed')),
+    reason TEXT NOT NULL DEFAULT '',
+    reviewer TEXT NOT NULL CHECK (length(trim(reviewer)) > 0),
+    at TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    CHECK (status <> 'dismissed' OR length(trim(reason)) > 0)
+);
+CREATE INDEX IF NOT EXISTS reviews_tie ON reviews (finding_id, id);
+"""
+
+
+class StoreError(ValueError):
+    """The case-file database cannot be used or refuses a change; nothing was written."""
+
+
+class ReviewImportError(StoreError):
+    """A review workbook was refused; no decision from it was recorded.
+
+    ``problems`` lists every bad row as ``"row N: ..."``.
+    """
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        super().__init__(f"{path}: nothing imported: {'; '.join(problems[:3])}{more}")
+        self.problems = problems
+
+
+def default_db_path() -> Path:
+    """``$TRACKER_HOME/tracker.db``, else ``~/.local/share/tracker/tracker.db``."""
+    home = os.environ.get("TRACKER_HOME")
+    base = Path(home) if home else Path.home() / ".local" / "share" / "tracker"
+    return base / "tracker.db"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _j(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def comparable_key(run: dict[str, Any]) -> str:
+    """What two runs must share to be compared: inputs (by name, not content) and settings
+    other than the as-of date.  The registry is left out: a diff exists to show what a
+    registry change did.
+
+    Examples
+    --------
+    >>> a = {"inputs": [{"kind": "file", "path": "w.jsonl", "sha256": "1"}],
+    ...      "settings": {"framework": "none", "as_of": "2026-01-01"}}
+    >>> b = {"inputs": [{"kind": "file", "path": "w.jsonl", "sha256": "2"}],
+    ...      "settings": {"framework": "none", "as_of": "2026-02-01"}}
+    >>> comparable_key(a) == comparable_key(b)
+    True
+    """
+    inputs = [{k: v for k, v in i.items() if k not in ("sha256", "bytes")}
+              for i in run.get("inputs", [])]
+    settings = {k: v for k, v in run.get("settings", {}).items() if k != "as_of"}
+    return _j({"inputs": inputs, "settings": settings, "subjects": run.get("subjects", [])})
+
+
+class Store:
+    """The case-file database at ``path`` (created with its folder if missing).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Default :func:`default_db_path`.
+
+    Raises
+    ------
+    StoreError
+        The file cannot be opened, is not a tracker database, or has a newer schema.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists()
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            if new:  # the case file names people: readable by its owner only
+                os.chmod(self.path, 0o600)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA busy_timeout = 5000")
+            # executescript commits by itself, so the schema gets its own BEGIN/COMMIT
+            try:
+                self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            with self._tx():
+                row = self._db.execute("SELECT version FROM schema_version").fetchone()
+                if row is None:
+                    self._db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                elif row[0] > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path}: database schema {row[0]} is newer than "
+                                     f"this tracker's {SCHEMA_VERSION}; upgrade tracker")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot use as a tracker database ({exc})") from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create the database ({exc.strerror})") \
+                from None
+
+    # ----------------------------------------------------------------- plumbing
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One explicit transaction: committed at the end, rolled back on any exception."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ----------------------------------------------------------------- runs
+    def record_run(self, result: ScreenResult) -> int:
+        """Store a run and its findings; return the run's ID.
+
+        Also sets each finding's ``review_status`` (and ``extra["review"]``) from the latest
+        decision on its tie, so reports of this run show decisions made earlier.
+        """
+        run = result.run
+        with self._tx() as db:
+            latest = self.latest_reviews()
+            for f in result.findings:
+                rev = latest.get(f.finding_id)
+                if rev is not None:
+                    f.review_status = rev["status"]
+                    f.extra["review"] = rev
+            cur = db.execute(
+                "INSERT INTO runs (started_at, finished_at, tool_version, command, settings,"
+                " inputs, registry, counts, data_gaps, record, comparable_key, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run.get("started_at", ""), run.get("finished_at", ""),
+                 str(run.get("version", "")), _j(run.get("command", [])),
+                 _j(run.get("settings", {})), _j(run.get("inputs", [])),
+                 _j(run.get("registry", {})), _j(run.get("counts", {})),
+                 _j(run.get("data_gaps", {})), _j(run), comparable_key(run), _now()))
+            run_id = int(cur.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO ties (finding_id, first_run_id, last_run_id) VALUES (?, ?, ?)"
+                " ON CONFLICT (finding_id) DO UPDATE SET last_run_id = excluded.last_run_id",
+                [(f.finding_id, run_id, run_id) for f in result.findings])
+            db.executemany(
+                "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)",
+                [(run_id, f.finding_id, _j(_finding_json(f))) for f in result.findings])
+        return run_id
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first: id, times, version, command, counts, registry version."""
+        out = []
+        for r in self._db.execute("SELECT * FROM runs ORDER BY id"):
+            registry = json.loads(r["registry"])
+            settings = json.loads(r["settings"])
+            out.append({
+                "id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
+                "tool_version": r["tool_version"], "command": json.loads(r["command"]),
+                "framework": settings.get("framework", "none"),
+                "as_of": settings.get("as_of"),
+                "registry_version": registry.get("version", ""),
+                "counts": json.loads(r["counts"]),
+            })
+        return out
+
+    def run_record(self, run_id: int) -> dict[str, Any]:
+        """The full run record as screening made it."""
+        row = self._db.execute("SELECT record FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no run {run_id} in {self.path}")
+        record: dict[str, Any] = json.loads(row[0])
+        return record
+
+    def latest_run_id(self) -> int | None:
+        row = self._db.execute("SELECT max(id) FROM runs").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def findings(self, run_id: int) -> list[dict[str, Any]]:
+        """The finding rows of a run (as recorded, plus the current ``review_status``)."""
+        if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+            raise StoreError(f"no run {run_id} in {self.path}")
+        latest = self.latest_reviews()
+        out = []
+        for r in self._db.execute("SELECT row FROM findings WHERE run_id = ? ORDER BY rowid",
+                                  (run_id,)):
+            row = json.loads(r[0])
+            rev = latest.get(row["finding_id"])
+            row["review_status"] = rev["status"] if rev else "unreviewed"
+            row["review_reason"] = rev["reason"] if rev else ""
+            row["reviewer"] = rev["reviewer"] if rev else ""
+            out.append(row)
+        return out
+
+    def previous_comparable_run(self, result: ScreenResult, *,
+                                before_run_id: int | None = None) -> int | None:
+        """The latest stored run of the same screen (same inputs and settings, see
+        :func:`comparable_key`), older than ``before_run_id`` when given.
+
+        Call it before :meth:`record_run`, or pass the new run's ID as ``before_run_id``.
+        """
+        key = comparable_key(result.run)
+        row = self._db.execute(
+            "SELECT max(id) FROM runs WHERE comparable_key = ? AND id < ?",
+            (key, before_run_id if before_run_id is not None else 2**62)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def diff(self, run_a: int, run_b: int) -> dict[str, Any]:
+        """What changed from run ``run_a`` to run ``run_b``.
+
+        Returns
+        -------
+        dict
+            ``run_a``, ``run_b``; ``new`` and ``gone`` (finding IDs); ``changed``: one
+            ``{"finding_id", "changes": {field: {"before", "after"}}}`` per tie whose
+            :data:`DIFF_FIELDS` differ (e.g. a list moved its listing date); ``counts``.
+        """
+        a = {r["finding_id"]: r for r in self.findings(run_a)}
+        b = {r["finding_id"]: r for r in self.findings(run_b)}
+        new = sorted(set(b) - set(a))
+        gone = sorted(set(a) - set(b))
+        changed = []
+        for fid in sorted(set(a) & set(b)):
+            ch = {k: {"before": a[fid].get(k, ""), "after": b[fid].get(k, "")}
+                  for k in DIFF_FIELDS if a[fid].get(k, "") != b[fid].get(k, "")}
+            if ch:
+                changed.append({"finding_id": fid, "changes": ch})
+        return {"run_a": run_a, "run_b": run_b, "new": new, "gone": gone, "changed": changed,
+                "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
+                           "unchanged": len(set(a) & set(b)) - len(changed)}}
+
+    # ----------------------------------------------------------------- reviews
+    def latest_reviews(self) -> dict[str, dict[str, Any]]:
+        """The latest decision per tie: ``{finding_id: {status, reason, reviewer, at}}``."""
+        rows = self._db.execute(
+            "SELECT r.finding_id, r.status, r.reason, r.reviewer, r.at FROM reviews r"
+            " JOIN (SELECT finding_id, max(id) AS id FROM reviews GROUP BY finding_id) m"
+            " ON r.id = m.id")
+        return {r["finding_id"]: {"status": r["status"], "reason": r["reason"],
+                                  "reviewer": r["reviewer"], "at": r["at"]} for r in rows}
+
+    def review_history(self, finding_id: str) -> list[dict[str, Any]]:
+        """Every decision on one tie, oldest first."""
+        return [dict(r) for r in self._db.execute(
+            "SELECT status, reason, reviewer, at, source FROM reviews WHERE finding_id = ?"
+            " ORDER BY id", (finding_id,))]
+
+    def _check_review(self, finding_id: str, status: str, reviewer: str,
+                      reason: str) -> str | None:
+        """The problem with a decision, or None when it can be recorded."""
+        if status not in REVIEW_STATUSES:
+            return f"status {status!r} is not one of {', '.join(REVIEW_STATUSES)}"
+        if status == "dismissed" and not reason.strip():
+            return "a dismissal needs a reason"
+        if not reviewer.strip():
+            return "the reviewer's name is required"
+        if self._db.execute("SELECT 1 FROM ties WHERE finding_id = ?",
+                            (finding_id,)).fetchone() is None:
+            return f"unknown finding ID {finding_id!r} (not in any recorded run)"
+        return None
+
+    def _insert_review(self, db: sqlite3.Connection, finding_id: str, status: str,
+                       reviewer: str, reason: str, source: str) -> None:
+        db.execute("INSERT INTO reviews (finding_id, status, reason, reviewer, at, source)"
+                   " VALUES (?, ?, ?, ?, ?, ?)",
+                   (finding_id, status, reason.strip(), reviewer.strip(), _now(), source))
+
+    def set_review(self, finding_id: str, status: str, reviewer: str,
+                   reason: str = "") -> None:
+        """Record a decision on a tie (kept with the earlier ones; the latest wins).
+
+        Raises
+        ------
+        StoreError
+            Unknown finding ID, a status not in :data:`REVIEW_STATUSES`, a dismissal
+            without a reason, or no reviewer.
+        """
+        problem = self._check_review(finding_id, status, reviewer, reason)
+        if problem:
+            raise StoreError(f"review not recorded: {problem}")
+        with self._tx() as db:
+            self._insert_review(db, finding_id, status, reviewer, reason, "set")
+
+    # ----------------------------------------------------------------- workbook
+    def export_reviews_xlsx(self, path: str | Path, run_id: int) -> Path:
+        """Write a review workbook for a run: one row per finding, evidence columns, and
+        ``status`` (a drop-down), ``reason``, ``reviewer`` holding the latest decision.
+
+        Fill in ``status`` and ``reason`` and read it back with :meth:`import_reviews_xlsx`.
+        """
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
+        from openpyxl.worksheet.datavalidation import DataValidation
+
+        from tracker.exports import _put
+
+        rows = self.findings(run_id)
+        path = Path(path)
+        wb = Workbook()
+        ws = wb.active
+        ws.title = REVIEW_SHEET
+        header = ("finding_id", *REVIEW_EVIDENCE, "status", "reason", "reviewer")
+        for j, name in enumerate(header, start=1):
+            ws.cell(row=1, column=j, value=name).font = Font(bold=True)
+        for i, r in enumerate(rows, start=2):
+            values = {**r, "status": r["review_status"], "reason": r["review_reason"]}
+            for j, name in enumerate(header, start=1):
+                v = values.get(name, "")
+                _put(ws, i, j, v if isinstance(v, str | int | float) else str(v))
+        status_col = get_column_letter(header.index("status") + 1)
+        dv = DataValidation(type="list", formula1='"' + ",".join(REVIEW_STATUSES) + '"',
+                            allow_blank=False, showErrorMessage=True,
+                            errorTitle="status", error="choose unreviewed, confirmed or "
+                                                       "dismissed")
+        ws.add_data_validation(dv)
+        dv.add(f"{status_col}2:{status_col}{max(len(rows) + 1, 2)}")
+        ws.freeze_panes = "B2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(len(rows) + 1, 1)}"
+        for j, name in enumerate(header, start=1):
+            ws.column_dimensions[get_column_letter(j)].width = (
+                40 if name in ("title", "outcome", "reason", "raw_affiliation") else 16)
+        about = wb.create_sheet("about")
+        for i, (k, v) in enumerate((
+                ("run_id", run_id), ("database", str(self.path)), ("exported_at", _now()),
+                ("how", "set status to confirmed or dismissed (a dismissal needs a reason), "
+                        "then: tracker review import FILE --reviewer NAME"),
+                ("note", "a finding is evidence for review, not a determination")), start=1):
+            _put(about, i, 1, k)
+            _put(about, i, 2, v)
+        wb.save(path)
+        return path
+
+    def import_reviews_xlsx(self, path: str | Path, reviewer: str) -> dict[str, int]:
+        """Record the decisions in a review workbook, all or nothing.
+
+        Every row is checked first; any unknown finding ID, bad status or dismissal
+        without a reason refuses the whole file, naming the rows.  Rows whose status and
+        reason equal the latest decision are left alone.  The decisions are recorded under
+        ``reviewer`` (the person importing), in one transaction.
+
+        Returns
+        -------
+        dict
+            ``{"recorded": n, "unchanged": n, "rows": n}``.
+
+        Raises
+        ------
+        ReviewImportError
+            The file was refused; nothing was recorded.
+        """
+        from openpyxl import load_workbook
+
+        path = Path(path)
+        if not reviewer.strip():
+            raise StoreError("review import refused: the reviewer's name is required")
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ReviewImportError(path, [f"cannot read as a workbook ({exc})"]) from None
+        try:
+            ws = wb[REVIEW_SHEET] if REVIEW_SHEET in wb.sheetnames else wb.worksheets[0]
+            rows = list(ws.iter_rows(values_only=True))
+        finally:
+            wb.close()
+        if not rows:
+            raise ReviewImportError(path, ["row 1: no header row"])
+        header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
+        missing = [c for c in ("finding_id", "status", "reason") if c not in header]
+        if missing:
+            raise ReviewImportError(path, [f"row 1: column {missing[0]!r} is missing"])
+        col = {name: header.index(name) for name in ("finding_id", "status", "reason")}
+        latest = self.latest_reviews()
+        problems: list[str] = []
+        todo: list[tuple[str, str, str]] = []
+        seen: dict[str, int] = {}
+        unchanged = 0
+        for n, values in enumerate(rows[1:], start=2):
+
+            def cell(name: str, values: tuple[Any, ...] = values) -> str:
+                i = col[name]
+                v = values[i] if i < len(values) else None
+                return "" if v is None else str(v).strip()
+
+            fid, status, reason = cell("finding_id"), cell("status").lower(), cell("reason")
+            if not fid and not status and not reason:
+                continue
+            if not fid:
+                problems.append(f"row {n}: finding_id is empty")
+                continue
+            if fid in seen:
+                problems.append(f"row {n}: finding {fid} already on row {seen[fid]}")
+                continue
+            seen[fid] = n
+            status = status or "unreviewed"
+            problem = self._check_review(fid, status, reviewer, reason)
+            if problem:
+                problems.append(f"row {n}: {problem}")
+                continue
+            prev = latest.get(fid)
+            if (prev is None and status == "unreviewed" and not reason) or (
+                    prev is not None and prev["status"] == status and prev["reason"] == reason):
+                unchanged += 1
+                continue
+            todo.append((fid, status, reason))
+        if problems:
+            raise ReviewImportError(path, problems)
+        source = f"import {path.name}"
+        with self._tx() as db:
+            for fid, status, reason in todo:
+                self._insert_review(db, fid, status, reviewer, reason, source)
+        return {"recorded": len(todo), "unchanged": unchanged, "rows": len(seen)}
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    row = f.row()
+    extra = {k: v for k, v in f.extra.items() if k != "review"}
+    if extra:
+        row["extra"] = extra
+    return row
