@@ -1,75 +1,263 @@
-"""Issue 3 contract: fetching an organisation through pyalex from an OpenAlex-compatible
-server gives the same findings as screening the same records saved to a file."""
+"""``tracker screen`` fetching from the local OpenAlex-compatible server, as a user runs it:
+the files/API contract (issue 3), cache, resume, strategies, roster, faults and secrets."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 import requests
 
-from tracker.cli import main
+from tracker.cli import EXIT_INPUT, EXIT_RESUMABLE, main
 
-ORG = "I19820366"  # Chinese Academy of Sciences: its institution record is served
+OXFORD = "I40120149"
 SINCE = "2000-01-01"
+ID_METHODS = {"openalex_id", "ror", "lineage"}
 
 
-def _served_records(url: str) -> list[dict]:
-    """What the server serves for the org, fetched independently with plain requests."""
-    works, cursor = [], "*"
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([*args, "--no-progress"])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def api(oa, out: Path, *args: str) -> list[str]:
+    return ["screen", *args, "--openalex-url", oa.url, "-o", str(out)]
+
+
+def quick(oa, out: Path, *args: str) -> list[str]:
+    """As :func:`api`, identifiers only (building the name matcher takes ~2 s a run)."""
+    return [*api(oa, out, *args), "--no-names"]
+
+
+def findings(out: Path) -> list[dict]:
+    rows = json.loads((out / "findings.json").read_text("utf-8"))["findings"]
+    return sorted(rows, key=lambda r: r["finding_id"])
+
+
+def record(out: Path) -> dict:
+    return json.loads((out / "run.json").read_text("utf-8"))
+
+
+def served(oa, flt: str) -> list[dict]:
+    """The records the server serves for a filter, in its order (cursor paging, plain
+    requests); a record whose author list the list response cut is taken whole."""
+    out, cursor = [], "*"
     while cursor:
-        page = requests.get(f"{url}/works", params={
-            "filter": f"authorships.institutions.lineage:{ORG},from_publication_date:{SINCE}",
-            "per-page": 200, "cursor": cursor}, timeout=30).json()
-        works.extend(page["results"])
-        cursor = page["meta"]["next_cursor"] if page["results"] else None
+        body = requests.get(f"{oa.url}/works", params={"filter": flt, "per-page": 200,
+                                                        "cursor": cursor}, timeout=10).json()
+        out += body["results"]
+        cursor = body["meta"]["next_cursor"] if body["results"] else None
     whole = []
-    for w in works:  # list responses cut author lists at 100: take single records whole
+    for w in out:
         if w.get("is_authors_truncated"):
-            w = requests.get(f"{url}/works/{w['id'].rsplit('/', 1)[-1]}", timeout=30).json()
+            w = requests.get(f"{oa.url}/works/{w['id'].rsplit('/', 1)[-1]}", timeout=10).json()
         whole.append(w)
     return whole
 
 
-def _findings(path) -> list[dict]:
-    return json.loads((path / "findings.json").read_text("utf-8"))["findings"]
-
-
-def test_org_fetch_equals_saved_records(oa, tmp_path, capsys):
-    oa.configure(truncate_authors=True)
-    records = _served_records(oa.url)
-    assert records
-    saved = tmp_path / "org_works.jsonl"
-    saved.write_text("\n".join(json.dumps(r) for r in records) + "\n", "utf-8")
+@pytest.mark.parametrize("org, truncate", [
+    ("I19820366", True),  # Chinese Academy of Sciences, author lists cut at 100 in lists
+    (OXFORD, False),
+])
+def test_org_fetch_equals_saved_records(oa, tmp_path, capsys, org, truncate):
+    """Issue 3: --org ID --since D from the API == --works FILE --org ID --since D."""
+    oa.configure(truncate_authors=truncate)
+    works = served(oa, f"authorships.institutions.lineage:{org},from_publication_date:{SINCE}")
+    assert works
+    jsonl = tmp_path / "served.jsonl"
+    jsonl.write_text("".join(json.dumps(w) + "\n" for w in works), "utf-8")
     oa.reset()
-    oa.configure(truncate_authors=True)
-
-    api_out, file_out = tmp_path / "api", tmp_path / "file"
-    assert main(["screen", "--org", ORG, "--since", SINCE, "--openalex-url", oa.url,
-                 "-o", str(api_out), "--no-progress"]) == 0
-    assert main(["screen", "--works", str(saved), "--org", ORG, "--since", SINCE,
-                 "-o", str(file_out), "--no-progress"]) == 0
-    capsys.readouterr()
-    api, files = _findings(api_out), _findings(file_out)
-    assert api, "the org has flagged co-authorships in the recorded data"
-    assert api == files
-    run = json.loads((api_out / "run.json").read_text("utf-8"))
-    assert run["counts"]["works_read"] == len(records)
-    assert run["api"]["list_calls"] >= 1
-    # pyalex really went through our transport to the local server, with select= and 200/page.
+    oa.configure(truncate_authors=truncate)
+    code, _, err = run(capsys, *api(oa, tmp_path / "api", "--org", org, "--since", SINCE))
+    assert code == 0, err
+    code, _, err = run(capsys, "screen", "--works", str(jsonl), "--org", org, "--since",
+                       SINCE, "-o", str(tmp_path / "files"))
+    assert code == 0, err
+    from_api, from_files = findings(tmp_path / "api"), findings(tmp_path / "files")
+    assert from_api, "the subject has findings to compare"
+    assert [r["finding_id"] for r in from_api] == [r["finding_id"] for r in from_files]
+    assert from_api == from_files
+    rec = record(tmp_path / "api")
+    assert rec["counts"]["works_read"] == len(works) == record(
+        tmp_path / "files")["counts"]["works_read"]
+    assert rec["api"]["list_calls"] >= 1
+    # pyalex really went through our transport to the local server, with select= and 200/page
     log = [r for r in oa.requests.snapshot() if r.path == "/works"]
-    assert log and all("select" in r.query for r in log)
+    assert log and all("select" in r.query and r.query["per-page"] == "200" for r in log)
 
 
 def test_unknown_org_is_one_line_exit_2(oa, tmp_path, capsys):
-    code = main(["screen", "--org", "I1", "--openalex-url", oa.url, "-o", str(tmp_path),
-                 "--no-progress"])
-    err = capsys.readouterr().err
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "404" in err
+    code, _, err = run(capsys, *quick(oa, tmp_path, "--org", "I1"))
+    assert code == EXIT_INPUT and len(err.strip().splitlines()) == 1 and "404" in err
 
 
 def test_spent_daily_allowance_stops_cleanly_exit_3(oa, tmp_path, capsys):
-    oa.add_fault("budget_exhausted", times=5)
-    code = main(["screen", "--org", ORG, "--openalex-url", oa.url, "-o", str(tmp_path),
-                 "--no-progress"])
-    err = capsys.readouterr().err
-    assert code == 3 and "daily allowance" in err and "Traceback" not in err
+    oa.faults.budget_exhausted(times=5)
+    code, _, err = run(capsys, *quick(oa, tmp_path, "--org", "I19820366"))
+    assert code == EXIT_RESUMABLE and "daily allowance" in err and "Traceback" not in err
+
+
+def test_truncated_author_lists_do_not_change_the_findings(oa, tmp_path, capsys):
+    assert run(capsys, *quick(oa, tmp_path / "whole", "--org", OXFORD, "--cache-dir",
+                            str(tmp_path / "c1")))[0] == 0
+    oa.configure(truncate_authors=True)  # list responses cut author lists at 100
+    assert run(capsys, *quick(oa, tmp_path / "cut", "--org", OXFORD, "--cache-dir",
+                            str(tmp_path / "c2")))[0] == 0
+    assert findings(tmp_path / "cut") == findings(tmp_path / "whole")
+    assert record(tmp_path / "cut")["api"]["refetched_truncated_works"] >= 1
+
+
+def test_warm_cache_rerun_makes_zero_calls_and_refresh_asks_again(oa, tmp_path, capsys):
+    args = ("--org", OXFORD, "--org", "I1299303238", "--since", SINCE)
+    code, out, _ = run(capsys, *quick(oa, tmp_path / "a", *args))
+    assert code == 0 and "estimated cost $0.0002" in out
+    cold = len(oa.requests)
+    assert cold > 0
+    code, out, _ = run(capsys, *quick(oa, tmp_path / "b", *args))
+    assert code == 0 and len(oa.requests) == cold  # zero HTTP calls
+    assert "0 HTTP calls" in out and "2 of 2 queries from the cache" in out
+    assert findings(tmp_path / "a") == findings(tmp_path / "b")
+    assert record(tmp_path / "b")["api"]["calls"] == 0
+    assert run(capsys, *quick(oa, tmp_path / "c", *args, "--refresh"))[0] == 0
+    assert len(oa.requests) == 2 * cold
+    assert findings(tmp_path / "c") == findings(tmp_path / "a")
+
+
+def test_the_api_key_reaches_only_the_authorization_header(oa, tmp_path, capsys, monkeypatch):
+    key = "oa-key-7b3e91d0c4"
+    monkeypatch.setenv("OPENALEX_API_KEY", key)
+    oa.configure(require_api_key="cursor", api_keys={key})
+    cache = tmp_path / "cache"
+    code, _, err = run(capsys, *quick(oa, tmp_path / "r", "--org", OXFORD, "--cache-dir",
+                                    str(cache), "--roster", str(_roster(tmp_path))))
+    assert code == 0, err
+    seen = oa.requests.snapshot()
+    assert seen and all(r.api_key_via == "authorization" for r in seen)
+    files = [p for p in [*cache.rglob("*"), *(tmp_path / "r").rglob("*")] if p.is_file()]
+    assert any(p.name == "run.json" for p in files) and any(p.suffix == ".html" for p in files)
+    for p in files:
+        assert key.encode() not in p.read_bytes(), p
+    assert record(tmp_path / "r")["api"]["authenticated"] is True
+
+
+def test_cursor_paging_without_a_key_stops_with_the_fix(oa, tmp_path, capsys):
+    oa.configure(require_api_key="cursor")
+    code, _, err = run(capsys, *quick(oa, tmp_path / "r", "--org", OXFORD))
+    assert code == EXIT_RESUMABLE
+    assert "OPENALEX_API_KEY" in err and err.count("\n") == 1
+
+
+def test_spent_allowance_stops_cleanly_and_the_rerun_resumes(oa, tmp_path, capsys, monkeypatch):
+    args = ("--org", OXFORD, "--org", "I1299303238", "--org", "I145311948")
+    # the uninterrupted run, in its own home
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "home_once"))
+    assert run(capsys, *quick(oa, tmp_path / "once", *args))[0] == 0
+    once_lists = sum(r.endpoint == "list" for r in oa.requests.snapshot())
+    # the interrupted run: the daily allowance runs out on the second works query
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "home"))
+    oa.reset()
+    oa.faults.budget_exhausted(endpoint="list", skip=1)
+    code, _out, err = run(capsys, *quick(oa, tmp_path / "stopped", *args))
+    assert code == EXIT_RESUMABLE
+    assert "daily allowance is spent" in err and "resume where it stopped" in err
+    assert not (tmp_path / "stopped" / "run.json").exists()
+    oa.reset()
+    code, _, err = run(capsys, *quick(oa, tmp_path / "resumed", *args))
+    assert code == 0, err
+    resumed_lists = sum(r.endpoint == "list" for r in oa.requests.snapshot())
+    assert resumed_lists < once_lists
+    assert findings(tmp_path / "resumed") == findings(tmp_path / "once")
+    rec, ref = record(tmp_path / "resumed"), record(tmp_path / "once")
+    assert rec["counts"]["works_duplicate"] == 0
+    assert rec["counts"]["works_read"] == ref["counts"]["works_read"]
+    assert rec["api"]["queries_by_status"].get("from cache") == 1
+
+
+def test_prefilter_finds_every_identifier_tie_and_says_what_it_cannot_see(oa, tmp_path, capsys):
+    subject = ("--org", "I1299303238")
+    assert run(capsys, *api(oa, tmp_path / "full", *subject))[0] == 0
+    code, out, _ = run(capsys, *api(oa, tmp_path / "pre", *subject, "--strategy", "prefilter"))
+    assert code == 0 and "prefilter cannot see" in out
+    full, pre = findings(tmp_path / "full"), findings(tmp_path / "pre")
+    full_ids, pre_ids = {r["finding_id"] for r in full}, {r["finding_id"] for r in pre}
+    assert pre_ids <= full_ids
+    assert {r["finding_id"] for r in full if r["match_method"] in ID_METHODS} <= pre_ids
+    rec = record(tmp_path / "pre")
+    assert rec["settings"]["strategy"] == "prefilter"
+    assert any("raw affiliation strings" in s for s in rec["data_gaps"]["prefilter_cannot_see"])
+    assert "raw affiliation strings" in (tmp_path / "pre" / "report.html").read_text("utf-8")
+    assert rec["counts"]["works_read"] < record(tmp_path / "full")["counts"]["works_read"]
+
+
+def test_topic_ids_filter_on_the_server(oa, tmp_path, capsys):
+    assert run(capsys, *quick(oa, tmp_path / "all", "--org", OXFORD))[0] == 0
+    code, _, err = run(capsys, *quick(oa, tmp_path / "t", "--org", OXFORD, "--topic", "T10206"))
+    assert code == 0, err
+    topical = [r for r in oa.requests.snapshot() if "topics.id:T10206" in r.query.get("filter",
+                                                                                        "")]
+    assert topical
+    works = {w["id"].rsplit("/", 1)[-1] for w in served(
+        oa, f"authorships.institutions.lineage:{OXFORD},topics.id:T10206")}
+    expected = [r for r in findings(tmp_path / "all") if r["work_id"] in works]
+    assert findings(tmp_path / "t") == expected
+    rec = record(tmp_path / "t")
+    assert rec["settings"]["topics"] == ["T10206"]
+    assert rec["api"]["topic_filter"]["applied"] == "server"
+
+
+def _roster(tmp_path: Path) -> Path:
+    p = tmp_path / "roster.csv"
+    p.write_text("name,department,orcid,openalex_id,institution\n"
+                 "Jason Priem,Infrastructure,0000-0001-6187-6610,,\n"
+                 "Wrong Digit,Physics,0000-0001-6187-6611,,\n"
+                 "Heather Piwowar,Infrastructure,,,I4200000001\n", "utf-8")
+    return p
+
+
+def test_roster_reports_bad_rows_lists_candidates_and_remembers_confirmations(
+        oa, tmp_path, capsys):
+    roster = str(_roster(tmp_path))
+    code, out, err = run(capsys, *quick(oa, tmp_path / "r1", "--roster", roster))
+    assert code == 0, err
+    assert "line 3" in out and "check digit" in out
+    assert "roster line 4 (Heather Piwowar): not screened" in out
+    assert "candidate: A5048491430" in out
+    rec = record(tmp_path / "r1")
+    screened = {tuple(s["ids"]) for s in rec["subjects"]}
+    assert screened == {("A5023888391",)}  # the name-only row is not screened
+    assert rec["data_gaps"]["people_not_screened"] == ["line 4: Heather Piwowar"]
+    choices = tmp_path / "choices.csv"
+    choices.write_text("person,openalex_id\nHeather Piwowar,A5048491430\n", "utf-8")
+    code, out, err = run(capsys, *quick(oa, tmp_path / "r2", "--roster", roster,
+                                      "--confirm", str(choices)))
+    assert code == 0, err
+    code, out, err = run(capsys, *quick(oa, tmp_path / "r3", "--roster", roster))  # remembered
+    assert code == 0, err
+    rec = record(tmp_path / "r3")
+    assert {tuple(s["ids"]) for s in rec["subjects"]} == {("A5023888391",), ("A5048491430",)}
+    assert rec["data_gaps"]["people_not_screened"] == []
+    assert [p["confirmed"] for p in rec["people"]] == [False, True]
+
+
+def test_unknown_orgs_are_left_out_with_a_note_and_merged_ones_followed(oa, tmp_path, capsys):
+    oa.configure(merged={"I2": OXFORD})
+    code, out, err = run(capsys, *quick(oa, tmp_path / "r", "--org", "I1", "--org", "I2"))
+    assert code == 0, err
+    assert "left out: --org I1" in out and "HTTP 404" in out
+    rec = record(tmp_path / "r")
+    assert rec["api"]["merged_ids_followed"] == {"I2": OXFORD}
+    assert [s["ids"] for s in rec["subjects"]] == [[OXFORD]]
+    code, _, err = run(capsys, *quick(oa, tmp_path / "r2", "--org", "I1"))
+    assert code == EXIT_INPUT and "nothing to screen" in err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--strategy", "fastest"], "--strategy must be full or prefilter"),
+    (["--works", "x.jsonl", "--roster", "r.csv"], "cannot be used with --works"),
+    (["--roster", "/nonexistent/roster.csv"], "no such roster file"),
+])
+def test_fetch_options_fail_in_one_line(oa, tmp_path, capsys, args, needle):
+    code, _, err = run(capsys, *quick(oa, tmp_path / "r", "--org", OXFORD, *args))
+    assert code == EXIT_INPUT and needle in err and err.count("\n") == 1

@@ -289,12 +289,27 @@ def _check_lists(reg: Registry, settings: ScreenSettings) -> None:
 
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder for the report and exports.")]
+FrameworkOpt = Annotated[str, typer.Option(
+    help="Rules that set each finding's outcome: none, lookback, dod-2023, dod-2025, "
+    "dow-2026, ca-strac, nsf-2026 (tracker/data/frameworks/).")]
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", help="Review date, YYYY-MM-DD: look-back windows end here and 'listed now' "
+    "is judged here (default today).")]
+LookbackOpt = Annotated[str | None, typer.Option(
+    help="Look-back window like 5y (alone: --framework lookback).")]
+DbOpt = Annotated[Path | None, typer.Option(
+    "--db", help="Case-file database keeping runs and review decisions (default "
+    "$TRACKER_HOME/tracker.db, else ~/.local/share/tracker/tracker.db).")]
 
 
 @app.command()
 def demo(
     out_dir: OutOpt = Path("tracker-report"),
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    framework: FrameworkOpt = "none",
+    as_of: AsOfOpt = None,
+    lookback: LookbackOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Screen the bundled real OpenAlex works and write a report folder.
 
@@ -304,17 +319,24 @@ def demo(
     Example:
 
         tracker demo --out tracker-report
+
+        tracker demo --framework dow-2026 --as-of 2026-06-01 --out tracker-report
     """
+    from tracker.cli.review import keep_run, setup_framework
+
     works = demo_works_path()
     inputs = _check_files([works])
     reg = _load_registry(())
-    settings = ScreenSettings(strategy="files")
+    fw = setup_framework(framework, as_of, lookback, reg, db)
+    settings = fw.apply(ScreenSettings(strategy="files"))
     with _ProgressView(progress and err.is_terminal) as view:
         result = screen(
             read_works(works), registry=reg, settings=settings,
             name_matcher=_name_matcher(reg, True, settings.fuzzy_threshold),
+            assessor=fw.assessor,
             progress=view, command=["tracker", *sys.argv[1:]], inputs=inputs,
         )
+    keep_run(result, db, fw)
     _finish(result, out_dir, False)
 
 
@@ -335,7 +357,9 @@ def screen_cmd(
     lists: Annotated[str | None, typer.Option(
         help="Only these lists, comma-separated codes (see `tracker lists`).")] = None,
     topic: Annotated[list[str] | None, typer.Option(
-        help="Keep only works whose title, topics or keywords mention this. Repeatable.")] = None,
+        help="Keep only works whose title, topics or keywords mention this. Repeatable. "
+        "When fetching, OpenAlex topic IDs (T10206) and keyword IDs "
+        "(keywords/deep-learning) are filtered by the server.")] = None,
     names: Annotated[bool, typer.Option(
         "--names/--no-names", help="Also match institution names in raw affiliation "
         "strings.")] = True,
@@ -348,9 +372,29 @@ def screen_cmd(
     watchlist: Annotated[list[Path] | None, typer.Option(
         help="Your own watchlist (CSV or YAML), used like the bundled lists. "
         "Repeatable.")] = None,
+    roster: Annotated[Path | None, typer.Option(
+        help="People to screen: CSV with columns name, department, orcid, openalex_id "
+        "(and optional institution); see tracker/data/example_roster.csv. Name-only rows "
+        "are never screened: their candidate profiles are listed to confirm.")] = None,
+    confirm: Annotated[Path | None, typer.Option(
+        help="CSV of confirmed profiles (columns person, openalex_id; person = a roster "
+        "name or ORCID); remembered in $TRACKER_HOME/confirmed_profiles.json.")] = None,
+    strategy: Annotated[str, typer.Option(
+        help="full: every work of the subject, matched locally (complete). prefilter: ask "
+        "only for works that also have a listed institution (fewer calls; cannot see "
+        "raw-string-only ties).")] = "full",
+    refresh: Annotated[bool, typer.Option(
+        help="Ask OpenAlex again instead of using cached answers.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(
+        help="Cache and resumable checkpoints (default $TRACKER_HOME/cache, else "
+        "~/.cache/tracker).")] = None,
     fail_on_findings: Annotated[bool, typer.Option(
         help="Exit with code 10 when there are findings (for schedulers).")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    framework: FrameworkOpt = "none",
+    as_of: AsOfOpt = None,
+    lookback: LookbackOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 
@@ -363,16 +407,31 @@ def screen_cmd(
         tracker screen --author 0000-0002-1825-0097 --since 2020-01-01 --out report/
 
         TRACKER_OPENALEX_URL=http://127.0.0.1:8765 tracker screen --org I82880672 -o r/
+
+        tracker screen --roster roster.csv --org I136199984 --strategy prefilter -o r/
+
+        tracker screen --works w.jsonl --framework dow-2026 --as-of 2026-06-01 -o r/
+
+    Fetched answers are kept (--cache-dir): a rerun asks nothing again (--refresh does),
+    and a run stopped by a spent daily allowance or Ctrl-C resumes where it stopped.
     """
     files = list(works or [])
     orgs, authors = list(org or []), list(author or [])
-    if not files and not orgs and not authors:
-        fail("give --works FILE, or --org ID or --author ID to fetch from OpenAlex "
-             "(see tracker screen --help)")
+    if not files and not orgs and not authors and roster is None:
+        fail("give --works FILE, or --org ID, --author ID or --roster FILE to fetch from "
+             "OpenAlex (see tracker screen --help)")
+    if strategy not in ("full", "prefilter"):
+        fail(f"--strategy must be full or prefilter, not {strategy!r}")
+    if files and (roster is not None or confirm is not None):
+        fail("--roster and --confirm fetch from OpenAlex; they cannot be used with --works")
     settings = _settings(since, until, lists, topic, names, fuzzy_threshold,
-                         "files" if files else "full")
+                         "files" if files else strategy)
     reg = _load_registry(list(watchlist or []))
     _check_lists(reg, settings)
+    from tracker.cli.review import keep_run, setup_framework
+
+    fw = setup_framework(framework, as_of, lookback, reg, db)
+    settings = fw.apply(settings)
     nm = _name_matcher(reg, settings.name_matching, settings.fuzzy_threshold)
     command = ["tracker", *sys.argv[1:]] if sys.argv and "tracker" in sys.argv[0] else \
         ["tracker", "screen"]
@@ -382,55 +441,59 @@ def screen_cmd(
             subjects = _local_subjects(orgs, authors, files)
             result = screen(_iter_files(files), registry=reg, settings=settings,
                             subjects=subjects, name_matcher=nm, progress=view,
-                            command=command, inputs=inputs)
+                            command=command, inputs=inputs, assessor=fw.assessor)
         else:
-            result = _screen_api(orgs, authors, settings, reg, nm, view, openalex_url, command)
+            result = _screen_api(orgs, authors, settings, reg, nm, view, openalex_url, command,
+                                 roster=roster, confirm=confirm, refresh=refresh,
+                                 cache_dir=cache_dir, assessor=fw.assessor)
+    keep_run(result, db, fw)
     _finish(result, out_dir, fail_on_findings)
 
 
 def _screen_api(
     orgs: Sequence[str], authors: Sequence[str], settings: ScreenSettings, reg: Registry,
-    nm: object | None, view: _ProgressView, base_url: str, command: list[str],
+    nm: object | None, view: _ProgressView, base_url: str, command: list[str], *,
+    roster: Path | None = None, confirm: Path | None = None, refresh: bool = False,
+    cache_dir: Path | None = None, assessor: Callable[..., Any] | None = None,
 ) -> ScreenResult:
+    from dataclasses import replace
+
     from tracker.records import parse_work
-    from tracker.sources.openalex import InputError, OpenAlexSource, parse_author_id, parse_org_id
+    from tracker.sources.cache import default_cache_dir
+    from tracker.sources.openalex import InputError, OpenAlexSource, prepare_api_run
+    from tracker.sources.roster import RosterError
 
     try:
-        for g in orgs:
-            parse_org_id(g)
-        for g in authors:
-            parse_author_id(g)
-        source = OpenAlexSource(base_url=base_url, api_key=os.environ.get("OPENALEX_API_KEY"),
-                                on_call=view.fetch_counter())
-    except (InputError, ValueError) as exc:
+        source = OpenAlexSource(
+            base_url=base_url, api_key=os.environ.get("OPENALEX_API_KEY"),
+            on_call=view.fetch_counter(), cache_dir=cache_dir or default_cache_dir(),
+            refresh=refresh, progress=lambda p: view("works fetched", p.works,
+                                                     p.expected_works))
+        plan = prepare_api_run(
+            source, orgs=orgs, authors=authors, roster=roster, confirm=confirm,
+            since=settings.since, until=settings.until, strategy=settings.strategy,
+            registry=reg, lists=settings.lists, topics=settings.topics)
+    except (InputError, RosterError, ValueError, OSError) as exc:
         fail(str(exc))
-    try:
-        resolved = [source.resolve_org(g) for g in orgs] + [source.resolve_author(g)
-                                                            for g in authors]
     except RequestRejected as exc:
         fail(str(exc))
     subjects = [SubjectSpec(s.kind, s.ids, label=s.label, given=s.given, notes=s.notes)
-                for s in resolved]
+                for s in plan.subjects]
 
     def fetched() -> Iterable[Work | SkippedRecord]:
-        seen: set[str] = set()
-        for s in resolved:
-            for raw in source.iter_works(s, settings.since, settings.until):
-                try:
-                    w = parse_work(raw)
-                except ValueError as exc:
-                    yield SkippedRecord("openalex", str(raw.get("id", "?")), str(exc))
-                    continue
-                if w.id not in seen:
-                    seen.add(w.id)
-                    yield w
+        for raw in plan.works():
+            try:
+                yield parse_work(raw)
+            except ValueError as exc:
+                yield SkippedRecord("openalex", str(raw.get("id", "?")), str(exc))
 
-    inputs = [{"kind": "openalex", "base_url": base_url, "subject": s.to_json()}
-              for s in resolved]
-    result = screen(fetched(), registry=reg, settings=settings, subjects=subjects,
-                    name_matcher=nm, progress=view, command=command, inputs=inputs)
-    result.run["api"] = {**source.stats.to_json(),
-                         "refetched_truncated_works": source.refetched_truncated}
+    result = screen(fetched(), registry=reg,
+                    settings=replace(settings, topics=plan.screen_topics(settings.topics)),
+                    subjects=subjects, name_matcher=nm, progress=view, command=command,
+                    inputs=plan.inputs, assessor=assessor)
+    plan.annotate(result.run, settings.topics)
+    for line in plan.messages():
+        out.print(line, markup=False, soft_wrap=True)
     return result
 
 
@@ -441,6 +504,11 @@ def _register_subcommands() -> None:
     except ImportError:
         return
     app.add_typer(lists_app, name="lists")
+    from tracker.cli.review import diff_cmd, review_app, runs_cmd
+
+    app.add_typer(review_app, name="review")
+    app.command("runs")(runs_cmd)
+    app.command("diff")(diff_cmd)
 
 
 _register_subcommands()

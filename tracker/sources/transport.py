@@ -11,12 +11,36 @@ error documentation asks (honour ``Retry-After``; stop, do not retry, on a spent
 allowance), and counting/caching the calls a run makes.
 
 So every pyalex call tracker makes runs inside ``tracker.sources.openalex.routed``, which
-hands pyalex one
-:class:`OpenAlexSession` of ours.  The session rewrites the host, adds the API key as a
-header (never to the URL, so it never reaches a cache key or a log), retries transient
-faults with backoff, classifies the rest into the exceptions below, and counts calls.
-No other module talks HTTP to OpenAlex, and only :mod:`tracker.sources.openalex` imports
-pyalex.
+hands pyalex one :class:`OpenAlexSession` of ours.  The session rewrites the host, adds
+the API key as a header (never to the URL, so it never reaches a cache key or a log),
+follows redirects itself (a 301 means a merged entity: the new ID is recorded), retries
+transient faults with backoff, answers repeated calls from an on-disk cache
+(:class:`tracker.sources.cache.HttpCache`), classifies the rest into the exceptions
+below, and counts calls.  No other module talks HTTP to OpenAlex, and only
+:mod:`tracker.sources.openalex` imports pyalex.
+
+What the API documents, and what this session does about it
+------------------------------------------------------------
+(developers.openalex.org, "Error Handling" and "Authentication & Pricing", 2026.)
+
+=====================  ==============================================================
+answer                 what the session does
+=====================  ==============================================================
+200                    returned (a body that is not valid JSON is retried: a cut-off
+                       transfer)
+301 (merged entity)    followed; ``stats.merged`` records old -> new
+302/303/307/308        followed (e.g. ``w123`` -> ``W123``)
+403 (per-second limit) retried after ``Retry-After`` or exponential backoff
+429 per-second limit   same (``Retry-After: 1``, allowance left)
+429 allowance spent    :class:`BudgetExhausted` at once: no retry, the run stops with
+                       its checkpoint (``X-RateLimit-Remaining: 0``, "Insufficient
+                       budget", or a wait longer than five minutes)
+401                    :class:`AuthRequired` (set ``OPENALEX_API_KEY``)
+400, 404, other 4xx    returned to pyalex, which raises; tracker turns that into
+                       :class:`RequestRejected` (skip the item or stop)
+5xx, timeout, dropped  retried with backoff, then :class:`TransientFailure`
+connection
+=====================  ==============================================================
 
 Errors, named by consequence
 ----------------------------
@@ -33,13 +57,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
+
+if TYPE_CHECKING:
+    from tracker.sources.cache import HttpCache
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "LIST_CALL_USD",
     "AuthRequired",
     "BudgetExhausted",
     "CallStats",
@@ -50,8 +79,15 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.openalex.org"
+#: What one list/filter call costs: "$0.10 / 1,000 calls" (developers.openalex.org,
+#: Authentication & Pricing).  Singletons are free.  Used only for *estimates*.
+LIST_CALL_USD = 0.0001
 _PYALEX_HOST = "api.openalex.org"
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+_REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+#: A 429 asking for a longer wait than this is the daily allowance, not a per-second limit.
+_BUDGET_WAIT_S = 300.0
 
 
 class FetchError(RuntimeError):
@@ -85,18 +121,26 @@ class RequestRejected(FetchError):
 
 @dataclass
 class CallStats:
-    """What a run cost: HTTP calls by kind, retries, and cache hits."""
+    """What a run cost: HTTP calls by kind, retries, cache hits, merged IDs followed.
+
+    ``cost_usd`` is an *estimate*: list calls times :data:`LIST_CALL_USD`.
+    """
 
     list_calls: int = 0
     single_calls: int = 0
     retries: int = 0
     cache_hits: int = 0
-    cost_usd: float = 0.0
     by_status: dict[int, int] = field(default_factory=dict)
+    merged: dict[str, str] = field(default_factory=dict)
+    allowance_remaining_usd: str | None = None
 
     @property
     def calls(self) -> int:
         return self.list_calls + self.single_calls
+
+    @property
+    def cost_usd(self) -> float:
+        return self.list_calls * LIST_CALL_USD
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,8 +149,12 @@ class CallStats:
             "single_calls": self.single_calls,
             "retries": self.retries,
             "cache_hits": self.cache_hits,
-            "cost_usd": round(self.cost_usd, 6),
+            "estimated_cost_usd": round(self.cost_usd, 6),
+            "cost_basis": "estimated: list calls x $0.0001 ($0.10 per 1,000 list calls, "
+                          "OpenAlex pricing); single-entity calls are free",
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "merged_ids_followed": dict(sorted(self.merged.items())),
+            "allowance_remaining_usd": self.allowance_remaining_usd,
         }
 
 
@@ -117,8 +165,11 @@ def _retry_after(resp: requests.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
 
 
 def _body_text(resp: requests.Response) -> str:
@@ -145,7 +196,20 @@ def _is_budget_exhausted(resp: requests.Response) -> bool:
     if "insufficient budget" in body:
         return True
     ra = _retry_after(resp)
-    return ra is not None and ra > 300
+    return ra is not None and ra > _BUDGET_WAIT_S
+
+
+def _hours(seconds: float | None) -> str:
+    if seconds is None:
+        return "at midnight UTC"
+    if seconds < 3600:
+        return f"in about {max(1, round(seconds / 60))} min (midnight UTC)"
+    return f"in about {seconds / 3600:.1f} h (midnight UTC)"
+
+
+def _entity_id(url: str) -> str:
+    """The last path segment of an entity URL (``.../works/W1?x`` -> ``W1``)."""
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
 
 
 class OpenAlexSession(requests.Session):
@@ -156,7 +220,7 @@ class OpenAlexSession(requests.Session):
     base_url : str
         ``https://api.openalex.org`` or any OpenAlex-compatible server.
     api_key : str, optional
-        Sent as ``Authorization: Bearer``; never logged, never in a URL.
+        Sent as ``Authorization: Bearer``; never logged, never in a URL or cache key.
     timeout : float
         Seconds per attempt.
     max_retries : int
@@ -164,11 +228,24 @@ class OpenAlexSession(requests.Session):
     backoff : float
         Base of the exponential backoff in seconds (1, 2, 4... times this).
     max_wait : float
-        Longest single wait, including a server's ``Retry-After``.
+        Longest single wait.  A server asking (``Retry-After``) for longer stops the run
+        (resumable) instead of sleeping for hours.
     sleep : callable
         Injected for tests.
     on_call : callable, optional
-        Called with ``(kind, url, status)`` after each HTTP response (progress bars).
+        Called with ``(kind, url, status)`` after each HTTP response (progress bars);
+        not called for answers from the cache.
+    cache : HttpCache, optional
+        Answers repeated calls from disk (see :mod:`tracker.sources.cache`).
+    refresh : bool
+        Ask the server again for anything asked before this session (and store the new
+        answer); what this session asked is reused.
+
+    Examples
+    --------
+    >>> s = OpenAlexSession("http://127.0.0.1:9", api_key="sekrit")
+    >>> "sekrit" in repr(s)
+    False
     """
 
     def __init__(
@@ -183,6 +260,8 @@ class OpenAlexSession(requests.Session):
         sleep: Callable[[float], None] = time.sleep,
         on_call: Callable[[str, str, int], None] | None = None,
         user_agent: str = "tracker (+https://github.com/tracker/tracker)",
+        cache: HttpCache | None = None,
+        refresh: bool = False,
     ) -> None:
         super().__init__()
         parts = urlsplit(base_url.rstrip("/"))
@@ -195,14 +274,21 @@ class OpenAlexSession(requests.Session):
         self.max_wait = max_wait
         self.sleep = sleep
         self.on_call = on_call
+        self.cache = cache
+        self.refresh = refresh
         self.stats = CallStats()
-        self._api_key = api_key
+        self._api_key = api_key or None
         self.headers["User-Agent"] = user_agent
         self._lock = threading.Lock()
+        self._fresh: set[str] = set()  # asked in this session: reusable even on --refresh
 
     def __repr__(self) -> str:  # never show the key
         key = "set" if self._api_key else "unset"
         return f"OpenAlexSession({urlunsplit(self.base)!r}, api_key={key})"
+
+    @property
+    def has_api_key(self) -> bool:
+        return self._api_key is not None
 
     def rewrite(self, url: str) -> str:
         """Point a pyalex URL (fixed ``https://api.openalex.org`` host) at our server.
@@ -221,20 +307,80 @@ class OpenAlexSession(requests.Session):
 
     @staticmethod
     def kind_of(url: str) -> str:
-        """``list`` for list/filter/search calls (they cost), ``single`` for /works/W1."""
+        """``list`` for list/filter/search calls (they cost), ``single`` for /works/W1.
+
+        Examples
+        --------
+        >>> OpenAlexSession.kind_of("http://x/works?filter=a:b"), OpenAlexSession.kind_of(
+        ...     "http://x/works/W1")
+        ('list', 'single')
+        """
         path = urlsplit(url).path.strip("/").split("/")
         return "single" if len(path) >= 2 and path[1] else "list"
+
+    @staticmethod
+    def cacheable(url: str) -> bool:
+        """Whether an answer to ``url`` may be kept in the HTTP cache.
+
+        Cursor-paged calls are not: their works are kept, page by page, in the query's
+        checkpoint (:class:`tracker.sources.cache.QueryCheckpoint`) instead.
+
+        Examples
+        --------
+        >>> OpenAlexSession.cacheable("http://x/authors?filter=orcid:1")
+        True
+        >>> OpenAlexSession.cacheable("http://x/works?filter=a:b&cursor=%2A")
+        False
+        """
+        return not any(k == "cursor" for k, _ in parse_qsl(urlsplit(url).query))
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         target = self.rewrite(url.decode() if isinstance(url, bytes) else url)
+        verb = method.decode() if isinstance(method, bytes) else method
         kwargs.setdefault("timeout", self.timeout)
         kwargs.pop("auth", None)  # pyalex's auth would add its own (global) key
+        kwargs["allow_redirects"] = False  # followed below, through rewrite/retry/count
         headers = dict(kwargs.pop("headers", None) or {})
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         kwargs["headers"] = headers
+        use_cache = self.cache is not None and verb.upper() == "GET" and self.cacheable(target)
+        if use_cache and (not self.refresh or target in self._fresh):
+            assert self.cache is not None
+            hit = self.cache.get(target)
+            if hit is not None:
+                with self._lock:
+                    self.stats.cache_hits += 1
+                    if hit.merged_from:
+                        self.stats.merged[_entity_id(hit.merged_from)] = _entity_id(hit.final_url)
+                return hit.to_response()
+        first = target
+        merged_from: str | None = None
+        for _ in range(_MAX_REDIRECTS + 1):
+            resp = self._attempts(verb, target, args, kwargs)
+            if resp.status_code not in _REDIRECT_STATUS or "Location" not in resp.headers:
+                break
+            new = self.rewrite(urljoin(target, resp.headers["Location"]))
+            if resp.status_code == 301:
+                old_id, new_id = _entity_id(target), _entity_id(new)
+                with self._lock:
+                    self.stats.merged[old_id] = new_id
+                merged_from = merged_from or target
+            target = new
+        else:
+            raise TransientFailure(f"OpenAlex redirected more than {_MAX_REDIRECTS} times "
+                                   f"for {_entity_id(first)}; rerun later")
+        if use_cache and (resp.status_code == 200 or (
+                resp.status_code == 404 and self.kind_of(target) == "single")):
+            assert self.cache is not None
+            self.cache.put(first, resp, final_url=target, merged_from=merged_from)
+            self._fresh.add(first)
+        return resp
+
+    def _attempts(self, method: str, target: str, args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> requests.Response:
         kind = self.kind_of(target)
         attempt = 0
         while True:
@@ -253,14 +399,21 @@ class OpenAlexSession(requests.Session):
                 continue
             if status == 429 and _is_budget_exhausted(resp):
                 raise BudgetExhausted(
-                    "OpenAlex says the daily allowance is spent (HTTP 429). The run stopped "
-                    "cleanly; rerun the same command later (or with OPENALEX_API_KEY set) to "
-                    "resume where it stopped.")
+                    "OpenAlex says the daily allowance is spent (HTTP 429); it resets "
+                    f"{_hours(_retry_after(resp))}. The run stopped cleanly and kept what "
+                    "it fetched; rerun the same command then (or with OPENALEX_API_KEY set) "
+                    "to resume where it stopped.")
             if status == 401:
+                if self._api_key:
+                    raise AuthRequired(
+                        "OpenAlex rejected the API key in OPENALEX_API_KEY (HTTP 401). Check "
+                        "the key at https://openalex.org/settings/api and rerun; the run "
+                        "resumes where it stopped.")
                 raise AuthRequired(
-                    "OpenAlex wants an API key for this request (HTTP 401). Set the "
-                    "OPENALEX_API_KEY environment variable and rerun; the run resumes where "
-                    "it stopped.")
+                    "OpenAlex wants an API key for this request (HTTP 401; paging through "
+                    "all results needs one). Get a free key at "
+                    "https://openalex.org/settings/api, set the OPENALEX_API_KEY environment "
+                    "variable and rerun; the run resumes where it stopped.")
             if status in (403, 429) or status in _TRANSIENT_STATUS:
                 self._wait(attempt, _retry_after(resp), f"HTTP {status}")
                 attempt += 1
@@ -279,15 +432,15 @@ class OpenAlexSession(requests.Session):
 
     def _count(self, kind: str, url: str, resp: requests.Response) -> None:
         with self._lock:
-            if getattr(resp, "from_cache", False):
-                self.stats.cache_hits += 1
+            if kind == "list":
+                self.stats.list_calls += 1
             else:
-                if kind == "list":
-                    self.stats.list_calls += 1
-                else:
-                    self.stats.single_calls += 1
-                self.stats.by_status[resp.status_code] = (
-                    self.stats.by_status.get(resp.status_code, 0) + 1)
+                self.stats.single_calls += 1
+            self.stats.by_status[resp.status_code] = (
+                self.stats.by_status.get(resp.status_code, 0) + 1)
+            remaining = resp.headers.get("X-RateLimit-Remaining-USD")
+            if remaining is not None:
+                self.stats.allowance_remaining_usd = remaining
         if self.on_call is not None:
             self.on_call(kind, url, resp.status_code)
 
@@ -296,7 +449,31 @@ class OpenAlexSession(requests.Session):
             raise TransientFailure(
                 f"OpenAlex kept failing ({why}) after {self.max_retries} retries; rerun the "
                 f"same command to resume where it stopped.")
+        if retry_after is not None and retry_after > self.max_wait:
+            raise TransientFailure(
+                f"OpenAlex asked to wait {retry_after:.0f} s before retrying ({why}); the run "
+                f"stopped instead. Rerun the same command later to resume where it stopped.")
         with self._lock:
             self.stats.retries += 1
         delay = retry_after if retry_after is not None else self.backoff * (2 ** attempt)
         self.sleep(min(delay, self.max_wait))
+
+
+def cached_response(url: str, status: int, content_type: str, body: bytes) -> requests.Response:
+    """A :class:`requests.Response` rebuilt from a cache entry (``from_cache`` is True).
+
+    Examples
+    --------
+    >>> r = cached_response("http://x/works/W1", 200, "application/json", b'{"id": "W1"}')
+    >>> r.json()["id"], r.from_cache
+    ('W1', True)
+    """
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = body
+    resp.headers = CaseInsensitiveDict({"Content-Type": content_type})
+    resp.url = url
+    resp.encoding = "utf-8"
+    resp.reason = "OK (cache)" if status == 200 else "cache"
+    resp.from_cache = True  # type: ignore[attr-defined]
+    return resp
