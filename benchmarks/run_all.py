@@ -1,0 +1,484 @@
+"""Run every benchmark: tracker against the analyst's baseline on SYNTHETIC works, per stage.
+
+For each size, a SYNTHETIC works file is generated (:mod:`benchmarks.generate`, seeded), and
+each stage is measured in a fresh subprocess (seconds of the stage, and the process's peak
+resident memory, ``ru_maxrss``, which includes what the stage needs loaded first: the parsed
+works, the registry).  Stages:
+
+``parse``   read the works file into records (tracker: ``read_works``; baseline: ``json.loads``)
+``match``   identifier matching of every authorship (tracker: ``Matcher``; baseline: loops)
+``assess``  the evidence row per tie and its listing-date comparison (tracker: ``make_finding``
+            plus a framework's assessor when ``tracker/frameworks.py`` exists)
+``graph``   the co-author graph of every work with <= 100 authors
+``report``  the outputs (tracker: ``write_report_folder``, seven files; baseline: one CSV)
+``e2e``     all of the above from the file on disk, registry load included
+
+Tracker runs with name matching off in the compared rows (the baseline matches identifiers
+only); ``e2e_names`` is tracker's default configuration (names on), for information.
+
+Results go to ``benchmarks/results/latest.json`` and ``latest.md`` (and the README table).
+
+Usage::
+
+    python -m benchmarks.run_all [--sizes 15000,100000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "benchmarks" / "README.md"
+STAGES = ("parse", "match", "assess", "graph", "report", "e2e")
+AS_OF = date(2026, 11, 23)  # fixed, so framework outcomes do not depend on the run date
+FRAMEWORK = "dow-2026"
+TARGET_E2E_S = 30.0
+TARGET_E2E_GB = 3.5
+TARGET_SPEEDUP = 20.0
+
+
+# --------------------------------------------------------------------------- child side
+
+def _peak_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    ``VmHWM`` from ``/proc/self/status`` where there is one: it starts afresh at ``exec``,
+    while ``ru_maxrss`` keeps the parent's peak across fork and exec on Linux.
+    """
+    try:
+        m = re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text())
+        if m:
+            return int(m.group(1)) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _assessor(reg: Any) -> tuple[str, Any]:
+    if importlib.util.find_spec("tracker.frameworks") is None:
+        return "none (default outcomes)", None
+    from tracker.frameworks import available_frameworks, load_framework
+    if FRAMEWORK not in available_frameworks():
+        return "none (default outcomes)", None
+    return (f"{FRAMEWORK} as of {AS_OF.isoformat()}",
+            load_framework(FRAMEWORK).assessor(AS_OF, registry=reg))
+
+
+def _triples(findings: list[Any]) -> list[list[Any]]:
+    return sorted([f.work_id, f.extra["authorship_index"], f.entry_id] for f in findings)
+
+
+def _tracker_stage(stage: str, works_path: Path, tmp: Path) -> dict[str, Any]:
+    from tracker.exports import write_report_folder
+    from tracker.graph import coauthor_graph
+    from tracker.matching import Matcher
+    from tracker.records import Work
+    from tracker.risk import make_finding
+    from tracker.screening import ScreenSettings, screen
+    from tracker.sources.files import read_works
+    from tracker.watchlists import load_registry
+
+    settings = ScreenSettings(name_matching=False)
+    out: dict[str, Any] = {}
+    if stage in ("e2e", "e2e_names"):
+        t0 = time.perf_counter()
+        reg = load_registry()
+        names = None
+        if stage == "e2e_names":
+            from tracker.names import NameMatcher
+            names = NameMatcher(reg, fuzzy_threshold=92.0)
+            settings = ScreenSettings(name_matching=True)
+        fw, assessor = _assessor(reg)
+        items = list(read_works(works_path))
+        res = screen(items, registry=reg, settings=settings, name_matcher=names,
+                     assessor=assessor)
+        g = coauthor_graph(w for w in items if isinstance(w, Work))
+        write_report_folder(res, tmp / "report")
+        out["seconds"] = time.perf_counter() - t0
+        out.update(findings=len(res.findings), edges=g.number_of_edges(), framework=fw,
+                   report_bytes=sum(p.stat().st_size for p in (tmp / "report").iterdir()))
+        if stage == "e2e":
+            (tmp / "tracker_triples.json").write_text(json.dumps(_triples(res.findings)))
+        return out
+    reg = load_registry()
+    t0 = time.perf_counter()
+    works = [w for w in read_works(works_path) if isinstance(w, Work)]
+    if stage == "parse":
+        out["seconds"] = time.perf_counter() - t0
+        out["records"] = len(works)
+        return out
+    if stage == "graph":
+        t0 = time.perf_counter()
+        g = coauthor_graph(works)
+        out["seconds"] = time.perf_counter() - t0
+        out["edges"] = g.number_of_edges()
+        return out
+    if stage == "report":
+        fw, assessor = _assessor(reg)
+        res = screen(works, registry=reg, settings=settings, assessor=assessor)
+        t0 = time.perf_counter()
+        write_report_folder(res, tmp / "report")
+        out["seconds"] = time.perf_counter() - t0
+        out["findings"] = len(res.findings)
+        return out
+    matcher = Matcher(reg)
+    t0 = time.perf_counter()
+    ties = [(w, a, m) for w in works for a in w.authorships
+            for m in matcher.match_authorship(a)]
+    match_s = time.perf_counter() - t0
+    if stage == "match":
+        out["seconds"] = match_s
+        out["matches"] = len(ties)
+        return out
+    fw, assessor = _assessor(reg)
+    t0 = time.perf_counter()
+    n = 0
+    for w, a, m in ties:
+        if m.context_only:
+            continue
+        f = make_finding(w, a, m)
+        if assessor is not None:
+            f = assessor(f, w)
+        n += 1
+    out["seconds"] = time.perf_counter() - t0
+    out.update(findings_before_dedup=n, framework=fw)
+    return out
+
+
+def _baseline_stage(stage: str, works_path: Path, tmp: Path) -> dict[str, Any]:
+    from benchmarks import baseline as b
+
+    if stage == "e2e":
+        prog = tmp / "progress.json"
+
+        def progress(done: dict[str, Any]) -> None:
+            prog.write_text(json.dumps(done))
+
+        r = b.run(works_path, tmp / "baseline.csv", progress=progress)
+        trip = sorted([t["work_id"], t["authorship_index"], t["entry_id"]] for t in r["ties"])
+        (tmp / "baseline_triples.json").write_text(json.dumps(trip))
+        return {"seconds": r["total"], "findings": r["findings"], "edges": r["edges"],
+                "stages": {s: r[s] for s in STAGES if s in r}}
+    t0 = time.perf_counter()
+    works = b.read_works(works_path)
+    if stage == "parse":
+        return {"seconds": time.perf_counter() - t0, "records": len(works)}
+    if stage == "graph":
+        t0 = time.perf_counter()
+        g = b.build_graph(works)
+        return {"seconds": time.perf_counter() - t0, "edges": g.number_of_edges()}
+    raise ValueError(f"baseline stage {stage!r} is measured inside its e2e run")
+
+
+def child(tool: str, stage: str, works_path: Path, tmp: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    fn = _tracker_stage if tool == "tracker" else _baseline_stage
+    out = fn(stage, works_path, tmp)
+    out["peak_mb"] = round(_peak_mb(), 1)
+    out["ru_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    print("RESULT " + json.dumps(out))
+
+
+# --------------------------------------------------------------------------- parent side
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    ram_gb = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        m = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
+        ram_gb = round(int(m.group(1)) / 1024 ** 2, 1) if m else None
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "ram_gb": ram_gb, "cpu": cpu or platform.processor(),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def measure(tool: str, stage: str, works_path: Path, timeout: float) -> dict[str, Any]:
+    """One stage in a fresh subprocess; ``stopped`` when it ran past ``timeout``."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{tool}-{stage}-"))
+    cmd = [sys.executable, "-m", "benchmarks.run_all", "--child", f"{tool}:{stage}",
+           "--works", str(works_path), "--tmp", str(tmp)]
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"stopped": True, "limit_s": timeout, "tmp": str(tmp)}
+    wall = time.perf_counter() - t0
+    line = next((x for x in reversed(p.stdout.splitlines()) if x.startswith("RESULT ")), None)
+    if p.returncode != 0 or line is None:
+        return {"error": (p.stderr.strip().splitlines() or ["no output"])[-1], "tmp": str(tmp)}
+    out = json.loads(line[len("RESULT "):])
+    out["process_wall_s"] = round(wall, 2)
+    out["seconds"] = round(out["seconds"], 3)
+    out["tmp"] = str(tmp)
+    return out
+
+
+def _triples_equal(t: dict[str, Any], b: dict[str, Any]) -> bool | None:
+    try:
+        a = json.loads((Path(t["tmp"]) / "tracker_triples.json").read_text())
+        c = json.loads((Path(b["tmp"]) / "baseline_triples.json").read_text())
+    except (KeyError, OSError):
+        return None
+    return {tuple(x) for x in a} == {tuple(x) for x in c}
+
+
+def _run_script(args: list[str], timeout: float) -> dict[str, Any]:
+    try:
+        p = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"stopped": True, "limit_s": timeout}
+    for line in reversed(p.stdout.strip().splitlines()):
+        try:
+            doc = json.loads(line)
+            if isinstance(doc, dict):
+                return doc
+        except ValueError:
+            continue
+    return {"error": (p.stderr.strip().splitlines() or ["no JSON output"])[-1]}
+
+
+def other_benchmarks() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    bench = ROOT / "benchmarks"
+    if (bench / "bench_report.py").exists():
+        out["bench_report"] = _run_script(["benchmarks/bench_report.py", "--repeat", "3"], 600)
+    if (bench / "bench_matching.py").exists():
+        works = "20000"  # its speed section; the default 100,000 takes minutes more
+        out["bench_matching"] = _run_script(["benchmarks/bench_matching.py", "--works", works],
+                                            900)
+    if (bench / "bench_api_calls.py").exists():
+        out["bench_api_calls"] = _run_script(
+            ["-c", "import json; from benchmarks.bench_api_calls import run; "
+                   "print(json.dumps(run(), default=str))"], 600)
+    for v in out.values():
+        v.pop("out", None)
+    return out
+
+
+def run_size(n: int, seed: int, work_dir: Path, baseline_timeout: float,
+             tracker_timeout: float, names_max: int) -> dict[str, Any]:
+    works = work_dir / f"works_n{n}_seed{seed}.jsonl.gz"
+    t0 = time.perf_counter()
+    if not works.exists():
+        # in a subprocess, so this process stays small (its peak would pass to children)
+        subprocess.run([sys.executable, "-m", "benchmarks.generate", "--n", str(n), "--seed",
+                        str(seed), "--out", str(works)], cwd=ROOT, check=True,
+                       capture_output=True)
+    gen_s = time.perf_counter() - t0
+    res: dict[str, Any] = {"works": n, "seed": seed, "file": str(works),
+                           "file_bytes": works.stat().st_size,
+                           "generate_s": round(gen_s, 2), "tracker": {}, "baseline": {}}
+    for stage in (*STAGES, "e2e_names"):
+        if stage == "e2e_names" and n > names_max:
+            res["tracker"][stage] = {"error": f"not run (only up to {names_max:,} works)"}
+            continue
+        print(f"  n={n:,} tracker {stage} ...", file=sys.stderr, flush=True)
+        res["tracker"][stage] = measure("tracker", stage, works, tracker_timeout)
+    # match, assess and report need the whole pipeline before them: they are timed inside
+    # one e2e process (its per-stage times), so the slow match runs once, not four times
+    for stage in ("parse", "graph", "e2e"):
+        print(f"  n={n:,} baseline {stage} ...", file=sys.stderr, flush=True)
+        res["baseline"][stage] = measure("baseline", stage, works, baseline_timeout)
+    e2e = res["baseline"]["e2e"]
+    inner = e2e.get("stages")
+    if inner is None:  # stopped: read the stages it finished
+        try:
+            inner = json.loads((Path(e2e["tmp"]) / "progress.json").read_text())
+        except (KeyError, OSError, ValueError):
+            inner = {}
+    spent = float(inner.get("total", 0.0))
+    for stage in ("match", "assess", "report"):
+        if stage in inner:
+            res["baseline"][stage] = {"seconds": round(inner[stage], 3), "in_e2e": True}
+        elif e2e.get("stopped"):
+            if spent >= baseline_timeout:
+                res["baseline"][stage] = {"stopped": True, "in_e2e": True, "not_reached": True}
+            else:
+                res["baseline"][stage] = {"stopped": True, "in_e2e": True,
+                                          "limit_s": round(baseline_timeout - spent, 1)}
+                spent = baseline_timeout  # later stages never started
+        else:
+            res["baseline"][stage] = {"error": e2e.get("error", "no timing"), "in_e2e": True}
+    res["identical_findings"] = _triples_equal(res["tracker"]["e2e"], res["baseline"]["e2e"])
+    return res
+
+
+def _fmt_s(r: dict[str, Any]) -> str:
+    if r.get("not_reached"):
+        return "not reached (stopped)"
+    if r.get("stopped"):
+        return f"> {r['limit_s']:g} s (stopped)"
+    if "error" in r:
+        return f"error: {r['error']}"
+    return f"{r['seconds']:.2f} s"
+
+
+def _fmt_mb(r: dict[str, Any]) -> str:
+    if r.get("in_e2e"):
+        return "(in e2e)"
+    return f"{r['peak_mb']:,.0f} MB" if "peak_mb" in r else "–"
+
+
+def _ratio(t: dict[str, Any], b: dict[str, Any]) -> str:
+    if "seconds" not in t or t["seconds"] <= 0:
+        return "–"
+    if b.get("not_reached"):
+        return "–"
+    if b.get("stopped"):
+        return f"> {b['limit_s'] / t['seconds']:.1f}×"
+    if "seconds" not in b:
+        return "–"
+    return f"{b['seconds'] / t['seconds']:.1f}×"
+
+
+def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in results:
+        t, b = r["tracker"]["e2e"], r["baseline"]["e2e"]
+        if r["works"] >= 100_000 and "seconds" in t:
+            out.append({"target": f"{r['works']:,} works end to end <= {TARGET_E2E_S:g} s",
+                        "value": f"{t['seconds']:.1f} s", "met": t["seconds"] <= TARGET_E2E_S})
+            gb = t["peak_mb"] / 1024
+            out.append({"target": f"{r['works']:,} works peak memory <= {TARGET_E2E_GB:g} GB",
+                        "value": f"{gb:.2f} GB", "met": gb <= TARGET_E2E_GB})
+        if r["works"] == 15_000 and "seconds" in t:
+            if b.get("stopped"):
+                speed = b["limit_s"] / t["seconds"]
+                met: bool | None = True if speed >= TARGET_SPEEDUP else None
+                val = f"> {speed:.1f}×"
+            elif "seconds" in b:
+                speed = b["seconds"] / t["seconds"]
+                met, val = speed >= TARGET_SPEEDUP, f"{speed:.1f}×"
+            else:
+                met, val = None, "–"
+            out.append({"target": f"15,000 works >= {TARGET_SPEEDUP:g}× faster than baseline "
+                                  "end to end", "value": val, "met": met})
+            out.append({"target": "15,000 works: identical identifier findings",
+                        "value": str(r["identical_findings"]),
+                        "met": r["identical_findings"] is True})
+    return out
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    m = doc["machine"]
+    lines = [
+        f"Run {doc['date']} on {m['cores']} cores, {m['ram_gb']} GB RAM, {m['cpu']}, "
+        f"Python {m['python']} ({m['platform']}).  Works are SYNTHETIC (seed {doc['seed']}); "
+        f"framework: {doc.get('framework', '')}.",
+        "",
+    ]
+    for r in doc["sizes"]:
+        lines += [f"**{r['works']:,} works** ({r['file_bytes'] / 1e6:.0f} MB gzip; "
+                  f"identical identifier findings: {r['identical_findings']})", "",
+                  "| stage | tracker | tracker peak | baseline | baseline peak | "
+                  "baseline / tracker |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for s in STAGES:
+            t, b = r["tracker"][s], r["baseline"][s]
+            lines.append(f"| {s} | {_fmt_s(t)} | {_fmt_mb(t)} | {_fmt_s(b)} | {_fmt_mb(b)} | "
+                         f"{_ratio(t, b)} |")
+        t = r["tracker"]["e2e_names"]
+        lines.append(f"| e2e, name matching on (tracker default) | {_fmt_s(t)} | {_fmt_mb(t)} "
+                     f"| – | – | – |")
+        lines.append("")
+    if doc["targets"]:
+        lines += ["| target | value | met |", "|---|---:|---|"]
+        for t in doc["targets"]:
+            met = {True: "yes", False: "**no**", None: "unknown"}[t["met"]]
+            lines.append(f"| {t['target']} | {t['value']} | {met} |")
+        lines.append("")
+    other = doc.get("other_benchmarks") or {}
+    if other:
+        lines.append("Other benchmarks (last JSON line of each):")
+        lines.append("")
+        for k, v in other.items():
+            lines.append(f"- `{k}`: `{json.dumps(v, default=str)[:600]}`")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def update_readme(md: str) -> None:
+    if not README.exists():
+        return
+    text = README.read_text("utf-8")
+    start, end = "<!-- latest:start -->", "<!-- latest:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        README.write_text(f"{head}{start}\n{md}\n{end}{tail}", "utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="15000,100000", help="comma-separated work counts")
+    ap.add_argument("--quick", action="store_true",
+                    help="2,000 works only, short baseline limit, lighter side benchmarks")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--baseline-timeout", type=float, default=300.0,
+                    help="seconds before a baseline stage is stopped")
+    ap.add_argument("--tracker-timeout", type=float, default=900.0)
+    ap.add_argument("--work-dir", type=Path,
+                    default=Path(tempfile.gettempdir()) / "tracker-bench",
+                    help="where the generated works files are kept")
+    ap.add_argument("--names-max", type=int, default=15_000,
+                    help="largest size for the name-matching-on e2e row")
+    ap.add_argument("--no-other", action="store_true",
+                    help="skip bench_report / bench_matching / bench_api_calls")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--works", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        tool, stage = args.child.split(":", 1)
+        child(tool, stage, args.works, args.tmp)
+        return 0
+    sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.quick:
+        args.baseline_timeout = min(args.baseline_timeout, 60.0)
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for n in sizes:
+        results.append(run_size(n, args.seed, args.work_dir, args.baseline_timeout,
+                                args.tracker_timeout, args.names_max))
+    fw = next((r["tracker"]["e2e"].get("framework") for r in results), "")
+    doc = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "seed": args.seed,
+        "framework": fw,
+        "baseline_timeout_s": args.baseline_timeout,
+        "sizes": results,
+        "targets": targets(results),
+        "other_benchmarks": {} if args.no_other else other_benchmarks(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", "utf-8")
+    md = markdown(doc)
+    (RESULTS / "latest.md").write_text("# Latest benchmark results\n\n" + md + "\n", "utf-8")
+    update_readme(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""The benchmark workload and baseline: deterministic, readable by tracker, and honest.
+
+The baseline (an analyst's nested loops) must find exactly the identifier ties tracker finds,
+or the speed comparison in ``benchmarks/run_all.py`` compares different work.  No timing is
+asserted here (timing lives in ``benchmarks/``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import baseline
+from benchmarks.generate import SYNTHETIC_WORK_BASE, generate, load_pool, write
+from tracker.records import parse_work
+from tracker.screening import ScreenSettings, screen
+from tracker.sources.files import read_works
+from tracker.watchlists import load_registry
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "openalex"
+
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="needs /work/shared/data/openalex")
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return load_pool(SHARED)
+
+
+@pytest.fixture(scope="module")
+def works_file(tmp_path_factory, pool) -> Path:
+    return write(tmp_path_factory.mktemp("bench") / "works.jsonl.gz", 2000, 11, pool)
+
+
+def _records(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def test_generator_is_deterministic_for_a_seed(tmp_path, pool):
+    a = write(tmp_path / "a.jsonl.gz", 300, 4, pool)
+    b = write(tmp_path / "b.jsonl.gz", 300, 4, pool)
+    c = write(tmp_path / "c.jsonl.gz", 300, 5, pool)
+    digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (a, b, c)]
+    assert digest[0] == digest[1]
+    assert digest[0] != digest[2]
+
+
+def test_every_record_is_labelled_synthetic_and_parses(works_file):
+    recs = _records(works_file)
+    assert len(recs) == 2000
+    for i, rec in enumerate(recs):
+        assert rec["_synthetic"] is True
+        assert rec["id"] == f"https://openalex.org/W{SYNTHETIC_WORK_BASE + i}"
+        work = parse_work(rec)  # raises on an unreadable record
+        assert work.id == f"W{SYNTHETIC_WORK_BASE + i}"
+        for a in work.authorships:
+            assert a.author_id is None or a.author_id.startswith("A9")
+
+
+def test_workload_has_the_shapes_it_promises(pool):
+    recs = list(generate(3000, 2, pool))
+    sizes = [len(r["authorships"]) for r in recs]
+    auths = [a for r in recs for a in r["authorships"]]
+    no_inst = sum(1 for a in auths if not a["institutions"]) / len(auths)
+    assert 0.15 < no_inst < 0.45  # ~26 % in the recorded works, more in consortium papers
+    assert any(s >= 500 for s in sizes)  # consortium tail (3,000 works: ~4.5 expected)
+    assert any(r.get("is_authors_truncated") is True for r in recs)
+    assert any("publication_date" not in r and r.get("publication_year") for r in recs)
+    assert any("publication_date" in r and r["publication_date"] is None
+               and r.get("publication_year") is None for r in recs)
+
+
+def test_baseline_finds_the_same_identifier_ties_as_tracker(works_file):
+    res = screen(read_works(works_file), registry=load_registry(),
+                 settings=ScreenSettings(name_matching=False))
+    ours = {(f.work_id, f.extra["authorship_index"], f.entry_id) for f in res.findings}
+    ties = baseline.find_ties(baseline.read_works(works_file), baseline.load_registry_rows())
+    theirs = {(t["work_id"], t["authorship_index"], t["entry_id"]) for t in ties}
+    assert len(ours) > 100  # the workload must hold ties, or equality proves nothing
+    assert {f.match_method for f in res.findings} >= {"openalex_id", "ror", "lineage"}
+    assert ours == theirs
+    assert len(ties) == len(res.findings)
