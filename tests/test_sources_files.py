@@ -94,3 +94,36 @@ def test_corrupt_gzip(tmp_path):
     f.write_bytes(gzip.compress(b'{"id": "W1"}\n' * 100)[:40])
     with pytest.raises(WorksFileError, match="cannot read"):
         list(read_works(f))
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_jsonl_whose_first_record_is_longer_than_any_peek(tmp_path, compress):
+    # W3008827533 is a real 300k-character record: format detection must read to the first
+    # newline, not a fixed number of bytes, or the file is taken for one JSON document.
+    with gzip.open(OPENALEX / "works_bibgraph_2025-10.jsonl.gz", "rt", encoding="utf-8") as fh:
+        lines = [line for line in fh if line.strip()]
+    big = next(line for line in lines if '"https://openalex.org/W3008827533"' in line[:200])
+    other = next(line for line in lines if line is not big)
+    assert len(big) > 1 << 16
+    data = (big.rstrip("\n") + "\n" + other).encode("utf-8")
+    path = tmp_path / ("big.jsonl.gz" if compress else "big.jsonl")
+    path.write_bytes(gzip.compress(data) if compress else data)
+    works, skipped = _works(path)
+    assert works[0].id == "W3008827533"
+    assert len(works) == 2 and not skipped
+    assert len(works[0].authorships) == len(json.loads(big)["authorships"])
+
+
+def test_invalid_utf8_in_a_line_is_replaced_not_fatal(tmp_path):
+    with gzip.open(OPENALEX / "works_openalexpro_2025-11_to_2026-03.jsonl.gz", "rt",
+                   encoding="utf-8") as fh:
+        rec = json.loads(fh.readline())
+    line = json.dumps(rec, ensure_ascii=False).encode("utf-8")
+    title = (rec.get("title") or "").encode("utf-8")
+    assert title and title in line
+    broken = line.replace(title, title + b"\xff", 1)
+    path = tmp_path / "bad-bytes.jsonl"
+    path.write_bytes(broken + b"\n")
+    works, skipped = _works(path)
+    assert len(works) == 1 and not skipped
+    assert works[0].title is not None and works[0].title.endswith("\ufffd")

@@ -15,6 +15,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 _OPENALEX_ID = re.compile(r"^(?:https?://(?:api\.)?openalex\.org/)?(?:\w+/)?([WAISCFPTwaiscfpt]\d+)$")
+_OPENALEX_PREFIX = "https://openalex.org/"
+_PREFIX_LEN = len(_OPENALEX_PREFIX)
+_ENTITY_LETTERS = frozenset("WAISCFPT")
 _ROR = re.compile(r"^(?:https?://)?(?:ror\.org/)?(0[a-z0-9]{6}\d{2})$", re.IGNORECASE)
 
 
@@ -49,6 +53,10 @@ def short_id(value: object) -> str | None:
     """
     if not isinstance(value, str):
         return None
+    if value.startswith(_OPENALEX_PREFIX):  # the usual form: one slice instead of a regex
+        rest = value[_PREFIX_LEN:]
+        if rest[1:].isdigit() and rest[:1] in _ENTITY_LETTERS and rest[1:].isascii():
+            return rest
     m = _OPENALEX_ID.match(value.strip())
     return m.group(1).upper() if m else None
 
@@ -90,7 +98,15 @@ def _text(value: object) -> str | None:
     """
     if not isinstance(value, str):
         return None
-    out = " ".join(_INLINE_MARKUP.sub("", html.unescape(value)).split())
+    return _clean_text(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _clean_text(value: str) -> str | None:
+    # names and raw affiliation strings repeat across works: clean each distinct one once
+    if "&" in value or "<" in value:
+        value = _INLINE_MARKUP.sub("", html.unescape(value))
+    out = " ".join(value.split())
     return out or None
 
 
@@ -132,6 +148,24 @@ class InstitutionRef:
     def from_openalex(cls, raw: object) -> InstitutionRef | None:
         if not isinstance(raw, dict):
             return None
+        # The same institution recurs on thousands of authorships: build each distinct one once.
+        lin = raw.get("lineage")
+        key = (raw.get("id"), raw.get("ror"), raw.get("display_name"), raw.get("country_code"),
+               raw.get("type"), tuple(lin) if isinstance(lin, list) else None)
+        try:
+            return _INSTITUTIONS[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value where a string belongs: no cache
+            return cls._build(raw)
+        ref = cls._build(raw)
+        if len(_INSTITUTIONS) > 200_000:
+            _INSTITUTIONS.clear()
+        _INSTITUTIONS[key] = ref
+        return ref
+
+    @classmethod
+    def _build(cls, raw: dict[str, Any]) -> InstitutionRef | None:
         iid = short_id(raw.get("id"))
         ror = short_ror(raw.get("ror"))
         name = _text(raw.get("display_name"))
@@ -151,6 +185,9 @@ class InstitutionRef:
             type=raw.get("type") if isinstance(raw.get("type"), str) else None,
             lineage=lineage,
         )
+
+
+_INSTITUTIONS: dict[tuple[Any, ...], InstitutionRef | None] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,52 +213,62 @@ class Authorship:
 
     @classmethod
     def from_openalex(cls, raw: object, index: int) -> Authorship:
+        # Hot path (one call per authorship): plain loops, no generator layers.
         if not isinstance(raw, dict):
             raise RecordError(f"authorship {index} is not an object")
-        author = raw.get("author") if isinstance(raw.get("author"), dict) else {}
-        assert isinstance(author, dict)
-        insts_raw = raw.get("institutions")
-        inst_list = insts_raw if isinstance(insts_raw, list) else []
-        institutions = tuple(
-            i for i in (InstitutionRef.from_openalex(x) for x in inst_list) if i is not None
-        )
+        get = raw.get
+        author = get("author")
+        if not isinstance(author, dict):
+            author = {}
+        institutions: list[InstitutionRef] = []
+        insts_raw = get("institutions")
+        if isinstance(insts_raw, list):
+            for x in insts_raw:
+                ref = InstitutionRef.from_openalex(x)
+                if ref is not None:
+                    institutions.append(ref)
         raws: list[str] = []
-        ras = raw.get("raw_affiliation_strings")
-        if isinstance(ras, list):
-            raws.extend(t for t in (_text(s) for s in ras) if t)
-        elif isinstance(raw.get("raw_affiliation_string"), str):  # older snapshot field
-            parts = raw["raw_affiliation_string"].split(";")
-            raws.extend(t for t in (_text(s) for s in parts) if t)
+        ras = get("raw_affiliation_strings")
+        if not isinstance(ras, list):
+            old = get("raw_affiliation_string")  # older snapshot field
+            ras = old.split(";") if isinstance(old, str) else ()
+        for r in ras:
+            t = _text(r)
+            if t and t not in raws:
+                raws.append(t)
         affs: list[tuple[str, tuple[str, ...]]] = []
-        for a in raw.get("affiliations") or []:
+        for a in get("affiliations") or ():
             if not isinstance(a, dict):
                 continue
-            s = _text(a.get("raw_affiliation_string"))
-            if s is None:
+            t = _text(a.get("raw_affiliation_string"))
+            if t is None:
                 continue
-            ids = tuple(x for x in (short_id(v) for v in a.get("institution_ids") or []) if x)
-            affs.append((s, ids))
-            if s not in raws:
-                raws.append(s)
-        countries_raw = raw.get("countries")
+            ids: list[str] = []
+            for v in a.get("institution_ids") or ():
+                x = short_id(v)
+                if x:
+                    ids.append(x)
+            affs.append((t, tuple(ids)))
+            if t not in raws:
+                raws.append(t)
+        countries_raw = get("countries")
         countries = tuple(
-            c.upper() for c in (countries_raw if isinstance(countries_raw, list) else [])
-            if isinstance(c, str) and c
-        )
+            c.upper() for c in countries_raw if isinstance(c, str) and c
+        ) if isinstance(countries_raw, list) and countries_raw else ()
         orcid = author.get("orcid")
-        pos = raw.get("author_position")
-        corr = raw.get("is_corresponding")
+        pos = get("author_position")
+        corr = get("is_corresponding")
         return cls(
-            index=index,
-            author_id=short_id(author.get("id")),
-            author_name=_text(author.get("display_name")) or _text(raw.get("raw_author_name")),
-            orcid=orcid.rsplit("/", 1)[-1] if isinstance(orcid, str) and orcid else None,
-            author_position=pos if isinstance(pos, str) else None,
-            institutions=institutions,
-            raw_affiliations=tuple(dict.fromkeys(raws)),
-            affiliations=tuple(affs),
-            countries=countries,
-            is_corresponding=corr if isinstance(corr, bool) else None,
+            index,
+            short_id(author.get("id")),
+            _text(author.get("display_name")) or _text(get("raw_author_name")),
+            orcid.rsplit("/", 1)[-1] if isinstance(orcid, str) and orcid else None,
+            pos if isinstance(pos, str) else None,
+            tuple(institutions),
+            tuple(raws),
+            tuple(affs),
+            countries,
+            corr if isinstance(corr, bool) else None,
         )
 
 

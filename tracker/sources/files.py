@@ -14,6 +14,7 @@ read.  A file that is missing or holds no OpenAlex JSON at all raises
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 from collections.abc import Iterator
@@ -44,12 +45,16 @@ class SkippedRecord:
         return {"source": self.source, "location": self.location, "reason": self.reason}
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     with path.open("rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", errors="replace")
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+_CHUNK = 1 << 22
+_FREEZE_EVERY = 1000
 
 
 def iter_raw_works(path: str | Path) -> Iterator[tuple[str, Any] | SkippedRecord]:
@@ -64,35 +69,52 @@ def iter_raw_works(path: str | Path) -> Iterator[tuple[str, Any] | SkippedRecord
     if not p.is_file():
         raise WorksFileError(f"{p}: no such file")
     try:
-        fh = _open_text(p)
-        first = ""
-        with fh:
-            # Peek at the first non-blank character to tell JSON Lines from a JSON document.
-            head = fh.read(65536)
+        with _open_binary(p) as fh:
+            # Read up to the end of the first line (a single record can be 300k characters)
+            # to tell JSON Lines from one JSON document.
+            head = fh.read(_CHUNK)
+            while b"\n" not in head.lstrip():
+                more = fh.read(_CHUNK)
+                if not more:
+                    break
+                head += more
+            if head.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+                head = head[3:]
             first = head.lstrip()[:1]
             if not first:
                 raise WorksFileError(f"{p}: the file is empty")
-            rest_iter = _chain_text(head, fh)
-            if first == "[" or (first == "{" and not _looks_like_jsonl(head)):
-                doc = orjson.loads("".join(rest_iter))
+            chunks = _chain(head, fh)
+            if first == b"[" or (first == b"{" and not _looks_like_jsonl(head)):
+                doc = _loads(b"".join(chunks))
                 yield from _iter_document(p, doc)
                 return
-            yield from _iter_lines(p, rest_iter)
+            yield from _iter_lines(p, chunks)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise WorksFileError(f"{p}: cannot read the file ({exc})") from exc
     except orjson.JSONDecodeError as exc:
         raise WorksFileError(f"{p}: not JSON or JSON Lines ({exc})") from exc
 
 
-def _chain_text(head: str, fh: io.TextIOBase) -> Iterator[str]:
+def _loads(data: bytes) -> Any:
+    """orjson on bytes; invalid UTF-8 is replaced rather than failing the record."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        if text.encode("utf-8") == data:
+            raise
+        return orjson.loads(text)
+
+
+def _chain(head: bytes, fh: io.BufferedIOBase) -> Iterator[bytes]:
     yield head
-    while chunk := fh.read(1 << 20):
+    while chunk := fh.read(_CHUNK):
         yield chunk
 
 
-def _looks_like_jsonl(head: str) -> bool:
+def _looks_like_jsonl(head: bytes) -> bool:
     """True when the first line is a complete JSON object and another line follows."""
-    line, sep, _rest = head.lstrip().partition("\n")
+    line, sep, _rest = head.lstrip().partition(b"\n")
     if not sep:
         return False
     try:
@@ -101,13 +123,13 @@ def _looks_like_jsonl(head: str) -> bool:
         return False
 
 
-def _iter_lines(p: Path, chunks: Iterator[str]) -> Iterator[tuple[str, Any] | SkippedRecord]:
-    buf = ""
+def _iter_lines(p: Path, chunks: Iterator[bytes]) -> Iterator[tuple[str, Any] | SkippedRecord]:
+    buf = b""
     lineno = 0
     good = 0
     for chunk in chunks:
         buf += chunk
-        *lines, buf = buf.split("\n")
+        *lines, buf = buf.split(b"\n")
         for line in lines:
             lineno += 1
             for item in _parse_line(p, lineno, line):
@@ -126,7 +148,7 @@ def _iter_lines(p: Path, chunks: Iterator[str]) -> Iterator[tuple[str, Any] | Sk
 def _count_envelopes(p: Path) -> int:
     """How many lines are (empty) list responses: an empty last page is not an error."""
     n = 0
-    with _open_text(p) as fh:
+    with _open_binary(p) as fh:
         for line in fh:
             try:
                 obj = orjson.loads(line)
@@ -136,12 +158,12 @@ def _count_envelopes(p: Path) -> int:
     return n
 
 
-def _parse_line(p: Path, lineno: int, line: str) -> list[tuple[str, Any] | SkippedRecord]:
+def _parse_line(p: Path, lineno: int, line: bytes) -> list[tuple[str, Any] | SkippedRecord]:
     """One JSON Lines line: a work, or a saved list response (one page per line)."""
     if not line.strip():
         return []
     try:
-        obj = orjson.loads(line)
+        obj = _loads(line)
     except orjson.JSONDecodeError as exc:
         return [SkippedRecord(str(p), f"line {lineno}", f"not valid JSON ({exc.msg})")]
     if isinstance(obj, dict) and isinstance(obj.get("results"), list) and "id" not in obj:
@@ -183,7 +205,7 @@ def read_works(path: str | Path) -> Iterator[Work | SkippedRecord]:
     >>> [type(x).__name__ for x in read_works(f)]
     ['Work', 'SkippedRecord', 'SkippedRecord']
     """
-    for item in iter_raw_works(path):
+    for n, item in enumerate(iter_raw_works(path), 1):
         if isinstance(item, SkippedRecord):
             yield item
             continue
@@ -192,3 +214,9 @@ def read_works(path: str | Path) -> Iterator[Work | SkippedRecord]:
             yield parse_work(raw)
         except RecordError as exc:
             yield SkippedRecord(str(path), loc, str(exc))
+        if n % _FREEZE_EVERY == 0:
+            # Parsed records are long-lived and hold no reference cycles: move what is alive
+            # out of the cyclic collector's sight, so that it does not re-scan every record
+            # held so far each time it runs (a third of the parse time at 15,000 works).
+            # Reference counting still frees them.
+            gc.freeze()
