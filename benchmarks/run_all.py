@@ -107,9 +107,13 @@ def _tracker_stage(stage: str, works_path: Path, tmp: Path) -> dict[str, Any]:
         res = screen(items, registry=reg, settings=settings, name_matcher=names,
                      assessor=assessor)
         g = coauthor_graph(w for w in items if isinstance(w, Work))
+        edges = g.number_of_edges()
+        # the whole co-author graph is built, counted and released before the outputs are
+        # written: the report draws the flagged network, which it builds from the findings
+        del g
         write_report_folder(res, tmp / "report")
         out["seconds"] = time.perf_counter() - t0
-        out.update(findings=len(res.findings), edges=g.number_of_edges(), framework=fw,
+        out.update(findings=len(res.findings), edges=edges, framework=fw,
                    report_bytes=sum(p.stat().st_size for p in (tmp / "report").iterdir()))
         if stage == "e2e":
             (tmp / "tracker_triples.json").write_text(json.dumps(_triples(res.findings)))

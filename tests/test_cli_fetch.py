@@ -125,7 +125,8 @@ def test_warm_cache_rerun_makes_zero_calls_and_refresh_asks_again(oa, tmp_path, 
     assert findings(tmp_path / "c") == findings(tmp_path / "a")
 
 
-def test_the_api_key_reaches_only_the_authorization_header(oa, tmp_path, capsys, monkeypatch):
+def test_the_api_key_goes_only_on_the_wire_as_the_documented_parameter(
+        oa, tmp_path, capsys, monkeypatch):
     key = "oa-key-7b3e91d0c4"
     monkeypatch.setenv("OPENALEX_API_KEY", key)
     oa.configure(require_api_key="cursor", api_keys={key})
@@ -134,7 +135,7 @@ def test_the_api_key_reaches_only_the_authorization_header(oa, tmp_path, capsys,
                                     str(cache), "--roster", str(_roster(tmp_path))))
     assert code == 0, err
     seen = oa.requests.snapshot()
-    assert seen and all(r.api_key_via == "authorization" for r in seen)
+    assert seen and all(r.api_key_via == "query" for r in seen)
     files = [p for p in [*cache.rglob("*"), *(tmp_path / "r").rglob("*")] if p.is_file()]
     assert any(p.name == "run.json" for p in files) and any(p.suffix == ".html" for p in files)
     for p in files:
@@ -255,9 +256,145 @@ def test_unknown_orgs_are_left_out_with_a_note_and_merged_ones_followed(oa, tmp_
 
 @pytest.mark.parametrize("args, needle", [
     (["--strategy", "fastest"], "--strategy must be full or prefilter"),
-    (["--works", "x.jsonl", "--roster", "r.csv"], "cannot be used with --works"),
+    (["--works", "x.jsonl", "--roster", "r.csv"], "give either --roster or --org"),
     (["--roster", "/nonexistent/roster.csv"], "no such roster file"),
 ])
 def test_fetch_options_fail_in_one_line(oa, tmp_path, capsys, args, needle):
     code, _, err = run(capsys, *quick(oa, tmp_path / "r", "--org", OXFORD, *args))
     assert code == EXIT_INPUT and needle in err and err.count("\n") == 1
+
+
+def test_roster_on_saved_works_from_the_cli(tmp_path, capsys):
+    """``--works FILE --roster FILE``: people resolved by ORCID/ID in the files (no
+    network), a bad row reported by line, a name-only row listed and confirmed later."""
+    import tracker
+
+    works = str(tracker.demo_works_path())
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,department,orcid,openalex_id\n"
+                      "Stephen Lin,CS,0000-0002-5616-558X,\n"
+                      "Typo,CS,0000-0002-5616-5589,\n"
+                      "Bing Li,CS,,\n", "utf-8")
+    args = ["screen", "--works", works, "--roster", str(roster), "--no-names"]
+    code, out, err = run(capsys, *args, "-o", str(tmp_path / "r1"))
+    assert code == 0, err
+    assert "roster line 2 (Stephen Lin): screened [A5025114648]" in out
+    assert "line 3: ORCID check digit is wrong" in out
+    assert "roster line 4 (Bing Li): not screened" in out
+    rec = record(tmp_path / "r1")
+    assert [s["ids"] for s in rec["subjects"]] == [["A5025114648"]]
+    assert rec["counts"]["works_read"] == 1 and rec["counts"]["findings"] > 0
+    assert {r["relation"] for r in findings(tmp_path / "r1")} == {"coauthor"}
+    assert rec["data_gaps"]["people_not_screened"] == ["line 4: Bing Li"]
+    assert any(i["kind"] == "roster" for i in rec["inputs"])
+    choices = tmp_path / "choices.csv"
+    choices.write_text("person,openalex_id\nBing Li,A5070665604\n", "utf-8")
+    code, out, err = run(capsys, *args, "--confirm", str(choices), "-o", str(tmp_path / "r2"))
+    assert code == 0, err
+    code, out, err = run(capsys, *args, "-o", str(tmp_path / "r3"))  # remembered
+    assert code == 0, err
+    rec = record(tmp_path / "r3")
+    assert [s["ids"] for s in rec["subjects"]] == [["A5025114648"], ["A5070665604"]]
+    assert "subject" in {r["relation"] for r in findings(tmp_path / "r3")}
+    code, out, err = run(capsys, *args, "--org", "I4210113369", "-o", str(tmp_path / "r4"))
+    assert code == EXIT_INPUT and "not both" in err
+
+
+def test_tracker_killed_with_sigkill_mid_fetch_resumes_with_nothing_lost_or_counted_twice(
+        oa, tmp_path, capsys, monkeypatch):
+    """`tracker screen` in its own process, SIGKILLed while its second works query hangs;
+    the same command again finishes with the uninterrupted run's findings and counts."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests._paths import REPO
+
+    args = ("--org", OXFORD, "--org", "I1299303238", "--org", "I145311948")
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "home_once"))
+    assert run(capsys, *quick(oa, tmp_path / "once", *args))[0] == 0
+    once_lists = sum(r.endpoint == "list" for r in oa.requests.snapshot())
+    oa.reset()
+    oa.faults.slow(delay=60, endpoint="list", skip=1)  # the second works query hangs
+    home, cache = tmp_path / "home", tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TRACKER_HOME": str(home)}
+    cmd = [sys.executable, "-c", "import sys; from tracker.cli import main; sys.exit(main())",
+           *quick(oa, tmp_path / "killed", *args), "--cache-dir", str(cache), "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(r.endpoint == "list" for r in oa.requests.snapshot()):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "no works query was made"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the second query is sent and hangs
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed" / "run.json").exists()
+    oa.reset()
+    monkeypatch.setenv("TRACKER_HOME", str(home))
+    code, _, err = run(capsys, *quick(oa, tmp_path / "resumed", *args, "--cache-dir",
+                                      str(cache)))
+    assert code == 0, err
+    assert sum(r.endpoint == "list" for r in oa.requests.snapshot()) == once_lists - 1
+    assert findings(tmp_path / "resumed") == findings(tmp_path / "once")
+    rec, ref = record(tmp_path / "resumed"), record(tmp_path / "once")
+    assert rec["counts"]["works_duplicate"] == 0
+    assert rec["counts"]["works_read"] == ref["counts"]["works_read"]
+    assert rec["api"]["queries_by_status"].get("from cache") == 1
+
+
+def test_the_api_key_is_in_no_output_file_cache_case_file_or_message(
+        oa, tmp_path, capsys, monkeypatch):
+    """Every byte tracker writes (report folder, HTTP cache and checkpoints, case-file
+    database, confirmations, stdout, stderr), through a run, a stopped run and a rerun."""
+    key = "oa-key-SECRET-5d1f0e77aa"
+    home = tmp_path / "home"
+    monkeypatch.setenv("TRACKER_HOME", str(home))
+    monkeypatch.setenv("OPENALEX_API_KEY", key)
+    monkeypatch.setenv("TRACKER_DEBUG", "")
+    oa.configure(require_api_key="cursor", api_keys={key})
+    choices = tmp_path / "choices.csv"
+    choices.write_text("person,openalex_id\nHeather Piwowar,A5048491430\n", "utf-8")
+    args = ("--org", OXFORD, "--org", "I1299303238", "--roster", str(_roster(tmp_path)),
+            "--confirm", str(choices))
+    said = []
+    oa.faults.budget_exhausted(endpoint="list", skip=1)  # a stopped run first
+    code, out, err = run(capsys, *quick(oa, tmp_path / "stopped", *args))
+    assert code == EXIT_RESUMABLE
+    said += [out, err]
+    oa.reset()
+    oa.configure(require_api_key="cursor", api_keys={key})
+    for name, extra in (("r1", ()), ("r2", ()), ("r3", ("--refresh",))):
+        code, out, err = run(capsys, *api(oa, tmp_path / name, *args, *extra))
+        assert code == 0, err
+        said += [out, err]
+    assert all(r.api_key_via == "query" for r in oa.requests.snapshot())
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "choices.csv"]
+    kinds = {p.suffix for p in files}
+    assert {".json", ".html", ".sqlite", ".db", ".xlsx", ".csv"} <= kinds, kinds
+    for p in files:
+        assert key.encode() not in p.read_bytes(), p
+    for text in said:
+        assert key not in text
+
+
+def test_fetch_progress_shows_works_calls_and_estimated_cost(oa, tmp_path):
+    """What the progress bar says while fetching (rendered only on a terminal)."""
+    from tracker.cli import _ProgressView
+    from tracker.sources.openalex import OpenAlexSource, Subject
+
+    with _ProgressView(True) as view:
+        src = OpenAlexSource(base_url=oa.url, cache_dir=tmp_path, per_page=10,
+                             progress=view.fetched)
+        list(src.iter_works(Subject("org", OXFORD, (OXFORD,), label=OXFORD)))
+        assert view._progress is not None
+        (task,) = view._progress.tasks
+    assert src.stats.list_calls == 3
+    assert task.description == (f"works fetched: 23 of ~23; {src.stats.calls} calls (3 list), "
+                                f"est. $0.0003; query 1 of 1")
+    assert (task.completed, task.total) == (23, 23)

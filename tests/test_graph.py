@@ -212,3 +212,20 @@ def test_coauthor_graph_writes_as_graphml(works, tmp_path):
     assert back.number_of_edges() == g.number_of_edges()
     u, v = next(iter(g.edges))
     assert back.edges[u, v]["weight"] == pytest.approx(g.edges[u, v]["weight"])
+
+
+def test_bulk_counting_equals_networkx_bipartite_projection(works):
+    """The int-coded pair counting gives what networkx's own Newman projection gives."""
+    from networkx.algorithms import bipartite
+
+    kept = [w for w in works if not (len(w.authorships) > 100 or (
+        w.is_authors_truncated and len(w.authorships) >= 100))]
+    b = author_work_graph(kept)
+    authors = {n for n, k in b.nodes(data="kind") if k == "author"}
+    ref = bipartite.collaboration_weighted_projected_graph(b, authors)
+    g = coauthor_graph(works, max_authors=100)
+    assert {frozenset(e) for e in g.edges} == {frozenset(e) for e in ref.edges}
+    for u, v, d in g.edges(data=True):
+        assert d["weight"] == pytest.approx(ref.edges[u, v]["weight"])
+        assert d["works"] == len(set(b[u]) & set(b[v]))
+    assert set(g.nodes) == {author_key(w.id, a) for w in works for a in w.authorships}

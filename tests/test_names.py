@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -28,6 +29,7 @@ from tracker.names import (
     DEFAULT_FUZZY_THRESHOLD,
     Lookalike,
     NameMatcher,
+    cached_name_matcher,
     load_country_names,
     load_lookalikes,
     normalize,
@@ -331,3 +333,30 @@ def test_cache_per_distinct_string(nm: NameMatcher) -> None:
     text = "Beihang University, Beijing 100191, China"
     first = nm._scan(text)
     assert nm._scan(text) is first
+
+
+def test_cached_matcher_scores_the_same_and_a_corrupt_cache_is_rebuilt(
+        reg: Registry, works, scores: Scores, tmp_path) -> None:
+    built = cached_name_matcher(reg, cache_dir=tmp_path)          # builds and stores
+    (path,) = tmp_path.glob("name_matcher_*.pickle")
+    loaded = cached_name_matcher(reg, cache_dir=tmp_path)         # loads from the file
+    assert loaded is not built and loaded.registry is reg
+    assert evaluate(Matcher(reg, name_matcher=loaded), load_labels(), works) == scores
+    # a damaged file is rebuilt and replaced, never trusted
+    path.write_bytes(path.read_bytes()[:-1000])
+    rebuilt = cached_name_matcher(reg, cache_dir=tmp_path)
+    assert rebuilt.excluded == built.excluded
+    assert evaluate(Matcher(reg, name_matcher=rebuilt), load_labels(), works) == scores
+    assert cached_name_matcher(reg, cache_dir=tmp_path).excluded == built.excluded
+
+
+def test_cached_matcher_is_keyed_by_registry_content(reg: Registry, tmp_path) -> None:
+    cached_name_matcher(reg, cache_dir=tmp_path)
+    entry = next(e for e in reg.entries if e.name and not e.aliases)
+    renamed = replace(entry, name="Harbin Institute of Technology")
+    changed = Registry([renamed, *(e for e in reg.entries if e is not entry)],
+                       lists=reg.lists.values(), editions=reg.editions, version=reg.version)
+    nm = cached_name_matcher(changed, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("name_matcher_*.pickle"))) == 2   # same version, new key
+    assert nm.registry is changed
+    assert cached_name_matcher(reg, fuzzy_threshold=80.0, cache_dir=tmp_path).fuzzy_threshold == 80

@@ -60,9 +60,8 @@ def _figure_outputs(nb: object) -> list[str]:
 
 def test_there_are_notebooks() -> None:
     names = [p.name for p in NOTEBOOKS]
-    # 02_roster_screening waits for roster input and the review case file (issues 6, 7).
-    assert {"01_organisation_audit.py", "03_when_a_list_changes.py",
-            "04_data_gaps.py"} <= set(names)
+    assert {"01_organisation_audit.py", "02_roster_screening.py",
+            "03_when_a_list_changes.py", "04_data_gaps.py"} <= set(names)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

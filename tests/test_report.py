@@ -339,3 +339,23 @@ def test_vendored_plotly_matches_the_plotly_python_package():
     from plotly.offline import get_plotlyjs_version
 
     assert get_plotlyjs_version().split(".")[0] == PLOTLY_BUNDLE["version"].split(".")[0]
+
+
+def test_large_timeline_is_binned_and_large_table_is_a_stated_subset(demo, monkeypatch):
+    import tracker.report as report
+
+    rows = [f.row() for f in demo.findings]
+    full = report.timeline_figure(rows)
+    marks = sum(len(t.x) for t in full.data if t.name.startswith(("listed at", "context")))
+    monkeypatch.setattr(report, "TIMELINE_FULL_HOVER", 2)
+    binned = report.timeline_figure(rows)
+    assert binned.layout.meta["brief_hover"] is True
+    dots = [t for t in binned.data if t.name.startswith(("listed at", "context"))]
+    counts = [int(re.match(r"<b>(\d+) flagged", h).group(1)) for t in dots for h in t.hovertext]
+    assert sum(counts) == marks  # every mark is in exactly one bin
+    assert len(counts) < marks
+    monkeypatch.setattr(report, "TABLE_MAX_ROWS", 5)
+    page = report.render_report(demo)
+    assert page.count("<tr class") + page.count("<tr data-list") == 5
+    assert f"This table shows 5 of {len(demo.findings):,} findings" in page
+    assert "findings.csv" in page

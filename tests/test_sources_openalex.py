@@ -328,3 +328,63 @@ def test_live_api_prefilter_page(tmp_path):
                                         until=date(2024, 1, 31))))
     assert all(w["id"].startswith("https://openalex.org/W") for w in works)
     assert src.stats.list_calls >= 1
+
+
+def _wait_for(predicate, what: str, timeout: float = 30.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+KILLED_FETCH = """
+import sys
+from pathlib import Path
+from tracker.sources.openalex import OpenAlexSource, Subject
+src = OpenAlexSource(base_url=sys.argv[1], cache_dir=Path(sys.argv[2]), per_page=5)
+for w in src.iter_works(Subject("org", sys.argv[3], (sys.argv[3],), label=sys.argv[3])):
+    print(w["id"], flush=True)
+"""
+
+
+def test_a_fetch_killed_with_sigkill_mid_query_resumes_losing_and_repeating_nothing(
+        oa, tmp_path):
+    """A real process, killed with SIGKILL while it waits for its third page: the rerun
+    asks only for the pages not saved, and yields every work exactly once."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from tests._paths import REPO
+
+    whole = {w["id"] for w in OpenAlexSource(base_url=oa.url, per_page=5).iter_works(org())}
+    oa.reset()
+    oa.faults.slow(delay=60, endpoint="list", skip=2)  # the third page hangs
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_FETCH, oa.url, str(tmp_path),
+                             OXFORD], stdout=subprocess.PIPE, text=True, env=env)
+    printed: list[str] = []
+    reader = threading.Thread(target=lambda: printed.extend(
+        line.strip() for line in proc.stdout), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        _wait_for(lambda: len(printed) >= 10 or proc.poll() is not None, "two pages")
+        assert proc.poll() is None, "the fetching process ended before it was killed"
+        time.sleep(0.5)  # let it send the third request, which hangs
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        reader.join(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert len(printed) == 10  # two pages came through before the kill
+    oa.reset()
+    resumed = OpenAlexSource(base_url=oa.url, cache_dir=tmp_path, per_page=5)
+    ids = [w["id"] for w in resumed.iter_works(org())]
+    assert len(ids) == len(set(ids)) and set(ids) == whole
+    assert len(list_requests(oa)) == math.ceil(23 / 5) - 2  # only the unsaved pages
+    assert resumed.report()["queries_by_status"] == {"resumed": 1}

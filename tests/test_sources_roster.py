@@ -170,3 +170,92 @@ def test_several_profiles_for_one_orcid_are_flagged_to_confirm(tmp_path):
     assert person.status == "screened; confirm" and len(person.ids) == 2
     assert "2 OpenAlex profiles carry ORCID" in person.flags[0]
     assert any("confirm:" in line for line in person.lines())
+
+
+# -- rosters on saved works (no network) ------------------------------------------------
+# Real authors of the bundled demo works (CC0), by the identifiers their records carry.
+LIN = ("0000-0002-5616-558X", "A5025114648")  # Swin Transformer (2021): co-author ties
+BING_LI = ("0000-0003-3461-4265", "A5070665604")  # 2025 paper: own Dalian UT affiliation
+TEDERSOO = ("0000-0002-1635-1249", "A5066405480")  # 2022 paper: no ties
+CARBERRY = "0000-0002-1825-0097"  # ORCID's fictitious test researcher: in no record
+
+
+def demo_works() -> list:
+    import tracker
+
+    return list(tracker.read_works(tracker.demo_works_path()))
+
+
+def test_roster_on_saved_works_resolves_by_identifier_and_never_by_name():
+    import tracker
+
+    rows = [RosterRow(2, "Stephen Lin", orcid=LIN[0]),
+            RosterRow(3, "Bing Li", openalex_id=BING_LI[1]),
+            RosterRow(4, "Leho Tedersoo", orcid=TEDERSOO[0]),
+            RosterRow(5, "Josiah Carberry", orcid=CARBERRY),
+            # the exact display name of a real author in the records: still not screened
+            RosterRow(6, "Kaiming He")]
+    rs = tracker.screen_roster(demo_works(), rows, registry=tracker.load_registry())
+    got = [(p.row.line, p.status, p.ids) for p in rs.people]
+    assert got == [(2, "screened", (LIN[1],)), (3, "screened", (BING_LI[1],)),
+                   (4, "screened", (TEDERSOO[1],)), (5, "not found in the records", ()),
+                   (6, "not screened", ())]
+    assert rs.people[4].flags and "nothing is screened on a name" in rs.people[4].flags[0]
+    # only the resolved people's works are screened
+    screened_ids = {i for s in rs.result.run["subjects"] for i in s["ids"]}
+    assert screened_ids == {LIN[1], BING_LI[1], TEDERSOO[1]}
+    assert rs.result.run["counts"]["works_read"] == 3
+    # findings per person, with whose authorship carries the tie
+    by = {p.row.line: rs.findings_for(p) for p in rs.people}
+    assert by[2] and {rel for rel, _ in by[2]} == {"co-author"}
+    assert by[3] and {rel for rel, _ in by[3]} == {"own affiliation"}
+    assert all(f.relation == "subject" and f.author_id == BING_LI[1] for _, f in by[3])
+    assert by[4] == [] and by[5] == [] and by[6] == []
+    gaps = rs.result.run["data_gaps"]
+    assert gaps["people_not_found"] == ["line 5: Josiah Carberry"]
+    assert gaps["people_not_screened"] == ["line 6: Kaiming He"]
+    assert gaps["roster_resolution_limits"]
+    rows_out = rs.per_person_rows()
+    assert [r["roster_line"] for r in rows_out] == sorted(r["roster_line"] for r in rows_out)
+    assert {r["roster_line"] for r in rows_out} == {2, 3, 4, 5, 6}
+
+
+def test_nobody_resolved_screens_nothing_rather_than_everything():
+    import tracker
+
+    rs = tracker.screen_roster(demo_works(), [RosterRow(2, "Josiah Carberry", orcid=CARBERRY)],
+                               registry=tracker.load_registry())
+    assert rs.result.run["counts"]["works_read"] == 0 and rs.result.findings == []
+
+
+def test_saved_works_flag_several_ids_per_orcid_and_a_conflicting_orcid():
+    from dataclasses import replace
+
+    from tracker.sources.roster import resolve_roster_in_works
+
+    works = demo_works()
+    # A variant of a real record, made here on purpose: a second author ID carrying
+    # Stephen Lin's ORCID, as when OpenAlex splits one person into two profiles.
+    w = next(w for w in works if any(a.author_id == LIN[1] for a in w.authorships))
+    other = next(a for a in w.authorships if a.author_id != LIN[1] and a.author_id)
+    split = replace(w, authorships=tuple(replace(a, orcid=LIN[0]) if a is other else a
+                                         for a in w.authorships))
+    people = resolve_roster_in_works(
+        [RosterRow(2, "Stephen Lin", orcid=LIN[0]),
+         RosterRow(3, "Bing Li", orcid=TEDERSOO[0], openalex_id=BING_LI[1])], [split, *works])
+    lin, li = people
+    assert lin.status == "screened; confirm" and set(lin.ids) == {LIN[1], other.author_id}
+    assert "2 OpenAlex author IDs carry ORCID" in lin.flags[0]
+    assert li.status == "screened; confirm" and BING_LI[1] in li.ids
+    assert any(f"not the row's {TEDERSOO[0]}" in f for f in li.flags)
+
+
+def test_saved_works_honour_remembered_confirmations(tmp_path):
+    from tracker.sources.roster import resolve_roster_in_works
+
+    conf = Confirmations(tmp_path / "c.json", {})
+    conf.remember("Bing Li", [BING_LI[1]])
+    people = resolve_roster_in_works([RosterRow(2, "Bing Li"), RosterRow(3, "Other Name")],
+                                     demo_works(), conf)
+    assert [(p.status, p.ids, p.confirmed) for p in people] == [
+        ("screened", (BING_LI[1],), True), ("not screened", (), False)]

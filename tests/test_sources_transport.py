@@ -132,7 +132,9 @@ def test_cursor_paging_without_a_key_asks_for_openalex_api_key(oa):
     keyed, _ = session(oa, api_key="test-key-4f1c")
     assert keyed.get(LIST + "&cursor=*").status_code == 200
     last = oa.requests.snapshot()[-1]
-    assert last.has_api_key and last.api_key_via == "authorization"  # header, never the URL
+    # the documented way (official OpenAPI spec: apiKey in query, name api_key), on the
+    # wire only: the server's log redacts it, and tracker's side never sees it
+    assert last.has_api_key and last.api_key_via == "query"
     assert "test-key-4f1c" not in last.raw_query
 
 
@@ -206,3 +208,33 @@ def test_session_never_shows_the_key():
     with pytest.raises(ValueError):
         OpenAlexSession("ftp://example.org")
     assert isinstance(s, requests.Session)
+
+
+def test_the_key_goes_on_the_wire_only_and_never_into_urls_messages_or_the_cache(
+        oa, tmp_path):
+    """The key travels as ``api_key`` (as the API documents), but responses, redirects,
+    call counts, the cache and every error message see the URL without it."""
+    key = "wire-only-key-93ac"
+    seen: list[str] = []
+    s = OpenAlexSession(oa.url, api_key=key, cache=HttpCache(tmp_path / "c.sqlite"),
+                        backoff=0, max_retries=1, sleep=lambda _: None,
+                        on_call=lambda kind, url, status: seen.append(url))
+    r = s.get(LIST)
+    assert r.status_code == 200 and key not in r.url and key not in str(r.request.url)
+    assert oa.requests.snapshot()[-1].api_key_via == "query"
+    r404 = s.get(f"{oa.url}/works/W9999999999")  # 404: the error pyalex would raise
+    with pytest.raises(requests.HTTPError) as err:
+        r404.raise_for_status()
+    assert r404.status_code == 404 and key not in str(err.value)
+    oa.configure(merged={"W1": "W2168909179"})
+    merged = s.get(f"{oa.url}/works/W1?api_key={key}")  # a key in the URL is replaced
+    assert merged.status_code == 200 and s.stats.merged == {"W1": "W2168909179"}
+    assert key not in merged.url and key not in repr(s.stats)
+    assert oa.requests.snapshot()[-1].api_key_via == "query"
+    oa.faults.drop(times=5)
+    with pytest.raises(TransientFailure) as failed:
+        s.get(LIST + "&page=2")
+    chain = [failed.value, failed.value.__context__, failed.value.__cause__]
+    assert all(key not in str(e) for e in chain if e is not None)
+    assert seen and all(key not in u for u in seen)
+    assert key.encode() not in (tmp_path / "c.sqlite").read_bytes()

@@ -45,6 +45,15 @@ _PUBLIC = {
     "Finding": "tracker.risk",
     "FINDING_COLUMNS": "tracker.risk",
     "findings_frame": "tracker.exports",
+    # rosters of people (resolved by ORCID / OpenAlex author ID, never by name)
+    "read_roster": "tracker.sources.roster",
+    "RosterRow": "tracker.sources.roster",
+    "screen_roster": "tracker.sources.roster",
+    "RosterScreen": "tracker.sources.roster",
+    # frameworks and the case file
+    "load_framework": "tracker.frameworks",
+    "available_frameworks": "tracker.frameworks",
+    "Store": "tracker.store",
     # outputs
     "write_report_folder": "tracker.exports",
 }

@@ -27,10 +27,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
+import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from tracker.graph import ScreenResultLike, flagged_network, write_gexf, write_graphml
 from tracker.risk import FINDING_COLUMNS, Finding
@@ -193,11 +191,15 @@ def write_csv(findings: Iterable[Finding], path: str | Path) -> Path:
     >>> text.splitlines()[0].split(",")[:3]
     ['finding_id', 'work_id', 'doi']
     """
+    return _csv_rows(_rows(findings), path)
+
+
+def _csv_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:
     path = Path(path)
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(FINDING_COLUMNS)
-        for r in _rows(findings):
+        for r in rows:
             w.writerow([("true" if v else "false") if isinstance(v, bool) else neutralise(v)
                         for v in r.values()])
     return path
@@ -226,13 +228,18 @@ def write_json(findings: Iterable[Finding], run: Mapping[str, Any] | None,
     >>> doc["schema"], doc["findings"]
     ('tracker-findings', [])
     """
+    return _json_rows(_rows(findings), run, path)
+
+
+def _json_rows(rows: list[dict[str, Any]], run: Mapping[str, Any] | None,
+               path: str | Path) -> Path:
     path = Path(path)
     doc = {
         "schema": "tracker-findings",
         "schema_version": FINDINGS_SCHEMA_VERSION,
         "columns": list(FINDING_COLUMNS),
         "run": _clean_run(run),
-        "findings": _rows(findings),
+        "findings": rows,
     }
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n",
                     encoding="utf-8")
@@ -252,7 +259,8 @@ def _xlsx_text(value: str) -> str:
 
 
 def _put(ws: Any, row: int, col: int, value: Any) -> Any:
-    """Write one cell; text that looks like a formula is stored as text, never a formula."""
+    """Write one openpyxl cell; text that looks like a formula is stored as text, never a
+    formula (used by :mod:`tracker.store`'s review workbook)."""
     if isinstance(value, str):
         cell = ws.cell(row=row, column=col, value=_xlsx_text(value))
         if value.startswith(_FORMULA_START):
@@ -260,6 +268,28 @@ def _put(ws: Any, row: int, col: int, value: Any) -> Any:
             cell.quotePrefix = True
         return cell
     return ws.cell(row=row, column=col, value=value)
+
+
+def _cell(ws: Any, row: int, col: int, value: Any, fmt: Mapping[str, Any],
+          score: bool) -> None:
+    """Write one cell; text that looks like a formula is stored as text (quote prefix),
+    never a formula; full dates are Excel dates; scores and counts are numbers."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        text = _xlsx_text(value)
+        if value.startswith(_FORMULA_START):
+            ws.write_string(row, col, text, fmt["text"])
+        else:
+            ws.write_string(row, col, text)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value)
+    elif isinstance(value, int | float):
+        ws.write_number(row, col, value, fmt["score"] if score else None)
+    elif isinstance(value, date):
+        ws.write_datetime(row, col, value, fmt["date"])
+    else:
+        ws.write_string(row, col, _xlsx_text(str(value)))
 
 
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -309,38 +339,42 @@ def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
     >>> wb.sheetnames, wb["run"]["A2"].value, wb["run"]["B2"].value
     (['findings', 'run'], 'counts.findings', 0)
     """
+    return _xlsx_rows(_rows(findings), run, path)
+
+
+def _xlsx_rows(rows: list[dict[str, Any]], run: Mapping[str, Any] | None,
+               path: str | Path) -> Path:
     path = Path(path)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "findings"
-    bold = Font(bold=True)
-    for j, name in enumerate(FINDING_COLUMNS, start=1):
-        ws.cell(row=1, column=j, value=name).font = bold
-    rows = _rows(findings)
-    for i, r in enumerate(rows, start=2):
-        for j, name in enumerate(FINDING_COLUMNS, start=1):
-            cell = _put(ws, i, j, _typed(name, r[name]))
-            if isinstance(cell.value, date):
-                cell.number_format = "yyyy-mm-dd"
-            elif name == "match_score":
-                cell.number_format = "0.000"
-    ws.freeze_panes = "A2"
-    last = get_column_letter(len(FINDING_COLUMNS))
-    ws.auto_filter.ref = f"A1:{last}{max(len(rows) + 1, 1)}"
+    # xlsxwriter in constant_memory mode streams rows to disk: several times faster than
+    # openpyxl at thousands of findings, and flat in memory
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_urls": False,
+                                         "strings_to_numbers": False})
+    fmt = {"bold": wb.add_format({"bold": True}),
+           "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
+           "score": wb.add_format({"num_format": "0.000"}),
+           "text": wb.add_format({"quote_prefix": True})}
+    ws = wb.add_worksheet("findings")
     widths = {"title": 48, "raw_affiliation": 48, "match_detail": 48, "outcome": 36,
               "reason": 36, "institution_name": 30, "list_entry_name": 30, "author_name": 24}
-    for j, name in enumerate(FINDING_COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = widths.get(name, 16)
-    rs = wb.create_sheet("run")
-    rs.cell(row=1, column=1, value="key").font = bold
-    rs.cell(row=1, column=2, value="value").font = bold
-    for i, (k, v) in enumerate(_flatten(_clean_run(run)), start=2):
-        _put(rs, i, 1, k)
-        _put(rs, i, 2, v)
-    rs.freeze_panes = "A2"
-    rs.column_dimensions["A"].width = 48
-    rs.column_dimensions["B"].width = 80
-    wb.save(path)
+    for j, name in enumerate(FINDING_COLUMNS):
+        ws.set_column(j, j, widths.get(name, 16))
+        ws.write_string(0, j, name, fmt["bold"])
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, len(rows), len(FINDING_COLUMNS) - 1)
+    for i, r in enumerate(rows, start=1):
+        for j, name in enumerate(FINDING_COLUMNS):
+            _cell(ws, i, j, _typed(name, r[name]), fmt, name == "match_score")
+    rs = wb.add_worksheet("run")
+    rs.set_column(0, 0, 48)
+    rs.set_column(1, 1, 80)
+    rs.freeze_panes(1, 0)
+    rs.write_string(0, 0, "key", fmt["bold"])
+    rs.write_string(0, 1, "value", fmt["bold"])
+    for i, (k, v) in enumerate(_flatten(_clean_run(run)), start=1):
+        _cell(rs, i, 0, k, fmt, False)
+        _cell(rs, i, 1, v, fmt, False)
+    wb.close()
     return path
 
 
@@ -364,10 +398,11 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     findings: Sequence[Finding] = list(result.findings)
     run = _clean_run(result.run)
     g, _note = flagged_network(result, max_nodes=max_nodes)
+    rows = _rows(findings)  # once: Finding.row() is the costly part at thousands of findings
     return {
-        "findings.csv": write_csv(findings, out / "findings.csv"),
-        "findings.json": write_json(findings, run, out / "findings.json"),
-        "findings.xlsx": write_xlsx(findings, run, out / "findings.xlsx"),
+        "findings.csv": _csv_rows(rows, out / "findings.csv"),
+        "findings.json": _json_rows(rows, run, out / "findings.json"),
+        "findings.xlsx": _xlsx_rows(rows, run, out / "findings.xlsx"),
         "run.json": write_run(run, out / "run.json"),
         "report.html": write_report(result, out),
         "network.graphml": write_graphml(g, out / "network.graphml"),

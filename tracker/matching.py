@@ -83,6 +83,10 @@ class Matcher:
         self.name_matcher = name_matcher
 
     def _id_matches(self, auth: Authorship, inst: InstitutionRef) -> Iterable[Match]:
+        reg = self.registry
+        if not ((inst.id and reg.by_openalex_id(inst.id)) or (inst.ror and reg.by_ror(inst.ror))
+                or any(reg.by_openalex_id(a) for a in inst.lineage)):
+            return   # the common case: nothing listed; skip building labels and raw strings
         seen: set[str] = set()
         raw = _raw_for(auth, inst)
         label = inst.display_name or inst.id or inst.ror or "institution"

@@ -74,8 +74,12 @@ name matching (:attr:`NameMatcher.excluded` says which and why).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
+import pickle
 import re
+import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -96,6 +100,7 @@ __all__ = [
     "Lookalike",
     "LookalikeError",
     "NameMatcher",
+    "cached_name_matcher",
     "load_country_names",
     "load_lookalikes",
     "normalize",
@@ -342,6 +347,10 @@ class Lookalike:
     source: str = ""
     basis: str = ""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Lookalike, (self.name, self.relation, self.related_key, self.related_name,
+                            self.country, self.source, self.basis))
+
 
 def _read_data_csv(path: str | Path | None, default: str) -> list[dict[str, str]]:
     try:
@@ -411,6 +420,12 @@ class _Alias:
     parents: tuple[tuple[str, ...], ...] = ()   # parent phrases that support it
     lookalike: Lookalike | None = None
     head_start: bool = False       # starts like a unit ("Institute of ...")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # positional constructor call: unpickling the cached matcher (thousands of aliases)
+        # without the slow generic dataclass __setstate__
+        return (_Alias, (self.text, self.key, self.kind, self.parents, self.lookalike,
+                         self.head_start))
 
 
 @dataclass(frozen=True, slots=True)
@@ -1339,6 +1354,106 @@ class NameMatcher:
             out.append(Match(m.entry, m.method, m.score, m.detail + note, m.institution,
                              m.raw_affiliation, m.context_only))
         return out
+
+
+_CACHE_MAGIC = b"tracker-name-matcher-v1\n"
+
+
+def _default_cache_dir() -> Path:
+    home = os.environ.get("TRACKER_HOME")
+    base = Path(home) if home else Path.home() / ".local" / "share" / "tracker"
+    return base / "cache"
+
+
+def cached_name_matcher(registry: Registry, *,
+                        fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD,
+                        cache_dir: str | Path | None = None) -> NameMatcher:
+    """A :class:`NameMatcher` for ``registry``, loaded from a cache when one was built before.
+
+    The cache file is named by a SHA-256 of everything the built matcher depends on: the
+    registry's entries, the shipped look-alike and country-name tables, the threshold and the
+    source of this module.  Any change makes a new key, so a stale matcher is never used.  A
+    file that cannot be read back (truncated, corrupt, another Python) is rebuilt and
+    replaced, never trusted.  If the cache folder cannot be written, the matcher is built
+    and returned anyway.
+
+    Parameters
+    ----------
+    registry : Registry
+    fuzzy_threshold : float
+    cache_dir : path, optional
+        Default ``$TRACKER_HOME/cache`` (``~/.local/share/tracker/cache``).
+
+    Returns
+    -------
+    NameMatcher
+        Equal in behaviour to ``NameMatcher(registry, fuzzy_threshold=fuzzy_threshold)``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from tracker.watchlists import load_registry
+    >>> reg = load_registry()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     a = cached_name_matcher(reg, cache_dir=d)   # builds and stores
+    ...     b = cached_name_matcher(reg, cache_dir=d)   # loads
+    >>> a.excluded == b.excluded and b.registry is reg
+    True
+    """
+    lookalikes = tuple(load_lookalikes())
+    countries = load_country_names()
+    h = hashlib.sha256(_CACHE_MAGIC)
+    h.update(Path(__file__).read_bytes())
+    h.update(pickle.dumps((registry.version, tuple(registry.entries), lookalikes,
+                           sorted(countries.items()), float(fuzzy_threshold)), protocol=5))
+    folder = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
+    path = folder / f"name_matcher_{h.hexdigest()[:32]}.pickle"
+    digest = h.digest()
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = b""
+    by_id = {e.entry_id: e for e in registry.entries}
+    if data[:len(_CACHE_MAGIC) + 32] == _CACHE_MAGIC + digest:
+        got = _thaw(data[len(_CACHE_MAGIC) + 32:], registry, by_id)
+        if got is not None:
+            return got
+    nm = NameMatcher(registry, fuzzy_threshold=fuzzy_threshold, lookalikes=lookalikes,
+                     country_names=countries)
+    if len(by_id) != len(registry.entries):
+        return nm   # entries told apart only by identity: not cached
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as fh:
+            fh.write(_CACHE_MAGIC + digest + _freeze(nm))
+        os.replace(fh.name, path)   # atomic: a reader never sees a half-written file
+    except OSError:
+        pass
+    return nm
+
+
+def _freeze(nm: NameMatcher) -> bytes:
+    """The matcher's state without the registry: entries are stored by ``entry_id``."""
+    state = dict(vars(nm))
+    state["registry"] = None
+    state["_entries"] = {k: [e.entry_id for e in v] for k, v in nm._entries.items()}
+    return pickle.dumps(state, protocol=5)
+
+
+def _thaw(data: bytes, registry: Registry, by_id: dict[str, ListEntry]) -> NameMatcher | None:
+    """A matcher from :func:`_freeze` output, or None when the data cannot be trusted."""
+    try:
+        state = pickle.loads(data)
+        entries: defaultdict[str, list[ListEntry]] = defaultdict(list)
+        for k, ids in state["_entries"].items():
+            entries[k] = [by_id[i] for i in ids]
+    except Exception:  # a corrupt cache is rebuilt, whatever the error
+        return None
+    nm = NameMatcher.__new__(NameMatcher)
+    vars(nm).update(state)
+    nm.registry = registry
+    nm._entries = entries
+    return nm
 
 
 def _deletions(word: str) -> list[str]:

@@ -188,6 +188,24 @@ class InstitutionRef:
 
 
 _INSTITUTIONS: dict[tuple[Any, ...], InstitutionRef | None] = {}
+_SHORT_IDS: dict[str, tuple[str, ...]] = {}
+
+
+def _short_ids(values: object) -> tuple[str, ...]:
+    """Short IDs of a list of institution IDs, memoised per single-ID list (the usual case:
+    the same institution ID recurs on thousands of affiliations)."""
+    if not isinstance(values, list):
+        return ()
+    if len(values) == 1 and type(v0 := values[0]) is str:
+        got = _SHORT_IDS.get(v0)
+        if got is None:
+            x = short_id(v0)
+            got = (x,) if x else ()
+            if len(_SHORT_IDS) > 200_000:
+                _SHORT_IDS.clear()
+            _SHORT_IDS[v0] = got
+        return got
+    return tuple(x for x in map(short_id, values) if x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,22 +251,19 @@ class Authorship:
             old = get("raw_affiliation_string")  # older snapshot field
             ras = old.split(";") if isinstance(old, str) else ()
         for r in ras:
-            t = _text(r)
+            t = _clean_text(r) if type(r) is str else None
             if t and t not in raws:
                 raws.append(t)
         affs: list[tuple[str, tuple[str, ...]]] = []
         for a in get("affiliations") or ():
             if not isinstance(a, dict):
                 continue
-            t = _text(a.get("raw_affiliation_string"))
+            r = a.get("raw_affiliation_string")
+            t = _clean_text(r) if type(r) is str else None
             if t is None:
                 continue
-            ids: list[str] = []
-            for v in a.get("institution_ids") or ():
-                x = short_id(v)
-                if x:
-                    ids.append(x)
-            affs.append((t, tuple(ids)))
+            iids = a.get("institution_ids")
+            affs.append((t, _short_ids(iids) if iids else ()))
             if t not in raws:
                 raws.append(t)
         countries_raw = get("countries")

@@ -31,6 +31,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -93,6 +94,13 @@ _GAP_LABELS = {
 
 _RELATION_TEXT = {"subject": "subject's own", "coauthor": "co-author",
                   "unspecified": "—", "": "—"}
+
+# The HTML table holds at most this many rows (newest first) so report.html stays a few MB at
+# thousands of findings; the report says so, and findings.csv/json/xlsx always hold every row.
+TABLE_MAX_ROWS = 600
+# Above this many timeline marks (work x list entry), the timeline draws one dot per (list
+# entry, publication year) sized by its number of works, and says so.
+TIMELINE_FULL_HOVER = 1500
 
 
 # --------------------------------------------------------------------------- escaping
@@ -351,6 +359,28 @@ def network_figure(g: nx.Graph, *, seed: int = 7, title: str = "") -> go.Figure:
     return fig
 
 
+def _binned_trace(marks: list[dict[str, Any]], name: str, colour: str) -> go.Scatter:
+    """One dot per (list entry, publication year), its size growing with the works in it."""
+    bins: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for m in marks:
+        bins.setdefault((m["y"], m["x"][:4]), []).append(m)
+    xs, ys, hs, sizes, symbols = [], [], [], [], []
+    for (label, year), ms in bins.items():
+        r = ms[0]["row"]
+        year_only = all(m["year_only"] for m in ms)
+        xs.append(f"{year}-07-01")
+        ys.append(label)
+        when = f"in {year}"
+        hs.append(f"<b>{len(ms)} flagged work(s)</b>, published {_pt(when)}<br>"
+                  f"{_pt(r.get('list'))}: {_pt(r.get('list_entry_name'), 80)}<br>"
+                  f"{_pt(name)}")
+        sizes.append(min(8 + 3 * math.log2(len(ms)), 30))
+        symbols.append("circle-open" if year_only else "circle")
+    return go.Scatter(x=xs, y=ys, mode="markers", name=name, hoverinfo="text", hovertext=hs,
+                      marker={"color": colour, "size": sizes, "symbol": symbols,
+                              "line": {"width": 1.5, "color": colour}})
+
+
 def _timeline_x(text: str) -> tuple[str | None, bool]:
     """(plot date, year only?) for a publication date string; None when unknown."""
     if len(text) == 10:
@@ -413,6 +443,7 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
                                                      "designation)")
         groups.setdefault(key, []).append(m)
     traces: list[go.Scatter] = []
+    brief = len(marks) > TIMELINE_FULL_HOVER
     for key in sorted(groups, key=lambda k: ("context" in k, k)):
         ms = groups[key]
         colour = (_CONTEXT_COLOUR if "context" in key
@@ -433,6 +464,9 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
                 f"listed at publication: {_pt(r.get('listed_at_publication'))}",
             ])
 
+        if brief:  # thousands of marks: one dot per (entry, year), sized by its works
+            traces.append(_binned_trace(ms, key, colour))
+            continue
         traces.append(go.Scatter(
             x=[m["x"] for m in ms], y=[m["y"] for m in ms], mode="markers", name=key,
             hoverinfo="text", hovertext=[hover(m) for m in ms],
@@ -466,7 +500,7 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
                "ticktext": [f"{_pt(entries[x].get('list_entry_name'), 40)} · "
                             f"{_pt(entries[x].get('list'))}" for x in reversed(order)]},
         hoverlabel={"align": "left"},
-        meta={"undated": len(undated)},
+        meta={"undated": len(undated), "brief_hover": brief},
     )
     return fig
 
@@ -789,7 +823,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         f"<th scope='col'{num if k == 'match_score' else ''}>"
         f"<button type='button'>{_e(h)}</button></th>" for h, k, _ in _TABLE_COLUMNS)
     body = []
-    for r in rows:
+    shown = rows[:TABLE_MAX_ROWS]
+    for r in shown:
         d = bool(r.get("is_designation", True))
         attrs = (f" data-list='{_e(r.get('list'))}' data-status='{_e(r.get('review_status'))}'"
                  f" data-listed='{_e(r.get('listed_at_publication'))}'"
@@ -819,11 +854,21 @@ findings.xlsx.</p>
 {options("listed_at_publication")}</select></label>
 <label>Review status <select data-filter="status"><option value="">all</option>
 {options("review_status")}</select></label>
-<span class="note"><b id="rows-shown">{len(rows)}</b> of {len(rows)} rows shown</span>
-</div>
+<span class="note"><b id="rows-shown">{len(shown)}</b> of {len(shown)} rows shown</span>
+</div>{_subset_note(len(shown), len(rows))}
 <div class="tablewrap"><table id="findings-table"><thead><tr>{head}</tr></thead>
 <tbody>{"".join(body)}</tbody></table></div>
 </section>"""
+
+
+def _subset_note(shown: int, total: int) -> str:
+    """A plain warning when the table holds only part of the findings."""
+    if shown >= total:
+        return ""
+    return (f"<p class='notice' id='table-subset'><b>This table shows {shown:,} of {total:,} "
+            f"findings</b> (the newest {shown:,} by publication date); filters and sorting act "
+            f"on these rows only. Every finding is in findings.csv, findings.json and "
+            f"findings.xlsx next to this report.</p>")
 
 
 def _plain(value: Any) -> str:
@@ -913,7 +958,11 @@ meaning.</p>
 <p class="note">One row per list entry. Dots: flagged works, coloured by whether the entry was
 listed on the work's publication date. Black ticks: the entry's listing date (where a source
 gives one). Open dots: only the publication year is known.
-{f"{undated} flagged work(s) without any date are not drawn." if undated else ""}</p>
+{f"{undated} flagged work(s) without any date are not drawn." if undated else ""}
+{"With this many flagged works, each dot is one list entry and publication year (drawn at "
+ "mid-year), its size "
+ "growing with the number of works in it; hover for the count. The works themselves are in "
+ "the table and findings.csv." if (tl.layout.meta or {}).get("brief_hover") else ""}</p>
 <div id="fig-timeline" class="chart" role="figure"
  aria-label="timeline of flagged works against listing dates"></div></section>""")
     else:

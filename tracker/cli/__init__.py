@@ -128,6 +128,16 @@ class _ProgressView:
             self._tasks[stage] = self._progress.add_task(stage, total=total, unit=" works")
         self._progress.update(self._tasks[stage], completed=done, total=total)
 
+    def fetched(self, p: Any) -> None:
+        """Fetch progress: works fetched, calls made, estimated cost (a FetchProgress)."""
+        if self._progress is None:
+            return
+        if "works" not in self._tasks:
+            self._tasks["works"] = self._progress.add_task("works fetched", total=None,
+                                                           unit=" works")
+        self._progress.update(self._tasks["works"], completed=p.works,
+                              total=p.expected_works, description=p.describe())
+
     def fetch_counter(self) -> Callable[[str, str, int], None]:
         calls = {"n": 0}
 
@@ -166,10 +176,12 @@ def _name_matcher(reg: Registry, enabled: bool, threshold: float) -> object | No
     if not enabled:
         return None
     try:
-        from tracker.names import NameMatcher  # type: ignore[import-not-found,unused-ignore]
+        from tracker.names import (  # type: ignore[import-not-found,unused-ignore]
+            cached_name_matcher,
+        )
     except ImportError:
         return None
-    return NameMatcher(reg, fuzzy_threshold=threshold)
+    return cached_name_matcher(reg, fuzzy_threshold=threshold)  # built once per registry
 
 
 def _iter_files(files: Sequence[Path]) -> Iterator[Work | SkippedRecord]:
@@ -246,7 +258,7 @@ def _summary(result: ScreenResult, paths: dict[str, Path]) -> None:
         f"{gaps['works_authors_truncated']:,} with truncated author lists; "
         f"{gaps['entries_without_listing_date']:,} list entries without a listing date")
     if "report.html" in paths:
-        out.print(f"report: {paths['report.html']}")
+        out.print(f"report: {paths['report.html']}", soft_wrap=True, markup=False)
 
 
 def _write(result: ScreenResult, out_dir: Path) -> dict[str, Path]:
@@ -410,6 +422,8 @@ def screen_cmd(
 
         tracker screen --roster roster.csv --org I136199984 --strategy prefilter -o r/
 
+        tracker screen --works w.jsonl.gz --roster roster.csv --lookback 5y -o r/
+
         tracker screen --works w.jsonl --framework dow-2026 --as-of 2026-06-01 -o r/
 
     Fetched answers are kept (--cache-dir): a rerun asks nothing again (--refresh does),
@@ -422,8 +436,8 @@ def screen_cmd(
              "OpenAlex (see tracker screen --help)")
     if strategy not in ("full", "prefilter"):
         fail(f"--strategy must be full or prefilter, not {strategy!r}")
-    if files and (roster is not None or confirm is not None):
-        fail("--roster and --confirm fetch from OpenAlex; they cannot be used with --works")
+    if files and (roster is not None or confirm is not None) and (orgs or authors):
+        fail("with --works, give either --roster or --org/--author, not both")
     settings = _settings(since, until, lists, topic, names, fuzzy_threshold,
                          "files" if files else strategy)
     reg = _load_registry(list(watchlist or []))
@@ -436,7 +450,10 @@ def screen_cmd(
     command = ["tracker", *sys.argv[1:]] if sys.argv and "tracker" in sys.argv[0] else \
         ["tracker", "screen"]
     with _ProgressView(progress and err.is_terminal) as view:
-        if files:
+        if files and (roster is not None or confirm is not None):
+            result = _screen_roster_files(files, roster, confirm, settings, reg, nm,
+                                          command, fw.assessor)
+        elif files:
             inputs = _check_files(files)
             subjects = _local_subjects(orgs, authors, files)
             result = screen(_iter_files(files), registry=reg, settings=settings,
@@ -448,6 +465,42 @@ def screen_cmd(
                                  cache_dir=cache_dir, assessor=fw.assessor)
     keep_run(result, db, fw)
     _finish(result, out_dir, fail_on_findings)
+
+
+def _screen_roster_files(
+    files: Sequence[Path], roster: Path | None, confirm: Path | None,
+    settings: ScreenSettings, reg: Registry, nm: object | None, command: list[str],
+    assessor: Callable[..., Any] | None,
+) -> ScreenResult:
+    """``--works`` with ``--roster``: resolve people by ORCID/ID in the files, screen them."""
+    from tracker.sources.roster import (
+        Confirmations,
+        RosterError,
+        remember_confirm_file,
+        roster_messages,
+        screen_roster,
+    )
+
+    if roster is None:
+        fail("--confirm with --works needs --roster: the people to screen")
+    for f, what in ((roster, "roster"), (confirm, "confirmation")):
+        if f is not None and not f.is_file():
+            fail(f"{f}: no such {what} file")
+    inputs = _check_files(files)
+    try:
+        conf, bad = (remember_confirm_file(confirm) if confirm is not None
+                     else (Confirmations.load(), []))
+        for f, kind in ((roster, "roster"), (confirm, "confirmations")):
+            if f is not None:
+                inputs.append({"kind": kind, "path": str(f), "sha256": _sha256(f)})
+        rs = screen_roster(_iter_files(files), roster, registry=reg, settings=settings,
+                           confirmations=conf, name_matcher=nm, assessor=assessor,
+                           command=command, inputs=inputs)
+    except (RosterError, OSError) as exc:
+        fail(str(exc))
+    for line in [*roster_messages(rs), *(f"confirmation file {b}: left out" for b in bad)]:
+        out.print(line, markup=False, soft_wrap=True)
+    return rs.result
 
 
 def _screen_api(
@@ -467,8 +520,7 @@ def _screen_api(
         source = OpenAlexSource(
             base_url=base_url, api_key=os.environ.get("OPENALEX_API_KEY"),
             on_call=view.fetch_counter(), cache_dir=cache_dir or default_cache_dir(),
-            refresh=refresh, progress=lambda p: view("works fetched", p.works,
-                                                     p.expected_works))
+            refresh=refresh, progress=view.fetched)
         plan = prepare_api_run(
             source, orgs=orgs, authors=authors, roster=roster, confirm=confirm,
             since=settings.since, until=settings.until, strategy=settings.strategy,

@@ -544,6 +544,20 @@ class FetchProgress:
     expected_works: int | None
     query: str
 
+    def describe(self) -> str:
+        """One line for a progress display.
+
+        Examples
+        --------
+        >>> FetchProgress(400, 5, 2, 0.0002, 1, 3, 1234, "works of I1").describe()
+        'works fetched: 400 of ~1,234; 5 calls (2 list), est. $0.0002; query 2 of 3'
+        """
+        of = f" of ~{self.expected_works:,}" if self.expected_works is not None else ""
+        q = (f"; query {min(self.queries_done + 1, self.queries_total)} of "
+             f"{self.queries_total}" if self.queries_total else "")
+        return (f"works fetched: {self.works:,}{of}; {self.calls:,} calls "
+                f"({self.list_calls:,} list), est. ${self.estimated_cost_usd:.4f}{q}")
+
 
 @dataclass
 class _QueryRecord:

@@ -12,8 +12,11 @@ allowance), and counting/caching the calls a run makes.
 
 So every pyalex call tracker makes runs inside ``tracker.sources.openalex.routed``, which
 hands pyalex one :class:`OpenAlexSession` of ours.  The session rewrites the host, adds
-the API key as a header (never to the URL, so it never reaches a cache key or a log),
-follows redirects itself (a 301 means a merged entity: the new ID is recorded), retries
+the API key the way the API documents it (the ``api_key`` query parameter, per the
+official OpenAPI spec's ``securitySchemes`` and the authentication guide) only to the
+request on the wire: every URL the rest of tracker sees (responses, redirects, cache keys,
+call counts, error messages) is the URL without it.  It follows redirects itself (a 301
+means a merged entity: the new ID is recorded), retries
 transient faults with backoff, answers repeated calls from an on-disk cache
 (:class:`tracker.sources.cache.HttpCache`), classifies the rest into the exceptions
 below, and counts calls.  No other module talks HTTP to OpenAlex, and only
@@ -58,7 +61,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -85,6 +88,29 @@ LIST_CALL_USD = 0.0001
 _PYALEX_HOST = "api.openalex.org"
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+#: Where the API takes the key (official OpenAPI spec: apiKey, in: query, name: api_key).
+API_KEY_PARAM = "api_key"
+_KEY_PARAMS = frozenset({"api_key", "api-key", "apikey"})
+
+
+def without_key(url: str) -> str:
+    """``url`` without any API key parameter (what tracker keeps, counts and shows).
+
+    Examples
+    --------
+    >>> without_key("http://x/works?filter=a:b&api_key=s3cret&per-page=200")
+    'http://x/works?filter=a%3Ab&per-page=200'
+    >>> without_key("http://x/works/W1")
+    'http://x/works/W1'
+    """
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if k.lower() not in _KEY_PARAMS]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
 _MAX_REDIRECTS = 5
 #: A 429 asking for a longer wait than this is the daily allowance, not a per-second limit.
 _BUDGET_WAIT_S = 300.0
@@ -220,7 +246,8 @@ class OpenAlexSession(requests.Session):
     base_url : str
         ``https://api.openalex.org`` or any OpenAlex-compatible server.
     api_key : str, optional
-        Sent as ``Authorization: Bearer``; never logged, never in a URL or cache key.
+        Sent as the documented ``api_key`` query parameter on the wire only; never in a
+        URL tracker keeps or shows, a cache key, a message or a log.
     timeout : float
         Seconds per attempt.
     max_retries : int
@@ -343,9 +370,8 @@ class OpenAlexSession(requests.Session):
         kwargs.pop("auth", None)  # pyalex's auth would add its own (global) key
         kwargs["allow_redirects"] = False  # followed below, through rewrite/retry/count
         headers = dict(kwargs.pop("headers", None) or {})
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
         kwargs["headers"] = headers
+        target = without_key(target)  # a key pyalex put in the URL is replaced by ours
         use_cache = self.cache is not None and verb.upper() == "GET" and self.cacheable(target)
         if use_cache and (not self.refresh or target in self._fresh):
             assert self.cache is not None
@@ -362,7 +388,7 @@ class OpenAlexSession(requests.Session):
             resp = self._attempts(verb, target, args, kwargs)
             if resp.status_code not in _REDIRECT_STATUS or "Location" not in resp.headers:
                 break
-            new = self.rewrite(urljoin(target, resp.headers["Location"]))
+            new = without_key(self.rewrite(urljoin(target, resp.headers["Location"])))
             if resp.status_code == 301:
                 old_id, new_id = _entity_id(target), _entity_id(new)
                 with self._lock:
@@ -383,14 +409,21 @@ class OpenAlexSession(requests.Session):
                   kwargs: dict[str, Any]) -> requests.Response:
         kind = self.kind_of(target)
         attempt = 0
+        wire = self._on_the_wire(target)
         while True:
+            failure: str | None = None
             try:
-                resp = super().request(method, target, *args, **kwargs)
+                resp = super().request(method, wire, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
-                self._wait(attempt, None, f"{type(exc).__name__}")
+                failure = type(exc).__name__  # its text holds the URL, key included
+            if failure is not None:  # outside the except: no chained exception keeps it
+                self._wait(attempt, None, failure)
                 attempt += 1
                 continue
+            resp.url = target  # what pyalex and its errors see: no key
+            if resp.request is not None:
+                resp.request.url = target
             self._count(kind, target, resp)
             status = resp.status_code
             if status == 200 and not self._json_ok(resp):
@@ -419,6 +452,15 @@ class OpenAlexSession(requests.Session):
                 attempt += 1
                 continue
             return resp
+
+    def _on_the_wire(self, url: str) -> str:
+        """The URL actually sent: ``url`` plus ``api_key`` when a key is set."""
+        if not self._api_key:
+            return url
+        parts = urlsplit(url)
+        key = urlencode([(API_KEY_PARAM, self._api_key)])
+        query = f"{parts.query}&{key}" if parts.query else key
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
     def _json_ok(self, resp: requests.Response) -> bool:
         ctype = resp.headers.get("Content-Type", "")
