@@ -194,6 +194,12 @@ def test_diff_shows_a_list_change_and_flags_reviewed_ties(tmp_path, capsys):
     assert diff["previous_run"] == 1 and fid in diff["changed"]
     assert diff["changed_since_review"] == [fid]
     assert diff["counts"]["changed"] == len(first)
+    page = (tmp_path / "b" / "report.html").read_text("utf-8")
+    section = page.split("id='changes'", 1)[1].split("</section>", 1)[0]
+    mine = section.split(f"<code>{fid}</code>", 1)[1].split("</tr>", 1)[0]
+    assert "listing date: 2024-05-14 → <b>2010-01-01</b>" in mine
+    assert "listed at publication: no → <b>yes</b>" in mine
+    assert "reviewed on the earlier evidence: look again" in mine
     code, out, _ = run(capsys, "diff", "1", "2", "--db", str(db))
     assert code == 0 and f"changed  {fid}" in out and "'2024-05-14' -> '2010-01-01'" in out
 
@@ -206,3 +212,43 @@ def test_a_bad_database_fails_before_screening(tmp_path, capsys):
     assert code == EXIT_INPUT and "cannot use as a tracker database" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_report_shows_what_a_list_addition_and_removal_changed(tmp_path, capsys):
+    """An institution added to a list since the last run: its ties are new in the report's
+    changes section, under a notice that the lists changed; a removed one's ties are gone."""
+    wl = tmp_path / "my_list.csv"
+    db = tmp_path / "case.db"
+    args = ["--no-progress", "--no-names", "--lists", "MY_LIST", "--db", str(db),
+            "--watchlist", str(wl)]
+    head = "list,name,ror,openalex_ids,listed_on,listed_on_source\n"
+    ustc = ("MY_LIST,University of Science and Technology of China,04c4dkn09,I126520041,"
+            "2024-05-14,89 FR 41888\n")
+    beihang = "MY_LIST,Beihang University,00wk2mp56,I82880672,2020-06-05,85 FR 34495\n"
+    demo_file = str(demo_works_path())
+
+    def screen_to(folder, text):
+        wl.write_text(head + text, encoding="utf-8")
+        code, _, err = run(capsys, "screen", "--works", demo_file, "-o", str(tmp_path / folder),
+                           *args)
+        assert code == 0, err
+        return (rows(tmp_path / folder),
+                (tmp_path / folder / "report.html").read_text("utf-8"))
+
+    first, page = screen_to("a", ustc)
+    assert "Changes since the previous run" in page and "first run of this screen" in page
+    second, page = screen_to("b", ustc + beihang)
+    added = {r["finding_id"] for r in second} - {r["finding_id"] for r in first}
+    assert added and all(r["list_entry_name"] == "Beihang University"
+                         for r in second if r["finding_id"] in added)
+    section = page.split("id='changes'", 1)[1].split("</section>", 1)[0]
+    assert f"<b>{len(added)}</b> new, <b>0</b> gone" in section
+    assert "The lists changed between the two runs" in section
+    assert all(fid in section for fid in list(added)[:200])
+    assert "violation" not in section.lower() and "cleared" not in section.lower()
+    third, page = screen_to("c", beihang)
+    section = page.split("id='changes'", 1)[1].split("</section>", 1)[0]
+    gone = {r["finding_id"] for r in second} - {r["finding_id"] for r in third}
+    assert gone == {r["finding_id"] for r in first}
+    assert f"Ties no longer found ({len(gone):,})" in section
+    assert "University of Science and Technology of China" in section

@@ -246,3 +246,45 @@ def test_empty_findings_still_write_valid_files(tmp_path):
     jsonschema.validate(doc, findings_schema(), cls=jsonschema.Draft202012Validator)
     assert doc["findings"] == []
     assert load_workbook(files["findings.xlsx"])["findings"].max_row == 1
+
+
+def test_workbook_from_the_second_process_equals_the_one_written_here(demo, tmp_path,
+                                                                      monkeypatch):
+    """Above PARALLEL_XLSX_ROWS a spawned process writes findings.xlsx: same cells, and a
+    helper process that dies leaves the workbook to be written here."""
+    import tracker.exports as ex
+
+    r = DemoResult(demo.findings, demo.works, _secret_run(demo), demo.subjects)
+    inline = write_report_folder(r, tmp_path / "inline")["findings.xlsx"]
+    monkeypatch.setattr(ex, "PARALLEL_XLSX_ROWS", 1)
+    started = []
+    real_start = ex._start_xlsx
+
+    def start(*a):
+        started.append(real_start(*a))
+        return started[-1]
+
+    monkeypatch.setattr(ex, "_start_xlsx", start)
+    spawned = write_report_folder(r, tmp_path / "spawned")["findings.xlsx"]
+    assert started and started[0] is not None  # a second process did write it
+    assert not started[0][1].exists()
+    assert spawned.stat().st_size > 0
+
+    def cells(p):
+        wb = load_workbook(p, read_only=True)
+        return {ws.title: [tuple(c.value for c in row) for row in ws.iter_rows()]
+                for ws in wb.worksheets}
+
+    assert cells(spawned) == cells(inline)
+    assert len(cells(spawned)["findings"]) == len(demo.findings) + 1
+
+    import subprocess
+    import sys
+
+    payload = tmp_path / "payload.json"
+    payload.write_text("{}")
+    dead = subprocess.Popen([sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"])
+    monkeypatch.setattr(ex, "_start_xlsx", lambda *a: (dead, payload))
+    fallback = write_report_folder(r, tmp_path / "fallback")["findings.xlsx"]
+    assert cells(fallback) == cells(inline)
+    assert not payload.exists()  # the temporary rows file never outlives the run

@@ -871,6 +871,99 @@ def _subset_note(shown: int, total: int) -> str:
             f"findings.xlsx next to this report.</p>")
 
 
+#: Rows per table in the "changes since the previous run" section.
+CHANGES_MAX_ROWS = 200
+_CHANGE_FIELDS = {"listed_at_publication": "listed at publication", "outcome": "outcome",
+                  "list_editions": "list editions", "listed_on": "listing date"}
+
+
+def _change_table(caption: str, head: Sequence[str], body: list[list[str]], total: int) -> str:
+    """One small table of the changes section (cells already escaped)."""
+    if not body:
+        return ""
+    more = (f"<p class='note'>{len(body):,} of {total:,} shown; every ID is in run.json "
+            f"(<code>diff</code>) and <code>tracker diff</code> prints them all.</p>"
+            if total > len(body) else "")
+    cells = "".join(f"<th scope='col'>{_e(h)}</th>" for h in head)
+    rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
+    return (f"<h3>{_e(caption)} ({total:,})</h3>{more}<div class='tablewrap'><table>"
+            f"<thead><tr>{cells}</tr></thead><tbody>{rows}</tbody></table></div>")
+
+
+def _changes(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> str:
+    """The "changes since the previous run" section, from the run record's ``diff`` (set when
+    the run is kept in a case file; absent otherwise, and then no section)."""
+    d = run.get("diff")
+    if not isinstance(d, Mapping):
+        return ""
+    head = "<section id='changes'><h2>Changes since the previous run of this screen</h2>"
+    if d.get("previous_run") is None:
+        return (f"{head}<p>This is the first run of this screen in the case file, so there "
+                f"is nothing to compare yet. A rerun of the same screen (same subjects, works "
+                f"and settings) lists here the ties that are new, gone or changed, including "
+                f"those changed by a list update.</p></section>")
+    c = d.get("counts") or {}
+    reg = d.get("registry") or {}
+    lines = [f"<p>Compared with run {_e(d.get('previous_run'))} of the same screen in the case "
+             f"file: <b>{_e(c.get('new', 0))}</b> new, <b>{_e(c.get('gone', 0))}</b> gone, "
+             f"<b>{_e(c.get('changed', 0))}</b> changed and {_e(c.get('unchanged', 0))} "
+             f"unchanged ties. Review decisions stay with their tie (its finding ID) across "
+             f"runs. A change is a reason to look again, not a verdict.</p>"]
+    added, dropped = reg.get("editions_added") or [], reg.get("editions_dropped") or []
+    versions = (reg.get("before"), reg.get("after"))
+    if added or dropped or (all(versions) and versions[0] != versions[1]):
+        lines.append(
+            "<p class='notice' id='list-change'><b>The lists changed between the two runs</b> "
+            f"(registry version {_e(versions[0] or '—')} → {_e(versions[1] or '—')}). "
+            + (f"New editions: {_e(', '.join(added))}. " if added else "")
+            + (f"Editions no longer used: {_e(', '.join(dropped))}. " if dropped else "")
+            + "New, changed and gone ties below may come from the list change (an institution "
+              "listed or removed, a date corrected), not from new papers.</p>")
+    by_id = {str(r.get("finding_id")): r for r in rows}
+
+    def work(r: Mapping[str, Any]) -> str:
+        title = _e(str(r.get("title") or "")[:90]) or "—"
+        return f"{title}<br><code>{_e(r.get('work_id'))}</code> {_e(r.get('publication_date'))}"
+
+    def entry(r: Mapping[str, Any]) -> str:
+        return (f"{_e(r.get('institution_name') or r.get('raw_affiliation'))}<br>"
+                f"{_e(r.get('list'))}: {_e(r.get('list_entry_name'))}")
+
+    new_ids = [str(x) for x in d.get("new") or []]
+    new_body = [[f"<code>{_e(i)}</code>", work(by_id[i]), entry(by_id[i]),
+                 _e(by_id[i].get("listed_on") or "unknown"),
+                 _e(by_id[i].get("listed_at_publication"))]
+                for i in new_ids[:CHANGES_MAX_ROWS] if i in by_id]
+    lines.append(_change_table("New ties", ("finding", "work", "institution and list entry",
+                                            "listed on", "listed at publication"),
+                               new_body, len(new_ids)))
+    looked = set(d.get("changed_since_review") or [])
+    changed = list(d.get("changed_fields") or [])
+    ch_body = []
+    for ch in changed[:CHANGES_MAX_ROWS]:
+        fid = str(ch.get("finding_id"))
+        r = by_id.get(fid, {})
+        what = "<br>".join(
+            f"{_e(_CHANGE_FIELDS.get(k, k))}: {_e(v.get('before') or '—')} → "
+            f"<b>{_e(v.get('after') or '—')}</b>"
+            for k, v in (ch.get("changes") or {}).items())
+        flag = ("<br><b>reviewed on the earlier evidence: look again</b>" if fid in looked
+                else "")
+        ch_body.append([f"<code>{_e(fid)}</code>", work(r) if r else "—",
+                        entry(r) if r else "—", what + flag])
+    lines.append(_change_table("Changed ties", ("finding", "work", "institution and list entry",
+                                                "what changed"), ch_body, len(changed)))
+    gone_rows = list(d.get("gone_rows") or [])
+    gone_body = [[f"<code>{_e(r.get('finding_id'))}</code>", work(r), entry(r),
+                  _e(r.get("review_status") or "unreviewed")] for r in gone_rows[:CHANGES_MAX_ROWS]]
+    lines.append(_change_table(
+        "Ties no longer found", ("finding", "work", "institution and list entry",
+                                 "review status"), gone_body, len(d.get("gone") or [])))
+    if len(lines) == 1 and not any(c.get(k) for k in ("new", "gone", "changed")):
+        lines.append("<p>No tie is new, gone or changed.</p>")
+    return head + "".join(lines) + "</section>"
+
+
 def _plain(value: Any) -> str:
     if value is None:
         return "—"
@@ -993,6 +1086,7 @@ network.</p></header>
 <main>
 {_notice(run, rows)}
 {_summary(result, rows)}
+{_changes(run, rows)}
 {"".join(blocks)}
 {_table(rows)}
 {_method(run)}

@@ -9,7 +9,7 @@ never a guess), and the outcome under the chosen framework.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
 
@@ -144,9 +144,16 @@ class Finding:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("extra")
-        return d
+        """The findings.csv row: every field but ``extra``, in column order.
+
+        Every such field holds a str, float or bool, so a flat read is the same as
+        :func:`dataclasses.asdict` without its recursive copy (several times faster at
+        thousands of findings).
+        """
+        return {name: getattr(self, name) for name in _ROW_FIELDS}
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(Finding) if f.name != "extra")
 
 
 def _confidence(match: Match, work: Work, answer: str) -> str:

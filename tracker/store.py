@@ -340,6 +340,42 @@ class Store:
                 "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
                            "unchanged": len(set(a) & set(b)) - len(changed)}}
 
+    def changes(self, run_a: int, run_b: int, *, limit: int = 500) -> dict[str, Any]:
+        """:meth:`diff` with what a reader needs beside the IDs, for reports.
+
+        Adds ``registry`` (the two registry versions and the list editions only one run
+        used), ``gone_rows`` (the evidence of ties no longer found, from ``run_a``, at most
+        ``limit``), and ``changed_since_review`` (changed ties whose latest review decision
+        was made on the earlier evidence).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as d, Store(pathlib.Path(d) / "t.db") as s:
+        ...     s.changes(1, 2)
+        Traceback (most recent call last):
+        ...
+        tracker.store.StoreError: no run 1 in ...t.db
+        """
+        d = self.diff(run_a, run_b)
+        before = self.run_record(run_a).get("registry") or {}
+        after = self.run_record(run_b).get("registry") or {}
+
+        def editions(reg: dict[str, Any]) -> set[str]:
+            return {f"{e.get('list')} {e.get('edition')}" for e in reg.get("editions") or []}
+
+        gone = set(d["gone"])
+        keep = ("finding_id", *REVIEW_EVIDENCE, "review_status")
+        d["gone_rows"] = [{k: r.get(k, "") for k in keep}
+                          for r in self.findings(run_a) if r["finding_id"] in gone][:limit]
+        reviews = self.latest_reviews()
+        d["changed_since_review"] = [c["finding_id"] for c in d["changed"]
+                                     if c["finding_id"] in reviews]
+        d["registry"] = {"before": before.get("version", ""), "after": after.get("version", ""),
+                         "editions_added": sorted(editions(after) - editions(before)),
+                         "editions_dropped": sorted(editions(before) - editions(after))}
+        return d
+
     # ----------------------------------------------------------------- reviews
     def latest_reviews(self) -> dict[str, dict[str, Any]]:
         """The latest decision per tie: ``{finding_id: {status, reason, reviewer, at}}``."""

@@ -154,16 +154,16 @@ def keep_run(result: ScreenResult, db: Path | None, setup: FrameworkSetup) -> No
                 result.run["diff"] = {"previous_run": None,
                                       "note": "first run of this screen in the case file"}
             else:
-                d = store.diff(previous, run_id)
-                reviewed = store.latest_reviews()
+                d = store.changes(previous, run_id)
                 result.run["diff"] = {
                     "previous_run": previous, "run": run_id, "counts": d["counts"],
                     "new": d["new"], "gone": d["gone"],
                     "changed": [c["finding_id"] for c in d["changed"]],
                     # decisions made on evidence that has since changed: look again
-                    "changed_since_review": [c["finding_id"] for c in d["changed"]
-                                             if c["finding_id"] in reviewed],
+                    "changed_since_review": d["changed_since_review"],
                     "changed_fields": d["changed"],
+                    "gone_rows": d["gone_rows"],
+                    "registry": d["registry"],
                 }
         except StoreError as exc:
             fail(f"--db: {exc}")
