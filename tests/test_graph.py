@@ -7,6 +7,7 @@ from collections import defaultdict
 from itertools import combinations
 
 import networkx as nx
+import numpy as np
 import pytest
 
 from tests.browser.demo import demo_result, load_work, load_works
@@ -229,3 +230,20 @@ def test_bulk_counting_equals_networkx_bipartite_projection(works):
         assert d["weight"] == pytest.approx(ref.edges[u, v]["weight"])
         assert d["works"] == len(set(b[u]) & set(b[v]))
     assert set(g.nodes) == {author_key(w.id, a) for w in works for a in w.authorships}
+
+
+def test_pair_counting_by_sort_equals_the_unique_path():
+    # _newman_pairs packs each pair instance and its group size into one int64 and sorts;
+    # _newman_pairs_unique (used when the codes would not fit) counts with numpy.unique
+    import random
+
+    from tracker.graph import _newman_pairs, _newman_pairs_unique
+
+    rng = random.Random(7)
+    groups = [rng.sample(range(60), rng.randint(2, 12)) for _ in range(400)]
+    groups += [list(range(50)), [3, 4]]  # a big group, and a pair seen many times
+    a = _newman_pairs(groups, 60)
+    b = _newman_pairs_unique(groups, 60)
+    for x, y in zip(a[:2] + a[3:], b[:2] + b[3:], strict=True):
+        assert x.tolist() == y.tolist()
+    assert np.allclose(a[2], b[2], rtol=1e-12, atol=0)

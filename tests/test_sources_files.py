@@ -127,3 +127,51 @@ def test_invalid_utf8_in_a_line_is_replaced_not_fatal(tmp_path):
     works, skipped = _works(path)
     assert len(works) == 1 and not skipped
     assert works[0].title is not None and works[0].title.endswith("\ufffd")
+
+
+def _many_works(path, n):
+    with gzip.open(path, "wt") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"id": f"https://openalex.org/W{i + 1}",
+                                 "authorships": [{"author": {"id": f"A{i}"}}]}) + "\n")
+
+
+def test_the_collector_is_on_whenever_the_caller_runs(tmp_path):
+    # read_works pauses the cyclic garbage collector while it parses a batch; the caller's
+    # code between records must always run with it as it was
+    import gc
+
+    f = tmp_path / "w.jsonl.gz"
+    _many_works(f, 2_500)
+    seen = 0
+    for item in read_works(f):
+        assert gc.isenabled()
+        seen += isinstance(item, Work)
+    assert seen == 2_500
+    it = read_works(f)
+    next(it)
+    it.close()  # a caller that stops early
+    assert gc.isenabled()
+
+
+def test_records_before_a_truncated_gzip_are_yielded_then_the_error(tmp_path, monkeypatch):
+    import gc
+
+    import tracker.sources.files as files
+
+    monkeypatch.setattr(files, "_CHUNK", 1 << 16)  # so that the file spans many chunks
+    f = tmp_path / "w.jsonl.gz"
+    _many_works(f, 20_000)
+    data = f.read_bytes()
+    f.write_bytes(data[: len(data) * 3 // 4])
+    got = []
+    with pytest.raises(WorksFileError, match="cannot read"):
+        for item in read_works(f):
+            got.append(item)
+    assert gc.isenabled()
+    raw = []  # what the unbatched reader gets out of the same file before it fails
+    with pytest.raises(WorksFileError):
+        for item in files.iter_raw_works(f):
+            raw.append(item)
+    assert len(got) == len(raw) > 5_000 and all(isinstance(w, Work) for w in got)
+    assert [w.id for w in got] == [f"W{i + 1}" for i in range(len(got))]

@@ -35,7 +35,7 @@ import orjson
 import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from tracker.graph import ScreenResultLike, flagged_network, write_gexf, write_graphml
+from tracker.graph import ScreenResultLike, flagged_network, write_network_files
 from tracker.risk import FINDING_COLUMNS, Finding
 
 __all__ = [
@@ -351,9 +351,11 @@ def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
 def _xlsx_rows(rows: list[dict[str, Any]], run: Mapping[str, Any] | None,
                path: str | Path) -> Path:
     path = Path(path)
-    # xlsxwriter in constant_memory mode streams rows to disk: several times faster than
-    # openpyxl at thousands of findings, and flat in memory
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+    # xlsxwriter: several times faster than openpyxl at thousands of findings.  Its shared
+    # string table (the default mode) escapes each distinct text once; the findings repeat
+    # list names, methods and outcomes on every row, so this is faster than constant_memory
+    # mode's inline strings (7.7 s vs 10.5 s at 47,627 findings, for about 160 MB more).
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": False, "strings_to_formulas": False,
                                          "strings_to_urls": False,
                                          "strings_to_numbers": False})
     fmt = {"bold": wb.add_format({"bold": True}),
@@ -385,7 +387,7 @@ def _xlsx_rows(rows: list[dict[str, Any]], run: Mapping[str, Any] | None,
 
 
 #: From this many findings on, findings.xlsx is written by a second process while this one
-#: writes the other files (xlsxwriter is pure Python: about 0.3 ms per row).
+#: writes the other files (xlsxwriter is pure Python: about 0.2 ms per row).
 PARALLEL_XLSX_ROWS = 5_000
 
 
@@ -459,17 +461,17 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     out.mkdir(parents=True, exist_ok=True)
     findings: Sequence[Finding] = list(result.findings)
     run = _clean_run(result.run)
-    g, _note = flagged_network(result, max_nodes=max_nodes)
     rows = _rows(findings)  # once for the three tables
-    xlsx = _start_xlsx(rows, run, out / "findings.xlsx")
+    xlsx = _start_xlsx(rows, run, out / "findings.xlsx")  # the longest: started first
+    g, _note = flagged_network(result, max_nodes=max_nodes)
     files = {
         "findings.csv": _csv_rows(rows, out / "findings.csv"),
         "findings.json": _json_rows(rows, run, out / "findings.json"),
         "findings.xlsx": out / "findings.xlsx",
         "run.json": write_run(run, out / "run.json"),
         "report.html": write_report(result, out),
-        "network.graphml": write_graphml(g, out / "network.graphml"),
-        "network.gexf": write_gexf(g, out / "network.gexf"),
     }
+    files["network.graphml"], files["network.gexf"] = write_network_files(
+        g, out / "network.graphml", out / "network.gexf")
     _finish_xlsx(xlsx, rows, run, out / "findings.xlsx")
     return files

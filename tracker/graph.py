@@ -59,6 +59,7 @@ __all__ = [
     "subject_specs",
     "write_gexf",
     "write_graphml",
+    "write_network_files",
 ]
 
 #: Characters XML 1.0 cannot hold; hostile or broken records may carry them.
@@ -194,31 +195,53 @@ def _newman_pairs(groups: Iterable[list[int]], size: int
     [(0, 1, 1.5, 2), (0, 2, 0.5, 1), (1, 2, 0.5, 1)]
     """
     size = max(size, 1)
+    sized = [ids for ids in groups if len(ids) >= 2]
+    if not sized:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0), empty
+    # Each pair instance is one int64: (u * size + v) shifted left, with the group's n - 1 in
+    # the low bits, so one plain sort groups the pairs and still knows each instance's weight
+    # (a sort without an inverse index: about half the time of np.unique's at 9 M pairs).
+    shift = (max(map(len, sized)) - 1).bit_length()
+    if (size * size) << shift >= 1 << 63:  # beyond any real network; the slower exact path
+        return _newman_pairs_unique(sized, size)
     codes: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    for ids in groups:
+    for ids in sized:
         n = len(ids)
-        if n < 2:
-            continue
         tri = _TRIU.get(n)
         if tri is None:
             tri = _TRIU[n] = np.triu_indices(n, 1)
         arr = np.sort(np.asarray(ids, dtype=np.int64))
-        codes.append(arr[tri[0]] * size + arr[tri[1]])
-        weights.append(np.full(len(tri[0]), 1.0 / (n - 1)))
-    if not codes:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0), empty
+        codes.append(((arr[tri[0]] * size + arr[tri[1]]) << shift) | (n - 1))
     code = np.concatenate(codes)
     del codes
-    weight = np.concatenate(weights)
-    del weights
-    uniq, inverse = np.unique(code, return_inverse=True)
+    code.sort()
+    pair = code >> shift
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    uniq = pair[starts]
+    del pair
+    weight = 1.0 / (code & ((1 << shift) - 1))
     del code
-    wsum = np.bincount(inverse, weights=weight)
-    count = np.bincount(inverse)
-    del inverse, weight
+    wsum = np.add.reduceat(weight, starts)
+    count = np.diff(np.r_[starts, len(weight)])
     return uniq // size, uniq % size, wsum, count
+
+
+def _newman_pairs_unique(groups: list[list[int]], size: int
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_newman_pairs` through :func:`numpy.unique`, for code ranges beyond int64."""
+    codes = []
+    weights = []
+    for ids in groups:
+        n = len(ids)
+        u, v = np.triu_indices(n, 1)
+        arr = np.sort(np.asarray(ids, dtype=object))
+        codes.append(arr[u] * size + arr[v])
+        weights.append(np.full(len(u), 1.0 / (n - 1)))
+    uniq, inverse = np.unique(np.concatenate(codes), return_inverse=True)
+    wsum = np.bincount(inverse, weights=np.concatenate(weights))
+    count = np.bincount(inverse)
+    return ((uniq // size).astype(np.int64), (uniq % size).astype(np.int64), wsum, count)
 
 
 @dataclass(slots=True)
@@ -798,3 +821,26 @@ def write_gexf(g: nx.Graph, path: str | Path) -> Path:
     h = _safe_copy(g, graph_attrs=False)
     nx.write_gexf(h, path, encoding="utf-8")
     return path
+
+
+def write_network_files(g: nx.Graph, graphml: str | Path, gexf: str | Path
+                        ) -> tuple[Path, Path]:
+    """Write a graph as both GraphML and GEXF, as :func:`write_graphml` and
+    :func:`write_gexf` do, from one safe copy (the copy is a fifth of the time at thousands
+    of nodes).
+
+    Examples
+    --------
+    >>> import tempfile, networkx as nx
+    >>> g = nx.Graph(note="n"); g.add_edge("a", "b", tags=("x", "y"))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     a, b = write_network_files(g, Path(d) / "g.graphml", Path(d) / "g.gexf")
+    ...     nx.read_graphml(a).graph["note"], nx.read_gexf(b).edges["a", "b"]["tags"]
+    ('n', 'x | y')
+    """
+    graphml, gexf = Path(graphml), Path(gexf)
+    h = _safe_copy(g, graph_attrs=True)
+    nx.write_graphml(h, graphml, encoding="utf-8")
+    h.graph.clear()  # GEXF carries no graph attributes (as write_gexf)
+    nx.write_gexf(h, gexf, encoding="utf-8")
+    return graphml, gexf

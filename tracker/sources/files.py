@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,10 +54,10 @@ def _open_binary(path: Path) -> io.BufferedIOBase:
 
 
 _CHUNK = 1 << 22
-_FREEZE_EVERY = 1000
 
 
-def iter_raw_works(path: str | Path) -> Iterator[tuple[str, Any] | SkippedRecord]:
+def iter_raw_works(path: str | Path
+                   ) -> Generator[tuple[str, Any] | SkippedRecord, None, None]:
     """Yield ``(location, raw_record)`` for each record, or a :class:`SkippedRecord`.
 
     Raises
@@ -205,18 +205,56 @@ def read_works(path: str | Path) -> Iterator[Work | SkippedRecord]:
     >>> [type(x).__name__ for x in read_works(f)]
     ['Work', 'SkippedRecord', 'SkippedRecord']
     """
-    for n, item in enumerate(iter_raw_works(path), 1):
-        if isinstance(item, SkippedRecord):
-            yield item
-            continue
-        loc, raw = item
-        try:
-            yield parse_work(raw)
-        except RecordError as exc:
-            yield SkippedRecord(str(path), loc, str(exc))
-        if n % _FREEZE_EVERY == 0:
-            # Parsed records are long-lived and hold no reference cycles: move what is alive
-            # out of the cyclic collector's sight, so that it does not re-scan every record
-            # held so far each time it runs (a third of the parse time at 15,000 works).
-            # Reference counting still frees them.
-            gc.freeze()
+    raw = iter_raw_works(path)
+    try:
+        while True:
+            batch, error = _parse_batch(raw, path)
+            yield from batch
+            if error is not None:
+                raise error
+            if len(batch) < _BATCH:
+                return
+    finally:
+        raw.close()  # closes the file when the caller stops early
+
+
+#: Records parsed per batch, with the cyclic garbage collector paused (see _parse_batch).
+_BATCH = 1000
+
+
+def _parse_batch(raw: Iterator[tuple[str, Any] | SkippedRecord], path: str | Path
+                 ) -> tuple[list[Work | SkippedRecord], BaseException | None]:
+    """Parse up to :data:`_BATCH` records with the cyclic garbage collector paused.
+
+    Parsing allocates millions of short-lived dicts and lists that hold no cycles; the
+    collector's passes over them free nothing and cost about a tenth of the parse (1.84 s
+    → 1.68 s CPU at 15,000 works).  It is paused only inside this function, never while the
+    caller runs (a generator that yielded with the collector off would leave it off for the
+    caller).  An error from the file comes back with the records parsed before it, to be
+    yielded first.
+    """
+    out: list[Work | SkippedRecord] = []
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for item in raw:
+            if isinstance(item, SkippedRecord):
+                out.append(item)
+            else:
+                loc, rec = item
+                try:
+                    out.append(parse_work(rec))
+                except RecordError as exc:
+                    out.append(SkippedRecord(str(path), loc, str(exc)))
+            if len(out) >= _BATCH:
+                break
+    except Exception as exc:  # WorksFileError and read errors: after the good records
+        return out, exc
+    finally:
+        # The parsed records are long-lived and hold no reference cycles: move what is alive
+        # out of the collector's sight before it runs again, so that it does not scan every
+        # record held so far on each pass.  Reference counting still frees them.
+        gc.freeze()
+        if enabled:
+            gc.enable()
+    return out, None
