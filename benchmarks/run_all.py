@@ -421,14 +421,49 @@ def markdown(doc: dict[str, Any]) -> str:
             met = {True: "yes", False: "**no**", None: "unknown"}[t["met"]]
             lines.append(f"| {t['target']} | {t['value']} | {met} |")
         lines.append("")
-    other = doc.get("other_benchmarks") or {}
+    other = dict(doc.get("other_benchmarks") or {})
+    api = other.pop("bench_api_calls", None)
+    if isinstance(api, dict) and isinstance(api.get("subjects"), dict):
+        lines += _api_table(api)
     if other:
-        lines.append("Other benchmarks (last JSON line of each):")
+        lines.append("Other benchmarks (the last JSON line of each; all of it in latest.json):")
         lines.append("")
         for k, v in other.items():
-            lines.append(f"- `{k}`: `{json.dumps(v, default=str)[:600]}`")
+            lines.append(f"- `{k}`: {_summary(v)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _api_table(api: dict[str, Any]) -> list[str]:
+    """API cost per subject and strategy, from bench_api_calls (against the test server)."""
+    lines = ["**API cost** (`bench_api_calls.py`: real pyalex calls against the local "
+             "OpenAlex-compatible server with recorded records; a list call is priced at "
+             f"${api.get('list_call_usd', '?')})", "",
+             "| subject | strategy | works | list calls | single-work calls | "
+             "list calls per 1,000 works of the subject | est. cost |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for subject, runs in api["subjects"].items():
+        total = runs.get("works")
+        for name, r in runs.items():
+            if not isinstance(r, dict):
+                continue
+            extra = (f" ({r['http_calls']} HTTP calls)" if "http_calls" in r else "")
+            lines.append(f"| {subject} ({total} works) | {name}{extra} | {r.get('works')} | "
+                         f"{r.get('list_calls')} | {r.get('single_calls')} | "
+                         f"{r.get('list_calls_per_1000_works')} | "
+                         f"${r.get('estimated_cost_usd')} |")
+    lines.append("")
+    return lines
+
+
+def _summary(v: Any, limit: int = 12) -> str:
+    """A few scalar fields of a side benchmark's result, as `key=value` pairs."""
+    if not isinstance(v, dict):
+        return f"`{json.dumps(v, default=str)[:300]}`"
+    items = [(k, x) for k, x in v.items() if isinstance(x, str | int | float | bool | None)]
+    shown = ", ".join(f"{k}={round(x, 3) if isinstance(x, float) else x}"
+                      for k, x in items[:limit])
+    return f"{shown}{', …' if len(items) > limit else ''}"
 
 
 def update_readme(md: str) -> None:
@@ -458,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="largest size for the name-matching-on e2e row")
     ap.add_argument("--no-other", action="store_true",
                     help="skip bench_report / bench_matching / bench_api_calls")
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite latest.md and the README table from latest.json")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--works", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
@@ -465,6 +502,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         tool, stage = args.child.split(":", 1)
         child(tool, stage, args.works, args.tmp)
+        return 0
+    if args.render:
+        doc = json.loads((RESULTS / "latest.json").read_text("utf-8"))
+        write_markdown(doc)
         return 0
     sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
@@ -487,11 +528,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", "utf-8")
+    write_markdown(doc)
+    return 0
+
+
+def write_markdown(doc: dict[str, Any]) -> None:
     md = markdown(doc)
     (RESULTS / "latest.md").write_text("# Latest benchmark results\n\n" + md + "\n", "utf-8")
     update_readme(md)
     print(md)
-    return 0
 
 
 if __name__ == "__main__":
