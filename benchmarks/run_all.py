@@ -126,15 +126,10 @@ def _tracker_stage(stage: str, works_path: Path, tmp: Path) -> dict[str, Any]:
         out["seconds"] = time.perf_counter() - t0
         out["records"] = len(works)
         return out
-    if stage == "graph":
+    if stage in ("graph", "graph_nx"):  # as arrays, or as a networkx Graph
+        build = coauthor_projection if stage == "graph" else coauthor_graph
         t0 = time.perf_counter()
-        p = coauthor_projection(works)
-        out["seconds"] = time.perf_counter() - t0
-        out["edges"] = p.number_of_edges()
-        return out
-    if stage == "graph_nx":
-        t0 = time.perf_counter()
-        g = coauthor_graph(works)
+        g = build(works)
         out["seconds"] = time.perf_counter() - t0
         out["edges"] = g.number_of_edges()
         return out

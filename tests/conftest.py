@@ -50,3 +50,22 @@ def _isolated_tracker_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path_factory.mktemp("tracker_home")))
     monkeypatch.delenv("OPENALEX_API_KEY", raising=False)
     monkeypatch.delenv("TRACKER_OPENALEX_URL", raising=False)
+
+
+# ---- the bundled registry and the demo's real works, loaded once ----------------------
+@pytest.fixture(scope="session")
+def reg():
+    """The bundled registry (modules with their own ``reg`` fixture override this one)."""
+    import tracker
+
+    return tracker.load_registry()
+
+
+@pytest.fixture(scope="session")
+def works():
+    """The demo's real OpenAlex works, parsed (overridden where a module needs others)."""
+    import tracker
+
+    return [w for w in tracker.read_works(tracker.demo_works_path())
+            if isinstance(w, tracker.Work)]
+

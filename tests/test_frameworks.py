@@ -10,7 +10,6 @@ from importlib import resources
 
 import pytest
 
-import tracker
 from tracker.frameworks import (
     BANNED_OUTCOME_WORDS,
     FrameworkError,
@@ -25,17 +24,6 @@ from tracker.screening import ScreenSettings, SubjectSpec, screen
 AS_OF = date(2026, 11, 23)
 SHIPPED = ["ca-strac", "dod-2023", "dod-2025", "dow-2026", "lookback", "nsf-2026"]
 LABEL = re.compile(r"\[(?P<fw>[a-z0-9-]+) rule (?P<rule>[a-z0-9-]+), tag (?P<tag>[CRV])\]")
-
-
-@pytest.fixture(scope="module")
-def reg():
-    return tracker.load_registry()
-
-
-@pytest.fixture(scope="module")
-def works():
-    return [w for w in tracker.read_works(tracker.demo_works_path())
-            if isinstance(w, tracker.Work)]
 
 
 def _screen(works, reg, name, as_of=AS_OF, lookback=None, subjects=()):

@@ -23,17 +23,6 @@ from tracker.store import (
 from tracker.watchlists import Registry
 
 
-@pytest.fixture(scope="module")
-def reg():
-    return tracker.load_registry()
-
-
-@pytest.fixture(scope="module")
-def works():
-    return [w for w in tracker.read_works(tracker.demo_works_path())
-            if isinstance(w, tracker.Work)]
-
-
 def _run(works, reg, **settings):
     inputs = [{"kind": "file", "path": str(tracker.demo_works_path())}]
     return screen(works, registry=reg, settings=ScreenSettings(**settings), inputs=inputs)

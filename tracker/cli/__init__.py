@@ -48,6 +48,15 @@ EXIT_FINDINGS = 10
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
+#: How every tracker command group behaves: plain help (no rich markup), -h and --help, no
+#: shell-completion options, and no pretty tracebacks (a failure is one line, see fail()).
+APP_SETTINGS: dict[str, Any] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+
 app = typer.Typer(
     name="tracker",
     help=(
@@ -62,10 +71,7 @@ app = typer.Typer(
         "  tracker lists                     # which lists and editions are bundled"
     ),
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    **APP_SETTINGS,
 )
 
 

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tracker.cli import APP_SETTINGS
 from tracker.watchlists import (
     STALE_AFTER_DAYS,
     ListEntry,
@@ -48,10 +49,7 @@ lists_app = typer.Typer(
     ),
     invoke_without_command=True,
     no_args_is_help=False,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    **APP_SETTINGS,
 )
 
 T = TypeVar("T")

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tracker.cli import fail, out, parse_date
+from tracker.cli import APP_SETTINGS, fail, out, parse_date
 from tracker.frameworks import Framework, FrameworkError, available_frameworks, load_framework
 from tracker.records import Work
 from tracker.risk import Finding
@@ -52,10 +52,7 @@ review_app = typer.Typer(
         "  tracker review import reviews.xlsx --reviewer 'A. Reviewer'"
     ),
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    **APP_SETTINGS,
 )
 
 

@@ -1002,8 +1002,8 @@ def prepare_api_run(
     """
     from tracker.sources.roster import (
         Confirmations,
-        read_confirm_file,
         read_roster,
+        remember_confirm_file,
         resolve_roster,
     )
 
@@ -1023,31 +1023,19 @@ def prepare_api_run(
         problems += [f"roster {b}" for b in bad]
         inputs.append(_file_input(roster, "roster"))
     if confirm is not None:
-        chosen, bad = read_confirm_file(confirm)
+        confirmations, bad = remember_confirm_file(confirm)
         problems += [f"confirmation file {b}" for b in bad]
-        confirmations = Confirmations.load()
-        by_person: dict[str, list[str]] = {}
-        for person, oid in chosen:
-            by_person.setdefault(person, []).append(oid)
-        for person, chosen_ids in by_person.items():
-            confirmations.remember(person, chosen_ids)
-        confirmations.save()
         inputs.append(_file_input(confirm, "confirmations"))
     subjects: list[Subject] = []
-    for g in orgs:
-        try:
-            subjects.append(source.resolve_org(g))
-        except RequestRejected as exc:
-            if exc.status != 404:
-                raise
-            problems.append(f"--org {g}: {exc}; left out")
-    for g in authors:
-        try:
-            subjects.append(source.resolve_author(g))
-        except RequestRejected as exc:
-            if exc.status != 404:
-                raise
-            problems.append(f"--author {g}: {exc}; left out")
+    for option, given, resolve in (("--org", orgs, source.resolve_org),
+                                   ("--author", authors, source.resolve_author)):
+        for g in given:
+            try:
+                subjects.append(resolve(g))
+            except RequestRejected as exc:  # not found: leave it out, say so, go on
+                if exc.status != 404:
+                    raise
+                problems.append(f"{option} {g}: {exc}; left out")
     people: list[Any] = []
     if rows:
         where = [("openalex", s.ids[0]) for s in subjects if s.kind == "org"]
