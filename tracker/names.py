@@ -1375,7 +1375,8 @@ def cached_name_matcher(registry: Registry, *,
     source of this module.  Any change makes a new key, so a stale matcher is never used.  A
     file that cannot be read back (truncated, corrupt, another Python) is rebuilt and
     replaced, never trusted.  If the cache folder cannot be written, the matcher is built
-    and returned anyway.
+    and returned anyway.  The file is a pickle: keep the cache folder writable by you alone
+    (the default under your home is), since whoever can write there can run code here.
 
     Parameters
     ----------
