@@ -288,3 +288,31 @@ def test_workbook_from_the_second_process_equals_the_one_written_here(demo, tmp_
     fallback = write_report_folder(r, tmp_path / "fallback")["findings.xlsx"]
     assert cells(fallback) == cells(inline)
     assert not payload.exists()  # the temporary rows file never outlives the run
+
+
+def test_a_failing_report_leaves_no_helper_process_and_no_rows_file(demo, tmp_path,
+                                                                     monkeypatch):
+    """If another file of the folder fails (or Ctrl-C), the process writing findings.xlsx
+    is stopped and the temporary file holding the findings' rows is gone."""
+    import tracker.exports as ex
+    import tracker.report
+
+    r = DemoResult(demo.findings, demo.works, _secret_run(demo), demo.subjects)
+    monkeypatch.setattr(ex, "PARALLEL_XLSX_ROWS", 1)
+    started = []
+    real_start = ex._start_xlsx
+
+    def start(*a):
+        started.append(real_start(*a))
+        return started[-1]
+
+    def broken(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ex, "_start_xlsx", start)
+    monkeypatch.setattr(tracker.report, "write_report", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_report_folder(r, tmp_path / "out")
+    (proc, payload), = started
+    assert proc.poll() is not None  # stopped, not left running
+    assert not payload.exists()

@@ -392,8 +392,13 @@ PARALLEL_XLSX_ROWS = 5_000
 
 
 def _xlsx_worker(payload: str) -> None:
-    """Entry point of the second process: write findings.xlsx from a payload file."""
-    doc = orjson.loads(Path(payload).read_bytes())
+    """Entry point of the second process: write findings.xlsx from a payload file (removed
+    as soon as it is read: the rows are a case file's contents)."""
+    path = Path(payload)
+    try:
+        doc = orjson.loads(path.read_bytes())
+    finally:
+        path.unlink(missing_ok=True)
     _xlsx_rows(doc["rows"], doc["run"], doc["path"])
 
 
@@ -440,6 +445,18 @@ def _finish_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None,
     return _xlsx_rows(rows, run, path)
 
 
+def _abandon_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None) -> None:
+    """Stop the second process and remove its rows file: the report folder failed."""
+    if started is None:
+        return
+    proc, payload = started
+    try:
+        proc.kill()
+        proc.wait()
+    finally:
+        payload.unlink(missing_ok=True)
+
+
 def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                         max_nodes: int = 5000) -> dict[str, Path]:
     """Write everything a case file needs into ``out_dir``.
@@ -463,15 +480,19 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     run = _clean_run(result.run)
     rows = _rows(findings)  # once for the three tables
     xlsx = _start_xlsx(rows, run, out / "findings.xlsx")  # the longest: started first
-    g, _note = flagged_network(result, max_nodes=max_nodes)
-    files = {
-        "findings.csv": _csv_rows(rows, out / "findings.csv"),
-        "findings.json": _json_rows(rows, run, out / "findings.json"),
-        "findings.xlsx": out / "findings.xlsx",
-        "run.json": write_run(run, out / "run.json"),
-        "report.html": write_report(result, out),
-    }
-    files["network.graphml"], files["network.gexf"] = write_network_files(
-        g, out / "network.graphml", out / "network.gexf")
+    try:
+        g, _note = flagged_network(result, max_nodes=max_nodes)
+        files = {
+            "findings.csv": _csv_rows(rows, out / "findings.csv"),
+            "findings.json": _json_rows(rows, run, out / "findings.json"),
+            "findings.xlsx": out / "findings.xlsx",
+            "run.json": write_run(run, out / "run.json"),
+            "report.html": write_report(result, out),
+        }
+        files["network.graphml"], files["network.gexf"] = write_network_files(
+            g, out / "network.graphml", out / "network.gexf")
+    except BaseException:  # an error or Ctrl-C: no helper left running, no rows file left
+        _abandon_xlsx(xlsx)
+        raise
     _finish_xlsx(xlsx, rows, run, out / "findings.xlsx")
     return files
