@@ -248,6 +248,23 @@ def test_empty_findings_still_write_valid_files(tmp_path):
     assert load_workbook(files["findings.xlsx"])["findings"].max_row == 1
 
 
+def _record_helper_starts(monkeypatch) -> list:
+    """Make every report folder use the findings.xlsx helper process; the list collects
+    what each start returned (the process and its rows file)."""
+    import tracker.exports as ex
+
+    monkeypatch.setattr(ex, "PARALLEL_XLSX_ROWS", 1)
+    started: list = []
+    real_start = ex._start_xlsx
+
+    def start(*a):
+        started.append(real_start(*a))
+        return started[-1]
+
+    monkeypatch.setattr(ex, "_start_xlsx", start)
+    return started
+
+
 def test_workbook_from_the_second_process_equals_the_one_written_here(demo, tmp_path,
                                                                       monkeypatch):
     """Above PARALLEL_XLSX_ROWS a spawned process writes findings.xlsx: same cells, and a
@@ -256,15 +273,7 @@ def test_workbook_from_the_second_process_equals_the_one_written_here(demo, tmp_
 
     r = DemoResult(demo.findings, demo.works, _secret_run(demo), demo.subjects)
     inline = write_report_folder(r, tmp_path / "inline")["findings.xlsx"]
-    monkeypatch.setattr(ex, "PARALLEL_XLSX_ROWS", 1)
-    started = []
-    real_start = ex._start_xlsx
-
-    def start(*a):
-        started.append(real_start(*a))
-        return started[-1]
-
-    monkeypatch.setattr(ex, "_start_xlsx", start)
+    started = _record_helper_starts(monkeypatch)
     spawned = write_report_folder(r, tmp_path / "spawned")["findings.xlsx"]
     assert started and started[0] is not None  # a second process did write it
     assert not started[0][1].exists()
@@ -294,22 +303,14 @@ def test_a_failing_report_leaves_no_helper_process_and_no_rows_file(demo, tmp_pa
                                                                      monkeypatch):
     """If another file of the folder fails (or Ctrl-C), the process writing findings.xlsx
     is stopped and the temporary file holding the findings' rows is gone."""
-    import tracker.exports as ex
     import tracker.report
 
     r = DemoResult(demo.findings, demo.works, _secret_run(demo), demo.subjects)
-    monkeypatch.setattr(ex, "PARALLEL_XLSX_ROWS", 1)
-    started = []
-    real_start = ex._start_xlsx
-
-    def start(*a):
-        started.append(real_start(*a))
-        return started[-1]
+    started = _record_helper_starts(monkeypatch)
 
     def broken(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ex, "_start_xlsx", start)
     monkeypatch.setattr(tracker.report, "write_report", broken)
     with pytest.raises(OSError, match="disk full"):
         write_report_folder(r, tmp_path / "out")
