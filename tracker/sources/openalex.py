@@ -1035,7 +1035,7 @@ def prepare_api_run(
             except RequestRejected as exc:  # not found: leave it out, say so, go on
                 if exc.status != 404:
                     raise
-                problems.append(f"{option} {g}: {exc}; left out")
+                problems.append(f"{option} {g}: {exc}")
     people: list[Any] = []
     if rows:
         where = [("openalex", s.ids[0]) for s in subjects if s.kind == "org"]
