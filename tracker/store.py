@@ -326,19 +326,10 @@ class Store:
             ``{"finding_id", "changes": {field: {"before", "after"}}}`` per tie whose
             :data:`DIFF_FIELDS` differ (e.g. a list moved its listing date); ``counts``.
         """
-        a = {r["finding_id"]: r for r in self.findings(run_a)}
-        b = {r["finding_id"]: r for r in self.findings(run_b)}
-        new = sorted(set(b) - set(a))
-        gone = sorted(set(a) - set(b))
-        changed = []
-        for fid in sorted(set(a) & set(b)):
-            ch = {k: {"before": a[fid].get(k, ""), "after": b[fid].get(k, "")}
-                  for k in DIFF_FIELDS if a[fid].get(k, "") != b[fid].get(k, "")}
-            if ch:
-                changed.append({"finding_id": fid, "changes": ch})
-        return {"run_a": run_a, "run_b": run_b, "new": new, "gone": gone, "changed": changed,
-                "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
-                           "unchanged": len(set(a) & set(b)) - len(changed)}}
+        return _diff(run_a, run_b, self._by_id(run_a), self._by_id(run_b))
+
+    def _by_id(self, run_id: int) -> dict[str, dict[str, Any]]:
+        return {r["finding_id"]: r for r in self.findings(run_id)}
 
     def changes(self, run_a: int, run_b: int, *, limit: int = 500) -> dict[str, Any]:
         """:meth:`diff` with what a reader needs beside the IDs, for reports.
@@ -357,7 +348,8 @@ class Store:
         ...
         tracker.store.StoreError: no run 1 in ...t.db
         """
-        d = self.diff(run_a, run_b)
+        a = self._by_id(run_a)
+        d = _diff(run_a, run_b, a, self._by_id(run_b))
         before = self.run_record(run_a).get("registry") or {}
         after = self.run_record(run_b).get("registry") or {}
 
@@ -367,7 +359,7 @@ class Store:
         gone = set(d["gone"])
         keep = ("finding_id", *REVIEW_EVIDENCE, "review_status")
         d["gone_rows"] = [{k: r.get(k, "") for k in keep}
-                          for r in self.findings(run_a) if r["finding_id"] in gone][:limit]
+                          for r in a.values() if r["finding_id"] in gone][:limit]
         reviews = self.latest_reviews()
         d["changed_since_review"] = [c["finding_id"] for c in d["changed"]
                                      if c["finding_id"] in reviews]
@@ -565,3 +557,19 @@ def _finding_json(f: Finding) -> dict[str, Any]:
     if extra:
         row["extra"] = extra
     return row
+
+
+def _diff(run_a: int, run_b: int, a: dict[str, dict[str, Any]],
+          b: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """:meth:`Store.diff` on two runs' findings, keyed by finding ID."""
+    new = sorted(set(b) - set(a))
+    gone = sorted(set(a) - set(b))
+    changed = []
+    for fid in sorted(set(a) & set(b)):
+        ch = {k: {"before": a[fid].get(k, ""), "after": b[fid].get(k, "")}
+              for k in DIFF_FIELDS if a[fid].get(k, "") != b[fid].get(k, "")}
+        if ch:
+            changed.append({"finding_id": fid, "changes": ch})
+    return {"run_a": run_a, "run_b": run_b, "new": new, "gone": gone, "changed": changed,
+            "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
+                       "unchanged": len(set(a) & set(b)) - len(changed)}}

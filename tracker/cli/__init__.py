@@ -18,7 +18,6 @@ code  meaning
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +33,7 @@ from tracker import __version__
 from tracker.demo import demo_works_path
 from tracker.records import Work
 from tracker.screening import ScreenResult, ScreenSettings, SubjectSpec, screen
-from tracker.sources.files import SkippedRecord, WorksFileError, read_works
+from tracker.sources.files import SkippedRecord, WorksFileError, input_record, read_works
 from tracker.sources.transport import FetchError, RequestRejected
 from tracker.watchlists import Registry, RegistryError, load_registry
 
@@ -95,14 +94,6 @@ def parse_date(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         fail(f"{option}: not a date in the form YYYY-MM-DD: {value!r}")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _ProgressView:
@@ -200,8 +191,7 @@ def _check_files(files: Sequence[Path]) -> list[dict[str, Any]]:
     for f in files:
         if not f.is_file():
             fail(f"{f}: no such file")
-        inputs.append({"kind": "file", "path": str(f), "bytes": f.stat().st_size,
-                       "sha256": _sha256(f)})
+        inputs.append(input_record(f, "file"))
     return inputs
 
 
@@ -498,7 +488,7 @@ def _screen_roster_files(
                      else (Confirmations.load(), []))
         for f, kind in ((roster, "roster"), (confirm, "confirmations")):
             if f is not None:
-                inputs.append({"kind": kind, "path": str(f), "sha256": _sha256(f)})
+                inputs.append(input_record(f, kind))
         rs = screen_roster(_iter_files(files), roster, registry=reg, settings=settings,
                            confirmations=conf, name_matcher=nm, assessor=assessor,
                            command=command, inputs=inputs)

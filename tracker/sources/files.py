@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import hashlib
 import io
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import orjson
 
 from tracker.records import RecordError, Work, parse_work
 
-__all__ = ["SkippedRecord", "WorksFileError", "iter_raw_works", "read_works"]
+__all__ = ["SkippedRecord", "WorksFileError", "input_record", "iter_raw_works", "read_works"]
 
 
 class WorksFileError(ValueError):
@@ -54,6 +55,27 @@ def _open_binary(path: Path) -> io.BufferedIOBase:
 
 
 _CHUNK = 1 << 22
+
+
+def input_record(path: Path, kind: str) -> dict[str, Any]:
+    """How a run record names an input file: kind, path, size and SHA-256 (read in chunks).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "roster.csv"
+    >>> _ = f.write_text("name,orcid\\n")
+    >>> r = input_record(f, "roster")
+    >>> r["kind"], r["bytes"], r["sha256"][:12]
+    ('roster', 11, 'f839c12cee50')
+    """
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return {"kind": kind, "path": str(path), "bytes": size, "sha256": h.hexdigest()}
 
 
 def iter_raw_works(path: str | Path

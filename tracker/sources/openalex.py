@@ -51,6 +51,7 @@ from stdnum.iso7064 import mod_11_2
 
 from tracker.records import parse_work, short_id, short_ror
 from tracker.sources.cache import HttpCache, QueryCheckpoint, query_key
+from tracker.sources.files import input_record
 from tracker.sources.transport import (
     DEFAULT_BASE_URL,
     LIST_CALL_USD,
@@ -881,14 +882,6 @@ class OpenAlexSource:
 
 
 # -- a screening run's fetching, end to end ----------------------------------------------
-def _file_input(path: Path, kind: str) -> dict[str, Any]:
-    import hashlib
-
-    data = path.read_bytes()
-    return {"kind": kind, "path": str(path), "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest()}
-
-
 @dataclass
 class ApiRun:
     """What a ``tracker screen`` run fetches: resolved subjects, people, queries.
@@ -1021,11 +1014,11 @@ def prepare_api_run(
     if roster is not None:
         rows, bad = read_roster(roster)
         problems += [f"roster {b}" for b in bad]
-        inputs.append(_file_input(roster, "roster"))
+        inputs.append(input_record(roster, "roster"))
     if confirm is not None:
         confirmations, bad = remember_confirm_file(confirm)
         problems += [f"confirmation file {b}" for b in bad]
-        inputs.append(_file_input(confirm, "confirmations"))
+        inputs.append(input_record(confirm, "confirmations"))
     subjects: list[Subject] = []
     for option, given, resolve in (("--org", orgs, source.resolve_org),
                                    ("--author", authors, source.resolve_author)):

@@ -556,8 +556,6 @@ def resolve_roster(
     return people, problems
 
 
-
-
 # -- saved works -------------------------------------------------------------------------
 NOT_FOUND = "not found in the records"
 LOCAL_LIMITS = (

@@ -91,6 +91,9 @@ _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 #: Where the API takes the key (official OpenAPI spec: apiKey, in: query, name: api_key).
 API_KEY_PARAM = "api_key"
 _KEY_PARAMS = frozenset({"api_key", "api-key", "apikey"})
+_MAX_REDIRECTS = 5
+#: A 429 asking for a longer wait than this is the daily allowance, not a per-second limit.
+_BUDGET_WAIT_S = 300.0
 
 
 def without_key(url: str) -> str:
@@ -111,9 +114,6 @@ def without_key(url: str) -> str:
     if len(kept) == len(pairs):
         return url
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
-_MAX_REDIRECTS = 5
-#: A 429 asking for a longer wait than this is the daily allowance, not a per-second limit.
-_BUDGET_WAIT_S = 300.0
 
 
 class FetchError(RuntimeError):
