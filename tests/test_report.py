@@ -359,3 +359,16 @@ def test_large_timeline_is_binned_and_large_table_is_a_stated_subset(demo, monke
     assert page.count("<tr class") + page.count("<tr data-list") == 5
     assert f"This table shows 5 of {len(demo.findings):,} findings" in page
     assert "findings.csv" in page
+
+
+def test_changes_section_says_so_when_nothing_changed():
+    from tracker.report import _changes
+
+    same = {"diff": {"previous_run": 1, "run": 2, "new": [], "gone": [], "changed": [],
+                     "changed_fields": [], "gone_rows": [],
+                     "counts": {"new": 0, "gone": 0, "changed": 0, "unchanged": 12},
+                     "registry": {"before": "r1", "after": "r1"}}}
+    text = _changes(same, [])
+    assert "No tie is new, gone or changed." in text
+    moved = {"diff": {**same["diff"], "gone": ["abc"], "counts": {"gone": 1}}}
+    assert "No tie is new, gone or changed." not in _changes(moved, [])

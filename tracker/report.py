@@ -959,7 +959,7 @@ def _changes(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> str:
     lines.append(_change_table(
         "Ties no longer found", ("finding", "work", "institution and list entry",
                                  "review status"), gone_body, len(d.get("gone") or [])))
-    if len(lines) == 1 and not any(c.get(k) for k in ("new", "gone", "changed")):
+    if not any(c.get(k) for k in ("new", "gone", "changed")):
         lines.append("<p>No tie is new, gone or changed.</p>")
     return head + "".join(lines) + "</section>"
 
