@@ -414,7 +414,7 @@ def screen_cmd(
 
         tracker screen --author 0000-0002-1825-0097 --since 2020-01-01 --out report/
 
-        TRACKER_OPENALEX_URL=http://127.0.0.1:8765 tracker screen --org I82880672 -o r/
+        TRACKER_OPENALEX_URL=http://127.0.0.1:8765 tracker screen --org I19820366 -o r/
 
         tracker screen --roster roster.csv --org I136199984 --strategy prefilter -o r/
 
