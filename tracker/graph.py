@@ -44,6 +44,7 @@ from typing import Any, Protocol
 import networkx as nx
 import numpy as np
 
+from tracker import graphxml
 from tracker.records import Authorship, Work
 from tracker.risk import Finding
 
@@ -205,14 +206,18 @@ def _newman_pairs(groups: Iterable[list[int]], size: int
     shift = (max(map(len, sized)) - 1).bit_length()
     if (size * size) << shift >= 1 << 63:  # beyond any real network; the slower exact path
         return _newman_pairs_unique(sized, size)
-    codes: list[np.ndarray] = []
+    # Groups of one size are coded together, as rows of one array: a few hundred numpy calls
+    # rather than ten per group (0.24 s → 0.1 s at 15,000 works).
+    by_size: dict[int, list[list[int]]] = {}
     for ids in sized:
-        n = len(ids)
+        by_size.setdefault(len(ids), []).append(ids)
+    codes: list[np.ndarray] = []
+    for n, rows in by_size.items():
         tri = _TRIU.get(n)
         if tri is None:
             tri = _TRIU[n] = np.triu_indices(n, 1)
-        arr = np.sort(np.asarray(ids, dtype=np.int64))
-        codes.append(((arr[tri[0]] * size + arr[tri[1]]) << shift) | (n - 1))
+        arr = np.sort(np.array(rows, dtype=np.int64), axis=1)
+        codes.append((((arr[:, tri[0]] * size + arr[:, tri[1]]) << shift) | (n - 1)).ravel())
     code = np.concatenate(codes)
     del codes
     code.sort()
@@ -800,8 +805,20 @@ def write_graphml(g: nx.Graph, path: str | Path) -> Path:
     ...     nx.read_graphml(p).edges["a", "b"]
     {'tags': 'x | y'}
     """
-    path = Path(path)
-    nx.write_graphml(_safe_copy(g, graph_attrs=True), path, encoding="utf-8")
+    return _graphml(_safe_copy(g, graph_attrs=True), Path(path))
+
+
+def _graphml(h: nx.Graph, path: Path) -> Path:
+    if graphxml.supports(h):  # tracker's own graphs: one streaming pass
+        return graphxml.write_graphml_text(h, path)
+    nx.write_graphml(h, path, encoding="utf-8")
+    return path
+
+
+def _gexf(h: nx.Graph, path: Path) -> Path:
+    if graphxml.supports(h):
+        return graphxml.write_gexf_text(h, path)
+    nx.write_gexf(h, path, encoding="utf-8")
     return path
 
 
@@ -817,10 +834,7 @@ def write_gexf(g: nx.Graph, path: str | Path) -> Path:
     ...     sorted(nx.read_gexf(p).nodes)
     ['a', 'b']
     """
-    path = Path(path)
-    h = _safe_copy(g, graph_attrs=False)
-    nx.write_gexf(h, path, encoding="utf-8")
-    return path
+    return _gexf(_safe_copy(g, graph_attrs=False), Path(path))
 
 
 def write_network_files(g: nx.Graph, graphml: str | Path, gexf: str | Path
@@ -840,7 +854,7 @@ def write_network_files(g: nx.Graph, graphml: str | Path, gexf: str | Path
     """
     graphml, gexf = Path(graphml), Path(gexf)
     h = _safe_copy(g, graph_attrs=True)
-    nx.write_graphml(h, graphml, encoding="utf-8")
+    _graphml(h, graphml)
     h.graph.clear()  # GEXF carries no graph attributes (as write_gexf)
-    nx.write_gexf(h, gexf, encoding="utf-8")
+    _gexf(h, gexf)
     return graphml, gexf

@@ -1,0 +1,114 @@
+"""tracker.graphxml: the streaming GraphML/GEXF writers read back as networkx's own files do."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+
+from tests.browser.demo import demo_result, load_works
+from tracker import graphxml
+from tracker.graph import (
+    _safe_copy,
+    coauthor_graph,
+    flagged_network,
+    institution_graph,
+    write_gexf,
+    write_graphml,
+    write_network_files,
+)
+
+
+def _as_read(g: nx.Graph) -> tuple[dict, dict, dict]:
+    return (dict(g.graph), {n: dict(d) for n, d in g.nodes(data=True)},
+            {frozenset((u, v)): dict(d) for u, v, d in g.edges(data=True)})
+
+
+def _hostile(g: nx.Graph) -> nx.Graph:
+    g = g.copy()
+    nasty = 'a & b <script>alert(1)</script> "q" \'s\'\n\tline two\r\n\x01 é 中文 ]]>'
+    g.add_node("author:hostile &<\"", kind="author", label=nasty, n_authors=3, share=0.25,
+               is_subject=True, tags=("x", "y"))
+    g.add_edge("author:hostile &<\"", next(iter(g.nodes)), relation=nasty, ties=2,
+               designation=False, evidence="line 1\nline 2\r\nline 3")
+    g.graph["note"] = nasty
+    return g
+
+
+def _graphs():
+    result = demo_result()
+    works = load_works()
+    return {
+        "flagged network": flagged_network(result)[0],
+        "flagged network, hostile text": _hostile(flagged_network(result)[0]),
+        "co-author graph": coauthor_graph(works),
+        "institution graph": institution_graph(works),
+        "empty": nx.Graph(note="empty"),
+        "isolated node": nx.Graph([("a", "a")]),
+    }
+
+
+@pytest.mark.parametrize("name", list(_graphs()))
+def test_files_read_back_as_networkx_writes_them(name, tmp_path):
+    g = _safe_copy(_graphs()[name], graph_attrs=True)
+    assert graphxml.supports(g)
+    ours = graphxml.write_graphml_text(g, tmp_path / "ours.graphml")
+    theirs = tmp_path / "nx.graphml"
+    nx.write_graphml(g, theirs, encoding="utf-8")
+    a, b = nx.read_graphml(ours), nx.read_graphml(theirs)
+    assert _as_read(a) == _as_read(b)
+    assert list(a.nodes) == list(b.nodes)
+
+    h = g.copy()
+    h.graph.clear()
+    ours = graphxml.write_gexf_text(h, tmp_path / "ours.gexf")
+    theirs = tmp_path / "nx.gexf"
+    nx.write_gexf(h, theirs, encoding="utf-8")
+    a, b = nx.read_gexf(ours), nx.read_gexf(theirs)
+    assert _as_read(a) == _as_read(b)
+    assert list(a.nodes) == list(b.nodes)
+
+
+def test_hostile_text_survives_exactly(tmp_path):
+    g = _hostile(flagged_network(demo_result())[0])
+    graphml, gexf = write_network_files(g, tmp_path / "n.graphml", tmp_path / "n.gexf")
+    key = "author:hostile &<\""
+    for back in (nx.read_graphml(graphml), nx.read_gexf(gexf)):
+        node = back.nodes[key]
+        # the control character is replaced (XML cannot hold it); every other character,
+        # newlines, tabs and carriage returns included, comes back as it was
+        assert node["label"] == ('a & b <script>alert(1)</script> "q" \'s\'\n\tline two\r\n'
+                                 '\ufffd é 中文 ]]>')
+        assert node["n_authors"] == 3 and node["share"] == 0.25 and node["is_subject"] is True
+        e = back.edges[key, next(iter(g.nodes))]
+        assert e["evidence"] == "line 1\nline 2\r\nline 3"
+        assert e["ties"] == 2 and e["designation"] is False
+    assert nx.read_graphml(graphml).graph["note"].startswith("a & b <script>")
+    assert b"<script>" not in graphml.read_bytes() and b"<script>" not in gexf.read_bytes()
+
+
+def test_mixed_types_under_one_name_are_written_as_text(tmp_path):
+    g = nx.Graph()
+    g.add_node("a", size=1)
+    g.add_node("b", size="big")
+    for back in (nx.read_graphml(graphxml.write_graphml_text(g, tmp_path / "g.graphml")),
+                 nx.read_gexf(graphxml.write_gexf_text(g, tmp_path / "g.gexf"))):
+        assert back.nodes["a"]["size"] == "1" and back.nodes["b"]["size"] == "big"
+
+
+def test_graphs_outside_the_subset_go_to_networkx(tmp_path):
+    g = nx.Graph()
+    g.add_edge("a", "b", weight=2.0, id="e1")  # GEXF structure, not data
+    assert not graphxml.supports(g)
+    m = nx.MultiGraph([("a", "b"), ("a", "b")])
+    assert not graphxml.supports(m)
+    back = nx.read_gexf(write_gexf(g, tmp_path / "g.gexf"))
+    assert back.edges["a", "b"]["weight"] == 2.0
+    back = nx.read_graphml(write_graphml(m, tmp_path / "m.graphml"))
+    assert back.number_of_edges() == 2
+
+
+def test_directed_graphs_keep_their_direction(tmp_path):
+    g = nx.DiGraph([("a", "b")])
+    assert graphxml.supports(g)
+    assert nx.read_graphml(graphxml.write_graphml_text(g, tmp_path / "d.graphml")).is_directed()
+    assert nx.read_gexf(graphxml.write_gexf_text(g, tmp_path / "d.gexf")).is_directed()
