@@ -26,17 +26,15 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
-import xlsxwriter
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from tracker.graph import ScreenResultLike, flagged_network, write_network_files
 from tracker.risk import FINDING_COLUMNS, Finding
+from tracker.workbook import FORMULA_START, write_workbook, xlsx_text
 
 __all__ = [
     "FINDINGS_SCHEMA_VERSION",
@@ -53,7 +51,7 @@ __all__ = [
 
 FINDINGS_SCHEMA_VERSION = "1.0"
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = FORMULA_START
 _SECRET_KEY = re.compile(
     r"(api[_-]?key|apikey|authori[sz]ation|token|secret|password|passwd|credential|cookie|"
     r"private[_-]?key|bearer)", re.IGNORECASE)
@@ -69,9 +67,6 @@ _SECRET_IN_TEXT = (
     (re.compile(r"(?i)(authorization\s*[:=]\s*)(?!\[redacted\])\S+"), r"\1[redacted]"),
 )
 REDACTED = "[redacted]"
-
-#: Findings columns written as dates in XLSX (a full ISO date; a bare year stays text).
-_DATE_COLUMNS = frozenset({"publication_date", "listed_on", "removed_on", "date_compared"})
 
 
 # --------------------------------------------------------------------------- safety
@@ -260,71 +255,16 @@ def write_run(run: Mapping[str, Any] | None, path: str | Path) -> Path:
     return path
 
 
-def _xlsx_text(value: str) -> str:
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-
-
 def _put(ws: Any, row: int, col: int, value: Any) -> Any:
     """Write one openpyxl cell; text that looks like a formula is stored as text, never a
     formula (used by :mod:`tracker.store`'s review workbook)."""
     if isinstance(value, str):
-        cell = ws.cell(row=row, column=col, value=_xlsx_text(value))
+        cell = ws.cell(row=row, column=col, value=xlsx_text(value))
         if value.startswith(_FORMULA_START):
             cell.data_type = "s"
             cell.quotePrefix = True
         return cell
     return ws.cell(row=row, column=col, value=value)
-
-
-def _cell(ws: Any, row: int, col: int, value: Any, fmt: Mapping[str, Any],
-          score: bool) -> None:
-    """Write one cell; text that looks like a formula is stored as text (quote prefix),
-    never a formula; full dates are Excel dates; scores and counts are numbers."""
-    if value is None:
-        return
-    if isinstance(value, str):
-        text = _xlsx_text(value)
-        if value.startswith(_FORMULA_START):
-            ws.write_string(row, col, text, fmt["text"])
-        else:
-            ws.write_string(row, col, text)
-    elif isinstance(value, bool):
-        ws.write_boolean(row, col, value)
-    elif isinstance(value, int | float):
-        ws.write_number(row, col, value, fmt["score"] if score else None)
-    elif isinstance(value, date):
-        ws.write_datetime(row, col, value, fmt["date"])
-    else:
-        ws.write_string(row, col, _xlsx_text(str(value)))
-
-
-def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(obj, Mapping):
-        if not obj:
-            return [(prefix, "{}")] if prefix else []
-        out: list[tuple[str, Any]] = []
-        for k, v in obj.items():
-            out.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(obj, list | tuple):
-        if not obj:
-            return [(prefix, "[]")]
-        out = []
-        for i, v in enumerate(obj):
-            out.extend(_flatten(v, f"{prefix}[{i}]"))
-        return out
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return [(prefix, obj)]
-    return [(prefix, str(obj))]
-
-
-def _typed(column: str, value: Any) -> Any:
-    if column in _DATE_COLUMNS and isinstance(value, str) and len(value) == 10:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return value
-    return value
 
 
 def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
@@ -345,61 +285,16 @@ def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
     >>> wb.sheetnames, wb["run"]["A2"].value, wb["run"]["B2"].value
     (['findings', 'run'], 'counts.findings', 0)
     """
-    return _xlsx_rows(_rows(findings), run, path)
+    return _xlsx_rows(_rows(findings), _clean_run(run), path)
 
 
-def _xlsx_rows(rows: list[dict[str, Any]], run: Mapping[str, Any] | None,
-               path: str | Path) -> Path:
-    path = Path(path)
-    # xlsxwriter: several times faster than openpyxl at thousands of findings.  Its shared
-    # string table (the default mode) escapes each distinct text once; the findings repeat
-    # list names, methods and outcomes on every row, so this is faster than constant_memory
-    # mode's inline strings (7.7 s vs 10.5 s at 47,627 findings, for about 160 MB more).
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": False, "strings_to_formulas": False,
-                                         "strings_to_urls": False,
-                                         "strings_to_numbers": False})
-    fmt = {"bold": wb.add_format({"bold": True}),
-           "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
-           "score": wb.add_format({"num_format": "0.000"}),
-           "text": wb.add_format({"quote_prefix": True})}
-    ws = wb.add_worksheet("findings")
-    widths = {"title": 48, "raw_affiliation": 48, "match_detail": 48, "outcome": 36,
-              "reason": 36, "institution_name": 30, "list_entry_name": 30, "author_name": 24}
-    for j, name in enumerate(FINDING_COLUMNS):
-        ws.set_column(j, j, widths.get(name, 16))
-        ws.write_string(0, j, name, fmt["bold"])
-    ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, len(rows), len(FINDING_COLUMNS) - 1)
-    for i, r in enumerate(rows, start=1):
-        for j, name in enumerate(FINDING_COLUMNS):
-            _cell(ws, i, j, _typed(name, r[name]), fmt, name == "match_score")
-    rs = wb.add_worksheet("run")
-    rs.set_column(0, 0, 48)
-    rs.set_column(1, 1, 80)
-    rs.freeze_panes(1, 0)
-    rs.write_string(0, 0, "key", fmt["bold"])
-    rs.write_string(0, 1, "value", fmt["bold"])
-    for i, (k, v) in enumerate(_flatten(_clean_run(run)), start=1):
-        _cell(rs, i, 0, k, fmt, False)
-        _cell(rs, i, 1, v, fmt, False)
-    wb.close()
-    return path
+def _xlsx_rows(rows: list[dict[str, Any]], run: Mapping[str, Any], path: str | Path) -> Path:
+    return write_workbook(rows, FINDING_COLUMNS, run, path)
 
 
 #: From this many findings on, findings.xlsx is written by a second process while this one
 #: writes the other files (xlsxwriter is pure Python: about 0.2 ms per row).
 PARALLEL_XLSX_ROWS = 5_000
-
-
-def _xlsx_worker(payload: str) -> None:
-    """Entry point of the second process: write findings.xlsx from a payload file (removed
-    as soon as it is read: the rows are a case file's contents)."""
-    path = Path(payload)
-    try:
-        doc = orjson.loads(path.read_bytes())
-    finally:
-        path.unlink(missing_ok=True)
-    _xlsx_rows(doc["rows"], doc["run"], doc["path"])
 
 
 def _start_xlsx(rows: list[dict[str, Any]], run: Mapping[str, Any], path: Path
@@ -417,11 +312,13 @@ def _start_xlsx(rows: list[dict[str, Any]], run: Mapping[str, Any], path: Path
     payload = Path(name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(orjson.dumps({"rows": rows, "run": run, "path": str(path)}, default=str,
+            fh.write(orjson.dumps({"rows": rows, "columns": FINDING_COLUMNS, "run": run,
+                                   "path": str(path)}, default=str,
                                   option=orjson.OPT_NON_STR_KEYS))
         package_root = str(Path(__file__).resolve().parents[1])
+        # tracker.workbook imports only xlsxwriter and orjson: this process starts in 0.1 s
         code = (f"import sys; sys.path.insert(0, {package_root!r}); "
-                f"from tracker.exports import _xlsx_worker; _xlsx_worker({name!r})")
+                f"from tracker.workbook import _worker; _worker({name!r})")
         proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except (OSError, TypeError, ValueError):
