@@ -185,7 +185,9 @@ def _layout_positions(g: nx.Graph, seed: int, aspect: float = 2.0) -> dict[Any, 
             pos = {nodes[0]: (0.0, 0.0)}
         else:
             try:
-                pos = nx.spring_layout(sub, seed=seed, iterations=120, scale=radius)
+                # networkx's default 50 iterations: 120 drew no better (compared by eye on
+                # the 352-node component at 15,000 synthetic works) and took 0.52 s, not 0.21
+                pos = nx.spring_layout(sub, seed=seed, iterations=50, scale=radius)
             except ImportError as exc:  # networkx needs scipy for 500+ nodes
                 raise ValueError(
                     f"a connected network of {len(nodes)} nodes needs scipy for its layout; "
