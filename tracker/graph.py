@@ -675,7 +675,7 @@ def flagged_network(result: ScreenResultLike, *,
     g = nx.Graph()
     kept = 0
     for item in plan:
-        new = keys(item) - set(g.nodes)
+        new = {k for k in keys(item) if k not in g}  # not set(g.nodes): once per work
         if len(g) + len(new) > max_nodes:
             continue
         kept += 1
