@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import networkx as nx
 
@@ -85,31 +85,26 @@ def supports(g: nx.Graph) -> bool:
     return True
 
 
-def _text(value: str) -> str:
-    """Element text: ``&``, ``<``, ``>`` and carriage returns (which parsers would turn into
-    newlines) escaped."""
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if "\r" in value:
-        value = value.replace("\r", "&#13;")
+#: Element text: ``&``, ``<``, ``>``, and carriage returns (which parsers would read as
+#: newlines).  Attribute values in double quotes: also ``"`` and the whitespace a parser would
+#: otherwise normalise to spaces.  ``&`` first, so that no escape is escaped again.
+_TEXT_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
+_ATTR_ESCAPES = (*_TEXT_ESCAPES, ('"', "&quot;"), ("\n", "&#10;"), ("\t", "&#9;"))
+
+
+def _escape(value: str, table: tuple[tuple[str, str], ...]) -> str:
+    for ch, entity in table:
+        if ch in value:
+            value = value.replace(ch, entity)
     return value
+
+
+def _text(value: str) -> str:
+    return _escape(value, _TEXT_ESCAPES)
 
 
 def _attr(value: str) -> str:
-    """An attribute value in double quotes: also ``"`` and the whitespace a parser would
-    otherwise normalise to spaces (newline, carriage return, tab)."""
-    value = _text(value)
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    if "\n" in value:
-        value = value.replace("\n", "&#10;")
-    if "\t" in value:
-        value = value.replace("\t", "&#9;")
-    return value
+    return _escape(value, _ATTR_ESCAPES)
 
 
 def _value(v: str | bool | int | float) -> str:
@@ -135,14 +130,18 @@ def _keys(items: Iterable[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-def _chunks(parts: Iterator[str], fh: IO[str], size: int = 4096) -> None:
-    buf: list[str] = []
-    for p in parts:
-        buf.append(p)
-        if len(buf) >= size:
-            fh.write("".join(buf))
-            buf.clear()
-    fh.write("".join(buf))
+def _write(path: Path, head: list[str], parts: Iterator[str], size: int = 4096) -> Path:
+    """Write the head, then the parts joined a few thousand at a time."""
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        fh.write("".join(head))
+        buf: list[str] = []
+        for p in parts:
+            buf.append(p)
+            if len(buf) >= size:
+                fh.write("".join(buf))
+                buf.clear()
+        fh.write("".join(buf))
+    return path
 
 
 def write_graphml_text(g: nx.Graph, path: str | Path) -> Path:
@@ -199,10 +198,7 @@ def write_graphml_text(g: nx.Graph, path: str | Path) -> Path:
             yield "</edge>\n"
         yield "</graph></graphml>\n"
 
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
-        fh.write("".join(head))
-        _chunks(body(), fh)
-    return path
+    return _write(path, head, body())
 
 
 def write_gexf_text(g: nx.Graph, path: str | Path) -> Path:
@@ -274,7 +270,4 @@ def write_gexf_text(g: nx.Graph, path: str | Path) -> Path:
             yield "      </edge>\n"
         yield "    </edges>\n  </graph>\n</gexf>\n"
 
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
-        fh.write("".join(head))
-        _chunks(body(), fh)
-    return path
+    return _write(path, head, body())
