@@ -29,6 +29,8 @@ from typing import Any
 
 import networkx as nx
 
+from tracker import __version__
+
 __all__ = ["supports", "write_gexf_text", "write_graphml_text"]
 
 #: Python type → the attribute type networkx writes for it (GraphML and GEXF alike).
@@ -227,7 +229,7 @@ def write_gexf_text(g: nx.Graph, path: str | Path) -> Path:
     nid = {k: str(next(counter)) for k in node_keys}
     eid = {k: str(next(counter)) for k in edge_keys}
     head = [_GEXF_HEAD, f'  <meta lastmodifieddate="{date.today().isoformat()}">\n'
-                        f"    <creator>tracker (NetworkX {nx.__version__} layout)</creator>\n"
+                        f"    <creator>tracker {__version__}</creator>\n"
                         "  </meta>\n",
             f'  <graph defaultedgetype="{"directed" if g.is_directed() else "undirected"}" '
             'mode="static" name="">\n']
