@@ -34,6 +34,7 @@ import os
 import platform
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -238,6 +239,27 @@ def measure(tool: str, stage: str, works_path: Path, timeout: float) -> dict[str
     return out
 
 
+def measure_repeated(tool: str, stage: str, works_path: Path, timeout: float,
+                     repeat: int) -> dict[str, Any]:
+    """``measure`` ``repeat`` times; ``seconds`` and ``peak_mb`` are the medians, ``runs``
+    every run's seconds.  A run that stopped or failed ends the series and is the result (a
+    stopped baseline is not worth repeating: it would only stop again)."""
+    runs: list[dict[str, Any]] = []
+    for _ in range(max(1, repeat)):
+        r = measure(tool, stage, works_path, timeout)
+        if "seconds" not in r:
+            return r if not runs else {**runs[0], "runs": [x["seconds"] for x in runs],
+                                       "note": f"a later run: {r.get('error', 'stopped')}"}
+        runs.append(r)
+    if len(runs) == 1:
+        return runs[0]
+    by_time = sorted(runs, key=lambda x: x["seconds"])
+    out = dict(by_time[len(by_time) // 2])  # the median run (its tmp holds its outputs)
+    out["runs"] = [x["seconds"] for x in runs]
+    out["peak_mb"] = statistics.median(x["peak_mb"] for x in runs)
+    return out
+
+
 def _triples_equal(t: dict[str, Any], b: dict[str, Any]) -> bool | None:
     try:
         a = json.loads((Path(t["tmp"]) / "tracker_triples.json").read_text())
@@ -282,7 +304,7 @@ def other_benchmarks() -> dict[str, Any]:
 
 
 def run_size(n: int, seed: int, work_dir: Path, baseline_timeout: float,
-             tracker_timeout: float, names_max: int) -> dict[str, Any]:
+             tracker_timeout: float, names_max: int, repeat: int = 1) -> dict[str, Any]:
     works = work_dir / f"works_n{n}_seed{seed}.jsonl.gz"
     t0 = time.perf_counter()
     if not works.exists():
@@ -298,13 +320,18 @@ def run_size(n: int, seed: int, work_dir: Path, baseline_timeout: float,
         if stage == "e2e_names" and n > names_max:
             res["tracker"][stage] = {"error": f"not run (only up to {names_max:,} works)"}
             continue
-        print(f"  n={n:,} tracker {stage} ...", file=sys.stderr, flush=True)
-        res["tracker"][stage] = measure("tracker", stage, works, tracker_timeout)
+        times = repeat if stage == "e2e" else 1  # the compared row: median of `repeat` runs
+        print(f"  n={n:,} tracker {stage} ..." + (f" ({times} runs)" if times > 1 else ""),
+              file=sys.stderr, flush=True)
+        res["tracker"][stage] = measure_repeated("tracker", stage, works, tracker_timeout, times)
     # match, assess and report need the whole pipeline before them: they are timed inside
     # one e2e process (its per-stage times), so the slow match runs once, not four times
     for stage in ("parse", "graph", "e2e"):
-        print(f"  n={n:,} baseline {stage} ...", file=sys.stderr, flush=True)
-        res["baseline"][stage] = measure("baseline", stage, works, baseline_timeout)
+        times = repeat if stage == "e2e" else 1
+        print(f"  n={n:,} baseline {stage} ..." + (f" ({times} runs)" if times > 1 else ""),
+              file=sys.stderr, flush=True)
+        res["baseline"][stage] = measure_repeated("baseline", stage, works, baseline_timeout,
+                                                  times)
     e2e = res["baseline"]["e2e"]
     inner = e2e.get("stages")
     if inner is None:  # stopped: read the stages it finished
@@ -336,6 +363,9 @@ def _fmt_s(r: dict[str, Any]) -> str:
         return f"> {r['limit_s']:g} s (stopped)"
     if "error" in r:
         return f"error: {r['error']}"
+    if len(r.get("runs", ())) > 1:
+        lo, hi = min(r["runs"]), max(r["runs"])
+        return f"{r['seconds']:.2f} s (median of {len(r['runs'])}: {lo:.2f}–{hi:.2f})"
     return f"{r['seconds']:.2f} s"
 
 
@@ -390,7 +420,9 @@ def markdown(doc: dict[str, Any]) -> str:
     lines = [
         f"Run {doc['date']} on {m['cores']} cores, {m['ram_gb']} GB RAM, {m['cpu']}, "
         f"Python {m['python']} ({m['platform']}).  Works are SYNTHETIC (seed {doc['seed']}); "
-        f"framework: {doc.get('framework', '')}.",
+        f"framework: {doc.get('framework', '')}."
+        + (f"  The e2e rows are the median of {doc['repeat_e2e']} runs each (a stopped "
+           f"baseline is run once)." if doc.get("repeat_e2e", 1) > 1 else ""),
         "",
     ]
     for r in doc["sizes"]:
@@ -478,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="2,000 works only, short baseline limit, lighter side benchmarks")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each end-to-end row (the compared one), median kept; a "
+                         "baseline run that is stopped is not repeated")
     ap.add_argument("--baseline-timeout", type=float, default=300.0,
                     help="seconds before a baseline stage is stopped")
     ap.add_argument("--tracker-timeout", type=float, default=900.0)
@@ -509,7 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for n in sizes:
         results.append(run_size(n, args.seed, args.work_dir, args.baseline_timeout,
-                                args.tracker_timeout, args.names_max))
+                                args.tracker_timeout, args.names_max,
+                                1 if args.quick else args.repeat))
     fw = next((r["tracker"]["e2e"].get("framework") for r in results), "")
     doc = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -517,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "framework": fw,
         "baseline_timeout_s": args.baseline_timeout,
+        "repeat_e2e": 1 if args.quick else args.repeat,
         "sizes": results,
         "targets": targets(results),
         "other_benchmarks": {} if args.no_other else other_benchmarks(),

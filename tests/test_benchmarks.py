@@ -85,3 +85,22 @@ def test_baseline_finds_the_same_identifier_ties_as_tracker(works_file):
     assert {f.match_method for f in res.findings} >= {"openalex_id", "ror", "lineage"}
     assert ours == theirs
     assert len(ties) == len(res.findings)
+
+
+def test_repeated_end_to_end_rows_keep_the_median_run(monkeypatch):
+    from benchmarks import run_all
+
+    seconds = iter([4.0, 3.5, 5.2])
+    monkeypatch.setattr(run_all, "measure", lambda *a: {
+        "seconds": (s := next(seconds)), "peak_mb": 100 * s, "tmp": f"run-{s}"})
+    r = run_all.measure_repeated("tracker", "e2e", Path("w"), 10, 3)
+    assert r["seconds"] == 4.0 and r["tmp"] == "run-4.0"  # the median run, with its outputs
+    assert r["runs"] == [4.0, 3.5, 5.2] and r["peak_mb"] == 400
+    assert run_all._fmt_s(r) == "4.00 s (median of 3: 3.50–5.20)"
+
+    # a stopped run is the result when it comes first, and is not repeated
+    calls = []
+    monkeypatch.setattr(run_all, "measure",
+                        lambda *a: calls.append(a) or {"stopped": True, "limit_s": 10})
+    assert run_all.measure_repeated("baseline", "e2e", Path("w"), 10, 3)["stopped"]
+    assert len(calls) == 1
