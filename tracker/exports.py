@@ -1,7 +1,7 @@
 """Exports case systems take: findings as CSV, JSON and XLSX, the run record, the folder.
 
 Column order is :data:`tracker.risk.FINDING_COLUMNS` everywhere.  An unknown value is an empty
-string, as in the findings themselves (never a guessed date).
+string, as in the findings themselves (never a guessed date); in XLSX, a blank cell.
 
 Safety
 ------

@@ -102,10 +102,34 @@ def _typed(column: str, value: Any) -> Any:
     return value
 
 
+def _findings_rows(ws: Any, rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                   fmt: Mapping[str, Any]) -> None:
+    """The findings sheet's rows: :func:`_cell` of :func:`_typed` values, unrolled (1.67 M
+    cells at 100,000 works).  An empty value leaves the cell blank (15 % of the cells at
+    15,000 synthetic works: DOIs, removal and listing dates no source gives)."""
+    write_string = ws.write_string
+    text_fmt = fmt["text"]
+    special = {j for j, name in enumerate(columns) if name in DATE_COLUMNS
+               or name == "match_score"}
+    for i, r in enumerate(rows, start=1):
+        for j, name in enumerate(columns):
+            v = r.get(name)
+            if v is None or v == "":
+                continue
+            if type(v) is str and j not in special:  # most cells: plain text
+                if v.startswith(FORMULA_START):
+                    write_string(i, j, xlsx_text(v), text_fmt)
+                else:
+                    write_string(i, j, xlsx_text(v))
+            else:
+                _cell(ws, i, j, _typed(name, v), fmt, name == "match_score")
+
+
 def write_workbook(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
                    run: Mapping[str, Any], path: str | Path) -> Path:
-    """Write sheet ``findings`` (``columns`` of ``rows``: typed, frozen header, autofilter)
-    and sheet ``run`` (``run`` flattened to ``key``/``value`` rows).
+    """Write sheet ``findings`` (``columns`` of ``rows``: typed, frozen header, autofilter;
+    an empty value is a blank cell) and sheet ``run`` (``run`` flattened to ``key``/``value``
+    rows).
 
     ``run`` is written as given: :func:`tracker.exports.write_xlsx` scrubs it of secrets
     first.
@@ -142,9 +166,7 @@ def write_workbook(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
         ws.write_string(0, j, name, fmt["bold"])
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, len(rows), len(columns) - 1)
-    for i, r in enumerate(rows, start=1):
-        for j, name in enumerate(columns):
-            _cell(ws, i, j, _typed(name, r.get(name)), fmt, name == "match_score")
+    _findings_rows(ws, rows, columns, fmt)
     rs = wb.add_worksheet("run")
     rs.set_column(0, 0, 48)
     rs.set_column(1, 1, 80)

@@ -1,0 +1,35 @@
+"""tracker.workbook: the findings sheet's cell types, read back with openpyxl."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from openpyxl import load_workbook
+
+from tracker.workbook import write_workbook
+
+COLUMNS = ["work_id", "doi", "publication_date", "listed_on", "match_score", "is_designation",
+           "title"]
+
+
+def test_cells_are_typed_and_empty_values_left_blank(tmp_path):
+    rows = [
+        {"work_id": "W1", "doi": "", "publication_date": "2021-03-04", "listed_on": "2019",
+         "match_score": 0.875, "is_designation": True, "title": "=HYPERLINK(\"x\")\x07"},
+        {"work_id": "W2", "doi": None, "publication_date": "", "listed_on": "not a date",
+         "match_score": 1, "is_designation": False, "title": "-1 plain"},
+    ]
+    path = write_workbook(rows, COLUMNS, {"counts": {"findings": 2}}, tmp_path / "f.xlsx")
+    ws = load_workbook(path)["findings"]
+    first = [c.value for c in ws[2]]
+    second = [c.value for c in ws[3]]
+    # a full date is an Excel date, a year alone stays text (never a guessed 1 January)
+    assert first[:5] == ["W1", None, datetime(2021, 3, 4), "2019", 0.875]
+    assert first[5] is True
+    # formula-like text is kept exactly, as text with the quote prefix; a control character
+    # a workbook cannot hold is replaced
+    assert first[6] == "=HYPERLINK(\"x\")\ufffd"
+    assert ws["G2"].data_type == "s" and ws["G2"].quotePrefix
+    assert second == ["W2", None, None, "not a date", 1, False, "-1 plain"]
+    assert ws["G3"].quotePrefix and ws["G3"].data_type == "s"
+    assert ws["C2"].number_format == "yyyy-mm-dd" and ws["E2"].number_format == "0.000"
