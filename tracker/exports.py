@@ -51,7 +51,6 @@ __all__ = [
 
 FINDINGS_SCHEMA_VERSION = "1.0"
 
-_FORMULA_START = FORMULA_START
 _SECRET_KEY = re.compile(
     r"(api[_-]?key|apikey|authori[sz]ation|token|secret|password|passwd|credential|cookie|"
     r"private[_-]?key|bearer)", re.IGNORECASE)
@@ -85,7 +84,7 @@ def neutralise(cell: Any) -> Any:
     >>> neutralise("Beihang University"), neutralise(0.5), neutralise(True)
     ('Beihang University', 0.5, True)
     """
-    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
         return "'" + cell
     return cell
 
@@ -260,7 +259,7 @@ def _put(ws: Any, row: int, col: int, value: Any) -> Any:
     formula (used by :mod:`tracker.store`'s review workbook)."""
     if isinstance(value, str):
         cell = ws.cell(row=row, column=col, value=xlsx_text(value))
-        if value.startswith(_FORMULA_START):
+        if value.startswith(FORMULA_START):
             cell.data_type = "s"
             cell.quotePrefix = True
         return cell
@@ -285,11 +284,7 @@ def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
     >>> wb.sheetnames, wb["run"]["A2"].value, wb["run"]["B2"].value
     (['findings', 'run'], 'counts.findings', 0)
     """
-    return _xlsx_rows(_rows(findings), _clean_run(run), path)
-
-
-def _xlsx_rows(rows: list[dict[str, Any]], run: Mapping[str, Any], path: str | Path) -> Path:
-    return write_workbook(rows, FINDING_COLUMNS, run, path)
+    return write_workbook(_rows(findings), FINDING_COLUMNS, _clean_run(run), path)
 
 
 #: From this many findings on, findings.xlsx is written by a second process while this one
@@ -341,7 +336,7 @@ def _finish_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None,
             payload.unlink(missing_ok=True)
         if code == 0 and path.is_file():
             return path
-    return _xlsx_rows(rows, run, path)
+    return write_workbook(rows, FINDING_COLUMNS, run, path)
 
 
 def _abandon_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None) -> None:

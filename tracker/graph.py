@@ -181,8 +181,8 @@ def _newman_pairs(groups: Iterable[list[int]], size: int
     """Weighted pairs from groups of int-coded nodes, counted without any per-pair Python call.
 
     Each group (a work's distinct nodes, at least two) adds :math:`1/(n-1)` to the weight and 1
-    to ``works`` of each of its :math:`n(n-1)/2` pairs; the pairs are int codes summed with
-    :func:`numpy.bincount`.
+    to ``works`` of each of its :math:`n(n-1)/2` pairs; the pairs are int codes, grouped by
+    one sort and summed with :func:`numpy.add.reduceat`.
 
     Returns
     -------
@@ -466,11 +466,10 @@ def institution_graph(works: Iterable[Work], *, max_authors: int | None = 100) -
     code: dict[str, int] = {}
     attrs: list[dict[str, Any]] = []
     groups: list[list[int]] = []
-    skipped: list[str] = []
+    skipped = 0
     for w in works:
         over = _over_limit(w, max_authors)
-        if over:
-            skipped.append(w.id)
+        skipped += over
         ids: dict[int, None] = {}
         for a in w.authorships:
             for inst in a.institutions:
@@ -488,7 +487,7 @@ def institution_graph(works: Iterable[Work], *, max_authors: int | None = 100) -
     del code
     u, v, weight, count = _newman_pairs(groups, len(labels))
     return WeightedProjection(labels, attrs, u, v, weight, count,
-                              _meta(len(works), len(skipped), max_authors)).to_networkx()
+                              _meta(len(works), skipped, max_authors)).to_networkx()
 
 
 # --------------------------------------------------------------------------- flagged network

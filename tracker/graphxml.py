@@ -116,8 +116,12 @@ def _value(v: str | bool | int | float) -> str:
         return "false"
     if type(v) is float:
         s = repr(v)
-        return {"inf": "INF", "-inf": "-INF", "nan": "NaN"}.get(s, s)
+        return _FLOAT_WORDS.get(s, s)
     return str(v)
+
+
+#: How networkx spells the floats Python writes as words.
+_FLOAT_WORDS = {"inf": "INF", "-inf": "-INF", "nan": "NaN"}
 
 
 def _keys(items: Iterable[dict[str, Any]]) -> dict[str, str]:
@@ -169,10 +173,11 @@ def write_graphml_text(g: nx.Graph, path: str | Path) -> Path:
               ("edge", _keys(d for _, _, d in g.edges(data=True))))
     ids: dict[str, dict[str, str]] = {}
     head = [_GRAPHML_HEAD]
+    number = iter(range(sum(len(keys) for _, keys in scopes)))
     for scope, keys in scopes:
         ids[scope] = {}
         for name, typ in keys.items():
-            kid = ids[scope][name] = f"d{sum(len(v) for v in ids.values())}"
+            kid = ids[scope][name] = f"d{next(number)}"
             head.append(f'<key id="{kid}" for="{scope}" attr.name="{_attr(name)}" '
                         f'attr.type="{typ}"/>\n')
     head.append(f'<graph edgedefault="{"directed" if g.is_directed() else "undirected"}">\n')
