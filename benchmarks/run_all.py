@@ -87,12 +87,17 @@ def _triples(findings: list[Any]) -> list[list[Any]]:
 
 def _tracker_stage(stage: str, works_path: Path, tmp: Path) -> dict[str, Any]:
     from tracker.exports import write_report_folder
-    from tracker.graph import coauthor_graph, coauthor_projection
+    from tracker.graph import (
+        coauthor_graph,
+        coauthor_projection,
+        coauthor_share,
+        join_coauthor_shares,
+    )
     from tracker.matching import Matcher
     from tracker.records import Work
     from tracker.risk import make_finding
-    from tracker.screening import ScreenSettings, screen
-    from tracker.sources.files import read_works
+    from tracker.screening import ScreenSettings, screen, screen_shares
+    from tracker.sources.files import read_works, split_works
     from tracker.watchlists import load_registry
 
     settings = ScreenSettings(name_matching=False)
@@ -106,12 +111,14 @@ def _tracker_stage(stage: str, works_path: Path, tmp: Path) -> dict[str, Any]:
             names = NameMatcher(reg, fuzzy_threshold=92.0)
             settings = ScreenSettings(name_matching=True)
         fw, assessor = _assessor(reg)
-        items = list(read_works(works_path))
-        res = screen(items, registry=reg, settings=settings, name_matcher=names,
-                     assessor=assessor)
-        # the whole co-author network, as arrays (networkx on demand: the graph_nx row); the
-        # report draws the flagged network, which it builds from the findings
-        g = coauthor_projection(w for w in items if isinstance(w, Work))
+        # the file read in two shares, one per core (each parses, screens and counts its
+        # share of the co-author network; see screen_shares); then the whole co-author
+        # network, as arrays (networkx on demand: the graph_nx row); the report draws the
+        # flagged network, which it builds from the findings
+        res, shares = screen_shares(split_works(works_path, os.cpu_count() or 1),
+                                    registry=reg, settings=settings, name_matcher=names,
+                                    assessor=assessor, collect=coauthor_share)
+        g = join_coauthor_shares(shares)
         edges = g.number_of_edges()
         write_report_folder(res, tmp / "report")
         out["seconds"] = time.perf_counter() - t0
@@ -195,7 +202,14 @@ def child(tool: str, stage: str, works_path: Path, tmp: Path) -> None:
     sys.path.insert(0, str(ROOT))
     fn = _tracker_stage if tool == "tracker" else _baseline_stage
     out = fn(stage, works_path, tmp)
-    out["peak_mb"] = round(_peak_mb(), 1)
+    # the stage's own processes count too: the second screening share (forked) and the
+    # workbook writer.  They do not overlap each other, so this process's peak plus the
+    # largest child's is an upper bound on the memory in use at any moment (a forked child's
+    # count includes the pages it still shares with this process: an over-count).
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    out["own_peak_mb"] = round(_peak_mb(), 1)
+    out["children_peak_mb"] = round(children, 1)
+    out["peak_mb"] = round(_peak_mb() + children, 1)
     out["ru_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     print("RESULT " + json.dumps(out))
 

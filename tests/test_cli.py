@@ -124,3 +124,35 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, needle):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0], err
     assert "Traceback" not in err + out
+
+
+def test_one_large_file_is_screened_in_shares_with_the_same_result(tmp_path, capsys,
+                                                                   monkeypatch):
+    import gzip
+
+    import tracker.sources.files as files
+    from tracker.screening import screen_shares
+
+    src = OPENALEX / "works_bibgraph_2025-10.jsonl.gz"  # 870 real works
+    f = tmp_path / "works.jsonl.gz"
+    f.write_bytes(gzip.compress(gzip.decompress(src.read_bytes())))
+    args = ("screen", "--works", str(f), "--no-progress", "--out")
+    code, _, err = run(capsys, *args, str(tmp_path / "one"))
+    assert code == 0, err
+    shares: list[int] = []
+
+    def counted(parts, **kw):
+        shares.append(len(parts))
+        return screen_shares(parts, **kw)
+
+    monkeypatch.setattr(files, "MIN_SPLIT_BYTES", 0)  # as if the file were large
+    monkeypatch.setattr("tracker.cli.screen_shares", counted)
+    monkeypatch.setattr("tracker.cli.os.cpu_count", lambda: 3)
+    code, _, err = run(capsys, *args, str(tmp_path / "three"))
+    assert code == 0, err
+    assert shares == [3]
+    one, three = tmp_path / "one", tmp_path / "three"
+    assert (one / "findings.csv").read_bytes() == (three / "findings.csv").read_bytes()
+    a, b = (json.loads((d / "run.json").read_text()) for d in (one, three))
+    assert a["counts"] == b["counts"] and a["data_gaps"] == b["data_gaps"]
+    assert a["counts"]["findings"] > 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import networkx as nx
 import numpy as np
@@ -247,3 +247,31 @@ def test_pair_counting_by_sort_equals_the_unique_path():
     for x, y in zip(a[:2] + a[3:], b[:2] + b[3:], strict=True):
         assert x.tolist() == y.tolist()
     assert np.allclose(a[2], b[2], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("cuts", [[35], [1, 2, 40], [0, 70]])
+def test_shares_joined_equal_the_projection_of_all_works(works, cuts):
+    """Works cut into consecutive shares (as screen_shares reads a file) and joined give the
+    projection of all of them: same node order, attributes, edges and bit-identical weights."""
+    from tracker.graph import coauthor_projection, coauthor_share, join_coauthor_shares
+
+    dup = [*works, works[3], works[10]]  # a work met twice counts twice, in both paths
+    for limit in (100, 5, None):
+        bounds = [0, *cuts, len(dup)]
+        shares = [coauthor_share(dup[a:b], max_authors=limit)
+                  for a, b in pairwise(bounds)]
+        joined = join_coauthor_shares(shares)
+        whole = coauthor_projection(dup, max_authors=limit)
+        assert joined.labels == whole.labels
+        assert joined.attrs == whole.attrs
+        for name in ("u", "v", "weight", "works"):
+            assert np.array_equal(getattr(joined, name), getattr(whole, name)), name
+        assert joined.graph == whole.graph
+    assert whole.graph["consortium_works"] == 0 and joined.number_of_edges() > 0
+
+
+def test_shares_with_different_author_limits_are_refused(works):
+    from tracker.graph import coauthor_share, join_coauthor_shares
+
+    with pytest.raises(ValueError, match="different author limits"):
+        join_coauthor_shares([coauthor_share(works[:5]), coauthor_share(works[5:], max_authors=5)])

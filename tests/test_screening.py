@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import json
+import os
+import subprocess
+import sys
+import threading
 from datetime import date
 
 import pytest
@@ -104,3 +110,175 @@ def test_list_restriction(registry, subset):
     assert res.findings and {f.list for f in res.findings} == {"DOD_1286"}
     assert [e["list"] for e in res.run["registry"]["editions"]] and all(
         e["list"] == "DOD_1286" for e in res.run["registry"]["editions"])
+
+
+# --------------------------------------------------------------------------- shares
+
+def _rows(res):
+    return [dataclasses.asdict(f) for f in res.findings]
+
+
+def _same(a, b):
+    assert _rows(a) == _rows(b)
+    assert list(a.works) == list(b.works)  # flagged works, in file order
+    for key in ("counts", "data_gaps", "settings", "registry", "subjects"):
+        assert a.run[key] == b.run[key], key
+    assert a.subjects == b.subjects
+
+
+@pytest.fixture(scope="module")
+def names(registry):
+    from tracker.names import NameMatcher
+
+    return NameMatcher(registry)
+
+
+@pytest.fixture(scope="module")
+def mixed_file(tmp_path_factory):
+    """Real OpenAlex records (the 71-work subset, then 870 bibliographic-graph works) with
+    what a long file holds: works repeated within and across shares, broken lines, a record
+    without id.  The repeats and broken lines are put there by this fixture."""
+    lines = [x for x in (OPENALEX / "works_china_msra_subset.jsonl").read_bytes().split(b"\n")
+             if x.strip()]
+    with gzip.open(OPENALEX / "works_bibgraph_2025-10.jsonl.gz", "rb") as fh:
+        lines += [x for x in fh.read().split(b"\n") if x.strip()]  # holds most of the 71 again
+    n = len(lines)
+    lines.insert(n - 5, lines[3])      # a flagged-work candidate met again near the end
+    lines.insert(n // 2 + 7, lines[20])  # again just past the middle
+    lines.insert(n - 2, lines[n - 3])  # twice within the last share
+    lines.insert(30, b"{broken")
+    lines.insert(n // 2 + 3, b'{"title": "no id"}')
+    lines += [lines[5]] * 3             # three times at the very end
+    f = tmp_path_factory.mktemp("shares") / "mixed.jsonl.gz"
+    f.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    return f
+
+
+@pytest.fixture
+def forking():
+    """Tests of the forked processes themselves.  screen_shares forks only while no other
+    thread runs, and this session's OpenAlex test server is a thread once a test has used
+    it: then these are skipped here and run in a fresh interpreter by
+    test_fork_tests_in_a_fresh_interpreter."""
+    if threading.active_count() > 1:
+        if os.environ.get("TRACKER_FORK_TESTS") == "1":
+            pytest.fail(f"threads running: {threading.enumerate()}")
+        pytest.skip("other threads run in this session (see the forking fixture)")
+
+
+def test_fork_tests_in_a_fresh_interpreter(tmp_path):
+    if os.environ.get("TRACKER_FORK_TESTS") == "1":
+        pytest.skip("this is the fresh interpreter")
+    env = {**os.environ, "TRACKER_FORK_TESTS": "1"}
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p",
+                        "no:cacheprovider", "-k", "fork", __file__], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=600)
+    tail = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "skipped" not in tail.replace("1 skipped", "") and " passed" in tail, tail
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("processes", [True, False], ids=["forked", "here"])
+@pytest.mark.parametrize("case", ["plain", "window+topic", "subject", "names+framework"])
+def test_shares_give_what_one_pass_gives(request, registry, names, mixed_file, parts,
+                                         processes, case):
+    from tracker.screening import screen_shares
+    from tracker.sources.files import split_works
+
+    if processes:
+        request.getfixturevalue("forking")
+
+    kwargs: dict = {"settings": ScreenSettings(name_matching=False)}
+    if case == "window+topic":
+        kwargs["settings"] = ScreenSettings(since=date(2019, 1, 1), until=date(2024, 12, 31),
+                                            topics=("learning", "image"), name_matching=False)
+    elif case == "subject":
+        kwargs["subjects"] = [SubjectSpec("org", ("I4210113369",), label="Microsoft Research Asia")]
+    elif case == "names+framework":
+        from tracker.frameworks import load_framework
+
+        kwargs["settings"] = ScreenSettings(framework="dow-2026")
+        kwargs["name_matcher"] = names
+        kwargs["assessor"] = load_framework("dow-2026").assessor(date(2026, 11, 23),
+                                                                   registry=registry)
+    one = screen(read_works(mixed_file), registry=registry, **kwargs)
+    shares = split_works(mixed_file, parts, min_bytes=0)
+    assert len(shares) == parts
+    two, pids = screen_shares(shares, registry=registry, processes=processes,
+                              collect=lambda works: os.getpid(), **kwargs)
+    assert (len(set(pids)) == parts) is processes  # each share read in a process of its own
+    _same(two, one)
+    counts = one.run["counts"]
+    assert counts["works_duplicate"] >= 6 and counts["works_skipped"] == 2
+    assert one.findings and counts["works_read"] > 0
+    if case == "window+topic":
+        assert counts["works_out_of_window"] and counts["works_off_topic"]
+    if case == "subject":
+        assert counts["works_not_of_subject"]
+
+
+def test_fork_a_share_collects_in_the_process_that_read_it(forking, registry, mixed_file):
+    from tracker.screening import screen_shares
+    from tracker.sources.files import split_works
+
+    def where(works):
+        return os.getpid(), len(works)
+
+    res, got = screen_shares(split_works(mixed_file, 3, min_bytes=0), registry=registry,
+                             settings=ScreenSettings(name_matching=False), collect=where)
+    assert got[0][0] == os.getpid() and {p for p, _ in got[1:]}.isdisjoint({os.getpid()})
+    total = sum(n for _, n in got)
+    assert total == res.run["counts"]["works_read"] + res.run["counts"]["works_duplicate"]
+
+
+def test_fork_an_error_in_another_share_stops_the_run(forking, registry):
+    from tracker.screening import screen_shares
+    from tracker.sources.files import WorksFileError
+
+    def fails():
+        raise WorksFileError("w.jsonl.gz: cannot read the file (truncated)")
+
+    with pytest.raises(WorksFileError, match="truncated"):
+        screen_shares([lambda: [], fails], registry=registry)
+
+
+def test_fork_a_share_whose_process_dies_is_screened_here(forking, registry, subset):
+    from tracker.screening import screen_shares
+
+    parent = os.getpid()
+
+    def dies_elsewhere():
+        if os.getpid() != parent:
+            os._exit(3)  # killed, out of memory: no answer at all
+        return subset[30:]
+
+    res, _ = screen_shares([lambda: subset[:30], dies_elsewhere], registry=registry,
+                           settings=ScreenSettings(name_matching=False))
+    _same(res, screen(subset, registry=registry, settings=ScreenSettings(name_matching=False)))
+
+
+def test_fork_none_while_other_threads_run(forking, registry, subset):
+    from tracker.screening import screen_shares
+
+    calls: list[int] = []  # appended in a forked process, it would not be seen here
+
+    def share(part):
+        def read():
+            calls.append(os.getpid())
+            return part
+        return read
+
+    shares = [share(subset[:40]), share(subset[40:])]
+    screen_shares(shares, registry=registry)
+    assert calls == [os.getpid()]  # the second share was read in another process
+    calls.clear()
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        screen_shares(shares, registry=registry)
+    finally:
+        stop.set()
+        t.join()
+    assert calls == [os.getpid()] * 2

@@ -10,7 +10,13 @@ import pytest
 
 from tests._paths import OPENALEX
 from tracker.records import Work
-from tracker.sources.files import SkippedRecord, WorksFileError, read_works
+from tracker.sources.files import (
+    SkippedRecord,
+    WorksFileError,
+    WorksPart,
+    read_works,
+    split_works,
+)
 
 
 def _works(path) -> tuple[list[Work], list[SkippedRecord]]:
@@ -175,3 +181,67 @@ def test_records_before_a_truncated_gzip_are_yielded_then_the_error(tmp_path, mo
             raw.append(item)
     assert len(got) == len(raw) > 5_000 and all(isinstance(w, Work) for w in got)
     assert [w.id for w in got] == [f"W{i + 1}" for i in range(len(got))]
+
+
+def _real_lines() -> list[bytes]:
+    """Real OpenAlex records (the 71-work subset), one per line."""
+    return [x for x in (OPENALEX / "works_china_msra_subset.jsonl").read_bytes().split(b"\n")
+            if x.strip()]
+
+
+def _located(items):
+    return [(x.id, None) if isinstance(x, Work) else (x.location, x.reason) for x in items]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_shares_of_a_file_are_its_records_in_order(tmp_path, compress, parts):
+    # real records with a broken line, a blank line, a record without id and a list
+    # response line among them; no trailing newline
+    lines = _real_lines()
+    lines[10:10] = [b"{broken", b"", json.dumps({"title": "no id"}).encode()]
+    page = {"meta": {}, "results": [json.loads(lines[0]), json.loads(lines[1])]}
+    lines[40:40] = [json.dumps(page).encode()]
+    data = b"\n".join(lines)
+    f = tmp_path / ("w.jsonl.gz" if compress else "w.jsonl")
+    f.write_bytes(gzip.compress(data) if compress else data)
+    whole = _located(read_works(f))
+    shares = split_works(f, parts, min_bytes=0)
+    assert len(shares) == parts
+    got = [_located(share()) for share in shares]
+    assert [x for part in got for x in part] == whole
+    assert all(got), "every share has records at this size"
+    skipped = [loc for loc, reason in whole if reason]
+    assert skipped == ["line 11", "line 13"]  # numbered from the top in every share
+    assert len(whole) == 71 + 2 + 2  # 71 works, the two skipped, the page's two works
+
+
+def test_a_cut_inside_a_long_line_gives_that_line_to_one_share(tmp_path):
+    lines = _real_lines()[:3]
+    f = tmp_path / "w.jsonl"
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    middle = len(lines[0]) // 2  # inside the first record
+    first = WorksPart(f, 0, middle)
+    rest = WorksPart(f, middle, None)
+    assert [w.id for w in first()] == [_located(read_works(f))[0][0]]
+    assert len(list(rest())) == 2
+
+
+def test_files_that_cannot_be_cut_are_one_share(tmp_path):
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(b"\n".join(_real_lines()) + b"\n")
+    assert split_works(small, 2) == [WorksPart(small)]  # under MIN_SPLIT_BYTES
+    assert split_works(small, 1, min_bytes=0) == [WorksPart(small)]
+    listed = OPENALEX / "fixture_works_list_select_beihang_msra_2025-10-29.json"
+    assert split_works(listed, 2, min_bytes=0) == [WorksPart(listed)]  # one JSON document
+    missing = tmp_path / "missing.jsonl"
+    assert split_works(missing, 2, min_bytes=0) == [WorksPart(missing)]
+    with pytest.raises(WorksFileError, match="no such file"):
+        list(split_works(missing, 2, min_bytes=0)[0]())
+
+
+def test_a_byte_order_mark_does_not_move_the_cuts(tmp_path):
+    f = tmp_path / "bom.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + b"\n".join(_real_lines()) + b"\n")
+    whole = _located(read_works(f))
+    assert [x for s in split_works(f, 4, min_bytes=0) for x in _located(s())] == whole

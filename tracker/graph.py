@@ -49,14 +49,17 @@ from tracker.records import Authorship, Work
 from tracker.risk import Finding
 
 __all__ = [
+    "CoauthorShare",
     "ScreenResultLike",
     "WeightedProjection",
     "author_key",
     "author_work_graph",
     "coauthor_graph",
     "coauthor_projection",
+    "coauthor_share",
     "flagged_network",
     "institution_graph",
+    "join_coauthor_shares",
     "subject_specs",
     "write_gexf",
     "write_graphml",
@@ -388,17 +391,61 @@ def coauthor_projection(works: Iterable[Work], *, max_authors: int | None = 100
     >>> p.labels, p.weight.tolist()
     (['A1', 'W1#1'], [1.0])
     """
+    return join_coauthor_shares([coauthor_share(works, max_authors=max_authors)])
+
+
+@dataclass(slots=True)
+class CoauthorShare:
+    """The co-author network of one share of the works, before the shares are joined.
+
+    Attributes
+    ----------
+    labels, attrs : list
+        Node keys and attributes in the order first met: first those of works within the
+        author limit (``labels[:kept]``), then those met only on consortium works.
+    kept : int
+    groups : list of list of int
+        Each work within the limit: its distinct authors, as indexes into ``labels``.
+    works, skipped : int
+        Works in the share, and consortium works among them.
+    max_authors : int or None
+    """
+
+    labels: list[str]
+    attrs: list[dict[str, Any]]
+    kept: int
+    groups: list[list[int]]
+    works: int
+    skipped: int
+    max_authors: int | None
+
+
+def coauthor_share(works: Iterable[Work], *, max_authors: int | None = 100) -> CoauthorShare:
+    """The co-author network of some works, to be joined with other shares' by
+    :func:`join_coauthor_shares` (for works read in several processes, see
+    :func:`tracker.screening.screen_shares`).
+
+    Examples
+    --------
+    >>> from tracker.records import parse_work
+    >>> def work(wid, *aids):
+    ...     return parse_work({"id": wid, "authorships": [{"author": {"id": a}} for a in aids]})
+    >>> a = coauthor_share([work("W1", "A1", "A2")])
+    >>> b = coauthor_share([work("W2", "A2", "A3", "A1")])
+    >>> p = join_coauthor_shares([a, b])
+    >>> p.labels, p.works.tolist()
+    (['A1', 'A2', 'A3'], [2, 1, 1])
+    """
     if max_authors is not None and max_authors < 2:
         raise ValueError("max_authors below 2 would leave no co-author ties at all")
-    works = list(works)
     code: dict[str, int] = {}
     attrs: list[dict[str, Any]] = []
     groups: list[list[int]] = []
-    skipped = 0
+    n = 0
     later: list[Work] = []
     for w in works:
+        n += 1
         if _over_limit(w, max_authors):
-            skipped += 1
             later.append(w)  # its authors stay nodes, attributes from kept works first
             continue
         ids: dict[int, None] = {}
@@ -410,17 +457,53 @@ def coauthor_projection(works: Iterable[Work], *, max_authors: int | None = 100
                 attrs.append(_author_attrs(a))
             ids[i] = None
         groups.append(list(ids))
+    kept = len(attrs)
     for w in later:
         for a in w.authorships:
             key = author_key(w.id, a)
             if key not in code:
                 code[key] = len(attrs)
                 attrs.append(_author_attrs(a))
-    labels = list(code)
-    del code
+    return CoauthorShare(list(code), attrs, kept, groups, n, len(later), max_authors)
+
+
+def join_coauthor_shares(shares: Sequence[CoauthorShare]) -> WeightedProjection:
+    """The co-author projection of the shares' works taken in order: the same nodes (in the
+    same order), attributes, edges and weights as :func:`coauthor_projection` of them all.
+
+    Raises
+    ------
+    ValueError
+        The shares were built with different author limits.
+    """
+    limits = {s.max_authors for s in shares}
+    if len(limits) > 1:
+        raise ValueError(f"shares built with different author limits: {sorted(map(str, limits))}")
+    max_authors = limits.pop() if limits else 100
+    if len(shares) == 1:
+        s = shares[0]
+        labels, attrs, groups = s.labels, s.attrs, s.groups
+    else:  # one pass over the works in order meets kept works' authors first, then the rest
+        code: dict[str, int] = {}
+        attrs = []
+        maps = [[0] * len(s.labels) for s in shares]
+        for part in ("kept", "later"):
+            for s, where in zip(shares, maps, strict=True):
+                span = range(s.kept) if part == "kept" else range(s.kept, len(s.labels))
+                for j in span:
+                    i = code.get(s.labels[j])
+                    if i is None:
+                        i = code[s.labels[j]] = len(attrs)
+                        attrs.append(s.attrs[j])
+                    where[j] = i
+        labels = list(code)
+        del code
+        groups = [[where[j] for j in g] for s, where in zip(shares, maps, strict=True)
+                  for g in s.groups]
     u, v, weight, count = _newman_pairs(groups, len(labels))
     return WeightedProjection(labels, attrs, u, v, weight, count,
-                              _meta(len(works), skipped, max_authors))
+                              _meta(sum(s.works for s in shares),
+                                    sum(s.skipped for s in shares), max_authors))
 
 
 def _institution_key(inst: Any) -> str:

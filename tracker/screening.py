@@ -22,11 +22,18 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
+import os
+import pickle
 import platform
+import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -37,7 +44,8 @@ from tracker.risk import Finding, make_finding
 from tracker.sources.files import SkippedRecord
 from tracker.watchlists import Registry
 
-__all__ = ["Progress", "ScreenResult", "ScreenSettings", "SubjectSpec", "screen"]
+__all__ = ["Progress", "ScreenResult", "ScreenSettings", "SubjectSpec", "screen",
+           "screen_shares"]
 
 #: ``progress(stage, done, total)``; total is None when unknown.  Rendered by the CLI.
 Progress = Callable[[str, int, "int | None"], None]
@@ -110,6 +118,13 @@ class ScreenResult:
     subjects: dict[str, Any] = field(default_factory=dict)
 
 
+#: The per-work counts of :class:`_Gaps`, in the order of :func:`_gap_vector`.
+_GAP_FIELDS = ("works_without_authorships", "works_without_date", "works_year_only",
+               "works_authors_truncated", "works_partial_record", "authorships",
+               "authorships_without_institution", "authorships_without_institution_with_raw",
+               "authorships_without_anything")
+
+
 @dataclass
 class _Gaps:
     works_read: int = 0
@@ -129,6 +144,11 @@ class _Gaps:
     authorships_without_anything: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
 
+    def add(self, names: Sequence[str], values: Sequence[int], sign: int = 1) -> None:
+        for name, value in zip(names, values, strict=True):
+            if value:
+                setattr(self, name, getattr(self, name) + sign * value)
+
 
 def _in_window(work: Work, since: date | None, until: date | None) -> bool | None:
     if since is None and until is None:
@@ -141,6 +161,151 @@ def _in_window(work: Work, since: date | None, until: date | None) -> bool | Non
         # same year as a bound: keep; the finding says the date is year-only
         return not ((since and y < since.year) or (until and y > until.year))
     return None
+
+
+@dataclass
+class _Context:
+    """What every share of a run is screened with (built once, before any process starts)."""
+
+    settings: ScreenSettings
+    registry: Registry
+    matcher: Matcher
+    subjects: Sequence[SubjectSpec]
+    assessor: Callable[[Finding, Work], Finding] | None
+
+
+@dataclass
+class _Share:
+    """What screening one share of the works gave, before the shares are joined.
+
+    ``ledger`` (kept when a run has more than one share) holds, for each work screened, the
+    counter it went to and its gap counts, so that a work already met in an earlier share
+    can be taken back out and counted as a duplicate, as one pass over the file would.
+    """
+
+    items: int = 0
+    gaps: _Gaps = field(default_factory=_Gaps)
+    findings: list[Finding] = field(default_factory=list)
+    flagged: dict[str, Work] = field(default_factory=dict)
+    ledger: dict[str, tuple[str, tuple[int, ...]]] | None = None
+    collected: Any = None
+
+
+def _screen_share(works: Iterable[Work | SkippedRecord], ctx: _Context, *, ledger: bool,
+                  progress: Progress | None = None) -> _Share:
+    settings, matcher, subjects, assessor = (ctx.settings, ctx.matcher, ctx.subjects,
+                                             ctx.assessor)
+    out = _Share(ledger={} if ledger else None)
+    gaps, findings, flagged, book = out.gaps, out.findings, out.flagged, out.ledger
+    seen_ids: set[str] = set()
+    seen_findings: set[str] = set()
+    topics = tuple(t.lower() for t in settings.topics)
+    n = 0
+    for item in works:
+        n += 1
+        if progress is not None and n % 500 == 0:
+            progress("screen", n, None)
+        if isinstance(item, SkippedRecord):
+            gaps.works_skipped += 1
+            if len(gaps.skipped) < MAX_SKIPPED_LISTED:
+                gaps.skipped.append(item.to_json())
+            continue
+        work = item
+        if work.id in seen_ids:
+            gaps.works_duplicate += 1
+            continue
+        seen_ids.add(work.id)
+        inside = _in_window(work, settings.since, settings.until)
+        if inside is False:
+            gaps.works_out_of_window += 1
+            if book is not None:
+                book[work.id] = ("works_out_of_window", ())
+            continue
+        if topics and not any(t in work.subject_text() for t in topics):
+            gaps.works_off_topic += 1
+            if book is not None:
+                book[work.id] = ("works_off_topic", ())
+            continue
+        if subjects and not any(s.has_work(work) for s in subjects):
+            gaps.works_not_of_subject += 1
+            if book is not None:
+                book[work.id] = ("works_not_of_subject", ())
+            continue
+        gaps.works_read += 1
+        _count_gaps(work, gaps)
+        if book is not None:
+            book[work.id] = ("works_read", _gap_vector(work))
+        work_gaps: list[str] = []
+        if inside is None:
+            work_gaps.append("no date: window not checked")
+        if work.is_authors_truncated:
+            work_gaps.append("author list truncated")
+        for auth in work.authorships:
+            matches = matcher.match_authorship(auth)
+            if not matches:
+                continue
+            if subjects:
+                relation = "subject" if any(s.owns(auth) for s in subjects) else "coauthor"
+            else:
+                relation = "unspecified"
+            for m in matches:
+                if m.context_only:
+                    continue
+                f = make_finding(work, auth, m, relation=relation, data_gaps=tuple(work_gaps))
+                if f.finding_id in seen_findings:
+                    continue  # same tie found twice (e.g. one institution under two IDs)
+                seen_findings.add(f.finding_id)
+                if assessor is not None:
+                    f = assessor(f, work)
+                findings.append(f)
+                flagged[work.id] = work
+    out.items = n
+    return out
+
+
+def _join(shares: Sequence[_Share]) -> _Share:
+    """The shares as one pass over them in order would have screened them."""
+    total = _Share(gaps=_Gaps())
+    seen: set[str] = set()
+    names = [f.name for f in fields(_Gaps) if f.name != "skipped"]
+    for share in shares:
+        gaps = share.gaps
+        book = share.ledger or {}
+        again = seen.intersection(book) if seen else set()
+        if again:  # met in an earlier share: one pass would have counted a duplicate
+            gaps = replace(gaps)
+            for wid in again:
+                counter, vector = book[wid]
+                gaps.add((counter, "works_duplicate"), (-1, 1))
+                if vector:  # a work read and counted, not one left out of the window
+                    gaps.add(_GAP_FIELDS, vector, -1)
+        seen.update(book)
+        total.items += share.items
+        total.gaps.add(names, [getattr(gaps, name) for name in names])
+        room = MAX_SKIPPED_LISTED - len(total.gaps.skipped)
+        total.gaps.skipped.extend(gaps.skipped[:max(room, 0)])
+        total.findings.extend(f for f in share.findings if f.work_id not in again)
+        total.flagged.update((k, w) for k, w in share.flagged.items() if k not in again)
+    return total
+
+
+def _context(registry: Registry, settings: ScreenSettings, subjects: Sequence[SubjectSpec],
+             name_matcher: object | None,
+             assessor: Callable[[Finding, Work], Finding] | None) -> _Context:
+    reg = registry.restricted_to(settings.lists) if settings.lists else registry
+    return _Context(settings, reg, Matcher(reg, name_matcher=name_matcher), subjects, assessor)
+
+
+def _result(ctx: _Context, total: _Share, started: datetime, command: Sequence[str],
+            inputs: Sequence[dict[str, Any]], extra_run: dict[str, Any] | None
+            ) -> ScreenResult:
+    findings = total.findings
+    findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
+    finished = datetime.now(UTC)
+    run = _run_record(ctx.settings, ctx.registry, total.gaps, findings, ctx.subjects, started,
+                      finished, command, inputs, extra_run or {})
+    return ScreenResult(findings=findings, works=total.flagged, run=run,
+                        subjects={"items": [s.to_json() for s in ctx.subjects]})
 
 
 def screen(
@@ -180,73 +345,165 @@ def screen(
     """
     settings = settings or ScreenSettings()
     started = datetime.now(UTC)
-    reg = registry.restricted_to(settings.lists) if settings.lists else registry
-    matcher = Matcher(reg, name_matcher=name_matcher)
-    gaps = _Gaps()
-    findings: list[Finding] = []
-    flagged: dict[str, Work] = {}
-    seen_ids: set[str] = set()
-    seen_findings: set[str] = set()
-    topics = tuple(t.lower() for t in settings.topics)
-    n = 0
-    for item in works:
-        n += 1
-        if progress is not None and n % 500 == 0:
-            progress("screen", n, None)
-        if isinstance(item, SkippedRecord):
-            gaps.works_skipped += 1
-            if len(gaps.skipped) < MAX_SKIPPED_LISTED:
-                gaps.skipped.append(item.to_json())
-            continue
-        work = item
-        if work.id in seen_ids:
-            gaps.works_duplicate += 1
-            continue
-        seen_ids.add(work.id)
-        inside = _in_window(work, settings.since, settings.until)
-        if inside is False:
-            gaps.works_out_of_window += 1
-            continue
-        if topics and not any(t in work.subject_text() for t in topics):
-            gaps.works_off_topic += 1
-            continue
-        if subjects and not any(s.has_work(work) for s in subjects):
-            gaps.works_not_of_subject += 1
-            continue
-        gaps.works_read += 1
-        _count_gaps(work, gaps)
-        work_gaps: list[str] = []
-        if inside is None:
-            work_gaps.append("no date: window not checked")
-        if work.is_authors_truncated:
-            work_gaps.append("author list truncated")
-        for auth in work.authorships:
-            matches = matcher.match_authorship(auth)
-            if not matches:
-                continue
-            if subjects:
-                relation = "subject" if any(s.owns(auth) for s in subjects) else "coauthor"
-            else:
-                relation = "unspecified"
-            for m in matches:
-                if m.context_only:
-                    continue
-                f = make_finding(work, auth, m, relation=relation, data_gaps=tuple(work_gaps))
-                if f.finding_id in seen_findings:
-                    continue  # same tie found twice (e.g. one institution under two IDs)
-                seen_findings.add(f.finding_id)
-                if assessor is not None:
-                    f = assessor(f, work)
-                findings.append(f)
-                flagged[work.id] = work
+    ctx = _context(registry, settings, subjects, name_matcher, assessor)
+    share = _screen_share(works, ctx, ledger=False, progress=progress)
     if progress is not None:
-        progress("screen", n, n)
-    findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
-    finished = datetime.now(UTC)
-    run = _run_record(settings, reg, gaps, findings, subjects, started, finished, command,
-                      inputs, extra_run or {})
-    return ScreenResult(findings=findings, works=flagged, run=run,
-                        subjects={"items": [s.to_json() for s in subjects]})
+        progress("screen", share.items, share.items)
+    return _result(ctx, share, started, command, inputs, extra_run)
+
+
+def screen_shares(
+    shares: Sequence[Callable[[], Iterable[Work | SkippedRecord]]],
+    *,
+    registry: Registry,
+    settings: ScreenSettings | None = None,
+    subjects: Sequence[SubjectSpec] = (),
+    name_matcher: object | None = None,
+    assessor: Callable[[Finding, Work], Finding] | None = None,
+    progress: Progress | None = None,
+    command: Sequence[str] = (),
+    inputs: Sequence[dict[str, Any]] = (),
+    extra_run: dict[str, Any] | None = None,
+    collect: Callable[[list[Work]], Any] | None = None,
+    processes: bool = True,
+) -> tuple[ScreenResult, list[Any]]:
+    """Screen consecutive shares of the works, each in its own process; the same result as
+    :func:`screen` over all of them in order.
+
+    The first share is read in this process, the others in forked processes that return
+    only what the result keeps: findings, flagged works and counts.  A work met again in a
+    later share is counted as a duplicate, as one pass would count it.  Where processes
+    cannot be forked (no ``os.fork``, or other threads running, which a fork could leave
+    holding a lock), the shares are screened here one after another, with the same result.
+
+    Parameters
+    ----------
+    shares : sequence of callables
+        Each returns an iterable of Work or SkippedRecord, such as the
+        :class:`~tracker.sources.files.WorksPart` items of
+        :func:`~tracker.sources.files.split_works`.
+    collect : callable, optional
+        ``collect(works)`` runs on each share's works (every Work it read, duplicates and
+        works outside the window included) in the process that read them, e.g.
+        :func:`tracker.graph.coauthor_share`; its results come back in share order.
+    processes : bool, default True
+        False: screen every share in this process.
+    Other parameters
+        As for :func:`screen`; ``progress`` counts the first share's works as it goes.
+
+    Returns
+    -------
+    (ScreenResult, list)
+        The result, and ``collect``'s result per share (empty without ``collect``).
+
+    Examples
+    --------
+    >>> import tracker
+    >>> from tracker.sources.files import split_works
+    >>> reg = tracker.load_registry()
+    >>> path = tracker.demo_works_path()
+    >>> one = tracker.screen(tracker.read_works(path), registry=reg)
+    >>> two, _ = screen_shares(split_works(path, 2, min_bytes=0), registry=reg)
+    >>> [f.finding_id for f in two.findings] == [f.finding_id for f in one.findings]
+    True
+    """
+    settings = settings or ScreenSettings()
+    started = datetime.now(UTC)
+    ctx = _context(registry, settings, subjects, name_matcher, assessor)
+    ledger = len(shares) > 1
+
+    def run(i: int, report: Progress | None) -> _Share:
+        if collect is None:
+            return _screen_share(shares[i](), ctx, ledger=ledger, progress=report)
+        items = list(shares[i]())
+        out = _screen_share(items, ctx, ledger=ledger, progress=report)
+        out.collected = collect([w for w in items if isinstance(w, Work)])
+        return out
+
+    children: dict[int, tuple[int, int]] = {}
+    try:
+        if processes and len(shares) > 1 and _can_fork():
+            for i in range(1, len(shares)):
+                children[i] = _fork(functools.partial(run, i, None))
+        done = [run(0, progress)]
+        for i in range(1, len(shares)):
+            child = children.pop(i, None)
+            answer = _wait(*child) if child is not None else None
+            if answer is None:  # not forked, or the process died without an answer
+                done.append(run(i, None))
+            elif answer[0] == "error":
+                raise answer[1]
+            else:
+                done.append(answer[1])
+    finally:
+        for pid, fd in children.values():  # an error or Ctrl-C here: stop the others
+            _stop(pid, fd)
+    total = _join(done)
+    if progress is not None:
+        progress("screen", total.items, total.items)
+    return (_result(ctx, total, started, command, inputs, extra_run),
+            [s.collected for s in done] if collect is not None else [])
+
+
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _fork(task: Callable[[], Any]) -> tuple[int, int]:
+    """Run ``task`` in a forked process; its pickled ``("ok", value)`` or ``("error",
+    exception)`` comes back on a pipe (see :func:`_wait`).
+
+    The child leaves with ``os._exit``: no ``atexit`` handlers, no flush of the buffers it
+    inherited, so nothing the parent had pending is written twice.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_fd)
+        return pid, read_fd
+    code = 0
+    try:  # pragma: no cover - runs in the child; coverage cannot see it
+        os.close(read_fd)
+        try:
+            value = task()
+            gc.disable()  # the pickle holds no cycles; collections would only slow it
+            payload = pickle.dumps(("ok", value), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:
+            code = 1
+            try:
+                payload = pickle.dumps(("error", exc))
+            except Exception:
+                payload = pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+        with os.fdopen(write_fd, "wb") as fh:
+            fh.write(payload)
+    finally:
+        os._exit(code)
+
+
+def _wait(pid: int, fd: int) -> tuple[str, Any] | None:
+    """The child's answer, or None when it died without one (killed, out of memory)."""
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    if not data:
+        return None
+    enabled = gc.isenabled()
+    gc.disable()  # a hundred thousand new objects, no cycles: collections would free nothing
+    try:
+        answer: tuple[str, Any] = pickle.loads(data)  # our own child's, from a pipe
+    finally:
+        if enabled:
+            gc.enable()
+    return answer
+
+
+def _stop(pid: int, fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+    with contextlib.suppress(OSError):
+        os.close(fd)
 
 
 def _count_gaps(work: Work, gaps: _Gaps) -> None:
@@ -269,6 +526,26 @@ def _count_gaps(work: Work, gaps: _Gaps) -> None:
                 gaps.authorships_without_institution_with_raw += 1
             else:
                 gaps.authorships_without_anything += 1
+
+
+def _gap_vector(work: Work) -> tuple[int, ...]:
+    """What :func:`_count_gaps` adds for this work, as counts for :data:`_GAP_FIELDS` (to
+    take a work back out when a later share met it again)."""
+    no_inst = with_raw = nothing = 0
+    for a in work.authorships:
+        if not a.institutions:
+            no_inst += 1
+            if a.raw_affiliations:
+                with_raw += 1
+            else:
+                nothing += 1
+    undated = work.publication_date is None
+    return (int(not work.authorships), int(undated and work.publication_year is None),
+            int(undated and work.publication_year is not None),
+            int(bool(work.is_authors_truncated)),
+            int("authorships" not in work.fields_present
+                or "publication_date" not in work.fields_present),
+            len(work.authorships), no_inst, with_raw, nothing)
 
 
 def _run_record(

@@ -32,8 +32,14 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from tracker import __version__
 from tracker.demo import demo_works_path
 from tracker.records import Work
-from tracker.screening import ScreenResult, ScreenSettings, SubjectSpec, screen
-from tracker.sources.files import SkippedRecord, WorksFileError, input_record, read_works
+from tracker.screening import ScreenResult, ScreenSettings, SubjectSpec, screen, screen_shares
+from tracker.sources.files import (
+    SkippedRecord,
+    WorksFileError,
+    input_record,
+    read_works,
+    split_works,
+)
 from tracker.sources.transport import FetchError, RequestRejected
 from tracker.watchlists import Registry, RegistryError, load_registry
 
@@ -99,8 +105,12 @@ def parse_date(value: str | None, option: str) -> date | None:
 class _ProgressView:
     """Render screening/fetch progress with rich on stderr (only in the CLI)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, *, threaded: bool = True) -> None:
         self.enabled = enabled
+        # rich redraws from a thread of its own; screening files forks a process per share,
+        # which it does only while no other thread runs (a fork could copy a held lock), so
+        # there the bars are redrawn on each update instead
+        self.threaded = threaded
         self._progress: Progress | None = None
         self._tasks: dict[str, Any] = {}
 
@@ -109,7 +119,7 @@ class _ProgressView:
             self._progress = Progress(
                 SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                 TextColumn("{task.completed:>8,.0f}{task.fields[unit]}"), TimeElapsedColumn(),
-                console=err, transient=True,
+                console=err, transient=True, auto_refresh=self.threaded,
             )
             self._progress.__enter__()
         return self
@@ -123,7 +133,8 @@ class _ProgressView:
             return
         if stage not in self._tasks:
             self._tasks[stage] = self._progress.add_task(stage, total=total, unit=" works")
-        self._progress.update(self._tasks[stage], completed=done, total=total)
+        self._progress.update(self._tasks[stage], completed=done, total=total,
+                              refresh=not self.threaded)
 
     def fetched(self, p: Any) -> None:
         """Fetch progress: works fetched, calls made, estimated cost (a FetchProgress)."""
@@ -445,22 +456,39 @@ def screen_cmd(
     nm = _name_matcher(reg, settings.name_matching, settings.fuzzy_threshold)
     command = ["tracker", *sys.argv[1:]] if sys.argv and "tracker" in sys.argv[0] else \
         ["tracker", "screen"]
-    with _ProgressView(progress and err.is_terminal) as view:
+    threaded = not files or roster is not None or confirm is not None
+    with _ProgressView(progress and err.is_terminal, threaded=threaded) as view:
         if files and (roster is not None or confirm is not None):
             result = _screen_roster_files(files, roster, confirm, settings, reg, nm,
                                           command, fw.assessor)
         elif files:
             inputs = _check_files(files)
             subjects = _local_subjects(orgs, authors, files)
-            result = screen(_iter_files(files), registry=reg, settings=settings,
-                            subjects=subjects, name_matcher=nm, progress=view,
-                            command=command, inputs=inputs, assessor=fw.assessor)
+            result = _screen_files(files, reg, settings, subjects, nm, view, command, inputs,
+                                   fw.assessor)
         else:
             result = _screen_api(orgs, authors, settings, reg, nm, view, openalex_url, command,
                                  roster=roster, confirm=confirm, refresh=refresh,
                                  cache_dir=cache_dir, assessor=fw.assessor)
     keep_run(result, db, fw)
     _finish(result, out_dir, fail_on_findings)
+
+
+def _screen_files(files: Sequence[Path], reg: Registry, settings: ScreenSettings,
+                  subjects: Sequence[SubjectSpec], nm: object | None, view: _ProgressView,
+                  command: list[str], inputs: list[dict[str, Any]],
+                  assessor: Callable[..., Any] | None) -> ScreenResult:
+    """One large JSON Lines file is read in one share per core (see screen_shares); several
+    files are read one after another."""
+    if len(files) == 1:
+        shares = split_works(files[0], os.cpu_count() or 1)
+        result, _ = screen_shares(shares, registry=reg, settings=settings, subjects=subjects,
+                                  name_matcher=nm, progress=view, command=command,
+                                  inputs=inputs, assessor=assessor)
+        return result
+    return screen(_iter_files(files), registry=reg, settings=settings, subjects=subjects,
+                  name_matcher=nm, progress=view, command=command, inputs=inputs,
+                  assessor=assessor)
 
 
 def _screen_roster_files(

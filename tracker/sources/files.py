@@ -32,7 +32,8 @@ except ImportError:  # pragma: no cover - isal has wheels for the usual platform
 
 from tracker.records import RecordError, Work, parse_work
 
-__all__ = ["SkippedRecord", "WorksFileError", "input_record", "iter_raw_works", "read_works"]
+__all__ = ["SkippedRecord", "WorksFileError", "WorksPart", "input_record", "iter_raw_works",
+           "read_works", "split_works"]
 
 
 class WorksFileError(ValueError):
@@ -92,30 +93,40 @@ def iter_raw_works(path: str | Path
     WorksFileError
         The file is missing, unreadable, or not OpenAlex JSON at all.
     """
-    p = Path(path)
+    return _iter_raw(Path(path), None)
+
+
+def _read_head(fh: io.BufferedIOBase) -> bytes:
+    """Up to the end of the first line (a single record can be 300k characters), without a
+    UTF-8 byte order mark: enough to tell JSON Lines from one JSON document."""
+    head = fh.read(_CHUNK)
+    while b"\n" not in head.lstrip():
+        more = fh.read(_CHUNK)
+        if not more:
+            break
+        head += more
+    return head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+
+
+def _iter_raw(p: Path, span: tuple[int, int | None] | None
+              ) -> Generator[tuple[str, Any] | SkippedRecord, None, None]:
+    """:func:`iter_raw_works`, or with ``span`` only the JSON Lines lines starting there."""
     if not p.is_file():
         raise WorksFileError(f"{p}: no such file")
     try:
         with _open_binary(p) as fh:
-            # Read up to the end of the first line (a single record can be 300k characters)
-            # to tell JSON Lines from one JSON document.
-            head = fh.read(_CHUNK)
-            while b"\n" not in head.lstrip():
-                more = fh.read(_CHUNK)
-                if not more:
-                    break
-                head += more
-            if head.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
-                head = head[3:]
+            head = _read_head(fh)
             first = head.lstrip()[:1]
             if not first:
                 raise WorksFileError(f"{p}: the file is empty")
             chunks = _chain(head, fh)
             if first == b"[" or (first == b"{" and not _looks_like_jsonl(head)):
+                if span is not None:
+                    raise WorksFileError(f"{p}: the file changed while it was being read")
                 doc = _loads(b"".join(chunks))
                 yield from _iter_document(p, doc)
                 return
-            yield from _iter_lines(p, chunks)
+            yield from _iter_lines(p, chunks, span)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise WorksFileError(f"{p}: cannot read the file ({exc})") from exc
     except orjson.JSONDecodeError as exc:
@@ -150,23 +161,43 @@ def _looks_like_jsonl(head: bytes) -> bool:
         return False
 
 
-def _iter_lines(p: Path, chunks: Iterator[bytes]) -> Iterator[tuple[str, Any] | SkippedRecord]:
+def _iter_lines(p: Path, chunks: Iterator[bytes], span: tuple[int, int | None] | None = None
+                ) -> Iterator[tuple[str, Any] | SkippedRecord]:
+    """The records of JSON Lines ``chunks``; with ``span`` ``(lo, hi)``, only those of lines
+    that start at a content offset in ``[lo, hi)`` (line numbers still count from the top)."""
+    lo, hi = span if span is not None else (0, None)
     buf = b""
     lineno = 0
+    pos = 0  # content offset of buf[0]
     good = 0
     for chunk in chunks:
+        if pos + len(buf) + len(chunk) <= lo:  # every line starting in here is before lo
+            data = buf + chunk
+            cut = data.rfind(b"\n") + 1
+            lineno += data.count(b"\n", 0, cut)
+            pos += cut
+            buf = data[cut:]
+            continue
         buf += chunk
         *lines, buf = buf.split(b"\n")
         for line in lines:
+            start = pos
             lineno += 1
+            pos += len(line) + 1
+            if start < lo:
+                continue
+            if hi is not None and start >= hi:
+                return
             for item in _parse_line(p, lineno, line):
                 good += isinstance(item, tuple)
                 yield item
-    if buf.strip():
+    if buf.strip() and pos >= lo and (hi is None or pos < hi):
         lineno += 1
         for item in _parse_line(p, lineno, buf):
             good += isinstance(item, tuple)
             yield item
+    if span is not None:
+        return  # a share of a file whose first line is a record (see split_works)
     envelopes = 0 if good else _count_envelopes(p)
     if good == 0 and envelopes == 0:
         raise WorksFileError(f"{p}: no OpenAlex records found in {lineno} line(s)")
@@ -232,7 +263,12 @@ def read_works(path: str | Path) -> Iterator[Work | SkippedRecord]:
     >>> [type(x).__name__ for x in read_works(f)]
     ['Work', 'SkippedRecord', 'SkippedRecord']
     """
-    raw = iter_raw_works(path)
+    return _read(Path(path), None)
+
+
+def _read(path: Path, span: tuple[int, int | None] | None
+          ) -> Iterator[Work | SkippedRecord]:
+    raw = _iter_raw(path, span)
     try:
         while True:
             batch, error = _parse_batch(raw, path)
@@ -243,6 +279,74 @@ def read_works(path: str | Path) -> Iterator[Work | SkippedRecord]:
                 return
     finally:
         raw.close()  # closes the file when the caller stops early
+
+
+@dataclass(frozen=True, slots=True)
+class WorksPart:
+    """One contiguous share of a JSON Lines works file, to be read on its own.
+
+    The share is the lines that start at a content offset (after decompression) in
+    ``[start, stop)``; ``stop=None`` runs to the end.  Calling it reads them, as
+    :func:`read_works` would (same records, same ``line N`` locations).
+    """
+
+    path: Path
+    start: int = 0
+    stop: int | None = None
+
+    def __call__(self) -> Iterator[Work | SkippedRecord]:
+        return _read(self.path, None if (self.start, self.stop) == (0, None)
+                     else (self.start, self.stop))
+
+
+#: Files smaller than this (decompressed) are read in one share: below a few MB a second
+#: process costs more than it saves.
+MIN_SPLIT_BYTES = 16 << 20
+
+
+def split_works(path: str | Path, parts: int = 2, *, min_bytes: int | None = None
+                ) -> list[WorksPart]:
+    """Cut a works file into ``parts`` contiguous shares of about equal size.
+
+    Only JSON Lines files of at least ``min_bytes`` (default :data:`MIN_SPLIT_BYTES`) are
+    cut (a JSON document cannot be read in pieces); anything else is one share, the whole
+    file.  The cut points are content
+    offsets: the file size, or for gzip the size its trailer states.  When that is wrong (a
+    multi-member gzip file, or one over 4 GiB) the shares are uneven, never wrong: every line
+    belongs to exactly one share.
+
+    Examples
+    --------
+    >>> import json, tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "w.jsonl")
+    >>> with open(f, "w") as fh:
+    ...     for i in range(1, 5):
+    ...         _ = fh.write(json.dumps({"id": f"https://openalex.org/W{i}"}) + "\\n")
+    >>> shares = split_works(f, 2, min_bytes=0)
+    >>> [[w.id for w in share()] for share in shares]
+    [['W1', 'W2'], ['W3', 'W4']]
+    >>> len(split_works(f, 2))  # small: one share
+    1
+    """
+    p = Path(path)
+    whole = [WorksPart(p)]
+    if parts < 2:
+        return whole
+    try:
+        size = p.stat().st_size
+        with p.open("rb") as fh:
+            if fh.read(2) == b"\x1f\x8b":
+                fh.seek(-4, io.SEEK_END)
+                size = int.from_bytes(fh.read(4), "little")  # ISIZE: content size mod 2**32
+        if size < max(MIN_SPLIT_BYTES if min_bytes is None else min_bytes, parts):
+            return whole
+        with _open_binary(p) as fh:
+            if not _looks_like_jsonl(_read_head(fh)):
+                return whole
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return whole  # reading it whole reports the problem
+    cuts = [0, *(size * k // parts for k in range(1, parts))]
+    return [WorksPart(p, lo, hi) for lo, hi in zip(cuts, [*cuts[1:], None], strict=True)]
 
 
 #: Records parsed per batch, with the cyclic garbage collector paused (see _parse_batch).
