@@ -31,6 +31,7 @@ _PUBLIC = {
     "InstitutionRef": "tracker.records",
     "parse_work": "tracker.records",
     "read_works": "tracker.sources.files",
+    "split_works": "tracker.sources.files",
     "SkippedRecord": "tracker.sources.files",
     "demo_works_path": "tracker.demo",
     # registry
@@ -39,6 +40,7 @@ _PUBLIC = {
     "ListEntry": "tracker.watchlists",
     # screening
     "screen": "tracker.screening",
+    "screen_shares": "tracker.screening",
     "ScreenSettings": "tracker.screening",
     "ScreenResult": "tracker.screening",
     "SubjectSpec": "tracker.screening",

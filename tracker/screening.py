@@ -388,7 +388,7 @@ def screen_shares(
         :func:`tracker.graph.coauthor_share`; its results come back in share order.
     processes : bool, default True
         False: screen every share in this process.
-    Other parameters
+    registry, settings, subjects, name_matcher, assessor, progress, command, inputs, extra_run
         As for :func:`screen`; ``progress`` counts the first share's works as it goes.
 
     Returns
@@ -446,7 +446,17 @@ def screen_shares(
 
 
 def _can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1
+    """Fork only on Linux and only while this process runs one thread.
+
+    A forked child inherits just the calling thread: a lock another thread held (a
+    logging handler, an HTTP pool) stays held forever in the child.  macOS system
+    frameworks are not fork-safe either, so shares run in-process there.
+    """
+    return (
+        sys.platform.startswith("linux")
+        and hasattr(os, "fork")
+        and threading.active_count() == 1
+    )
 
 
 def _fork(task: Callable[[], Any]) -> tuple[int, int]:
