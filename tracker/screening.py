@@ -232,9 +232,10 @@ def _screen_share(works: Iterable[Work | SkippedRecord], ctx: _Context, *, ledge
                 book[work.id] = ("works_not_of_subject", ())
             continue
         gaps.works_read += 1
-        _count_gaps(work, gaps)
+        vector = _gap_vector(work)
+        gaps.add(_GAP_FIELDS, vector)
         if book is not None:
-            book[work.id] = ("works_read", _gap_vector(work))
+            book[work.id] = ("works_read", vector)
         work_gaps: list[str] = []
         if inside is None:
             work_gaps.append("no date: window not checked")
@@ -516,31 +517,9 @@ def _stop(pid: int, fd: int) -> None:
         os.close(fd)
 
 
-def _count_gaps(work: Work, gaps: _Gaps) -> None:
-    if not work.authorships:
-        gaps.works_without_authorships += 1
-    if work.publication_date is None:
-        if work.publication_year is None:
-            gaps.works_without_date += 1
-        else:
-            gaps.works_year_only += 1
-    if work.is_authors_truncated:
-        gaps.works_authors_truncated += 1
-    if "authorships" not in work.fields_present or "publication_date" not in work.fields_present:
-        gaps.works_partial_record += 1
-    for a in work.authorships:
-        gaps.authorships += 1
-        if not a.institutions:
-            gaps.authorships_without_institution += 1
-            if a.raw_affiliations:
-                gaps.authorships_without_institution_with_raw += 1
-            else:
-                gaps.authorships_without_anything += 1
-
-
 def _gap_vector(work: Work) -> tuple[int, ...]:
-    """What :func:`_count_gaps` adds for this work, as counts for :data:`_GAP_FIELDS` (to
-    take a work back out when a later share met it again)."""
+    """This work's data-gap counts, for :data:`_GAP_FIELDS`: added to the share's gaps, and
+    kept in the ledger to take the work back out when a later share met it again."""
     no_inst = with_raw = nothing = 0
     for a in work.authorships:
         if not a.institutions:
