@@ -258,6 +258,22 @@ def test_fork_a_share_whose_process_dies_is_screened_here(forking, registry, sub
     _same(res, screen(subset, registry=registry, settings=ScreenSettings(name_matching=False)))
 
 
+def test_fork_a_share_whose_answer_is_cut_off_is_screened_here(forking, registry, subset):
+    from tracker.screening import screen_shares
+
+    parent = os.getpid()
+
+    def collect(works):
+        # a megabyte that pickles, then a lambda that does not: the stream is cut part-way
+        return [os.getpid(), len(works), b"x" * (1 << 20), lambda: None]
+
+    settings = ScreenSettings(name_matching=False)
+    res, got = screen_shares([lambda: subset[:30], lambda: subset[30:]], registry=registry,
+                             settings=settings, collect=collect)
+    _same(res, screen(subset, registry=registry, settings=settings))
+    assert [(g[0], g[1]) for g in got] == [(parent, 30), (parent, len(subset) - 30)]
+
+
 def test_fork_none_while_other_threads_run(forking, registry, subset):
     from tracker.screening import screen_shares
 

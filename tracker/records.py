@@ -99,16 +99,21 @@ def _text(value: object) -> str | None:
     """
     if not isinstance(value, str):
         return None
-    return _clean_text(value)
+    return _clean(value)
 
 
-@lru_cache(maxsize=1 << 16)
-def _clean_text(value: str) -> str | None:
-    # names and raw affiliation strings repeat across works: clean each distinct one once
+def _clean(value: str) -> str | None:
     if "&" in value or "<" in value:
         value = _INLINE_MARKUP.sub("", html.unescape(value))
     out = " ".join(value.split())
     return out or None
+
+
+#: :func:`_clean`, remembered: raw affiliation strings recur on thousands of authorships.
+#: Names and titles are cleaned afresh (:func:`_text`): half the names at 15,000 synthetic
+#: works are distinct, and a cache miss costs more than the cleaning (0.16 s vs 0.10 s for
+#: 128,172 names).
+_clean_text = lru_cache(maxsize=1 << 16)(_clean)
 
 
 def _date(value: object) -> date | None:

@@ -464,8 +464,12 @@ def _fork(task: Callable[[], Any]) -> tuple[int, int]:
     """Run ``task`` in a forked process; its pickled ``("ok", value)`` or ``("error",
     exception)`` comes back on a pipe (see :func:`_wait`).
 
-    The child leaves with ``os._exit``: no ``atexit`` handlers, no flush of the buffers it
-    inherited, so nothing the parent had pending is written twice.
+    The value is pickled straight into the pipe while the parent unpickles it, rather than
+    pickled whole and then sent: at 100,000 synthetic works the two took 1.8 s and 1.0 s one
+    after the other.  A pickling failure part-way leaves a cut-off stream and exit code 1,
+    which the parent treats as no answer.  The child leaves with ``os._exit``: no ``atexit``
+    handlers, no flush of the buffers it inherited, so nothing the parent had pending is
+    written twice.
     """
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -475,36 +479,53 @@ def _fork(task: Callable[[], Any]) -> tuple[int, int]:
     code = 0
     try:  # pragma: no cover - runs in the child; coverage cannot see it
         os.close(read_fd)
-        try:
-            value = task()
-            gc.disable()  # the pickle holds no cycles; collections would only slow it
-            payload = pickle.dumps(("ok", value), protocol=pickle.HIGHEST_PROTOCOL)
-        except BaseException as exc:
-            code = 1
-            try:
-                payload = pickle.dumps(("error", exc))
-            except Exception:
-                payload = pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+        with contextlib.suppress(ImportError, OSError):  # fewer, larger writes (Linux)
+            import fcntl
+            fcntl.fcntl(write_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
         with os.fdopen(write_fd, "wb") as fh:
-            fh.write(payload)
+            try:
+                value = task()
+            except BaseException as exc:
+                code = 1
+                try:
+                    payload = pickle.dumps(("error", exc))
+                except Exception:
+                    payload = pickle.dumps(
+                        ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+                fh.write(payload)
+            else:
+                code = 1  # until the whole answer is written
+                gc.disable()  # the pickle holds no cycles; collections would only slow it
+                pickle.dump(("ok", value), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                fh.flush()
+                code = 0
     finally:
         os._exit(code)
 
 
 def _wait(pid: int, fd: int) -> tuple[str, Any] | None:
-    """The child's answer, or None when it died without one (killed, out of memory)."""
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read()
-    os.waitpid(pid, 0)
-    if not data:
-        return None
+    """The child's answer, unpickled as it arrives, or None when there is no whole answer
+    (the child was killed, ran out of memory or could not pickle its value)."""
     enabled = gc.isenabled()
     gc.disable()  # a hundred thousand new objects, no cycles: collections would free nothing
+    answer: tuple[str, Any] | None
     try:
-        answer: tuple[str, Any] = pickle.loads(data)  # our own child's, from a pipe
+        with os.fdopen(fd, "rb") as fh:
+            try:
+                answer = pickle.load(fh)  # our own child's, from a pipe
+            except Exception:  # cut off: EOFError, UnpicklingError and the like
+                answer = None
     finally:
+        # long-lived records, as this process's own share's are: out of the collector's
+        # sight (see tracker.sources.files._parse_batch), or its next passes scan them all
+        gc.freeze()
         if enabled:
             gc.enable()
+        _, status = os.waitpid(pid, 0)
+    if answer is None or not isinstance(answer, tuple) or len(answer) != 2:
+        return None
+    if answer[0] == "ok" and os.waitstatus_to_exitcode(status) != 0:
+        return None  # pickled whole but the child did not finish cleanly
     return answer
 
 
