@@ -8,6 +8,7 @@ import pytest
 from tests.browser.demo import demo_result, load_works
 from tracker import graphxml
 from tracker.graph import (
+    _already_safe,
     _safe_copy,
     coauthor_graph,
     flagged_network,
@@ -91,6 +92,30 @@ def test_hostile_text_survives_exactly(tmp_path):
         assert e["ties"] == 2 and e["designation"] is False
     assert nx.read_graphml(graphml).graph["note"].startswith("a & b <script>")
     assert b"<script>" not in graphml.read_bytes() and b"<script>" not in gexf.read_bytes()
+
+
+@pytest.mark.parametrize("name", list(_graphs()))
+def test_network_files_are_the_same_without_the_safe_copy(name, tmp_path, monkeypatch):
+    g = _graphs()[name]
+    direct = write_network_files(g, tmp_path / "a.graphml", tmp_path / "a.gexf")
+    monkeypatch.setattr("tracker.graph._already_safe", lambda g: False)
+    copied = write_network_files(g, tmp_path / "b.graphml", tmp_path / "b.gexf")
+    for a, b in zip(direct, copied, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_the_flagged_network_is_written_without_a_copy():
+    assert _already_safe(flagged_network(demo_result())[0])
+
+
+def test_a_control_character_in_plain_text_is_still_replaced(tmp_path):
+    g = flagged_network(demo_result())[0].copy()
+    node = next(iter(g.nodes))
+    g.nodes[node]["label"] = "bad\x01label"
+    assert graphxml.supports(g) and not _already_safe(g)
+    graphml, gexf = write_network_files(g, tmp_path / "n.graphml", tmp_path / "n.gexf")
+    for back in (nx.read_graphml(graphml), nx.read_gexf(gexf)):
+        assert back.nodes[node]["label"] == "bad\ufffdlabel"
 
 
 def test_mixed_types_under_one_name_are_written_as_text(tmp_path):
