@@ -6,9 +6,11 @@ import dataclasses
 import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -272,6 +274,35 @@ def test_fork_a_share_whose_answer_is_cut_off_is_screened_here(forking, registry
                              settings=settings, collect=collect)
     _same(res, screen(subset, registry=registry, settings=settings))
     assert [(g[0], g[1]) for g in got] == [(parent, 30), (parent, len(subset) - 30)]
+
+
+def test_fork_ctrl_c_while_waiting_stops_the_other_process(forking, registry, subset,
+                                                           tmp_path):
+    from tracker.screening import screen_shares
+
+    pidfile = tmp_path / "child.pid"
+
+    def slow():
+        pidfile.write_text(str(os.getpid()))
+        time.sleep(60)
+        return subset
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.5)  # while this process waits for the other
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            screen_shares([lambda: subset[:10], slow], registry=registry,
+                          settings=ScreenSettings(name_matching=False))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert time.monotonic() - started < 30
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left sleeping
+        os.kill(int(pidfile.read_text()), 0)
 
 
 def test_fork_none_while_other_threads_run(forking, registry, subset):

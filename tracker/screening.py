@@ -515,13 +515,16 @@ def _wait(pid: int, fd: int) -> tuple[str, Any] | None:
                 answer = pickle.load(fh)  # our own child's, from a pipe
             except Exception:  # cut off: EOFError, UnpicklingError and the like
                 answer = None
+    except BaseException:  # Ctrl-C while waiting: the child stops too
+        _stop(pid, None)
+        raise
     finally:
         # long-lived records, as this process's own share's are: out of the collector's
         # sight (see tracker.sources.files._parse_batch), or its next passes scan them all
         gc.freeze()
         if enabled:
             gc.enable()
-        _, status = os.waitpid(pid, 0)
+    _, status = os.waitpid(pid, 0)
     if answer is None or not isinstance(answer, tuple) or len(answer) != 2:
         return None
     if answer[0] == "ok" and os.waitstatus_to_exitcode(status) != 0:
@@ -529,13 +532,15 @@ def _wait(pid: int, fd: int) -> tuple[str, Any] | None:
     return answer
 
 
-def _stop(pid: int, fd: int) -> None:
+def _stop(pid: int, fd: int | None) -> None:
+    """Kill a child and reap it; close its pipe unless that is closed already (None)."""
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
         os.waitpid(pid, 0)
-    with contextlib.suppress(OSError):
-        os.close(fd)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _gap_vector(work: Work) -> tuple[int, ...]:
