@@ -125,8 +125,8 @@ def run(synthetic: int = 0) -> dict[str, Any]:
         records = list(generate(synthetic, 7, load_pool()))
         corpora.append((records, {f"SYNTHETIC {synthetic:,}: top org": (
             _top_institution(records),)}))
-    for records, subjects in corpora:
-        _measure(records, subjects, ids, rors, out)
+    for corpus, subjects in corpora:
+        _measure(corpus, subjects, ids, rors, out)
     return out
 
 
@@ -134,9 +134,11 @@ def _measure(records: list[dict[str, Any]] | None, subjects: dict[str, tuple[str
              ids: list[str], rors: list[str], out: dict[str, Any]) -> None:
     with OpenAlexServer(works=records) as server:
         for name, org_ids in subjects.items():
-            total = int(requests.get(f"{server.url}/works", params={
+            params: dict[str, str | int] = {
                 "filter": "authorships.institutions.lineage:" + "|".join(org_ids),
-                "per-page": 1}, timeout=30).json()["meta"]["count"])
+                "per-page": 1}
+            total = int(requests.get(f"{server.url}/works", params=params,
+                                     timeout=30).json()["meta"]["count"])
             subject = Subject("org", name, org_ids, label=name)
             row: dict[str, Any] = {"works": total}
             row["pyalex plain"] = _pyalex_plain(server, org_ids)
