@@ -156,3 +156,16 @@ def test_one_large_file_is_screened_in_shares_with_the_same_result(tmp_path, cap
     a, b = (json.loads((d / "run.json").read_text()) for d in (one, three))
     assert a["counts"] == b["counts"] and a["data_gaps"] == b["data_gaps"]
     assert a["counts"]["findings"] > 0
+
+
+def test_ctrl_c_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("tracker.cli.screen_shares", interrupted)
+    code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "-o",
+                       str(tmp_path / "r"), "--no-progress")
+    assert code == 130
+    assert err.strip().splitlines()[-1] == ("tracker: interrupted; rerun the same command to "
+                                            "go on")
+    assert not (tmp_path / "r").exists()

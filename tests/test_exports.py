@@ -317,3 +317,26 @@ def test_a_failing_report_leaves_no_helper_process_and_no_rows_file(demo, tmp_pa
     (proc, payload), = started
     assert proc.poll() is not None  # stopped, not left running
     assert not payload.exists()
+
+
+@pytest.mark.parametrize("where", ["tracker.report.write_report",
+                                   "tracker.exports.write_network_files"])
+def test_a_stopped_rerun_leaves_the_previous_folder_as_it_was(demo, formula, tmp_path,
+                                                              monkeypatch, where):
+    out = tmp_path / "report"
+    (out / "notes").mkdir(parents=True)  # the analyst's own files stay too
+    (out / "notes" / "case.txt").write_text("mine")
+    write_report_folder(demo, out)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(where, stop)
+    with pytest.raises(KeyboardInterrupt):  # a rerun on other data, stopped part-way
+        write_report_folder(formula, out)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["notes", "findings.csv", "findings.json", "findings.xlsx", "run.json", "report.html",
+         "network.graphml", "network.gexf"])  # no half-written folder left behind

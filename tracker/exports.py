@@ -22,6 +22,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -361,6 +362,10 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     on, findings.xlsx is written by a second Python process meanwhile (the function returns
     when every file is complete; where that process cannot run, it writes the workbook itself).
 
+    The files are written into a hidden folder inside ``out_dir`` and moved into place only
+    when all seven are complete: a run stopped part-way (an error, Ctrl-C) leaves the
+    previous run's files as they were, never a mixture of two runs.
+
     Returns
     -------
     dict of str to Path
@@ -368,25 +373,32 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     """
     from tracker.report import write_report  # report imports this module
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir)
+    final.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=".tracker-writing-", dir=final))
     findings: Sequence[Finding] = list(result.findings)
     run = _clean_run(result.run)
     rows = _rows(findings)  # once for the three tables
-    xlsx = _start_xlsx(rows, run, out / "findings.xlsx")  # the longest: started first
     try:
-        g, _note = flagged_network(result, max_nodes=max_nodes)
-        files = {
-            "findings.csv": _csv_rows(rows, out / "findings.csv"),
-            "findings.json": _json_rows(rows, run, out / "findings.json"),
-            "findings.xlsx": out / "findings.xlsx",
-            "run.json": write_run(run, out / "run.json"),
-            "report.html": write_report(result, out),
-        }
-        files["network.graphml"], files["network.gexf"] = write_network_files(
-            g, out / "network.graphml", out / "network.gexf")
-    except BaseException:  # an error or Ctrl-C: no helper left running, no rows file left
-        _abandon_xlsx(xlsx)
-        raise
-    _finish_xlsx(xlsx, rows, run, out / "findings.xlsx")
+        xlsx = _start_xlsx(rows, run, out / "findings.xlsx")  # the longest: started first
+        try:
+            g, _note = flagged_network(result, max_nodes=max_nodes)
+            files = {
+                "findings.csv": _csv_rows(rows, out / "findings.csv"),
+                "findings.json": _json_rows(rows, run, out / "findings.json"),
+                "findings.xlsx": out / "findings.xlsx",
+                "run.json": write_run(run, out / "run.json"),
+                "report.html": write_report(result, out),
+            }
+            files["network.graphml"], files["network.gexf"] = write_network_files(
+                g, out / "network.graphml", out / "network.gexf")
+            _finish_xlsx(xlsx, rows, run, out / "findings.xlsx")
+        except BaseException:  # an error or Ctrl-C: no helper left running, no rows file
+            _abandon_xlsx(xlsx)
+            raise
+        for name, path in files.items():  # all complete: into place, each in one step
+            os.replace(path, final / name)
+            files[name] = final / name
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     return files

@@ -604,6 +604,11 @@ def _root(
     """Screen research collaborations against dated restricted-institution lists."""
 
 
+def _interrupted() -> int:
+    err.print("tracker: interrupted; rerun the same command to go on", markup=False)
+    return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn every failure into one line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -611,6 +616,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = ["--help"]
     try:
         rv = app(args=args, prog_name="tracker", standalone_mode=False)
+        if rv == 130:  # typer's answer to Ctrl-C in a command (no command returns 130)
+            return _interrupted()
         return int(rv) if isinstance(rv, int) else EXIT_OK
     except CliError as exc:
         err.print(f"tracker: error: {exc}", soft_wrap=True, markup=False)
@@ -618,8 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("tracker: interrupted; rerun the same command to go on", markup=False)
-        return 130
+        return _interrupted()
     except typer.TyperException as exc:  # usage errors: unknown option, missing value...
         err.print(f"tracker: error: {exc.format_message()} (see --help)", soft_wrap=True,
                   markup=False)
