@@ -440,8 +440,9 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Run {doc['date']} on {m['cores']} cores, {m['ram_gb']} GB RAM, {m['cpu']}, "
         f"Python {m['python']} ({m['platform']}).  Works are SYNTHETIC (seed {doc['seed']}); "
         f"framework: {doc.get('framework', '')}."
-        + (f"  The e2e rows are the median of {doc['repeat_e2e']} runs each (a stopped "
-           f"baseline is run once)." if doc.get("repeat_e2e", 1) > 1 else ""),
+        + (f"  The e2e rows are the median of {doc['repeat_e2e']} runs each (a run of over "
+           f"{RUN_ONCE_S / 60:g} minutes, or a stopped one, is run once)."
+           if doc.get("repeat_e2e", 1) > 1 else ""),
         "",
     ]
     for r in doc["sizes"]:
