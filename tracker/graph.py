@@ -910,7 +910,7 @@ def write_graphml(g: nx.Graph, path: str | Path) -> Path:
     ...     nx.read_graphml(p).edges["a", "b"]
     {'tags': 'x | y'}
     """
-    return _graphml(_safe_copy(g, graph_attrs=True), Path(path))
+    return _graphml(_safe(g, graph_attrs=True), Path(path))
 
 
 def _graphml(h: nx.Graph, path: Path) -> Path:
@@ -939,14 +939,15 @@ def write_gexf(g: nx.Graph, path: str | Path) -> Path:
     ...     sorted(nx.read_gexf(p).nodes)
     ['a', 'b']
     """
-    return _gexf(_safe_copy(g, graph_attrs=False), Path(path))
+    return _gexf(_safe(g, graph_attrs=False), Path(path))
 
 
 def write_network_files(g: nx.Graph, graphml: str | Path, gexf: str | Path
                         ) -> tuple[Path, Path]:
     """Write a graph as both GraphML and GEXF, as :func:`write_graphml` and
-    :func:`write_gexf` do, from one safe copy (the copy is a third of the time at thousands
-    of nodes; the files themselves are streamed by :mod:`tracker.graphxml`).
+    :func:`write_gexf` do, from at most one safe copy (none for a graph already safe; the
+    copy is a third of the time at thousands of nodes; the files themselves are streamed by
+    :mod:`tracker.graphxml`).
 
     Examples
     --------
@@ -958,15 +959,18 @@ def write_network_files(g: nx.Graph, graphml: str | Path, gexf: str | Path
     ('n', 'x | y')
     """
     graphml, gexf = Path(graphml), Path(gexf)
-    if _already_safe(g):  # tracker's own graphs, as flagged_network builds them
-        graphxml.write_graphml_text(g, graphml)
-        graphxml.write_gexf_text(g, gexf)  # it writes no graph attributes (as write_gexf)
-        return graphml, gexf
-    h = _safe_copy(g, graph_attrs=True)
+    h = _safe(g, graph_attrs=True)
     _graphml(h, graphml)
-    h.graph.clear()  # GEXF carries no graph attributes (as write_gexf)
-    _gexf(h, gexf)
+    if h is not g:  # our copy: GEXF carries no graph attributes (as write_gexf)
+        h.graph.clear()
+    _gexf(h, gexf)  # a graph already safe goes to graphxml, which writes none either
     return graphml, gexf
+
+
+def _safe(g: nx.Graph, *, graph_attrs: bool) -> nx.Graph:
+    """``g`` itself when it is already safe (:func:`_already_safe`: tracker's own graphs, as
+    :func:`flagged_network` builds them), else :func:`_safe_copy` of it."""
+    return g if _already_safe(g) else _safe_copy(g, graph_attrs=graph_attrs)
 
 
 def _already_safe(g: nx.Graph) -> bool:

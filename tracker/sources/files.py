@@ -310,10 +310,9 @@ def split_works(path: str | Path, parts: int = 2, *, min_bytes: int | None = Non
 
     Only JSON Lines files of at least ``min_bytes`` (default :data:`MIN_SPLIT_BYTES`) are
     cut (a JSON document cannot be read in pieces); anything else is one share, the whole
-    file.  The cut points are content
-    offsets: the file size, or for gzip the size its trailer states.  When that is wrong (a
-    multi-member gzip file, or one over 4 GiB) the shares are uneven, never wrong: every line
-    belongs to exactly one share.
+    file.  The cut points are content offsets: the file size, or for gzip the size its
+    trailer states.  When that is wrong (a multi-member gzip file, or one over 4 GiB) the
+    shares are uneven, never wrong: every line belongs to exactly one share.
 
     Examples
     --------
