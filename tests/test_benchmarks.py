@@ -1,12 +1,13 @@
-"""The benchmark workload and baseline: deterministic, readable by tracker, and honest.
+"""The benchmark workload and peers: deterministic, readable by tracker, and honest.
 
-The baseline (an analyst's nested loops) must find exactly the identifier ties tracker finds,
-or the speed comparison in ``benchmarks/run_all.py`` compares different work.  No timing is
-asserted here (timing lives in ``benchmarks/``).
+Each peer (plain Python with dict indexes; DuckDB SQL) must find exactly the identifier ties
+tracker finds, or the speed comparison in ``benchmarks/run_all.py`` compares different work.
+No timing is asserted here (timing lives in ``benchmarks/``).
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import json
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import baseline
+from benchmarks import peers
 from benchmarks.generate import SYNTHETIC_WORK_BASE, generate, load_pool, write
 from tracker.records import parse_work
 from tracker.screening import ScreenSettings, screen
@@ -75,16 +76,26 @@ def test_workload_has_the_shapes_it_promises(pool):
                and r.get("publication_year") is None for r in recs)
 
 
-def test_baseline_finds_the_same_identifier_ties_as_tracker(works_file):
+@pytest.mark.parametrize("peer", sorted(peers.PEERS))
+def test_each_peer_finds_the_same_identifier_ties_as_tracker(works_file, tmp_path, peer):
     res = screen(read_works(works_file), registry=load_registry(),
                  settings=ScreenSettings(name_matching=False))
-    ours = {(f.work_id, f.extra["authorship_index"], f.entry_id) for f in res.findings}
-    ties = baseline.find_ties(baseline.read_works(works_file), baseline.load_registry_rows())
-    theirs = {(t["work_id"], t["authorship_index"], t["entry_id"]) for t in ties}
+    ours = {(f.work_id, f.extra["authorship_index"], f.entry_id): f.listed_at_publication
+            for f in res.findings}
+    r = peers.PEERS[peer](works_file, tmp_path / "ties.csv")
+    theirs = {(t["work_id"], t["authorship_index"], t["entry_id"]) for t in r["ties"]}
     assert len(ours) > 100  # the workload must hold ties, or equality proves nothing
     assert {f.match_method for f in res.findings} >= {"openalex_id", "ror", "lineage"}
-    assert ours == theirs
-    assert len(ties) == len(res.findings)
+    assert set(ours) == theirs
+    assert len(r["ties"]) == len(res.findings)
+    assert r["edges"] > 1000 and r["works"] == 2000
+    with (tmp_path / "ties.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(res.findings)
+    # the peer's listing-date test agrees with tracker's default (no framework) outcome
+    got = {(x["work_id"], int(x["authorship_index"]), x["entry_id"]): x["listed_at_publication"]
+           for x in rows}
+    assert got == ours
 
 
 def test_repeated_end_to_end_rows_keep_the_median_run(monkeypatch):
@@ -102,5 +113,5 @@ def test_repeated_end_to_end_rows_keep_the_median_run(monkeypatch):
     calls = []
     monkeypatch.setattr(run_all, "measure",
                         lambda *a: calls.append(a) or {"stopped": True, "limit_s": 10})
-    assert run_all.measure_repeated("baseline", "e2e", Path("w"), 10, 3)["stopped"]
+    assert run_all.measure_repeated("python", "e2e", Path("w"), 10, 3)["stopped"]
     assert len(calls) == 1
