@@ -1,4 +1,4 @@
-"""Benchmarks for tracker: a seeded SYNTHETIC workload generator, an analyst's baseline, a runner.
+"""Benchmarks for tracker: a seeded SYNTHETIC workload generator, two competent peers, a runner.
 
 Nothing here is imported by :mod:`tracker`.  See ``benchmarks/README.md``.
 """
