@@ -1,0 +1,368 @@
+"""The screening plan on DuckDB: works files of any size in bounded memory.
+
+DuckDB (embedded, nothing to run beside tracker) reads the works files, counts every record
+and data gap, and collects the distinct identifiers and strings a tie can be found by.
+Python resolves each distinct value once (registry lookups by OpenAlex ID and ROR, the name
+matcher's scan of each distinct raw affiliation string), DuckDB joins the answers back to
+pick the works that can hold a tie, and only those works are read into
+:class:`~tracker.records.Work` records and screened by :func:`tracker.screening.screen`, so
+every finding is built by the same code as on the Python path: same rows, same IDs.
+
+Memory is bounded by DuckDB's ``memory_limit`` (it spills to a temporary folder) and by the
+share of works that can hold a tie (the flagged works are kept as records, as
+:class:`~tracker.screening.ScreenResult` always has).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tracker.engine.inputs import InputFile, expand_inputs
+from tracker.engine.plan import counts_sql, macros_sql, recs_sql, window_sql
+from tracker.records import Authorship, RecordError, Work, parse_work, short_id, short_ror
+from tracker.risk import Finding
+from tracker.screening import (
+    MAX_SKIPPED_LISTED,
+    Progress,
+    ScreenResult,
+    ScreenSettings,
+    screen,
+)
+from tracker.sources.files import SkippedRecord, iter_raw_works, read_works
+from tracker.watchlists import Registry
+
+__all__ = ["EngineSettingError", "screen_files"]
+
+#: Two characters no valid JSON text holds unescaped: each line is read as one column.
+_NO_DELIMITER = "\x1f\x1e"
+_MAX_LINE = 1 << 24  # 16 MB: the largest record seen is 2.1 MB
+_PARQUET_BASE = 1 << 48  # rn of Parquet rows: after every JSON Lines row
+_FILE_STRIDE = 1 << 36
+_FETCH = 2000
+
+
+class EngineSettingError(ValueError):
+    """The engine cannot screen with these settings (the Python path can)."""
+
+
+@dataclass
+class _Staging:
+    """The files of one run as DuckDB reads them, in a temporary folder of its own."""
+
+    folder: Path
+    files: list[InputFile]
+    jsonl: list[tuple[int, Path]] = field(default_factory=list)
+    parquet: list[tuple[int, Path]] = field(default_factory=list)
+    staged_skips: dict[int, int] = field(default_factory=dict)
+
+    def stage(self, documents: Iterable[int] = ()) -> None:
+        """Link each JSON Lines file under a name that says its compression; write each
+        document (and each index in ``documents``) out as JSON Lines of its records."""
+        redo = set(documents)
+        self.jsonl, self.parquet = [], []
+        for i, f in enumerate(self.files):
+            if f.kind == "parquet":
+                self.parquet.append((i, f.path))
+                continue
+            if f.kind == "jsonl" and i not in redo:
+                link = self.folder / f"f{i:06d}.jsonl{'.gz' if f.compression == 'gzip' else ''}"
+                with contextlib.suppress(FileNotFoundError):
+                    link.unlink()
+                link.symlink_to(f.path.resolve())
+                self.jsonl.append((i, link))
+                continue
+            out = self.folder / f"f{i:06d}.staged.jsonl"
+            skipped = 0
+            with out.open("wb") as fh:
+                for item in iter_raw_works(f.path):
+                    if isinstance(item, SkippedRecord):
+                        skipped += 1
+                    else:
+                        fh.write(orjson.dumps(item[1]) + b"\n")
+            self.staged_skips[i] = skipped
+            self.jsonl.append((i, out))
+
+    def source(self, rows: str = "") -> str:
+        """A query of ``rn``, ``fidx`` and ``line``: every record in file order."""
+        parts = []
+        if self.jsonl:
+            names = "[" + ", ".join(_lit(str(p)) for _, p in self.jsonl) + "]"
+            parts.append(
+                "SELECT rn, CAST(regexp_extract(filename, 'f([0-9]+)\\.', 1) AS BIGINT) AS fidx,"
+                f" line FROM (SELECT row_number() OVER () AS rn, filename, line FROM read_csv("
+                f"{names}, columns={{'line': 'VARCHAR'}}, delim={_lit(_NO_DELIMITER)}, "
+                f"quote='', escape='', header=false, auto_detect=false, "
+                f"max_line_size={_MAX_LINE}, filename=true, strict_mode=false)){rows}")
+        for i, p in self.parquet:
+            parts.append(
+                f"SELECT {_PARQUET_BASE + i * _FILE_STRIDE} + file_row_number AS rn, "
+                f"{i} AS fidx, to_json(t)::VARCHAR AS line "
+                f"FROM read_parquet({_lit(str(p))}, file_row_number=true) t{rows}")
+        return "\nUNION ALL\n".join(parts)
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _names_probe(name_matcher: object | None) -> Callable[[str], bool] | None:
+    """``probe(text)``: may the name matcher find a listed name in ``text``?  True for any
+    text it names (a hit or a listed unit's parent), as it reads the text (cleaned as
+    :mod:`tracker.records` cleans raw strings).  A matcher that cannot say is asked about
+    every authorship (True for every text)."""
+    if name_matcher is None:
+        return None
+    public = getattr(name_matcher, "names_anything", None)
+    scan = getattr(name_matcher, "_scan", None)
+
+    def probe(text: str) -> bool:
+        cleaned = Authorship.from_openalex({"raw_affiliation_strings": [text]}, 0)
+        if not cleaned.raw_affiliations:
+            return False
+        raw = cleaned.raw_affiliations[0]
+        if callable(public):
+            return bool(public(raw))
+        if callable(scan):
+            found = scan(raw)
+            return bool(found.hits or found.parents)
+        return True
+
+    return probe
+
+
+def _connect(threads: int | None, memory_limit: str, folder: Path) -> Any:
+    import duckdb
+
+    con = duckdb.connect(config={"threads": threads or max(1, os.cpu_count() or 1),
+                                 "memory_limit": memory_limit,
+                                 "temp_directory": str(folder / "spill"),
+                                 "preserve_insertion_order": True})
+    # the scan is estimated at a few rows: without this a join builds its hash table on
+    # the works side and runs out of memory at scale
+    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    return con
+
+
+def _keys(con: Any, column: str, probe: Callable[[str], bool]) -> list[str]:
+    """The distinct values of ``readw.column`` that ``probe`` accepts."""
+    cur = con.execute(f"SELECT DISTINCT k FROM (SELECT unnest({column}) AS k FROM readw) "
+                      "WHERE k IS NOT NULL")
+    hits: list[str] = []
+    while rows := cur.fetchmany(_FETCH * 10):
+        hits.extend(k for (k,) in rows if probe(k))
+    return hits
+
+
+def _candidates(con: Any, reg: Registry, probe: Callable[[str], bool] | None,
+                progress: Progress | None) -> int:
+    """Create ``cand``: the works read that have a listed ID, ROR or lineage ancestor, or a
+    string the name matcher names.  Returns how many."""
+    def listed_id(v: str) -> bool:
+        sid = short_id(v)
+        return bool(sid and reg.by_openalex_id(sid))
+
+    def listed_ror(v: str) -> bool:
+        ror = short_ror(v)
+        return bool(ror and reg.by_ror(ror))
+
+    con.execute("CREATE OR REPLACE TEMP TABLE hits (kind VARCHAR, k VARCHAR)")
+    found = [("ids", k) for k in _keys(con, "ids", listed_id)]
+    found += [("rors", k) for k in _keys(con, "rors", listed_ror)]
+    if progress is not None:
+        progress("identifiers", 1, 1)
+    if probe is not None:
+        found += [("strs", k) for k in _keys(con, "strs", probe)]
+        if progress is not None:
+            progress("names", 1, 1)
+    if found:
+        con.executemany("INSERT INTO hits VALUES (?, ?)", found)
+    con.execute("""
+CREATE OR REPLACE TEMP TABLE cand AS
+SELECT DISTINCT rn FROM (
+  SELECT rn, 'ids' AS kind, unnest(ids) AS k FROM readw
+  UNION ALL SELECT rn, 'rors', unnest(rors) FROM readw
+  UNION ALL SELECT rn, 'strs', unnest(strs) FROM readw
+) t SEMI JOIN hits USING (kind, k)""")
+    (n,) = con.execute("SELECT count(*) FROM cand").fetchone()
+    return int(n)
+
+
+def _flagged_works(con: Any, staging: _Staging) -> Iterator[Work | SkippedRecord]:
+    """The candidate works, read again and parsed by :func:`tracker.records.parse_work`."""
+    cur = con.execute(staging.source(" WHERE rn IN (SELECT rn FROM cand)").replace(
+        "SELECT rn, CAST", "SELECT rn, CAST", 1))
+    while rows := cur.fetchmany(_FETCH):
+        for rn, _fidx, line in rows:
+            try:
+                rec = orjson.loads(line)
+                if rn >= _PARQUET_BASE and isinstance(rec, dict):
+                    rec.pop("file_row_number", None)
+                yield parse_work(rec)
+            except (RecordError, orjson.JSONDecodeError):  # counted by the plan already
+                continue
+
+
+def _skipped(con: Any, staging: _Staging) -> list[dict[str, str]]:
+    """Up to :data:`MAX_SKIPPED_LISTED` skipped records, as the Python path lists them."""
+    per_file: dict[int, int] = defaultdict(int, staging.staged_skips)
+    for fidx, n in con.execute("SELECT fidx, count(*) FROM recs WHERE status <> 'ok' "
+                               "GROUP BY fidx").fetchall():
+        per_file[int(fidx)] += int(n)
+    out: list[dict[str, str]] = []
+    for i in sorted(k for k, n in per_file.items() if n):
+        f = staging.files[i]
+        if f.kind == "parquet":
+            rows = con.execute(
+                "SELECT rn, status FROM recs WHERE fidx = ? AND status <> 'ok' ORDER BY rn "
+                f"LIMIT {MAX_SKIPPED_LISTED}", [i]).fetchall()
+            out.extend(SkippedRecord(str(f.path), f"row {rn - _PARQUET_BASE - i * _FILE_STRIDE}",
+                                     _REASONS.get(status, status)).to_json()
+                       for rn, status in rows)
+        else:
+            for item in read_works(f.path):
+                if len(out) >= MAX_SKIPPED_LISTED:
+                    break
+                if isinstance(item, SkippedRecord):
+                    out.append(item.to_json())
+        if len(out) >= MAX_SKIPPED_LISTED:
+            break
+    return out[:MAX_SKIPPED_LISTED]
+
+
+_REASONS = {"json": "not valid JSON", "id": "record has no OpenAlex work id",
+            "authorships": "authorships is not a list"}
+
+_GAP_KEYS = ("works_without_authorships", "works_without_date", "works_year_only",
+             "works_authors_truncated", "works_partial_record",
+             "authorships_without_institution", "authorships_without_institution_with_raw",
+             "authorships_without_anything")
+
+
+def screen_files(
+    paths: str | Path | Sequence[str | Path],
+    *,
+    registry: Registry,
+    settings: ScreenSettings | None = None,
+    name_matcher: object | None = None,
+    assessor: Callable[[Finding, Work], Finding] | None = None,
+    progress: Progress | None = None,
+    command: Sequence[str] = (),
+    inputs: Sequence[dict[str, Any]] = (),
+    extra_run: dict[str, Any] | None = None,
+    memory_limit: str = "2GB",
+    threads: int | None = None,
+    temp_dir: str | Path | None = None,
+) -> ScreenResult:
+    """Screen works files on DuckDB; the same result as :func:`tracker.screening.screen`.
+
+    Parameters
+    ----------
+    paths : path, glob or folder, or a sequence of them
+        See :func:`tracker.engine.inputs.expand_inputs`: JSON Lines (plain or gzip),
+        saved API responses, Parquet, the OpenAlex snapshot's folder layout.
+    registry, settings, name_matcher, assessor, progress, command, inputs, extra_run
+        As for :func:`tracker.screening.screen`.  Topic filters and subjects are not
+        applied by this engine (:class:`EngineSettingError`).
+    memory_limit : str, default "2GB"
+        DuckDB's limit; past it, DuckDB spills to ``temp_dir``.
+    threads : int, optional
+        DuckDB threads (default: one per core).
+    temp_dir : path, optional
+        Where the run's temporary folder goes (default: the system's).
+
+    Returns
+    -------
+    ScreenResult
+        Findings, flagged works and a run record with counts of every record read;
+        ``run["engine"]`` says ``duckdb``.
+
+    Raises
+    ------
+    EngineSettingError
+        Settings this engine does not apply (topics).
+    tracker.engine.inputs.WorksInputError
+        An input matches no file or cannot be read.
+
+    Examples
+    --------
+    >>> import tracker
+    >>> reg = tracker.load_registry()
+    >>> path = tracker.demo_works_path()
+    >>> one = tracker.screen(tracker.read_works(path), registry=reg)
+    >>> two = screen_files(path, registry=reg, threads=1)
+    >>> [f.row() for f in two.findings] == [f.row() for f in one.findings]
+    True
+    >>> two.run["counts"]["works_read"], two.run["engine"]
+    (71, 'duckdb')
+    """
+    import duckdb
+
+    settings = settings or ScreenSettings()
+    if settings.topics:
+        raise EngineSettingError("the DuckDB engine does not filter by topic: use the Python "
+                                 "engine for --topic")
+    files = expand_inputs([paths] if isinstance(paths, str | Path) else paths)
+    reg = registry.restricted_to(settings.lists) if settings.lists else registry
+    with tempfile.TemporaryDirectory(prefix="tracker-engine-", dir=temp_dir) as tmp:
+        staging = _Staging(Path(tmp), files)
+        staging.stage()
+        con = _connect(threads, memory_limit, Path(tmp))
+        try:
+            if progress is not None:
+                progress("read", 0, None)
+            con.execute(macros_sql())
+            con.execute(recs_sql(staging.source()))
+            mixed = [int(i) for (i,) in con.execute(
+                "SELECT DISTINCT fidx FROM recs WHERE status = 'envelope'").fetchall()]
+            if mixed:  # list responses inside a works file: read those files as documents
+                staging.stage(documents=mixed)
+                con.execute(recs_sql(staging.source()))
+            since = settings.since.isoformat() if settings.since else None
+            until = settings.until.isoformat() if settings.until else None
+            con.execute("CREATE OR REPLACE TEMP TABLE firsts AS SELECT min(rn) AS rn "
+                        "FROM recs WHERE status = 'ok' GROUP BY wid")
+            con.execute("CREATE OR REPLACE TEMP TABLE readw AS SELECT r.* FROM recs r "
+                        "SEMI JOIN firsts f ON r.rn = f.rn "
+                        f"WHERE coalesce({window_sql(since, until)}, true)")
+            row = con.execute(counts_sql())
+            names = [d[0] for d in row.description]
+            counts = dict(zip(names, row.fetchone(), strict=True))
+            counts["works_skipped"] += sum(staging.staged_skips.values())
+            if progress is not None:
+                progress("read", counts["works_read"], counts["works_read"])
+            _candidates(con, reg, _names_probe(name_matcher), progress)
+            result = screen(_flagged_works(con, staging), registry=registry,
+                            settings=settings, name_matcher=name_matcher, assessor=assessor,
+                            progress=progress, command=command, inputs=inputs,
+                            extra_run={"engine": "duckdb", **(extra_run or {})})
+            skipped = _skipped(con, staging) if counts["works_skipped"] else []
+        except duckdb.Error as exc:
+            raise RuntimeError(f"the DuckDB engine failed: {exc}") from exc
+        finally:
+            con.close()
+    _patch_run(result.run, {k: int(v) for k, v in counts.items()}, skipped)
+    return result
+
+
+def _patch_run(run: dict[str, Any], counts: dict[str, int], skipped: list[dict[str, str]]
+               ) -> None:
+    """Put the counts of every record read into the run record (``screen`` saw only the
+    works that can hold a tie)."""
+    c = run["counts"]
+    for k in ("works_read", "works_skipped", "works_out_of_window", "works_duplicate",
+              "authorships"):
+        c[k] = counts[k]
+    gaps = run["data_gaps"]
+    gaps["records_skipped"] = counts["works_skipped"]
+    gaps["skipped"] = skipped
+    for k in _GAP_KEYS:
+        gaps[k] = counts[k]

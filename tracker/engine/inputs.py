@@ -1,0 +1,160 @@
+"""Works inputs at scale: which files a ``--works`` argument names, and what each one is.
+
+An argument may be a file (JSON Lines, plain or gzip, under any name; a saved API response or
+single JSON document; a Parquet file of works), a glob (``works/*.jsonl.gz``), or a folder:
+the OpenAlex snapshot's ``works/updated_date=*/part_*.gz`` layout as published, or any
+folder of works files.  Files are taken in a stable order (sorted by path), so that the
+first record of a work met twice is the same one on every run.
+
+Examples
+--------
+>>> import gzip, json, os, tempfile
+>>> root = tempfile.mkdtemp()
+>>> part = os.path.join(root, "works", "updated_date=2024-01-02")
+>>> os.makedirs(part)
+>>> with gzip.open(os.path.join(part, "part_000.gz"), "wt") as fh:
+...     _ = fh.write(json.dumps({"id": "https://openalex.org/W1"}) + "\\n")
+>>> [(os.path.basename(f.path), f.kind, f.compression) for f in expand_inputs([root])]
+[('part_000.gz', 'jsonl', 'gzip')]
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+__all__ = ["InputFile", "WorksInputError", "expand_inputs", "sniff"]
+
+#: File names taken from a folder that is not the snapshot layout.
+_FOLDER_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.json.gz", "*.gz", "*.parquet")
+_PARQUET_MAGIC = b"PAR1"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class WorksInputError(ValueError):
+    """A works input cannot be used: nothing matches it, or a file cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """One works file and how to read it.
+
+    ``kind`` is ``jsonl`` (one work per line), ``document`` (a JSON document or list
+    responses: read by :func:`tracker.sources.files.iter_raw_works` and staged as JSON
+    Lines) or ``parquet``; ``compression`` is ``gzip`` or ``none``.
+    """
+
+    path: Path
+    kind: str
+    compression: str
+
+
+def _head_line(path: Path, compression: str, limit: int = 1 << 24) -> bytes:
+    import gzip
+
+    opener = gzip.open if compression == "gzip" else open
+    with opener(path, "rb") as fh:
+        head = b""
+        while b"\n" not in head.lstrip() and len(head) < limit:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            head += chunk
+    head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    return head.lstrip().partition(b"\n")[0]
+
+
+def sniff(path: str | Path) -> InputFile:
+    """Tell what a works file is from its first bytes (never from its name).
+
+    Raises
+    ------
+    WorksInputError
+        The file is missing, empty or unreadable.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise WorksInputError(f"{p}: no such file")
+    try:
+        with p.open("rb") as fh:
+            magic = fh.read(4)
+        if magic == _PARQUET_MAGIC:
+            return InputFile(p, "parquet", "none")
+        compression = "gzip" if magic[:2] == _GZIP_MAGIC else "none"
+        line = _head_line(p, compression)
+    except OSError as exc:
+        raise WorksInputError(f"{p}: cannot read the file ({exc})") from exc
+    if not line:
+        raise WorksInputError(f"{p}: the file is empty")
+    try:
+        first = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        first = None
+    # one work per line; anything else (a document, list responses) is staged
+    is_work = isinstance(first, dict) and "id" in first and "results" not in first
+    return InputFile(p, "jsonl" if is_work else "document", compression)
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    snapshot = sorted(folder.glob("works/updated_date=*/part_*"))
+    if not snapshot:
+        snapshot = sorted(folder.glob("updated_date=*/part_*"))
+    if snapshot:
+        return [p for p in snapshot if p.is_file() and p.stat().st_size > 0]
+    found: set[Path] = set()
+    for pattern in _FOLDER_PATTERNS:
+        found.update(p for p in folder.glob(pattern) if p.is_file())
+    return sorted(found)
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[InputFile]:
+    """The works files named by paths, globs and folders, each sniffed, in a stable order.
+
+    Parameters
+    ----------
+    inputs : iterable of str or Path
+        Files, glob patterns or folders (the OpenAlex snapshot root, its ``works`` folder,
+        or a folder of works files).
+
+    Returns
+    -------
+    list of InputFile
+        Each file once, in the order given (a glob or folder sorted by path).
+
+    Raises
+    ------
+    WorksInputError
+        An input matches no file, or a file cannot be read.
+    """
+    out: list[InputFile] = []
+    seen: set[Path] = set()
+    for item in inputs:
+        text = os.fspath(item)
+        p = Path(text)
+        if p.is_dir():
+            files: Sequence[Path] = _folder_files(p)
+            if not files:
+                raise WorksInputError(f"{p}: no works files in this folder")
+        elif p.exists():
+            files = [p]
+        elif glob.has_magic(text):
+            files = sorted(Path(x) for x in glob.glob(text, recursive=True)
+                           if Path(x).is_file())
+            if not files:
+                raise WorksInputError(f"{text}: no file matches")
+        else:
+            raise WorksInputError(f"{p}: no such file")
+        for f in files:
+            key = f.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(sniff(f))
+    if not out:
+        raise WorksInputError("no works input given")
+    return out

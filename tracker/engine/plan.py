@@ -1,0 +1,157 @@
+"""The screening plan's SQL: one text, read by DuckDB.
+
+The plan reads each works record once as text, turns it into what screening needs to count
+and to choose works (no Python object per work), and leaves the rest to tracker's own
+Python code, run only on the works that can hold a tie:
+
+``recs``
+    One row per record: its order (``rn``: file order, then line order), the work ID as
+    :func:`tracker.records.short_id` reads it, whether the record can be read at all
+    (``status``), its dates as :func:`tracker.records.parse_work` reads them, its data-gap
+    counts (the same tests as :mod:`tracker.screening`), and the identifiers and strings
+    a tie can be found by: institution IDs with their lineage, RORs, raw affiliation
+    strings and institutions' display names.
+``firsts``
+    The first record of each work ID (a later one is counted as a duplicate).
+``readw``
+    The first records inside the date window: the works read.
+
+The keys are resolved in Python once per distinct value (registry lookups for IDs and
+RORs, the name matcher's scan for strings) and joined back to choose the works that can
+hold a tie (``cand``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ID_RE", "ROR_RE", "SCHEMA", "counts_sql", "macros_sql", "recs_sql"]
+
+#: :func:`tracker.records.short_id` as a regular expression (RE2).
+ID_RE = r"^(?:https?://(?:api\.)?openalex\.org/)?(?:\w+/)?([WAISCFPTwaiscfpt]\d+)$"
+#: :func:`tracker.records.short_ror` as a regular expression (RE2).
+ROR_RE = r"(?i)^(?:https?://)?(?:ror\.org/)?(0[a-z0-9]{6}\d{2})$"
+
+#: The fields the plan reads; anything else in a record is left alone.
+SCHEMA = (
+    '{"id": "VARCHAR", "publication_date": "VARCHAR", "publication_year": "JSON", '
+    '"is_authors_truncated": "JSON", "authorships": [{"institutions": [{"id": "VARCHAR", '
+    '"ror": "VARCHAR", "display_name": "VARCHAR", "lineage": ["VARCHAR"]}], '
+    '"raw_affiliation_strings": ["VARCHAR"], "raw_affiliation_string": "VARCHAR", '
+    '"affiliations": [{"raw_affiliation_string": "VARCHAR"}]}]}'
+)
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def macros_sql() -> str:
+    """Macros the plan uses: an institution OpenAlex attached that tracker keeps, and an
+    authorship's raw affiliation strings (both forms, and those of ``affiliations``)."""
+    return f"""
+CREATE OR REPLACE TEMP MACRO strip(x) AS
+  trim(x, chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13));
+CREATE OR REPLACE TEMP MACRO inst_ok(i) AS
+  i IS NOT NULL AND (regexp_matches(coalesce(strip(i.id), ''), {_lit(ID_RE)})
+    OR regexp_matches(coalesce(strip(i.ror), ''), {_lit(ROR_RE)})
+    OR coalesce(strip(i.display_name), '') <> '');
+CREATE OR REPLACE TEMP MACRO raws(a) AS
+  list_concat(coalesce(a.raw_affiliation_strings, string_split(a.raw_affiliation_string, ';')),
+              list_transform(coalesce(a.affiliations, []), lambda x: x.raw_affiliation_string));
+CREATE OR REPLACE TEMP MACRO no_inst(a) AS
+  len(list_filter(coalesce(a.institutions, []), lambda i: inst_ok(i))) = 0;
+CREATE OR REPLACE TEMP MACRO has_raw(a) AS
+  len(list_filter(raws(a), lambda r: coalesce(strip(r), '') <> '')) > 0;
+"""
+
+
+def recs_sql(source: str) -> str:
+    """``recs`` from ``source``, a query giving ``rn``, ``fidx`` and ``line`` per record."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE recs AS
+WITH parsed AS (
+  SELECT rn, fidx, line, try(from_json(line, {_lit(SCHEMA)})) AS j
+  FROM ({source}) src
+  WHERE strip(line) <> ''
+), w AS (
+  SELECT rn, fidx, line, j,
+         upper(regexp_extract(strip(coalesce(j.id, '')), {_lit(ID_RE)}, 1)) AS wid,
+         CASE WHEN regexp_matches(left(j.publication_date, 10), '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$')
+              THEN TRY_CAST(left(j.publication_date, 10) AS DATE) END AS pdate,
+         CASE json_type(j.publication_year)
+              WHEN 'UBIGINT' THEN TRY_CAST(j.publication_year::VARCHAR AS BIGINT)
+              WHEN 'BIGINT' THEN TRY_CAST(j.publication_year::VARCHAR AS BIGINT)
+              WHEN 'VARCHAR' THEN CASE WHEN regexp_matches(strip(j.publication_year ->> '$'),
+                                                           '^[0-9]+$')
+                                       THEN TRY_CAST(strip(j.publication_year ->> '$') AS BIGINT)
+                                  END
+         END AS year0
+  FROM parsed
+)
+SELECT rn, fidx, wid,
+  CASE WHEN j IS NULL THEN 'json'
+       WHEN wid = '' OR NOT starts_with(wid, 'W') THEN
+            CASE WHEN json_type(line, '$.results') = 'ARRAY' AND NOT json_exists(line, '$.id')
+                 THEN 'envelope' ELSE 'id' END
+       WHEN j.authorships IS NULL AND coalesce(json_type(line, '$.authorships'), 'NULL') <> 'NULL'
+            THEN 'authorships'
+       ELSE 'ok' END AS status,
+  pdate,
+  coalesce(nullif(year0, 0), year(pdate)) AS year,
+  coalesce(json_type(j.is_authors_truncated) = 'BOOLEAN'
+           AND j.is_authors_truncated::VARCHAR = 'true', false) AS trunc,
+  NOT ((j.authorships IS NOT NULL OR json_exists(line, '$.authorships'))
+       AND (j.publication_date IS NOT NULL OR json_exists(line, '$.publication_date')))
+    AS partial,
+  coalesce(len(j.authorships), 0) AS n_auth,
+  coalesce(list_sum(list_transform(j.authorships,
+           lambda a: CASE WHEN no_inst(a) THEN 1 ELSE 0 END)), 0) AS n_no_inst,
+  coalesce(list_sum(list_transform(j.authorships,
+           lambda a: CASE WHEN no_inst(a) AND has_raw(a) THEN 1 ELSE 0 END)), 0) AS n_with_raw,
+  list_distinct(flatten(list_transform(j.authorships, lambda a: flatten(list_transform(
+      coalesce(a.institutions, []),
+      lambda i: list_concat([i.id], coalesce(i.lineage, []))))))) AS ids,
+  list_distinct(flatten(list_transform(j.authorships, lambda a: list_transform(
+      coalesce(a.institutions, []), lambda i: i.ror)))) AS rors,
+  list_distinct(flatten(list_transform(j.authorships, lambda a: list_concat(
+      raws(a), list_transform(coalesce(a.institutions, []), lambda i: i.display_name)))))
+    AS strs
+FROM w
+"""
+
+
+def window_sql(since: str | None, until: str | None) -> str:
+    """The date-window test of :func:`tracker.screening._in_window` on ``recs`` columns:
+    true, false, or NULL when the work has no date or year (kept, and said so)."""
+    if since is None and until is None:
+        return "true"
+    s = f"DATE {_lit(since)}" if since else "NULL::DATE"
+    u = f"DATE {_lit(until)}" if until else "NULL::DATE"
+    return f"""CASE
+  WHEN pdate IS NOT NULL THEN ({s} IS NULL OR pdate >= {s}) AND ({u} IS NULL OR pdate <= {u})
+  WHEN year IS NOT NULL THEN NOT (({s} IS NOT NULL AND year < year({s}))
+                                  OR ({u} IS NOT NULL AND year > year({u})))
+END"""
+
+
+def counts_sql() -> str:
+    """One row of run counts over ``recs``, ``firsts`` and ``readw``."""
+    return """
+SELECT
+  (SELECT count(*) FROM recs WHERE status <> 'ok') AS works_skipped,
+  (SELECT count(*) FROM recs WHERE status = 'ok') - (SELECT count(*) FROM firsts)
+    AS works_duplicate,
+  (SELECT count(*) FROM firsts) - (SELECT count(*) FROM readw) AS works_out_of_window,
+  count(*) AS works_read,
+  coalesce(sum(CASE WHEN n_auth = 0 THEN 1 ELSE 0 END), 0) AS works_without_authorships,
+  coalesce(sum(CASE WHEN pdate IS NULL AND year IS NULL THEN 1 ELSE 0 END), 0)
+    AS works_without_date,
+  coalesce(sum(CASE WHEN pdate IS NULL AND year IS NOT NULL THEN 1 ELSE 0 END), 0)
+    AS works_year_only,
+  coalesce(sum(CASE WHEN trunc THEN 1 ELSE 0 END), 0) AS works_authors_truncated,
+  coalesce(sum(CASE WHEN partial THEN 1 ELSE 0 END), 0) AS works_partial_record,
+  coalesce(sum(n_auth), 0) AS authorships,
+  coalesce(sum(n_no_inst), 0) AS authorships_without_institution,
+  coalesce(sum(n_with_raw), 0) AS authorships_without_institution_with_raw,
+  coalesce(sum(n_no_inst - n_with_raw), 0) AS authorships_without_anything
+FROM readw
+"""
