@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ import orjson
 
 from tracker.engine.inputs import InputFile, expand_inputs
 from tracker.engine.plan import counts_sql, macros_sql, recs_sql, window_sql
+from tracker.matching import Matcher
 from tracker.records import Authorship, RecordError, Work, parse_work, short_id, short_ror
-from tracker.risk import Finding
+from tracker.risk import Finding, make_finding
 from tracker.screening import (
     MAX_SKIPPED_LISTED,
     Progress,
@@ -114,27 +116,61 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _names_probe(name_matcher: object | None) -> Callable[[str], bool] | None:
+@dataclass
+class _Keys:
+    """The keys found to be listed or named, as tracker's records hold them (short IDs,
+    bare RORs, cleaned strings): an authorship with none of them cannot hold a tie."""
+
+    ids: set[str] = field(default_factory=set)
+    rors: set[str] = field(default_factory=set)
+    texts: set[str] = field(default_factory=set)
+    any_text: bool = False  # a name matcher that cannot say: every string may name one
+
+    def may_tie(self, auth: Authorship) -> bool:
+        for inst in auth.institutions:
+            if inst.id in self.ids or inst.ror in self.rors:
+                return True
+            if any(x in self.ids for x in inst.lineage):
+                return True
+            if inst.display_name and (self.any_text or inst.display_name in self.texts):
+                return True
+        if self.any_text:
+            return bool(auth.raw_affiliations)
+        return any(r in self.texts for r in auth.raw_affiliations)
+
+
+def _clean(text: str) -> str | None:
+    """A raw string as :mod:`tracker.records` keeps it (entities, markup, spaces)."""
+    got = Authorship.from_openalex({"raw_affiliation_strings": [text]}, 0).raw_affiliations
+    return got[0] if got else None
+
+
+def _names_probe(name_matcher: object | None, keys: _Keys) -> Callable[[str], bool] | None:
     """``probe(text)``: may the name matcher find a listed name in ``text``?  True for any
-    text it names (a hit or a listed unit's parent), as it reads the text (cleaned as
-    :mod:`tracker.records` cleans raw strings).  A matcher that cannot say is asked about
-    every authorship (True for every text)."""
+    text it names (a hit or a listed unit's parent) as it reads the text, cleaned as
+    :mod:`tracker.records` cleans raw strings; each such text goes into ``keys``.  A matcher
+    that cannot say is asked about every authorship."""
     if name_matcher is None:
         return None
     public = getattr(name_matcher, "names_anything", None)
     scan = getattr(name_matcher, "_scan", None)
+    if not callable(public) and not callable(scan):
+        keys.any_text = True
 
     def probe(text: str) -> bool:
-        cleaned = Authorship.from_openalex({"raw_affiliation_strings": [text]}, 0)
-        if not cleaned.raw_affiliations:
+        raw = _clean(text)
+        if raw is None:
             return False
-        raw = cleaned.raw_affiliations[0]
         if callable(public):
-            return bool(public(raw))
-        if callable(scan):
+            named = bool(public(raw))
+        elif callable(scan):
             found = scan(raw)
-            return bool(found.hits or found.parents)
-        return True
+            named = bool(found.hits or found.parents)
+        else:
+            named = True
+        if named:
+            keys.texts.add(raw)
+        return named
 
     return probe
 
@@ -162,17 +198,23 @@ def _keys(con: Any, column: str, probe: Callable[[str], bool]) -> list[str]:
     return hits
 
 
-def _candidates(con: Any, reg: Registry, probe: Callable[[str], bool] | None,
+def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], bool] | None,
                 progress: Progress | None) -> int:
     """Create ``cand``: the works read that have a listed ID, ROR or lineage ancestor, or a
-    string the name matcher names.  Returns how many."""
+    string the name matcher names; fill ``keys``.  Returns how many works."""
     def listed_id(v: str) -> bool:
         sid = short_id(v)
-        return bool(sid and reg.by_openalex_id(sid))
+        if sid and reg.by_openalex_id(sid):
+            keys.ids.add(sid)
+            return True
+        return False
 
     def listed_ror(v: str) -> bool:
         ror = short_ror(v)
-        return bool(ror and reg.by_ror(ror))
+        if ror and reg.by_ror(ror):
+            keys.rors.add(ror)
+            return True
+        return False
 
     con.execute("CREATE OR REPLACE TEMP TABLE hits (kind VARCHAR, k VARCHAR)")
     found = [("ids", k) for k in _keys(con, "ids", listed_id)]
@@ -185,21 +227,22 @@ def _candidates(con: Any, reg: Registry, probe: Callable[[str], bool] | None,
             progress("names", 1, 1)
     if found:
         con.executemany("INSERT INTO hits VALUES (?, ?)", found)
-    con.execute("""
+    everything = " OR len(strs) > 0" if keys.any_text else ""
+    con.execute(f"""
 CREATE OR REPLACE TEMP TABLE cand AS
 SELECT DISTINCT rn FROM (
   SELECT rn, 'ids' AS kind, unnest(ids) AS k FROM readw
   UNION ALL SELECT rn, 'rors', unnest(rors) FROM readw
   UNION ALL SELECT rn, 'strs', unnest(strs) FROM readw
-) t SEMI JOIN hits USING (kind, k)""")
+) t SEMI JOIN hits USING (kind, k)
+UNION SELECT rn FROM readw WHERE false{everything}""")
     (n,) = con.execute("SELECT count(*) FROM cand").fetchone()
     return int(n)
 
 
-def _flagged_works(con: Any, staging: _Staging) -> Iterator[Work | SkippedRecord]:
+def _candidate_works(con: Any, staging: _Staging) -> Iterator[Work]:
     """The candidate works, read again and parsed by :func:`tracker.records.parse_work`."""
-    cur = con.execute(staging.source(" WHERE rn IN (SELECT rn FROM cand)").replace(
-        "SELECT rn, CAST", "SELECT rn, CAST", 1))
+    cur = con.execute(staging.source(" WHERE rn IN (SELECT rn FROM cand)"))
     while rows := cur.fetchmany(_FETCH):
         for rn, _fidx, line in rows:
             try:
@@ -209,6 +252,58 @@ def _flagged_works(con: Any, staging: _Staging) -> Iterator[Work | SkippedRecord
                 yield parse_work(rec)
             except (RecordError, orjson.JSONDecodeError):  # counted by the plan already
                 continue
+
+
+def _in_window(work: Work, since: date | None, until: date | None) -> bool | None:
+    """:func:`tracker.screening.screen`'s window test (None: no date, not checked)."""
+    if since is None and until is None:
+        return True
+    if work.publication_date is not None:
+        d = work.publication_date
+        return (since is None or d >= since) and (until is None or d <= until)
+    if work.publication_year is not None:
+        y = work.publication_year
+        return not ((since and y < since.year) or (until and y > until.year))
+    return None
+
+
+def _screen_candidates(works: Iterable[Work], matcher: Matcher, keys: _Keys,
+                       settings: ScreenSettings,
+                       assessor: Callable[[Finding, Work], Finding] | None,
+                       progress: Progress | None) -> tuple[list[Finding], dict[str, Work]]:
+    """The findings of the candidate works, built as :func:`tracker.screening.screen`
+    builds them; only authorships that hold a listed or named key are matched (the others
+    cannot match anything)."""
+    findings: list[Finding] = []
+    flagged: dict[str, Work] = {}
+    seen: set[str] = set()
+    n = 0
+    for work in works:
+        n += 1
+        if progress is not None and n % 500 == 0:
+            progress("screen", n, None)
+        work_gaps: list[str] = []
+        if _in_window(work, settings.since, settings.until) is None:
+            work_gaps.append("no date: window not checked")
+        if work.is_authors_truncated:
+            work_gaps.append("author list truncated")
+        for auth in work.authorships:
+            if not keys.may_tie(auth):
+                continue
+            for m in matcher.match_authorship(auth):
+                if m.context_only:
+                    continue
+                f = make_finding(work, auth, m, relation="unspecified",
+                                 data_gaps=tuple(work_gaps))
+                if f.finding_id in seen:
+                    continue
+                seen.add(f.finding_id)
+                if assessor is not None:
+                    f = assessor(f, work)
+                findings.append(f)
+                flagged[work.id] = work
+    findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
+    return findings, flagged
 
 
 def _skipped(con: Any, staging: _Staging) -> list[dict[str, str]]:
@@ -339,25 +434,36 @@ def screen_files(
             counts["works_skipped"] += sum(staging.staged_skips.values())
             if progress is not None:
                 progress("read", counts["works_read"], counts["works_read"])
-            _candidates(con, reg, _names_probe(name_matcher), progress)
-            result = screen(_flagged_works(con, staging), registry=registry,
-                            settings=settings, name_matcher=name_matcher, assessor=assessor,
-                            progress=progress, command=command, inputs=inputs,
+            keys = _Keys()
+            _candidates(con, reg, keys, _names_probe(name_matcher, keys), progress)
+            matcher = Matcher(reg, name_matcher=name_matcher)
+            findings, flagged = _screen_candidates(_candidate_works(con, staging), matcher,
+                                                   keys, settings, assessor, progress)
+            # the run record as screen() writes it, then the counts of everything read
+            result = screen((), registry=registry, settings=settings,
+                            name_matcher=name_matcher, command=command, inputs=inputs,
                             extra_run={"engine": "duckdb", **(extra_run or {})})
             skipped = _skipped(con, staging) if counts["works_skipped"] else []
         except duckdb.Error as exc:
             raise RuntimeError(f"the DuckDB engine failed: {exc}") from exc
         finally:
             con.close()
-    _patch_run(result.run, {k: int(v) for k, v in counts.items()}, skipped)
-    return result
+    _patch_run(result.run, {k: int(v) for k, v in counts.items()}, skipped, findings)
+    if progress is not None:
+        progress("screen", counts["works_read"], counts["works_read"])
+    return ScreenResult(findings=findings, works=flagged, run=result.run,
+                        subjects=result.subjects)
 
 
-def _patch_run(run: dict[str, Any], counts: dict[str, int], skipped: list[dict[str, str]]
-               ) -> None:
-    """Put the counts of every record read into the run record (``screen`` saw only the
-    works that can hold a tie)."""
+def _patch_run(run: dict[str, Any], counts: dict[str, int], skipped: list[dict[str, str]],
+               findings: list[Finding]) -> None:
+    """Put the counts of every record read and every finding into the run record (written
+    by ``screen`` over no works)."""
     c = run["counts"]
+    c["works_flagged"] = len({f.work_id for f in findings})
+    c["findings"] = len(findings)
+    c["findings_by_list"] = dict(sorted(Counter(f.list for f in findings).items()))
+    c["findings_by_method"] = dict(sorted(Counter(f.match_method for f in findings).items()))
     for k in ("works_read", "works_skipped", "works_out_of_window", "works_duplicate",
               "authorships"):
         c[k] = counts[k]

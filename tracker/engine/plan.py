@@ -75,7 +75,8 @@ WITH parsed AS (
 ), w AS (
   SELECT rn, fidx, line, j,
          upper(regexp_extract(strip(coalesce(j.id, '')), {_lit(ID_RE)}, 1)) AS wid,
-         CASE WHEN regexp_matches(left(j.publication_date, 10), '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$')
+         CASE WHEN regexp_matches(left(j.publication_date, 10),
+                                  '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$')
               THEN TRY_CAST(left(j.publication_date, 10) AS DATE) END AS pdate,
          CASE json_type(j.publication_year)
               WHEN 'UBIGINT' THEN TRY_CAST(j.publication_year::VARCHAR AS BIGINT)
@@ -90,17 +91,18 @@ WITH parsed AS (
 SELECT rn, fidx, wid,
   CASE WHEN j IS NULL THEN 'json'
        WHEN wid = '' OR NOT starts_with(wid, 'W') THEN
-            CASE WHEN json_type(line, '$.results') = 'ARRAY' AND NOT json_exists(line, '$.id')
-                 THEN 'envelope' ELSE 'id' END
-       WHEN j.authorships IS NULL AND coalesce(json_type(line, '$.authorships'), 'NULL') <> 'NULL'
+            CASE WHEN try(json_type(line, '$.results')) = 'ARRAY'
+                      AND NOT try(json_exists(line, '$.id')) THEN 'envelope' ELSE 'id' END
+       WHEN j.authorships IS NULL
+            AND coalesce(try(json_type(line, '$.authorships')), 'NULL') <> 'NULL'
             THEN 'authorships'
        ELSE 'ok' END AS status,
   pdate,
   coalesce(nullif(year0, 0), year(pdate)) AS year,
   coalesce(json_type(j.is_authors_truncated) = 'BOOLEAN'
            AND j.is_authors_truncated::VARCHAR = 'true', false) AS trunc,
-  NOT ((j.authorships IS NOT NULL OR json_exists(line, '$.authorships'))
-       AND (j.publication_date IS NOT NULL OR json_exists(line, '$.publication_date')))
+  NOT ((j.authorships IS NOT NULL OR try(json_exists(line, '$.authorships')))
+       AND (j.publication_date IS NOT NULL OR try(json_exists(line, '$.publication_date'))))
     AS partial,
   coalesce(len(j.authorships), 0) AS n_auth,
   coalesce(list_sum(list_transform(j.authorships,

@@ -1,0 +1,185 @@
+"""The DuckDB engine gives the Python path's findings, row for row, and its counts.
+
+Corpora: the bundled demo works, every real recorded works file in the shared data, and
+SYNTHETIC generated works (benchmarks/generate.py) with a work repeated (once as the same
+record, once changed: the first record wins), a broken line, a blank line and a record
+without a work ID.  No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("duckdb")
+
+import tracker
+from tests._paths import OPENALEX
+from tracker.engine import (
+    EngineSettingError,
+    WorksInputError,
+    expand_inputs,
+    screen_files,
+)
+from tracker.names import cached_name_matcher
+from tracker.screening import ScreenSettings, screen
+from tracker.sources.files import read_works
+
+GAP_KEYS = ("records_skipped", "skipped", "works_without_authorships", "works_without_date",
+            "works_year_only", "works_authors_truncated", "works_partial_record",
+            "authorships_without_institution", "authorships_without_institution_with_raw",
+            "authorships_without_anything")
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return tracker.load_registry()
+
+
+@pytest.fixture(scope="module")
+def nm(reg, tmp_path_factory):
+    return cached_name_matcher(reg, cache_dir=tmp_path_factory.mktemp("nm"))
+
+
+def _python(paths, reg, nm, settings=None):
+    def works():
+        for p in paths:
+            yield from read_works(p)
+    return screen(works(), registry=reg, settings=settings, name_matcher=nm)
+
+
+def assert_same(a, b):
+    """Findings (every column, in order), flagged works, counts and data gaps."""
+    assert [f.row() for f in b.findings] == [f.row() for f in a.findings]
+    assert [f.extra for f in b.findings] == [f.extra for f in a.findings]
+    assert b.works == a.works
+    assert b.run["counts"] == a.run["counts"]
+    for k in GAP_KEYS:
+        assert b.run["data_gaps"][k] == a.run["data_gaps"][k], k
+
+
+def test_demo_works_same_findings_names_on_and_off(reg, nm):
+    path = tracker.demo_works_path()
+    for matcher in (nm, None):
+        a = _python([path], reg, matcher)
+        b = screen_files(path, registry=reg, name_matcher=matcher, threads=1)
+        assert a.findings  # a corpus with ties, or the comparison proves nothing
+        assert_same(a, b)
+        assert b.run["engine"] == "duckdb"
+
+
+REAL = sorted(p for p in OPENALEX.glob("*") if p.name.startswith(("works_", "fixture_work",
+                                                                    "snapshot_works")))
+
+
+@pytest.mark.skipif(not REAL, reason="needs the shared recorded OpenAlex works")
+@pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
+def test_real_recorded_works_same_findings(reg, nm, path):
+    a = _python([path], reg, nm)
+    b = screen_files(path, registry=reg, name_matcher=nm, threads=1)
+    assert_same(a, b)
+
+
+@pytest.mark.skipif(not REAL, reason="needs the shared recorded OpenAlex works")
+def test_all_real_files_at_once_with_a_window_and_two_lists(reg, nm):
+    settings = ScreenSettings(since=date(2019, 1, 1), until=date(2024, 6, 30),
+                              lists=("BIS_ENTITY_LIST", "DOD_1260H"))
+    a = _python(REAL, reg, nm, settings)
+    b = screen_files(REAL, registry=reg, name_matcher=nm, settings=settings, threads=1)
+    assert a.run["counts"]["works_out_of_window"] > 0
+    assert a.run["counts"]["works_duplicate"] > 0  # the recorded files overlap
+    assert a.findings
+    assert_same(a, b)
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory) -> Path:
+    """Generated works plus a repeated work (same record, and changed), a broken line, a
+    blank line and a record without a work ID, as plain JSON Lines."""
+    gen = pytest.importorskip("benchmarks.generate")
+    pool = gen.load_pool(OPENALEX)
+    recs = list(gen.generate(1500, 7, pool))
+    changed = json.loads(json.dumps(recs[5]))
+    changed["publication_date"] = "1999-01-01"
+    changed["authorships"] = changed["authorships"][:1]
+    lines = [json.dumps(r) for r in recs[:700]]
+    lines += ["{broken", "", json.dumps({"title": "no id"}), json.dumps(recs[3]),
+              json.dumps(changed)]
+    lines += [json.dumps(r) for r in recs[700:]]
+    out = tmp_path_factory.mktemp("messy") / "works.jsonl"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_generated_works_with_duplicates_and_a_broken_line(reg, nm, messy):
+    a = _python([messy], reg, nm)
+    assert a.run["counts"]["works_duplicate"] == 2
+    assert a.run["counts"]["works_skipped"] == 2
+    b = screen_files(messy, registry=reg, name_matcher=nm, threads=2)
+    assert_same(a, b)
+    assert [s["location"] for s in b.run["data_gaps"]["skipped"]] == ["line 701", "line 703"]
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_many_files_a_glob_and_gzip_under_any_name(reg, nm, messy, tmp_path):
+    lines = messy.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "a.jsonl").write_text("\n".join(lines[:900]) + "\n", encoding="utf-8")
+    with gzip.open(tmp_path / "b.data", "wt", encoding="utf-8") as fh:  # gzip, no .gz
+        fh.write("\n".join(lines[900:]) + "\n")
+    parts = [tmp_path / "a.jsonl", tmp_path / "b.data"]
+    a = _python(parts, reg, nm)
+    assert_same(a, screen_files(parts, registry=reg, name_matcher=nm, threads=2))
+    assert_same(a, screen_files(str(tmp_path / "[ab].*"), registry=reg, name_matcher=nm))
+
+
+def test_snapshot_folder_layout(reg, nm, tmp_path):
+    src = tracker.demo_works_path()
+    lines = gzip.decompress(src.read_bytes()).decode("utf-8").splitlines()
+    for i, day in enumerate(("2024-01-02", "2024-03-04")):
+        folder = tmp_path / "works" / f"updated_date={day}"
+        folder.mkdir(parents=True)
+        with gzip.open(folder / "part_000.gz", "wt", encoding="utf-8") as fh:
+            fh.write("\n".join(lines[i::2]) + "\n")
+    (tmp_path / "works" / "manifest").write_text("{}", encoding="utf-8")
+    files = expand_inputs([tmp_path])
+    assert [f.path.parent.name for f in files] == ["updated_date=2024-01-02",
+                                                   "updated_date=2024-03-04"]
+    b = screen_files(tmp_path, registry=reg, name_matcher=nm, threads=1)
+    a = _python([f.path for f in files], reg, nm)
+    assert_same(a, b)
+    assert b.run["counts"]["works_read"] == 71
+
+
+def test_parquet_input_same_findings(reg, nm, tmp_path):
+    import duckdb
+
+    src = tracker.demo_works_path()
+    plain = tmp_path / "works.jsonl"
+    plain.write_bytes(gzip.decompress(src.read_bytes()))
+    pq = tmp_path / "works.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_json('{plain}', format='newline_delimited')) "
+                f"TO '{pq}' (FORMAT parquet, ROW_GROUP_SIZE 20000)")
+    con.close()
+    a = _python([src], reg, nm)
+    b = screen_files(pq, registry=reg, name_matcher=nm, threads=1)
+    assert [f.row() for f in b.findings] == [f.row() for f in a.findings]
+    assert b.run["counts"]["works_read"] == a.run["counts"]["works_read"]
+
+
+def test_inputs_that_cannot_be_used(reg, tmp_path):
+    with pytest.raises(WorksInputError, match="no such file"):
+        screen_files(tmp_path / "missing.jsonl", registry=reg)
+    with pytest.raises(WorksInputError, match="no file matches"):
+        screen_files(str(tmp_path / "*.jsonl.gz"), registry=reg)
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    with pytest.raises(WorksInputError, match="empty"):
+        screen_files(tmp_path / "empty.jsonl", registry=reg)
+    with pytest.raises(EngineSettingError, match="topic"):
+        screen_files(tracker.demo_works_path(), registry=reg,
+                     settings=ScreenSettings(topics=("graphene",)))
