@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from tracker.engine.inputs import InputFile, expand_inputs
-from tracker.engine.plan import counts_sql, macros_sql, recs_sql, window_sql
+from tracker.engine.plan import KEYS, counts_sql, macros_sql, recs_sql, window_sql
 from tracker.matching import Matcher
 from tracker.records import Authorship, RecordError, Work, parse_work, short_id, short_ror
 from tracker.risk import Finding, make_finding
@@ -188,16 +188,6 @@ def _connect(threads: int | None, memory_limit: str, folder: Path) -> Any:
     return con
 
 
-def _keys(con: Any, column: str, probe: Callable[[str], bool]) -> list[str]:
-    """The distinct values of ``readw.column`` that ``probe`` accepts."""
-    cur = con.execute(f"SELECT DISTINCT k FROM (SELECT unnest({column}) AS k FROM readw) "
-                      "WHERE k IS NOT NULL")
-    hits: list[str] = []
-    while rows := cur.fetchmany(_FETCH * 10):
-        hits.extend(k for (k,) in rows if probe(k))
-    return hits
-
-
 def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], bool] | None,
                 progress: Progress | None) -> int:
     """Create ``cand``: the works read that have a listed ID, ROR or lineage ancestor, or a
@@ -216,26 +206,29 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
             return True
         return False
 
-    con.execute("CREATE OR REPLACE TEMP TABLE hits (kind VARCHAR, k VARCHAR)")
-    found = [("ids", k) for k in _keys(con, "ids", listed_id)]
-    found += [("rors", k) for k in _keys(con, "rors", listed_ror)]
-    if progress is not None:
-        progress("identifiers", 1, 1)
+    tests: dict[str, Callable[[str], bool]] = {"i": listed_id, "r": listed_ror}
     if probe is not None:
-        found += [("strs", k) for k in _keys(con, "strs", probe)]
-        if progress is not None:
-            progress("names", 1, 1)
+        tests["s"] = probe
+    con.execute("CREATE OR REPLACE TEMP TABLE hits (kind VARCHAR, k VARCHAR)")
+    found: list[tuple[str, str]] = []
+    done = 0
+    queries = [query for kind, query in KEYS if kind in tests]
+    for query in queries:
+        cur = con.execute(f"SELECT DISTINCT kind, k FROM ({query}) WHERE k IS NOT NULL")
+        while rows := cur.fetchmany(_FETCH * 10):
+            found.extend((kind, k) for kind, k in rows if tests[kind](k))
+            done += len(rows)
+            if progress is not None:
+                progress("keys", done, None)
     if found:
         con.executemany("INSERT INTO hits VALUES (?, ?)", found)
-    everything = " OR len(strs) > 0" if keys.any_text else ""
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE cand AS
-SELECT DISTINCT rn FROM (
-  SELECT rn, 'ids' AS kind, unnest(ids) AS k FROM readw
-  UNION ALL SELECT rn, 'rors', unnest(rors) FROM readw
-  UNION ALL SELECT rn, 'strs', unnest(strs) FROM readw
-) t SEMI JOIN hits USING (kind, k)
-UNION SELECT rn FROM readw WHERE false{everything}""")
+    con.execute("CREATE OR REPLACE TEMP TABLE cand0 (rn BIGINT)")
+    for query in queries:
+        con.execute(f"INSERT INTO cand0 SELECT DISTINCT rn FROM ({query}) SEMI JOIN hits "
+                    "USING (kind, k)")
+    if keys.any_text:
+        con.execute("INSERT INTO cand0 SELECT rn FROM readw WHERE n_auth > 0")
+    con.execute("CREATE OR REPLACE TEMP TABLE cand AS SELECT DISTINCT rn FROM cand0")
     (n,) = con.execute("SELECT count(*) FROM cand").fetchone()
     return int(n)
 
@@ -425,7 +418,7 @@ def screen_files(
             until = settings.until.isoformat() if settings.until else None
             con.execute("CREATE OR REPLACE TEMP TABLE firsts AS SELECT min(rn) AS rn "
                         "FROM recs WHERE status = 'ok' GROUP BY wid")
-            con.execute("CREATE OR REPLACE TEMP TABLE readw AS SELECT r.* FROM recs r "
+            con.execute("CREATE OR REPLACE TEMP VIEW readw AS SELECT r.* FROM recs r "
                         "SEMI JOIN firsts f ON r.rn = f.rn "
                         f"WHERE coalesce({window_sql(since, until)}, true)")
             row = con.execute(counts_sql())

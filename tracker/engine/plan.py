@@ -23,7 +23,8 @@ hold a tie (``cand``).
 
 from __future__ import annotations
 
-__all__ = ["ID_RE", "ROR_RE", "SCHEMA", "counts_sql", "macros_sql", "recs_sql"]
+__all__ = ["AUTHS", "ID_RE", "KEYS", "ROR_RE", "SCHEMA", "counts_sql", "macros_sql", "recs_sql",
+           "window_sql"]
 
 #: :func:`tracker.records.short_id` as a regular expression (RE2).
 ID_RE = r"^(?:https?://(?:api\.)?openalex\.org/)?(?:\w+/)?([WAISCFPTwaiscfpt]\d+)$"
@@ -45,27 +46,28 @@ def _lit(text: str) -> str:
 
 
 def macros_sql() -> str:
-    """Macros the plan uses: an institution OpenAlex attached that tracker keeps, and an
-    authorship's raw affiliation strings (both forms, and those of ``affiliations``)."""
-    return f"""
+    """Macros the plan uses: an institution OpenAlex attached that tracker keeps (any
+    identifier or name: :class:`tracker.records.InstitutionRef` keeps one with an ID, a ROR
+    or a display name), and an authorship's raw affiliation strings (both forms, and those
+    of ``affiliations``)."""
+    return """
 CREATE OR REPLACE TEMP MACRO strip(x) AS
   trim(x, chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13));
-CREATE OR REPLACE TEMP MACRO inst_ok(i) AS
-  i IS NOT NULL AND (regexp_matches(coalesce(strip(i.id), ''), {_lit(ID_RE)})
-    OR regexp_matches(coalesce(strip(i.ror), ''), {_lit(ROR_RE)})
-    OR coalesce(strip(i.display_name), '') <> '');
 CREATE OR REPLACE TEMP MACRO raws(a) AS
   list_concat(coalesce(a.raw_affiliation_strings, string_split(a.raw_affiliation_string, ';')),
               list_transform(coalesce(a.affiliations, []), lambda x: x.raw_affiliation_string));
 CREATE OR REPLACE TEMP MACRO no_inst(a) AS
-  len(list_filter(coalesce(a.institutions, []), lambda i: inst_ok(i))) = 0;
+  len(list_filter(coalesce(a.institutions, []), lambda i: i.id IS NOT NULL
+      OR i.ror IS NOT NULL OR coalesce(strip(i.display_name), '') <> '')) = 0;
 CREATE OR REPLACE TEMP MACRO has_raw(a) AS
   len(list_filter(raws(a), lambda r: coalesce(strip(r), '') <> '')) > 0;
 """
 
 
 def recs_sql(source: str) -> str:
-    """``recs`` from ``source``, a query giving ``rn``, ``fidx`` and ``line`` per record."""
+    """``recs`` from ``source``, a query giving ``rn``, ``fidx`` and ``line`` per record:
+    one row per record with its status, dates, flags and its authorships as the plan
+    reads them (``auths``)."""
     return f"""
 CREATE OR REPLACE TEMP TABLE recs AS
 WITH parsed AS (
@@ -105,24 +107,13 @@ SELECT rn, fidx, wid,
        AND (j.publication_date IS NOT NULL OR try(json_exists(line, '$.publication_date'))))
     AS partial,
   coalesce(len(j.authorships), 0) AS n_auth,
-  coalesce(list_sum(list_transform(j.authorships,
-           lambda a: CASE WHEN no_inst(a) THEN 1 ELSE 0 END)), 0) AS n_no_inst,
-  coalesce(list_sum(list_transform(j.authorships,
-           lambda a: CASE WHEN no_inst(a) AND has_raw(a) THEN 1 ELSE 0 END)), 0) AS n_with_raw,
-  list_distinct(flatten(list_transform(j.authorships, lambda a: flatten(list_transform(
-      coalesce(a.institutions, []),
-      lambda i: list_concat([i.id], coalesce(i.lineage, []))))))) AS ids,
-  list_distinct(flatten(list_transform(j.authorships, lambda a: list_transform(
-      coalesce(a.institutions, []), lambda i: i.ror)))) AS rors,
-  list_distinct(flatten(list_transform(j.authorships, lambda a: list_concat(
-      raws(a), list_transform(coalesce(a.institutions, []), lambda i: i.display_name)))))
-    AS strs
+  j.authorships AS auths
 FROM w
 """
 
 
 def window_sql(since: str | None, until: str | None) -> str:
-    """The date-window test of :func:`tracker.screening._in_window` on ``recs`` columns:
+    """The date-window test of :func:`tracker.screening.screen` on ``recs`` columns:
     true, false, or NULL when the work has no date or year (kept, and said so)."""
     if since is None and until is None:
         return "true"
@@ -135,9 +126,32 @@ def window_sql(since: str | None, until: str | None) -> str:
 END"""
 
 
+#: The authorships of the works read, one row each (``rn``, ``a``).
+AUTHS = "(SELECT rn, unnest(auths) AS a FROM readw)"
+
+#: The institutions OpenAlex attached to them, one row each (``rn``, ``i``).
+INSTS = f"(SELECT rn, unnest(a.institutions) AS i FROM {AUTHS})"
+
+#: The keys a tie can be found by, one query per source of keys, each giving rows of
+#: (work, kind, key): ``i`` an institution's OpenAlex ID or a lineage ancestor's, ``r`` its
+#: ROR, ``s`` a string the name matcher reads (a raw affiliation string or an institution's
+#: display name).  (Run apart: DuckDB 2.0 ran out of memory on their UNION ALL.)
+KEYS = (
+    ("i", f"SELECT rn, 'i' AS kind, unnest(list_concat([i.id], i.lineage)) AS k FROM {INSTS}"),
+    ("r", f"SELECT rn, 'r' AS kind, i.ror AS k FROM {INSTS}"),
+    ("s", f"SELECT rn, 's' AS kind, i.display_name AS k FROM {INSTS}"),
+    ("s", f"SELECT rn, 's' AS kind, unnest(raws(a)) AS k FROM {AUTHS}"),
+)
+
+
 def counts_sql() -> str:
     """One row of run counts over ``recs``, ``firsts`` and ``readw``."""
-    return """
+    return f"""
+WITH ag AS (
+  SELECT coalesce(sum(CASE WHEN no_inst(a) THEN 1 ELSE 0 END), 0) AS no_inst,
+         coalesce(sum(CASE WHEN no_inst(a) AND has_raw(a) THEN 1 ELSE 0 END), 0) AS with_raw
+  FROM {AUTHS}
+)
 SELECT
   (SELECT count(*) FROM recs WHERE status <> 'ok') AS works_skipped,
   (SELECT count(*) FROM recs WHERE status = 'ok') - (SELECT count(*) FROM firsts)
@@ -152,8 +166,8 @@ SELECT
   coalesce(sum(CASE WHEN trunc THEN 1 ELSE 0 END), 0) AS works_authors_truncated,
   coalesce(sum(CASE WHEN partial THEN 1 ELSE 0 END), 0) AS works_partial_record,
   coalesce(sum(n_auth), 0) AS authorships,
-  coalesce(sum(n_no_inst), 0) AS authorships_without_institution,
-  coalesce(sum(n_with_raw), 0) AS authorships_without_institution_with_raw,
-  coalesce(sum(n_no_inst - n_with_raw), 0) AS authorships_without_anything
+  any_value((SELECT no_inst FROM ag)) AS authorships_without_institution,
+  any_value((SELECT with_raw FROM ag)) AS authorships_without_institution_with_raw,
+  any_value((SELECT no_inst - with_raw FROM ag)) AS authorships_without_anything
 FROM readw
 """
