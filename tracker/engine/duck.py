@@ -423,7 +423,7 @@ def screen_files(
                         f"WHERE coalesce({window_sql(since, until)}, true)")
             row = con.execute(counts_sql())
             names = [d[0] for d in row.description]
-            counts = dict(zip(names, row.fetchone(), strict=True))
+            counts = {k: int(v or 0) for k, v in zip(names, row.fetchone(), strict=True)}
             counts["works_skipped"] += sum(staging.staged_skips.values())
             if progress is not None:
                 progress("read", counts["works_read"], counts["works_read"])
@@ -441,7 +441,7 @@ def screen_files(
             raise RuntimeError(f"the DuckDB engine failed: {exc}") from exc
         finally:
             con.close()
-    _patch_run(result.run, {k: int(v) for k, v in counts.items()}, skipped, findings)
+    _patch_run(result.run, counts, skipped, findings)
     if progress is not None:
         progress("screen", counts["works_read"], counts["works_read"])
     return ScreenResult(findings=findings, works=flagged, run=result.run,
