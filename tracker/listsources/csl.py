@@ -65,7 +65,13 @@ def looks_like_csl(head: str) -> bool:
 
 
 def _split(value: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v.strip() for v in value.split(";") if v.strip()))
+    """``; ``-joined values; the Entity List writes the last one as "and X".
+
+    >>> _split("Open Joint Stock Company 140 Repair Plant; and JSC 140 Repair Plant")
+    ('Open Joint Stock Company 140 Repair Plant', 'JSC 140 Repair Plant')
+    """
+    parts = (re.sub(r"^and\s+", "", v.strip()) for v in value.split(";"))
+    return tuple(dict.fromkeys(p for p in parts if p))
 
 
 def _date(value: str, where: str, warnings: list[str]) -> date | None:

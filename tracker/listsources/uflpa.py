@@ -20,8 +20,8 @@ UFLPA_URL = "https://www.dhs.gov/uflpa-entity-list"
 LICENCE = "public domain (US-government work; DHS UFLPA Entity List)"
 LIST_CODE = "DHS_UFLPA"
 _ALIASES = re.compile(
-    r"\s*\((?:also known as|formerly known as|and [a-z]+ aliases?:|including [a-z]+ "
-    r"aliases?:)\s*(.+?)\)(?=\s|$|,)", re.IGNORECASE)
+    r"\s*\((?:also known as|formerly known as|and [a-z]+ alias(?:es)?:|including [a-z]+ "
+    r"alias(?:es)?:)\s*(.+?)\)(?=\s|$|,)", re.IGNORECASE)
 _SECTION = re.compile(r"Section\s+2\(d\)\(2\)\(B\)\((i{1,3}|iv|v|vi{0,3})\)")
 _UPDATED = re.compile(r"Last Updated:\s*(\d{2}/\d{2}/\d{4})")
 
