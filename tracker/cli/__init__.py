@@ -585,6 +585,9 @@ def _register_subcommands() -> None:
     app.add_typer(review_app, name="review")
     app.command("runs")(runs_cmd)
     app.command("diff")(diff_cmd)
+    from tracker.cli.rescreen import rescreen_cmd
+
+    app.command("rescreen")(rescreen_cmd)
 
 
 _register_subcommands()
