@@ -32,7 +32,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.hits[self.path] = self.hits.get(self.path, 0) + 1
         queue = self.faults.get(self.path, [])
         fault = queue.pop(0) if queue else ""

@@ -91,7 +91,7 @@ def test_a_run_without_stored_works_is_refused(case) -> None:
 
 
 def test_cli_rescreen_exit_10_then_0(case, tmp_path) -> None:
-    store, versions, *_ = case
+    _, versions, *_ = case
     runner = CliRunner()
     env = {"TRACKER_HOME": str(tmp_path)}
     r = runner.invoke(app, ["rescreen"], env=env)

@@ -28,7 +28,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -215,12 +215,11 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
             eid = f"{code}:{_slug(pe.name)}"
             prior = merged.get(eid)
             if prior is not None:  # the same name again (another address or notice)
-                merged[eid] = ListEntry(**{
-                    **_entry_fields(prior),
-                    "aliases": tuple(dict.fromkeys((*prior.aliases, *pe.aliases))),
-                    "citations": tuple(dict.fromkeys((*prior.citations, *pe.citations))),
-                    "country": prior.country or pe.country,
-                })
+                merged[eid] = replace(
+                    prior,
+                    aliases=tuple(dict.fromkeys((*prior.aliases, *pe.aliases))),
+                    citations=tuple(dict.fromkeys((*prior.citations, *pe.citations))),
+                    country=prior.country or pe.country)
                 continue
             keys = by_name_country.get((_norm(pe.name), pe.country), set())
             if not keys and pe.country is None:
@@ -282,10 +281,6 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
                    built_from=built_from)
     reg.version = version or content_id(reg)
     return reg
-
-
-def _entry_fields(e: ListEntry) -> dict[str, Any]:
-    return {f: getattr(e, f) for f in ListEntry.__slots__}  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- diff
@@ -622,5 +617,5 @@ def update_registry(store: VersionStore, parsed: Sequence[ParsedSource], *,
                           **changes[code], "from": updates[code].source.origin}
     if not diff:
         return UpdateOutcome(cur, False, per_list, sources, {})
-    info = store.add(new, parent=cur.version_id, sources=sources, changes=changes)
-    return UpdateOutcome(info, True, per_list, sources, diff)
+    made = store.add(new, parent=cur.version_id, sources=sources, changes=changes)
+    return UpdateOutcome(made, True, per_list, sources, diff)

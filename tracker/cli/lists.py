@@ -406,13 +406,13 @@ def update(
     """
     import json
 
-    from tracker.listsources import read_source, source_files
+    from tracker.listsources import ParsedSource, read_source, source_files
     from tracker.listsources.fetch import fetch_sources
     from tracker.registry_versions import VersionStore, update_registry
 
     store = VersionStore(home)
 
-    def parsed() -> list:  # type: ignore[type-arg]
+    def parsed() -> list[ParsedSource]:
         if from_path:
             files = source_files(list(from_path))
             if not files:

@@ -122,7 +122,8 @@ def parse_csl_csv(text: str, *, origin: str, sha256: str, retrieved_at: str,
     Examples
     --------
     >>> head = "source,type,name,addresses,federal_register_notice,start_date,end_date,alt_names"
-    >>> row = '"Entity List (EL) - Bureau of Industry and Security",,Example Institute,"1 Road, Town, CN",85 FR 1,2020-06-05,,EI'
+    >>> row = ('"Entity List (EL) - Bureau of Industry and Security",,Example Institute,'
+    ...        '"1 Road, Town, CN",85 FR 1,2020-06-05,,EI')
     >>> p = parse_csl_csv(head + "\\n" + row + "\\n", origin="x", sha256="", retrieved_at="")
     >>> e = p.lists["BIS_ENTITY_LIST"][0]
     >>> (e.name, e.country, e.listed_on.isoformat(), e.aliases)

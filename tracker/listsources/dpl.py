@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import date, datetime
 
 from tracker.listsources.model import (
@@ -130,7 +131,7 @@ def parse_dpl(text: str, *, origin: str, sha256: str, retrieved_at: str,
         prior = by_name.get(name)
         if prior is not None:  # one more address of the same entry
             if prior.country is None and country:
-                by_name[name] = ParsedEntry(**{**_fields(prior), "country": country})
+                by_name[name] = replace(prior, country=country)
             continue
         by_name[name] = ParsedEntry(
             list=LIST_CODE, name=name, country=country,
@@ -143,7 +144,3 @@ def parse_dpl(text: str, *, origin: str, sha256: str, retrieved_at: str,
     out.lists[LIST_CODE] = list(by_name.values())
     out.data_date[LIST_CODE] = newest
     return out
-
-
-def _fields(e: ParsedEntry) -> dict[str, object]:
-    return {f: getattr(e, f) for f in ParsedEntry.__slots__}

@@ -87,9 +87,9 @@ def parse_opensanctions_csv(text: str, *, origin: str, sha256: str, retrieved_at
         group = (row.get("dataset") or "") if targets else (row.get("program") or "")
         code = list_code or DATASET_LISTS.get(group.split(";")[0].strip())
         if code is None:
-            raise SourceFileError(f"{origin}: line {line}: field {'dataset' if targets else 'program'}"
-                                  f": {group!r} is no list the registry carries; name one "
-                                  "with --source")
+            col = "dataset" if targets else "program"
+            raise SourceFileError(f"{origin}: line {line}: field {col}: {group!r} is no list "
+                                  "the registry carries; name one with --source")
         out.lists.setdefault(code, [])
         out.data_date.setdefault(code, None)
         if (row.get("schema") or "").strip() not in _ORG_SCHEMAS:
