@@ -181,3 +181,25 @@ def test_appendix_a_lists_with_a_recorded_file_enter_the_registry(tmp_path, bund
     assert any(e.listed_on for e in reg if e.list == "DHS_UFLPA")
     # the DPL came from its own, newer file, not from the CSL's DPL rows
     assert reg.lists["BIS_DPL"].data_date == date(2022, 9, 2)
+
+
+def test_screen_registry_option_pins_a_version_and_run_json_records_it(tmp_path,
+                                                                      monkeypatch) -> None:
+    from tracker.cli import main
+    from tracker.demo import demo_works_path
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("TRACKER_HOME", str(home))
+    store = VersionStore(home)
+    made = update_registry(store, [read_source(FCC_0521)]).version
+    for ref, want in (("0", store.versions()[0].version_id), (None, made.version_id)):
+        out = tmp_path / f"r{ref}"
+        args = ["screen", "--works", str(demo_works_path()), "--out", str(out),
+                "--no-progress", "--no-names"]
+        if ref is not None:
+            args += ["--registry", ref]
+        assert main(args) == 0
+        run = json.loads((out / "run.json").read_text())
+        assert run["registry"]["version"] == want
+    assert main(["screen", "--works", str(demo_works_path()), "--out", str(tmp_path / "x"),
+                 "--registry", "7", "--no-progress"]) == 4

@@ -161,9 +161,12 @@ class _ProgressView:
         return on_call
 
 
-def _load_registry(watchlists: Sequence[Path]) -> Registry:
+def _load_registry(watchlists: Sequence[Path], version: str | None = None) -> Registry:
     try:
-        reg = load_registry()
+        # the registry version in force (`tracker lists update`), or the one pinned
+        from tracker.registry_versions import VersionStore
+
+        reg = VersionStore(bundled=load_registry()).load(version)
         # OpenAlex IDs learnt by `tracker lists resolve` (asked once, kept on disk).
         from tracker.resolution import ResolutionCache, apply_resolutions
 
@@ -414,6 +417,10 @@ def screen_cmd(
     as_of: AsOfOpt = None,
     lookback: LookbackOpt = None,
     db: DbOpt = None,
+    registry_version: Annotated[str | None, typer.Option(
+        "--registry", help="Registry version to screen against (number or ID, see "
+        "`tracker lists versions`; 0 is the bundled one; default: the one in force).")
+    ] = None,
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 
@@ -447,7 +454,7 @@ def screen_cmd(
         fail("with --works, give either --roster or --org/--author, not both")
     settings = _settings(since, until, lists, topic, names, fuzzy_threshold,
                          "files" if files else strategy)
-    reg = _load_registry(list(watchlist or []))
+    reg = _load_registry(list(watchlist or []), registry_version)
     _check_lists(reg, settings)
     from tracker.cli.review import keep_run, setup_framework
 
