@@ -104,3 +104,22 @@ def test_cli_rescreen_exit_10_then_0(case, tmp_path) -> None:
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["rescreen", "--registry", "99"], env=env)
     assert r.exit_code == 4
+
+
+def test_screen_cli_keeps_works_and_rescreen_cli_finds_the_new_entries(tmp_path, monkeypatch
+                                                                       ) -> None:
+    from tracker.cli import main
+
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    assert main(["screen", "--works", str(tracker.demo_works_path()), "--out",
+                 str(tmp_path / "r"), "--no-progress"]) == 0
+    with Store(tmp_path / "tracker.db") as store:
+        (run_id,) = [r["id"] for r in store.runs()]
+        works = run_works(store, run_id)
+    demo = [w for w in tracker.read_works(tracker.demo_works_path())
+            if isinstance(w, tracker.Work)]
+    assert works is not None and [w.id for w in works] == [w.id for w in demo]
+    assert main(["rescreen"]) == 0
+    assert main(["lists", "update", "--from", str(CSL_2022)]) == 0
+    monkeypatch.setattr(requests.Session, "request", _no_http)
+    assert main(["rescreen"]) == 10

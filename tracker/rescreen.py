@@ -19,11 +19,12 @@ the run it re-screened); every rescreen's change report is kept in the case file
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from tracker.records import Work
 from tracker.risk import Finding
 from tracker.screening import ScreenResult, ScreenSettings, screen
 from tracker.store import (
@@ -35,10 +36,11 @@ from tracker.store import (
     rescreens,
     run_works,
     runs_with_works,
+    store_run_works,
 )
 from tracker.watchlists import Registry
 
-__all__ = ["RescreenError", "RescreenReport", "rescreen_run", "rescreen_runs",
+__all__ = ["RescreenError", "RescreenReport", "keep_works", "rescreen_run", "rescreen_runs",
            "settings_from_record"]
 
 
@@ -247,3 +249,18 @@ def rescreen_runs(store: Store, registry: Registry, run_ids: Sequence[int] = (),
     if progress is not None:
         progress("rescreen", len(targets), len(targets))
     return out
+
+
+def keep_works(result: ScreenResult, works: Iterable[Work | Any]) -> int | None:
+    """Store the works a recorded run screened in its case file, for a later rescreen.
+
+    Call it after the run was recorded (``result.run["case_file"]`` names the database
+    and run); items that are not works (skipped records) are ignored.  Returns the
+    number of works stored, or None when the run was not recorded.
+    """
+    case = result.run.get("case_file") or {}
+    if not case.get("database") or not case.get("run_id"):
+        return None
+    with Store(case["database"]) as store:
+        return store_run_works(store, int(case["run_id"]),
+                               (w for w in works if isinstance(w, Work)))

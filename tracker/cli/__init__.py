@@ -478,6 +478,10 @@ def screen_cmd(
                                  roster=roster, confirm=confirm, refresh=refresh,
                                  cache_dir=cache_dir, assessor=fw.assessor)
     keep_run(result, db, fw)
+    if files:  # kept with the run so `tracker rescreen` needs no API call
+        from tracker.rescreen import keep_works
+
+        keep_works(result, (w for f in files for w in read_works(f)))
     _finish(result, out_dir, fail_on_findings)
 
 
