@@ -79,8 +79,12 @@ def parse_opensanctions_csv(text: str, *, origin: str, sha256: str, retrieved_at
     countries = {**load_country_names(), **_EXTRA_COUNTRIES}
     out = ParsedSource(source="opensanctions", origin=origin, sha256=sha256,
                        retrieved_at=retrieved_at, licence=LICENCE, source_url=source_url)
+    editions: set[str] = set()
     for row in reader:
         line = reader.line_num
+        report_year = (row.get("report-date") or "").strip()
+        if not targets and len(report_year) == 4:  # a year alone names an edition (FY)
+            editions.add(report_year)
         if None in row:
             raise SourceFileError(f"{origin}: line {line}: more fields than the header")
         out.rows += 1
@@ -125,4 +129,9 @@ def parse_opensanctions_csv(text: str, *, origin: str, sha256: str, retrieved_at
             out.data_date[code] = newest
     if not out.rows:
         raise SourceFileError(f"{origin}: no data rows under the header")
+    if len(editions) > 1:
+        raise SourceFileError(
+            f"{origin}: field report-date: the file holds several editions "
+            f"({', '.join(sorted(editions))}); an update takes one edition of a list, so "
+            "nothing is applied (the bundled registry's build keeps editions apart)")
     return out
