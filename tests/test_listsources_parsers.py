@@ -156,3 +156,11 @@ def test_opensanctions_file_of_several_editions_is_refused() -> None:
     path = RESTRICTED / "raw" / "dod_section1286_lists_opensanctions.csv"
     with pytest.raises(SourceFileError, match="several editions"):
         read_source(path, source="opensanctions:DOD_1286")
+
+
+def test_uflpa_aliases_holding_parentheses_stay_whole() -> None:
+    es = read_source(UFLPA).lists["DHS_UFLPA"]
+    tnn = next(e for e in es if e.name.startswith("The TNN Development"))
+    assert tnn.name == "The TNN Development Limited"
+    assert tnn.aliases == ("Dehui (Dalian) International Trade Co., Ltd.",)
+    assert not [e.name for e in es if e.name.count("(") != e.name.count(")")]

@@ -19,9 +19,9 @@ __all__ = ["UFLPA_URL", "looks_like_uflpa", "parse_uflpa", "split_aliases"]
 UFLPA_URL = "https://www.dhs.gov/uflpa-entity-list"
 LICENCE = "public domain (US-government work; DHS UFLPA Entity List)"
 LIST_CODE = "DHS_UFLPA"
-_ALIASES = re.compile(
+_ALIAS_OPEN = re.compile(
     r"\s*\((?:also known as|formerly known as|and [a-z]+ alias(?:es)?:|including [a-z]+ "
-    r"alias(?:es)?:)\s*(.+?)\)(?=\s|$|,)", re.IGNORECASE)
+    r"alias(?:es)?:)\s*", re.IGNORECASE)
 _SECTION = re.compile(r"Section\s+2\(d\)\(2\)\(B\)\((i{1,3}|iv|v|vi{0,3})\)")
 _UPDATED = re.compile(r"Last Updated:\s*(\d{2}/\d{2}/\d{4})")
 
@@ -39,14 +39,28 @@ def split_aliases(cell: str) -> tuple[str, tuple[str, ...]]:
     ('Hetian Taida Apparel Co., Ltd', ('Hetian TEDA Garment',))
     >>> split_aliases("X Co. (also known as A; B; and C)")
     ('X Co.', ('A', 'B', 'C'))
+    >>> split_aliases("H (Shanshan) Co. (including one alias: S (Shanshan) Co.) and units")
+    ('H (Shanshan) Co. and units', ('S (Shanshan) Co.',))
     """
     aliases: list[str] = []
-    for m in _ALIASES.finditer(cell):
-        for part in m.group(1).split(";"):
+    name_parts: list[str] = []
+    pos = 0
+    for m in _ALIAS_OPEN.finditer(cell):
+        if m.start() < pos:
+            continue
+        depth, i = 1, m.end()
+        while i < len(cell) and depth:  # to the matching ")": names hold parentheses
+            depth += {"(": 1, ")": -1}.get(cell[i], 0)
+            i += 1
+        inner = cell[m.end():i - 1] if depth == 0 else cell[m.end():]
+        for part in inner.split(";"):
             part = re.sub(r"^and\s+", "", part.strip())
             if part:
                 aliases.append(part)
-    name = _ALIASES.sub("", cell).strip()
+        name_parts.append(cell[pos:m.start()])
+        pos = i
+    name_parts.append(cell[pos:])
+    name = re.sub(r"\s+", " ", "".join(name_parts)).strip()
     return name, tuple(dict.fromkeys(aliases))
 
 
