@@ -203,3 +203,19 @@ def test_screen_registry_option_pins_a_version_and_run_json_records_it(tmp_path,
         assert run["registry"]["version"] == want
     assert main(["screen", "--works", str(demo_works_path()), "--out", str(tmp_path / "x"),
                  "--registry", "7", "--no-progress"]) == 4
+
+
+def test_a_list_of_individuals_only_is_not_added_and_merged_rows_keep_every_note(
+        tmp_path, bundled) -> None:
+    store = VersionStore(tmp_path, bundled=bundled)
+    out = update_registry(store, [read_source(CSL_2022), read_source(UFLPA)])
+    reg = store.load()
+    assert "OFAC_PLC" not in reg.lists  # all 78 PLC rows are individuals
+    assert out.per_list["OFAC_PLC"]["status"] == "kept"
+    # an entity printed in two UFLPA tables is one entry naming both sections
+    rows = [e for e in read_source(UFLPA).lists["DHS_UFLPA"]]
+    twice = {e.name for e in rows if sum(x.name == e.name for x in rows) > 1}
+    assert twice
+    for e in reg:
+        if e.list == "DHS_UFLPA" and e.name in twice:
+            assert e.notes.count("UFLPA Section") >= 2, e.notes

@@ -219,7 +219,9 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
                     prior,
                     aliases=tuple(dict.fromkeys((*prior.aliases, *pe.aliases))),
                     citations=tuple(dict.fromkeys((*prior.citations, *pe.citations))),
-                    country=prior.country or pe.country)
+                    country=prior.country or pe.country,
+                    notes=prior.notes if not pe.notes or pe.notes in prior.notes
+                    else f"{prior.notes} | {pe.notes}")
                 continue
             keys = by_name_country.get((_norm(pe.name), pe.country), set())
             if not keys and pe.country is None:
@@ -584,6 +586,11 @@ def update_registry(store: VersionStore, parsed: Sequence[ParsedSource], *,
     for code, upd in list(updates.items()):
         info = base.lists.get(code)
         have = sum(1 for e in base.entries if e.list == code)
+        if not upd.entries and not have and info is None:
+            per_list[code] = {"status": "kept", "reason": "no institution in the file "
+                              "(individuals only): the list is not added"}
+            del updates[code]
+            continue
         if (info and info.data_date and upd.data_date and upd.data_date < info.data_date
                 and not allow_older):
             per_list[code] = {"status": "kept", "reason": (
