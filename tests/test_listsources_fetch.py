@@ -110,3 +110,27 @@ def test_a_server_that_is_not_there(tmp_path) -> None:
     with pytest.raises(ListFetchFailed):
         fetch_sources(["dpl"], urls={"dpl": "http://127.0.0.1:9/dpl.txt"}, retries=1,
                       timeout=2, sleep=lambda s: None)
+
+
+def test_cli_live_update_exit_codes(server: str, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from tracker.cli import app
+
+    runner = CliRunner()
+    env = {"TRACKER_HOME": str(tmp_path)}
+    r = runner.invoke(app, ["lists", "update", "--only", "dpl", "--url",
+                            "dpl=http://127.0.0.1:9/dpl.txt", "--retries", "0"], env=env)
+    assert r.exit_code == 3, r.output
+    assert "unchanged" in r.output and "Traceback" not in r.output
+    Handler.faults = {"/dpl.txt": ["html"]}
+    r = runner.invoke(app, ["lists", "update", "--only", "dpl", "--url",
+                            f"dpl={server}/dpl.txt"], env=env)
+    assert r.exit_code == 2, r.output
+    assert not (tmp_path / "registry" / "CURRENT").exists()
+    r = runner.invoke(app, ["lists", "update", "--only", "dpl", "--only", "fcc", "--url",
+                            f"dpl={server}/dpl.txt", "--url", f"fcc={server}/table.csv"],
+                      env=env)
+    assert r.exit_code == 0, r.output
+    assert "BIS_DPL: +" in r.output and "FCC_COVERED: +" in r.output
+    assert "registry version 1" in r.output

@@ -380,6 +380,8 @@ def update(
         "--only", help="Live: fetch only these sources (csl, dpl, fcc, uflpa).")] = None,
     url: Annotated[list[str] | None, typer.Option(
         "--url", help="Live: NAME=URL, fetch a source from this URL (a mirror).")] = None,
+    retries: Annotated[int, typer.Option(
+        help="Live: retries of a failed or cut download before giving up.")] = 3,
     allow_older: Annotated[bool, typer.Option(
         help="Apply a file even when the registry holds newer data for its list.")] = False,
     allow_shrink: Annotated[bool, typer.Option(
@@ -420,7 +422,11 @@ def update(
             return [read_source(f, source=source) for f in files]
         urls = dict(u.split("=", 1) for u in (url or []) if "=" in u)
         names = only or ["csl", "dpl", "fcc", "uflpa"]
-        return fetch_sources(names, urls=urls)
+        def shown(name: str, done: int, total: int) -> None:
+            err.print(f"fetching {name} ({done + 1}/{total})", markup=False)
+
+        return fetch_sources(names, urls=urls, retries=max(0, retries),
+                             progress=shown if err.is_terminal else None)
 
     files = _versions_guard(parsed)
     outcome = _versions_guard(lambda: update_registry(
