@@ -34,12 +34,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tracker.records import Authorship, InstitutionRef, Work
 from tracker.risk import Finding
 from tracker.screening import ScreenResult
 
@@ -51,6 +52,13 @@ __all__ = [
     "Store",
     "StoreError",
     "default_db_path",
+    "record_rescreen",
+    "rescreens",
+    "run_works",
+    "runs_with_works",
+    "store_run_works",
+    "work_from_json",
+    "work_to_json",
 ]
 
 SCHEMA_VERSION = 1
@@ -573,3 +581,172 @@ def _diff(run_a: int, run_b: int, a: dict[str, dict[str, Any]],
     return {"run_a": run_a, "run_b": run_b, "new": new, "gone": gone, "changed": changed,
             "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
                        "unchanged": len(set(a) & set(b)) - len(changed)}}
+
+
+# --------------------------------------------------------------------------- works & rescreens
+# The works a run screened, kept so the run can be screened again against a newer
+# registry version with no API call, and the change reports of those rescreens.
+#
+#   run_works(run_id PK -> runs, n_works, sha256, data)   data: zlib-compressed JSON lines
+#   rescreens(id, run_id -> runs, new_run_id -> runs, at, registry_from, registry_to,
+#             changed, report)
+
+_WORKS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_works (
+    run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    n_works INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rescreens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    new_run_id INTEGER REFERENCES runs (id),
+    at TEXT NOT NULL,
+    registry_from TEXT NOT NULL,
+    registry_to TEXT NOT NULL,
+    changed INTEGER NOT NULL,
+    report TEXT NOT NULL
+);
+"""
+
+
+def _ensure_works_tables(store: Store) -> None:
+    store._db.executescript("BEGIN IMMEDIATE;" + _WORKS_SCHEMA + "COMMIT;")
+
+
+def _d_or_none(value: Any) -> Any:
+    from datetime import date as _date
+
+    return _date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def work_to_json(work: Work) -> dict[str, Any]:
+    """A screened work as plain JSON (see :func:`work_from_json`)."""
+    return {
+        "id": work.id, "doi": work.doi, "title": work.title,
+        "publication_date": work.publication_date.isoformat() if work.publication_date
+        else None,
+        "publication_year": work.publication_year, "type": work.type,
+        "is_authors_truncated": work.is_authors_truncated,
+        "topics": list(work.topics), "keywords": list(work.keywords),
+        "created_date": work.created_date.isoformat() if work.created_date else None,
+        "fields_present": sorted(work.fields_present),
+        "authorships": [{
+            "index": a.index, "author_id": a.author_id, "author_name": a.author_name,
+            "orcid": a.orcid, "author_position": a.author_position,
+            "institutions": [{"id": i.id, "display_name": i.display_name, "ror": i.ror,
+                              "country_code": i.country_code, "type": i.type,
+                              "lineage": list(i.lineage)} for i in a.institutions],
+            "raw_affiliations": list(a.raw_affiliations),
+            "affiliations": [[s, list(ids)] for s, ids in a.affiliations],
+            "countries": list(a.countries), "is_corresponding": a.is_corresponding,
+        } for a in work.authorships],
+    }
+
+
+def work_from_json(d: dict[str, Any]) -> Work:
+    """The work :func:`work_to_json` wrote."""
+    return Work(
+        id=d["id"], doi=d.get("doi"), title=d.get("title"),
+        publication_date=_d_or_none(d.get("publication_date")),
+        publication_year=d.get("publication_year"), type=d.get("type"),
+        is_authors_truncated=d.get("is_authors_truncated"),
+        topics=tuple(d.get("topics", ())), keywords=tuple(d.get("keywords", ())),
+        created_date=_d_or_none(d.get("created_date")),
+        fields_present=frozenset(d.get("fields_present", ())),
+        authorships=tuple(Authorship(
+            index=a["index"], author_id=a.get("author_id"), author_name=a.get("author_name"),
+            orcid=a.get("orcid"), author_position=a.get("author_position"),
+            institutions=tuple(InstitutionRef(
+                id=i.get("id"), display_name=i.get("display_name"), ror=i.get("ror"),
+                country_code=i.get("country_code"), type=i.get("type"),
+                lineage=tuple(i.get("lineage", ()))) for i in a.get("institutions", ())),
+            raw_affiliations=tuple(a.get("raw_affiliations", ())),
+            affiliations=tuple((s, tuple(ids)) for s, ids in a.get("affiliations", ())),
+            countries=tuple(a.get("countries", ())), is_corresponding=a.get("is_corresponding"),
+        ) for a in d.get("authorships", ())),
+    )
+
+
+def store_run_works(store: Store, run_id: int, works: Iterable[Work]) -> int:
+    """Keep the works run ``run_id`` screened (compressed), for a later rescreen.
+
+    Returns
+    -------
+    int
+        The number of works stored.
+
+    Raises
+    ------
+    StoreError
+        No such run.
+    """
+    import hashlib
+    import zlib
+
+    _ensure_works_tables(store)
+    if store._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+        raise StoreError(f"no run {run_id} in {store.path}")
+    lines = [json.dumps(work_to_json(w), ensure_ascii=False, sort_keys=True) for w in works]
+    blob = "\n".join(lines).encode("utf-8")
+    with store._tx() as db:
+        db.execute("INSERT OR REPLACE INTO run_works (run_id, n_works, sha256, data) "
+                   "VALUES (?, ?, ?, ?)",
+                   (run_id, len(lines), hashlib.sha256(blob).hexdigest(),
+                    zlib.compress(blob, 6)))
+    return len(lines)
+
+
+def run_works(store: Store, run_id: int) -> list[Work] | None:
+    """The works stored with run ``run_id``; None when none were stored.
+
+    Raises
+    ------
+    StoreError
+        The stored works are damaged (hash mismatch).
+    """
+    import hashlib
+    import zlib
+
+    _ensure_works_tables(store)
+    row = store._db.execute("SELECT sha256, data FROM run_works WHERE run_id = ?",
+                            (run_id,)).fetchone()
+    if row is None:
+        return None
+    blob = zlib.decompress(row["data"])
+    if hashlib.sha256(blob).hexdigest() != row["sha256"]:
+        raise StoreError(f"{store.path}: the works stored with run {run_id} are damaged")
+    return [work_from_json(json.loads(line)) for line in blob.decode("utf-8").splitlines()
+            if line]
+
+
+def runs_with_works(store: Store) -> list[int]:
+    """IDs of the runs whose works are stored, oldest first."""
+    _ensure_works_tables(store)
+    return [int(r[0]) for r in store._db.execute("SELECT run_id FROM run_works ORDER BY run_id")]
+
+
+def record_rescreen(store: Store, run_id: int, new_run_id: int | None, *,
+                    registry_from: str, registry_to: str, changed: bool,
+                    report: dict[str, Any]) -> int:
+    """Keep a rescreen's change report; return its ID."""
+    _ensure_works_tables(store)
+    with store._tx() as db:
+        cur = db.execute(
+            "INSERT INTO rescreens (run_id, new_run_id, at, registry_from, registry_to, "
+            "changed, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, new_run_id, _now(), registry_from, registry_to, int(changed),
+             _j(report)))
+        return int(cur.lastrowid or 0)
+
+
+def rescreens(store: Store, run_id: int | None = None) -> list[dict[str, Any]]:
+    """Stored rescreen reports (of one run, or all), oldest first."""
+    _ensure_works_tables(store)
+    sql = "SELECT * FROM rescreens" + (" WHERE run_id = ?" if run_id is not None else "")
+    rows = store._db.execute(sql + " ORDER BY id", (() if run_id is None else (run_id,)))
+    return [{"id": r["id"], "run_id": r["run_id"], "new_run_id": r["new_run_id"],
+             "at": r["at"], "registry_from": r["registry_from"],
+             "registry_to": r["registry_to"], "changed": bool(r["changed"]),
+             "report": json.loads(r["report"])} for r in rows]

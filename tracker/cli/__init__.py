@@ -161,9 +161,12 @@ class _ProgressView:
         return on_call
 
 
-def _load_registry(watchlists: Sequence[Path]) -> Registry:
+def _load_registry(watchlists: Sequence[Path], version: str | None = None) -> Registry:
     try:
-        reg = load_registry()
+        # the registry version in force (`tracker lists update`), or the one pinned
+        from tracker.registry_versions import VersionStore
+
+        reg = VersionStore(bundled=load_registry()).load(version)
         # OpenAlex IDs learnt by `tracker lists resolve` (asked once, kept on disk).
         from tracker.resolution import ResolutionCache, apply_resolutions
 
@@ -414,6 +417,10 @@ def screen_cmd(
     as_of: AsOfOpt = None,
     lookback: LookbackOpt = None,
     db: DbOpt = None,
+    registry_version: Annotated[str | None, typer.Option(
+        "--registry", help="Registry version to screen against (number or ID, see "
+        "`tracker lists versions`; 0 is the bundled one; default: the one in force).")
+    ] = None,
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 
@@ -447,7 +454,7 @@ def screen_cmd(
         fail("with --works, give either --roster or --org/--author, not both")
     settings = _settings(since, until, lists, topic, names, fuzzy_threshold,
                          "files" if files else strategy)
-    reg = _load_registry(list(watchlist or []))
+    reg = _load_registry(list(watchlist or []), registry_version)
     _check_lists(reg, settings)
     from tracker.cli.review import keep_run, setup_framework
 
@@ -471,6 +478,10 @@ def screen_cmd(
                                  roster=roster, confirm=confirm, refresh=refresh,
                                  cache_dir=cache_dir, assessor=fw.assessor)
     keep_run(result, db, fw)
+    if files:  # kept with the run so `tracker rescreen` needs no API call
+        from tracker.rescreen import keep_works
+
+        keep_works(result, (w for f in files for w in read_works(f)))
     _finish(result, out_dir, fail_on_findings)
 
 
@@ -585,6 +596,9 @@ def _register_subcommands() -> None:
     app.add_typer(review_app, name="review")
     app.command("runs")(runs_cmd)
     app.command("diff")(diff_cmd)
+    from tracker.cli.rescreen import rescreen_cmd
+
+    app.command("rescreen")(rescreen_cmd)
 
 
 _register_subcommands()
