@@ -581,10 +581,12 @@ def _register_subcommands() -> None:
         return
     app.add_typer(lists_app, name="lists")
     from tracker.cli.review import diff_cmd, review_app, runs_cmd
+    from tracker.cli.serve import serve_cmd
 
     app.add_typer(review_app, name="review")
     app.command("runs")(runs_cmd)
     app.command("diff")(diff_cmd)
+    app.command("serve")(serve_cmd)
 
 
 _register_subcommands()
