@@ -57,7 +57,8 @@ def serve_cmd(
         fail(f"--port: {port} is not a port number")
     if new_token:
         token = make_token(path)
-        out.print(f"access token (shown once, keep it safe): {token}", markup=False)
+        out.print(f"access token (shown once, keep it safe): {token}", markup=False,
+                  soft_wrap=True)
     token_hash = read_token_hash(path)
     if not is_loopback(host) and token_hash is None:
         fail(f"--host {host}: listening beyond this machine needs an access token; start "
@@ -65,7 +66,7 @@ def serve_cmd(
     app = create_app(path, token_hash=token_hash)
     where = f"[{host}]" if ":" in host else host
     out.print(f"review workspace on http://{where}:{port}/ (case file {path}); Ctrl-C stops",
-              markup=False)
+              markup=False, soft_wrap=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     except OSError as exc:
