@@ -27,6 +27,8 @@ from tracker.store import Store
 from tracker.web.app import SAFEGUARD, create_app
 from tracker.web.security import new_token, read_token_hash, token_path
 
+LOCAL = "http://127.0.0.1:8000"
+
 
 @pytest.fixture(scope="module")
 def result():
@@ -51,7 +53,7 @@ def case(tmp_path, result) -> Path:
 
 @pytest.fixture
 def client(case, registry) -> Iterator[TestClient]:
-    with TestClient(create_app(case, registry=registry)) as c:
+    with TestClient(create_app(case, registry=registry), base_url=LOCAL) as c:
         yield c
 
 
@@ -164,7 +166,7 @@ def test_review_with_audit_trail_and_the_name_from_the_session(client, result):
 def test_a_stale_write_is_refused_with_the_current_decision(client, result, case, registry):
     fid = result.findings[0].finding_id
     csrf = sign_in(client, "A. Reviewer")
-    with TestClient(create_app(case, registry=registry)) as other:
+    with TestClient(create_app(case, registry=registry), base_url=LOCAL) as other:
         csrf_b = sign_in(other, "B. Reviewer")
         ok = other.post(f"/findings/{fid}/review", data={
             "csrf": csrf_b, "status": "needs_follow_up", "based_on": 0})
@@ -235,12 +237,21 @@ def test_writes_need_the_session_csrf_token_and_the_same_origin(client, result):
     assert "samesite=strict" in signin.headers["set-cookie"].lower()
 
 
+def test_without_a_token_only_loopback_host_names_are_answered(client, case, registry):
+    assert client.get("/runs").status_code == 200
+    for host in ("evil.example", "evil.example:8000", "192.168.1.5"):
+        r = client.get("/api/runs", headers={"Host": host})
+        assert r.status_code == 421 and "refused" in r.json()["detail"]
+    assert client.get("/api/runs", headers={"Host": "localhost:8000"}).status_code == 200
+    assert client.get("/api/runs", headers={"Host": "[::1]:8000"}).status_code == 200
+
+
 def test_with_a_token_every_page_needs_it(tmp_path, case, registry):
     token = new_token(case)
     stored = token_path(case).read_text()
     assert token not in stored and read_token_hash(case) in stored
     app = create_app(case, token_hash=read_token_hash(case), registry=registry)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         r = c.get("/runs", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/signin")
         assert c.get("/api/runs").status_code == 401
@@ -261,7 +272,7 @@ def test_hostile_text_is_rendered_as_text(tmp_path, registry):
     with Store(path) as st:
         st.record_run(res)
     target = next(f for f in res.findings if f.title == HOSTILE_TITLE)
-    with TestClient(create_app(path, registry=registry)) as c:
+    with TestClient(create_app(path, registry=registry), base_url=LOCAL) as c:
         for url in ("/findings?per_page=500", f"/findings/{target.finding_id}", "/network",
                     "/runs", "/audit"):
             body = c.get(url).text

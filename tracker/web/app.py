@@ -13,7 +13,7 @@ Examples
 >>> from fastapi.testclient import TestClient
 >>> with tempfile.TemporaryDirectory() as d:
 ...     app = create_app(Path(d) / "tracker.db")
-...     with TestClient(app) as client:
+...     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
 ...         (client.get("/runs").status_code, client.get("/api/runs").json())
 (200, [])
 """
@@ -63,6 +63,8 @@ STATUS_LABELS = {"unreviewed": "unreviewed", "confirmed": "confirmed",
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; connect-src 'self'; font-src 'none'; object-src 'none'; "
        "frame-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+#: The Host names a workspace without a token answers to.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 SAFEGUARD = ("A flag is evidence for human review, not a determination. tracker matches "
              "institutions only, never people's names, ethnicity or nationality, and ranks "
              "no people. \u201cNo findings\u201d never means \u201ccleared\u201d: see the "
@@ -125,6 +127,10 @@ def create_app(case: Path, *, token_hash: str | None = None,
         ``Authorization: Bearer``; give it whenever the server listens beyond loopback.
     registry : Registry, optional
         For list memberships and reconciliation (default: the bundled registry).
+
+    Without a token, only requests addressed to this machine by name (``Host``
+    127.0.0.1, localhost or [::1]) are answered: a web page elsewhere cannot reach the
+    case file by pointing its own domain name at 127.0.0.1 (DNS rebinding).
     """
     # no Swagger/ReDoc pages: they load their scripts from a CDN, and no request may leave
     # the machine; the schema itself is at /openapi.json
@@ -181,10 +187,15 @@ def create_app(case: Path, *, token_hash: str | None = None,
     async def guard(request: Request, call_next: Any) -> Response:
         path = request.url.path
         public = path.startswith("/static/") or path in ("/signin", "/favicon.ico")
-        if token_hash is not None and not public and not (
+        host = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+        if token_hash is None and host not in LOCAL_HOSTS:
+            resp: Response = JSONResponse(
+                {"detail": f"refused: this workspace answers to 127.0.0.1 or localhost, not "
+                           f"{host!r}"}, status_code=421)
+        elif token_hash is not None and not public and not (
                 session_of(request) is not None or bearer_ok(request)):
             if path.startswith(("/api/", "/reconcile")) or request.method != "GET":
-                resp: Response = JSONResponse(
+                resp = JSONResponse(
                     {"detail": "sign in with the access token first (or send "
                                "Authorization: Bearer TOKEN)"}, status_code=401)
             else:
