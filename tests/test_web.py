@@ -135,6 +135,10 @@ def test_the_evidence_page_shows_every_list_membership(client, result, registry)
     assert sorted(mem) == reg_lists and len(mem) >= 3
     if f.doi:
         assert 'id="doi-link"' in body and "https://doi.org/" in body
+    others = {g.finding_id for g in result.findings
+              if g.work_id == f.work_id and g.finding_id != f.finding_id}
+    section = body.split('id="same-work"')[1].split("</section>")[0]
+    assert set(re.findall(r"/findings/([0-9a-f]{16})", section)) == others
 
 
 # --------------------------------------------------------------------------- reviewing

@@ -257,14 +257,24 @@ def create_app(case: Path, *, token_hash: str | None = None,
                                      "`tracker screen` first")
         return latest
 
-    def finding_row(st: Store, fid: str, run: int | None) -> tuple[int, dict[str, Any]]:
+    def finding_rows(st: Store, fid: str, run: int | None
+                     ) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+        """The run, the finding's row and the run's rows (the latest run that has it)."""
         rid = run_or_latest(st, run)
         for cand in ([rid] if run is not None else
                      [r["id"] for r in reversed(st.runs())]):
-            for r in st.findings(cand):
+            try:
+                rows = st.findings(cand)
+            except StoreError as exc:
+                raise HTTPException(404, str(exc)) from None
+            for r in rows:
                 if r["finding_id"] == fid:
-                    return cand, r
+                    return cand, r, rows
         raise HTTPException(404, f"no finding {fid} in the case file")
+
+    def finding_row(st: Store, fid: str, run: int | None) -> tuple[int, dict[str, Any]]:
+        rid, row, _ = finding_rows(st, fid, run)
+        return rid, row
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -371,14 +381,18 @@ def create_app(case: Path, *, token_hash: str | None = None,
     def finding_page(request: Request, fid: str, run: int | None = None,
                      msg: str = "") -> Response:
         with open_store() as st:
-            rid, row = finding_row(st, fid, run)
+            rid, row, rows = finding_rows(st, fid, run)
             history = st.review_history(fid)
+        same_work = sorted((r for r in rows if r["work_id"] == row["work_id"]
+                            and r["finding_id"] != fid),
+                           key=lambda r: (str(r.get("author_position")), r["finding_id"]))
         reg = get_registry()
         entry = reg.entry_index.get(str(row.get("entry_id") or ""))
         mem = memberships(reg, entry.institution_key or entry.entry_id) if entry else ()
         gaps = [g for g in str(row.get("data_gaps") or "").split(";") if g.strip()]
         return page(request, "finding.html", run_id=rid, f=row, history=history,
                     memberships=mem, entry_known=entry is not None, row_gaps=gaps,
+                    same_work=same_work,
                     statuses=WEB_STATUSES, msg=msg, registry_version=reg.version)
 
     def conflict_page(request: Request, conflicts: list[ReviewConflict], run: int | None
