@@ -34,11 +34,11 @@ def serve_cmd(
 
     Examples:
 
-        tracker serve                         # http://127.0.0.1:8000, this machine only
+        tracker serve        # http://127.0.0.1:8000, this machine only
 
         tracker serve --case case.db --port 8080
 
-        tracker serve --host 0.0.0.0 --new-token   # on the network: token required
+        tracker serve --host 0.0.0.0 --new-token   # token required
     """
     import uvicorn
 
