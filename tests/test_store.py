@@ -236,8 +236,8 @@ def test_a_crash_in_the_middle_of_an_import_leaves_reviews_unchanged(
         return real(self, db, *args)
 
     monkeypatch.setattr(Store, "_insert_review", flaky)
-    with pytest.raises(OSError, match="simulated"):
-        store.import_reviews_xlsx(path, "A. Reviewer")
+    with pytest.raises(OSError, match="simulated"):  # row 7 overrides the earlier decision
+        store.import_reviews_xlsx(path, "A. Reviewer", on_conflict="take-file")
     assert calls["n"] == 3  # two rows were written inside the transaction before the crash
     assert store.latest_reviews() == before
     assert len(store.review_history(res.findings[0].finding_id)) == 0

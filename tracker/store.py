@@ -5,13 +5,20 @@ run, so a decision made after one run shows on every later run that finds the sa
 Decisions are never overwritten: each one is a new row (who, when, why) and the latest
 wins.  Every write is one explicit transaction: a failure leaves the database as it was.
 
-Schema (``schema_version`` 1)::
+Each decision on a tie has a ``version`` (1, 2, ... per tie; 0 means "never reviewed").  A
+write may say which version it was based on; when the tie has moved on since, the write is
+refused with :class:`ReviewConflictError`, which carries the current decision, so two
+reviewers never silently overwrite each other.  A unique index on ``(finding_id, version)``
+makes the database itself refuse a second decision on the same base.
+
+Schema (``schema_version`` 2; a version-1 file is migrated when opened)::
 
     runs(id, started_at, finished_at, tool_version, command, settings, inputs, registry,
          counts, data_gaps, record, comparable_key, recorded_at)
     ties(finding_id PK, first_run_id -> runs, last_run_id -> runs)
     findings(run_id -> runs, finding_id -> ties, row)          PK (run_id, finding_id)
-    reviews(id, finding_id -> ties, status, reason, reviewer, at, source)
+    reviews(id, finding_id -> ties, status, reason, reviewer, at, source, version)
+                                                           UNIQUE (finding_id, version)
 
 JSON columns hold the run record's parts as ScreenResult.run has them.
 
@@ -24,7 +31,7 @@ Examples
 >>> with tempfile.TemporaryDirectory() as d, Store(Path(d) / "t.db") as st:
 ...     run_id = st.record_run(res)
 ...     fid = res.findings[0].finding_id
-...     st.set_review(fid, "dismissed", "A. Reviewer", "same name, other institution")
+...     _ = st.set_review(fid, "dismissed", "A. Reviewer", "same name, other institution")
 ...     (run_id, st.latest_reviews()[fid]["status"], len(st.findings(run_id)) == len(res.findings))
 (1, 'dismissed', True)
 """
@@ -36,6 +43,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +56,8 @@ __all__ = [
     "DIFF_FIELDS",
     "REVIEW_STATUSES",
     "SCHEMA_VERSION",
+    "ReviewConflict",
+    "ReviewConflictError",
     "ReviewImportError",
     "Store",
     "StoreError",
@@ -61,8 +71,8 @@ __all__ = [
     "work_to_json",
 ]
 
-SCHEMA_VERSION = 1
-REVIEW_STATUSES = ("unreviewed", "confirmed", "dismissed")
+SCHEMA_VERSION = 2
+REVIEW_STATUSES = ("unreviewed", "confirmed", "dismissed", "needs_follow_up")
 #: What makes a tie "changed" between two runs: its dates, listing and outcome.
 DIFF_FIELDS = ("listed_at_publication", "outcome", "list_editions", "listed_on")
 #: Evidence columns in the review workbook, after finding_id.
@@ -101,18 +111,48 @@ CREATE TABLE IF NOT EXISTS findings (
     row TEXT NOT NULL,
     PRIMARY KEY (run_id, finding_id)
 );
-CREATE TABLE IF NOT EXISTS reviews (
+"""
+
+#: The reviews table of schema 2 (``{name}``: reviews, or a new table during migration).
+_REVIEWS = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     finding_id TEXT NOT NULL REFERENCES ties (finding_id),
-    status TEXT NOT NULL CHECK (status IN ('unreviewed', 'confirmed', 'dismissed')),
+    status TEXT NOT NULL CHECK (status IN
+        ('unreviewed', 'confirmed', 'dismissed', 'needs_follow_up')),
     reason TEXT NOT NULL DEFAULT '',
     reviewer TEXT NOT NULL CHECK (length(trim(reviewer)) > 0),
     at TEXT NOT NULL,
     source TEXT NOT NULL DEFAULT '',
+    version INTEGER NOT NULL CHECK (version >= 1),
     CHECK (status <> 'dismissed' OR length(trim(reason)) > 0)
 );
-CREATE INDEX IF NOT EXISTS reviews_tie ON reviews (finding_id, id);
 """
+_REVIEWS_INDEXES = """
+CREATE INDEX IF NOT EXISTS reviews_tie ON reviews (finding_id, id);
+CREATE UNIQUE INDEX IF NOT EXISTS reviews_tie_version ON reviews (finding_id, version);
+"""
+
+
+def _migrate_reviews(db: sqlite3.Connection) -> None:
+    """Bring the reviews table to schema 2 inside the caller's transaction.
+
+    A schema-1 table (no ``version``; three statuses) is copied into the new table with
+    each tie's decisions numbered 1, 2, ... in the order they were made; nothing is lost.
+    """
+    cols = {r[1] for r in db.execute("PRAGMA table_info(reviews)")}
+    if not cols:
+        db.execute(_REVIEWS.format(name="reviews"))
+    elif "version" not in cols:
+        db.execute(_REVIEWS.format(name="reviews_v2"))
+        db.execute(
+            "INSERT INTO reviews_v2 (id, finding_id, status, reason, reviewer, at, source,"
+            " version) SELECT id, finding_id, status, reason, reviewer, at, source,"
+            " row_number() OVER (PARTITION BY finding_id ORDER BY id) FROM reviews")
+        db.execute("DROP TABLE reviews")
+        db.execute("ALTER TABLE reviews_v2 RENAME TO reviews")
+    for stmt in _REVIEWS_INDEXES.strip().splitlines():
+        db.execute(stmt)
 
 
 class StoreError(ValueError):
@@ -129,6 +169,50 @@ class ReviewImportError(StoreError):
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         super().__init__(f"{path}: nothing imported: {'; '.join(problems[:3])}{more}")
         self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewConflict:
+    """A decision that was based on an older version of a tie's review.
+
+    ``current`` is the tie's latest decision (status, reason, reviewer, at, version), or
+    None when it has none; ``row`` is the workbook row, when the write came from one.
+    """
+
+    finding_id: str
+    based_on: int
+    current: dict[str, Any] | None
+    wanted: str = ""
+    row: int | None = None
+
+    def describe(self) -> str:
+        """One line: which tie, what the writer saw, what it is now.
+
+        Examples
+        --------
+        >>> ReviewConflict("abc", 0, {"status": "confirmed", "reviewer": "A", "at": "t",
+        ...                           "version": 1, "reason": ""}, "unreviewed", 3).describe()
+        "row 3: finding abc changed since it was read (version 0): now confirmed by A at t \
+(version 1); this write wanted 'unreviewed'"
+        """
+        cur = self.current
+        now = (f"now {cur['status']} by {cur['reviewer']} at {cur['at']} (version "
+               f"{cur['version']})" if cur else "now unreviewed (version 0)")
+        where = f"row {self.row}: " if self.row is not None else ""
+        want = f"; this write wanted {self.wanted!r}" if self.wanted else ""
+        return (f"{where}finding {self.finding_id} changed since it was read (version "
+                f"{self.based_on}): {now}{want}")
+
+
+class ReviewConflictError(StoreError):
+    """A review write was based on an older decision than the current one; nothing was
+    recorded.  ``conflicts`` holds one :class:`ReviewConflict` per refused tie."""
+
+    def __init__(self, conflicts: list[ReviewConflict]) -> None:
+        more = f" (and {len(conflicts) - 3} more)" if len(conflicts) > 3 else ""
+        super().__init__("review not recorded: " + "; ".join(
+            c.describe() for c in conflicts[:3]) + more)
+        self.conflicts = conflicts
 
 
 def default_db_path() -> Path:
@@ -199,13 +283,16 @@ class Store:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
-            with self._tx():
-                row = self._db.execute("SELECT version FROM schema_version").fetchone()
-                if row is None:
-                    self._db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                elif row[0] > SCHEMA_VERSION:
+            with self._tx() as db:
+                row = db.execute("SELECT version FROM schema_version").fetchone()
+                if row is not None and row[0] > SCHEMA_VERSION:
                     raise StoreError(f"{self.path}: database schema {row[0]} is newer than "
                                      f"this tracker's {SCHEMA_VERSION}; upgrade tracker")
+                _migrate_reviews(db)
+                if row is None:
+                    db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                elif row[0] < SCHEMA_VERSION:
+                    db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot use as a tracker database ({exc})") from None
         except OSError as exc:
@@ -296,7 +383,8 @@ class Store:
         return int(row[0]) if row and row[0] is not None else None
 
     def findings(self, run_id: int) -> list[dict[str, Any]]:
-        """The finding rows of a run (as recorded, plus the current ``review_status``)."""
+        """The finding rows of a run (as recorded, plus the current ``review_status``,
+        ``review_reason``, ``reviewer`` and ``review_version``)."""
         if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise StoreError(f"no run {run_id} in {self.path}")
         latest = self.latest_reviews()
@@ -308,6 +396,7 @@ class Store:
             row["review_status"] = rev["status"] if rev else "unreviewed"
             row["review_reason"] = rev["reason"] if rev else ""
             row["reviewer"] = rev["reviewer"] if rev else ""
+            row["review_version"] = rev["version"] if rev else 0
             out.append(row)
         return out
 
@@ -378,19 +467,44 @@ class Store:
 
     # ----------------------------------------------------------------- reviews
     def latest_reviews(self) -> dict[str, dict[str, Any]]:
-        """The latest decision per tie: ``{finding_id: {status, reason, reviewer, at}}``."""
+        """The latest decision per tie:
+        ``{finding_id: {status, reason, reviewer, at, version}}``."""
         rows = self._db.execute(
-            "SELECT r.finding_id, r.status, r.reason, r.reviewer, r.at FROM reviews r"
+            "SELECT r.finding_id, r.status, r.reason, r.reviewer, r.at, r.version FROM reviews r"
             " JOIN (SELECT finding_id, max(id) AS id FROM reviews GROUP BY finding_id) m"
             " ON r.id = m.id")
         return {r["finding_id"]: {"status": r["status"], "reason": r["reason"],
-                                  "reviewer": r["reviewer"], "at": r["at"]} for r in rows}
+                                  "reviewer": r["reviewer"], "at": r["at"],
+                                  "version": r["version"]} for r in rows}
+
+    def review_of(self, finding_id: str) -> dict[str, Any] | None:
+        """The latest decision on one tie (as in :meth:`latest_reviews`), or None."""
+        r = self._db.execute(
+            "SELECT status, reason, reviewer, at, version FROM reviews WHERE finding_id = ?"
+            " ORDER BY id DESC LIMIT 1", (finding_id,)).fetchone()
+        return dict(r) if r is not None else None
 
     def review_history(self, finding_id: str) -> list[dict[str, Any]]:
-        """Every decision on one tie, oldest first."""
-        return [dict(r) for r in self._db.execute(
-            "SELECT status, reason, reviewer, at, source FROM reviews WHERE finding_id = ?"
-            " ORDER BY id", (finding_id,))]
+        """Every decision on one tie, oldest first, with the status it replaced
+        (``old_status``) and its ``version``: the tie's audit trail."""
+        out = []
+        old = "unreviewed"
+        for r in self._db.execute(
+                "SELECT status, reason, reviewer, at, source, version FROM reviews"
+                " WHERE finding_id = ? ORDER BY id", (finding_id,)):
+            out.append({**dict(r), "old_status": old})
+            old = r["status"]
+        return out
+
+    def review_log(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The latest ``limit`` decisions on any tie, newest first (who, when, old -> new,
+        reason, source, version)."""
+        rows = self._db.execute(
+            "SELECT r.finding_id, r.status, r.reason, r.reviewer, r.at, r.source, r.version,"
+            " (SELECT p.status FROM reviews p WHERE p.finding_id = r.finding_id"
+            "  AND p.version = r.version - 1) AS old_status"
+            " FROM reviews r ORDER BY r.id DESC LIMIT ?", (max(0, limit),))
+        return [{**dict(r), "old_status": r["old_status"] or "unreviewed"} for r in rows]
 
     def _check_review(self, finding_id: str, status: str, reviewer: str,
                       reason: str) -> str | None:
@@ -407,156 +521,125 @@ class Store:
         return None
 
     def _insert_review(self, db: sqlite3.Connection, finding_id: str, status: str,
-                       reviewer: str, reason: str, source: str) -> None:
-        db.execute("INSERT INTO reviews (finding_id, status, reason, reviewer, at, source)"
-                   " VALUES (?, ?, ?, ?, ?, ?)",
-                   (finding_id, status, reason.strip(), reviewer.strip(), _now(), source))
+                       reviewer: str, reason: str, source: str, version: int = 0) -> None:
+        """Append a decision as ``version`` (0: the tie's next version)."""
+        if version <= 0:
+            row = db.execute("SELECT coalesce(max(version), 0) FROM reviews"
+                             " WHERE finding_id = ?", (finding_id,)).fetchone()
+            version = int(row[0]) + 1
+        db.execute("INSERT INTO reviews (finding_id, status, reason, reviewer, at, source,"
+                   " version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (finding_id, status, reason.strip(), reviewer.strip(), _now(), source,
+                    version))
 
     def set_review(self, finding_id: str, status: str, reviewer: str,
-                   reason: str = "") -> None:
+                   reason: str = "", *, based_on: int | None = None,
+                   source: str = "set") -> int:
         """Record a decision on a tie (kept with the earlier ones; the latest wins).
+
+        Parameters
+        ----------
+        finding_id, status, reviewer, reason : str
+        based_on : int, optional
+            The version of the tie's decision the reviewer saw (0: none yet).  When the tie
+            has a newer decision, nothing is recorded.  None records on top of whatever is
+            current (the command line's explicit ``review set``).
+        source : str
+            Where the decision came from (``set``, ``web``, ``import FILE`` ...).
+
+        Returns
+        -------
+        int
+            The new decision's version.
 
         Raises
         ------
+        ReviewConflictError
+            ``based_on`` is not the current version; the error carries the current decision.
         StoreError
             Unknown finding ID, a status not in :data:`REVIEW_STATUSES`, a dismissal
             without a reason, or no reviewer.
         """
-        problem = self._check_review(finding_id, status, reviewer, reason)
-        if problem:
-            raise StoreError(f"review not recorded: {problem}")
-        with self._tx() as db:
-            self._insert_review(db, finding_id, status, reviewer, reason, "set")
+        return self.set_reviews([(finding_id, status, reason, based_on)], reviewer,
+                                source=source)[0]
 
-    # ----------------------------------------------------------------- workbook
-    def export_reviews_xlsx(self, path: str | Path, run_id: int) -> Path:
-        """Write a review workbook for a run: one row per finding, evidence columns, and
-        ``status`` (a drop-down), ``reason``, ``reviewer`` holding the latest decision.
+    def set_reviews(self, decisions: list[tuple[str, str, str, int | None]], reviewer: str,
+                    *, source: str = "set") -> list[int]:
+        """Record several decisions ``(finding_id, status, reason, based_on)``: all, or none.
 
-        Fill in ``status`` and ``reason`` and read it back with :meth:`import_reviews_xlsx`.
-        """
-        from openpyxl import Workbook
-        from openpyxl.styles import Font
-        from openpyxl.utils import get_column_letter
-        from openpyxl.worksheet.datavalidation import DataValidation
-
-        from tracker.exports import _put
-
-        rows = self.findings(run_id)
-        path = Path(path)
-        wb = Workbook()
-        ws = wb.active
-        ws.title = REVIEW_SHEET
-        header = ("finding_id", *REVIEW_EVIDENCE, "status", "reason", "reviewer")
-        for j, name in enumerate(header, start=1):
-            ws.cell(row=1, column=j, value=name).font = Font(bold=True)
-        for i, r in enumerate(rows, start=2):
-            values = {**r, "status": r["review_status"], "reason": r["review_reason"]}
-            for j, name in enumerate(header, start=1):
-                v = values.get(name, "")
-                _put(ws, i, j, v if isinstance(v, str | int | float) else str(v))
-        status_col = get_column_letter(header.index("status") + 1)
-        dv = DataValidation(type="list", formula1='"' + ",".join(REVIEW_STATUSES) + '"',
-                            allow_blank=False, showErrorMessage=True,
-                            errorTitle="status", error="choose unreviewed, confirmed or "
-                                                       "dismissed")
-        ws.add_data_validation(dv)
-        dv.add(f"{status_col}2:{status_col}{max(len(rows) + 1, 2)}")
-        ws.freeze_panes = "B2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(len(rows) + 1, 1)}"
-        for j, name in enumerate(header, start=1):
-            ws.column_dimensions[get_column_letter(j)].width = (
-                40 if name in ("title", "outcome", "reason", "raw_affiliation") else 16)
-        about = wb.create_sheet("about")
-        for i, (k, v) in enumerate((
-                ("run_id", run_id), ("database", str(self.path)), ("exported_at", _now()),
-                ("how", "set status to confirmed or dismissed (a dismissal needs a reason), "
-                        "then: tracker review import FILE --reviewer NAME"),
-                ("note", "a finding is evidence for review, not a determination")), start=1):
-            _put(about, i, 1, k)
-            _put(about, i, 2, v)
-        wb.save(path)
-        return path
-
-    def import_reviews_xlsx(self, path: str | Path, reviewer: str) -> dict[str, int]:
-        """Record the decisions in a review workbook, all or nothing.
-
-        Every row is checked first; any unknown finding ID, bad status or dismissal
-        without a reason refuses the whole file, naming the rows.  Rows whose status and
-        reason equal the latest decision are left alone.  The decisions are recorded under
-        ``reviewer`` (the person importing), in one transaction.
+        Every decision is checked inside one write transaction, so a decision made by
+        someone else in between is seen: if any ``based_on`` is stale, nothing is recorded
+        and :class:`ReviewConflictError` lists every stale one with its current decision.
 
         Returns
         -------
-        dict
-            ``{"recorded": n, "unchanged": n, "rows": n}``.
+        list of int
+            The new versions, in the order given.
 
-        Raises
-        ------
-        ReviewImportError
-            The file was refused; nothing was recorded.
+        Examples
+        --------
+        >>> import tempfile, tracker
+        >>> from pathlib import Path
+        >>> res = tracker.screen(tracker.read_works(tracker.demo_works_path()),
+        ...                      registry=tracker.load_registry())
+        >>> with tempfile.TemporaryDirectory() as d, Store(Path(d) / "t.db") as st:
+        ...     _ = st.record_run(res)
+        ...     fid = res.findings[0].finding_id
+        ...     first = st.set_reviews([(fid, "confirmed", "", 0)], "A. Reviewer")
+        ...     try:   # B. read the tie before A. decided: refused, A.'s decision is kept
+        ...         st.set_reviews([(fid, "dismissed", "other campus", 0)], "B. Reviewer")
+        ...     except ReviewConflictError as exc:
+        ...         stale = exc.conflicts[0].current["reviewer"]
+        ...     (first, stale, st.review_of(fid)["status"])
+        ([1], 'A. Reviewer', 'confirmed')
         """
-        from openpyxl import load_workbook
-
-        path = Path(path)
-        if not reviewer.strip():
-            raise StoreError("review import refused: the reviewer's name is required")
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ReviewImportError(path, [f"cannot read as a workbook ({exc})"]) from None
-        try:
-            ws = wb[REVIEW_SHEET] if REVIEW_SHEET in wb.sheetnames else wb.worksheets[0]
-            rows = list(ws.iter_rows(values_only=True))
-        finally:
-            wb.close()
-        if not rows:
-            raise ReviewImportError(path, ["row 1: no header row"])
-        header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
-        missing = [c for c in ("finding_id", "status", "reason") if c not in header]
-        if missing:
-            raise ReviewImportError(path, [f"row 1: column {missing[0]!r} is missing"])
-        col = {name: header.index(name) for name in ("finding_id", "status", "reason")}
-        latest = self.latest_reviews()
-        problems: list[str] = []
-        todo: list[tuple[str, str, str]] = []
-        seen: dict[str, int] = {}
-        unchanged = 0
-        for n, values in enumerate(rows[1:], start=2):
-
-            def cell(name: str, values: tuple[Any, ...] = values) -> str:
-                i = col[name]
-                v = values[i] if i < len(values) else None
-                return "" if v is None else str(v).strip()
-
-            fid, status, reason = cell("finding_id"), cell("status").lower(), cell("reason")
-            if not fid and not status and not reason:
-                continue
-            if not fid:
-                problems.append(f"row {n}: finding_id is empty")
-                continue
-            if fid in seen:
-                problems.append(f"row {n}: finding {fid} already on row {seen[fid]}")
-                continue
-            seen[fid] = n
-            status = status or "unreviewed"
-            problem = self._check_review(fid, status, reviewer, reason)
-            if problem:
-                problems.append(f"row {n}: {problem}")
-                continue
-            prev = latest.get(fid)
-            if (prev is None and status == "unreviewed" and not reason) or (
-                    prev is not None and prev["status"] == status and prev["reason"] == reason):
-                unchanged += 1
-                continue
-            todo.append((fid, status, reason))
+        problems = [f"{fid}: {p}" for fid, status, reason, _ in decisions
+                    if (p := self._check_review(fid, status, reviewer, reason))]
         if problems:
-            raise ReviewImportError(path, problems)
-        source = f"import {path.name}"
-        with self._tx() as db:
-            for fid, status, reason in todo:
-                self._insert_review(db, fid, status, reviewer, reason, source)
-        return {"recorded": len(todo), "unchanged": unchanged, "rows": len(seen)}
+            raise StoreError("review not recorded: " + "; ".join(problems[:3])
+                             + (f" (and {len(problems) - 3} more)" if len(problems) > 3
+                                else ""))
+        seen: set[str] = set()
+        for fid, *_ in decisions:
+            if fid in seen:
+                raise StoreError(f"review not recorded: finding {fid} is given twice")
+            seen.add(fid)
+        versions: list[int] = []
+        try:
+            with self._tx() as db:
+                conflicts = []
+                current: dict[str, int] = {}
+                for fid, status, _, based_on in decisions:
+                    cur = self.review_of(fid)
+                    now = int(cur["version"]) if cur else 0
+                    current[fid] = now
+                    if based_on is not None and based_on != now:
+                        conflicts.append(ReviewConflict(fid, based_on, cur, status))
+                if conflicts:
+                    raise ReviewConflictError(conflicts)
+                for fid, status, reason, _ in decisions:
+                    self._insert_review(db, fid, status, reviewer, reason, source,
+                                        current[fid] + 1)
+                    versions.append(current[fid] + 1)
+        except sqlite3.IntegrityError as exc:  # another writer took the same version
+            raise StoreError(f"review not recorded: another decision was recorded at the "
+                             f"same moment; reload and try again ({exc})") from None
+        return versions
+
+    # ----------------------------------------------------------------- workbook
+    def export_reviews_xlsx(self, path: str | Path, run_id: int) -> Path:
+        """Write a review workbook for a run; see :func:`tracker.reviews.export_workbook`."""
+        from tracker.reviews import export_workbook
+
+        return export_workbook(self, path, run_id)
+
+    def import_reviews_xlsx(self, path: str | Path, reviewer: str, *,
+                            on_conflict: str | None = None) -> dict[str, int]:
+        """Record a review workbook's decisions; see
+        :func:`tracker.reviews.import_workbook` (which returns the full outcome)."""
+        from tracker.reviews import import_workbook
+
+        return import_workbook(self, path, reviewer, on_conflict=on_conflict).counts()
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:

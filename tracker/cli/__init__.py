@@ -592,6 +592,7 @@ def _register_subcommands() -> None:
         return
     app.add_typer(lists_app, name="lists")
     from tracker.cli.review import diff_cmd, review_app, runs_cmd
+    from tracker.cli.serve import serve_cmd
 
     app.add_typer(review_app, name="review")
     app.command("runs")(runs_cmd)
@@ -599,6 +600,7 @@ def _register_subcommands() -> None:
     from tracker.cli.rescreen import rescreen_cmd
 
     app.command("rescreen")(rescreen_cmd)
+    app.command("serve")(serve_cmd)
 
 
 _register_subcommands()

@@ -181,7 +181,7 @@ def _run_id(store: Store, run: int | None) -> int:
 def review_list(
     run: Annotated[int | None, typer.Option(help="Run ID (default: the latest).")] = None,
     status: Annotated[str | None, typer.Option(
-        help="Only this status: unreviewed, confirmed or dismissed.")] = None,
+        help="Only this status: unreviewed, confirmed, dismissed or needs_follow_up.")] = None,
     db: DbOpt = None,
 ) -> None:
     """List a run's findings with their review status.
@@ -203,7 +203,8 @@ def review_list(
               + (f" with status {status}" if status else ""), markup=False)
     for r in rows:
         where = r["institution_name"] or r["list_entry_name"]
-        out.print(f"{r['finding_id']}  {r['review_status']:<10}  {r['list']:<16}  "
+        out.print(f"{r['finding_id']}  {r['review_status']:<10} v{r['review_version']:<3} "
+                  f"{r['list']:<16}  "
                   f"{r['publication_date'] or '?':<10}  {where}  |  {r['outcome'][:90]}",
                   markup=False, soft_wrap=True)
 
@@ -211,9 +212,13 @@ def review_list(
 @review_app.command("set")
 def review_set(
     finding_id: Annotated[str, typer.Argument(help="The finding's ID (findings.csv).")],
-    status: Annotated[str, typer.Argument(help="unreviewed, confirmed or dismissed.")],
+    status: Annotated[str, typer.Argument(
+        help="unreviewed, confirmed, dismissed or needs_follow_up.")],
     reviewer: ReviewerOpt = "",
     reason: Annotated[str, typer.Option(help="Why (required to dismiss).")] = "",
+    based_on: Annotated[int | None, typer.Option(
+        "--based-on", help="The decision version you saw (`review list` shows it); the "
+        "decision is refused if someone has changed it since.")] = None,
     db: DbOpt = None,
 ) -> None:
     """Record a decision on one finding; it applies to every run that finds the same tie.
@@ -225,7 +230,8 @@ def review_set(
     """
     with _open(db) as store:
         try:
-            store.set_review(finding_id, status.strip().lower(), reviewer, reason)
+            store.set_review(finding_id, status.strip().lower(), reviewer, reason,
+                             based_on=based_on)
         except StoreError as exc:
             fail(str(exc))
     out.print(f"recorded: {finding_id} {status} by {reviewer}", markup=False)
@@ -237,18 +243,21 @@ def review_export(
     run: Annotated[int | None, typer.Option(help="Run ID (default: the latest).")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Write a review workbook: one row per finding, with status, reason and reviewer.
+    """Write a review workbook: one row per finding, with the decision's version, status,
+    reason and reviewer.
 
     Example:
 
         tracker review export reviews.xlsx --run 3
     """
+    from tracker.reviews import export_workbook
+
     if path.suffix.lower() != ".xlsx":
         fail(f"{path}: the file name must end in .xlsx")
     with _open(db) as store:
         run_id = _run_id(store, run)
         try:
-            store.export_reviews_xlsx(path, run_id)
+            export_workbook(store, path, run_id)
         except StoreError as exc:
             fail(str(exc))
         except OSError as exc:
@@ -260,22 +269,46 @@ def review_export(
 def review_import(
     path: Annotated[Path, typer.Argument(help="A workbook written by `review export`.")],
     reviewer: ReviewerOpt = "",
+    on_conflict: Annotated[str | None, typer.Option(
+        "--on-conflict", help="When a row was edited on top of a decision someone has "
+        "changed since: keep-current (skip those rows) or take-file (record the file's). "
+        "Without it such a file is refused and nothing is recorded.")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Record the decisions in a review workbook: all rows, or none if any row is bad.
+    """Record the decisions in a review workbook: all rows, or none if any row is bad or
+    would overwrite a newer decision.
 
     Example:
 
         tracker review import reviews.xlsx --reviewer 'A. Reviewer'
+
+        tracker review import reviews.xlsx --reviewer 'A. Reviewer' --on-conflict keep-current
     """
+    from tracker.reviews import ON_CONFLICT, ImportConflictError, import_workbook
+
+    if on_conflict is not None and on_conflict not in ON_CONFLICT:
+        fail(f"--on-conflict: {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
     if not path.is_file():
         fail(f"{path}: no such file")
     with _open(db) as store:
         try:
-            got = store.import_reviews_xlsx(path, reviewer)
+            got = import_workbook(store, path, reviewer, on_conflict=on_conflict)
+        except ImportConflictError as exc:
+            for c in exc.conflicts:
+                out.print(f"conflict: {c.describe()}", markup=False, soft_wrap=True)
+            fail(f"{path}: nothing imported: {len(exc.conflicts)} row(s) would overwrite a "
+                 f"newer decision (listed above); rerun with --on-conflict keep-current or "
+                 f"take-file")
         except StoreError as exc:
             fail(str(exc))
-    out.print(f"recorded {got['recorded']} decisions ({got['unchanged']} rows unchanged) "
+    for c in got.conflicts:
+        kept = "kept the current decision" if on_conflict == "keep-current" else \
+            "recorded the file's decision"
+        out.print(f"conflict ({kept}): {c.describe()}", markup=False, soft_wrap=True)
+    extra = (f", {got.stale_untouched} rows not edited kept their newer decision"
+             if got.stale_untouched else "")
+    out.print(f"recorded {got.recorded} decisions ({got.unchanged} rows unchanged{extra}"
+              f"{f', {len(got.conflicts)} conflicts' if got.conflicts else ''}) "
               f"by {reviewer}", markup=False)
 
 
