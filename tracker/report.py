@@ -45,8 +45,8 @@ import networkx as nx
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from tracker.exports import scrub_secrets
 from tracker.graph import ScreenResultLike, flagged_network, subject_specs
+from tracker.redaction import clean_run_record
 from tracker.risk import Finding
 
 __all__ = [
@@ -1027,7 +1027,7 @@ def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
     if not 3 <= max_network_nodes <= 2000:
         raise ValueError("max_network_nodes must be between 3 and 2000: a larger network is "
                          "unreadable in a browser (open network.graphml in Gephi instead)")
-    run = scrub_secrets(dict(result.run or {}))
+    run = clean_run_record(result.run)
     rows = sorted((f.row() for f in result.findings),
                   key=lambda r: (str(r.get("publication_date") or ""), str(r.get("work_id")),
                                  str(r.get("list"))), reverse=True)

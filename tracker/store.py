@@ -432,7 +432,7 @@ class Store:
         from openpyxl.utils import get_column_letter
         from openpyxl.worksheet.datavalidation import DataValidation
 
-        from tracker.exports import _put
+        from tracker.workbook import set_openpyxl_cell
 
         rows = self.findings(run_id)
         path = Path(path)
@@ -446,7 +446,7 @@ class Store:
             values = {**r, "status": r["review_status"], "reason": r["review_reason"]}
             for j, name in enumerate(header, start=1):
                 v = values.get(name, "")
-                _put(ws, i, j, v if isinstance(v, str | int | float) else str(v))
+                set_openpyxl_cell(ws, i, j, v if isinstance(v, str | int | float) else str(v))
         status_col = get_column_letter(header.index("status") + 1)
         dv = DataValidation(type="list", formula1='"' + ",".join(REVIEW_STATUSES) + '"',
                             allow_blank=False, showErrorMessage=True,
@@ -465,8 +465,8 @@ class Store:
                 ("how", "set status to confirmed or dismissed (a dismissal needs a reason), "
                         "then: tracker review import FILE --reviewer NAME"),
                 ("note", "a finding is evidence for review, not a determination")), start=1):
-            _put(about, i, 1, k)
-            _put(about, i, 2, v)
+            set_openpyxl_cell(about, i, 1, k)
+            set_openpyxl_cell(about, i, 2, v)
         wb.save(path)
         return path
 

@@ -60,14 +60,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
-if TYPE_CHECKING:
-    from tracker.sources.cache import HttpCache
+from tracker.sources.cache import HttpCache
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -500,22 +498,3 @@ class OpenAlexSession(requests.Session):
         delay = retry_after if retry_after is not None else self.backoff * (2 ** attempt)
         self.sleep(min(delay, self.max_wait))
 
-
-def cached_response(url: str, status: int, content_type: str, body: bytes) -> requests.Response:
-    """A :class:`requests.Response` rebuilt from a cache entry (``from_cache`` is True).
-
-    Examples
-    --------
-    >>> r = cached_response("http://x/works/W1", 200, "application/json", b'{"id": "W1"}')
-    >>> r.json()["id"], r.from_cache
-    ('W1', True)
-    """
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = body
-    resp.headers = CaseInsensitiveDict({"Content-Type": content_type})
-    resp.url = url
-    resp.encoding = "utf-8"
-    resp.reason = "OK (cache)" if status == 200 else "cache"
-    resp.from_cache = True  # type: ignore[attr-defined]
-    return resp
