@@ -33,6 +33,7 @@ import orjson
 
 from tracker.graph import ScreenResultLike, flagged_network, write_network_files
 from tracker.redaction import clean_run_record
+from tracker.report import write_report
 from tracker.risk import FINDING_COLUMNS, Finding
 from tracker.workbook import FORMULA_START, write_workbook
 
@@ -253,6 +254,9 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     :func:`tracker.graph.flagged_network` states).  From :data:`PARALLEL_XLSX_ROWS` findings
     on, findings.xlsx is written by a second Python process meanwhile (the function returns
     when every file is complete; where that process cannot run, it writes the workbook itself).
+    The flagged network is built once (report.html draws its first works, as
+    :func:`tracker.graph.prune_flagged_network` states) and the run record is scrubbed of
+    secrets once (:func:`tracker.redaction.clean_run_record`) for all the files.
 
     The files are written into a hidden folder inside ``out_dir`` and moved into place only
     when all seven are complete: a run stopped part-way (an error, Ctrl-C) leaves the
@@ -263,8 +267,6 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     dict of str to Path
         File name to path, in the order above.
     """
-    from tracker.report import write_report  # report imports this module
-
     final = Path(out_dir)
     final.mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(prefix=".tracker-writing-", dir=final))
@@ -280,7 +282,7 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                 "findings.json": _json_rows(rows, run, out / "findings.json"),
                 "findings.xlsx": out / "findings.xlsx",
                 "run.json": write_run(run, out / "run.json"),
-                "report.html": write_report(result, out),
+                "report.html": write_report(result, out, network=g, run=run),
             }
             files["network.graphml"], files["network.gexf"] = write_network_files(
                 g, out / "network.graphml", out / "network.gexf")

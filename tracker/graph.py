@@ -61,6 +61,7 @@ __all__ = [
     "flagged_network",
     "institution_graph",
     "join_coauthor_shares",
+    "prune_flagged_network",
     "subject_specs",
     "write_gexf",
     "write_graphml",
@@ -785,22 +786,91 @@ def flagged_network(result: ScreenResultLike, *,
             continue
         kept += 1
         _add_work(g, result.works.get(item[0]), item[1], item[2])
-    pruned = kept < len(plan)
-    n_w = len(plan)
-    if not plan:
+    note = _describe(g, kept, len(plan), len(all_nodes), max_nodes)
+    return g, note
+
+
+def _describe(g: nx.Graph, kept: int, flagged: int, nodes_total: int, max_nodes: int) -> str:
+    """Say on ``g`` (``g.graph``) and in a note what the flagged network shows."""
+    pruned = kept < flagged
+    if not flagged:
         note = "No flagged ties: the network is empty. This is not clearance."
     elif not pruned:
-        note = (f"All {n_w} flagged work{'s' if n_w != 1 else ''} and their flagged ties are "
-                f"shown ({len(g)} nodes).")
+        note = (f"All {flagged} flagged work{'s' if flagged != 1 else ''} and their flagged "
+                f"ties are shown ({len(g)} nodes).")
     else:
-        note = (f"Pruned to stay readable: {kept} of {n_w} flagged works are shown ({len(g)} of "
-                f"{len(all_nodes)} nodes; limit {max_nodes}). Works were added whole while they "
-                f"fit, works with a designation-list finding first, then 'listed at "
+        note = (f"Pruned to stay readable: {kept} of {flagged} flagged works are shown "
+                f"({len(g)} of {nodes_total} nodes; limit {max_nodes}). Works were added whole "
+                f"while they fit, works with a designation-list finding first, then 'listed at "
                 f"publication' yes, unknown, no, then newest first. Every finding is in the "
                 f"findings table and the exports.")
-    g.graph.update(note=note, pruned=pruned, works_shown=kept, works_flagged=n_w,
-                   nodes_total=len(all_nodes), max_nodes=max_nodes)
-    return g, note
+    g.graph.update(note=note, pruned=pruned, works_shown=kept, works_flagged=flagged,
+                   nodes_total=nodes_total, max_nodes=max_nodes)
+    return note
+
+
+def prune_flagged_network(g: nx.Graph, max_nodes: int) -> tuple[nx.Graph, str]:
+    """A smaller view of a network :func:`flagged_network` built, pruned the same way.
+
+    Works are taken in the order :func:`flagged_network` added them (its stated order) and
+    kept whole (the work, its authors and subjects, and the listed institutions of its
+    flagged ties) while they fit in ``max_nodes``.  A flagged tie's ``evidence`` and
+    ``works`` keep the works shown.  Used to draw the report's network from the one built
+    for network.graphml, instead of building it twice.
+
+    Parameters
+    ----------
+    g : networkx.Graph
+        As :func:`flagged_network` returns it.
+    max_nodes : int
+
+    Returns
+    -------
+    (networkx.Graph, str)
+        ``g`` itself when it already fits, else a new graph; and the note (as
+        :func:`flagged_network`'s, counting the works and nodes of the whole network).
+
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> for w, inst in (("W1", "I1"), ("W2", "I2")):
+    ...     g.add_node(f"work:{w}", kind="work")
+    ...     g.add_edge(f"author:{w}", f"work:{w}", relation="authored")
+    ...     g.add_edge(f"author:{w}", f"inst:{inst}", relation="flagged affiliation",
+    ...                works=w, evidence=f"{w} (2020): X")
+    >>> _ = _describe(g, 2, 2, len(g), 5000)
+    >>> small, note = prune_flagged_network(g, 3)
+    >>> sorted(small.nodes), note.startswith("Pruned to stay readable: 1 of 2")
+    (['author:W1', 'inst:I1', 'work:W1'], True)
+    """
+    if max_nodes < 3:
+        raise ValueError("max_nodes below 3 cannot hold even one work, author and institution")
+    flagged = int(g.graph.get("works_flagged", 0))
+    nodes_total = int(g.graph.get("nodes_total", len(g)))
+    if len(g) <= max_nodes:
+        return g, str(g.graph.get("note", ""))
+    keep: set[Any] = set()
+    shown: set[str] = set()
+    for work, d in g.nodes(data=True):
+        if d.get("kind") != "work":
+            continue
+        wid = work.partition(":")[2]
+        need = {work, *g[work]}
+        for author in g[work]:
+            need |= {i for i in g[author] if g.edges[author, i].get("relation")
+                     == "flagged affiliation" and wid in str(g.edges[author, i].get(
+                         "works", "")).split(" | ")}
+        if len(keep | need) <= max_nodes:
+            keep |= need
+            shown.add(wid)
+    h = g.subgraph(keep).copy()
+    for _, _, e in h.edges(data=True):
+        if e.get("relation") == "flagged affiliation":
+            e["works"] = _join(w for w in str(e.get("works", "")).split(" | ") if w in shown)
+            e["evidence"] = "\n".join(line for line in str(e.get("evidence", "")).split("\n")
+                                      if line.split(" ", 1)[0] in shown)
+    note = _describe(h, len(shown), flagged, nodes_total, max_nodes)
+    return h, note
 
 
 def _add_work(g: nx.Graph, work: Work | None, ties: list[_Tie],

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "clean_run_record", "find_secrets", "scrub_secrets"]
+__all__ = ["REDACTED", "ScrubbedRecord", "clean_run_record", "find_secrets", "scrub_secrets"]
 
 _SECRET_KEY = re.compile(
     r"(api[_-]?key|apikey|authori[sz]ation|token|secret|password|passwd|credential|cookie|"
@@ -108,8 +108,15 @@ def find_secrets(obj: Any, path: str = "") -> list[str]:
     return found
 
 
-def clean_run_record(run: Mapping[str, Any] | None) -> dict[str, Any]:
+class ScrubbedRecord(dict[str, Any]):
+    """A run record :func:`clean_run_record` made: passing it again costs nothing."""
+
+
+def clean_run_record(run: Mapping[str, Any] | None) -> ScrubbedRecord:
     """The run record as it may be written anywhere: :func:`scrub_secrets`, then checked.
+
+    A :class:`ScrubbedRecord` (what this returns) is returned as it is, so the writers of
+    one report folder scrub the record once between them.
 
     Raises
     ------
@@ -123,12 +130,16 @@ def clean_run_record(run: Mapping[str, Any] | None) -> dict[str, Any]:
     {'settings': {'token': '[redacted]'}, 'tool': 'tracker'}
     >>> clean_run_record(None)
     {}
+    >>> once = clean_run_record({"a": 1})
+    >>> clean_run_record(once) is once
+    True
     """
+    if isinstance(run, ScrubbedRecord):
+        return run
     cleaned = scrub_secrets(dict(run or {}))
     left = find_secrets(cleaned)
     if left:  # cannot happen after scrub_secrets; refuse rather than leak
         raise ValueError(f"the run record still holds a secret at {left[0]}; refusing to write")
-    assert isinstance(cleaned, dict)
-    return cleaned
+    return ScrubbedRecord(cleaned)
 
 
