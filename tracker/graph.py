@@ -809,67 +809,75 @@ def _describe(g: nx.Graph, kept: int, flagged: int, nodes_total: int, max_nodes:
     return note
 
 
-def prune_flagged_network(g: nx.Graph, max_nodes: int) -> tuple[nx.Graph, str]:
-    """A smaller view of a network :func:`flagged_network` built, pruned the same way.
+def prune_flagged_network(g: nx.Graph, result: ScreenResultLike,
+                          max_nodes: int) -> tuple[nx.Graph, str]:
+    """A smaller view of the network :func:`flagged_network` built for ``result``.
 
-    Works are taken in the order :func:`flagged_network` added them (its stated order) and
-    kept whole (the work, its authors and subjects, and the listed institutions of its
-    flagged ties) while they fit in ``max_nodes``.  A flagged tie's ``evidence`` and
-    ``works`` keep the works shown.  Used to draw the report's network from the one built
-    for network.graphml, instead of building it twice.
+    The same graph as ``flagged_network(result, max_nodes=max_nodes)`` (same works, nodes,
+    evidence and note) without planning every finding again: the works are taken from
+    ``g`` in the order it holds them (the stated order) while they fit whole, and only
+    their findings are added.  Used to draw the report's network from the one built for
+    network.graphml.
 
     Parameters
     ----------
     g : networkx.Graph
-        As :func:`flagged_network` returns it.
+        As :func:`flagged_network` returned it for ``result``, with a larger limit.
+    result : ScreenResultLike
     max_nodes : int
 
     Returns
     -------
     (networkx.Graph, str)
-        ``g`` itself when it already fits, else a new graph; and the note (as
-        :func:`flagged_network`'s, counting the works and nodes of the whole network).
+        ``g`` itself when it already fits, else a new graph; and the note.
 
     Examples
     --------
-    >>> g = nx.Graph()
-    >>> for w, inst in (("W1", "I1"), ("W2", "I2")):
-    ...     g.add_node(f"work:{w}", kind="work")
-    ...     g.add_edge(f"author:{w}", f"work:{w}", relation="authored")
-    ...     g.add_edge(f"author:{w}", f"inst:{inst}", relation="flagged affiliation",
-    ...                works=w, evidence=f"{w} (2020): X")
-    >>> _ = _describe(g, 2, 2, len(g), 5000)
-    >>> small, note = prune_flagged_network(g, 3)
-    >>> sorted(small.nodes), note.startswith("Pruned to stay readable: 1 of 2")
-    (['author:W1', 'inst:I1', 'work:W1'], True)
+    >>> from types import SimpleNamespace
+    >>> from tracker.risk import Finding
+    >>> fs = [Finding(finding_id=f"f{i}", work_id=f"W{i}", doi="", title="T",
+    ...               publication_date="2021", author_id=f"A{i}", author_name="X",
+    ...               author_position="first", raw_affiliation="", institution_id=f"I{i}",
+    ...               institution_ror="", institution_name="U", list="BIS_ENTITY_LIST",
+    ...               list_entry_name="U", listed_on="", listed_at_publication="unknown",
+    ...               match_method="openalex_id", match_detail="", outcome="review")
+    ...       for i in (1, 2)]
+    >>> r = SimpleNamespace(findings=fs, works={}, run={}, subjects={"kind": "files"})
+    >>> small, note = prune_flagged_network(flagged_network(r)[0], r, 3)
+    >>> len(small), note.startswith("Pruned to stay readable: 1 of 2")
+    (3, True)
     """
     if max_nodes < 3:
         raise ValueError("max_nodes below 3 cannot hold even one work, author and institution")
-    flagged = int(g.graph.get("works_flagged", 0))
-    nodes_total = int(g.graph.get("nodes_total", len(g)))
     if len(g) <= max_nodes:
         return g, str(g.graph.get("note", ""))
     keep: set[Any] = set()
-    shown: set[str] = set()
-    for work, d in g.nodes(data=True):
-        if d.get("kind") != "work":
+    shown: list[str] = []
+    for work, kind in g.nodes(data="kind"):
+        if kind != "work":
             continue
         wid = work.partition(":")[2]
-        need = {work, *g[work]}
-        for author in g[work]:
+        need = {work, *g[work]}  # its authors and subjects
+        for author in g[work]:  # and the institutions of its own flagged ties
             need |= {i for i in g[author] if g.edges[author, i].get("relation")
                      == "flagged affiliation" and wid in str(g.edges[author, i].get(
                          "works", "")).split(" | ")}
         if len(keep | need) <= max_nodes:
             keep |= need
-            shown.add(wid)
-    h = g.subgraph(keep).copy()
-    for _, _, e in h.edges(data=True):
-        if e.get("relation") == "flagged affiliation":
-            e["works"] = _join(w for w in str(e.get("works", "")).split(" | ") if w in shown)
-            e["evidence"] = "\n".join(line for line in str(e.get("evidence", "")).split("\n")
-                                      if line.split(" ", 1)[0] in shown)
-    note = _describe(h, len(shown), flagged, nodes_total, max_nodes)
+            shown.append(wid)
+    by_work: dict[str, list[Finding]] = {wid: [] for wid in shown}
+    for f in result.findings:
+        if f.work_id in by_work:
+            by_work[f.work_id].append(f)
+    subjects = result.subjects or {}
+    h = nx.Graph()
+    for wid, fs in by_work.items():
+        work = result.works.get(wid)
+        _add_work(h, work, [_Tie(f, f"work:{wid}", _finding_author_key(f, work),
+                                 _finding_institution_key(f)) for f in fs],
+                  _subject_keys(work, subjects))
+    note = _describe(h, len(shown), int(g.graph.get("works_flagged", len(shown))),
+                     int(g.graph.get("nodes_total", len(g))), max_nodes)
     return h, note
 
 

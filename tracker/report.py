@@ -715,7 +715,7 @@ def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
         if network is None:
             g, note = flagged_network(result, max_nodes=max_network_nodes)
         else:
-            g, note = prune_flagged_network(network, max_network_nodes)
+            g, note = prune_flagged_network(network, result, max_network_nodes)
         tl = timeline_figure(rows)
         figures = [{"div": "fig-network", "json": "fig-network-data",
                     "data": Markup(_fig_json(network_figure(g, seed=seed)))},
@@ -759,9 +759,9 @@ def write_report(result: ScreenResultLike, out_dir: str | Path, *,
     seed : int, default 7
         Seed of the network layout.
     network : networkx.Graph, optional
-        The flagged network already built (:func:`tracker.graph.flagged_network`, e.g. for
-        network.graphml): the report draws its first works
-        (:func:`tracker.graph.prune_flagged_network`) instead of building another.
+        The flagged network already built for ``result`` (:func:`tracker.graph.flagged_network`,
+        e.g. for network.graphml): the report draws its first works
+        (:func:`tracker.graph.prune_flagged_network`) instead of planning another.
     run : mapping, optional
         The run record to show instead of ``result.run`` (scrubbed of secrets here unless
         :func:`tracker.redaction.clean_run_record` made it).
