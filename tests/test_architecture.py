@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
+import subprocess
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -213,3 +215,39 @@ KNOWN_BROKEN_PUBLIC = {
 def test_every_public_name_imports(name):
     module = importlib.import_module("tracker")
     assert getattr(module, name) is not None
+
+
+#: Paths of one machine: a checkout elsewhere has none of them (/tmp is on every machine).
+_MACHINE_PATH = re.compile(r"/(?:work|root)/|/home/[a-z]|/Users/[A-Za-z]|[A-Z]:\\Users")
+
+
+def _tracked_files() -> list[Path]:
+    repo = PACKAGE.parent
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True,
+                             check=True, timeout=60).stdout.decode("utf-8")
+        return [repo / name for name in out.split("\0") if name]
+    except (OSError, subprocess.SubprocessError):  # not a git checkout: every file
+        skip = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", "build"}
+        return [p for p in repo.rglob("*")
+                if p.is_file() and not skip & set(p.relative_to(repo).parts)]
+
+
+def test_no_absolute_machine_paths_in_the_repository():
+    found = []
+    for path in _tracked_files():
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"\0" in data[:8192]:  # binary (xlsx, gz)
+            continue
+        for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+            if _MACHINE_PATH.search(line):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{n}: {line.strip()[:120]}")
+    assert found == []
+
+
+def test_the_machine_path_check_can_fail():
+    assert _MACHINE_PATH.search("see " + "/work" + "/shared/data")
+    assert _MACHINE_PATH.search("C:" + "\\Users\\me")
+    assert not _MACHINE_PATH.search("../shared/data/openalex, https://ror.org/00wk2mp56")
