@@ -405,6 +405,22 @@ class OpenAlexSession(requests.Session):
 
     def _attempts(self, method: str, target: str, args: tuple[Any, ...],
                   kwargs: dict[str, Any]) -> requests.Response:
+        """Send one request, retrying as the table in the module docstring says.
+
+        Hand-written rather than :class:`urllib3.util.Retry` mounted on an adapter, because
+        that policy decides from the status code and headers alone, before the body, and
+        sleeps for whatever ``Retry-After`` asks.  This one also:
+
+        - tells a spent daily allowance (a 429 whose body says "Insufficient budget", or
+          ``X-RateLimit-Remaining: 0``, or a ``Retry-After`` of over five minutes) from a
+          per-second limit, and stops at once (:class:`BudgetExhausted`) instead of retrying;
+        - retries a 200 whose JSON body is cut off (Retry never sees a 200 as a failure);
+        - stops the run, resumable, when the server asks for a wait longer than
+          ``max_wait``, instead of sleeping for hours;
+        - counts every attempt (call counts, the cost estimate, the progress callback) and
+          raises errors whose text never holds the URL on the wire (urllib3's
+          ``MaxRetryError`` quotes it, API key included).
+        """
         kind = self.kind_of(target)
         attempt = 0
         wire = self._on_the_wire(target)
