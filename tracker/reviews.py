@@ -133,7 +133,7 @@ def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from tracker.exports import _put
+    from tracker.workbook import set_openpyxl_cell
 
     rows = store.findings(run_id)
     path = Path(path)
@@ -148,7 +148,7 @@ def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
                   "version": r["review_version"]}
         for j, name in enumerate(header, start=1):
             v = values.get(name, "")
-            _put(ws, i, j, v if isinstance(v, str | int | float) else str(v))
+            set_openpyxl_cell(ws, i, j, v if isinstance(v, str | int | float) else str(v))
     status_col = get_column_letter(header.index("status") + 1)
     dv = DataValidation(type="list", formula1='"' + ",".join(REVIEW_STATUSES) + '"',
                         allow_blank=False, showErrorMessage=True, errorTitle="status",
@@ -170,8 +170,8 @@ def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
             ("version", "the version of the decision each row shows: an import refuses a "
                         "row edited on top of a decision someone has changed since"),
             ("note", "a finding is evidence for review, not a determination")), start=1):
-        _put(about, i, 1, k)
-        _put(about, i, 2, v)
+        set_openpyxl_cell(about, i, 1, k)
+        set_openpyxl_cell(about, i, 2, v)
     wb.save(path)
     return path
 
