@@ -18,6 +18,7 @@ Run: ``.venv/bin/python tests/matching_eval/independent/label_rows.py`` (determi
 
 from __future__ import annotations
 
+import argparse
 import csv
 import re
 import sys
@@ -111,10 +112,14 @@ def default_decision(row: dict[str, str], records: dict[str, Decision]) -> Decis
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--candidates", type=Path, default=HERE / "candidates.csv")
+    parser.add_argument("--out", type=Path, default=HERE / "labels.csv")
+    args = parser.parse_args()
     records, strings = load_decisions()
     acr = printed_acronyms()
     out: list[list[str]] = []
-    with (HERE / "candidates.csv").open(encoding="utf-8") as fh:
+    with args.candidates.open(encoding="utf-8") as fh:
         cands = list(csv.DictReader(fh))
     known = {r["openalex_id"] for r in cands}
     missing = [k for k in [*records, *(k for k, _ in strings)] if k not in known]
@@ -148,11 +153,11 @@ def main() -> int:
     unused = set(strings) - used_strings
     if unused:
         raise ValueError(f"string decisions matching no candidate row: {sorted(unused)}")
-    with (HERE / "labels.csv").open("w", encoding="utf-8", newline="") as fh:
+    with args.out.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(COLUMNS)
         w.writerows(out)
-    print(f"{len(out)} rows -> {HERE / 'labels.csv'}")
+    print(f"{len(out)} rows -> {args.out}")
     return 0
 
 
