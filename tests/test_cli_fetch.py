@@ -385,12 +385,14 @@ def test_the_api_key_is_in_no_output_file_cache_case_file_or_message(
 
 def test_fetch_progress_shows_works_calls_and_estimated_cost(oa, tmp_path):
     """What the progress bar says while fetching (rendered only on a terminal)."""
-    from tracker.cli import _ProgressView
+    from tracker.cli.common import ProgressView
+    from tracker.runs import fetch_progress_callbacks
     from tracker.sources.openalex import OpenAlexSource, Subject
 
-    with _ProgressView(True) as view:
+    with ProgressView(True) as view:
+        _, on_fetch = fetch_progress_callbacks(view)
         src = OpenAlexSource(base_url=oa.url, cache_dir=tmp_path, per_page=10,
-                             progress=view.fetched)
+                             progress=on_fetch)
         list(src.iter_works(Subject("org", OXFORD, (OXFORD,), label=OXFORD)))
         assert view._progress is not None
         (task,) = view._progress.tasks

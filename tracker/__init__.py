@@ -32,7 +32,7 @@ _PUBLIC = {
     "parse_work": "tracker.records",
     "read_works": "tracker.sources.files",
     "split_works": "tracker.sources.files",
-    "SkippedRecord": "tracker.sources.files",
+    "SkippedRecord": "tracker.skipped",
     "demo_works_path": "tracker.demo",
     # registry
     "load_registry": "tracker.watchlists",
@@ -46,7 +46,7 @@ _PUBLIC = {
     "SubjectSpec": "tracker.screening",
     "Finding": "tracker.risk",
     "FINDING_COLUMNS": "tracker.risk",
-    "findings_frame": "tracker.exports",
+    "findings_frame": "tracker.frames",
     # rosters of people (resolved by ORCID / OpenAlex author ID, never by name)
     "read_roster": "tracker.sources.roster",
     "RosterRow": "tracker.sources.roster",

@@ -2,7 +2,7 @@
 
 Data flows one way: records → matching → assessment → (graph, report, exports).  This
 module knows nothing about HTTP or files of works; callers hand it an iterable of
-:class:`~tracker.records.Work` (or :class:`~tracker.sources.files.SkippedRecord` for
+:class:`~tracker.records.Work` (or :class:`~tracker.skipped.SkippedRecord` for
 records that could not be read, which are counted as data gaps).
 
 Examples
@@ -41,7 +41,7 @@ from tracker import __version__
 from tracker.matching import Matcher
 from tracker.records import Authorship, Work
 from tracker.risk import Finding, make_finding
-from tracker.sources.files import SkippedRecord
+from tracker.skipped import SkippedRecord
 from tracker.watchlists import Registry
 
 __all__ = ["Progress", "ScreenResult", "ScreenSettings", "SubjectSpec", "screen",

@@ -51,7 +51,15 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.home import confirmed_profiles_path
 from tracker.records import short_id
-from tracker.sources.openalex import InputError, Subject, parse_author_id, parse_org_id
+from tracker.sources.openalex import (
+    MAX_COUNTRIES_IN_ONE_YEAR,
+    MAX_PLAUSIBLE_WORKS,
+    InputError,
+    Subject,
+    merged_profile_signals,
+    parse_author_id,
+    parse_org_id,
+)
 from tracker.sources.transport import RequestRejected
 from tracker.textfiles import CsvText, CsvUnreadable, read_csv_text
 
@@ -85,10 +93,6 @@ __all__ = [
 ]
 
 COLUMNS: tuple[str, ...] = ("name", "department", "orcid", "openalex_id", "institution")
-#: More works than one person plausibly writes: the profile may merge several people.
-MAX_PLAUSIBLE_WORKS = 2000
-#: Affiliations in more countries than this in one year suggest a merged profile.
-MAX_COUNTRIES_IN_ONE_YEAR = 4
 CANDIDATES_SHOWN = 10
 
 
@@ -244,40 +248,6 @@ def read_roster(path: Path) -> tuple[list[RosterRow], list[RosterProblem]]:
 
 
 # -- profiles ----------------------------------------------------------------------------
-def merged_profile_signals(author: dict[str, Any]) -> list[str]:
-    """Signs that an OpenAlex author profile merges several people, in words.
-
-    Examples
-    --------
-    >>> merged_profile_signals({"works_count": 45000})
-    ['45,000 works: more than one person plausibly writes (limit 2,000)']
-    >>> a = {"works_count": 10, "affiliations": [{"institution": {"country_code": c},
-    ...      "years": [2020]} for c in "AT BE CN DE ES".split()]}
-    >>> merged_profile_signals(a)
-    ['affiliations in 5 countries in 2020 (AT, BE, CN, DE, ES)']
-    """
-    out: list[str] = []
-    wc = author.get("works_count")
-    if isinstance(wc, int) and wc > MAX_PLAUSIBLE_WORKS:
-        out.append(f"{wc:,} works: more than one person plausibly writes "
-                   f"(limit {MAX_PLAUSIBLE_WORKS:,})")
-    by_year: dict[int, set[str]] = {}
-    for aff in author.get("affiliations") or []:
-        if not isinstance(aff, dict):
-            continue
-        cc = (aff.get("institution") or {}).get("country_code")
-        if not isinstance(cc, str) or not cc:
-            continue
-        for y in aff.get("years") or []:
-            if isinstance(y, int):
-                by_year.setdefault(y, set()).add(cc.upper())
-    worst = max(by_year.items(), key=lambda kv: (len(kv[1]), kv[0]), default=None)
-    if worst and len(worst[1]) > MAX_COUNTRIES_IN_ONE_YEAR:
-        year, ccs = worst
-        out.append(f"affiliations in {len(ccs)} countries in {year} ({', '.join(sorted(ccs))})")
-    return out
-
-
 @dataclass(frozen=True)
 class Candidate:
     """An OpenAlex author profile offered for a person to pick (or confirm)."""
