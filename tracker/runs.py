@@ -814,11 +814,10 @@ def fetch_progress_callbacks(progress: ProgressCallback | None
 
 def _screen_api(req: RunRequest, reg: Registry, settings: ScreenSettings, nm: object | None,
                 assessor: Any, progress: ProgressCallback | None) -> _Screened:
+    from tracker.home import cache_dir
     from tracker.sources.openalex import InputError, OpenAlexSource
     from tracker.sources.roster import RosterError
     from tracker.sources.transport import RequestRejected
-
-    from tracker.home import cache_dir
 
     on_call, fetched = fetch_progress_callbacks(progress)
 
