@@ -52,6 +52,11 @@ _PUBLIC = {
     "RosterRow": "tracker.sources.roster",
     "screen_roster": "tracker.sources.roster",
     "RosterScreen": "tracker.sources.roster",
+    # one run end to end: inputs -> subjects -> works -> screen -> case file -> report
+    "run": "tracker.runs",
+    "RunRequest": "tracker.runs",
+    "RunOutcome": "tracker.runs",
+    "ProgressEvent": "tracker.runs",
     # frameworks and the case file
     "load_framework": "tracker.frameworks",
     "available_frameworks": "tracker.frameworks",
