@@ -869,6 +869,10 @@ def _ended(exc: BaseException) -> tuple[str, str]:
         return "interrupted", "stopped by Ctrl-C"
     if isinstance(exc, SystemExit):
         return "interrupted", f"stopped (exit {exc.code})"
+    from tracker.sources.transport import FetchError
+
+    if isinstance(exc, FetchError) and exc.resumable:
+        return "interrupted", f"fetching stopped, resumable: {exc}"[:500]
     return "failed", f"{type(exc).__name__}: {exc}"[:500]
 
 
