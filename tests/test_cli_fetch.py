@@ -164,9 +164,15 @@ def test_spent_allowance_stops_cleanly_and_the_rerun_resumes(oa, tmp_path, capsy
     assert code == EXIT_RESUMABLE
     assert "daily allowance is spent" in err and "resume where it stopped" in err
     assert not (tmp_path / "stopped" / "run.json").exists()
+    from tracker.store import Store
+
+    with Store() as st:  # the case file says how it ended
+        (stopped,) = st.runs()
+        assert stopped["status"] == "interrupted" and "resumable" in stopped["status_reason"]
     oa.reset()
     code, _, err = run(capsys, *quick(oa, tmp_path / "resumed", *args))
     assert code == 0, err
+    assert record(tmp_path / "resumed")["diff"]["previous_run"] is None
     resumed_lists = sum(r.endpoint == "list" for r in oa.requests.snapshot())
     assert resumed_lists < once_lists
     assert findings(tmp_path / "resumed") == findings(tmp_path / "once")

@@ -373,3 +373,38 @@ def test_screen_records_name_matching_as_it_was_done(works, reg):
 
 def test_environment_errors_are_os_errors():
     assert issubclass(RunEnvironmentError, OSError)
+
+
+# --------------------------------------------------------------------------- one home
+
+def test_every_default_folder_comes_from_one_home(tmp_path, monkeypatch):
+    from tracker import home, names, resolution, store
+    from tracker.sources import cache, roster
+
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "h"))
+    got = {store.default_db_path(), cache.default_cache_dir(), resolution.default_cache_path(),
+           roster.default_confirmations_path(), names._default_cache_dir()}
+    assert got == {tmp_path / "h" / "tracker.db", tmp_path / "h" / "cache",
+                   tmp_path / "h" / "resolved_openalex_ids.json",
+                   tmp_path / "h" / "confirmed_profiles.json"}
+    monkeypatch.delenv("TRACKER_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    data, caches = tmp_path / "user" / ".local" / "share" / "tracker", \
+        tmp_path / "user" / ".cache" / "tracker"
+    assert store.default_db_path() == data / "tracker.db" == home.case_file_path()
+    assert roster.default_confirmations_path().parent == data
+    assert resolution.default_cache_path().parent == data
+    # before, the name matcher's cache went to ~/.local/share/tracker/cache and the HTTP
+    # cache to ~/.cache/tracker: one cache folder now
+    assert cache.default_cache_dir() == names._default_cache_dir() == caches
+
+
+def test_a_workbook_given_as_a_roster_is_refused_with_advice(tmp_path):
+    from tracker.sources.roster import RosterError
+
+    book = tmp_path / "roster.csv"
+    book.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)))
+    with pytest.raises(RosterError, match="save it as CSV"):
+        tracker.read_roster(book)
