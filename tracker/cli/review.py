@@ -188,9 +188,9 @@ def review_import(
 def runs_cmd(db: DbOpt = None) -> None:
     """List the runs in the case file, with how each ended.
 
-    A run is ``running`` while it runs (and for ever if its process was killed),
-    ``finished``, ``failed`` or ``interrupted`` (with the reason).  Only finished runs are
-    compared with and listed as the latest.
+    Each run shows how it ended: finished, failed or interrupted (with the reason), or
+    "running/not finished" while it runs and for ever if its process was killed.  Only
+    finished runs are compared with, listed as the latest and exported for review.
 
     Example:
 
