@@ -20,7 +20,7 @@ Examples
 ...                       out=d / "report"))
 >>> done.status, done.run_id, done.previous_run_id, done.result.run["counts"]["works_read"]
 ('finished', 1, None, 71)
->>> again = run(RunRequest(works=(tracker.demo_works_path(),), db=d / "case.db"))
+>>> again = run(RunRequest(works=str(tracker.demo_works_path()), db=d / "case.db"))
 >>> again.previous_run_id, again.result.run["diff"]["counts"]["new"]
 (1, 0)
 """
@@ -174,6 +174,24 @@ class RunRequest:
     out: Path | None = None
     command: tuple[str, ...] = ()
     processes: bool = True
+
+    def __post_init__(self) -> None:
+        # paths and codes given as plain strings or lists (a notebook, a web form) are fine
+        def paths(value: Any) -> tuple[Path, ...]:
+            return tuple(Path(v) for v in ((value,) if isinstance(value, str | Path)
+                                           else value))
+
+        def texts(value: Any) -> tuple[str, ...]:
+            return (value,) if isinstance(value, str) else tuple(value)
+
+        for name in ("works", "watchlists"):
+            object.__setattr__(self, name, paths(getattr(self, name)))
+        for name in ("orgs", "authors", "lists", "topics", "command"):
+            object.__setattr__(self, name, texts(getattr(self, name)))
+        for name in ("roster", "confirm", "cache_dir", "db", "out"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
 
     @property
     def fetches(self) -> bool:
