@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests._paths import OPENALEX
-from tracker.cli import EXIT_INPUT, demo_works_path, main
+from tracker.cli import EXIT_ENVIRONMENT, EXIT_INPUT, demo_works_path, main
 
 
 @pytest.fixture(autouse=True)
@@ -191,7 +191,7 @@ def test_import_of_an_older_copy_reports_conflicts_per_row_and_changes_nothing(
     (["demo", "--lookback", "five"], "--lookback: not a number of years"),
     (["demo", "--framework", "ca-strac", "--lookback", "5y"], "no look-back window"),
     (["diff", "1", "2"], "no run 1"),
-    (["review", "list"], "no runs in"),
+    (["review", "list"], "no finished run in"),
     (["review", "set", "abc", "confirmed", "--reviewer", "me"], "unknown finding ID 'abc'"),
     (["review", "set", "abc", "maybe", "--reviewer", "me"], "status 'maybe'"),
     (["review", "import", "missing.xlsx", "--reviewer", "me"], "no such file"),
@@ -252,7 +252,8 @@ def test_a_bad_database_fails_before_screening(tmp_path, capsys):
     bad.write_text("this is not SQLite\n" * 100, encoding="utf-8")
     code, _, err = run(capsys, "demo", "-o", str(tmp_path / "r"), "--no-progress",
                        "--db", str(bad))
-    assert code == EXIT_INPUT and "cannot use as a tracker database" in err
+    assert code == EXIT_ENVIRONMENT and "case file cannot be used" in err
+    assert "give --db a new file" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
 

@@ -21,9 +21,11 @@ import csv
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -41,6 +43,7 @@ __all__ = [
     "FINDINGS_SCHEMA_VERSION",
     "findings_schema",
     "neutralise",
+    "remove_stale_writing_folders",
     "write_csv",
     "write_json",
     "write_report_folder",
@@ -245,6 +248,87 @@ def _abandon_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None) -> None:
         payload.unlink(missing_ok=True)
 
 
+#: The hidden folder a report folder is written into before its files move into place.
+WRITING_PREFIX = ".tracker-writing-"
+#: Inside it: which process writes there (pid, host, start time), to tell a stale one.
+WRITING_OWNER = ".owner.json"
+#: A writing folder older than this is stale whoever made it (no write takes a day).
+STALE_WRITING_SECONDS = 24 * 3600
+#: One without an owner file (made by an older tracker) is stale after an hour.
+STALE_UNOWNED_SECONDS = 3600
+
+
+def _writer_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or cannot tell: leave it
+    return True
+
+
+def _is_stale_writing_folder(path: Path, now: float) -> bool:
+    """True for a writing folder of ours that no running process will finish."""
+    if not path.name.startswith(WRITING_PREFIX) or path.is_symlink() or not path.is_dir():
+        return False
+    entries = list(path.iterdir())
+    if any(e.is_symlink() or not e.is_file() for e in entries):
+        return False  # we only ever write plain files there: not ours
+    age = now - path.stat().st_mtime
+    try:
+        owner = json.loads((path / WRITING_OWNER).read_text("utf-8"))
+    except (OSError, ValueError):
+        return age > STALE_UNOWNED_SECONDS
+    if age > STALE_WRITING_SECONDS:
+        return True
+    if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
+        return False  # another machine's (a shared folder): only its age tells
+    return owner["pid"] != os.getpid() and not _writer_alive(owner["pid"])
+
+
+def remove_stale_writing_folders(out_dir: str | Path) -> list[Path]:
+    """Remove the hidden writing folders a killed run left in ``out_dir``.
+
+    Only tracker's own (named ``.tracker-writing-*``, holding plain files only) and only
+    stale ones: the process that made it has ended (same machine), or it is older than
+    :data:`STALE_WRITING_SECONDS` (:data:`STALE_UNOWNED_SECONDS` for one made by an older
+    tracker without an owner file).  A folder another running write is using is left alone.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> left = d / ".tracker-writing-abc"; left.mkdir()
+    >>> _ = (left / WRITING_OWNER).write_text('{"pid": 999999999, "host": "%s"}'
+    ...                                       % socket.gethostname())
+    >>> [p.name for p in remove_stale_writing_folders(d)], left.exists()
+    (['.tracker-writing-abc'], False)
+    """
+    folder = Path(out_dir)
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        candidates = [p for p in folder.iterdir() if p.name.startswith(WRITING_PREFIX)]
+    except OSError:
+        return removed
+    for p in candidates:
+        try:
+            stale = _is_stale_writing_folder(p, now)
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(p, ignore_errors=True)
+            if not p.exists():
+                removed.append(p)
+    return removed
+
+
 def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                         max_nodes: int = 5000) -> dict[str, Path]:
     """Write everything a case file needs into ``out_dir``.
@@ -260,7 +344,9 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
 
     The files are written into a hidden folder inside ``out_dir`` and moved into place only
     when all seven are complete: a run stopped part-way (an error, Ctrl-C) leaves the
-    previous run's files as they were, never a mixture of two runs.
+    previous run's files as they were, never a mixture of two runs.  A hidden folder left by
+    a process that was killed is removed by the next write (see
+    :func:`remove_stale_writing_folders`).
 
     Returns
     -------
@@ -269,7 +355,10 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     """
     final = Path(out_dir)
     final.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix=".tracker-writing-", dir=final))
+    remove_stale_writing_folders(final)
+    out = Path(tempfile.mkdtemp(prefix=WRITING_PREFIX, dir=final))
+    (out / WRITING_OWNER).write_text(json.dumps(
+        {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}), "utf-8")
     findings: Sequence[Finding] = list(result.findings)
     run = clean_run_record(result.run)
     rows = _rows(findings)  # once for the three tables

@@ -177,12 +177,18 @@ def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
 
 
 def _read_rows(path: Path) -> list[tuple[Any, ...]]:
+    import zipfile
+
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ReviewImportError(path, [f"cannot read as a workbook ({exc})"]) from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException,
+            EOFError) as exc:
+        raise ReviewImportError(path, [
+            f"not a complete .xlsx workbook ({type(exc).__name__}: {exc}); export it "
+            "again with `tracker review export`, or save it from Excel as .xlsx"]) from None
     try:
         ws = wb[REVIEW_SHEET] if REVIEW_SHEET in wb.sheetnames else wb.worksheets[0]
         return list(ws.iter_rows(values_only=True))

@@ -11,16 +11,23 @@ refused with :class:`ReviewConflictError`, which carries the current decision, s
 reviewers never silently overwrite each other.  A unique index on ``(finding_id, version)``
 makes the database itself refuse a second decision on the same base.
 
-Schema (``schema_version`` 2; a version-1 file is migrated when opened)::
+Schema (``schema_version`` 2; a version-1 file is migrated when opened: runs gain a status,
+reviews a version)::
 
     runs(id, started_at, finished_at, tool_version, command, settings, inputs, registry,
-         counts, data_gaps, record, comparable_key, recorded_at)
+         counts, data_gaps, record, comparable_key, recorded_at, status, status_reason)
     ties(finding_id PK, first_run_id -> runs, last_run_id -> runs)
     findings(run_id -> runs, finding_id -> ties, row)          PK (run_id, finding_id)
     reviews(id, finding_id -> ties, status, reason, reviewer, at, source, version)
                                                            UNIQUE (finding_id, version)
 
 JSON columns hold the run record's parts as ScreenResult.run has them.
+
+A run's ``status`` says how it ended: ``running`` from its start (and for ever when the
+process was killed), then ``finished``, ``failed`` or ``interrupted`` with the reason in
+``status_reason``.  Only finished runs are compared with ("changes since the previous run"),
+listed as the latest, or exported for review by default.  Version 1 files are migrated on
+opening: their runs are marked finished (they were recorded when screening completed).
 
 Examples
 --------
@@ -38,16 +45,18 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from tracker.home import case_file_path
 from tracker.records import Authorship, InstitutionRef, Work
 from tracker.risk import Finding
 from tracker.screening import ScreenResult
@@ -55,7 +64,9 @@ from tracker.screening import ScreenResult
 __all__ = [
     "DIFF_FIELDS",
     "REVIEW_STATUSES",
+    "RUN_STATUSES",
     "SCHEMA_VERSION",
+    "CaseFileError",
     "ReviewConflict",
     "ReviewConflictError",
     "ReviewImportError",
@@ -72,6 +83,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 2
+#: How a run ended; ``running`` also stays for a run whose process was killed.
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 REVIEW_STATUSES = ("unreviewed", "confirmed", "dismissed", "needs_follow_up")
 #: What makes a tie "changed" between two runs: its dates, listing and outcome.
 DIFF_FIELDS = ("listed_at_publication", "outcome", "list_editions", "listed_on")
@@ -97,7 +110,10 @@ CREATE TABLE IF NOT EXISTS runs (
     data_gaps TEXT NOT NULL,
     record TEXT NOT NULL,
     comparable_key TEXT NOT NULL,
-    recorded_at TEXT NOT NULL
+    recorded_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'finished'
+        CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+    status_reason TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS runs_key ON runs (comparable_key, id);
 CREATE TABLE IF NOT EXISTS ties (
@@ -159,6 +175,42 @@ class StoreError(ValueError):
     """The case-file database cannot be used or refuses a change; nothing was written."""
 
 
+class CaseFileError(StoreError):
+    """The case file cannot be read or written (full or read-only disk, a damaged file):
+    a problem of the machine, not of the input.  Nothing was written."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _sqlite_problem(exc: sqlite3.Error, path: Path) -> CaseFileError:
+    text = str(exc)
+    if "full" in text:
+        advice = "free some disk space, or give --db on another disk"
+    elif "readonly" in text or "read-only" in text or "unable to open" in text:
+        advice = "make it writable, or give --db a file you can write"
+    elif "malformed" in text or "not a database" in text or "corrupt" in text:
+        advice = "restore it from a backup, or give --db a new file"
+    else:
+        advice = "check the disk and the file, or give --db another file"
+    return CaseFileError(f"{path}: the case file cannot be used ({text}): {advice}")
+
+
+def _guarded(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn SQLite's errors in a Store method into :class:`CaseFileError`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            store = args[0]
+            raise _sqlite_problem(exc, getattr(store, "path", Path("?"))) from None
+
+    return wrapper
+
+
 class ReviewImportError(StoreError):
     """A review workbook was refused; no decision from it was recorded.
 
@@ -216,24 +268,24 @@ class ReviewConflictError(StoreError):
 
 
 def default_db_path() -> Path:
-    """``$TRACKER_HOME/tracker.db``, else ``~/.local/share/tracker/tracker.db``."""
-    home = os.environ.get("TRACKER_HOME")
-    base = Path(home) if home else Path.home() / ".local" / "share" / "tracker"
-    return base / "tracker.db"
+    """``$TRACKER_HOME/tracker.db``, else ``~/.local/share/tracker/tracker.db`` (see
+    :mod:`tracker.home`)."""
+    return case_file_path()
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _j(value: Any) -> str:
+def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def comparable_key(run: dict[str, Any]) -> str:
-    """What two runs must share to be compared: inputs (by name, not content) and settings
-    other than the as-of date.  The registry is left out: a diff exists to show what a
-    registry change did.
+    """What two runs must share to be compared: inputs (by resolved path, not content) and
+    settings other than the as-of date.  The registry is left out: a diff exists to show
+    what a registry change did.  A file given by a relative path and by an absolute one is
+    the same input (the run record's ``resolved_path``).
 
     Examples
     --------
@@ -243,11 +295,22 @@ def comparable_key(run: dict[str, Any]) -> str:
     ...      "settings": {"framework": "none", "as_of": "2026-02-01"}}
     >>> comparable_key(a) == comparable_key(b)
     True
+    >>> c = {"inputs": [{"kind": "file", "path": "/data/w.jsonl",
+    ...                  "resolved_path": "/data/w.jsonl"}], "settings": {}}
+    >>> d = {"inputs": [{"kind": "file", "path": "w.jsonl",
+    ...                  "resolved_path": "/data/w.jsonl"}], "settings": {}}
+    >>> comparable_key(c) == comparable_key(d)
+    True
     """
-    inputs = [{k: v for k, v in i.items() if k not in ("sha256", "bytes")}
-              for i in run.get("inputs", [])]
+    inputs = []
+    for i in run.get("inputs", []):
+        item = {k: v for k, v in i.items() if k not in ("sha256", "bytes", "resolved_path")}
+        if i.get("resolved_path"):
+            item["path"] = i["resolved_path"]
+        inputs.append(item)
     settings = {k: v for k, v in run.get("settings", {}).items() if k != "as_of"}
-    return _j({"inputs": inputs, "settings": settings, "subjects": run.get("subjects", [])})
+    return _json_text({"inputs": inputs, "settings": settings,
+                       "subjects": run.get("subjects", [])})
 
 
 class Store:
@@ -291,13 +354,26 @@ class Store:
                 _migrate_reviews(db)
                 if row is None:
                     db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                elif row[0] < SCHEMA_VERSION:
-                    db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot use as a tracker database ({exc})") from None
+                self._migrate_run_status()
+        except sqlite3.Error as exc:
+            raise _sqlite_problem(exc, self.path) from None
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot create the database ({exc.strerror})") \
-                from None
+            raise CaseFileError(f"{self.path}: cannot create the case file ({exc.strerror}): "
+                                f"give --db a file in a folder you can write") from None
+
+    def _migrate_run_status(self) -> None:
+        """Schema 1 -> 2: runs gain ``status`` and ``status_reason``.  Runs of a version 1
+        file were recorded only when screening had completed: they are marked finished."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(runs)")}
+        if "status" not in columns:
+            self._db.execute("ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT "
+                             "'finished'")
+            self._db.execute("ALTER TABLE runs ADD COLUMN status_reason TEXT NOT NULL "
+                             "DEFAULT ''")
+            self._db.execute("UPDATE runs SET status_reason = 'recorded before tracker kept "
+                             "run status'")
+        self._db.execute("UPDATE schema_version SET version = ? WHERE version < ?",
+                         (SCHEMA_VERSION, SCHEMA_VERSION))
 
     # ----------------------------------------------------------------- plumbing
     def close(self) -> None:
@@ -321,13 +397,68 @@ class Store:
         self._db.execute("COMMIT")
 
     # ----------------------------------------------------------------- runs
-    def record_run(self, result: ScreenResult) -> int:
+    @_guarded
+    def start_run(self, command: Sequence[str] = (), settings: dict[str, Any] | None = None,
+                  inputs: Sequence[dict[str, Any]] = ()) -> int:
+        """Record that a run has started (status ``running``); return its ID.
+
+        Give the screening result later with ``record_run(result, run_id=...)`` and the way
+        it ended with :meth:`end_run`.  A run whose process is killed stays ``running``:
+        it is never compared with, listed as the latest, or exported by default.
+        """
+        from tracker import __version__
+
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs (started_at, finished_at, tool_version, command, settings,"
+                " inputs, registry, counts, data_gaps, record, comparable_key, recorded_at,"
+                " status, status_reason) VALUES (?, '', ?, ?, ?, ?, '{}', '{}', '{}', '{}',"
+                " '', ?, 'running', '')",
+                (_now(), __version__, _json_text(list(command)), _json_text(settings or {}),
+                 _json_text(list(inputs)), _now()))
+            return int(cur.lastrowid or 0)
+
+    @_guarded
+    def end_run(self, run_id: int, status: str, reason: str = "") -> None:
+        """Say how a run ended: ``finished``, ``failed`` or ``interrupted`` (with why)."""
+        if status not in RUN_STATUSES or status == "running":
+            raise StoreError(f"run status {status!r} is not one of finished, failed, "
+                             f"interrupted")
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE runs SET status = ?, status_reason = ?, finished_at = CASE WHEN"
+                " finished_at = '' THEN ? ELSE finished_at END WHERE id = ?",
+                (status, reason, _now(), run_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"no run {run_id} in {self.path}")
+
+    @_guarded
+    def run_status(self, run_id: int) -> tuple[str, str]:
+        """``(status, reason)`` of a run."""
+        row = self._db.execute("SELECT status, status_reason FROM runs WHERE id = ?",
+                               (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no run {run_id} in {self.path}")
+        return str(row[0]), str(row[1])
+
+    @_guarded
+    def record_run(self, result: ScreenResult, *, run_id: int | None = None) -> int:
         """Store a run and its findings; return the run's ID.
+
+        Without ``run_id`` the run is stored as ``finished`` (a complete result).  With the
+        ID :meth:`start_run` gave, that run's row gets the result and keeps its status until
+        :meth:`end_run`.
 
         Also sets each finding's ``review_status`` (and ``extra["review"]``) from the latest
         decision on its tie, so reports of this run show decisions made earlier.
         """
         run = result.run
+        values = (run.get("started_at", ""), run.get("finished_at", ""),
+                  str(run.get("version", "")), _json_text(run.get("command", [])),
+                  _json_text(run.get("settings", {})), _json_text(run.get("inputs", [])),
+                  _json_text(run.get("registry", {})), _json_text(run.get("counts", {})),
+                  _json_text(run.get("data_gaps", {})), _json_text(run), comparable_key(run),
+                  _now())
         with self._tx() as db:
             latest = self.latest_reviews()
             for f in result.findings:
@@ -335,33 +466,42 @@ class Store:
                 if rev is not None:
                     f.review_status = rev["status"]
                     f.extra["review"] = rev
-            cur = db.execute(
-                "INSERT INTO runs (started_at, finished_at, tool_version, command, settings,"
-                " inputs, registry, counts, data_gaps, record, comparable_key, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.get("started_at", ""), run.get("finished_at", ""),
-                 str(run.get("version", "")), _j(run.get("command", [])),
-                 _j(run.get("settings", {})), _j(run.get("inputs", [])),
-                 _j(run.get("registry", {})), _j(run.get("counts", {})),
-                 _j(run.get("data_gaps", {})), _j(run), comparable_key(run), _now()))
-            run_id = int(cur.lastrowid or 0)
+            if run_id is None:
+                cur = db.execute(
+                    "INSERT INTO runs (started_at, finished_at, tool_version, command,"
+                    " settings, inputs, registry, counts, data_gaps, record, comparable_key,"
+                    " recorded_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " 'finished')", values)
+                run_id = int(cur.lastrowid or 0)
+            else:
+                cur = db.execute(
+                    "UPDATE runs SET started_at = ?, finished_at = ?, tool_version = ?,"
+                    " command = ?, settings = ?, inputs = ?, registry = ?, counts = ?,"
+                    " data_gaps = ?, record = ?, comparable_key = ?, recorded_at = ?"
+                    " WHERE id = ?", (*values, run_id))
+                if cur.rowcount == 0:
+                    raise StoreError(f"no run {run_id} in {self.path}")
             db.executemany(
                 "INSERT INTO ties (finding_id, first_run_id, last_run_id) VALUES (?, ?, ?)"
                 " ON CONFLICT (finding_id) DO UPDATE SET last_run_id = excluded.last_run_id",
                 [(f.finding_id, run_id, run_id) for f in result.findings])
             db.executemany(
                 "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)",
-                [(run_id, f.finding_id, _j(_finding_json(f))) for f in result.findings])
+                [(run_id, f.finding_id, _json_text(_finding_json(f)))
+                 for f in result.findings])
         return run_id
 
+    @_guarded
     def runs(self) -> list[dict[str, Any]]:
-        """Every run, oldest first: id, times, version, command, counts, registry version."""
+        """Every run, oldest first: id, status (and why), times, version, command, counts,
+        registry version."""
         out = []
         for r in self._db.execute("SELECT * FROM runs ORDER BY id"):
             registry = json.loads(r["registry"])
             settings = json.loads(r["settings"])
             out.append({
-                "id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
+                "id": r["id"], "status": r["status"], "status_reason": r["status_reason"],
+                "started_at": r["started_at"], "finished_at": r["finished_at"],
                 "tool_version": r["tool_version"], "command": json.loads(r["command"]),
                 "framework": settings.get("framework", "none"),
                 "as_of": settings.get("as_of"),
@@ -370,6 +510,7 @@ class Store:
             })
         return out
 
+    @_guarded
     def run_record(self, run_id: int) -> dict[str, Any]:
         """The full run record as screening made it."""
         row = self._db.execute("SELECT record FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -378,10 +519,15 @@ class Store:
         record: dict[str, Any] = json.loads(row[0])
         return record
 
-    def latest_run_id(self) -> int | None:
-        row = self._db.execute("SELECT max(id) FROM runs").fetchone()
+    @_guarded
+    def latest_run_id(self, *, finished_only: bool = True) -> int | None:
+        """The newest finished run (any run with ``finished_only=False``), or None."""
+        sql = "SELECT max(id) FROM runs" + (" WHERE status = 'finished'" if finished_only
+                                            else "")
+        row = self._db.execute(sql).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    @_guarded
     def findings(self, run_id: int) -> list[dict[str, Any]]:
         """The finding rows of a run (as recorded, plus the current ``review_status``,
         ``review_reason``, ``reviewer`` and ``review_version``)."""
@@ -400,19 +546,23 @@ class Store:
             out.append(row)
         return out
 
+    @_guarded
     def previous_comparable_run(self, result: ScreenResult, *,
                                 before_run_id: int | None = None) -> int | None:
-        """The latest stored run of the same screen (same inputs and settings, see
-        :func:`comparable_key`), older than ``before_run_id`` when given.
+        """The latest finished run of the same screen (same inputs and settings, see
+        :func:`comparable_key`), older than ``before_run_id`` when given.  Runs that
+        failed, were interrupted or are still running (or were killed) never count.
 
         Call it before :meth:`record_run`, or pass the new run's ID as ``before_run_id``.
         """
         key = comparable_key(result.run)
         row = self._db.execute(
-            "SELECT max(id) FROM runs WHERE comparable_key = ? AND id < ?",
+            "SELECT max(id) FROM runs WHERE comparable_key = ? AND status = 'finished'"
+            " AND id < ?",
             (key, before_run_id if before_run_id is not None else 2**62)).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    @_guarded
     def diff(self, run_a: int, run_b: int) -> dict[str, Any]:
         """What changed from run ``run_a`` to run ``run_b``.
 
@@ -428,6 +578,7 @@ class Store:
     def _by_id(self, run_id: int) -> dict[str, dict[str, Any]]:
         return {r["finding_id"]: r for r in self.findings(run_id)}
 
+    @_guarded
     def changes(self, run_a: int, run_b: int, *, limit: int = 500) -> dict[str, Any]:
         """:meth:`diff` with what a reader needs beside the IDs, for reports.
 
@@ -466,6 +617,7 @@ class Store:
         return d
 
     # ----------------------------------------------------------------- reviews
+    @_guarded
     def latest_reviews(self) -> dict[str, dict[str, Any]]:
         """The latest decision per tie:
         ``{finding_id: {status, reason, reviewer, at, version}}``."""
@@ -484,6 +636,7 @@ class Store:
             " ORDER BY id DESC LIMIT 1", (finding_id,)).fetchone()
         return dict(r) if r is not None else None
 
+    @_guarded
     def review_history(self, finding_id: str) -> list[dict[str, Any]]:
         """Every decision on one tie, oldest first, with the status it replaced
         (``old_status``) and its ``version``: the tie's audit trail."""
@@ -532,6 +685,7 @@ class Store:
                    (finding_id, status, reason.strip(), reviewer.strip(), _now(), source,
                     version))
 
+    @_guarded
     def set_review(self, finding_id: str, status: str, reviewer: str,
                    reason: str = "", *, based_on: int | None = None,
                    source: str = "set") -> int:
@@ -820,7 +974,7 @@ def record_rescreen(store: Store, run_id: int, new_run_id: int | None, *,
             "INSERT INTO rescreens (run_id, new_run_id, at, registry_from, registry_to, "
             "changed, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (run_id, new_run_id, _now(), registry_from, registry_to, int(changed),
-             _j(report)))
+             _json_text(report)))
         return int(cur.lastrowid or 0)
 
 

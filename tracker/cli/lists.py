@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tracker.cli import APP_SETTINGS
+from tracker.cli.common import APP_SETTINGS
 from tracker.watchlists import (
     STALE_AFTER_DAYS,
     ListEntry,

@@ -5,37 +5,23 @@ Every screening run is kept in the case-file database (``--db``, default
 later runs; ``diff`` shows what changed between two runs (new ties, gone ties, and ties
 whose listing or outcome changed, e.g. after a list update).
 
-Also here: the helpers ``screen``/``demo`` use for ``--framework``, ``--as-of``,
-``--lookback`` and ``--db``.  Errors print one line and exit with code 2.
+Also here: :func:`parse_lookback` for ``--lookback``.  Errors print one line and exit with
+code 2 (a case file that cannot be read or written: code 5).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from tracker.cli import APP_SETTINGS, fail, out, parse_date
-from tracker.frameworks import Framework, FrameworkError, available_frameworks, load_framework
-from tracker.records import Work
-from tracker.risk import Finding
-from tracker.screening import ScreenResult, ScreenSettings
-from tracker.store import REVIEW_STATUSES, Store, StoreError, default_db_path
-from tracker.watchlists import Registry
+from tracker.cli.common import APP_SETTINGS, EXIT_ENVIRONMENT, DbOpt, fail, out
+from tracker.store import REVIEW_STATUSES, CaseFileError, Store, StoreError, default_db_path
 
-__all__ = ["FrameworkSetup", "diff_cmd", "keep_run", "review_app", "runs_cmd",
-           "setup_framework"]
-
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Case-file database (default $TRACKER_HOME/tracker.db, else "
-    "~/.local/share/tracker/tracker.db).")]
+__all__ = ["diff_cmd", "parse_lookback", "review_app", "runs_cmd"]
 ReviewerOpt = Annotated[str, typer.Option(
     "--reviewer", envvar="TRACKER_REVIEWER", help="Your name, recorded with each decision "
     "(or set TRACKER_REVIEWER).")]
@@ -56,7 +42,7 @@ review_app = typer.Typer(
 )
 
 
-# --------------------------------------------------------------------------- screen helpers
+# --------------------------------------------------------------------------- options
 
 def parse_lookback(value: str | None) -> int | None:
     """``5y`` (or ``5``) → 5; None stays None; anything else fails with one line.
@@ -74,96 +60,13 @@ def parse_lookback(value: str | None) -> int | None:
     return int(m.group(1))
 
 
-@dataclass(frozen=True)
-class FrameworkSetup:
-    """The chosen framework, ready to screen with (``framework`` None: ``none``)."""
-
-    name: str
-    framework: Framework | None
-    as_of: date | None
-    lookback_years: int | None
-    assessor: Callable[[Finding, Work], Finding] | None
-
-    def apply(self, settings: ScreenSettings) -> ScreenSettings:
-        """The settings with framework, as-of date and look-back filled in."""
-        return dataclasses.replace(settings, framework=self.name, as_of=self.as_of,
-                                   lookback_years=self.lookback_years)
-
-    def record(self) -> dict[str, Any]:
-        """What the run record says about the framework."""
-        if self.framework is None:
-            return {"name": "none", "note": "no framework: every designation finding is a "
-                                            "call for review"}
-        return {**self.framework.to_json(),
-                "as_of": self.as_of.isoformat() if self.as_of else None,
-                "lookback_years": self.lookback_years}
-
-
-def setup_framework(name: str, as_of: str | None, lookback: str | None,
-                    registry: Registry, db: Path | None = None) -> FrameworkSetup:
-    """Check ``--framework``, ``--as-of``, ``--lookback`` and ``--db`` and build the assessor.
-
-    ``--lookback`` without ``--framework`` selects the plain ``lookback`` framework.  The
-    as-of date defaults to today when a framework is chosen.  The database is opened (and
-    created) now, so a bad ``--db`` fails before a long fetch rather than after it.
-    """
-    _open(db).close()
-    when = parse_date(as_of, "--as-of")
-    years = parse_lookback(lookback)
-    name = (name or "none").strip().lower()
-    if name == "none" and years is not None:
-        name = "lookback"
-    if name == "none":
-        return FrameworkSetup("none", None, when, None, None)
-    if name not in available_frameworks():
-        fail(f"--framework: unknown framework {name!r}; known: none, "
-             f"{', '.join(available_frameworks())}")
-    when = when or date.today()
-    try:
-        fw = load_framework(name)
-        assessor = fw.assessor(when, years, registry=registry)
-    except FrameworkError as exc:
-        fail(f"--lookback: {exc}" if years is not None else f"--framework {name}: {exc}")
-    return FrameworkSetup(name, fw, when, years, assessor)
-
-
 def _open(db: Path | None) -> Store:
     try:
         return Store(db if db is not None else default_db_path())
+    except CaseFileError as exc:
+        fail(f"--db: {exc}", EXIT_ENVIRONMENT)
     except StoreError as exc:
         fail(f"--db: {exc}")
-
-
-def keep_run(result: ScreenResult, db: Path | None, setup: FrameworkSetup) -> None:
-    """Record the run in the case file, apply earlier review decisions to its findings,
-    and put the diff against the previous run of the same screen into the run record.
-
-    Call it after screening and before writing the report folder.
-    """
-    result.run["framework"] = setup.record()
-    with _open(db) as store:
-        try:
-            previous = store.previous_comparable_run(result)
-            run_id = store.record_run(result)
-            result.run["case_file"] = {"database": str(store.path), "run_id": run_id,
-                                       "previous_run_id": previous}
-            if previous is None:
-                result.run["diff"] = {"previous_run": None,
-                                      "note": "first run of this screen in the case file"}
-            else:
-                d = store.changes(previous, run_id)
-                result.run["diff"] = {
-                    "previous_run": previous, "run": run_id, "counts": d["counts"],
-                    "new": d["new"], "gone": d["gone"],
-                    "changed": [c["finding_id"] for c in d["changed"]],
-                    # decisions made on evidence that has since changed: look again
-                    "changed_since_review": d["changed_since_review"],
-                    "changed_fields": d["changed"],
-                    "gone_rows": d["gone_rows"],
-                    "registry": d["registry"],
-                }
-        except StoreError as exc:
-            fail(f"--db: {exc}")
 
 
 # --------------------------------------------------------------------------- review commands
@@ -173,7 +76,8 @@ def _run_id(store: Store, run: int | None) -> int:
         return run
     latest = store.latest_run_id()
     if latest is None:
-        fail(f"no runs in {store.path} yet; run `tracker demo` or `tracker screen` first")
+        fail(f"no finished run in {store.path} yet; run `tracker demo` or `tracker screen` "
+             f"first (see `tracker runs`)")
     return latest
 
 
@@ -315,7 +219,11 @@ def review_import(
 # --------------------------------------------------------------------------- runs, diff
 
 def runs_cmd(db: DbOpt = None) -> None:
-    """List the runs in the case file.
+    """List the runs in the case file, with how each ended.
+
+    Each run shows how it ended: finished, failed or interrupted (with the reason), or
+    "running/not finished" while it runs and for ever if its process was killed.  Only
+    finished runs are compared with, listed as the latest and exported for review.
 
     Example:
 
@@ -328,7 +236,10 @@ def runs_cmd(db: DbOpt = None) -> None:
         return
     for r in rows:
         c = r["counts"]
-        out.print(f"{r['id']:>4}  {r['started_at']}  framework={r['framework']}"
+        status = r["status"] if r["status"] != "running" else "running/not finished"
+        why = f" ({r['status_reason']})" if r["status"] != "finished" and r["status_reason"] \
+            else ""
+        out.print(f"{r['id']:>4}  {status}{why}  {r['started_at']}  framework={r['framework']}"
                   f"{' as_of=' + r['as_of'] if r['as_of'] else ''}  "
                   f"registry={r['registry_version']}  works={c.get('works_read', 0)}  "
                   f"findings={c.get('findings', 0)}  {' '.join(r['command'])}",

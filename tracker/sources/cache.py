@@ -62,8 +62,9 @@ SECRET_PARAMS = frozenset({"api_key", "api-key", "apikey", "mailto", "email"})
 
 def default_cache_dir() -> Path:
     """``$TRACKER_HOME/cache``, else ``~/.cache/tracker``."""
-    home = os.environ.get("TRACKER_HOME")
-    return Path(home) / "cache" if home else Path.home() / ".cache" / "tracker"
+    from tracker.home import cache_dir
+
+    return cache_dir()
 
 
 def _now() -> str:
