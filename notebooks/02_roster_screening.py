@@ -56,6 +56,7 @@ import plotly.express as px
 from openpyxl import load_workbook
 
 import tracker
+from tracker.reviews import export_workbook, import_workbook
 
 pd.set_option("display.max_colwidth", 60)
 registry = tracker.load_registry()
@@ -216,7 +217,7 @@ fig
 # %%
 store = tracker.Store(workdir / "case.db")
 run_1 = first.run_id
-workbook = store.export_reviews_xlsx(workdir / "reviews.xlsx", run_1)
+workbook = export_workbook(store, workdir / "reviews.xlsx", run_1)
 # The reviewer dismisses one tie: Gunnar Sivertsen's co-authors at Wuhan University are on
 # ASPI's tracker only (context, no designation).
 gunnar = per_person[per_person["name"] == "Gunnar Sivertsen"]
@@ -229,7 +230,7 @@ for row in ws.iter_rows(min_row=2):
         row[header.index("status")].value = "dismissed"
         row[header.index("reason")].value = "co-author's institution on a context list only"
 wb.save(workbook)
-imported = store.import_reviews_xlsx(workbook, reviewer="A. Reviewer")
+imported = import_workbook(store, workbook, reviewer="A. Reviewer").counts()
 print(imported)
 assert imported["recorded"] == 1
 

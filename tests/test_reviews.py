@@ -125,12 +125,12 @@ def test_an_older_copy_never_undoes_a_newer_decision(store, tmp_path):
 def test_the_store_import_of_an_older_copy_keeps_the_newer_decision(store, tmp_path):
     """The same, through the Store methods the command line used before: this failed
     (the older copy reset A's decision to "unreviewed" under B's name)."""
-    first = store.export_reviews_xlsx(tmp_path / "a.xlsx", 1)
-    second = store.export_reviews_xlsx(tmp_path / "b.xlsx", 1)
+    first = export_workbook(store, tmp_path / "a.xlsx", 1)
+    second = export_workbook(store, tmp_path / "b.xlsx", 1)
     _edit(first, {1: ("confirmed", "")})
-    assert store.import_reviews_xlsx(first, "A. Reviewer")["recorded"] == 1
+    assert import_workbook(store, first, "A. Reviewer").counts()["recorded"] == 1
     _edit(second, {2: ("dismissed", "a hospital of the same name")})
-    assert store.import_reviews_xlsx(second, "B. Reviewer")["recorded"] == 1
+    assert import_workbook(store, second, "B. Reviewer").counts()["recorded"] == 1
     kept = store.latest_reviews()[_fid(first, 1)]
     assert (kept["status"], kept["reviewer"]) == ("confirmed", "A. Reviewer")
 

@@ -108,7 +108,7 @@ class ImportOutcome:
     conflict_resolution: str = ""
 
     def counts(self) -> dict[str, int]:
-        """The figures as a dict (what ``Store.import_reviews_xlsx`` returns)."""
+        """The figures as a dict: ``recorded``, ``unchanged``, ``rows`` and the rest."""
         return {"recorded": self.recorded, "unchanged": self.unchanged, "rows": self.rows,
                 "stale_untouched": self.stale_untouched, "conflicts": len(self.conflicts)}
 

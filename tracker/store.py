@@ -780,21 +780,6 @@ class Store:
                              f"same moment; reload and try again ({exc})") from None
         return versions
 
-    # ----------------------------------------------------------------- workbook
-    def export_reviews_xlsx(self, path: str | Path, run_id: int) -> Path:
-        """Write a review workbook for a run; see :func:`tracker.reviews.export_workbook`."""
-        from tracker.reviews import export_workbook
-
-        return export_workbook(self, path, run_id)
-
-    def import_reviews_xlsx(self, path: str | Path, reviewer: str, *,
-                            on_conflict: str | None = None) -> dict[str, int]:
-        """Record a review workbook's decisions; see
-        :func:`tracker.reviews.import_workbook` (which returns the full outcome)."""
-        from tracker.reviews import import_workbook
-
-        return import_workbook(self, path, reviewer, on_conflict=on_conflict).counts()
-
 
 def _finding_json(f: Finding) -> dict[str, Any]:
     row = f.row()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli import fail, out
+from tracker.cli.common import fail, out
 from tracker.store import Store, StoreError, default_db_path
 
 __all__ = ["serve_cmd"]
