@@ -5,7 +5,7 @@ Every record it writes is synthetic and says so twice: its ID is in a reserved r
 and it carries a top-level ``"_synthetic": true``.  Titles start with ``SYNTHETIC:``; DOIs
 are null.  Nothing it writes may be passed off as OpenAlex data.
 
-What is sampled from the real records in ``/work/shared/data/openalex`` (the 1,210 works of
+What is sampled from the real records in ``../shared/data/openalex`` (the 1,210 works of
 ``works_bibgraph_2025-10.jsonl.gz`` and ``works_openalexpro_2025-11_to_2026-03.jsonl.gz``):
 
 - authors per work: each synthetic work copies a real work's author count (the empirical

@@ -85,8 +85,12 @@ assert sorted(w.publication_year for w in msra_works) == [2011, 2021]
 
 # %%
 TOPICS = ("facial recognition", "person re-identification", "surveillance")
-asked = tracker.screen(works, registry=registry, subjects=[MSRA], name_matcher=names,
-                       settings=tracker.ScreenSettings(since=date(2024, 3, 1)))
+# tracker.run does what `tracker screen --works FILE --org ID --since DATE` does: read the
+# file, work out the subject, build the name matcher, screen; record=False keeps this out of
+# the case file.
+asked = tracker.run(tracker.RunRequest(works=(tracker.demo_works_path(),),
+                                       orgs=("I4210113369",), since=date(2024, 3, 1),
+                                       record=False)).result
 print({k: asked.run["counts"][k] for k in ("works_read", "works_out_of_window",
                                            "works_not_of_subject", "findings")})
 assert asked.run["counts"]["works_read"] == 0
@@ -104,8 +108,10 @@ assert asked.run["counts"]["works_read"] == 0
 
 # %%
 SINCE = date(2010, 1, 1)
-audit = tracker.screen(works, registry=registry, subjects=[MSRA], name_matcher=names,
-                       settings=tracker.ScreenSettings(since=SINCE))
+audit = tracker.run(tracker.RunRequest(works=(tracker.demo_works_path(),),
+                                       orgs=("I4210113369",), since=SINCE,
+                                       record=False)).result
+assert audit.run["settings"]["name_matching"]  # raw affiliation strings read too
 counts = audit.run["counts"]
 print(f"works read: {counts['works_read']}, flagged: {counts['works_flagged']}, "
       f"findings (evidence rows): {counts['findings']}")

@@ -56,7 +56,7 @@ import plotly.express as px
 from openpyxl import load_workbook
 
 import tracker
-from tracker.names import NameMatcher
+from tracker.reviews import export_workbook, import_workbook
 
 pd.set_option("display.max_colwidth", 60)
 registry = tracker.load_registry()
@@ -107,12 +107,16 @@ assert len(rows) == 7 and [p.line for p in problems] == [7]
 
 # %%
 AS_OF = date(2025, 6, 30)
-lookback = tracker.load_framework("lookback")
-settings = tracker.ScreenSettings(framework="lookback", as_of=AS_OF, lookback_years=5)
-screened = tracker.screen_roster(
-    works, rows, registry=registry, settings=settings, name_matcher=NameMatcher(registry),
-    assessor=lookback.assessor(AS_OF, 5, registry=registry))
-result = screened.result
+# One request, as `tracker screen --works ... --roster ... --lookback 5y --as-of ...` makes:
+# tracker.run reads the files, resolves the people, screens, and records the run in the
+# case file (with the diff against the previous finished run of the same screen).
+request = tracker.RunRequest(works=(tracker.demo_works_path(),), roster=roster_path,
+                             lookback_years=5, as_of=AS_OF, db=workdir / "case.db",
+                             command=("notebook", "02_roster_screening"))
+first = tracker.run(request)
+screened = first.roster
+result = first.result
+print(first.status, "run", first.run_id)
 people = pd.DataFrame([{"roster line": p.row.line, "name": p.row.name,
                         "status": p.status, "OpenAlex IDs": ", ".join(p.ids),
                         "to confirm": "; ".join(p.flags)} for p in screened.people])
@@ -212,8 +216,8 @@ fig
 
 # %%
 store = tracker.Store(workdir / "case.db")
-run_1 = store.record_run(result)
-workbook = store.export_reviews_xlsx(workdir / "reviews.xlsx", run_1)
+run_1 = first.run_id
+workbook = export_workbook(store, workdir / "reviews.xlsx", run_1)
 # The reviewer dismisses one tie: Gunnar Sivertsen's co-authors at Wuhan University are on
 # ASPI's tracker only (context, no designation).
 gunnar = per_person[per_person["name"] == "Gunnar Sivertsen"]
@@ -226,19 +230,19 @@ for row in ws.iter_rows(min_row=2):
         row[header.index("status")].value = "dismissed"
         row[header.index("reason")].value = "co-author's institution on a context list only"
 wb.save(workbook)
-imported = store.import_reviews_xlsx(workbook, reviewer="A. Reviewer")
+imported = import_workbook(store, workbook, reviewer="A. Reviewer").counts()
 print(imported)
 assert imported["recorded"] == 1
 
 # %% [markdown]
-# Now the same screening again, as a later run would do (a fresh `screen_roster` call), and
-# recorded in the same case file.
+# Now the same screening again, as a later run would do (the same request), recorded in
+# the same case file and compared with the first run.
 
 # %%
-rerun = tracker.screen_roster(
-    works, rows, registry=registry, settings=settings, name_matcher=NameMatcher(registry),
-    assessor=lookback.assessor(AS_OF, 5, registry=registry))
-run_2 = store.record_run(rerun.result)
+rerun = tracker.run(request)
+run_2 = rerun.run_id
+assert rerun.previous_run_id == run_1
+print("changes since run", run_1, ":", rerun.result.run["diff"]["counts"])
 after = {r["finding_id"]: r for r in store.findings(run_2)}
 print(after[target]["review_status"], "-", after[target]["review_reason"], "-",
       after[target]["reviewer"])

@@ -9,13 +9,13 @@ Usage
 ::
 
     .venv/bin/python scripts/build_registry.py
-    .venv/bin/python scripts/build_registry.py --source /work/shared/data/restricted \\
-        --openalex /work/shared/data/openalex --out tracker/data/registry.json
+    .venv/bin/python scripts/build_registry.py --source ../shared/data/restricted \\
+        --openalex ../shared/data/openalex --out tracker/data/registry.json
 
-``--source`` defaults to ``/work/shared/data/restricted``, ``--openalex`` to the
-``openalex`` folder next to the source folder, ``--out`` to ``tracker/data/registry.json``
-in this repository.  The script prints counts per list and edition, and how many entries
-have no ROR ID or no OpenAlex ID.
+``--source`` defaults to ``../shared/data/restricted`` (beside the repository),
+``--openalex`` to the ``openalex`` folder next to the source folder, ``--out`` to
+``tracker/data/registry.json`` in this repository.  The script prints counts per list and
+edition, and how many entries have no ROR ID or no OpenAlex ID.
 
 Guarantees
 ----------
@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = Path("/work/shared/data/restricted")
+DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "restricted"
 DEFAULT_OUT = REPO / "tracker" / "data" / "registry.json"
 
 # --------------------------------------------------------------------------- sources

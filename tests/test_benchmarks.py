@@ -24,7 +24,7 @@ from tracker.watchlists import load_registry
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "openalex"
 
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="needs /work/shared/data/openalex")
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data/openalex")
 
 
 @pytest.fixture(scope="module")

@@ -146,8 +146,8 @@ def test_one_large_file_is_screened_in_shares_with_the_same_result(tmp_path, cap
         return screen_shares(parts, **kw)
 
     monkeypatch.setattr(files, "MIN_SPLIT_BYTES", 0)  # as if the file were large
-    monkeypatch.setattr("tracker.cli.screen_shares", counted)
-    monkeypatch.setattr("tracker.cli.os.cpu_count", lambda: 3)
+    monkeypatch.setattr("tracker.runs.screen_shares", counted)
+    monkeypatch.setattr("tracker.runs.os.cpu_count", lambda: 3)
     code, _, err = run(capsys, *args, str(tmp_path / "three"))
     assert code == 0, err
     assert shares == [3]
@@ -162,7 +162,7 @@ def test_ctrl_c_says_so_in_one_line(tmp_path, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("tracker.cli.screen_shares", interrupted)
+    monkeypatch.setattr("tracker.runs.screen_shares", interrupted)
     code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "-o",
                        str(tmp_path / "r"), "--no-progress")
     assert code == 130

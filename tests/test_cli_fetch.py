@@ -164,9 +164,15 @@ def test_spent_allowance_stops_cleanly_and_the_rerun_resumes(oa, tmp_path, capsy
     assert code == EXIT_RESUMABLE
     assert "daily allowance is spent" in err and "resume where it stopped" in err
     assert not (tmp_path / "stopped" / "run.json").exists()
+    from tracker.store import Store
+
+    with Store() as st:  # the case file says how it ended
+        (stopped,) = st.runs()
+        assert stopped["status"] == "interrupted" and "resumable" in stopped["status_reason"]
     oa.reset()
     code, _, err = run(capsys, *quick(oa, tmp_path / "resumed", *args))
     assert code == 0, err
+    assert record(tmp_path / "resumed")["diff"]["previous_run"] is None
     resumed_lists = sum(r.endpoint == "list" for r in oa.requests.snapshot())
     assert resumed_lists < once_lists
     assert findings(tmp_path / "resumed") == findings(tmp_path / "once")
@@ -385,12 +391,14 @@ def test_the_api_key_is_in_no_output_file_cache_case_file_or_message(
 
 def test_fetch_progress_shows_works_calls_and_estimated_cost(oa, tmp_path):
     """What the progress bar says while fetching (rendered only on a terminal)."""
-    from tracker.cli import _ProgressView
+    from tracker.cli.common import ProgressView
+    from tracker.runs import fetch_progress_callbacks
     from tracker.sources.openalex import OpenAlexSource, Subject
 
-    with _ProgressView(True) as view:
+    with ProgressView(True) as view:
+        _, on_fetch = fetch_progress_callbacks(view)
         src = OpenAlexSource(base_url=oa.url, cache_dir=tmp_path, per_page=10,
-                             progress=view.fetched)
+                             progress=on_fetch)
         list(src.iter_works(Subject("org", OXFORD, (OXFORD,), label=OXFORD)))
         assert view._progress is not None
         (task,) = view._progress.tasks

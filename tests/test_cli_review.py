@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests._paths import OPENALEX
-from tracker.cli import EXIT_INPUT, demo_works_path, main
+from tracker.cli import EXIT_ENVIRONMENT, EXIT_INPUT, demo_works_path, main
 
 
 @pytest.fixture(autouse=True)
@@ -142,13 +142,56 @@ def test_export_edit_import_round_trip(tmp_path, capsys):
     assert fid in out
 
 
+def test_import_of_an_older_copy_reports_conflicts_per_row_and_changes_nothing(
+        tmp_path, capsys):
+    """Issue 24: two reviewers work on copies of the same export."""
+    assert run(capsys, "screen", "--works", str(demo_works_path()), "--no-names", "-o",
+               str(tmp_path / "r"), "--no-progress")[0] == 0
+    a, b = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    assert run(capsys, "review", "export", str(a))[0] == 0
+    assert run(capsys, "review", "export", str(b))[0] == 0
+
+    def edit(path, row, status, reason):
+        wb = load_workbook(path)
+        ws = wb["reviews"]
+        header = [c.value for c in ws[1]]
+        assert "version" in header and ws.cell(row=row, column=header.index("version") + 1
+                                               ).value == 0
+        ws.cell(row=row, column=header.index("status") + 1, value=status)
+        ws.cell(row=row, column=header.index("reason") + 1, value=reason)
+        wb.save(path)
+        return ws.cell(row=row, column=1).value
+
+    fid = edit(a, 2, "confirmed", "")
+    code, out, err = run(capsys, "review", "import", str(a), "--reviewer", "A. Reviewer")
+    assert code == 0 and "recorded 1 decisions" in out, err
+    edit(b, 2, "dismissed", "other campus")
+    other = edit(b, 3, "confirmed", "")
+    code, out, err = run(capsys, "review", "import", str(b), "--reviewer", "B. Reviewer")
+    assert code == EXIT_INPUT
+    assert f"conflict: row 2: finding {fid} changed since it was read (version 0): now " \
+           f"confirmed by A. Reviewer" in out
+    assert "nothing imported: 1 row(s) would overwrite a newer decision" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, _ = run(capsys, "review", "list", "--status", "confirmed")
+    assert fid in out and other not in out          # nothing from b was recorded
+    code, out, err = run(capsys, "review", "import", str(b), "--reviewer", "B. Reviewer",
+                         "--on-conflict", "keep-current")
+    assert code == 0 and "recorded 1 decisions" in out and "kept the current" in out, err
+    code, out, _ = run(capsys, "review", "list", "--status", "confirmed")
+    assert fid in out and other in out
+    code, _, err = run(capsys, "review", "import", str(b), "--reviewer", "B. Reviewer",
+                       "--on-conflict", "mine")
+    assert code == EXIT_INPUT and "--on-conflict: 'mine' is not one of" in err
+
+
 @pytest.mark.parametrize("args, message", [
     (["demo", "--framework", "dod-1999"], "unknown framework 'dod-1999'"),
     (["demo", "--as-of", "1 June"], "--as-of: not a date"),
     (["demo", "--lookback", "five"], "--lookback: not a number of years"),
     (["demo", "--framework", "ca-strac", "--lookback", "5y"], "no look-back window"),
     (["diff", "1", "2"], "no run 1"),
-    (["review", "list"], "no runs in"),
+    (["review", "list"], "no finished run in"),
     (["review", "set", "abc", "confirmed", "--reviewer", "me"], "unknown finding ID 'abc'"),
     (["review", "set", "abc", "maybe", "--reviewer", "me"], "status 'maybe'"),
     (["review", "import", "missing.xlsx", "--reviewer", "me"], "no such file"),
@@ -209,7 +252,8 @@ def test_a_bad_database_fails_before_screening(tmp_path, capsys):
     bad.write_text("this is not SQLite\n" * 100, encoding="utf-8")
     code, _, err = run(capsys, "demo", "-o", str(tmp_path / "r"), "--no-progress",
                        "--db", str(bad))
-    assert code == EXIT_INPUT and "cannot use as a tracker database" in err
+    assert code == EXIT_ENVIRONMENT and "case file cannot be used" in err
+    assert "give --db a new file" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
 

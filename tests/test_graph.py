@@ -17,6 +17,7 @@ from tracker.graph import (
     coauthor_graph,
     flagged_network,
     institution_graph,
+    prune_flagged_network,
     write_gexf,
     write_graphml,
 )
@@ -186,6 +187,20 @@ def test_pruning_keeps_whole_works_under_the_limit_and_says_so(result):
         assert designation <= set(shown)
     with pytest.raises(ValueError):
         flagged_network(result, max_nodes=2)
+
+
+def test_a_smaller_view_of_the_built_network_matches_building_it_small(result):
+    full, _ = flagged_network(result)
+    assert prune_flagged_network(full, result, len(full))[0] is full  # fits: no copy
+    for limit in (60, 150):
+        view, note = prune_flagged_network(full, result, limit)
+        built, built_note = flagged_network(result, max_nodes=limit)
+        assert len(view) <= limit and note.startswith("Pruned to stay readable")
+        # the same works in the same stated order, so the same picture and the same note
+        assert set(view.nodes) == set(built.nodes) and note == built_note
+        for u, v, d in view.edges(data=True):  # evidence only of the works shown
+            assert d == built.edges[u, v], (u, v)
+        assert full.graph["works_shown"] == len(result.works)  # the full one is untouched
 
 
 def test_graphml_and_gexf_round_trip_with_hostile_text(result, tmp_path):

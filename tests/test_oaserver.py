@@ -2,7 +2,7 @@
 
 Every expectation about which records a query returns is computed here, independently
 of the server's code, from the recorded real records read straight from
-/work/shared/data/openalex.  Response shapes are checked against the official OpenAPI
+../shared/data/openalex.  Response shapes are checked against the official OpenAPI
 spec (tests/oaserver/spec.py).
 """
 

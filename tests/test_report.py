@@ -26,6 +26,7 @@ from tests.browser.demo import (
     hostile_result,
     load_works,
     screen,
+    tampered_result,
 )
 from tracker.report import (
     PLOTLY_BUNDLE,
@@ -271,6 +272,23 @@ def test_hostile_text_is_shown_as_text_never_as_markup(hostile, hostile_html):
     assert "<script>" not in hover and "<img" not in hover
 
 
+QUOTES = "q' onmouseover='window.__pwned=4' data-x=\"1\" \"><script>window.__pwned=5</script>"
+
+
+def test_quotes_in_the_data_cannot_leave_an_attribute():
+    """The title also goes into an attribute (the table's sort key), and settings into the
+    method section: quotes of either kind must not end the attribute or open a tag."""
+    html_text = render_report(tampered_result(QUOTES, QUOTES, settings={"strategy": QUOTES}),
+                              generated_at=FIXED)
+    page = _parse(html_text)
+    names = {name for _, attrs in page.attrs for name in attrs}
+    assert "onmouseover" not in names and "data-x" not in names
+    assert [body for a, body in page.scripts if a.get("type") != "application/json"].__len__() == 2
+    sort_keys = [a.get("data-sort") for tag, a in page.attrs if tag == "td"]
+    assert QUOTES.lower() in sort_keys  # the whole text, inside its attribute
+    assert " ".join(page.text).count(QUOTES) >= 3  # title, author and setting, as text
+
+
 def test_secrets_in_the_run_record_never_reach_the_report(tmp_path):
     works = load_works(limit=10)
     r = screen(works, demo_registry(), settings={"strategy": "files",
@@ -316,7 +334,8 @@ def test_network_figure_escapes_labels():
                evidence="W1 (2020): X 'I', listed on unknown; raw affiliation: '<script>'")
     fig = network_figure(g)
     texts = json.dumps([t.hovertext for t in fig.data if t.hovertext is not None])
-    assert "&lt;b onmouseover=x&gt;" in texts and "raw affiliation: '&lt;script&gt;'" in texts
+    assert "&lt;b onmouseover=x&gt;" in texts
+    assert "raw affiliation: &#39;&lt;script&gt;&#39;" in texts
     assert "<b onmouseover" not in texts
 
 
@@ -361,9 +380,15 @@ def test_large_timeline_is_binned_and_large_table_is_a_stated_subset(demo, monke
     assert "findings.csv" in page
 
 
-def test_changes_section_says_so_when_nothing_changed():
-    from tracker.report import _changes
+def _changes(run, rows):
+    """The report of a result without findings whose run record holds ``run``'s diff."""
+    from types import SimpleNamespace
 
+    assert rows == []
+    return render_report(SimpleNamespace(findings=[], works={}, subjects={}, run=run))
+
+
+def test_changes_section_says_so_when_nothing_changed():
     same = {"diff": {"previous_run": 1, "run": 2, "new": [], "gone": [], "changed": [],
                      "changed_fields": [], "gone_rows": [],
                      "counts": {"new": 0, "gone": 0, "changed": 0, "unchanged": 12},

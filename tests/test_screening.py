@@ -18,7 +18,8 @@ import pytest
 from tests._paths import OPENALEX
 from tracker.records import parse_work
 from tracker.screening import ScreenSettings, SubjectSpec, screen
-from tracker.sources.files import SkippedRecord, read_works
+from tracker.skipped import SkippedRecord
+from tracker.sources.files import read_works
 from tracker.watchlists import load_registry
 
 

@@ -12,6 +12,7 @@ from tests._paths import OPENALEX
 from tracker.records import Work
 from tracker.sources.files import (
     SkippedRecord,
+    TruncatedWorksFile,
     WorksFileError,
     WorksPart,
     read_works,
@@ -81,7 +82,8 @@ def test_gzip_detected_by_content_not_name(tmp_path):
     ("", "empty"),
     ("name,doi\nx,y\n", "no OpenAlex records"),
     ('{"foo": 1}', "not OpenAlex JSON"),
-    ("[1, 2", "not JSON"),
+    ("[1, 2", "the download looks truncated"),
+    ("[1, 2}", "not JSON"),
 ])
 def test_files_that_are_not_openalex_raise(tmp_path, content, message):
     f = tmp_path / "bad.json"
@@ -98,7 +100,7 @@ def test_missing_file(tmp_path):
 def test_corrupt_gzip(tmp_path):
     f = tmp_path / "w.jsonl.gz"
     f.write_bytes(gzip.compress(b'{"id": "W1"}\n' * 100)[:40])
-    with pytest.raises(WorksFileError, match="cannot read"):
+    with pytest.raises(TruncatedWorksFile, match="download looks truncated"):
         list(read_works(f))
 
 
@@ -171,7 +173,7 @@ def test_records_before_a_truncated_gzip_are_yielded_then_the_error(tmp_path, mo
     data = f.read_bytes()
     f.write_bytes(data[: len(data) * 3 // 4])
     got = []
-    with pytest.raises(WorksFileError, match="cannot read"):
+    with pytest.raises(TruncatedWorksFile, match="download looks truncated"):
         for item in read_works(f):
             got.append(item)
     assert gc.isenabled()

@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 import tracker
+from tracker.reviews import export_workbook, import_workbook
 from tracker.screening import ScreenSettings, screen
 from tracker.store import (
     REVIEW_STATUSES,
@@ -153,7 +154,7 @@ def test_only_the_same_screen_is_comparable(store, works, reg):
 def _export(store, works, reg, tmp_path):
     res = _run(works, reg)
     run_id = store.record_run(res)
-    path = store.export_reviews_xlsx(tmp_path / "reviews.xlsx", run_id)
+    path = export_workbook(store, tmp_path / "reviews.xlsx", run_id)
     return res, path
 
 
@@ -183,7 +184,7 @@ def test_export_has_evidence_and_a_status_dropdown(store, works, reg, tmp_path):
 def test_import_records_the_decisions(store, works, reg, tmp_path):
     res, path = _export(store, works, reg, tmp_path)
     _fill(path, {1: ("dismissed", "different institution, same acronym"), 2: ("confirmed", "")})
-    got = store.import_reviews_xlsx(path, "A. Reviewer")
+    got = import_workbook(store, path, "A. Reviewer").counts()
     assert got["recorded"] == 2 and got["rows"] == len(res.findings)
     latest = store.latest_reviews()
     assert latest[res.findings[0].finding_id]["status"] == "dismissed"
@@ -191,7 +192,7 @@ def test_import_records_the_decisions(store, works, reg, tmp_path):
                                                   "status": "confirmed",
                                                   "reviewer": "A. Reviewer"}
     # importing the same file again records nothing new
-    assert store.import_reviews_xlsx(path, "A. Reviewer")["recorded"] == 0
+    assert import_workbook(store, path, "A. Reviewer").counts()["recorded"] == 0
 
 
 @pytest.mark.parametrize("edits, message", [
@@ -202,7 +203,7 @@ def test_a_bad_row_refuses_the_whole_file(store, works, reg, tmp_path, edits, me
     _, path = _export(store, works, reg, tmp_path)
     _fill(path, edits)
     with pytest.raises(ReviewImportError, match=message):
-        store.import_reviews_xlsx(path, "A. Reviewer")
+        import_workbook(store, path, "A. Reviewer").counts()
     assert store.latest_reviews() == {}  # row 2 was fine, yet nothing was recorded
 
 
@@ -214,7 +215,7 @@ def test_an_unknown_finding_id_is_named_and_refused(store, works, reg, tmp_path)
     ws.cell(row=5, column=1, value="ffffffffffffffff")
     wb.save(path)
     with pytest.raises(ReviewImportError, match="row 5: unknown finding ID 'ffffffffffffffff'"):
-        store.import_reviews_xlsx(path, "A. Reviewer")
+        import_workbook(store, path, "A. Reviewer").counts()
     assert store.latest_reviews() == {}
 
 
@@ -236,8 +237,8 @@ def test_a_crash_in_the_middle_of_an_import_leaves_reviews_unchanged(
         return real(self, db, *args)
 
     monkeypatch.setattr(Store, "_insert_review", flaky)
-    with pytest.raises(OSError, match="simulated"):
-        store.import_reviews_xlsx(path, "A. Reviewer")
+    with pytest.raises(OSError, match="simulated"):  # row 7 overrides the earlier decision
+        import_workbook(store, path, "A. Reviewer", on_conflict="take-file").counts()
     assert calls["n"] == 3  # two rows were written inside the transaction before the crash
     assert store.latest_reviews() == before
     assert len(store.review_history(res.findings[0].finding_id)) == 0

@@ -32,7 +32,7 @@ _PUBLIC = {
     "parse_work": "tracker.records",
     "read_works": "tracker.sources.files",
     "split_works": "tracker.sources.files",
-    "SkippedRecord": "tracker.sources.files",
+    "SkippedRecord": "tracker.skipped",
     "demo_works_path": "tracker.demo",
     # registry
     "load_registry": "tracker.watchlists",
@@ -46,12 +46,17 @@ _PUBLIC = {
     "SubjectSpec": "tracker.screening",
     "Finding": "tracker.risk",
     "FINDING_COLUMNS": "tracker.risk",
-    "findings_frame": "tracker.exports",
+    "findings_frame": "tracker.frames",
     # rosters of people (resolved by ORCID / OpenAlex author ID, never by name)
     "read_roster": "tracker.sources.roster",
     "RosterRow": "tracker.sources.roster",
     "screen_roster": "tracker.sources.roster",
     "RosterScreen": "tracker.sources.roster",
+    # one run end to end: inputs -> subjects -> works -> screen -> case file -> report
+    "run": "tracker.runs",
+    "RunRequest": "tracker.runs",
+    "RunOutcome": "tracker.runs",
+    "ProgressEvent": "tracker.runs",
     # frameworks and the case file
     "load_framework": "tracker.frameworks",
     "available_frameworks": "tracker.frameworks",

@@ -9,9 +9,8 @@ Safety
   tab or a carriage return, which spreadsheet programs run as a formula.  In CSV such cells
   are prefixed with a single quote (:func:`neutralise`); in XLSX they are stored as text (with
   Excel's quote-prefix style), never as formulas, and keep their exact value.
-- **Secrets.**  The run record is scrubbed (:func:`scrub_secrets`) before it is written anywhere:
-  no key named like ``api_key``, ``authorization``, ``token``, ``secret`` or ``password``
-  keeps a value, and ``api_key=...``/``--api-key ...`` inside strings are redacted.
+- **Secrets.**  The run record is scrubbed (:func:`tracker.redaction.clean_run_record`) before
+  it is written anywhere.
 
 The JSON export follows the JSON Schema in ``tracker/data/findings.schema.json``.
 """
@@ -21,11 +20,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -34,15 +34,16 @@ from typing import Any
 import orjson
 
 from tracker.graph import ScreenResultLike, flagged_network, write_network_files
+from tracker.redaction import clean_run_record
+from tracker.report import write_report
 from tracker.risk import FINDING_COLUMNS, Finding
-from tracker.workbook import FORMULA_START, write_workbook, xlsx_text
+from tracker.workbook import FORMULA_START, write_workbook
 
 __all__ = [
     "FINDINGS_SCHEMA_VERSION",
-    "find_secrets",
     "findings_schema",
     "neutralise",
-    "scrub_secrets",
+    "remove_stale_writing_folders",
     "write_csv",
     "write_json",
     "write_report_folder",
@@ -52,21 +53,6 @@ __all__ = [
 
 FINDINGS_SCHEMA_VERSION = "1.0"
 
-_SECRET_KEY = re.compile(
-    r"(api[_-]?key|apikey|authori[sz]ation|token|secret|password|passwd|credential|cookie|"
-    r"private[_-]?key|bearer)", re.IGNORECASE)
-_SECRET_FLAG = re.compile(
-    r"^--?(api[_-]?key|apikey|token|access[_-]?token|secret|password|authorization)$",
-    re.IGNORECASE)
-_SECRET_IN_TEXT = (
-    (re.compile(r"(?i)([?&;](?:api[_-]?key|apikey|token|access_token|secret|password)=)"
-                r"[^&#;\s]+"), r"\1[redacted]"),
-    (re.compile(r"(?i)(--?(?:api[_-]?key|apikey|token|access[_-]?token|secret|password)"
-                r"(?:=|\s+))(?!\[redacted\])\S+"), r"\1[redacted]"),
-    (re.compile(r"(?i)\b(bearer\s+)(?!\[redacted\])[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
-    (re.compile(r"(?i)(authorization\s*[:=]\s*)(?!\[redacted\])\S+"), r"\1[redacted]"),
-)
-REDACTED = "[redacted]"
 
 
 # --------------------------------------------------------------------------- safety
@@ -88,84 +74,6 @@ def neutralise(cell: Any) -> Any:
     if isinstance(cell, str) and cell.startswith(FORMULA_START):
         return "'" + cell
     return cell
-
-
-def _scrub_text(text: str) -> str:
-    for pattern, repl in _SECRET_IN_TEXT:
-        text = pattern.sub(repl, text)
-    return text
-
-
-def scrub_secrets(obj: Any) -> Any:
-    """A copy of a run record (any JSON-like value) with every secret redacted.
-
-    A key named like a secret (``api_key``, ``authorization``, ``token``, ``secret``,
-    ``password``...) keeps no value; secrets inside strings (``?api_key=...``,
-    ``--api-key ...``, ``Bearer ...``) and the argument after such a flag in a list are
-    replaced with ``"[redacted]"``.  Empty values (None, "") stay as they are.
-
-    Examples
-    --------
-    >>> run = scrub_secrets({"settings": {"api_key": "abc", "mailto": None},
-    ...                      "command": "tracker screen --api-key abc --org I1"})
-    >>> run["settings"], run["command"]
-    ({'api_key': '[redacted]', 'mailto': None}, 'tracker screen --api-key [redacted] --org I1')
-    >>> scrub_secrets(["tracker", "--token", "xyz", "https://x.org/?api_key=abc&q=1"])
-    ['tracker', '--token', '[redacted]', 'https://x.org/?api_key=[redacted]&q=1']
-    """
-    if isinstance(obj, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            if _SECRET_KEY.search(str(k)) and v not in (None, "", [], {}):
-                out[str(k)] = REDACTED
-            else:
-                out[str(k)] = scrub_secrets(v)
-        return out
-    if isinstance(obj, list | tuple):
-        items: list[Any] = []
-        redact_next = False
-        for v in obj:
-            if redact_next and isinstance(v, str):
-                items.append(REDACTED)
-            else:
-                items.append(scrub_secrets(v))
-            redact_next = isinstance(v, str) and bool(_SECRET_FLAG.match(v))
-        return items
-    if isinstance(obj, str):
-        return _scrub_text(obj)
-    return obj
-
-
-def find_secrets(obj: Any, path: str = "") -> list[str]:
-    """Paths of keys named like a secret that still hold a value (other than "[redacted]").
-
-    Examples
-    --------
-    >>> find_secrets({"a": {"Authorization": "Bearer x"}, "token": None})
-    ['a.Authorization']
-    >>> find_secrets(scrub_secrets({"a": {"Authorization": "Bearer x"}}))
-    []
-    """
-    found: list[str] = []
-    if isinstance(obj, Mapping):
-        for k, v in obj.items():
-            p = f"{path}.{k}" if path else str(k)
-            if _SECRET_KEY.search(str(k)) and v not in (None, "", [], {}, REDACTED):
-                found.append(p)
-            found.extend(find_secrets(v, p))
-    elif isinstance(obj, list | tuple):
-        for i, v in enumerate(obj):
-            found.extend(find_secrets(v, f"{path}[{i}]"))
-    return found
-
-
-def _clean_run(run: Mapping[str, Any] | None) -> dict[str, Any]:
-    cleaned = scrub_secrets(dict(run or {}))
-    left = find_secrets(cleaned)
-    if left:  # cannot happen after scrub_secrets; refuse rather than leak
-        raise ValueError(f"the run record still holds a secret at {left[0]}; refusing to write")
-    assert isinstance(cleaned, dict)
-    return cleaned
 
 
 def _rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
@@ -238,7 +146,7 @@ def _json_rows(rows: list[dict[str, Any]], run: Mapping[str, Any] | None,
         "schema": "tracker-findings",
         "schema_version": FINDINGS_SCHEMA_VERSION,
         "columns": list(FINDING_COLUMNS),
-        "run": _clean_run(run),
+        "run": clean_run_record(run),
         "findings": rows,
     }
     # orjson: about ten times faster than json.dumps(indent=...) at tens of thousands of rows
@@ -250,21 +158,9 @@ def _json_rows(rows: list[dict[str, Any]], run: Mapping[str, Any] | None,
 def write_run(run: Mapping[str, Any] | None, path: str | Path) -> Path:
     """Write run.json, the run record scrubbed of secrets."""
     path = Path(path)
-    path.write_text(json.dumps(_clean_run(run), ensure_ascii=False, indent=2, default=str)
+    path.write_text(json.dumps(clean_run_record(run), ensure_ascii=False, indent=2, default=str)
                     + "\n", encoding="utf-8")
     return path
-
-
-def _put(ws: Any, row: int, col: int, value: Any) -> Any:
-    """Write one openpyxl cell; text that looks like a formula is stored as text, never a
-    formula (used by :mod:`tracker.store`'s review workbook)."""
-    if isinstance(value, str):
-        cell = ws.cell(row=row, column=col, value=xlsx_text(value))
-        if value.startswith(FORMULA_START):
-            cell.data_type = "s"
-            cell.quotePrefix = True
-        return cell
-    return ws.cell(row=row, column=col, value=value)
 
 
 def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
@@ -285,7 +181,7 @@ def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
     >>> wb.sheetnames, wb["run"]["A2"].value, wb["run"]["B2"].value
     (['findings', 'run'], 'counts.findings', 0)
     """
-    return write_workbook(_rows(findings), FINDING_COLUMNS, _clean_run(run), path)
+    return write_workbook(_rows(findings), FINDING_COLUMNS, clean_run_record(run), path)
 
 
 #: From this many findings on, findings.xlsx is written by a second process while this one
@@ -352,6 +248,87 @@ def _abandon_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None) -> None:
         payload.unlink(missing_ok=True)
 
 
+#: The hidden folder a report folder is written into before its files move into place.
+WRITING_PREFIX = ".tracker-writing-"
+#: Inside it: which process writes there (pid, host, start time), to tell a stale one.
+WRITING_OWNER = ".owner.json"
+#: A writing folder older than this is stale whoever made it (no write takes a day).
+STALE_WRITING_SECONDS = 24 * 3600
+#: One without an owner file (made by an older tracker) is stale after an hour.
+STALE_UNOWNED_SECONDS = 3600
+
+
+def _writer_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or cannot tell: leave it
+    return True
+
+
+def _is_stale_writing_folder(path: Path, now: float) -> bool:
+    """True for a writing folder of ours that no running process will finish."""
+    if not path.name.startswith(WRITING_PREFIX) or path.is_symlink() or not path.is_dir():
+        return False
+    entries = list(path.iterdir())
+    if any(e.is_symlink() or not e.is_file() for e in entries):
+        return False  # we only ever write plain files there: not ours
+    age = now - path.stat().st_mtime
+    try:
+        owner = json.loads((path / WRITING_OWNER).read_text("utf-8"))
+    except (OSError, ValueError):
+        return age > STALE_UNOWNED_SECONDS
+    if age > STALE_WRITING_SECONDS:
+        return True
+    if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
+        return False  # another machine's (a shared folder): only its age tells
+    return owner["pid"] != os.getpid() and not _writer_alive(owner["pid"])
+
+
+def remove_stale_writing_folders(out_dir: str | Path) -> list[Path]:
+    """Remove the hidden writing folders a killed run left in ``out_dir``.
+
+    Only tracker's own (named ``.tracker-writing-*``, holding plain files only) and only
+    stale ones: the process that made it has ended (same machine), or it is older than
+    :data:`STALE_WRITING_SECONDS` (:data:`STALE_UNOWNED_SECONDS` for one made by an older
+    tracker without an owner file).  A folder another running write is using is left alone.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> left = d / ".tracker-writing-abc"; left.mkdir()
+    >>> _ = (left / WRITING_OWNER).write_text('{"pid": 999999999, "host": "%s"}'
+    ...                                       % socket.gethostname())
+    >>> [p.name for p in remove_stale_writing_folders(d)], left.exists()
+    (['.tracker-writing-abc'], False)
+    """
+    folder = Path(out_dir)
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        candidates = [p for p in folder.iterdir() if p.name.startswith(WRITING_PREFIX)]
+    except OSError:
+        return removed
+    for p in candidates:
+        try:
+            stale = _is_stale_writing_folder(p, now)
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(p, ignore_errors=True)
+            if not p.exists():
+                removed.append(p)
+    return removed
+
+
 def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                         max_nodes: int = 5000) -> dict[str, Path]:
     """Write everything a case file needs into ``out_dir``.
@@ -361,23 +338,29 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     :func:`tracker.graph.flagged_network` states).  From :data:`PARALLEL_XLSX_ROWS` findings
     on, findings.xlsx is written by a second Python process meanwhile (the function returns
     when every file is complete; where that process cannot run, it writes the workbook itself).
+    The flagged network is built once (report.html draws its first works, as
+    :func:`tracker.graph.prune_flagged_network` states) and the run record is scrubbed of
+    secrets once (:func:`tracker.redaction.clean_run_record`) for all the files.
 
     The files are written into a hidden folder inside ``out_dir`` and moved into place only
     when all seven are complete: a run stopped part-way (an error, Ctrl-C) leaves the
-    previous run's files as they were, never a mixture of two runs.
+    previous run's files as they were, never a mixture of two runs.  A hidden folder left by
+    a process that was killed is removed by the next write (see
+    :func:`remove_stale_writing_folders`).
 
     Returns
     -------
     dict of str to Path
         File name to path, in the order above.
     """
-    from tracker.report import write_report  # report imports this module
-
     final = Path(out_dir)
     final.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix=".tracker-writing-", dir=final))
+    remove_stale_writing_folders(final)
+    out = Path(tempfile.mkdtemp(prefix=WRITING_PREFIX, dir=final))
+    (out / WRITING_OWNER).write_text(json.dumps(
+        {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}), "utf-8")
     findings: Sequence[Finding] = list(result.findings)
-    run = _clean_run(result.run)
+    run = clean_run_record(result.run)
     rows = _rows(findings)  # once for the three tables
     try:
         xlsx = _start_xlsx(rows, run, out / "findings.xlsx")  # the longest: started first
@@ -388,7 +371,7 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                 "findings.json": _json_rows(rows, run, out / "findings.json"),
                 "findings.xlsx": out / "findings.xlsx",
                 "run.json": write_run(run, out / "run.json"),
-                "report.html": write_report(result, out),
+                "report.html": write_report(result, out, network=g, run=run),
             }
             files["network.graphml"], files["network.gexf"] = write_network_files(
                 g, out / "network.graphml", out / "network.gexf")

@@ -1,6 +1,6 @@
 """Findings as a pandas DataFrame, for notebooks and scripts.
 
-pandas is optional (``pip install 'tracker[dev]'`` or ``pip install pandas``): it is imported
+pandas is optional (``pip install 'tracker[frames]'``): it is imported
 only when :func:`findings_frame` is called.  The frame holds exactly the findings.csv columns
 (:data:`tracker.risk.FINDING_COLUMNS`, in that order), one row per finding, in the order
 given.  Values are not reinterpreted: dates stay the strings the findings carry (a

@@ -61,6 +61,7 @@ __all__ = [
     "flagged_network",
     "institution_graph",
     "join_coauthor_shares",
+    "prune_flagged_network",
     "subject_specs",
     "write_gexf",
     "write_graphml",
@@ -785,22 +786,99 @@ def flagged_network(result: ScreenResultLike, *,
             continue
         kept += 1
         _add_work(g, result.works.get(item[0]), item[1], item[2])
-    pruned = kept < len(plan)
-    n_w = len(plan)
-    if not plan:
+    note = _describe(g, kept, len(plan), len(all_nodes), max_nodes)
+    return g, note
+
+
+def _describe(g: nx.Graph, kept: int, flagged: int, nodes_total: int, max_nodes: int) -> str:
+    """Say on ``g`` (``g.graph``) and in a note what the flagged network shows."""
+    pruned = kept < flagged
+    if not flagged:
         note = "No flagged ties: the network is empty. This is not clearance."
     elif not pruned:
-        note = (f"All {n_w} flagged work{'s' if n_w != 1 else ''} and their flagged ties are "
-                f"shown ({len(g)} nodes).")
+        note = (f"All {flagged} flagged work{'s' if flagged != 1 else ''} and their flagged "
+                f"ties are shown ({len(g)} nodes).")
     else:
-        note = (f"Pruned to stay readable: {kept} of {n_w} flagged works are shown ({len(g)} of "
-                f"{len(all_nodes)} nodes; limit {max_nodes}). Works were added whole while they "
-                f"fit, works with a designation-list finding first, then 'listed at "
+        note = (f"Pruned to stay readable: {kept} of {flagged} flagged works are shown "
+                f"({len(g)} of {nodes_total} nodes; limit {max_nodes}). Works were added whole "
+                f"while they fit, works with a designation-list finding first, then 'listed at "
                 f"publication' yes, unknown, no, then newest first. Every finding is in the "
                 f"findings table and the exports.")
-    g.graph.update(note=note, pruned=pruned, works_shown=kept, works_flagged=n_w,
-                   nodes_total=len(all_nodes), max_nodes=max_nodes)
-    return g, note
+    g.graph.update(note=note, pruned=pruned, works_shown=kept, works_flagged=flagged,
+                   nodes_total=nodes_total, max_nodes=max_nodes)
+    return note
+
+
+def prune_flagged_network(g: nx.Graph, result: ScreenResultLike,
+                          max_nodes: int) -> tuple[nx.Graph, str]:
+    """A smaller view of the network :func:`flagged_network` built for ``result``.
+
+    The same graph as ``flagged_network(result, max_nodes=max_nodes)`` (same works, nodes,
+    evidence and note) without planning every finding again: the works are taken from
+    ``g`` in the order it holds them (the stated order) while they fit whole, and only
+    their findings are added.  Used to draw the report's network from the one built for
+    network.graphml.
+
+    Parameters
+    ----------
+    g : networkx.Graph
+        As :func:`flagged_network` returned it for ``result``, with a larger limit.
+    result : ScreenResultLike
+    max_nodes : int
+
+    Returns
+    -------
+    (networkx.Graph, str)
+        ``g`` itself when it already fits, else a new graph; and the note.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from tracker.risk import Finding
+    >>> fs = [Finding(finding_id=f"f{i}", work_id=f"W{i}", doi="", title="T",
+    ...               publication_date="2021", author_id=f"A{i}", author_name="X",
+    ...               author_position="first", raw_affiliation="", institution_id=f"I{i}",
+    ...               institution_ror="", institution_name="U", list="BIS_ENTITY_LIST",
+    ...               list_entry_name="U", listed_on="", listed_at_publication="unknown",
+    ...               match_method="openalex_id", match_detail="", outcome="review")
+    ...       for i in (1, 2)]
+    >>> r = SimpleNamespace(findings=fs, works={}, run={}, subjects={"kind": "files"})
+    >>> small, note = prune_flagged_network(flagged_network(r)[0], r, 3)
+    >>> len(small), note.startswith("Pruned to stay readable: 1 of 2")
+    (3, True)
+    """
+    if max_nodes < 3:
+        raise ValueError("max_nodes below 3 cannot hold even one work, author and institution")
+    if len(g) <= max_nodes:
+        return g, str(g.graph.get("note", ""))
+    keep: set[Any] = set()
+    shown: list[str] = []
+    for work, kind in g.nodes(data="kind"):
+        if kind != "work":
+            continue
+        wid = work.partition(":")[2]
+        need = {work, *g[work]}  # its authors and subjects
+        for author in g[work]:  # and the institutions of its own flagged ties
+            need |= {i for i in g[author] if g.edges[author, i].get("relation")
+                     == "flagged affiliation" and wid in str(g.edges[author, i].get(
+                         "works", "")).split(" | ")}
+        if len(keep | need) <= max_nodes:
+            keep |= need
+            shown.append(wid)
+    by_work: dict[str, list[Finding]] = {wid: [] for wid in shown}
+    for f in result.findings:
+        if f.work_id in by_work:
+            by_work[f.work_id].append(f)
+    subjects = result.subjects or {}
+    h = nx.Graph()
+    for wid, fs in by_work.items():
+        work = result.works.get(wid)
+        _add_work(h, work, [_Tie(f, f"work:{wid}", _finding_author_key(f, work),
+                                 _finding_institution_key(f)) for f in fs],
+                  _subject_keys(work, subjects))
+    note = _describe(h, len(shown), int(g.graph.get("works_flagged", len(shown))),
+                     int(g.graph.get("nodes_total", len(g))), max_nodes)
+    return h, note
 
 
 def _add_work(g: nx.Graph, work: Work | None, ties: list[_Tie],

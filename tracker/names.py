@@ -1360,9 +1360,9 @@ _CACHE_MAGIC = b"tracker-name-matcher-v1\n"
 
 
 def _default_cache_dir() -> Path:
-    home = os.environ.get("TRACKER_HOME")
-    base = Path(home) if home else Path.home() / ".local" / "share" / "tracker"
-    return base / "cache"
+    from tracker.home import names_cache_dir
+
+    return names_cache_dir()
 
 
 def cached_name_matcher(registry: Registry, *,
@@ -1383,7 +1383,7 @@ def cached_name_matcher(registry: Registry, *,
     registry : Registry
     fuzzy_threshold : float
     cache_dir : path, optional
-        Default ``$TRACKER_HOME/cache`` (``~/.local/share/tracker/cache``).
+        Default ``$TRACKER_HOME/cache`` (``~/.cache/tracker``; see :mod:`tracker.home`).
 
     Returns
     -------

@@ -19,34 +19,44 @@ Context lists (ASPI's tracker) are shown as context, apart from legal designatio
 
 Hostile data
 ------------
-Titles, names and affiliations come from the internet.  Every text is HTML-escaped
-(:func:`html.escape`); text shown inside charts is escaped for plotly's pseudo-HTML; data
-embedded as JSON escapes ``<``, ``>``, ``&``, U+2028 and U+2029 (:func:`safe_json`), so
-``</script>`` cannot end a script block.  Text like ``<script>`` is shown, never run.
+Titles, names and affiliations come from the internet.  The page is rendered from Jinja2
+templates shipped in ``tracker/templates`` with autoescaping on (``report.html.j2``), so every
+value is text, in element content and in attributes alike; text shown inside charts (hover
+labels, node and tick labels) comes from the macros of ``chart_text.html.j2``, autoescaped
+the same way, since plotly reads a little HTML there; data embedded as JSON escapes ``<``,
+``>``, ``&``, U+2028 and U+2029 (:func:`safe_json`), so ``</script>`` cannot end a script
+block.  Text like ``<script>`` is shown, never run.  The stylesheet and the report's own
+script are files beside the templates (``report.css``, ``report.js``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import math
 import shlex
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import networkx as nx
 import plotly.graph_objects as go
 import plotly.io as pio
+from markupsafe import Markup
 
-from tracker.exports import scrub_secrets
-from tracker.graph import ScreenResultLike, flagged_network, subject_specs
+from tracker.graph import (
+    ScreenResultLike,
+    flagged_network,
+    prune_flagged_network,
+    subject_specs,
+)
+from tracker.redaction import clean_run_record
 from tracker.risk import Finding
 
 __all__ = [
@@ -129,20 +139,21 @@ def _escape_json_text(text: str) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def _e(value: object) -> str:
-    """HTML-escape any value for element text or a quoted attribute."""
-    return html.escape("" if value is None else str(value), quote=True)
+def clip(value: object, limit: int = 140) -> str:
+    """Text folded onto one line and shortened to ``limit`` characters (with "…").
 
-
-def _pt(value: object, limit: int = 140) -> str:
-    """Text for plotly hover labels: shortened and escaped (plotly reads a little HTML)."""
+    Examples
+    --------
+    >>> clip("  a\\n  long   title ", 9)
+    'a long t…'
+    >>> clip(None)
+    ''
+    """
     text = " ".join(("" if value is None else str(value)).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return html.escape(text, quote=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _href(url: object) -> str | None:
+def _web_url(url: object) -> str | None:
     """An ``https://``/``http://`` URL fit for a link, else None (no javascript: links)."""
     if not isinstance(url, str):
         return None
@@ -152,11 +163,26 @@ def _href(url: object) -> str | None:
     return None
 
 
-def _link(url: object, text: object) -> str:
-    href = _href(url)
-    if href is None:
-        return _e(text)
-    return f'<a href="{_e(href)}" rel="noopener noreferrer">{_e(text)}</a>'
+@lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    """The report's templates (``tracker/templates``), autoescaped; None renders as ""."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tracker", "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        finalize=lambda v: "" if v is None else v)
+    env.filters["clip"] = clip
+    env.filters["web_url"] = _web_url
+    return env
+
+
+@lru_cache(maxsize=1)
+def _chart_text() -> Any:
+    """The macros of ``chart_text.html.j2``: labels and hover text for the charts."""
+    return _templates().get_template("chart_text.html.j2").module
+
+
+def _label(text: object, limit: int = 140) -> str:
+    return str(_chart_text().label(text, limit))
 
 
 # --------------------------------------------------------------------------- figures
@@ -269,20 +295,15 @@ def network_figure(g: nx.Graph, *, seed: int = 7, title: str = "") -> go.Figure:
     edge_trace(flagged_d, "flagged tie (designation list)", "#b2182b", 2.2)
     edge_trace(flagged_c, "context tie (assessment only)", _CONTEXT_COLOUR, 2.0, "dot")
 
+    text = _chart_text()
+
     def evidence(u: Any, v: Any) -> str:
-        d = g.edges[u, v]
         a, i = (u, v) if g.nodes[u].get("kind") == "author" else (v, u)
-        lines = [f"<b>{_pt(g.nodes[a].get('label'), 60)}</b> — "
-                 f"<b>{_pt(g.nodes[i].get('label'), 60)}</b>"]
-        ev = str(d.get("evidence", "")).split("\n")
-        for x in ev[:8]:
-            head, _, raw = x.partition("; raw affiliation: ")
-            lines.append(_pt(head, 200))
-            if raw:
-                lines.append("· raw affiliation: " + _pt(raw, 110))
-        if len(ev) > 8:
-            lines.append(f"… and {len(ev) - 8} more (see the findings table)")
-        return "<br>".join(lines)
+        ev = str(g.edges[u, v].get("evidence", "")).split("\n")
+        lines = [(head, raw) for head, _, raw in
+                 (x.partition("; raw affiliation: ") for x in ev[:8])]
+        return str(text.tie_evidence(g.nodes[a].get("label"), g.nodes[i].get("label"), lines,
+                                     max(len(ev) - 8, 0)))
 
     mids = flagged_d + flagged_c
     if mids:
@@ -298,26 +319,14 @@ def network_figure(g: nx.Graph, *, seed: int = 7, title: str = "") -> go.Figure:
     def node_hover(n: Any) -> str:
         d = g.nodes[n]
         kind = d.get("kind", "")
-        head = f"<b>{_pt(d.get('label'), 90)}</b>"
         if kind == "work":
-            lines = [head, f"work {_pt(d.get('work_id'))}, published "
-                            f"{_pt(d.get('date') or 'date unknown')}"]
-            if d.get("doi"):
-                lines.append(_pt(d.get("doi")))
-        elif kind == "author":
-            lines = [head, f"author {_pt(d.get('author_id') or 'without OpenAlex ID')}"]
-            for nb in g[n]:
-                if g.edges[n, nb].get("relation") == "flagged affiliation":
-                    lines.append(f"flagged affiliation: {_pt(g.nodes[nb].get('label'), 70)}")
-        else:
-            ids = " ".join(x for x in (d.get("institution_id", ""), d.get("ror", "")) if x)
-            lines = [head, f"institution {_pt(ids or 'no identifier')}"]
-            if d.get("lists"):
-                kind_txt = "designation" if d.get("designation") else "context only"
-                lines.append(f"lists: {_pt(d.get('lists'))} ({kind_txt})")
-        if d.get("is_subject"):
-            lines.append("<i>screened subject</i>")
-        return "<br>".join(lines)
+            return str(text.work_node(d))
+        if kind == "author":
+            flagged = [g.nodes[nb].get("label") for nb in g[n]
+                       if g.edges[n, nb].get("relation") == "flagged affiliation"]
+            return str(text.author_node(d, flagged))
+        ids = " ".join(x for x in (d.get("institution_id", ""), d.get("ror", "")) if x)
+        return str(text.institution_node(d, ids))
 
     def node_trace(nodes: list[Any], name: str, symbol: str, colour: str, size: int,
                    labels: bool = False) -> None:
@@ -326,7 +335,7 @@ def network_figure(g: nx.Graph, *, seed: int = 7, title: str = "") -> go.Figure:
         traces.append(go.Scatter(
             x=[float(pos[n][0]) for n in nodes], y=[float(pos[n][1]) for n in nodes],
             mode="markers+text" if labels else "markers", name=name,
-            text=[_pt(g.nodes[n].get("label"), 32) for n in nodes] if labels else None,
+            text=[_label(g.nodes[n].get("label"), 32) for n in nodes] if labels else None,
             textposition="top center", textfont={"size": 10},
             hoverinfo="text", hovertext=[node_hover(n) for n in nodes],
             marker={"symbol": symbol, "color": colour, "size": size,
@@ -352,7 +361,7 @@ def network_figure(g: nx.Graph, *, seed: int = 7, title: str = "") -> go.Figure:
     fig = go.Figure(data=traces)
     fig.update_layout(
         template="plotly_white", height=640, hovermode="closest", dragmode="pan",
-        title={"text": _pt(title)} if title else None,
+        title={"text": _label(title)} if title else None,
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
         legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
@@ -368,14 +377,10 @@ def _binned_trace(marks: list[dict[str, Any]], name: str, colour: str) -> go.Sca
         bins.setdefault((m["y"], m["x"][:4]), []).append(m)
     xs, ys, hs, sizes, symbols = [], [], [], [], []
     for (label, year), ms in bins.items():
-        r = ms[0]["row"]
         year_only = all(m["year_only"] for m in ms)
         xs.append(f"{year}-07-01")
         ys.append(label)
-        when = f"in {year}"
-        hs.append(f"<b>{len(ms)} flagged work(s)</b>, published {_pt(when)}<br>"
-                  f"{_pt(r.get('list'))}: {_pt(r.get('list_entry_name'), 80)}<br>"
-                  f"{_pt(name)}")
+        hs.append(str(_chart_text().year_bin(len(ms), year, ms[0]["row"], name)))
         sizes.append(min(8 + 3 * math.log2(len(ms)), 30))
         symbols.append("circle-open" if year_only else "circle")
     return go.Scatter(x=xs, y=ys, mode="markers", name=name, hoverinfo="text", hovertext=hs,
@@ -456,15 +461,7 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
             who = ", ".join(m["authors"][:4]) + (" …" if len(m["authors"]) > 4 else "")
             when = (f"{r.get('publication_date')} (year only; drawn on 1 January)"
                     if m["year_only"] else str(r.get("publication_date")))
-            return "<br>".join([
-                f"<b>{_pt(r.get('title') or r.get('work_id'), 90)}</b>",
-                f"{_pt(r.get('work_id'))}, published {_pt(when)}",
-                f"author(s): {_pt(who, 120)}",
-                f"raw affiliation: {_pt(r.get('raw_affiliation') or 'none recorded', 120)}",
-                f"{_pt(r.get('list'))}: {_pt(r.get('list_entry_name'), 80)}, listed on "
-                f"{_pt(r.get('listed_on') or 'unknown')}",
-                f"listed at publication: {_pt(r.get('listed_at_publication'))}",
-            ])
+            return str(_chart_text().work_mark(r, when, who))
 
         if brief:  # thousands of marks: one dot per (entry, year), sized by its works
             traces.append(_binned_trace(ms, key, colour))
@@ -483,8 +480,7 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
             if len(d) == 10:
                 xs.append(d)
                 ys.append(label)
-                hs.append(f"{_pt(r.get('list'))}: {_pt(r.get('list_entry_name'), 80)}<br>"
-                          f"{what}: {_pt(d)}")
+                hs.append(str(_chart_text().list_date(r, what, d)))
         if xs:
             traces.append(go.Scatter(
                 x=xs, y=ys, mode="markers", name=what, hoverinfo="text", hovertext=hs,
@@ -499,8 +495,8 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
         yaxis={"type": "category", "categoryorder": "array",
                "categoryarray": list(reversed(order)), "automargin": True,
                "tickmode": "array", "tickvals": list(reversed(order)),
-               "ticktext": [f"{_pt(entries[x].get('list_entry_name'), 40)} · "
-                            f"{_pt(entries[x].get('list'))}" for x in reversed(order)]},
+               "ticktext": [str(_chart_text().entry_tick(entries[x]))
+                            for x in reversed(order)]},
         hoverlabel={"align": "left"},
         meta={"undated": len(undated), "brief_hover": brief},
     )
@@ -527,138 +523,15 @@ def _fig_json(fig: go.Figure) -> str:
     return _escape_json_text(pio.to_json(fig, validate=False, pretty=False))
 
 
-_APP_JS = r"""
-(function () {
-  'use strict';
-  function parse(id) { return JSON.parse(document.getElementById(id).textContent); }
-  var figs = parse('tracker-figures');
-  figs.forEach(function (f) {
-    var el = document.getElementById(f.div);
-    if (!el) { return; }
-    if (!window.Plotly) { el.textContent = 'The chart library did not load.'; return; }
-    var fig = JSON.parse(document.getElementById(f.json).textContent);
-    window.Plotly.newPlot(el, fig.data, fig.layout, f.config);
-  });
-  var table = document.getElementById('findings-table');
-  if (!table) { return; }
-  var tbody = table.tBodies[0];
-  var rows = Array.prototype.slice.call(tbody.rows);
-  var shown = document.getElementById('rows-shown');
-  var controls = document.querySelectorAll('[data-filter]');
-  function apply() {
-    var q = document.getElementById('filter-text').value.toLowerCase();
-    var n = 0;
-    rows.forEach(function (tr) {
-      var ok = !q || tr.textContent.toLowerCase().indexOf(q) !== -1;
-      controls.forEach(function (c) {
-        if (c.value && tr.getAttribute('data-' + c.getAttribute('data-filter')) !== c.value) {
-          ok = false;
-        }
-      });
-      tr.hidden = !ok;
-      if (ok) { n += 1; }
-    });
-    shown.textContent = String(n);
-  }
-  document.getElementById('filter-text').addEventListener('input', apply);
-  controls.forEach(function (c) { c.addEventListener('change', apply); });
-  var heads = table.tHead.rows[0].cells;
-  Array.prototype.forEach.call(heads, function (th, col) {
-    var btn = th.querySelector('button');
-    if (!btn) { return; }
-    btn.addEventListener('click', function () {
-      var asc = th.getAttribute('aria-sort') !== 'ascending';
-      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute('aria-sort'); });
-      th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
-      var num = th.getAttribute('data-type') === 'num';
-      function key(tr) {
-        var td = tr.cells[col];
-        var v = td.hasAttribute('data-sort') ? td.getAttribute('data-sort') : td.textContent;
-        return num ? parseFloat(v) || 0 : v.toLowerCase();
-      }
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b);
-        var c = x < y ? -1 : (x > y ? 1 : 0);
-        return asc ? c : -c;
-      });
-      rows.forEach(function (tr) { tbody.appendChild(tr); });
-    });
-  });
-  apply();
-}());
-"""
-
-_CSS = """
-:root { --ink:#1d2329; --muted:#5b6770; --line:#d9dee3; --bg:#f6f7f9; --flag:#b2182b;
-        --ctx:#d98c00; --ok:#2166ac; }
-* { box-sizing: border-box; }
-body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;
-       color:var(--ink); background:#fff; }
-header.top { background:#1d2329; color:#fff; padding:18px 28px; }
-header.top h1 { margin:0 0 4px; font-size:22px; }
-header.top p { margin:0; color:#c9d1d9; font-size:13px; }
-main { max-width:1400px; margin:0 auto; padding:8px 28px 40px; }
-section { margin:26px 0; }
-h2 { font-size:18px; border-bottom:2px solid var(--line); padding-bottom:4px; }
-h3 { font-size:15px; margin:16px 0 6px; }
-.notice { border:3px solid var(--flag); background:#fff5f5; padding:14px 18px; border-radius:6px;
-          margin-top:20px; }
-.notice h2 { border:0; margin:0 0 6px; color:var(--flag); }
-.notice li { margin:3px 0; }
-.cards { display:flex; flex-wrap:wrap; gap:12px; }
-.card { border:1px solid var(--line); border-radius:6px; padding:10px 14px; min-width:150px;
-        background:var(--bg); }
-.card b { display:block; font-size:22px; }
-.card span { color:var(--muted); font-size:12px; }
-table { border-collapse:collapse; font-size:13px; }
-th, td { border:1px solid var(--line); padding:4px 7px; text-align:left; vertical-align:top; }
-th { background:var(--bg); }
-th button { font:inherit; font-weight:600; background:none; border:0; padding:0;
-            cursor:pointer; color:inherit; text-align:left; }
-th[aria-sort=ascending] button::after { content:" \\25B2"; }
-th[aria-sort=descending] button::after { content:" \\25BC"; }
-.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(320px,1fr)); gap:18px; }
-.badge { display:inline-block; padding:0 6px; border-radius:8px; font-size:11px;
-         font-weight:600; white-space:nowrap; }
-.badge.designation { background:#fde0e0; color:var(--flag); }
-.badge.context { background:#fff1d6; color:#8a5a00; border:1px dashed var(--ctx); }
-.yes { color:var(--flag); font-weight:600; } .no { color:var(--ok); } .unknown { color:#6b6b6b; }
-.tablewrap { overflow-x:auto; max-height:720px; overflow-y:auto; border:1px solid var(--line); }
-#findings-table { width:100%; }
-#findings-table thead th { position:sticky; top:0; z-index:1; }
-#findings-table td.title { min-width:240px; max-width:360px; }
-#findings-table td.aff { min-width:200px; max-width:320px; }
-tr.context-row { background:#fffaf0; }
-.filters { display:flex; flex-wrap:wrap; gap:10px; align-items:center; margin:8px 0; }
-.filters input, .filters select { font:inherit; padding:3px 6px; }
-.note { color:var(--muted); font-size:13px; }
-.chart { border:1px solid var(--line); border-radius:6px; min-height:200px; }
-code { font-size:12px; overflow-wrap:anywhere; }
-dl.kv { display:grid; grid-template-columns:max-content 1fr; gap:2px 14px; font-size:13px; }
-dl.kv dt { font-weight:600; } dl.kv dd { margin:0; overflow-wrap:anywhere; }
-footer { color:var(--muted); font-size:12px; border-top:1px solid var(--line);
-         padding:12px 28px; }
-@media print { .filters, th button::after { display:none; } .tablewrap { max-height:none; } }
-"""
+@lru_cache(maxsize=2)
+def _static(name: str) -> Markup:
+    """A stylesheet or script of tracker's own (``tracker/templates``), inlined as it is."""
+    return Markup(resources.files("tracker").joinpath(f"templates/{name}").read_text("utf-8"))
 
 
-def _kind_badge(is_designation: bool) -> str:
-    if is_designation:
-        return '<span class="badge designation">designation</span>'
-    return ('<span class="badge context" title="an assessment, not a legal designation">'
-            'context: not a designation</span>')
-
-
-def _count_table(title: str, counts: Sequence[tuple[str, int]], head: str) -> str:
-    if not counts:
-        return f"<h3>{_e(title)}</h3><p class='note'>none</p>"
-    body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in counts)
-    return (f"<h3>{_e(title)}</h3><table><thead><tr><th>{_e(head)}</th><th>findings</th></tr>"
-            f"</thead><tbody>{body}</tbody></table>")
-
-
-def _gap_items(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
-    items: list[str] = []
+def _gap_items(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The data gaps in words: ``label``, ``value`` and how to show it (``style``)."""
+    items: list[dict[str, Any]] = []
     gaps = run.get("data_gaps") or {}
     if isinstance(gaps, Mapping):
         for key, value in gaps.items():
@@ -670,45 +543,23 @@ def _gap_items(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
                                   ", ".join(f"{a}: {b}" for a, b in v.items())
                                   for v in value[:5])
                 more = f" … (+{len(value) - 5} more)" if len(value) > 5 else ""
-                items.append(f"{_e(label)}: {_e(shown)}{_e(more)}")
+                items.append({"label": label, "value": shown + more, "style": "plain"})
             elif isinstance(value, bool) or value is None:
-                items.append(f"{_e(label)}: <b>{_e(value)}</b>")
+                items.append({"label": label, "value": str(value), "style": "bold"})
             elif isinstance(value, int | float):
-                items.append(f"<b>{_e(value)}</b> {_e(label)}")
+                items.append({"label": label, "value": value, "style": "count"})
             elif isinstance(value, Mapping):
-                items.append(f"{_e(label)}: {_e(json.dumps(value, ensure_ascii=False))}")
+                items.append({"label": label, "value": json.dumps(value, ensure_ascii=False),
+                              "style": "plain"})
             else:
-                items.append(f"{_e(label)}: <b>{_e(value)}</b>")
+                items.append({"label": label, "value": value, "style": "bold"})
     unknown_listing = sum(1 for r in rows if not r.get("listed_on"))
     unknown_at = sum(1 for r in rows if r.get("listed_at_publication") == "unknown")
-    items.append(f"<b>{unknown_listing}</b> findings whose listing date no source gives")
-    items.append(f"<b>{unknown_at}</b> findings whose listing status at publication is unknown")
+    items.append({"label": "findings whose listing date no source gives",
+                  "value": unknown_listing, "style": "count"})
+    items.append({"label": "findings whose listing status at publication is unknown",
+                  "value": unknown_at, "style": "count"})
     return items
-
-
-def _notice(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> str:
-    gaps = "".join(f"<li>{g}</li>" for g in _gap_items(run, rows))
-    none = ("<p><b>This screen produced no findings. That is not clearance.</b></p>"
-            if not rows else "")
-    return f"""
-<section class="notice" id="read-first" role="note" aria-labelledby="read-first-h">
-<h2 id="read-first-h">Read this first: a flag is evidence for human review, not a
-determination</h2>{none}
-<ul>
-<li>Each finding says that OpenAlex linked an author of a work to an institution that appears on
-a list. It is <b>evidence for a reviewer to check</b> (the raw affiliation, the dates, the list
-entry), not a finding of wrongdoing, risk or non-compliance, and it says nothing about anyone's
-intent, nationality or character.</li>
-<li><b>"No findings" is not clearance.</b> The screen sees only what OpenAlex records and only the
-lists and editions named below. Missing or wrong affiliations, missing dates, truncated author
-lists, name variants and list changes after each list's data date can all hide a tie.</li>
-<li>Entries from context lists (ASPI's China Defence Universities Tracker) are <b>assessments,
-shown as context</b>: they are not legal designations and carry no obligation on their own.</li>
-<li>Nothing here ranks people. Review each tie on its evidence.</li>
-</ul>
-<h3>Known data gaps in this run</h3>
-<ul>{gaps}</ul>
-</section>"""
 
 
 def _context_only_ties(rows: list[dict[str, Any]]) -> int:
@@ -722,12 +573,11 @@ def _context_only_ties(rows: list[dict[str, Any]]) -> int:
     return sum(1 for designated in ties.values() if not designated)
 
 
-def _summary(result: ScreenResultLike, rows: list[dict[str, Any]]) -> str:
-    run = result.run or {}
+def _summary(result: ScreenResultLike, run: Mapping[str, Any],
+             rows: list[dict[str, Any]]) -> dict[str, Any]:
     counts = run.get("counts") or {}
-    works_read = counts.get("works_read", len(result.works))
     cards = [
-        (works_read, "works read"),
+        (counts.get("works_read", len(result.works)), "works read"),
         (counts.get("works_skipped", 0), "records skipped"),
         (counts.get("authorships", "—"), "authorships screened"),
         (len(rows), "findings (ties to review)"),
@@ -738,39 +588,62 @@ def _summary(result: ScreenResultLike, rows: list[dict[str, Any]]) -> str:
          "findings on context lists (assessments)"),
         (_context_only_ties(rows), "ties flagged by context lists only"),
     ]
-    card_html = "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>"
-                        for v, k in cards)
-    by_list: Counter[tuple[str, bool]] = Counter(
-        (str(r.get("list")), bool(r.get("is_designation", True))) for r in rows)
-    list_counts = [(f"{_e(lst)} {_kind_badge(d)}", n)
-                   for (lst, d), n in sorted(by_list.items(), key=lambda kv: (not kv[0][1],
-                                                                              kv[0][0]))]
+    by_list = Counter((str(r.get("list")), bool(r.get("is_designation", True))) for r in rows)
     status = Counter(str(r.get("review_status") or "unreviewed") for r in rows)
     listed = Counter(str(r.get("listed_at_publication")) for r in rows)
     specs = subject_specs(result.subjects) or subject_specs(
         {"items": run.get("subjects")} if isinstance(run.get("subjects"), list)
         else run.get("subjects"))
-    subj_parts = []
-    for kind, ids, labels in specs:
-        lis = "".join(f"<li>{_e(labels.get(i, i))} <code>{_e(i)}</code></li>"
-                      for i in ids[:50])
-        if len(ids) > 50:
-            lis += f"<li>… and {len(ids) - 50} more (see run.json)</li>"
-        subj_parts.append(f"<p>Kind: <b>{_e(kind)}</b></p><ul>{lis}</ul>")
-    subj_html = "".join(subj_parts) or (
-        "<p>No subject: every work in the input was screened as given.</p>")
-    return f"""
-<section id="summary"><h2>Summary</h2>
-<div class="cards">{card_html}</div>
-<div class="grid">
-<div>{_count_table("Findings by list", list_counts, "list")}</div>
-<div>{_count_table("Findings by review status",
-                   [(_e(k), v) for k, v in sorted(status.items())], "review status")}</div>
-<div>{_count_table("Listed at the work's publication date?",
-                   [(f"<span class='{_e(k)}'>{_e(k)}</span>", listed.get(k, 0))
-                    for k in ("yes", "unknown", "no") if listed.get(k)], "answer")}</div>
-<div><h3>Subjects screened</h3>{subj_html}</div>
-</div></section>"""
+    return {
+        "cards": cards,
+        "by_list": sorted(by_list.items(), key=lambda kv: (not kv[0][1], kv[0][0])),
+        "by_status": sorted(status.items()),
+        "by_listed": [(k, listed[k]) for k in ("yes", "unknown", "no") if listed.get(k)],
+        "subjects": [{"kind": kind, "ids": [(labels.get(i, i), i) for i in ids[:50]],
+                      "more": max(len(ids) - 50, 0)} for kind, ids, labels in specs],
+    }
+
+
+#: Rows per table in the "changes since the previous run" section.
+CHANGES_MAX_ROWS = 200
+_CHANGE_FIELDS = {"listed_at_publication": "listed at publication", "outcome": "outcome",
+                  "list_editions": "list editions", "listed_on": "listing date"}
+
+
+def _changes(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The "changes since the previous run" section, from the run record's ``diff`` (set when
+    the run is kept in a case file; absent otherwise, and then no section)."""
+    d = run.get("diff")
+    if not isinstance(d, Mapping):
+        return None
+    if d.get("previous_run") is None:
+        return {"first": True}
+    counts = d.get("counts") or {}
+    reg = d.get("registry") or {}
+    added, dropped = reg.get("editions_added") or [], reg.get("editions_dropped") or []
+    before, after = reg.get("before"), reg.get("after")
+    lists = ({"before": before, "after": after, "added": added, "dropped": dropped}
+             if added or dropped or (before and after and before != after) else None)
+    by_id = {str(r.get("finding_id")): r for r in rows}
+    new_ids = [str(x) for x in d.get("new") or []]
+    looked = set(d.get("changed_since_review") or [])
+    changed = list(d.get("changed_fields") or [])
+    gone_rows = list(d.get("gone_rows") or [])
+    return {
+        "first": False, "previous_run": d.get("previous_run"), "counts": counts,
+        "lists": lists,
+        "new": [(i, by_id[i]) for i in new_ids[:CHANGES_MAX_ROWS] if i in by_id],
+        "new_total": len(new_ids),
+        "changed": [{"fid": str(ch.get("finding_id")),
+                     "row": by_id.get(str(ch.get("finding_id"))),
+                     "what": [(_CHANGE_FIELDS.get(k, k), v.get("before"), v.get("after"))
+                              for k, v in (ch.get("changes") or {}).items()],
+                     "look_again": str(ch.get("finding_id")) in looked}
+                    for ch in changed[:CHANGES_MAX_ROWS]],
+        "changed_total": len(changed),
+        "gone": gone_rows[:CHANGES_MAX_ROWS], "gone_total": len(d.get("gone") or []),
+        "nothing": not any(counts.get(k) for k in ("new", "gone", "changed")),
+    }
 
 
 _TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -787,183 +660,12 @@ _TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    def cell(r: dict[str, Any], key: str, cls: str) -> str:
-        c = f' class="{cls}"' if cls else ""
-        v = r.get(key)
-        if key == "title":
-            wid = str(r.get("work_id") or "")
-            link = _link(f"https://openalex.org/{wid}", wid) if wid.startswith("W") else _e(wid)
-            doi = _link(r.get("doi"), "DOI") if _href(r.get("doi")) else ""
-            return (f"<td{c} data-sort='{_e(str(v or '').lower())}'>{_e(v or '(no title)')}"
-                    f"<br><small>{link} {doi}</small></td>")
-        if key == "author_name":
-            aid = str(r.get("author_id") or "")
-            sub = (_link(f"https://openalex.org/{aid}", aid) if aid.startswith("A")
-                   else "no OpenAlex author ID")
-            return f"<td{c}>{_e(v or '(no name)')}<br><small>{sub}</small></td>"
-        if key == "institution_name":
-            ids = " ".join(_e(x) for x in (r.get("institution_id"), r.get("institution_ror"))
-                           if x)
-            return f"<td{c}>{_e(v or '—')}<br><small>{ids}</small></td>"
-        if key == "list":
-            return f"<td{c}>{_e(v)}<br>{_kind_badge(bool(r.get('is_designation', True)))}</td>"
-        if key == "listed_at_publication":
-            return f"<td{c}><span class='{_e(v)}'>{_e(v)}</span></td>"
-        if key == "relation":
-            return f"<td{c}>{_e(_RELATION_TEXT.get(str(v or ''), v))}</td>"
-        if key == "match_score":
-            return f"<td{c} data-sort='{_e(v)}'>{_e(v)}</td>"
-        if key == "listed_on":
-            return f"<td{c} data-sort='{_e(v or '9999')}'>{_e(v or 'unknown')}</td>"
-        if key == "publication_date":
-            return f"<td{c} data-sort='{_e(v or '0000')}'>{_e(v or 'unknown')}</td>"
-        return f"<td{c}>{_e(v)}</td>"
-
-    num = " data-type='num'"
-    head = "".join(
-        f"<th scope='col'{num if k == 'match_score' else ''}>"
-        f"<button type='button'>{_e(h)}</button></th>" for h, k, _ in _TABLE_COLUMNS)
-    body = []
-    shown = rows[:TABLE_MAX_ROWS]
-    for r in shown:
-        d = bool(r.get("is_designation", True))
-        attrs = (f" data-list='{_e(r.get('list'))}' data-status='{_e(r.get('review_status'))}'"
-                 f" data-listed='{_e(r.get('listed_at_publication'))}'"
-                 f" data-kind='{'designation' if d else 'context'}'")
-        cls = "" if d else " class='context-row'"
-        body.append(f"<tr{cls}{attrs}>"
-                    + "".join(cell(r, k, c) for _, k, c in _TABLE_COLUMNS) + "</tr>")
-
-    def options(key: str) -> str:
-        vals = sorted({str(r.get(key) or "") for r in rows})
-        return "".join(f"<option value='{_e(v)}'>{_e(v)}</option>" for v in vals)
-
-    return f"""
-<section id="findings"><h2>Findings</h2>
-<p class="note">One row per tie (work, author, institution, list entry). Click a column header
-to sort; type or choose to filter. All columns are in findings.csv / findings.json /
-findings.xlsx.</p>
-<div class="filters">
-<label>Search <input id="filter-text" type="search" placeholder="title, name, affiliation…">
-</label>
-<label>List <select data-filter="list"><option value="">all</option>{options("list")}
-</select></label>
-<label>Kind <select data-filter="kind"><option value="">all</option>
-<option value="designation">designation</option><option value="context">context</option>
-</select></label>
-<label>Listed at publication <select data-filter="listed"><option value="">all</option>
-{options("listed_at_publication")}</select></label>
-<label>Review status <select data-filter="status"><option value="">all</option>
-{options("review_status")}</select></label>
-<span class="note"><b id="rows-shown">{len(shown)}</b> of {len(shown)} rows shown</span>
-</div>{_subset_note(len(shown), len(rows))}
-<div class="tablewrap"><table id="findings-table"><thead><tr>{head}</tr></thead>
-<tbody>{"".join(body)}</tbody></table></div>
-</section>"""
-
-
-def _subset_note(shown: int, total: int) -> str:
-    """A plain warning when the table holds only part of the findings."""
-    if shown >= total:
-        return ""
-    return (f"<p class='notice' id='table-subset'><b>This table shows {shown:,} of {total:,} "
-            f"findings</b> (the newest {shown:,} by publication date); filters and sorting act "
-            f"on these rows only. Every finding is in findings.csv, findings.json and "
-            f"findings.xlsx next to this report.</p>")
-
-
-#: Rows per table in the "changes since the previous run" section.
-CHANGES_MAX_ROWS = 200
-_CHANGE_FIELDS = {"listed_at_publication": "listed at publication", "outcome": "outcome",
-                  "list_editions": "list editions", "listed_on": "listing date"}
-
-
-def _change_table(caption: str, head: Sequence[str], body: list[list[str]], total: int) -> str:
-    """One small table of the changes section (cells already escaped)."""
-    if not body:
-        return ""
-    more = (f"<p class='note'>{len(body):,} of {total:,} shown; every ID is in run.json "
-            f"(<code>diff</code>) and <code>tracker diff</code> prints them all.</p>"
-            if total > len(body) else "")
-    cells = "".join(f"<th scope='col'>{_e(h)}</th>" for h in head)
-    rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
-    return (f"<h3>{_e(caption)} ({total:,})</h3>{more}<div class='tablewrap'><table>"
-            f"<thead><tr>{cells}</tr></thead><tbody>{rows}</tbody></table></div>")
-
-
-def _changes(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> str:
-    """The "changes since the previous run" section, from the run record's ``diff`` (set when
-    the run is kept in a case file; absent otherwise, and then no section)."""
-    d = run.get("diff")
-    if not isinstance(d, Mapping):
-        return ""
-    head = "<section id='changes'><h2>Changes since the previous run of this screen</h2>"
-    if d.get("previous_run") is None:
-        return (f"{head}<p>This is the first run of this screen in the case file, so there "
-                f"is nothing to compare yet. A rerun of the same screen (same subjects, works "
-                f"and settings) lists here the ties that are new, gone or changed, including "
-                f"those changed by a list update.</p></section>")
-    c = d.get("counts") or {}
-    reg = d.get("registry") or {}
-    lines = [f"<p>Compared with run {_e(d.get('previous_run'))} of the same screen in the case "
-             f"file: <b>{_e(c.get('new', 0))}</b> new, <b>{_e(c.get('gone', 0))}</b> gone, "
-             f"<b>{_e(c.get('changed', 0))}</b> changed and {_e(c.get('unchanged', 0))} "
-             f"unchanged ties. Review decisions stay with their tie (its finding ID) across "
-             f"runs. A change is a reason to look again, not a verdict.</p>"]
-    added, dropped = reg.get("editions_added") or [], reg.get("editions_dropped") or []
-    versions = (reg.get("before"), reg.get("after"))
-    if added or dropped or (all(versions) and versions[0] != versions[1]):
-        lines.append(
-            "<p class='notice' id='list-change'><b>The lists changed between the two runs</b> "
-            f"(registry version {_e(versions[0] or '—')} → {_e(versions[1] or '—')}). "
-            + (f"New editions: {_e(', '.join(added))}. " if added else "")
-            + (f"Editions no longer used: {_e(', '.join(dropped))}. " if dropped else "")
-            + "New, changed and gone ties below may come from the list change (an institution "
-              "listed or removed, a date corrected), not from new papers.</p>")
-    by_id = {str(r.get("finding_id")): r for r in rows}
-
-    def work(r: Mapping[str, Any]) -> str:
-        title = _e(str(r.get("title") or "")[:90]) or "—"
-        return f"{title}<br><code>{_e(r.get('work_id'))}</code> {_e(r.get('publication_date'))}"
-
-    def entry(r: Mapping[str, Any]) -> str:
-        return (f"{_e(r.get('institution_name') or r.get('raw_affiliation'))}<br>"
-                f"{_e(r.get('list'))}: {_e(r.get('list_entry_name'))}")
-
-    new_ids = [str(x) for x in d.get("new") or []]
-    new_body = [[f"<code>{_e(i)}</code>", work(by_id[i]), entry(by_id[i]),
-                 _e(by_id[i].get("listed_on") or "unknown"),
-                 _e(by_id[i].get("listed_at_publication"))]
-                for i in new_ids[:CHANGES_MAX_ROWS] if i in by_id]
-    lines.append(_change_table("New ties", ("finding", "work", "institution and list entry",
-                                            "listed on", "listed at publication"),
-                               new_body, len(new_ids)))
-    looked = set(d.get("changed_since_review") or [])
-    changed = list(d.get("changed_fields") or [])
-    ch_body = []
-    for ch in changed[:CHANGES_MAX_ROWS]:
-        fid = str(ch.get("finding_id"))
-        r = by_id.get(fid, {})
-        what = "<br>".join(
-            f"{_e(_CHANGE_FIELDS.get(k, k))}: {_e(v.get('before') or '—')} → "
-            f"<b>{_e(v.get('after') or '—')}</b>"
-            for k, v in (ch.get("changes") or {}).items())
-        flag = ("<br><b>reviewed on the earlier evidence: look again</b>" if fid in looked
-                else "")
-        ch_body.append([f"<code>{_e(fid)}</code>", work(r) if r else "—",
-                        entry(r) if r else "—", what + flag])
-    lines.append(_change_table("Changed ties", ("finding", "work", "institution and list entry",
-                                                "what changed"), ch_body, len(changed)))
-    gone_rows = list(d.get("gone_rows") or [])
-    gone_body = [[f"<code>{_e(r.get('finding_id'))}</code>", work(r), entry(r),
-                  _e(r.get("review_status") or "unreviewed")] for r in gone_rows[:CHANGES_MAX_ROWS]]
-    lines.append(_change_table(
-        "Ties no longer found", ("finding", "work", "institution and list entry",
-                                 "review status"), gone_body, len(d.get("gone") or [])))
-    if not any(c.get(k) for k in ("new", "gone", "changed")):
-        lines.append("<p>No tie is new, gone or changed.</p>")
-    return head + "".join(lines) + "</section>"
+def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "columns": _TABLE_COLUMNS, "rows": rows[:TABLE_MAX_ROWS], "total": len(rows),
+        "options": {key: sorted({str(r.get(key) or "") for r in rows})
+                    for key in ("list", "listed_at_publication", "review_status")},
+    }
 
 
 def _plain(value: Any) -> str:
@@ -976,30 +678,9 @@ def _plain(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _kv(items: Iterable[tuple[str, Any]]) -> str:
-    out = [f"<dt>{_e(k)}</dt><dd>{_e(_plain(v))}</dd>" for k, v in items]
-    return f"<dl class='kv'>{''.join(out)}</dl>"
-
-
-def _method(run: Mapping[str, Any]) -> str:
+def _method(run: Mapping[str, Any]) -> dict[str, Any]:
     settings = run.get("settings") or {}
     reg = run.get("registry") or {}
-    editions = reg.get("editions") or []
-    ed_rows = "".join(
-        "<tr>" + "".join(f"<td>{_e(ed.get(k) if ed.get(k) is not None else 'unknown')}</td>"
-                         for k in ("list", "edition", "published_on", "data_date",
-                                   "entry_count"))
-        + f"<td>{_link(ed.get('source_url'), ed.get('source_url') or '')}</td>"
-        + f"<td>{_e(ed.get('licence') or '')}</td>"
-        + f"<td><small>{_e(ed.get('basis') or '')} {_e(ed.get('provenance') or '')}"
-          f"</small></td></tr>"
-        for ed in editions if isinstance(ed, Mapping))
-    ed_table = (f"<table><thead><tr><th>list</th><th>edition</th><th>published on</th>"
-                f"<th>data date</th><th>entries</th><th>source</th><th>licence</th>"
-                f"<th>basis and provenance</th></tr>"
-                f"</thead><tbody>{ed_rows}</tbody></table>" if ed_rows
-                else "<p class='note'>The run record names no list editions.</p>")
-    inputs = run.get("inputs") or []
     command = run.get("command", "")
     if isinstance(command, list | tuple):
         command = shlex.join(str(c) for c in command)
@@ -1007,104 +688,63 @@ def _method(run: Mapping[str, Any]) -> str:
             ("command", command), ("started", run.get("started_at", "")),
             ("finished", run.get("finished_at", "")),
             ("registry version", reg.get("version", "unknown"))]
-    return f"""
-<section id="method"><h2>Method and provenance</h2>
-<p>Affiliations are matched to listed <b>institutions</b> only (by OpenAlex institution ID,
-ROR ID, lineage where an entry covers its subordinate units, and, if chosen, by name in the raw
-affiliation string); no person's name, ethnicity or nationality is ever an input. Each finding
-compares the work's publication date with the entry's sourced listing date; a date no source
-gives stays "unknown".</p>
-<h3>Strategy and framework</h3>{_kv(settings.items()) if settings else "<p>—</p>"}
-<h3>Run</h3>{_kv(tool)}
-<h3>List editions and data dates</h3>{ed_table}
-<h3>Inputs</h3>{_kv((str(i), x) for i, x in enumerate(inputs)) if inputs else "<p>—</p>"}
-</section>"""
+    return {
+        "settings": [(k, _plain(v)) for k, v in settings.items()],
+        "tool": [(k, _plain(v)) for k, v in tool],
+        "editions": [ed for ed in reg.get("editions") or [] if isinstance(ed, Mapping)],
+        "inputs": [(str(i), _plain(x)) for i, x in enumerate(run.get("inputs") or [])],
+    }
 
 
 def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
-                  seed: int = 7, generated_at: datetime | None = None) -> str:
+                  seed: int = 7, generated_at: datetime | None = None,
+                  network: nx.Graph | None = None,
+                  run: Mapping[str, Any] | None = None) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     if not 3 <= max_network_nodes <= 2000:
         raise ValueError("max_network_nodes must be between 3 and 2000: a larger network is "
                          "unreadable in a browser (open network.graphml in Gephi instead)")
-    run = scrub_secrets(dict(result.run or {}))
+    record = clean_run_record(result.run if run is None else run)
     rows = sorted((f.row() for f in result.findings),
                   key=lambda r: (str(r.get("publication_date") or ""), str(r.get("work_id")),
                                  str(r.get("list"))), reverse=True)
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     figures: list[dict[str, Any]] = []
-    blocks: list[str] = []
+    drawn: dict[str, Any] | None = None
     if rows:
-        g, note = flagged_network(result, max_nodes=max_network_nodes)
-        figures.append({"div": "fig-network", "json": "fig-network-data",
-                        "fig": network_figure(g, seed=seed)})
+        if network is None:
+            g, note = flagged_network(result, max_nodes=max_network_nodes)
+        else:
+            g, note = prune_flagged_network(network, result, max_network_nodes)
         tl = timeline_figure(rows)
-        undated = int((tl.layout.meta or {}).get("undated", 0))
-        figures.append({"div": "fig-timeline", "json": "fig-timeline-data", "fig": tl})
-        blocks.append(f"""
-<section id="network"><h2>Network of flagged ties</h2>
-<p class="note">{_e(note)} Hover a node, or the dot in the middle of a tie, for the evidence.
-Drag to pan, scroll to zoom. Layout: spring layout (seed {seed}); positions carry no
-meaning.</p>
-<div id="fig-network" class="chart" role="figure"
- aria-label="network of screened subjects, flagged co-authors, works and listed institutions">
-</div></section>
-<section id="timeline"><h2>Timeline of flagged works and listing dates</h2>
-<p class="note">One row per list entry. Dots: flagged works, coloured by whether the entry was
-listed on the work's publication date. Black ticks: the entry's listing date (where a source
-gives one). Open dots: only the publication year is known.
-{f"{undated} flagged work(s) without any date are not drawn." if undated else ""}
-{"With this many flagged works, each dot is one list entry and publication year (drawn at "
- "mid-year), its size "
- "growing with the number of works in it; hover for the count. The works themselves are in "
- "the table and findings.csv." if (tl.layout.meta or {}).get("brief_hover") else ""}</p>
-<div id="fig-timeline" class="chart" role="figure"
- aria-label="timeline of flagged works against listing dates"></div></section>""")
-    else:
-        blocks.append("<section id='network'><h2>Network of flagged ties</h2><p>No flagged "
-                      "ties to draw. This is not clearance.</p></section>")
-    data_scripts = "".join(
-        f'<script type="application/json" id="{f["json"]}">{_fig_json(f["fig"])}</script>'
-        for f in figures)
-    index = safe_json([{"div": f["div"], "json": f["json"], "config": _PLOT_CONFIG}
-                       for f in figures])
-    plotly_js = _plotly_js()
+        figures = [{"div": "fig-network", "json": "fig-network-data",
+                    "data": Markup(_fig_json(network_figure(g, seed=seed)))},
+                   {"div": "fig-timeline", "json": "fig-timeline-data",
+                    "data": Markup(_fig_json(tl))}]
+        meta = tl.layout.meta or {}
+        drawn = {"note": note, "seed": seed, "undated": int(meta.get("undated", 0)),
+                 "binned": bool(meta.get("brief_hover"))}
+    plotly_js, app_js = _plotly_js(), _static("report.js")
     csp = ("default-src 'none'; script-src " + _csp_hash(plotly_js) + " "
-           + _csp_hash(_APP_JS) + "; style-src 'unsafe-inline'; img-src data: blob:; "
+           + _csp_hash(app_js) + "; style-src 'unsafe-inline'; img-src data: blob:; "
            "font-src 'none'; connect-src 'none'; media-src 'none'; object-src 'none'; "
            "frame-src 'none'; worker-src 'none'; base-uri 'none'; form-action 'none'")
-    version = f"{run.get('tool', 'tracker')} {run.get('version', 'unknown')}"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Collaboration screening report</title>
-<style>{_CSS}</style></head>
-<body>
-<header class="top"><h1>Collaboration screening report</h1>
-<p>Generated {_e(when)} by {_e(version)}. Self-contained: this file loads nothing from the
-network.</p></header>
-<main>
-{_notice(run, rows)}
-{_summary(result, rows)}
-{_changes(run, rows)}
-{"".join(blocks)}
-{_table(rows)}
-{_method(run)}
-</main>
-<footer>Charts drawn with the {_e(PLOTLY_BUNDLE["name"])} v{_e(PLOTLY_BUNDLE["version"])},
-embedded; licence: {_e(PLOTLY_BUNDLE["licence"])}.</footer>
-<script type="application/json" id="tracker-figures">{index}</script>
-{data_scripts}
-<script>{plotly_js}</script>
-<script>{_APP_JS}</script>
-</body></html>
-"""
+    return _templates().get_template("report.html.j2").render(
+        csp=csp, css=_static("report.css"), when=when,
+        version=f"{record.get('tool', 'tracker')} {record.get('version', 'unknown')}",
+        rows=rows, gaps=_gap_items(record, rows), summary=_summary(result, record, rows),
+        changes=_changes(record, rows), network=drawn, table=_table(rows),
+        relation_text=_RELATION_TEXT, method=_method(record), plotly=PLOTLY_BUNDLE,
+        figures=figures,
+        figures_index=Markup(safe_json([{"div": f["div"], "json": f["json"],
+                                          "config": _PLOT_CONFIG} for f in figures])),
+        plotly_js=Markup(plotly_js), app_js=app_js)
 
 
 def write_report(result: ScreenResultLike, out_dir: str | Path, *,
-                 max_network_nodes: int = 400, seed: int = 7) -> Path:
+                 max_network_nodes: int = 400, seed: int = 7,
+                 network: nx.Graph | None = None,
+                 run: Mapping[str, Any] | None = None) -> Path:
     """Write ``out_dir/report.html``: one self-contained file that opens offline.
 
     Parameters
@@ -1118,6 +758,13 @@ def write_report(result: ScreenResultLike, out_dir: str | Path, *,
         network is in network.graphml from :func:`tracker.exports.write_report_folder`).
     seed : int, default 7
         Seed of the network layout.
+    network : networkx.Graph, optional
+        The flagged network already built for ``result`` (:func:`tracker.graph.flagged_network`,
+        e.g. for network.graphml): the report draws its first works
+        (:func:`tracker.graph.prune_flagged_network`) instead of planning another.
+    run : mapping, optional
+        The run record to show instead of ``result.run`` (scrubbed of secrets here unless
+        :func:`tracker.redaction.clean_run_record` made it).
 
     Returns
     -------
@@ -1138,6 +785,7 @@ def write_report(result: ScreenResultLike, out_dir: str | Path, *,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.html"
-    text = render_report(result, max_network_nodes=max_network_nodes, seed=seed)
+    text = render_report(result, max_network_nodes=max_network_nodes, seed=seed,
+                         network=network, run=run)
     path.write_text(text, encoding="utf-8")
     return path

@@ -13,7 +13,6 @@ OpenAlex IDs add the identifier route and let server-side filters use IDs.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,9 +28,9 @@ __all__ = ["ResolutionCache", "Resolver", "apply_resolutions", "default_cache_pa
 
 def default_cache_path() -> Path:
     """``$TRACKER_HOME/resolved_openalex_ids.json`` (default ``~/.local/share/tracker``)."""
-    home = os.environ.get("TRACKER_HOME")
-    base = Path(home) if home else Path.home() / ".local" / "share" / "tracker"
-    return base / "resolved_openalex_ids.json"
+    from tracker.home import resolved_ids_path
+
+    return resolved_ids_path()
 
 
 class Resolver(Protocol):

@@ -2,7 +2,7 @@
 
 Data flows one way: records → matching → assessment → (graph, report, exports).  This
 module knows nothing about HTTP or files of works; callers hand it an iterable of
-:class:`~tracker.records.Work` (or :class:`~tracker.sources.files.SkippedRecord` for
+:class:`~tracker.records.Work` (or :class:`~tracker.skipped.SkippedRecord` for
 records that could not be read, which are counted as data gaps).
 
 Examples
@@ -41,7 +41,7 @@ from tracker import __version__
 from tracker.matching import Matcher
 from tracker.records import Authorship, Work
 from tracker.risk import Finding, make_finding
-from tracker.sources.files import SkippedRecord
+from tracker.skipped import SkippedRecord
 from tracker.watchlists import Registry
 
 __all__ = ["Progress", "ScreenResult", "ScreenSettings", "SubjectSpec", "screen",
@@ -294,7 +294,13 @@ def _context(registry: Registry, settings: ScreenSettings, subjects: Sequence[Su
              name_matcher: object | None,
              assessor: Callable[[Finding, Work], Finding] | None) -> _Context:
     reg = registry.restricted_to(settings.lists) if settings.lists else registry
-    return _Context(settings, reg, Matcher(reg, name_matcher=name_matcher), subjects, assessor)
+    # the run record says what was done: names are matched only with a matcher, and only
+    # when the settings ask for it
+    names = settings.name_matching and name_matcher is not None
+    if names != settings.name_matching:
+        settings = replace(settings, name_matching=names)
+    return _Context(settings, reg, Matcher(reg, name_matcher=name_matcher if names else None),
+                    subjects, assessor)
 
 
 def _result(ctx: _Context, total: _Share, started: datetime, command: Sequence[str],
@@ -334,7 +340,9 @@ def screen(
         (``relation="subject"``) or a co-author's (``"coauthor"``); works with no
         authorship of a subject are not screened (counted as ``works_not_of_subject``).
     name_matcher : object, optional
-        A :class:`tracker.names.NameMatcher` (raw-string matching); None: identifiers only.
+        A :class:`tracker.names.NameMatcher` (raw-string matching); None: identifiers only,
+        and the run record's ``settings.name_matching`` says so (false) whatever
+        ``settings`` asked.  :func:`tracker.runs.run` builds the matcher for you.
     assessor : callable, optional
         ``(finding, work) -> finding``, applying a framework's rules.
     progress : callable, optional

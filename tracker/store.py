@@ -5,15 +5,29 @@ run, so a decision made after one run shows on every later run that finds the sa
 Decisions are never overwritten: each one is a new row (who, when, why) and the latest
 wins.  Every write is one explicit transaction: a failure leaves the database as it was.
 
-Schema (``schema_version`` 1)::
+Each decision on a tie has a ``version`` (1, 2, ... per tie; 0 means "never reviewed").  A
+write may say which version it was based on; when the tie has moved on since, the write is
+refused with :class:`ReviewConflictError`, which carries the current decision, so two
+reviewers never silently overwrite each other.  A unique index on ``(finding_id, version)``
+makes the database itself refuse a second decision on the same base.
+
+Schema (``schema_version`` 2; a version-1 file is migrated when opened: runs gain a status,
+reviews a version)::
 
     runs(id, started_at, finished_at, tool_version, command, settings, inputs, registry,
-         counts, data_gaps, record, comparable_key, recorded_at)
+         counts, data_gaps, record, comparable_key, recorded_at, status, status_reason)
     ties(finding_id PK, first_run_id -> runs, last_run_id -> runs)
     findings(run_id -> runs, finding_id -> ties, row)          PK (run_id, finding_id)
-    reviews(id, finding_id -> ties, status, reason, reviewer, at, source)
+    reviews(id, finding_id -> ties, status, reason, reviewer, at, source, version)
+                                                           UNIQUE (finding_id, version)
 
 JSON columns hold the run record's parts as ScreenResult.run has them.
+
+A run's ``status`` says how it ended: ``running`` from its start (and for ever when the
+process was killed), then ``finished``, ``failed`` or ``interrupted`` with the reason in
+``status_reason``.  Only finished runs are compared with ("changes since the previous run"),
+listed as the latest, or exported for review by default.  Version 1 files are migrated on
+opening: their runs are marked finished (they were recorded when screening completed).
 
 Examples
 --------
@@ -24,37 +38,54 @@ Examples
 >>> with tempfile.TemporaryDirectory() as d, Store(Path(d) / "t.db") as st:
 ...     run_id = st.record_run(res)
 ...     fid = res.findings[0].finding_id
-...     st.set_review(fid, "dismissed", "A. Reviewer", "same name, other institution")
+...     _ = st.set_review(fid, "dismissed", "A. Reviewer", "same name, other institution")
 ...     (run_id, st.latest_reviews()[fid]["status"], len(st.findings(run_id)) == len(res.findings))
 (1, 'dismissed', True)
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from tracker.home import case_file_path
+from tracker.records import Authorship, InstitutionRef, Work
 from tracker.risk import Finding
 from tracker.screening import ScreenResult
 
 __all__ = [
     "DIFF_FIELDS",
     "REVIEW_STATUSES",
+    "RUN_STATUSES",
     "SCHEMA_VERSION",
+    "CaseFileError",
+    "ReviewConflict",
+    "ReviewConflictError",
     "ReviewImportError",
     "Store",
     "StoreError",
     "default_db_path",
+    "record_rescreen",
+    "rescreens",
+    "run_works",
+    "runs_with_works",
+    "store_run_works",
+    "work_from_json",
+    "work_to_json",
 ]
 
-SCHEMA_VERSION = 1
-REVIEW_STATUSES = ("unreviewed", "confirmed", "dismissed")
+SCHEMA_VERSION = 2
+#: How a run ended; ``running`` also stays for a run whose process was killed.
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+REVIEW_STATUSES = ("unreviewed", "confirmed", "dismissed", "needs_follow_up")
 #: What makes a tie "changed" between two runs: its dates, listing and outcome.
 DIFF_FIELDS = ("listed_at_publication", "outcome", "list_editions", "listed_on")
 #: Evidence columns in the review workbook, after finding_id.
@@ -79,7 +110,10 @@ CREATE TABLE IF NOT EXISTS runs (
     data_gaps TEXT NOT NULL,
     record TEXT NOT NULL,
     comparable_key TEXT NOT NULL,
-    recorded_at TEXT NOT NULL
+    recorded_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'finished'
+        CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+    status_reason TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS runs_key ON runs (comparable_key, id);
 CREATE TABLE IF NOT EXISTS ties (
@@ -93,22 +127,88 @@ CREATE TABLE IF NOT EXISTS findings (
     row TEXT NOT NULL,
     PRIMARY KEY (run_id, finding_id)
 );
-CREATE TABLE IF NOT EXISTS reviews (
+"""
+
+#: The reviews table of schema 2 (``{name}``: reviews, or a new table during migration).
+_REVIEWS = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     finding_id TEXT NOT NULL REFERENCES ties (finding_id),
-    status TEXT NOT NULL CHECK (status IN ('unreviewed', 'confirmed', 'dismissed')),
+    status TEXT NOT NULL CHECK (status IN
+        ('unreviewed', 'confirmed', 'dismissed', 'needs_follow_up')),
     reason TEXT NOT NULL DEFAULT '',
     reviewer TEXT NOT NULL CHECK (length(trim(reviewer)) > 0),
     at TEXT NOT NULL,
     source TEXT NOT NULL DEFAULT '',
+    version INTEGER NOT NULL CHECK (version >= 1),
     CHECK (status <> 'dismissed' OR length(trim(reason)) > 0)
 );
-CREATE INDEX IF NOT EXISTS reviews_tie ON reviews (finding_id, id);
 """
+_REVIEWS_INDEXES = """
+CREATE INDEX IF NOT EXISTS reviews_tie ON reviews (finding_id, id);
+CREATE UNIQUE INDEX IF NOT EXISTS reviews_tie_version ON reviews (finding_id, version);
+"""
+
+
+def _migrate_reviews(db: sqlite3.Connection) -> None:
+    """Bring the reviews table to schema 2 inside the caller's transaction.
+
+    A schema-1 table (no ``version``; three statuses) is copied into the new table with
+    each tie's decisions numbered 1, 2, ... in the order they were made; nothing is lost.
+    """
+    cols = {r[1] for r in db.execute("PRAGMA table_info(reviews)")}
+    if not cols:
+        db.execute(_REVIEWS.format(name="reviews"))
+    elif "version" not in cols:
+        db.execute(_REVIEWS.format(name="reviews_v2"))
+        db.execute(
+            "INSERT INTO reviews_v2 (id, finding_id, status, reason, reviewer, at, source,"
+            " version) SELECT id, finding_id, status, reason, reviewer, at, source,"
+            " row_number() OVER (PARTITION BY finding_id ORDER BY id) FROM reviews")
+        db.execute("DROP TABLE reviews")
+        db.execute("ALTER TABLE reviews_v2 RENAME TO reviews")
+    for stmt in _REVIEWS_INDEXES.strip().splitlines():
+        db.execute(stmt)
 
 
 class StoreError(ValueError):
     """The case-file database cannot be used or refuses a change; nothing was written."""
+
+
+class CaseFileError(StoreError):
+    """The case file cannot be read or written (full or read-only disk, a damaged file):
+    a problem of the machine, not of the input.  Nothing was written."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _sqlite_problem(exc: sqlite3.Error, path: Path) -> CaseFileError:
+    text = str(exc)
+    if "full" in text:
+        advice = "free some disk space, or give --db on another disk"
+    elif "readonly" in text or "read-only" in text or "unable to open" in text:
+        advice = "make it writable, or give --db a file you can write"
+    elif "malformed" in text or "not a database" in text or "corrupt" in text:
+        advice = "restore it from a backup, or give --db a new file"
+    else:
+        advice = "check the disk and the file, or give --db another file"
+    return CaseFileError(f"{path}: the case file cannot be used ({text}): {advice}")
+
+
+def _guarded(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn SQLite's errors in a Store method into :class:`CaseFileError`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            store = args[0]
+            raise _sqlite_problem(exc, getattr(store, "path", Path("?"))) from None
+
+    return wrapper
 
 
 class ReviewImportError(StoreError):
@@ -123,25 +223,69 @@ class ReviewImportError(StoreError):
         self.problems = problems
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewConflict:
+    """A decision that was based on an older version of a tie's review.
+
+    ``current`` is the tie's latest decision (status, reason, reviewer, at, version), or
+    None when it has none; ``row`` is the workbook row, when the write came from one.
+    """
+
+    finding_id: str
+    based_on: int
+    current: dict[str, Any] | None
+    wanted: str = ""
+    row: int | None = None
+
+    def describe(self) -> str:
+        """One line: which tie, what the writer saw, what it is now.
+
+        Examples
+        --------
+        >>> ReviewConflict("abc", 0, {"status": "confirmed", "reviewer": "A", "at": "t",
+        ...                           "version": 1, "reason": ""}, "unreviewed", 3).describe()
+        "row 3: finding abc changed since it was read (version 0): now confirmed by A at t \
+(version 1); this write wanted 'unreviewed'"
+        """
+        cur = self.current
+        now = (f"now {cur['status']} by {cur['reviewer']} at {cur['at']} (version "
+               f"{cur['version']})" if cur else "now unreviewed (version 0)")
+        where = f"row {self.row}: " if self.row is not None else ""
+        want = f"; this write wanted {self.wanted!r}" if self.wanted else ""
+        return (f"{where}finding {self.finding_id} changed since it was read (version "
+                f"{self.based_on}): {now}{want}")
+
+
+class ReviewConflictError(StoreError):
+    """A review write was based on an older decision than the current one; nothing was
+    recorded.  ``conflicts`` holds one :class:`ReviewConflict` per refused tie."""
+
+    def __init__(self, conflicts: list[ReviewConflict]) -> None:
+        more = f" (and {len(conflicts) - 3} more)" if len(conflicts) > 3 else ""
+        super().__init__("review not recorded: " + "; ".join(
+            c.describe() for c in conflicts[:3]) + more)
+        self.conflicts = conflicts
+
+
 def default_db_path() -> Path:
-    """``$TRACKER_HOME/tracker.db``, else ``~/.local/share/tracker/tracker.db``."""
-    home = os.environ.get("TRACKER_HOME")
-    base = Path(home) if home else Path.home() / ".local" / "share" / "tracker"
-    return base / "tracker.db"
+    """``$TRACKER_HOME/tracker.db``, else ``~/.local/share/tracker/tracker.db`` (see
+    :mod:`tracker.home`)."""
+    return case_file_path()
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _j(value: Any) -> str:
+def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def comparable_key(run: dict[str, Any]) -> str:
-    """What two runs must share to be compared: inputs (by name, not content) and settings
-    other than the as-of date.  The registry is left out: a diff exists to show what a
-    registry change did.
+    """What two runs must share to be compared: inputs (by resolved path, not content) and
+    settings other than the as-of date.  The registry is left out: a diff exists to show
+    what a registry change did.  A file given by a relative path and by an absolute one is
+    the same input (the run record's ``resolved_path``).
 
     Examples
     --------
@@ -151,11 +295,22 @@ def comparable_key(run: dict[str, Any]) -> str:
     ...      "settings": {"framework": "none", "as_of": "2026-02-01"}}
     >>> comparable_key(a) == comparable_key(b)
     True
+    >>> c = {"inputs": [{"kind": "file", "path": "/data/w.jsonl",
+    ...                  "resolved_path": "/data/w.jsonl"}], "settings": {}}
+    >>> d = {"inputs": [{"kind": "file", "path": "w.jsonl",
+    ...                  "resolved_path": "/data/w.jsonl"}], "settings": {}}
+    >>> comparable_key(c) == comparable_key(d)
+    True
     """
-    inputs = [{k: v for k, v in i.items() if k not in ("sha256", "bytes")}
-              for i in run.get("inputs", [])]
+    inputs = []
+    for i in run.get("inputs", []):
+        item = {k: v for k, v in i.items() if k not in ("sha256", "bytes", "resolved_path")}
+        if i.get("resolved_path"):
+            item["path"] = i["resolved_path"]
+        inputs.append(item)
     settings = {k: v for k, v in run.get("settings", {}).items() if k != "as_of"}
-    return _j({"inputs": inputs, "settings": settings, "subjects": run.get("subjects", [])})
+    return _json_text({"inputs": inputs, "settings": settings,
+                       "subjects": run.get("subjects", [])})
 
 
 class Store:
@@ -191,18 +346,34 @@ class Store:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
-            with self._tx():
-                row = self._db.execute("SELECT version FROM schema_version").fetchone()
-                if row is None:
-                    self._db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                elif row[0] > SCHEMA_VERSION:
+            with self._tx() as db:
+                row = db.execute("SELECT version FROM schema_version").fetchone()
+                if row is not None and row[0] > SCHEMA_VERSION:
                     raise StoreError(f"{self.path}: database schema {row[0]} is newer than "
                                      f"this tracker's {SCHEMA_VERSION}; upgrade tracker")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot use as a tracker database ({exc})") from None
+                _migrate_reviews(db)
+                if row is None:
+                    db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                self._migrate_run_status()
+        except sqlite3.Error as exc:
+            raise _sqlite_problem(exc, self.path) from None
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot create the database ({exc.strerror})") \
-                from None
+            raise CaseFileError(f"{self.path}: cannot create the case file ({exc.strerror}): "
+                                f"give --db a file in a folder you can write") from None
+
+    def _migrate_run_status(self) -> None:
+        """Schema 1 -> 2: runs gain ``status`` and ``status_reason``.  Runs of a version 1
+        file were recorded only when screening had completed: they are marked finished."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(runs)")}
+        if "status" not in columns:
+            self._db.execute("ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT "
+                             "'finished'")
+            self._db.execute("ALTER TABLE runs ADD COLUMN status_reason TEXT NOT NULL "
+                             "DEFAULT ''")
+            self._db.execute("UPDATE runs SET status_reason = 'recorded before tracker kept "
+                             "run status'")
+        self._db.execute("UPDATE schema_version SET version = ? WHERE version < ?",
+                         (SCHEMA_VERSION, SCHEMA_VERSION))
 
     # ----------------------------------------------------------------- plumbing
     def close(self) -> None:
@@ -226,13 +397,68 @@ class Store:
         self._db.execute("COMMIT")
 
     # ----------------------------------------------------------------- runs
-    def record_run(self, result: ScreenResult) -> int:
+    @_guarded
+    def start_run(self, command: Sequence[str] = (), settings: dict[str, Any] | None = None,
+                  inputs: Sequence[dict[str, Any]] = ()) -> int:
+        """Record that a run has started (status ``running``); return its ID.
+
+        Give the screening result later with ``record_run(result, run_id=...)`` and the way
+        it ended with :meth:`end_run`.  A run whose process is killed stays ``running``:
+        it is never compared with, listed as the latest, or exported by default.
+        """
+        from tracker import __version__
+
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs (started_at, finished_at, tool_version, command, settings,"
+                " inputs, registry, counts, data_gaps, record, comparable_key, recorded_at,"
+                " status, status_reason) VALUES (?, '', ?, ?, ?, ?, '{}', '{}', '{}', '{}',"
+                " '', ?, 'running', '')",
+                (_now(), __version__, _json_text(list(command)), _json_text(settings or {}),
+                 _json_text(list(inputs)), _now()))
+            return int(cur.lastrowid or 0)
+
+    @_guarded
+    def end_run(self, run_id: int, status: str, reason: str = "") -> None:
+        """Say how a run ended: ``finished``, ``failed`` or ``interrupted`` (with why)."""
+        if status not in RUN_STATUSES or status == "running":
+            raise StoreError(f"run status {status!r} is not one of finished, failed, "
+                             f"interrupted")
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE runs SET status = ?, status_reason = ?, finished_at = CASE WHEN"
+                " finished_at = '' THEN ? ELSE finished_at END WHERE id = ?",
+                (status, reason, _now(), run_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"no run {run_id} in {self.path}")
+
+    @_guarded
+    def run_status(self, run_id: int) -> tuple[str, str]:
+        """``(status, reason)`` of a run."""
+        row = self._db.execute("SELECT status, status_reason FROM runs WHERE id = ?",
+                               (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no run {run_id} in {self.path}")
+        return str(row[0]), str(row[1])
+
+    @_guarded
+    def record_run(self, result: ScreenResult, *, run_id: int | None = None) -> int:
         """Store a run and its findings; return the run's ID.
+
+        Without ``run_id`` the run is stored as ``finished`` (a complete result).  With the
+        ID :meth:`start_run` gave, that run's row gets the result and keeps its status until
+        :meth:`end_run`.
 
         Also sets each finding's ``review_status`` (and ``extra["review"]``) from the latest
         decision on its tie, so reports of this run show decisions made earlier.
         """
         run = result.run
+        values = (run.get("started_at", ""), run.get("finished_at", ""),
+                  str(run.get("version", "")), _json_text(run.get("command", [])),
+                  _json_text(run.get("settings", {})), _json_text(run.get("inputs", [])),
+                  _json_text(run.get("registry", {})), _json_text(run.get("counts", {})),
+                  _json_text(run.get("data_gaps", {})), _json_text(run), comparable_key(run),
+                  _now())
         with self._tx() as db:
             latest = self.latest_reviews()
             for f in result.findings:
@@ -240,33 +466,42 @@ class Store:
                 if rev is not None:
                     f.review_status = rev["status"]
                     f.extra["review"] = rev
-            cur = db.execute(
-                "INSERT INTO runs (started_at, finished_at, tool_version, command, settings,"
-                " inputs, registry, counts, data_gaps, record, comparable_key, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.get("started_at", ""), run.get("finished_at", ""),
-                 str(run.get("version", "")), _j(run.get("command", [])),
-                 _j(run.get("settings", {})), _j(run.get("inputs", [])),
-                 _j(run.get("registry", {})), _j(run.get("counts", {})),
-                 _j(run.get("data_gaps", {})), _j(run), comparable_key(run), _now()))
-            run_id = int(cur.lastrowid or 0)
+            if run_id is None:
+                cur = db.execute(
+                    "INSERT INTO runs (started_at, finished_at, tool_version, command,"
+                    " settings, inputs, registry, counts, data_gaps, record, comparable_key,"
+                    " recorded_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " 'finished')", values)
+                run_id = int(cur.lastrowid or 0)
+            else:
+                cur = db.execute(
+                    "UPDATE runs SET started_at = ?, finished_at = ?, tool_version = ?,"
+                    " command = ?, settings = ?, inputs = ?, registry = ?, counts = ?,"
+                    " data_gaps = ?, record = ?, comparable_key = ?, recorded_at = ?"
+                    " WHERE id = ?", (*values, run_id))
+                if cur.rowcount == 0:
+                    raise StoreError(f"no run {run_id} in {self.path}")
             db.executemany(
                 "INSERT INTO ties (finding_id, first_run_id, last_run_id) VALUES (?, ?, ?)"
                 " ON CONFLICT (finding_id) DO UPDATE SET last_run_id = excluded.last_run_id",
                 [(f.finding_id, run_id, run_id) for f in result.findings])
             db.executemany(
                 "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)",
-                [(run_id, f.finding_id, _j(_finding_json(f))) for f in result.findings])
+                [(run_id, f.finding_id, _json_text(_finding_json(f)))
+                 for f in result.findings])
         return run_id
 
+    @_guarded
     def runs(self) -> list[dict[str, Any]]:
-        """Every run, oldest first: id, times, version, command, counts, registry version."""
+        """Every run, oldest first: id, status (and why), times, version, command, counts,
+        registry version."""
         out = []
         for r in self._db.execute("SELECT * FROM runs ORDER BY id"):
             registry = json.loads(r["registry"])
             settings = json.loads(r["settings"])
             out.append({
-                "id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
+                "id": r["id"], "status": r["status"], "status_reason": r["status_reason"],
+                "started_at": r["started_at"], "finished_at": r["finished_at"],
                 "tool_version": r["tool_version"], "command": json.loads(r["command"]),
                 "framework": settings.get("framework", "none"),
                 "as_of": settings.get("as_of"),
@@ -275,6 +510,7 @@ class Store:
             })
         return out
 
+    @_guarded
     def run_record(self, run_id: int) -> dict[str, Any]:
         """The full run record as screening made it."""
         row = self._db.execute("SELECT record FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -283,12 +519,18 @@ class Store:
         record: dict[str, Any] = json.loads(row[0])
         return record
 
-    def latest_run_id(self) -> int | None:
-        row = self._db.execute("SELECT max(id) FROM runs").fetchone()
+    @_guarded
+    def latest_run_id(self, *, finished_only: bool = True) -> int | None:
+        """The newest finished run (any run with ``finished_only=False``), or None."""
+        sql = "SELECT max(id) FROM runs" + (" WHERE status = 'finished'" if finished_only
+                                            else "")
+        row = self._db.execute(sql).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    @_guarded
     def findings(self, run_id: int) -> list[dict[str, Any]]:
-        """The finding rows of a run (as recorded, plus the current ``review_status``)."""
+        """The finding rows of a run (as recorded, plus the current ``review_status``,
+        ``review_reason``, ``reviewer`` and ``review_version``)."""
         if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise StoreError(f"no run {run_id} in {self.path}")
         latest = self.latest_reviews()
@@ -300,22 +542,27 @@ class Store:
             row["review_status"] = rev["status"] if rev else "unreviewed"
             row["review_reason"] = rev["reason"] if rev else ""
             row["reviewer"] = rev["reviewer"] if rev else ""
+            row["review_version"] = rev["version"] if rev else 0
             out.append(row)
         return out
 
+    @_guarded
     def previous_comparable_run(self, result: ScreenResult, *,
                                 before_run_id: int | None = None) -> int | None:
-        """The latest stored run of the same screen (same inputs and settings, see
-        :func:`comparable_key`), older than ``before_run_id`` when given.
+        """The latest finished run of the same screen (same inputs and settings, see
+        :func:`comparable_key`), older than ``before_run_id`` when given.  Runs that
+        failed, were interrupted or are still running (or were killed) never count.
 
         Call it before :meth:`record_run`, or pass the new run's ID as ``before_run_id``.
         """
         key = comparable_key(result.run)
         row = self._db.execute(
-            "SELECT max(id) FROM runs WHERE comparable_key = ? AND id < ?",
+            "SELECT max(id) FROM runs WHERE comparable_key = ? AND status = 'finished'"
+            " AND id < ?",
             (key, before_run_id if before_run_id is not None else 2**62)).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    @_guarded
     def diff(self, run_a: int, run_b: int) -> dict[str, Any]:
         """What changed from run ``run_a`` to run ``run_b``.
 
@@ -331,6 +578,7 @@ class Store:
     def _by_id(self, run_id: int) -> dict[str, dict[str, Any]]:
         return {r["finding_id"]: r for r in self.findings(run_id)}
 
+    @_guarded
     def changes(self, run_a: int, run_b: int, *, limit: int = 500) -> dict[str, Any]:
         """:meth:`diff` with what a reader needs beside the IDs, for reports.
 
@@ -369,20 +617,47 @@ class Store:
         return d
 
     # ----------------------------------------------------------------- reviews
+    @_guarded
     def latest_reviews(self) -> dict[str, dict[str, Any]]:
-        """The latest decision per tie: ``{finding_id: {status, reason, reviewer, at}}``."""
+        """The latest decision per tie:
+        ``{finding_id: {status, reason, reviewer, at, version}}``."""
         rows = self._db.execute(
-            "SELECT r.finding_id, r.status, r.reason, r.reviewer, r.at FROM reviews r"
+            "SELECT r.finding_id, r.status, r.reason, r.reviewer, r.at, r.version FROM reviews r"
             " JOIN (SELECT finding_id, max(id) AS id FROM reviews GROUP BY finding_id) m"
             " ON r.id = m.id")
         return {r["finding_id"]: {"status": r["status"], "reason": r["reason"],
-                                  "reviewer": r["reviewer"], "at": r["at"]} for r in rows}
+                                  "reviewer": r["reviewer"], "at": r["at"],
+                                  "version": r["version"]} for r in rows}
 
+    def review_of(self, finding_id: str) -> dict[str, Any] | None:
+        """The latest decision on one tie (as in :meth:`latest_reviews`), or None."""
+        r = self._db.execute(
+            "SELECT status, reason, reviewer, at, version FROM reviews WHERE finding_id = ?"
+            " ORDER BY id DESC LIMIT 1", (finding_id,)).fetchone()
+        return dict(r) if r is not None else None
+
+    @_guarded
     def review_history(self, finding_id: str) -> list[dict[str, Any]]:
-        """Every decision on one tie, oldest first."""
-        return [dict(r) for r in self._db.execute(
-            "SELECT status, reason, reviewer, at, source FROM reviews WHERE finding_id = ?"
-            " ORDER BY id", (finding_id,))]
+        """Every decision on one tie, oldest first, with the status it replaced
+        (``old_status``) and its ``version``: the tie's audit trail."""
+        out = []
+        old = "unreviewed"
+        for r in self._db.execute(
+                "SELECT status, reason, reviewer, at, source, version FROM reviews"
+                " WHERE finding_id = ? ORDER BY id", (finding_id,)):
+            out.append({**dict(r), "old_status": old})
+            old = r["status"]
+        return out
+
+    def review_log(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The latest ``limit`` decisions on any tie, newest first (who, when, old -> new,
+        reason, source, version)."""
+        rows = self._db.execute(
+            "SELECT r.finding_id, r.status, r.reason, r.reviewer, r.at, r.source, r.version,"
+            " (SELECT p.status FROM reviews p WHERE p.finding_id = r.finding_id"
+            "  AND p.version = r.version - 1) AS old_status"
+            " FROM reviews r ORDER BY r.id DESC LIMIT ?", (max(0, limit),))
+        return [{**dict(r), "old_status": r["old_status"] or "unreviewed"} for r in rows]
 
     def _check_review(self, finding_id: str, status: str, reviewer: str,
                       reason: str) -> str | None:
@@ -399,156 +674,111 @@ class Store:
         return None
 
     def _insert_review(self, db: sqlite3.Connection, finding_id: str, status: str,
-                       reviewer: str, reason: str, source: str) -> None:
-        db.execute("INSERT INTO reviews (finding_id, status, reason, reviewer, at, source)"
-                   " VALUES (?, ?, ?, ?, ?, ?)",
-                   (finding_id, status, reason.strip(), reviewer.strip(), _now(), source))
+                       reviewer: str, reason: str, source: str, version: int = 0) -> None:
+        """Append a decision as ``version`` (0: the tie's next version)."""
+        if version <= 0:
+            row = db.execute("SELECT coalesce(max(version), 0) FROM reviews"
+                             " WHERE finding_id = ?", (finding_id,)).fetchone()
+            version = int(row[0]) + 1
+        db.execute("INSERT INTO reviews (finding_id, status, reason, reviewer, at, source,"
+                   " version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (finding_id, status, reason.strip(), reviewer.strip(), _now(), source,
+                    version))
 
+    @_guarded
     def set_review(self, finding_id: str, status: str, reviewer: str,
-                   reason: str = "") -> None:
+                   reason: str = "", *, based_on: int | None = None,
+                   source: str = "set") -> int:
         """Record a decision on a tie (kept with the earlier ones; the latest wins).
+
+        Parameters
+        ----------
+        finding_id, status, reviewer, reason : str
+        based_on : int, optional
+            The version of the tie's decision the reviewer saw (0: none yet).  When the tie
+            has a newer decision, nothing is recorded.  None records on top of whatever is
+            current (the command line's explicit ``review set``).
+        source : str
+            Where the decision came from (``set``, ``web``, ``import FILE`` ...).
+
+        Returns
+        -------
+        int
+            The new decision's version.
 
         Raises
         ------
+        ReviewConflictError
+            ``based_on`` is not the current version; the error carries the current decision.
         StoreError
             Unknown finding ID, a status not in :data:`REVIEW_STATUSES`, a dismissal
             without a reason, or no reviewer.
         """
-        problem = self._check_review(finding_id, status, reviewer, reason)
-        if problem:
-            raise StoreError(f"review not recorded: {problem}")
-        with self._tx() as db:
-            self._insert_review(db, finding_id, status, reviewer, reason, "set")
+        return self.set_reviews([(finding_id, status, reason, based_on)], reviewer,
+                                source=source)[0]
 
-    # ----------------------------------------------------------------- workbook
-    def export_reviews_xlsx(self, path: str | Path, run_id: int) -> Path:
-        """Write a review workbook for a run: one row per finding, evidence columns, and
-        ``status`` (a drop-down), ``reason``, ``reviewer`` holding the latest decision.
+    def set_reviews(self, decisions: list[tuple[str, str, str, int | None]], reviewer: str,
+                    *, source: str = "set") -> list[int]:
+        """Record several decisions ``(finding_id, status, reason, based_on)``: all, or none.
 
-        Fill in ``status`` and ``reason`` and read it back with :meth:`import_reviews_xlsx`.
-        """
-        from openpyxl import Workbook
-        from openpyxl.styles import Font
-        from openpyxl.utils import get_column_letter
-        from openpyxl.worksheet.datavalidation import DataValidation
-
-        from tracker.exports import _put
-
-        rows = self.findings(run_id)
-        path = Path(path)
-        wb = Workbook()
-        ws = wb.active
-        ws.title = REVIEW_SHEET
-        header = ("finding_id", *REVIEW_EVIDENCE, "status", "reason", "reviewer")
-        for j, name in enumerate(header, start=1):
-            ws.cell(row=1, column=j, value=name).font = Font(bold=True)
-        for i, r in enumerate(rows, start=2):
-            values = {**r, "status": r["review_status"], "reason": r["review_reason"]}
-            for j, name in enumerate(header, start=1):
-                v = values.get(name, "")
-                _put(ws, i, j, v if isinstance(v, str | int | float) else str(v))
-        status_col = get_column_letter(header.index("status") + 1)
-        dv = DataValidation(type="list", formula1='"' + ",".join(REVIEW_STATUSES) + '"',
-                            allow_blank=False, showErrorMessage=True,
-                            errorTitle="status", error="choose unreviewed, confirmed or "
-                                                       "dismissed")
-        ws.add_data_validation(dv)
-        dv.add(f"{status_col}2:{status_col}{max(len(rows) + 1, 2)}")
-        ws.freeze_panes = "B2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(len(rows) + 1, 1)}"
-        for j, name in enumerate(header, start=1):
-            ws.column_dimensions[get_column_letter(j)].width = (
-                40 if name in ("title", "outcome", "reason", "raw_affiliation") else 16)
-        about = wb.create_sheet("about")
-        for i, (k, v) in enumerate((
-                ("run_id", run_id), ("database", str(self.path)), ("exported_at", _now()),
-                ("how", "set status to confirmed or dismissed (a dismissal needs a reason), "
-                        "then: tracker review import FILE --reviewer NAME"),
-                ("note", "a finding is evidence for review, not a determination")), start=1):
-            _put(about, i, 1, k)
-            _put(about, i, 2, v)
-        wb.save(path)
-        return path
-
-    def import_reviews_xlsx(self, path: str | Path, reviewer: str) -> dict[str, int]:
-        """Record the decisions in a review workbook, all or nothing.
-
-        Every row is checked first; any unknown finding ID, bad status or dismissal
-        without a reason refuses the whole file, naming the rows.  Rows whose status and
-        reason equal the latest decision are left alone.  The decisions are recorded under
-        ``reviewer`` (the person importing), in one transaction.
+        Every decision is checked inside one write transaction, so a decision made by
+        someone else in between is seen: if any ``based_on`` is stale, nothing is recorded
+        and :class:`ReviewConflictError` lists every stale one with its current decision.
 
         Returns
         -------
-        dict
-            ``{"recorded": n, "unchanged": n, "rows": n}``.
+        list of int
+            The new versions, in the order given.
 
-        Raises
-        ------
-        ReviewImportError
-            The file was refused; nothing was recorded.
+        Examples
+        --------
+        >>> import tempfile, tracker
+        >>> from pathlib import Path
+        >>> res = tracker.screen(tracker.read_works(tracker.demo_works_path()),
+        ...                      registry=tracker.load_registry())
+        >>> with tempfile.TemporaryDirectory() as d, Store(Path(d) / "t.db") as st:
+        ...     _ = st.record_run(res)
+        ...     fid = res.findings[0].finding_id
+        ...     first = st.set_reviews([(fid, "confirmed", "", 0)], "A. Reviewer")
+        ...     try:   # B. read the tie before A. decided: refused, A.'s decision is kept
+        ...         st.set_reviews([(fid, "dismissed", "other campus", 0)], "B. Reviewer")
+        ...     except ReviewConflictError as exc:
+        ...         stale = exc.conflicts[0].current["reviewer"]
+        ...     (first, stale, st.review_of(fid)["status"])
+        ([1], 'A. Reviewer', 'confirmed')
         """
-        from openpyxl import load_workbook
-
-        path = Path(path)
-        if not reviewer.strip():
-            raise StoreError("review import refused: the reviewer's name is required")
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ReviewImportError(path, [f"cannot read as a workbook ({exc})"]) from None
-        try:
-            ws = wb[REVIEW_SHEET] if REVIEW_SHEET in wb.sheetnames else wb.worksheets[0]
-            rows = list(ws.iter_rows(values_only=True))
-        finally:
-            wb.close()
-        if not rows:
-            raise ReviewImportError(path, ["row 1: no header row"])
-        header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
-        missing = [c for c in ("finding_id", "status", "reason") if c not in header]
-        if missing:
-            raise ReviewImportError(path, [f"row 1: column {missing[0]!r} is missing"])
-        col = {name: header.index(name) for name in ("finding_id", "status", "reason")}
-        latest = self.latest_reviews()
-        problems: list[str] = []
-        todo: list[tuple[str, str, str]] = []
-        seen: dict[str, int] = {}
-        unchanged = 0
-        for n, values in enumerate(rows[1:], start=2):
-
-            def cell(name: str, values: tuple[Any, ...] = values) -> str:
-                i = col[name]
-                v = values[i] if i < len(values) else None
-                return "" if v is None else str(v).strip()
-
-            fid, status, reason = cell("finding_id"), cell("status").lower(), cell("reason")
-            if not fid and not status and not reason:
-                continue
-            if not fid:
-                problems.append(f"row {n}: finding_id is empty")
-                continue
-            if fid in seen:
-                problems.append(f"row {n}: finding {fid} already on row {seen[fid]}")
-                continue
-            seen[fid] = n
-            status = status or "unreviewed"
-            problem = self._check_review(fid, status, reviewer, reason)
-            if problem:
-                problems.append(f"row {n}: {problem}")
-                continue
-            prev = latest.get(fid)
-            if (prev is None and status == "unreviewed" and not reason) or (
-                    prev is not None and prev["status"] == status and prev["reason"] == reason):
-                unchanged += 1
-                continue
-            todo.append((fid, status, reason))
+        problems = [f"{fid}: {p}" for fid, status, reason, _ in decisions
+                    if (p := self._check_review(fid, status, reviewer, reason))]
         if problems:
-            raise ReviewImportError(path, problems)
-        source = f"import {path.name}"
-        with self._tx() as db:
-            for fid, status, reason in todo:
-                self._insert_review(db, fid, status, reviewer, reason, source)
-        return {"recorded": len(todo), "unchanged": unchanged, "rows": len(seen)}
+            raise StoreError("review not recorded: " + "; ".join(problems[:3])
+                             + (f" (and {len(problems) - 3} more)" if len(problems) > 3
+                                else ""))
+        seen: set[str] = set()
+        for fid, *_ in decisions:
+            if fid in seen:
+                raise StoreError(f"review not recorded: finding {fid} is given twice")
+            seen.add(fid)
+        versions: list[int] = []
+        try:
+            with self._tx() as db:
+                conflicts = []
+                current: dict[str, int] = {}
+                for fid, status, _, based_on in decisions:
+                    cur = self.review_of(fid)
+                    now = int(cur["version"]) if cur else 0
+                    current[fid] = now
+                    if based_on is not None and based_on != now:
+                        conflicts.append(ReviewConflict(fid, based_on, cur, status))
+                if conflicts:
+                    raise ReviewConflictError(conflicts)
+                for fid, status, reason, _ in decisions:
+                    self._insert_review(db, fid, status, reviewer, reason, source,
+                                        current[fid] + 1)
+                    versions.append(current[fid] + 1)
+        except sqlite3.IntegrityError as exc:  # another writer took the same version
+            raise StoreError(f"review not recorded: another decision was recorded at the "
+                             f"same moment; reload and try again ({exc})") from None
+        return versions
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:
@@ -573,3 +803,172 @@ def _diff(run_a: int, run_b: int, a: dict[str, dict[str, Any]],
     return {"run_a": run_a, "run_b": run_b, "new": new, "gone": gone, "changed": changed,
             "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
                        "unchanged": len(set(a) & set(b)) - len(changed)}}
+
+
+# --------------------------------------------------------------------------- works & rescreens
+# The works a run screened, kept so the run can be screened again against a newer
+# registry version with no API call, and the change reports of those rescreens.
+#
+#   run_works(run_id PK -> runs, n_works, sha256, data)   data: zlib-compressed JSON lines
+#   rescreens(id, run_id -> runs, new_run_id -> runs, at, registry_from, registry_to,
+#             changed, report)
+
+_WORKS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_works (
+    run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    n_works INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rescreens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    new_run_id INTEGER REFERENCES runs (id),
+    at TEXT NOT NULL,
+    registry_from TEXT NOT NULL,
+    registry_to TEXT NOT NULL,
+    changed INTEGER NOT NULL,
+    report TEXT NOT NULL
+);
+"""
+
+
+def _ensure_works_tables(store: Store) -> None:
+    store._db.executescript("BEGIN IMMEDIATE;" + _WORKS_SCHEMA + "COMMIT;")
+
+
+def _d_or_none(value: Any) -> Any:
+    from datetime import date as _date
+
+    return _date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def work_to_json(work: Work) -> dict[str, Any]:
+    """A screened work as plain JSON (see :func:`work_from_json`)."""
+    return {
+        "id": work.id, "doi": work.doi, "title": work.title,
+        "publication_date": work.publication_date.isoformat() if work.publication_date
+        else None,
+        "publication_year": work.publication_year, "type": work.type,
+        "is_authors_truncated": work.is_authors_truncated,
+        "topics": list(work.topics), "keywords": list(work.keywords),
+        "created_date": work.created_date.isoformat() if work.created_date else None,
+        "fields_present": sorted(work.fields_present),
+        "authorships": [{
+            "index": a.index, "author_id": a.author_id, "author_name": a.author_name,
+            "orcid": a.orcid, "author_position": a.author_position,
+            "institutions": [{"id": i.id, "display_name": i.display_name, "ror": i.ror,
+                              "country_code": i.country_code, "type": i.type,
+                              "lineage": list(i.lineage)} for i in a.institutions],
+            "raw_affiliations": list(a.raw_affiliations),
+            "affiliations": [[s, list(ids)] for s, ids in a.affiliations],
+            "countries": list(a.countries), "is_corresponding": a.is_corresponding,
+        } for a in work.authorships],
+    }
+
+
+def work_from_json(d: dict[str, Any]) -> Work:
+    """The work :func:`work_to_json` wrote."""
+    return Work(
+        id=d["id"], doi=d.get("doi"), title=d.get("title"),
+        publication_date=_d_or_none(d.get("publication_date")),
+        publication_year=d.get("publication_year"), type=d.get("type"),
+        is_authors_truncated=d.get("is_authors_truncated"),
+        topics=tuple(d.get("topics", ())), keywords=tuple(d.get("keywords", ())),
+        created_date=_d_or_none(d.get("created_date")),
+        fields_present=frozenset(d.get("fields_present", ())),
+        authorships=tuple(Authorship(
+            index=a["index"], author_id=a.get("author_id"), author_name=a.get("author_name"),
+            orcid=a.get("orcid"), author_position=a.get("author_position"),
+            institutions=tuple(InstitutionRef(
+                id=i.get("id"), display_name=i.get("display_name"), ror=i.get("ror"),
+                country_code=i.get("country_code"), type=i.get("type"),
+                lineage=tuple(i.get("lineage", ()))) for i in a.get("institutions", ())),
+            raw_affiliations=tuple(a.get("raw_affiliations", ())),
+            affiliations=tuple((s, tuple(ids)) for s, ids in a.get("affiliations", ())),
+            countries=tuple(a.get("countries", ())), is_corresponding=a.get("is_corresponding"),
+        ) for a in d.get("authorships", ())),
+    )
+
+
+def store_run_works(store: Store, run_id: int, works: Iterable[Work]) -> int:
+    """Keep the works run ``run_id`` screened (compressed), for a later rescreen.
+
+    Returns
+    -------
+    int
+        The number of works stored.
+
+    Raises
+    ------
+    StoreError
+        No such run.
+    """
+    import hashlib
+    import zlib
+
+    _ensure_works_tables(store)
+    if store._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+        raise StoreError(f"no run {run_id} in {store.path}")
+    lines = [json.dumps(work_to_json(w), ensure_ascii=False, sort_keys=True) for w in works]
+    blob = "\n".join(lines).encode("utf-8")
+    with store._tx() as db:
+        db.execute("INSERT OR REPLACE INTO run_works (run_id, n_works, sha256, data) "
+                   "VALUES (?, ?, ?, ?)",
+                   (run_id, len(lines), hashlib.sha256(blob).hexdigest(),
+                    zlib.compress(blob, 6)))
+    return len(lines)
+
+
+def run_works(store: Store, run_id: int) -> list[Work] | None:
+    """The works stored with run ``run_id``; None when none were stored.
+
+    Raises
+    ------
+    StoreError
+        The stored works are damaged (hash mismatch).
+    """
+    import hashlib
+    import zlib
+
+    _ensure_works_tables(store)
+    row = store._db.execute("SELECT sha256, data FROM run_works WHERE run_id = ?",
+                            (run_id,)).fetchone()
+    if row is None:
+        return None
+    blob = zlib.decompress(row["data"])
+    if hashlib.sha256(blob).hexdigest() != row["sha256"]:
+        raise StoreError(f"{store.path}: the works stored with run {run_id} are damaged")
+    return [work_from_json(json.loads(line)) for line in blob.decode("utf-8").splitlines()
+            if line]
+
+
+def runs_with_works(store: Store) -> list[int]:
+    """IDs of the runs whose works are stored, oldest first."""
+    _ensure_works_tables(store)
+    return [int(r[0]) for r in store._db.execute("SELECT run_id FROM run_works ORDER BY run_id")]
+
+
+def record_rescreen(store: Store, run_id: int, new_run_id: int | None, *,
+                    registry_from: str, registry_to: str, changed: bool,
+                    report: dict[str, Any]) -> int:
+    """Keep a rescreen's change report; return its ID."""
+    _ensure_works_tables(store)
+    with store._tx() as db:
+        cur = db.execute(
+            "INSERT INTO rescreens (run_id, new_run_id, at, registry_from, registry_to, "
+            "changed, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, new_run_id, _now(), registry_from, registry_to, int(changed),
+             _json_text(report)))
+        return int(cur.lastrowid or 0)
+
+
+def rescreens(store: Store, run_id: int | None = None) -> list[dict[str, Any]]:
+    """Stored rescreen reports (of one run, or all), oldest first."""
+    _ensure_works_tables(store)
+    sql = "SELECT * FROM rescreens" + (" WHERE run_id = ?" if run_id is not None else "")
+    rows = store._db.execute(sql + " ORDER BY id", (() if run_id is None else (run_id,)))
+    return [{"id": r["id"], "run_id": r["run_id"], "new_run_id": r["new_run_id"],
+             "at": r["at"], "registry_from": r["registry_from"],
+             "registry_to": r["registry_to"], "changed": bool(r["changed"]),
+             "report": json.loads(r["report"])} for r in rows]

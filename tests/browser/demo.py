@@ -1,10 +1,10 @@
 """A screening result built from REAL recorded OpenAlex works, for report/export/graph tests.
 
-- Works: ``/work/shared/data/openalex/works_china_msra_subset.jsonl`` (71 real works recorded
+- Works: ``../shared/data/openalex/works_china_msra_subset.jsonl`` (71 real works recorded
   from the OpenAlex API; see that folder's PROVENANCE.md), parsed with
   :func:`tracker.records.parse_work`.
 - Registry: a *test* registry of :class:`~tracker.watchlists.ListEntry` objects built from the
-  sourced rows of ``/work/shared/data/restricted/institutions.csv`` (list, ROR, OpenAlex ID,
+  sourced rows of ``../shared/data/restricted/institutions.csv`` (list, ROR, OpenAlex ID,
   date added and its basis and source, exactly as that table gives them; a date that is not a
   full ISO date there stays unknown here).  It is a test registry, not the bundled one.
 - Findings: :class:`tracker.matching.Matcher` on identifiers, then
@@ -41,7 +41,7 @@ LIST_CODES = {
     "DOD_SEC1260H": "DOD_1260H",
     "ASPI_UNITRACKER": "ASPI_UNITRACKER",
 }
-#: data dates stated in /work/shared/data/restricted/PROVENANCE.md (None: not stated)
+#: data dates stated in ../shared/data/restricted/PROVENANCE.md (None: not stated)
 DATA_DATES = {"BIS_ENTITY_LIST": date(2026, 3, 30), "ASPI_UNITRACKER": date(2020, 8, 21)}
 
 HOSTILE_TITLE = "<script>window.__pwned=1</script>"
@@ -105,8 +105,8 @@ def demo_registry() -> Registry:
              for c in sorted({e.list for e in entries.values()})]
     editions = [Edition(list=li.code, edition="institutions.csv 2026-11-22 (test registry)",
                         published_on=None, basis="", source_url="",
-                        provenance="/work/shared/data/restricted/institutions.csv",
-                        licence="see /work/shared/data/restricted/PROVENANCE.md",
+                        provenance="../shared/data/restricted/institutions.csv",
+                        licence="see ../shared/data/restricted/PROVENANCE.md",
                         entry_count=sum(1 for e in entries.values() if e.list == li.code))
                 for li in lists]
     return Registry(entries.values(), lists=lists, editions=editions, version="test-registry")

@@ -1,6 +1,6 @@
 """The records the test server serves, in stable order, with lazily built lookups.
 
-The default corpus is the real, recorded OpenAlex data in ``/work/shared/data/openalex``
+The default corpus is the real, recorded OpenAlex data in ``../shared/data/openalex``
 (see its PROVENANCE.md): 1,210 works, 814 institutions and 161 authors.  Nothing here edits
 a record; the server answers with the stored dicts (copied when a response must differ,
 as with ``select`` or author truncation).
@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - exercised only without orjson
 
 Record = dict[str, Any]
 
-#: ``/work/shared/data/openalex`` seen from ``tests/oaserver/corpus.py``.
+#: ``../shared/data/openalex`` seen from ``tests/oaserver/corpus.py``.
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "openalex"
 
 #: The recorded files the default corpus is read from, per entity.

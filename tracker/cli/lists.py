@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tracker.cli import APP_SETTINGS
+from tracker.cli.common import APP_SETTINGS
 from tracker.watchlists import (
     STALE_AFTER_DAYS,
     ListEntry,
@@ -56,6 +56,11 @@ T = TypeVar("T")
 
 RegistryOpt = Annotated[Path | None, typer.Option(
     "--registry", help="Use this registry.json instead of the bundled one.")]
+FromVersionOpt = Annotated[str | None, typer.Option(
+    "--from-version", help="Registry version (number or ID; 0 is the bundled one).")]
+ToVersionOpt = Annotated[str | None, typer.Option(
+    "--to-version", help="Registry version (number or ID; default: the one in force).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _fail(message: str) -> NoReturn:
@@ -217,19 +222,31 @@ def _print_entry(e: ListEntry) -> None:
 
 @lists_app.command("diff")
 def diff(
-    list_code: Annotated[str, typer.Argument(metavar="LIST", help="List code, e.g. DOD_1286.")],
-    edition_a: Annotated[str, typer.Argument(help="Older edition, e.g. FY2024.")],
-    edition_b: Annotated[str, typer.Argument(help="Newer edition, e.g. FY2025.")],
+    list_code: Annotated[str | None, typer.Argument(
+        metavar="LIST", help="List code, e.g. DOD_1286.")] = None,
+    edition_a: Annotated[str | None, typer.Argument(help="Older edition, e.g. FY2024.")] = None,
+    edition_b: Annotated[str | None, typer.Argument(help="Newer edition, e.g. FY2025.")] = None,
     registry: RegistryOpt = None,
+    from_version: FromVersionOpt = None,
+    to_version: ToVersionOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Entries added and removed between two editions of a list.
+    """Entries added and removed between two editions of a list, or (with
+    --from-version/--to-version) added, removed and changed between two registry versions.
 
     Examples:
 
         tracker lists diff DOD_1286 FY2024 FY2025
 
         tracker lists diff DOD_1260H 2025-01-07 2026-06-08
+
+        tracker lists diff --from-version 1 --to-version 2 --json
     """
+    if from_version is not None or to_version is not None:
+        version_diff(from_version, to_version, list_code, as_json)
+        return
+    if list_code is None or edition_a is None or edition_b is None:
+        _fail("give LIST EDITION_A EDITION_B, or --from-version/--to-version")
     reg = _registry(registry)
     added, removed = _guard(lambda: diff_editions(reg, list_code.strip().upper(), edition_a,
                                                   edition_b))
@@ -315,3 +332,198 @@ def resolve(
               f"(matched by ROR or name only); {len(still)} of them have a ROR that OpenAlex "
               f"did not resolve" + (": " + ", ".join(still[:20]) + (" ..." if len(still) > 20
                                                                      else "") if still else ""))
+
+
+# --------------------------------------------------------------------------- list updates
+# ``tracker lists update``, ``versions`` and the version diff: registry versions under
+# $TRACKER_HOME/registry (see tracker.registry_versions).
+
+EXIT_FETCH_STOP = 3
+EXIT_REGISTRY = 4
+EXIT_CHANGED = 10
+
+
+def _stop(message: str, code: int) -> NoReturn:
+    err.print(f"tracker: error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def _versions_guard(fn: Callable[[], T]) -> T:
+    from tracker.listsources import SourceFileError
+    from tracker.listsources.fetch import ListFetchFailed
+    from tracker.registry_versions import UpdateRefused
+
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except (SourceFileError, UpdateRefused) as exc:
+        _stop(f"{exc} (the registry version in force is unchanged)", EXIT_BAD_INPUT)
+    except ListFetchFailed as exc:
+        _stop(f"{exc} (the registry version in force is unchanged; run again later)",
+              EXIT_FETCH_STOP)
+    except RegistryError as exc:
+        _stop(str(exc), EXIT_REGISTRY)
+    except Exception as exc:  # never a traceback in front of a user
+        _stop(f"{type(exc).__name__}: {exc}", 1)
+
+
+@lists_app.command("update")
+def update(
+    from_path: Annotated[list[Path] | None, typer.Option(
+        "--from", help="A list file or folder downloaded by hand (repeatable); "
+        "without it, each list's official publication is fetched.")] = None,
+    source: Annotated[str | None, typer.Option(
+        "--source", help="Read --from files as this format: csl, dpl, fcc, uflpa, "
+        "opensanctions[:LIST] (default: recognised from content).")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="Live: fetch only these sources (csl, dpl, fcc, uflpa).")] = None,
+    url: Annotated[list[str] | None, typer.Option(
+        "--url", help="Live: NAME=URL, fetch a source from this URL (a mirror).")] = None,
+    retries: Annotated[int, typer.Option(
+        help="Live: retries of a failed or cut download before giving up.")] = 3,
+    allow_older: Annotated[bool, typer.Option(
+        help="Apply a file even when the registry holds newer data for its list.")] = False,
+    allow_shrink: Annotated[bool, typer.Option(
+        help="Apply a file even when a list would lose more than half its entries.")] = False,
+    signal_changes: Annotated[bool, typer.Option(
+        help="Exit 10 when a new registry version was made.")] = False,
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="Where versions are kept (default $TRACKER_HOME).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Update the lists from their official publications and make a new registry version.
+
+    Every file is read and checked before anything is applied: a cut, empty or
+    wrong file, an HTML error page or a network failure changes nothing (exit 2, or 3
+    for a fetch failure).  Individuals are left out (counted).
+
+    Examples:
+
+        tracker lists update
+
+        tracker lists update --from ~/Downloads/dpl.txt --from ~/Downloads/csl/
+
+        tracker lists update --from table.csv --source fcc
+    """
+    import json
+
+    from tracker.listsources import ParsedSource, read_source, source_files
+    from tracker.listsources.fetch import fetch_sources
+    from tracker.registry_versions import VersionStore, update_registry
+
+    store = VersionStore(home)
+
+    def parsed() -> list[ParsedSource]:
+        if from_path:
+            files = source_files(list(from_path))
+            if not files:
+                raise FileNotFoundError("no file in the --from paths")
+            return [read_source(f, source=source) for f in files]
+        urls = dict(u.split("=", 1) for u in (url or []) if "=" in u)
+        names = only or ["csl", "dpl", "fcc", "uflpa"]
+        def shown(name: str, done: int, total: int) -> None:
+            err.print(f"fetching {name} ({done + 1}/{total})", markup=False)
+
+        return fetch_sources(names, urls=urls, retries=max(0, retries),
+                             progress=shown if err.is_terminal else None)
+
+    files = _versions_guard(parsed)
+    outcome = _versions_guard(lambda: update_registry(
+        store, files, allow_older=allow_older, allow_shrink=allow_shrink))
+    if as_json:
+        out.print(json.dumps(outcome.to_json(), indent=2, default=str), markup=False)
+    else:
+        for p in files:
+            out.print(f"read {p.origin}: {p.source}, {p.rows} rows, "
+                      f"{sum(p.counts().values())} institution entries; left out "
+                      f"{p.left_out_individuals} individuals"
+                      + (f", {sum(p.left_out_other.values())} other rows"
+                         if p.left_out_other else "")
+                      + (f"; {len(p.warnings)} warnings (first: {p.warnings[0]})"
+                         if p.warnings else "") + (f"; licence: {p.licence}"
+                                                  if "BY-NC" in p.licence else ""),
+                      markup=False)
+        for code, info in sorted(outcome.per_list.items()):
+            if info["status"] == "kept":
+                out.print(f"{code}: kept ({info['reason']})", markup=False)
+            elif info["status"] == "no change":
+                out.print(f"{code}: no change", markup=False)
+            else:
+                out.print(f"{code}: +{info['added']} added, -{info['removed']} removed, "
+                          f"~{info['changed']} changed; {info['new_institutions']} new "
+                          "institution(s), needs linking", markup=False)
+        v = outcome.version
+        out.print(f"registry version {v.number} ({v.version_id})"
+                  + (" made and in force" if outcome.changed else ": no change"),
+                  markup=False)
+    if outcome.changed and signal_changes:
+        raise typer.Exit(EXIT_CHANGED)
+
+
+@lists_app.command("versions")
+def versions(
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="Where versions are kept (default $TRACKER_HOME).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The registry versions: number, ID, when, from which files, entries per list.
+
+    Examples:
+
+        tracker lists versions
+
+        tracker lists versions --json
+    """
+    import json
+
+    from tracker.registry_versions import VersionStore
+
+    store = VersionStore(home)
+    vs = _versions_guard(store.versions)
+    cur = _versions_guard(store.current)
+    if as_json:
+        out.print(json.dumps({"current": cur.version_id, "versions": [v.to_json() for v in vs]},
+                             indent=2), markup=False)
+        return
+    t = Table(title="Registry versions")
+    for c in ("", "no.", "ID", "made at", "from", "entries"):
+        t.add_column(c, overflow="fold")
+    for v in vs:
+        src = "; ".join(s.get("origin") or s.get("bundled", "") for s in v.sources)
+        t.add_row("*" if v.version_id == cur.version_id else "", str(v.number), v.version_id,
+                  v.created_at or "(bundled)", src, str(sum(v.counts.values())))
+    out.print(t)
+
+
+def version_diff(from_version: str | None, to_version: str | None, list_code: str | None,
+                 as_json: bool, home: Path | None = None) -> None:
+    """Print the per-list diff of two registry versions."""
+    import json
+
+    from tracker.registry_versions import VersionStore, diff_registries
+
+    store = VersionStore(home)
+    a = _versions_guard(lambda: store.load(from_version or 0))
+    b = _versions_guard(lambda: store.load(to_version))
+    d = diff_registries(a, b)
+    if list_code:
+        d = {k: v for k, v in d.items() if k == list_code.strip().upper()}
+    if as_json:
+        out.print(json.dumps({"from": a.version, "to": b.version,
+                              "lists": [x.to_json() for x in d.values()]}, indent=2),
+                  markup=False)
+        return
+    if not d:
+        out.print(f"no change between {a.version} and {b.version}", markup=False)
+        return
+    for code, ld in d.items():
+        out.print(f"{code}: +{len(ld.added)} added, -{len(ld.removed)} removed, "
+                  f"~{len(ld.changed)} changed", markup=False)
+        for e in ld.added:
+            out.print(f"  + {e.name} ({e.entry_id})", markup=False)
+        for e in ld.removed:
+            out.print(f"  - {e.name} ({e.entry_id})", markup=False)
+        for c in ld.changed:
+            fields = ", ".join(f"{k}: {va!s} -> {vb!s}" for k, (va, vb) in c.fields.items())
+            out.print(f"  ~ {c.entry_id}: {fields}", markup=False)

@@ -5,37 +5,23 @@ Every screening run is kept in the case-file database (``--db``, default
 later runs; ``diff`` shows what changed between two runs (new ties, gone ties, and ties
 whose listing or outcome changed, e.g. after a list update).
 
-Also here: the helpers ``screen``/``demo`` use for ``--framework``, ``--as-of``,
-``--lookback`` and ``--db``.  Errors print one line and exit with code 2.
+Also here: :func:`parse_lookback` for ``--lookback``.  Errors print one line and exit with
+code 2 (a case file that cannot be read or written: code 5).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from tracker.cli import APP_SETTINGS, fail, out, parse_date
-from tracker.frameworks import Framework, FrameworkError, available_frameworks, load_framework
-from tracker.records import Work
-from tracker.risk import Finding
-from tracker.screening import ScreenResult, ScreenSettings
-from tracker.store import REVIEW_STATUSES, Store, StoreError, default_db_path
-from tracker.watchlists import Registry
+from tracker.cli.common import APP_SETTINGS, EXIT_ENVIRONMENT, DbOpt, fail, out
+from tracker.store import REVIEW_STATUSES, CaseFileError, Store, StoreError, default_db_path
 
-__all__ = ["FrameworkSetup", "diff_cmd", "keep_run", "review_app", "runs_cmd",
-           "setup_framework"]
-
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Case-file database (default $TRACKER_HOME/tracker.db, else "
-    "~/.local/share/tracker/tracker.db).")]
+__all__ = ["diff_cmd", "parse_lookback", "review_app", "runs_cmd"]
 ReviewerOpt = Annotated[str, typer.Option(
     "--reviewer", envvar="TRACKER_REVIEWER", help="Your name, recorded with each decision "
     "(or set TRACKER_REVIEWER).")]
@@ -56,7 +42,7 @@ review_app = typer.Typer(
 )
 
 
-# --------------------------------------------------------------------------- screen helpers
+# --------------------------------------------------------------------------- options
 
 def parse_lookback(value: str | None) -> int | None:
     """``5y`` (or ``5``) → 5; None stays None; anything else fails with one line.
@@ -74,96 +60,13 @@ def parse_lookback(value: str | None) -> int | None:
     return int(m.group(1))
 
 
-@dataclass(frozen=True)
-class FrameworkSetup:
-    """The chosen framework, ready to screen with (``framework`` None: ``none``)."""
-
-    name: str
-    framework: Framework | None
-    as_of: date | None
-    lookback_years: int | None
-    assessor: Callable[[Finding, Work], Finding] | None
-
-    def apply(self, settings: ScreenSettings) -> ScreenSettings:
-        """The settings with framework, as-of date and look-back filled in."""
-        return dataclasses.replace(settings, framework=self.name, as_of=self.as_of,
-                                   lookback_years=self.lookback_years)
-
-    def record(self) -> dict[str, Any]:
-        """What the run record says about the framework."""
-        if self.framework is None:
-            return {"name": "none", "note": "no framework: every designation finding is a "
-                                            "call for review"}
-        return {**self.framework.to_json(),
-                "as_of": self.as_of.isoformat() if self.as_of else None,
-                "lookback_years": self.lookback_years}
-
-
-def setup_framework(name: str, as_of: str | None, lookback: str | None,
-                    registry: Registry, db: Path | None = None) -> FrameworkSetup:
-    """Check ``--framework``, ``--as-of``, ``--lookback`` and ``--db`` and build the assessor.
-
-    ``--lookback`` without ``--framework`` selects the plain ``lookback`` framework.  The
-    as-of date defaults to today when a framework is chosen.  The database is opened (and
-    created) now, so a bad ``--db`` fails before a long fetch rather than after it.
-    """
-    _open(db).close()
-    when = parse_date(as_of, "--as-of")
-    years = parse_lookback(lookback)
-    name = (name or "none").strip().lower()
-    if name == "none" and years is not None:
-        name = "lookback"
-    if name == "none":
-        return FrameworkSetup("none", None, when, None, None)
-    if name not in available_frameworks():
-        fail(f"--framework: unknown framework {name!r}; known: none, "
-             f"{', '.join(available_frameworks())}")
-    when = when or date.today()
-    try:
-        fw = load_framework(name)
-        assessor = fw.assessor(when, years, registry=registry)
-    except FrameworkError as exc:
-        fail(f"--lookback: {exc}" if years is not None else f"--framework {name}: {exc}")
-    return FrameworkSetup(name, fw, when, years, assessor)
-
-
 def _open(db: Path | None) -> Store:
     try:
         return Store(db if db is not None else default_db_path())
+    except CaseFileError as exc:
+        fail(f"--db: {exc}", EXIT_ENVIRONMENT)
     except StoreError as exc:
         fail(f"--db: {exc}")
-
-
-def keep_run(result: ScreenResult, db: Path | None, setup: FrameworkSetup) -> None:
-    """Record the run in the case file, apply earlier review decisions to its findings,
-    and put the diff against the previous run of the same screen into the run record.
-
-    Call it after screening and before writing the report folder.
-    """
-    result.run["framework"] = setup.record()
-    with _open(db) as store:
-        try:
-            previous = store.previous_comparable_run(result)
-            run_id = store.record_run(result)
-            result.run["case_file"] = {"database": str(store.path), "run_id": run_id,
-                                       "previous_run_id": previous}
-            if previous is None:
-                result.run["diff"] = {"previous_run": None,
-                                      "note": "first run of this screen in the case file"}
-            else:
-                d = store.changes(previous, run_id)
-                result.run["diff"] = {
-                    "previous_run": previous, "run": run_id, "counts": d["counts"],
-                    "new": d["new"], "gone": d["gone"],
-                    "changed": [c["finding_id"] for c in d["changed"]],
-                    # decisions made on evidence that has since changed: look again
-                    "changed_since_review": d["changed_since_review"],
-                    "changed_fields": d["changed"],
-                    "gone_rows": d["gone_rows"],
-                    "registry": d["registry"],
-                }
-        except StoreError as exc:
-            fail(f"--db: {exc}")
 
 
 # --------------------------------------------------------------------------- review commands
@@ -173,7 +76,8 @@ def _run_id(store: Store, run: int | None) -> int:
         return run
     latest = store.latest_run_id()
     if latest is None:
-        fail(f"no runs in {store.path} yet; run `tracker demo` or `tracker screen` first")
+        fail(f"no finished run in {store.path} yet; run `tracker demo` or `tracker screen` "
+             f"first (see `tracker runs`)")
     return latest
 
 
@@ -181,7 +85,7 @@ def _run_id(store: Store, run: int | None) -> int:
 def review_list(
     run: Annotated[int | None, typer.Option(help="Run ID (default: the latest).")] = None,
     status: Annotated[str | None, typer.Option(
-        help="Only this status: unreviewed, confirmed or dismissed.")] = None,
+        help="Only this status: unreviewed, confirmed, dismissed or needs_follow_up.")] = None,
     db: DbOpt = None,
 ) -> None:
     """List a run's findings with their review status.
@@ -203,7 +107,8 @@ def review_list(
               + (f" with status {status}" if status else ""), markup=False)
     for r in rows:
         where = r["institution_name"] or r["list_entry_name"]
-        out.print(f"{r['finding_id']}  {r['review_status']:<10}  {r['list']:<16}  "
+        out.print(f"{r['finding_id']}  {r['review_status']:<10} v{r['review_version']:<3} "
+                  f"{r['list']:<16}  "
                   f"{r['publication_date'] or '?':<10}  {where}  |  {r['outcome'][:90]}",
                   markup=False, soft_wrap=True)
 
@@ -211,9 +116,13 @@ def review_list(
 @review_app.command("set")
 def review_set(
     finding_id: Annotated[str, typer.Argument(help="The finding's ID (findings.csv).")],
-    status: Annotated[str, typer.Argument(help="unreviewed, confirmed or dismissed.")],
+    status: Annotated[str, typer.Argument(
+        help="unreviewed, confirmed, dismissed or needs_follow_up.")],
     reviewer: ReviewerOpt = "",
     reason: Annotated[str, typer.Option(help="Why (required to dismiss).")] = "",
+    based_on: Annotated[int | None, typer.Option(
+        "--based-on", help="The decision version you saw (`review list` shows it); the "
+        "decision is refused if someone has changed it since.")] = None,
     db: DbOpt = None,
 ) -> None:
     """Record a decision on one finding; it applies to every run that finds the same tie.
@@ -225,7 +134,8 @@ def review_set(
     """
     with _open(db) as store:
         try:
-            store.set_review(finding_id, status.strip().lower(), reviewer, reason)
+            store.set_review(finding_id, status.strip().lower(), reviewer, reason,
+                             based_on=based_on)
         except StoreError as exc:
             fail(str(exc))
     out.print(f"recorded: {finding_id} {status} by {reviewer}", markup=False)
@@ -237,18 +147,21 @@ def review_export(
     run: Annotated[int | None, typer.Option(help="Run ID (default: the latest).")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Write a review workbook: one row per finding, with status, reason and reviewer.
+    """Write a review workbook: one row per finding, with the decision's version, status,
+    reason and reviewer.
 
     Example:
 
         tracker review export reviews.xlsx --run 3
     """
+    from tracker.reviews import export_workbook
+
     if path.suffix.lower() != ".xlsx":
         fail(f"{path}: the file name must end in .xlsx")
     with _open(db) as store:
         run_id = _run_id(store, run)
         try:
-            store.export_reviews_xlsx(path, run_id)
+            export_workbook(store, path, run_id)
         except StoreError as exc:
             fail(str(exc))
         except OSError as exc:
@@ -260,29 +173,57 @@ def review_export(
 def review_import(
     path: Annotated[Path, typer.Argument(help="A workbook written by `review export`.")],
     reviewer: ReviewerOpt = "",
+    on_conflict: Annotated[str | None, typer.Option(
+        "--on-conflict", help="When a row was edited on top of a decision someone has "
+        "changed since: keep-current (skip those rows) or take-file (record the file's). "
+        "Without it such a file is refused and nothing is recorded.")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Record the decisions in a review workbook: all rows, or none if any row is bad.
+    """Record the decisions in a review workbook: all rows, or none if any row is bad or
+    would overwrite a newer decision.
 
     Example:
 
         tracker review import reviews.xlsx --reviewer 'A. Reviewer'
+
+        tracker review import reviews.xlsx --reviewer 'A. Reviewer' --on-conflict keep-current
     """
+    from tracker.reviews import ON_CONFLICT, ImportConflictError, import_workbook
+
+    if on_conflict is not None and on_conflict not in ON_CONFLICT:
+        fail(f"--on-conflict: {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
     if not path.is_file():
         fail(f"{path}: no such file")
     with _open(db) as store:
         try:
-            got = store.import_reviews_xlsx(path, reviewer)
+            got = import_workbook(store, path, reviewer, on_conflict=on_conflict)
+        except ImportConflictError as exc:
+            for c in exc.conflicts:
+                out.print(f"conflict: {c.describe()}", markup=False, soft_wrap=True)
+            fail(f"{path}: nothing imported: {len(exc.conflicts)} row(s) would overwrite a "
+                 f"newer decision (listed above); rerun with --on-conflict keep-current or "
+                 f"take-file")
         except StoreError as exc:
             fail(str(exc))
-    out.print(f"recorded {got['recorded']} decisions ({got['unchanged']} rows unchanged) "
+    for c in got.conflicts:
+        kept = "kept the current decision" if on_conflict == "keep-current" else \
+            "recorded the file's decision"
+        out.print(f"conflict ({kept}): {c.describe()}", markup=False, soft_wrap=True)
+    extra = (f", {got.stale_untouched} rows not edited kept their newer decision"
+             if got.stale_untouched else "")
+    out.print(f"recorded {got.recorded} decisions ({got.unchanged} rows unchanged{extra}"
+              f"{f', {len(got.conflicts)} conflicts' if got.conflicts else ''}) "
               f"by {reviewer}", markup=False)
 
 
 # --------------------------------------------------------------------------- runs, diff
 
 def runs_cmd(db: DbOpt = None) -> None:
-    """List the runs in the case file.
+    """List the runs in the case file, with how each ended.
+
+    Each run shows how it ended: finished, failed or interrupted (with the reason), or
+    "running/not finished" while it runs and for ever if its process was killed.  Only
+    finished runs are compared with, listed as the latest and exported for review.
 
     Example:
 
@@ -295,7 +236,10 @@ def runs_cmd(db: DbOpt = None) -> None:
         return
     for r in rows:
         c = r["counts"]
-        out.print(f"{r['id']:>4}  {r['started_at']}  framework={r['framework']}"
+        status = r["status"] if r["status"] != "running" else "running/not finished"
+        why = f" ({r['status_reason']})" if r["status"] != "finished" and r["status_reason"] \
+            else ""
+        out.print(f"{r['id']:>4}  {status}{why}  {r['started_at']}  framework={r['framework']}"
                   f"{' as_of=' + r['as_of'] if r['as_of'] else ''}  "
                   f"registry={r['registry_version']}  works={c.get('works_read', 0)}  "
                   f"findings={c.get('findings', 0)}  {' '.join(r['command'])}",

@@ -43,6 +43,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 import requests
+from requests.structures import CaseInsensitiveDict
 
 __all__ = [
     "SECRET_PARAMS",
@@ -50,6 +51,7 @@ __all__ = [
     "CheckpointState",
     "HttpCache",
     "QueryCheckpoint",
+    "cached_response",
     "default_cache_dir",
     "normalise_url",
 ]
@@ -60,8 +62,9 @@ SECRET_PARAMS = frozenset({"api_key", "api-key", "apikey", "mailto", "email"})
 
 def default_cache_dir() -> Path:
     """``$TRACKER_HOME/cache``, else ``~/.cache/tracker``."""
-    home = os.environ.get("TRACKER_HOME")
-    return Path(home) / "cache" if home else Path.home() / ".cache" / "tracker"
+    from tracker.home import cache_dir
+
+    return cache_dir()
 
 
 def _now() -> str:
@@ -83,6 +86,26 @@ def normalise_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, query, ""))
 
 
+def cached_response(url: str, status: int, content_type: str, body: bytes) -> requests.Response:
+    """A :class:`requests.Response` rebuilt from a cache entry (``from_cache`` is True).
+
+    Examples
+    --------
+    >>> r = cached_response("http://x/works/W1", 200, "application/json", b'{"id": "W1"}')
+    >>> r.json()["id"], r.from_cache
+    ('W1', True)
+    """
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = body
+    resp.headers = CaseInsensitiveDict({"Content-Type": content_type})
+    resp.url = url
+    resp.encoding = "utf-8"
+    resp.reason = "OK (cache)" if status == 200 else "cache"
+    resp.from_cache = True  # type: ignore[attr-defined]
+    return resp
+
+
 @dataclass(frozen=True)
 class CachedAnswer:
     """One kept answer: status, content type, body, and where redirects led."""
@@ -96,8 +119,6 @@ class CachedAnswer:
     fetched_at: str
 
     def to_response(self) -> requests.Response:
-        from tracker.sources.transport import cached_response
-
         return cached_response(self.final_url, self.status, self.content_type, self.body)
 
 
@@ -107,7 +128,6 @@ class HttpCache:
     Examples
     --------
     >>> import tempfile, requests
-    >>> from tracker.sources.transport import cached_response
     >>> c = HttpCache(Path(tempfile.mkdtemp()) / "http.sqlite")
     >>> r = cached_response("http://x/works/W1", 200, "application/json", b"{}")
     >>> c.put("http://x/works/W1?api_key=s3", r, final_url="http://x/works/W1")

@@ -31,25 +31,19 @@ except ImportError:  # pragma: no cover - isal has wheels for the usual platform
     _gzip_open = gzip.open
 
 from tracker.records import RecordError, Work, parse_work
+from tracker.skipped import SkippedRecord
 
-__all__ = ["SkippedRecord", "WorksFileError", "WorksPart", "input_record", "iter_raw_works",
-           "read_works", "split_works"]
+__all__ = ["SkippedRecord", "TruncatedWorksFile", "WorksFileError", "WorksPart",
+           "input_record", "iter_raw_works", "read_works", "split_works"]
 
 
 class WorksFileError(ValueError):
     """A works file cannot be read at all.  Abort the run and name the file."""
 
 
-@dataclass(frozen=True, slots=True)
-class SkippedRecord:
-    """A record that was reported and skipped: where it was and why."""
-
-    source: str
-    location: str  # "line 12" or "results[3]"
-    reason: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"source": self.source, "location": self.location, "reason": self.reason}
+class TruncatedWorksFile(WorksFileError):
+    """A works file ends part-way through a record: a download that was cut off.  Works
+    beyond the cut are missing, so the file is refused rather than screened in part."""
 
 
 def _open_binary(path: Path) -> io.BufferedIOBase:
@@ -72,8 +66,8 @@ def input_record(path: Path, kind: str) -> dict[str, Any]:
     >>> f = Path(tempfile.mkdtemp()) / "roster.csv"
     >>> _ = f.write_text("name,orcid\\n")
     >>> r = input_record(f, "roster")
-    >>> r["kind"], r["bytes"], r["sha256"][:12]
-    ('roster', 11, 'f839c12cee50')
+    >>> r["kind"], r["bytes"], r["sha256"][:12], r["resolved_path"] == str(f.resolve())
+    ('roster', 11, 'f839c12cee50', True)
     """
     h = hashlib.sha256()
     size = 0
@@ -81,7 +75,8 @@ def input_record(path: Path, kind: str) -> dict[str, Any]:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
             size += len(chunk)
-    return {"kind": kind, "path": str(path), "bytes": size, "sha256": h.hexdigest()}
+    return {"kind": kind, "path": str(path), "resolved_path": str(path.resolve()),
+            "bytes": size, "sha256": h.hexdigest()}
 
 
 def iter_raw_works(path: str | Path
@@ -127,9 +122,15 @@ def _iter_raw(p: Path, span: tuple[int, int | None] | None
                 yield from _iter_document(p, doc)
                 return
             yield from _iter_lines(p, chunks, span)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except EOFError as exc:
+        raise TruncatedWorksFile(f"{p}: the compressed file ends early ({exc}): the download "
+                                 f"looks truncated; download the file again") from exc
+    except (OSError, gzip.BadGzipFile) as exc:
         raise WorksFileError(f"{p}: cannot read the file ({exc})") from exc
     except orjson.JSONDecodeError as exc:
+        if "unexpected end of data" in str(exc):
+            raise TruncatedWorksFile(f"{p}: the JSON ends mid-record: the download looks "
+                                     f"truncated; download the file again") from exc
         raise WorksFileError(f"{p}: not JSON or JSON Lines ({exc})") from exc
 
 
@@ -194,6 +195,10 @@ def _iter_lines(p: Path, chunks: Iterator[bytes], span: tuple[int, int | None] |
     if buf.strip() and pos >= lo and (hi is None or pos < hi):
         lineno += 1
         for item in _parse_line(p, lineno, buf):
+            if isinstance(item, SkippedRecord):  # the last line, cut off mid-record
+                raise TruncatedWorksFile(
+                    f"{p}: line {lineno}, the last, is cut off mid-record: the download "
+                    f"looks truncated; download the file again")
             good += isinstance(item, tuple)
             yield item
     if span is not None:

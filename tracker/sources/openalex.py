@@ -51,7 +51,6 @@ from stdnum.iso7064 import mod_11_2
 
 from tracker.records import parse_work, short_id, short_ror
 from tracker.sources.cache import HttpCache, QueryCheckpoint, query_key
-from tracker.sources.files import input_record
 from tracker.sources.transport import (
     DEFAULT_BASE_URL,
     LIST_CALL_USD,
@@ -62,21 +61,22 @@ from tracker.sources.transport import (
 
 __all__ = [
     "AUTHOR_FIELDS",
+    "MAX_COUNTRIES_IN_ONE_YEAR",
     "MAX_OR_VALUES",
+    "MAX_PLAUSIBLE_WORKS",
     "STRATEGIES",
     "WORK_FIELDS",
-    "ApiRun",
     "FetchProgress",
     "InputError",
     "OpenAlexSource",
     "Subject",
     "TopicFilter",
     "WorksQuery",
+    "merged_profile_signals",
     "parse_author_id",
     "parse_org_id",
     "plan_queries",
     "prefilter_blind_spots",
-    "prepare_api_run",
     "public_url",
     "routed",
 ]
@@ -166,6 +166,46 @@ def parse_author_id(text: str) -> tuple[str, str]:
     if oid and oid.startswith("A"):
         return "openalex", oid
     raise InputError(f"not an ORCID or OpenAlex author ID: {text!r}")
+
+
+#: More works than one person plausibly writes: the profile may merge several people.
+MAX_PLAUSIBLE_WORKS = 2000
+#: Affiliations in more countries than this in one year suggest a merged profile.
+MAX_COUNTRIES_IN_ONE_YEAR = 4
+
+
+def merged_profile_signals(author: dict[str, Any]) -> list[str]:
+    """Signs that an OpenAlex author profile merges several people, in words.
+
+    Examples
+    --------
+    >>> merged_profile_signals({"works_count": 45000})
+    ['45,000 works: more than one person plausibly writes (limit 2,000)']
+    >>> a = {"works_count": 10, "affiliations": [{"institution": {"country_code": c},
+    ...      "years": [2020]} for c in "AT BE CN DE ES".split()]}
+    >>> merged_profile_signals(a)
+    ['affiliations in 5 countries in 2020 (AT, BE, CN, DE, ES)']
+    """
+    out: list[str] = []
+    wc = author.get("works_count")
+    if isinstance(wc, int) and wc > MAX_PLAUSIBLE_WORKS:
+        out.append(f"{wc:,} works: more than one person plausibly writes "
+                   f"(limit {MAX_PLAUSIBLE_WORKS:,})")
+    by_year: dict[int, set[str]] = {}
+    for aff in author.get("affiliations") or []:
+        if not isinstance(aff, dict):
+            continue
+        cc = (aff.get("institution") or {}).get("country_code")
+        if not isinstance(cc, str) or not cc:
+            continue
+        for y in aff.get("years") or []:
+            if isinstance(y, int):
+                by_year.setdefault(y, set()).add(cc.upper())
+    worst = max(by_year.items(), key=lambda kv: (len(kv[1]), kv[0]), default=None)
+    if worst and len(worst[1]) > MAX_COUNTRIES_IN_ONE_YEAR:
+        year, ccs = worst
+        out.append(f"affiliations in {len(ccs)} countries in {year} ({', '.join(sorted(ccs))})")
+    return out
 
 
 @dataclass(frozen=True)
@@ -626,13 +666,13 @@ class OpenAlexSource:
                                            refresh=self.refresh)
 
     @property
-    def _s(self) -> OpenAlexSession:
+    def _session(self) -> OpenAlexSession:
         assert self.session is not None
         return self.session
 
     @property
     def stats(self) -> CallStats:
-        return self._s.stats
+        return self._session.stats
 
     # -- resolution ---------------------------------------------------------------------
     def resolve_org(self, given: str) -> Subject:
@@ -642,7 +682,7 @@ class OpenAlexSource:
         """
         kind, value = parse_org_id(given)
         key = f"ror:{value}" if kind == "ror" else value
-        with routed(self._s):
+        with routed(self._session):
             try:
                 inst = pyalex.Institutions()[key]
             except _PYALEX_ERRORS as exc:
@@ -659,7 +699,7 @@ class OpenAlexSource:
 
     def authors_by_orcid(self, orcid: str) -> list[dict[str, Any]]:
         """Every OpenAlex author profile that carries this ORCID (one list call)."""
-        with routed(self._s):
+        with routed(self._session):
             try:
                 return [dict(p) for p in pyalex.Authors().filter(
                     orcid=f"https://orcid.org/{orcid}").select(list(AUTHOR_FIELDS)).get(
@@ -669,7 +709,7 @@ class OpenAlexSource:
 
     def author(self, author_id: str) -> dict[str, Any]:
         """One author profile by OpenAlex ID (free; a merged ID is followed)."""
-        with routed(self._s):
+        with routed(self._session):
             try:
                 return dict(pyalex.Authors()[author_id])
             except _PYALEX_ERRORS as exc:
@@ -691,7 +731,7 @@ class OpenAlexSource:
             kind, value = institution
             flt["affiliations.institution.lineage" if kind == "openalex"
                 else "affiliations.institution.ror"] = value
-        with routed(self._s):
+        with routed(self._session):
             try:
                 return [dict(p) for p in pyalex.Authors().filter(**flt).select(
                     list(AUTHOR_FIELDS)).get(per_page=limit)]
@@ -711,8 +751,6 @@ class OpenAlexSource:
         if len(ids) > 1:
             notes.append(f"{len(ids)} OpenAlex profiles share ORCID {value}: confirm they are "
                          f"one person")
-        from tracker.sources.roster import merged_profile_signals  # (roster imports us)
-
         for p in profiles:
             notes += [f"{short_id(p.get('id'))} may merge several people: {s}"
                       for s in merged_profile_signals(p)]
@@ -724,7 +762,7 @@ class OpenAlexSource:
         """The server's count of the subject's works in the window (one list call)."""
         total = 0
         for q in plan_queries([subject], since=since, until=until):
-            with routed(self._s):
+            with routed(self._session):
                 try:
                     total += int(pyalex.Works().filter(**_filter_kwargs(q.filters)).count())
                 except _PYALEX_ERRORS as exc:
@@ -795,7 +833,7 @@ class OpenAlexSource:
         restarted = False
         while True:
             try:
-                with routed(self._s):
+                with routed(self._session):
                     page = pyalex.Works().filter(**_filter_kwargs(q.filters)).select(
                         list(q.select)).get(per_page=self.per_page, cursor=cursor)
             except _PYALEX_ERRORS as exc:
@@ -843,7 +881,7 @@ class OpenAlexSource:
         if not wid:
             return work
         try:
-            with routed(self._s):
+            with routed(self._session):
                 full = dict(pyalex.Works()[wid])
         except _PYALEX_ERRORS as exc:
             err = _http_error(exc, f"work {wid}")
@@ -863,7 +901,7 @@ class OpenAlexSource:
         fetched_at = sorted(r.fetched_at for r in recs if r.fetched_at)
         return {
             "server": public_url(self.base_url),
-            "authenticated": self._s.has_api_key,
+            "authenticated": self._session.has_api_key,
             **self.stats.to_json(),
             "queries": len(recs),
             "queries_by_status": by_status,
@@ -879,188 +917,3 @@ class OpenAlexSource:
             "notes": list(self.notes),
             "list_call_usd": LIST_CALL_USD,
         }
-
-
-# -- a screening run's fetching, end to end ----------------------------------------------
-@dataclass
-class ApiRun:
-    """What a ``tracker screen`` run fetches: resolved subjects, people, queries.
-
-    Build it with :func:`prepare_api_run`; iterate :meth:`works`; then
-    :meth:`annotate` the run record and print :meth:`messages`.
-    """
-
-    source: OpenAlexSource
-    strategy: str
-    subjects: list[Subject]
-    queries: list[WorksQuery]
-    topics: TopicFilter
-    people: list[Any] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    blind_spots: list[str] = field(default_factory=list)
-    off_topic: int = 0
-
-    def works(self) -> Iterator[dict[str, Any]]:
-        """Every fetched work once; topic IDs mixed with words are checked here."""
-        for raw in self.source.fetch(self.queries):
-            if self.topics.local_ids and not self.topics.keeps(raw):
-                self.off_topic += 1
-                continue
-            yield raw
-
-    def screen_topics(self, topics: tuple[str, ...]) -> tuple[str, ...]:
-        """The ``topics`` screening itself should apply (words only, not handled here)."""
-        return () if self.topics.has_ids else topics
-
-    def messages(self) -> list[str]:
-        """Lines for the user: people to confirm, rows left out, fetch notes, cost."""
-        out: list[str] = []
-        for p in self.people:
-            if p.flags or not p.ids:
-                out.extend(p.lines())
-        out += [f"left out: {x}" for x in self.problems]
-        out += [f"note: {n}" for n in self.source.notes]
-        for s in self.subjects:
-            if not s.given.startswith("roster line"):  # roster flags are listed above
-                out += [f"note: {s.label or s.given}: {n}" for n in s.notes]
-        st = self.source.stats
-        rep = self.source.report()
-        cached = rep["queries_by_status"].get("from cache", 0)
-        out.append(
-            f"OpenAlex: {rep['works_received']:,} works, {st.calls:,} HTTP calls "
-            f"({st.list_calls:,} list calls, estimated cost ${st.cost_usd:.4f} at $0.10 per "
-            f"1,000 list calls), {st.cache_hits:,} answers and {cached:,} of "
-            f"{len(self.queries):,} queries from the cache"
-            + (f" (oldest fetched {rep['oldest_data_fetched_at']}; --refresh to ask again)"
-               if cached and rep.get("oldest_data_fetched_at") else "")
-            + (f"; strategy {self.strategy}: see 'prefilter cannot see' in the report"
-               if self.strategy == "prefilter" else ""))
-        return out
-
-    def annotate(self, run: dict[str, Any], topics: Sequence[str] = ()) -> None:
-        """Add what fetching did (and could not see) to the run record."""
-        run["api"] = {**self.source.report(), "strategy": self.strategy,
-                      "topic_filter": self.topics.to_json(),
-                      "works_off_topic_local": self.off_topic,
-                      "subjects": [s.to_json() for s in self.subjects]}
-        if self.topics.has_ids:  # screening was told no topics: the filter ran here
-            run.setdefault("settings", {})["topics"] = list(topics)
-        gaps = run.setdefault("data_gaps", {})
-        if self.strategy == "prefilter":
-            run["api"]["strategy_limits"] = list(self.blind_spots)
-            gaps["prefilter_cannot_see"] = list(self.blind_spots)
-        if self.people:
-            run["people"] = [p.to_json() for p in self.people]
-            gaps["people_not_screened"] = [f"line {p.row.line}: {p.row.label}"
-                                           for p in self.people if not p.ids]
-            gaps["people_to_confirm"] = [f"line {p.row.line}: {f}"
-                                         for p in self.people for f in p.flags]
-        notes = [f"{s.label or s.given}: {n}" for s in self.subjects
-                 if not s.given.startswith("roster line") for n in s.notes]
-        if notes:
-            gaps["subjects_to_confirm"] = notes
-        if self.problems:
-            gaps["subjects_left_out"] = list(self.problems)
-        if self.source.notes:
-            gaps["fetch_notes"] = list(self.source.notes)
-
-
-def prepare_api_run(
-    source: OpenAlexSource,
-    *,
-    orgs: Sequence[str] = (),
-    authors: Sequence[str] = (),
-    roster: Path | None = None,
-    confirm: Path | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    strategy: str = "full",
-    registry: Any = None,
-    lists: Sequence[str] = (),
-    topics: Sequence[str] = (),
-) -> ApiRun:
-    """Check every identifier, resolve subjects and roster people, and plan the queries.
-
-    Every identifier and file is checked before the first HTTP call.
-
-    Raises
-    ------
-    InputError
-        An identifier cannot be read, or the strategy is unknown.
-    tracker.sources.roster.RosterError
-        The roster or confirmation file cannot be read.
-    RequestRejected
-        Nothing is left to screen (every subject was unknown to OpenAlex).
-    """
-    from tracker.sources.roster import (
-        Confirmations,
-        read_roster,
-        remember_confirm_file,
-        resolve_roster,
-    )
-
-    if strategy not in STRATEGIES:
-        raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    for g in orgs:
-        parse_org_id(g)
-    for g in authors:
-        parse_author_id(g)
-    tf = TopicFilter.parse(topics)
-    inputs: list[dict[str, Any]] = []
-    rows: list[Any] = []
-    problems: list[str] = []
-    confirmations = None
-    if roster is not None:
-        rows, bad = read_roster(roster)
-        problems += [f"roster {b}" for b in bad]
-        inputs.append(input_record(roster, "roster"))
-    if confirm is not None:
-        confirmations, bad = remember_confirm_file(confirm)
-        problems += [f"confirmation file {b}" for b in bad]
-        inputs.append(input_record(confirm, "confirmations"))
-    subjects: list[Subject] = []
-    for option, given, resolve in (("--org", orgs, source.resolve_org),
-                                   ("--author", authors, source.resolve_author)):
-        for g in given:
-            try:
-                subjects.append(resolve(g))
-            except RequestRejected as exc:  # not found: leave it out, say so, go on
-                if exc.status != 404:
-                    raise
-                problems.append(f"{option} {g}: {exc}")
-    people: list[Any] = []
-    if rows:
-        where = [("openalex", s.ids[0]) for s in subjects if s.kind == "org"]
-        people, unresolved = resolve_roster(rows, source, confirmations or Confirmations.load(),
-                                            where)
-        problems += [f"roster {u}" for u in unresolved]
-        subjects += [p.subject for p in people if p.subject is not None]
-    if not subjects and not people:
-        raise RequestRejected("nothing to screen: " + ("; ".join(problems) or
-                                                      "no subject was given"), 404)
-    reg = registry.restricted_to(lists) if (registry is not None and lists) else registry
-    ids: list[str] = []
-    rors: list[str] = []
-    no_ids = ror_only = 0
-    for e in reg or ():
-        ids += [i for i in e.openalex_ids if i.startswith("I")]
-        if not e.openalex_ids:
-            if e.ror:
-                rors.append(e.ror)
-                ror_only += 1
-            else:
-                no_ids += 1
-    if strategy == "prefilter" and not ids and not rors:
-        source.notes.append("prefilter had nothing to ask for: the lists chosen have no "
-                            "OpenAlex IDs or RORs, so no works were fetched; use --strategy "
-                            "full to screen by name")
-    queries = plan_queries(subjects, since=since, until=until, strategy=strategy,
-                           restricted_ids=ids, restricted_rors=rors, topics=tf)
-    for s in subjects:
-        inputs.append({"kind": "openalex", "base_url": public_url(source.base_url),
-                       "subject": s.to_json()})
-    return ApiRun(source=source, strategy=strategy, subjects=subjects, queries=queries,
-                  topics=tf, people=people, problems=problems, inputs=inputs,
-                  blind_spots=prefilter_blind_spots(no_ids, ror_only)
-                  if strategy == "prefilter" else [])

@@ -42,19 +42,26 @@ chosen profile).  A confirmed row screens exactly the chosen profiles, with no f
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracker.home import confirmed_profiles_path
 from tracker.records import short_id
-from tracker.sources.openalex import InputError, Subject, parse_author_id, parse_org_id
+from tracker.sources.openalex import (
+    MAX_COUNTRIES_IN_ONE_YEAR,
+    MAX_PLAUSIBLE_WORKS,
+    InputError,
+    Subject,
+    merged_profile_signals,
+    parse_author_id,
+    parse_org_id,
+)
 from tracker.sources.transport import RequestRejected
+from tracker.textfiles import CsvText, CsvUnreadable, read_csv_text
 
 if TYPE_CHECKING:
     from tracker.records import Work
@@ -86,10 +93,6 @@ __all__ = [
 ]
 
 COLUMNS: tuple[str, ...] = ("name", "department", "orcid", "openalex_id", "institution")
-#: More works than one person plausibly writes: the profile may merge several people.
-MAX_PLAUSIBLE_WORKS = 2000
-#: Affiliations in more countries than this in one year suggest a merged profile.
-MAX_COUNTRIES_IN_ONE_YEAR = 4
 CANDIDATES_SHOWN = 10
 
 
@@ -157,27 +160,32 @@ def _data_lines(text: str) -> list[tuple[int, str]]:
             if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _read_text(path: Path, what: str) -> str:
+def _read_text(path: Path, what: str) -> CsvText:
+    """The file's text, however it was saved (UTF-8, Excel's cp1252 or UTF-16; comma,
+    semicolon or tab)."""
     try:
-        return path.read_text("utf-8-sig")
+        return read_csv_text(path)
     except FileNotFoundError:
         raise RosterError(f"{path}: no such {what} file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RosterError(f"{path}: cannot read the {what} file ({exc})") from exc
+    except CsvUnreadable as exc:
+        raise RosterError(f"{path}: cannot read the {what} file: {exc}") from None
+    except OSError as exc:
+        raise RosterError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
 
 
 def _rows(path: Path, what: str, needed: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    lines = _data_lines(_read_text(path, what))
+    csv_text = _read_text(path, what)
+    lines = _data_lines(csv_text.text)
     if not lines:
         raise RosterError(f"{path}: the {what} file has no header row")
     header_line, header = lines[0]
-    fields = [h.strip().lower() for h in next(csv.reader([header]))]
+    fields = [h.strip().lower() for h in csv_text.split(header)]
     if not any(f in needed for f in fields):
         raise RosterError(f"{path}: line {header_line}: the header names none of the "
                           f"{what} columns ({', '.join(needed)})")
     out = []
     for n, line in lines[1:]:
-        values = next(csv.reader(io.StringIO(line)), [])
+        values = csv_text.split(line)
         row = {f: (values[i].strip() if i < len(values) else "") for i, f in enumerate(fields)}
         out.append((n, row))
     return out
@@ -240,40 +248,6 @@ def read_roster(path: Path) -> tuple[list[RosterRow], list[RosterProblem]]:
 
 
 # -- profiles ----------------------------------------------------------------------------
-def merged_profile_signals(author: dict[str, Any]) -> list[str]:
-    """Signs that an OpenAlex author profile merges several people, in words.
-
-    Examples
-    --------
-    >>> merged_profile_signals({"works_count": 45000})
-    ['45,000 works: more than one person plausibly writes (limit 2,000)']
-    >>> a = {"works_count": 10, "affiliations": [{"institution": {"country_code": c},
-    ...      "years": [2020]} for c in "AT BE CN DE ES".split()]}
-    >>> merged_profile_signals(a)
-    ['affiliations in 5 countries in 2020 (AT, BE, CN, DE, ES)']
-    """
-    out: list[str] = []
-    wc = author.get("works_count")
-    if isinstance(wc, int) and wc > MAX_PLAUSIBLE_WORKS:
-        out.append(f"{wc:,} works: more than one person plausibly writes "
-                   f"(limit {MAX_PLAUSIBLE_WORKS:,})")
-    by_year: dict[int, set[str]] = {}
-    for aff in author.get("affiliations") or []:
-        if not isinstance(aff, dict):
-            continue
-        cc = (aff.get("institution") or {}).get("country_code")
-        if not isinstance(cc, str) or not cc:
-            continue
-        for y in aff.get("years") or []:
-            if isinstance(y, int):
-                by_year.setdefault(y, set()).add(cc.upper())
-    worst = max(by_year.items(), key=lambda kv: (len(kv[1]), kv[0]), default=None)
-    if worst and len(worst[1]) > MAX_COUNTRIES_IN_ONE_YEAR:
-        year, ccs = worst
-        out.append(f"affiliations in {len(ccs)} countries in {year} ({', '.join(sorted(ccs))})")
-    return out
-
-
 @dataclass(frozen=True)
 class Candidate:
     """An OpenAlex author profile offered for a person to pick (or confirm)."""
@@ -357,10 +331,8 @@ class Person:
 
 # -- confirmations -----------------------------------------------------------------------
 def default_confirmations_path() -> Path:
-    """``$TRACKER_HOME/confirmed_profiles.json`` (default ``~/.local/share/tracker``)."""
-    home = os.environ.get("TRACKER_HOME")
-    base = Path(home) if home else Path.home() / ".local" / "share" / "tracker"
-    return base / "confirmed_profiles.json"
+    """Where confirmed profiles are kept (see :func:`tracker.home.confirmed_profiles_path`)."""
+    return confirmed_profiles_path()
 
 
 def _confirm_key(person: str) -> str:

@@ -60,14 +60,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
-if TYPE_CHECKING:
-    from tracker.sources.cache import HttpCache
+from tracker.sources.cache import HttpCache
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -407,6 +405,22 @@ class OpenAlexSession(requests.Session):
 
     def _attempts(self, method: str, target: str, args: tuple[Any, ...],
                   kwargs: dict[str, Any]) -> requests.Response:
+        """Send one request, retrying as the table in the module docstring says.
+
+        Hand-written rather than :class:`urllib3.util.Retry` mounted on an adapter, because
+        that policy decides from the status code and headers alone, before the body, and
+        sleeps for whatever ``Retry-After`` asks.  This one also:
+
+        - tells a spent daily allowance (a 429 whose body says "Insufficient budget", or
+          ``X-RateLimit-Remaining: 0``, or a ``Retry-After`` of over five minutes) from a
+          per-second limit, and stops at once (:class:`BudgetExhausted`) instead of retrying;
+        - retries a 200 whose JSON body is cut off (Retry never sees a 200 as a failure);
+        - stops the run, resumable, when the server asks for a wait longer than
+          ``max_wait``, instead of sleeping for hours;
+        - counts every attempt (call counts, the cost estimate, the progress callback) and
+          raises errors whose text never holds the URL on the wire (urllib3's
+          ``MaxRetryError`` quotes it, API key included).
+        """
         kind = self.kind_of(target)
         attempt = 0
         wire = self._on_the_wire(target)
@@ -500,22 +514,3 @@ class OpenAlexSession(requests.Session):
         delay = retry_after if retry_after is not None else self.backoff * (2 ** attempt)
         self.sleep(min(delay, self.max_wait))
 
-
-def cached_response(url: str, status: int, content_type: str, body: bytes) -> requests.Response:
-    """A :class:`requests.Response` rebuilt from a cache entry (``from_cache`` is True).
-
-    Examples
-    --------
-    >>> r = cached_response("http://x/works/W1", 200, "application/json", b'{"id": "W1"}')
-    >>> r.json()["id"], r.from_cache
-    ('W1', True)
-    """
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = body
-    resp.headers = CaseInsensitiveDict({"Content-Type": content_type})
-    resp.url = url
-    resp.encoding = "utf-8"
-    resp.reason = "OK (cache)" if status == 200 else "cache"
-    resp.from_cache = True  # type: ignore[attr-defined]
-    return resp

@@ -1,0 +1,125 @@
+"""A stored run re-screened against a newer registry version: new findings with no API
+call, review decisions carried over, exit 10 only when something changed."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from typer.testing import CliRunner
+
+import tracker
+from tests._paths import RESTRICTED
+from tracker.cli import app
+from tracker.listsources import read_source
+from tracker.names import cached_name_matcher
+from tracker.registry_versions import VersionStore, update_registry
+from tracker.rescreen import RescreenError, rescreen_runs
+from tracker.screening import ScreenSettings, screen
+from tracker.store import Store, rescreens, run_works, store_run_works, work_to_json
+
+SRC = RESTRICTED / "sources"
+CSL_2022 = SRC / "trade_csl" / "2022-05-06" / "consolidated.csv.gz"
+pytestmark = pytest.mark.skipif(not SRC.exists(), reason="shared reference data not present")
+
+
+@pytest.fixture()
+def case(tmp_path, monkeypatch):
+    """A case file with one run of the demo works against version 0, works stored."""
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    versions = VersionStore(tmp_path)
+    reg0 = versions.load()
+    works = [w for w in tracker.read_works(tracker.demo_works_path())
+             if isinstance(w, tracker.Work)]
+    result = screen(works, registry=reg0, settings=ScreenSettings(),
+                    name_matcher=cached_name_matcher(reg0))
+    store = Store(tmp_path / "tracker.db")
+    run_id = store.record_run(result)
+    store_run_works(store, run_id, works)
+    yield store, versions, run_id, works, result
+    store.close()
+
+
+def _no_http(*args, **kwargs):
+    raise AssertionError("the rescreen made an HTTP call")
+
+
+def test_works_round_trip_through_the_case_file(case) -> None:
+    store, _, run_id, works, _ = case
+    back = run_works(store, run_id)
+    assert back is not None and [work_to_json(w) for w in back] == [work_to_json(w)
+                                                                    for w in works]
+
+
+def test_rescreen_against_newer_version_shows_new_findings_without_api(case, monkeypatch
+                                                                       ) -> None:
+    store, versions, run_id, _, first = case
+    out = update_registry(versions, [read_source(CSL_2022)])
+    assert out.changed
+    reg1 = versions.load()
+    monkeypatch.setattr(requests.Session, "request", _no_http)
+    (rep,) = rescreen_runs(store, reg1)
+    assert rep.changed and rep.new and rep.new_run_id is not None
+    new_entries = {e.entry_id for e in reg1} - {e.entry_id for e in versions.load(0)}
+    assert {n["entry_id"] for n in rep.new} <= new_entries  # only the new version's entries
+    assert not rep.gone  # no list of the first run lost an entry it matched
+    before = {f.finding_id for f in first.findings}
+    after = {r["finding_id"] for r in store.findings(rep.new_run_id)}
+    assert after - before == {n["finding_id"] for n in rep.new}
+    assert store.run_record(rep.new_run_id)["registry"]["version"] == reg1.version
+    # a second rescreen compares with the rescreen's state: nothing changed
+    (again,) = rescreen_runs(store, reg1)
+    assert not again.changed and again.new_run_id is None
+    assert [r["changed"] for r in rescreens(store, run_id)] == [True, False]
+
+
+def test_dismissed_finding_stays_dismissed_when_evidence_is_the_same(case) -> None:
+    store, versions, _, _, first = case
+    fid = first.findings[0].finding_id
+    store.set_review(fid, "dismissed", "A. Reviewer", "other campus, checked")
+    update_registry(versions, [read_source(CSL_2022)])
+    (rep,) = rescreen_runs(store, versions.load())
+    assert fid in rep.dismissed_kept
+    assert rep.reviews_carried == 1 and not rep.review_again
+    assert store.latest_reviews()[fid]["status"] == "dismissed"
+
+
+def test_a_run_without_stored_works_is_refused(case) -> None:
+    store, versions, _, _, first = case
+    other = store.record_run(first)
+    with pytest.raises(RescreenError, match="no stored works"):
+        rescreen_runs(store, versions.load(), [other])
+
+
+def test_cli_rescreen_exit_10_then_0(case, tmp_path) -> None:
+    _, versions, *_ = case
+    runner = CliRunner()
+    env = {"TRACKER_HOME": str(tmp_path)}
+    r = runner.invoke(app, ["rescreen"], env=env)
+    assert r.exit_code == 0, r.output  # version 0 again: nothing changed
+    assert "no change" in r.output
+    update_registry(versions, [read_source(CSL_2022)])
+    r = runner.invoke(app, ["rescreen", "--json"], env=env)
+    assert r.exit_code == 10, r.output
+    r = runner.invoke(app, ["rescreen"], env=env)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["rescreen", "--registry", "99"], env=env)
+    assert r.exit_code == 4
+
+
+def test_screen_cli_keeps_works_and_rescreen_cli_finds_the_new_entries(tmp_path, monkeypatch
+                                                                       ) -> None:
+    from tracker.cli import main
+
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    assert main(["screen", "--works", str(tracker.demo_works_path()), "--out",
+                 str(tmp_path / "r"), "--no-progress"]) == 0
+    with Store(tmp_path / "tracker.db") as store:
+        (run_id,) = [r["id"] for r in store.runs()]
+        works = run_works(store, run_id)
+    demo = [w for w in tracker.read_works(tracker.demo_works_path())
+            if isinstance(w, tracker.Work)]
+    assert works is not None and [w.id for w in works] == [w.id for w in demo]
+    assert main(["rescreen"]) == 0
+    assert main(["lists", "update", "--from", str(CSL_2022)]) == 0
+    monkeypatch.setattr(requests.Session, "request", _no_http)
+    assert main(["rescreen"]) == 10

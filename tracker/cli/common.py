@@ -1,0 +1,128 @@
+"""What every ``tracker`` command shares: exit codes, the two consoles, typer settings,
+one-line failures, date options and the progress view.
+
+Subcommand modules import from here, never from :mod:`tracker.cli` (which imports them).
+
+====  ======================================================================
+code  meaning
+====  ======================================================================
+0     the run completed (with or without findings)
+1     unexpected internal error (a bug: please report it; TRACKER_DEBUG=1 shows details)
+2     bad input: a missing or unreadable file, not OpenAlex JSON, no usable works,
+      a truncated download, a bad date or ID
+3     fetching stopped and can be resumed (daily allowance spent, API key needed,
+      server kept failing): rerun the same command later
+4     the registry or a user watchlist cannot be loaded
+5     the machine cannot do it: a full or read-only disk, an --out folder that cannot
+      be written, a damaged case file (the message says what to do)
+10    findings exist and ``--fail-on-findings`` was given
+====  ======================================================================
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from tracker.dates import parse_date as _parse_iso_date
+
+__all__ = ["APP_SETTINGS", "EXIT_ENVIRONMENT", "EXIT_FINDINGS", "EXIT_INPUT", "EXIT_INTERNAL",
+           "EXIT_OK", "EXIT_REGISTRY", "EXIT_RESUMABLE", "CliError", "DbOpt", "ProgressView",
+           "err", "fail", "out", "parse_date"]
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2
+EXIT_RESUMABLE = 3
+EXIT_REGISTRY = 4
+EXIT_ENVIRONMENT = 5
+EXIT_FINDINGS = 10
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+#: How every tracker command group behaves: plain help (no rich markup), -h and --help, no
+#: shell-completion options, and no pretty tracebacks (a failure is one line, see fail()).
+APP_SETTINGS: dict[str, Any] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+
+DbOpt = Annotated[Path | None, typer.Option(
+    "--db", help="Case-file database keeping runs and review decisions (default "
+    "$TRACKER_HOME/tracker.db, else ~/.local/share/tracker/tracker.db).")]
+
+
+class CliError(Exception):
+    """A failure the CLI reports as one line with an exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
+    """Stop the command: ``tracker: error: <message>`` on stderr and exit ``code``."""
+    raise CliError(message, code)
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    """Read an ISO date given on the command line, or fail with one line.
+
+    Examples
+    --------
+    >>> parse_date("2024-05-01", "--since"), parse_date(None, "--since")
+    (datetime.date(2024, 5, 1), None)
+    """
+    try:
+        return _parse_iso_date(value)
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
+
+
+class ProgressView:
+    """Render a run's progress events with rich on stderr (only in the CLI).
+
+    Called with :class:`tracker.runs.ProgressEvent` items: ``stage`` names the bar,
+    ``done``/``total`` fill it, ``note`` (when given) replaces its label.
+    """
+
+    def __init__(self, enabled: bool, *, threaded: bool = True) -> None:
+        self.enabled = enabled
+        # rich redraws from a thread of its own; screening files forks a process per share,
+        # which it does only while no other thread runs (a fork could copy a held lock), so
+        # there the bars are redrawn on each update instead
+        self.threaded = threaded
+        self._progress: Progress | None = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> ProgressView:
+        if self.enabled:
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                TextColumn("{task.completed:>8,.0f}{task.fields[unit]}"), TimeElapsedColumn(),
+                console=err, transient=True, auto_refresh=self.threaded,
+            )
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+
+    def __call__(self, event: Any) -> None:
+        if self._progress is None:
+            return
+        stage = event.stage
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(
+                event.note or stage, total=event.total, unit=f" {event.unit}")
+        self._progress.update(self._tasks[stage], completed=event.done, total=event.total,
+                              description=event.note or stage, refresh=not self.threaded)

@@ -1,0 +1,319 @@
+"""Review workbooks: export a run's findings for review, and import the decisions back
+without losing anyone's work.
+
+An exported workbook carries, per row, the ``version`` of the tie's decision it shows
+(0: never reviewed).  On import each row is compared with the decision it was exported
+with and with the tie's current decision:
+
+- a row left as exported records nothing, even when the tie has a newer decision since
+  (an older copy of the workbook never undoes a later decision);
+- a row edited on top of the current decision is recorded;
+- a row edited on top of an older decision is a **conflict**: by default nothing from the
+  file is recorded and every conflict is reported with the current decision.
+  ``on_conflict="keep-current"`` records the other rows and leaves those ties as they are;
+  ``"take-file"`` records the file's decision over the current one.
+
+A workbook without a ``version`` column (written before versions existed) counts every row
+as based on "never reviewed".
+
+Examples
+--------
+>>> import tempfile, tracker
+>>> from pathlib import Path
+>>> from openpyxl import load_workbook
+>>> from tracker.store import Store
+>>> res = tracker.screen(tracker.read_works(tracker.demo_works_path()),
+...                      registry=tracker.load_registry())
+>>> with tempfile.TemporaryDirectory() as d, Store(Path(d) / "t.db") as st:
+...     run_id = st.record_run(res)
+...     xlsx = export_workbook(st, Path(d) / "r.xlsx", run_id)
+...     fid = res.findings[0].finding_id
+...     _ = st.set_review(fid, "confirmed", "A. Reviewer", based_on=0)   # after the export
+...     wb = load_workbook(xlsx); ws = wb["reviews"]
+...     ws.cell(row=2, column=WORKBOOK_COLUMNS.index("status") + 1).value = "dismissed"
+...     ws.cell(row=2, column=WORKBOOK_COLUMNS.index("reason") + 1).value = "other campus"
+...     wb.save(xlsx)
+...     try:
+...         import_workbook(st, xlsx, "B. Reviewer")
+...     except ImportConflictError as exc:
+...         print(exc.conflicts[0].current["status"], st.review_of(fid)["reviewer"])
+confirmed A. Reviewer
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracker.store import (
+    REVIEW_EVIDENCE,
+    REVIEW_SHEET,
+    REVIEW_STATUSES,
+    ReviewConflict,
+    ReviewConflictError,
+    ReviewImportError,
+    Store,
+    StoreError,
+    _now,
+)
+
+__all__ = [
+    "ON_CONFLICT",
+    "WORKBOOK_COLUMNS",
+    "ImportConflictError",
+    "ImportOutcome",
+    "export_workbook",
+    "import_workbook",
+]
+
+#: What an import does with rows edited on top of an older decision.
+ON_CONFLICT = ("keep-current", "take-file")
+#: The review workbook's columns, in order.
+WORKBOOK_COLUMNS = ("finding_id", *REVIEW_EVIDENCE, "version", "status", "reason", "reviewer")
+
+
+class ImportConflictError(ReviewConflictError):
+    """A review workbook would overwrite newer decisions; nothing from it was recorded.
+
+    ``conflicts`` has one :class:`~tracker.store.ReviewConflict` per row (with its row
+    number and the current decision).  Import again with ``on_conflict`` to choose a side.
+    """
+
+    def __init__(self, path: Path, conflicts: list[ReviewConflict]) -> None:
+        super().__init__(conflicts)
+        n = len(conflicts)
+        self.args = (f"{path}: nothing imported: {n} row{'s' if n != 1 else ''} would "
+                     f"overwrite a newer decision: "
+                     + "; ".join(c.describe() for c in conflicts[:3])
+                     + (f" (and {n - 3} more)" if n > 3 else "")
+                     + "; choose a side with on-conflict keep-current or take-file",)
+
+
+@dataclass
+class ImportOutcome:
+    """What an import did.
+
+    ``recorded``: decisions written; ``unchanged``: rows equal to the current decision;
+    ``stale_untouched``: rows left as exported whose tie has a newer decision since (kept);
+    ``conflicts``: rows edited on top of an older decision (with ``on_conflict``, what was
+    done with them is in ``conflict_resolution``); ``rows``: data rows read.
+    """
+
+    rows: int = 0
+    recorded: int = 0
+    unchanged: int = 0
+    stale_untouched: int = 0
+    conflicts: list[ReviewConflict] = field(default_factory=list)
+    conflict_resolution: str = ""
+
+    def counts(self) -> dict[str, int]:
+        """The figures as a dict: ``recorded``, ``unchanged``, ``rows`` and the rest."""
+        return {"recorded": self.recorded, "unchanged": self.unchanged, "rows": self.rows,
+                "stale_untouched": self.stale_untouched, "conflicts": len(self.conflicts)}
+
+
+def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
+    """Write a review workbook for a run.
+
+    One row per finding: the evidence columns, then ``version`` (of the decision shown;
+    leave it as it is), ``status`` (a drop-down), ``reason`` and ``reviewer`` holding the
+    latest decision.  Fill in ``status`` and ``reason`` and read it back with
+    :func:`import_workbook`.
+
+    Raises
+    ------
+    StoreError
+        No such run.
+    OSError
+        The file cannot be written.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from tracker.workbook import set_openpyxl_cell
+
+    rows = store.findings(run_id)
+    path = Path(path)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = REVIEW_SHEET
+    header = WORKBOOK_COLUMNS
+    for j, name in enumerate(header, start=1):
+        ws.cell(row=1, column=j, value=name).font = Font(bold=True)
+    for i, r in enumerate(rows, start=2):
+        values = {**r, "status": r["review_status"], "reason": r["review_reason"],
+                  "version": r["review_version"]}
+        for j, name in enumerate(header, start=1):
+            v = values.get(name, "")
+            set_openpyxl_cell(ws, i, j, v if isinstance(v, str | int | float) else str(v))
+    status_col = get_column_letter(header.index("status") + 1)
+    dv = DataValidation(type="list", formula1='"' + ",".join(REVIEW_STATUSES) + '"',
+                        allow_blank=False, showErrorMessage=True, errorTitle="status",
+                        error="choose one of " + ", ".join(REVIEW_STATUSES))
+    ws.add_data_validation(dv)
+    dv.add(f"{status_col}2:{status_col}{max(len(rows) + 1, 2)}")
+    ws.freeze_panes = "B2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(len(rows) + 1, 1)}"
+    for j, name in enumerate(header, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = (
+            40 if name in ("title", "outcome", "reason", "raw_affiliation") else
+            9 if name == "version" else 16)
+    about = wb.create_sheet("about")
+    for i, (k, v) in enumerate((
+            ("run_id", run_id), ("database", str(store.path)), ("exported_at", _now()),
+            ("how", "set status to confirmed, dismissed or needs_follow_up (a dismissal "
+                    "needs a reason), leave version as it is, then: tracker review import "
+                    "FILE --reviewer NAME"),
+            ("version", "the version of the decision each row shows: an import refuses a "
+                        "row edited on top of a decision someone has changed since"),
+            ("note", "a finding is evidence for review, not a determination")), start=1):
+        set_openpyxl_cell(about, i, 1, k)
+        set_openpyxl_cell(about, i, 2, v)
+    wb.save(path)
+    return path
+
+
+def _read_rows(path: Path) -> list[tuple[Any, ...]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException,
+            EOFError) as exc:
+        raise ReviewImportError(path, [
+            f"not a complete .xlsx workbook ({type(exc).__name__}: {exc}); export it "
+            "again with `tracker review export`, or save it from Excel as .xlsx"]) from None
+    try:
+        ws = wb[REVIEW_SHEET] if REVIEW_SHEET in wb.sheetnames else wb.worksheets[0]
+        return list(ws.iter_rows(values_only=True))
+    finally:
+        wb.close()
+
+
+def _base_decision(store: Store, fid: str, version: int) -> tuple[str, str] | None:
+    """(status, reason) of the tie's decision ``version`` (0: unreviewed), None if unknown."""
+    if version == 0:
+        return ("unreviewed", "")
+    for h in store.review_history(fid):
+        if h["version"] == version:
+            return (h["status"], h["reason"])
+    return None
+
+
+def import_workbook(store: Store, path: str | Path, reviewer: str, *,
+                    on_conflict: str | None = None) -> ImportOutcome:
+    """Record the decisions in a review workbook, all or nothing.
+
+    Every row is checked first; any unknown finding ID, bad status, bad version or
+    dismissal without a reason refuses the whole file, naming the rows.  Rows are then
+    compared with the decision they were exported with (see the module notes); the
+    decisions are recorded under ``reviewer`` (the person importing), in one transaction
+    that checks every version again, so a decision made meanwhile is never overwritten.
+
+    Parameters
+    ----------
+    store : Store
+    path : str or Path
+        A workbook written by :func:`export_workbook`.
+    reviewer : str
+    on_conflict : {None, "keep-current", "take-file"}
+        None refuses the file when any row conflicts.
+
+    Returns
+    -------
+    ImportOutcome
+
+    Raises
+    ------
+    ImportConflictError
+        Rows would overwrite newer decisions and ``on_conflict`` is None; nothing recorded.
+    ReviewImportError
+        The file was refused; nothing was recorded.
+    StoreError
+        No reviewer, or a bad ``on_conflict``.
+    """
+    path = Path(path)
+    if not reviewer.strip():
+        raise StoreError("review import refused: the reviewer's name is required")
+    if on_conflict is not None and on_conflict not in ON_CONFLICT:
+        raise StoreError(f"review import refused: on-conflict must be one of "
+                         f"{', '.join(ON_CONFLICT)}, not {on_conflict!r}")
+    rows = _read_rows(path)
+    if not rows:
+        raise ReviewImportError(path, ["row 1: no header row"])
+    header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
+    missing = [c for c in ("finding_id", "status", "reason") if c not in header]
+    if missing:
+        raise ReviewImportError(path, [f"row 1: column {missing[0]!r} is missing"])
+    col: dict[str, int] = {name: header.index(name) for name in
+                           ("finding_id", "status", "reason", "version") if name in header}
+    latest = store.latest_reviews()
+    problems: list[str] = []
+    todo: list[tuple[str, str, str, int]] = []   # fid, status, reason, based_on
+    out = ImportOutcome()
+    seen: dict[str, int] = {}
+    for n, values in enumerate(rows[1:], start=2):
+
+        def cell(name: str, values: tuple[Any, ...] = values) -> str:
+            i = col.get(name)
+            v = values[i] if i is not None and i < len(values) else None
+            return "" if v is None else str(v).strip()
+
+        fid, status, reason = cell("finding_id"), cell("status").lower(), cell("reason")
+        if not fid and not status and not reason:
+            continue
+        if not fid:
+            problems.append(f"row {n}: finding_id is empty")
+            continue
+        if fid in seen:
+            problems.append(f"row {n}: finding {fid} already on row {seen[fid]}")
+            continue
+        seen[fid] = n
+        status = status or "unreviewed"
+        problem = store._check_review(fid, status, reviewer, reason)
+        if problem:
+            problems.append(f"row {n}: {problem}")
+            continue
+        raw_version = cell("version") or "0"
+        try:
+            based_on = int(float(raw_version))
+        except ValueError:
+            based_on = -1
+        base = _base_decision(store, fid, based_on) if based_on >= 0 else None
+        if base is None:
+            problems.append(f"row {n}: version {raw_version!r} is not a decision of this "
+                            f"finding (leave the version column as exported)")
+            continue
+        prev = latest.get(fid)
+        current = (prev["status"], prev["reason"]) if prev else ("unreviewed", "")
+        now = int(prev["version"]) if prev else 0
+        if (status, reason) == current:
+            out.unchanged += 1
+        elif (status, reason) == base:
+            out.stale_untouched += 1     # not edited; a newer decision exists: keep it
+        elif based_on != now:
+            out.conflicts.append(ReviewConflict(fid, based_on, prev, status, n))
+            if on_conflict == "take-file":
+                todo.append((fid, status, reason, now))
+        else:
+            todo.append((fid, status, reason, now))
+    out.rows = len(seen)
+    if problems:
+        raise ReviewImportError(path, problems)
+    if out.conflicts and on_conflict is None:
+        raise ImportConflictError(path, out.conflicts)
+    out.conflict_resolution = on_conflict or ""
+    if todo:
+        try:
+            store.set_reviews([(f, s, r, b) for f, s, r, b in todo], reviewer,
+                              source=f"import {path.name}")
+        except ReviewConflictError as exc:  # a decision was made while we read the file
+            raise ImportConflictError(path, exc.conflicts) from None
+    out.recorded = len(todo)
+    return out

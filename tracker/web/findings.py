@@ -1,0 +1,152 @@
+"""Filtering, sorting and paging a run's findings for the review workspace.
+
+Nothing here ranks people: the default order puts ties that were listed at publication
+("yes") first, then the newest works; every other order is by a finding's own fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["FILTERS", "SORTS", "FindingQuery", "Page", "outcome_kind"]
+
+#: Filter name -> the finding field it compares (``institution`` is a substring search).
+FILTERS = ("list", "outcome", "listed", "status", "relation", "confidence", "since", "until",
+           "institution")
+SORTS = {
+    "listed": "listed at publication (yes first), then newest",
+    "newest": "publication date, newest first",
+    "oldest": "publication date, oldest first",
+    "list": "list, then newest",
+    "institution": "institution name",
+    "status": "review status",
+}
+_LISTED_ORDER = {"yes": 0, "unknown": 1, "no": 2}
+Rows = list[dict[str, Any]]
+
+
+def outcome_kind(outcome: str) -> str:
+    """``flag``, ``review`` or ``context`` from an outcome text (``""`` if none).
+
+    Examples
+    --------
+    >>> outcome_kind("flag: listed at publication [rule x]"), outcome_kind("")
+    ('flag', '')
+    """
+    head = (outcome or "").split(":", 1)[0].strip().lower()
+    return head if head in ("flag", "review", "context") else ""
+
+
+@dataclass(frozen=True)
+class FindingQuery:
+    """What the findings page was asked for; every field is optional.
+
+    Examples
+    --------
+    >>> rows = [{"finding_id": "a", "listed_at_publication": "no", "publication_date":
+    ...          "2024-01-01", "list": "L", "institution_name": "X Univ", "outcome": "review: x",
+    ...          "review_status": "unreviewed"},
+    ...         {"finding_id": "b", "listed_at_publication": "yes", "publication_date":
+    ...          "2020-01-01", "list": "L", "institution_name": "Y Inst", "outcome": "flag: y",
+    ...          "review_status": "confirmed"}]
+    >>> [r["finding_id"] for r in FindingQuery().apply(rows)]
+    ['b', 'a']
+    >>> [r["finding_id"] for r in FindingQuery(outcome="review", since="2023").apply(rows)]
+    ['a']
+    >>> [r["finding_id"] for r in FindingQuery(institution="inst").apply(rows)]
+    ['b']
+    """
+
+    list: str = ""
+    outcome: str = ""
+    listed: str = ""
+    status: str = ""
+    relation: str = ""
+    confidence: str = ""
+    since: str = ""
+    until: str = ""
+    institution: str = ""
+    sort: str = "listed"
+    page: int = 1
+    per_page: int = 50
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> FindingQuery:
+        """From query parameters; unknown values are kept as given (they match nothing),
+        a bad page number becomes 1, an unknown sort the default."""
+        names = {f.name for f in fields(cls)}
+        got: dict[str, Any] = {k: str(v).strip() for k, v in params.items()
+                               if k in names and k not in ("page", "per_page")}
+        if got.get("sort") not in SORTS:
+            got["sort"] = "listed"
+        for k, default, top in (("page", 1, 10**6), ("per_page", 50, 500)):
+            try:
+                got[k] = min(max(int(params.get(k, default)), 1), top)
+            except (TypeError, ValueError):
+                got[k] = default
+        return cls(**got)
+
+    def params(self, **change: Any) -> dict[str, str]:
+        """The query as parameters (empty ones left out), with ``change`` applied."""
+        d = {**asdict(self), **change}
+        return {k: str(v) for k, v in d.items()
+                if v not in ("", None) and not (k == "per_page" and v == 50)
+                and not (k == "sort" and v == "listed") and not (k == "page" and v == 1)}
+
+    def keep(self, r: Mapping[str, Any]) -> bool:
+        date = str(r.get("publication_date") or "")
+        checks = (
+            (self.list, lambda: r.get("list") == self.list),
+            (self.outcome, lambda: outcome_kind(str(r.get("outcome", ""))) == self.outcome),
+            (self.listed, lambda: r.get("listed_at_publication") == self.listed),
+            (self.status, lambda: r.get("review_status") == self.status),
+            (self.relation, lambda: r.get("relation") == self.relation),
+            (self.confidence, lambda: r.get("confidence") == self.confidence),
+            (self.since, lambda: bool(date) and date >= self.since),
+            (self.until, lambda: bool(date) and date[:len(self.until)] <= self.until),
+            (self.institution, lambda: self.institution.lower() in (
+                f"{r.get('institution_name', '')} {r.get('list_entry_name', '')} "
+                f"{r.get('raw_affiliation', '')}").lower()),
+        )
+        return all(test() for wanted, test in checks if wanted)
+
+    def apply(self, rows: Rows) -> Rows:
+        """The rows that pass every filter, in the chosen order."""
+        kept = [r for r in rows if self.keep(r)]
+
+        def newest(r: Mapping[str, Any]) -> str:
+            return str(r.get("publication_date") or "")
+
+        kept.sort(key=lambda r: str(r.get("finding_id")))
+        if self.sort in ("listed", "newest", "list"):
+            kept.sort(key=newest, reverse=True)
+        if self.sort == "listed":
+            kept.sort(key=lambda r: _LISTED_ORDER.get(str(r.get("listed_at_publication")), 3))
+        elif self.sort == "oldest":
+            kept.sort(key=lambda r: newest(r) or "9999")
+        elif self.sort == "list":
+            kept.sort(key=lambda r: str(r.get("list")))
+        elif self.sort == "institution":
+            kept.sort(key=lambda r: str(r.get("institution_name") or r.get("list_entry_name")))
+        elif self.sort == "status":
+            kept.sort(key=lambda r: str(r.get("review_status")))
+        return kept
+
+    def page_of(self, rows: Rows) -> Page:
+        kept = self.apply(rows)
+        pages = max(1, -(-len(kept) // self.per_page))
+        page = min(self.page, pages)
+        start = (page - 1) * self.per_page
+        return Page(kept[start:start + self.per_page], len(kept), page, pages)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of filtered findings: the rows, how many matched, which page of how many."""
+
+    rows: Rows
+    total: int
+    page: int
+    pages: int
