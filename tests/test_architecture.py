@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tracker.frameworks",),
     ("tracker.sources", "tracker.sources.*", "tracker.resolution"),
     ("tracker.screening",),
+    ("tracker.engine", "tracker.engine.*"),
     ("tracker.graph",),
     ("tracker.report", "tracker.exports", "tracker.frames"),
     ("tracker.store",),

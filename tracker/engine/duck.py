@@ -39,7 +39,8 @@ from tracker.screening import (
     ScreenSettings,
     screen,
 )
-from tracker.sources.files import SkippedRecord, iter_raw_works, read_works
+from tracker.skipped import SkippedRecord
+from tracker.sources.files import iter_raw_works, read_works
 from tracker.watchlists import Registry
 
 __all__ = ["EngineSettingError", "screen_files"]
