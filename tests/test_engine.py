@@ -183,3 +183,32 @@ def test_inputs_that_cannot_be_used(reg, tmp_path):
     with pytest.raises(EngineSettingError, match="topic"):
         screen_files(tracker.demo_works_path(), registry=reg,
                      settings=ScreenSettings(topics=("graphene",)))
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_skipped_records_listed_as_the_python_reader_lists_them(reg, messy, tmp_path):
+    """Windows line ends and blank lines do not move the line numbers."""
+    text = messy.read_text(encoding="utf-8").replace("\n", "\r\n")
+    crlf = tmp_path / "crlf.jsonl"
+    crlf.write_text(text, encoding="utf-8", newline="")
+    a = _python([crlf], reg, None)
+    b = screen_files(crlf, registry=reg, threads=1)
+    assert b.run["data_gaps"]["skipped"] == a.run["data_gaps"]["skipped"]
+    assert len(a.run["data_gaps"]["skipped"]) == 2
+
+
+def test_a_file_cut_off_mid_record_is_refused_as_the_python_reader_refuses_it(reg, tmp_path):
+    from tracker.sources.files import TruncatedWorksFile
+
+    data = gzip.decompress(tracker.demo_works_path().read_bytes())
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(data[: len(data) - 500])  # the last line loses its end and its newline
+    with pytest.raises(TruncatedWorksFile):
+        list(read_works(cut))
+    with pytest.raises(TruncatedWorksFile, match="cut off mid-record"):
+        screen_files(cut, registry=reg, threads=1)
+    gz = tmp_path / "cut.jsonl.gz"
+    whole = tracker.demo_works_path().read_bytes()
+    gz.write_bytes(whole[: len(whole) // 2])  # the compressed stream ends early
+    with pytest.raises(TruncatedWorksFile):
+        screen_files(gz, registry=reg, threads=1)

@@ -16,6 +16,7 @@ share of works that can hold a tie (the flagged works are kept as records, as
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import tempfile
 from collections import Counter, defaultdict
@@ -40,10 +41,10 @@ from tracker.screening import (
     screen,
 )
 from tracker.skipped import SkippedRecord
-from tracker.sources.files import iter_raw_works, read_works
+from tracker.sources.files import TruncatedWorksFile, iter_raw_works, read_works
 from tracker.watchlists import Registry
 
-__all__ = ["EngineSettingError", "screen_files"]
+__all__ = ["EngineError", "EngineSettingError", "screen_files"]
 
 #: Two characters no valid JSON text holds unescaped: each line is read as one column.
 _NO_DELIMITER = "\x1f\x1e"
@@ -55,6 +56,10 @@ _FETCH = 2000
 
 class EngineSettingError(ValueError):
     """The engine cannot screen with these settings (the Python path can)."""
+
+
+class EngineError(RuntimeError):
+    """The engine stopped on something the files do not explain (a DuckDB failure)."""
 
 
 @dataclass
@@ -300,14 +305,82 @@ def _screen_candidates(works: Iterable[Work], matcher: Matcher, keys: _Keys,
     return findings, flagged
 
 
+def _reason(line: bytes) -> str | None:
+    """Why the Python reader skips this line (None: it does not)."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            obj = orjson.loads(line.decode("utf-8", errors="replace"))
+        except orjson.JSONDecodeError as exc:
+            return f"not valid JSON ({exc.msg})"
+    if isinstance(obj, dict) and isinstance(obj.get("results"), list) and "id" not in obj:
+        return None
+    try:
+        parse_work(obj)
+    except RecordError as exc:
+        return str(exc)
+    return None
+
+
+def _line_skips(f: InputFile, texts: list[bytes], to_end: bool) -> list[SkippedRecord]:
+    """Where the skipped lines ``texts`` (in file order) are in the JSON Lines file ``f``,
+    as the Python reader says it: line numbers counted from the top, its reason.  With
+    ``to_end`` (the last record is broken), a last line cut off without a newline raises
+    :class:`~tracker.sources.files.TruncatedWorksFile`, as the Python reader does."""
+    opener: Callable[..., Any] = gzip.open if f.compression == "gzip" else open
+    out: list[SkippedRecord] = []
+    k = 0
+    lineno = 0
+    last = b"\n"
+    with opener(f.path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            last = raw
+            if k < len(texts) and raw.rstrip(b"\n").rstrip(b"\r") == texts[k]:
+                k += 1
+                reason = _reason(raw)
+                if reason is not None:
+                    out.append(SkippedRecord(str(f.path), f"line {lineno}", reason))
+            elif k >= len(texts) and not to_end:
+                break
+    why = _reason(last) if to_end and not last.endswith(b"\n") and last.strip() else None
+    if why is not None and why.startswith("not valid JSON"):
+        raise TruncatedWorksFile(f"{f.path}: line {lineno}, the last, is cut off mid-record: "
+                                 "the download looks truncated; download the file again")
+    return out
+
+
 def _skipped(con: Any, staging: _Staging) -> list[dict[str, str]]:
-    """Up to :data:`MAX_SKIPPED_LISTED` skipped records, as the Python path lists them."""
+    """Up to :data:`MAX_SKIPPED_LISTED` skipped records, as the Python path lists them.
+
+    Raises
+    ------
+    tracker.sources.files.TruncatedWorksFile
+        A JSON Lines file's last line is cut off mid-record.
+    """
     per_file: dict[int, int] = defaultdict(int, staging.staged_skips)
     for fidx, n in con.execute("SELECT fidx, count(*) FROM recs WHERE status <> 'ok' "
                                "GROUP BY fidx").fetchall():
         per_file[int(fidx)] += int(n)
+    bad = [i for i in sorted(per_file) if per_file[i]]
+    lines = [i for i in bad if staging.files[i].kind == "jsonl"]
+    texts: dict[int, list[bytes]] = defaultdict(list)
+    ends: set[int] = set()
+    if lines:
+        listed = ", ".join(str(i) for i in lines)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE skip_rn AS
+SELECT rn, fidx FROM (SELECT rn, fidx, row_number() OVER (PARTITION BY fidx ORDER BY rn) AS k
+                      FROM recs WHERE status <> 'ok' AND fidx IN ({listed}))
+WHERE k <= {MAX_SKIPPED_LISTED}""")
+        ends = {int(i) for (i,) in con.execute(
+            f"SELECT fidx FROM recs WHERE fidx IN ({listed}) GROUP BY fidx "
+            "HAVING arg_max(status, rn) = 'json'").fetchall()}
+        cur = con.execute("SELECT rn, fidx, line FROM (" + staging.source(
+            " WHERE rn IN (SELECT rn FROM skip_rn)") + ") ORDER BY rn")
+        for _rn, fidx, line in cur.fetchall():
+            texts[int(fidx)].append(line.encode("utf-8"))
     out: list[dict[str, str]] = []
-    for i in sorted(k for k, n in per_file.items() if n):
+    for i in bad:
         f = staging.files[i]
         if f.kind == "parquet":
             rows = con.execute(
@@ -316,15 +389,21 @@ def _skipped(con: Any, staging: _Staging) -> list[dict[str, str]]:
             out.extend(SkippedRecord(str(f.path), f"row {rn - _PARQUET_BASE - i * _FILE_STRIDE}",
                                      _REASONS.get(status, status)).to_json()
                        for rn, status in rows)
+        elif f.kind == "jsonl":
+            out.extend(s.to_json() for s in _line_skips(f, texts[i], i in ends))
         else:
-            for item in read_works(f.path):
-                if len(out) >= MAX_SKIPPED_LISTED:
-                    break
-                if isinstance(item, SkippedRecord):
-                    out.append(item.to_json())
-        if len(out) >= MAX_SKIPPED_LISTED:
-            break
+            out.extend(item.to_json() for item in read_works(f.path)
+                       if isinstance(item, SkippedRecord))
     return out[:MAX_SKIPPED_LISTED]
+
+
+def _reader_error(files: Sequence[InputFile]) -> None:
+    """DuckDB could not read the files: raise the Python reader's error for them, which
+    names the file and what is wrong with it (cut off, not JSON, unreadable)."""
+    for f in files:
+        if f.kind != "parquet":
+            for _ in read_works(f.path):
+                pass
 
 
 _REASONS = {"json": "not valid JSON", "id": "record has no OpenAlex work id",
@@ -439,7 +518,8 @@ def screen_files(
                             extra_run={"engine": "duckdb", **(extra_run or {})})
             skipped = _skipped(con, staging) if counts["works_skipped"] else []
         except duckdb.Error as exc:
-            raise RuntimeError(f"the DuckDB engine failed: {exc}") from exc
+            _reader_error(files)
+            raise EngineError(f"the DuckDB engine failed: {exc}") from exc
         finally:
             con.close()
     _patch_run(result.run, counts, skipped, findings)
