@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tracker import engine
 from tracker.frameworks import Framework, FrameworkError, available_frameworks, load_framework
 from tracker.records import Work, parse_work
 from tracker.risk import Finding
@@ -153,6 +155,10 @@ class RunRequest:
     keep_works : bool, default True
         Keep the works read from files with the recorded run, so ``tracker rescreen`` can
         screen them again against a newer registry with no API call.
+    engine : str, default ``auto``
+        How works files are screened: ``duckdb`` (:func:`tracker.engine.screen_files`; files,
+        globs, folders, Parquet), ``python``, or ``auto`` (DuckDB unless the run has subjects
+        or topics; see :func:`tracker.engine.choose_engine`).
     """
 
     works: tuple[Path, ...] = ()
@@ -182,6 +188,7 @@ class RunRequest:
     processes: bool = True
     registry_version: str | None = None
     keep_works: bool = True
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         # paths and codes given as plain strings or lists (a notebook, a web form) are fine
@@ -236,7 +243,8 @@ class RunRequest:
         if not 0 < self.fuzzy_threshold <= 100:
             raise RunInputError("the fuzzy threshold must be between 0 and 100")
         for f in self.works:
-            if not Path(f).is_file():
+            if not Path(f).is_file() and not (self.engine != "python" and (
+                    Path(f).is_dir() or glob.has_magic(str(f)))):
                 raise RunInputError(f"{f}: no such file")
         for extra, what in ((self.roster, "roster"), (self.confirm, "confirmation")):
             if extra is not None and not Path(extra).is_file():
@@ -380,8 +388,8 @@ def _keep_file_works(store: Store, run_id: int, files: Sequence[Path]) -> None:
     from tracker.sources.files import read_works
     from tracker.store import store_run_works
 
-    store_run_works(store, run_id, (w for f in files for w in read_works(f)
-                                    if isinstance(w, Work)))
+    store_run_works(store, run_id, (w for f in engine.works_files(files)
+                                    for w in read_works(f) if isinstance(w, Work)))
 
 
 def keep_run(result: ScreenResult, store: Store, setup: FrameworkSetup | None = None, *,
@@ -773,7 +781,16 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
 
     subjects = local_subjects(req.orgs, req.authors, req.works)
     report = _screen_progress(progress)
-    if len(req.works) == 1:
+    try:
+        chosen = engine.choose_engine(req.engine, subjects=bool(subjects),
+                                      topics=bool(settings.topics))
+    except engine.EngineSettingError as exc:
+        raise RunInputError(str(exc)) from None
+    if chosen == "duckdb":
+        result = engine.screen_files(req.works, registry=reg, settings=settings,
+                                     name_matcher=nm, progress=report, command=req.command,
+                                     inputs=inputs, assessor=assessor)
+    elif len(req.works) == 1:
         shares = split_works(req.works[0], os.cpu_count() or 1)
         result, _ = screen_shares(shares, registry=reg, settings=settings, subjects=subjects,
                                   name_matcher=nm, progress=report, command=req.command,
@@ -896,7 +913,7 @@ def _screen_request(req: RunRequest, reg: Registry, settings: ScreenSettings,
 
     if not req.works:
         return _screen_api(req, reg, settings, nm, assessor, progress)
-    inputs = [input_record(Path(f), "file") for f in req.works]
+    inputs = [input_record(f, "file") for f in engine.works_files(req.works)]
     if req.roster is not None:
         return _screen_roster_files(req, reg, settings, nm, assessor, inputs)
     return _screen_files(req, reg, settings, nm, assessor, inputs, progress)

@@ -173,7 +173,9 @@ def demo(
 def screen_cmd(
     works: Annotated[list[Path] | None, typer.Option(
         "--works", "-w", help="OpenAlex works file: JSON Lines (plain or .gz), a saved API "
-        "list response, or one work object. Repeatable.")] = None,
+        "list response, or one work object; with the duckdb engine also a glob "
+        "('works/*.gz'), a folder (the OpenAlex snapshot as published) or Parquet. "
+        "Repeatable.")] = None,
     org: Annotated[list[str] | None, typer.Option(
         help="Organisation: ROR ID or URL, or OpenAlex institution ID. Repeatable. Without "
         "--works its works are fetched from OpenAlex; with --works it marks whose "
@@ -231,6 +233,9 @@ def screen_cmd(
     keep_works: Annotated[bool, typer.Option(
         help="Keep the works read from --works files with the run in the case file, so "
         "`tracker rescreen` can screen them again when a list changes.")] = True,
+    engine: Annotated[str, typer.Option(
+        help="How --works files are screened: duckdb (any size, bounded memory), python, "
+        "or auto (duckdb unless --org/--author/--topic need python).")] = "auto",
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 
@@ -249,6 +254,8 @@ def screen_cmd(
         tracker screen --works w.jsonl.gz --roster roster.csv --lookback 5y -o r/
 
         tracker screen --works w.jsonl --framework dow-2026 --as-of 2026-06-01 -o r/
+
+        tracker screen --works 'snapshot/works/' --engine duckdb --no-keep-works -o r/
 
     Fetched answers are kept (--cache-dir): a rerun asks nothing again (--refresh does),
     and a run stopped by a spent daily allowance or Ctrl-C resumes where it stopped.
@@ -277,7 +284,7 @@ def screen_cmd(
         lookback_years=_parse_lookback(lookback), openalex_url=openalex_url,
         api_key=os.environ.get("OPENALEX_API_KEY"), cache_dir=cache_dir, refresh=refresh,
         db=db, out=out_dir, command=_command(), registry_version=registry_version,
-        keep_works=keep_works)
+        keep_works=keep_works, engine=engine)
     _run(request, progress, fail_on_findings)
 
 

@@ -3,16 +3,67 @@
 :func:`screen_files` runs the screening plan on DuckDB (embedded): the relational work in
 SQL, tracker's own matcher and assessment on the works that can hold a tie.  Its findings
 are those of :func:`tracker.screening.screen` over the same files.
+
+Examples
+--------
+>>> choose_engine("auto", subjects=False, topics=False)
+'duckdb'
+>>> choose_engine("auto", subjects=True, topics=False)
+'python'
 """
 
 from __future__ import annotations
 
-from tracker.engine.duck import EngineSettingError, screen_files
+import importlib.util
+from collections.abc import Iterable
+from pathlib import Path
+
+from tracker.engine.duck import EngineError, EngineSettingError, screen_files
 from tracker.engine.inputs import InputFile, WorksInputError, expand_inputs, sniff
 
-__all__ = ["ENGINES", "EngineSettingError", "InputFile", "WorksInputError", "expand_inputs",
-           "screen_files", "sniff"]
+__all__ = ["ENGINES", "EngineError", "EngineSettingError", "InputFile", "WorksInputError",
+           "choose_engine", "expand_inputs", "screen_files", "sniff", "works_files"]
 
-#: Engines a screening run can use: ``duckdb`` (files; the default for file inputs) and
-#: ``python`` (tracker.screening.screen over parsed records).
-ENGINES = ("duckdb", "python")
+#: Engines a screening run of works files can ask for: ``auto`` (DuckDB where it can,
+#: else Python), ``duckdb`` (:func:`screen_files`) and ``python``
+#: (:func:`tracker.screening.screen` over parsed records).
+ENGINES = ("auto", "duckdb", "python")
+
+
+def choose_engine(requested: str, *, subjects: bool, topics: bool) -> str:
+    """The engine a run of works files uses: ``duckdb`` or ``python``.
+
+    ``auto`` takes DuckDB when it is installed and the run needs nothing it does not do
+    (subjects whose own affiliations are told apart, topic filters); Python otherwise.
+
+    Raises
+    ------
+    EngineSettingError
+        An unknown engine, or ``duckdb`` asked for where it cannot run.
+    """
+    if requested not in ENGINES:
+        raise EngineSettingError(f"engine must be one of {', '.join(ENGINES)}, not "
+                                 f"{requested!r}")
+    if requested == "python":
+        return "python"
+    installed = importlib.util.find_spec("duckdb") is not None
+    if requested == "auto":
+        return "duckdb" if installed and not subjects and not topics else "python"
+    if not installed:
+        raise EngineSettingError("the duckdb engine needs the duckdb package "
+                                 "(pip install duckdb), or use --engine python")
+    if subjects or topics:
+        what = "topic filters" if topics else "--org/--author subjects"
+        raise EngineSettingError(f"the duckdb engine does not apply {what}: use "
+                                 "--engine python")
+    return "duckdb"
+
+
+def works_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files that works paths, globs and folders name (see :func:`expand_inputs`).
+
+    Raises
+    ------
+    WorksInputError
+    """
+    return [f.path for f in expand_inputs(paths)]

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import orjson
 
+from tracker.sources.files import WorksFileError
+
 __all__ = ["InputFile", "WorksInputError", "expand_inputs", "sniff"]
 
 #: File names taken from a folder that is not the snapshot layout.
@@ -36,7 +38,7 @@ _PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class WorksInputError(ValueError):
+class WorksInputError(WorksFileError):
     """A works input cannot be used: nothing matches it, or a file cannot be read."""
 
 
