@@ -136,7 +136,7 @@ def test_one_large_file_is_screened_in_shares_with_the_same_result(tmp_path, cap
     src = OPENALEX / "works_bibgraph_2025-10.jsonl.gz"  # 870 real works
     f = tmp_path / "works.jsonl.gz"
     f.write_bytes(gzip.compress(gzip.decompress(src.read_bytes())))
-    args = ("screen", "--works", str(f), "--no-progress", "--out")
+    args = ("screen", "--works", str(f), "--engine", "python", "--no-progress", "--out")
     code, _, err = run(capsys, *args, str(tmp_path / "one"))
     assert code == 0, err
     shares: list[int] = []

@@ -1,0 +1,152 @@
+"""Findings files at scale: written row by row, never held twice.
+
+At a million findings the report folder's one-piece files stop working: findings.json is
+gigabytes, and a workbook cannot hold more than 1,048,576 rows on a sheet.  These writers
+stream:
+
+- :func:`write_findings_jsonl`: one JSON object per line, the columns of findings.csv;
+- :func:`write_findings_csv`: findings.csv row by row (formulas neutralised, as
+  :func:`tracker.exports.write_csv` writes it);
+- :func:`write_findings_parquet`: Parquet (zstd), typed columns, written by DuckDB from the
+  JSON Lines file;
+- :func:`write_findings_xlsx`: the workbook split across sheets of at most
+  :data:`XLSX_MAX_ROWS` rows each, or not written (:class:`WorkbookTooLarge`) past
+  :data:`XLSX_MAX_SHEETS` sheets.
+
+Examples
+--------
+>>> import tempfile, tracker
+>>> reg = tracker.load_registry()
+>>> res = tracker.screen(tracker.read_works(tracker.demo_works_path()), registry=reg)
+>>> with tempfile.TemporaryDirectory() as d:
+...     n = write_findings_jsonl(res.findings, Path(d) / "f.jsonl")
+...     p = write_findings_parquet(Path(d) / "f.jsonl", Path(d) / "f.parquet")
+...     import duckdb
+...     same = duckdb.sql(f"SELECT count(*) FROM '{p}'").fetchall()[0][0] == n
+>>> same, n == len(res.findings)
+(True, True)
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+
+from tracker.exports import neutralise
+from tracker.risk import FINDING_COLUMNS, Finding
+
+__all__ = ["XLSX_MAX_ROWS", "XLSX_MAX_SHEETS", "WorkbookTooLarge", "write_findings_csv",
+           "write_findings_jsonl", "write_findings_parquet", "write_findings_xlsx"]
+
+#: Data rows on one sheet: Excel's 1,048,576 rows less the header.
+XLSX_MAX_ROWS = 1_048_575
+#: Sheets a split workbook may have before it is not written at all.
+XLSX_MAX_SHEETS = 4
+
+_TYPES = {"match_score": "DOUBLE", "is_designation": "BOOLEAN"}
+
+
+class WorkbookTooLarge(ValueError):
+    """More findings than a workbook can usefully hold: use findings.parquet or CSV."""
+
+
+def _row(f: Finding) -> dict[str, object]:
+    r = f.row()
+    return {c: r.get(c, "") for c in FINDING_COLUMNS}
+
+
+def write_findings_jsonl(findings: Iterable[Finding], path: str | Path) -> int:
+    """Write one JSON object per finding (the columns of findings.csv); returns how many."""
+    n = 0
+    with Path(path).open("wb") as fh:
+        for f in findings:
+            fh.write(orjson.dumps(_row(f)))
+            fh.write(b"\n")
+            n += 1
+    return n
+
+
+def write_findings_csv(findings: Iterable[Finding], path: str | Path) -> int:
+    """Write findings.csv row by row, as :func:`tracker.exports.write_csv` writes it;
+    returns how many rows."""
+    n = 0
+    with Path(path).open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(FINDING_COLUMNS)
+        for f in findings:
+            w.writerow([("true" if v else "false") if isinstance(v, bool) else neutralise(v)
+                        for v in _row(f).values()])
+            n += 1
+    return n
+
+
+def write_findings_parquet(jsonl: str | Path, path: str | Path, *,
+                           memory_limit: str = "1GB") -> Path:
+    """Write Parquet (zstd) from a :func:`write_findings_jsonl` file, typed columns in the
+    order of findings.csv, by DuckDB in bounded memory."""
+    import duckdb
+
+    cols = ", ".join(f"'{c}': '{_TYPES.get(c, 'VARCHAR')}'" for c in FINDING_COLUMNS)
+    src = str(jsonl).replace("'", "''")
+    dst = str(path).replace("'", "''")
+    con = duckdb.connect(config={"memory_limit": memory_limit})
+    try:
+        con.execute(f"COPY (SELECT * FROM read_json('{src}', format='newline_delimited', "
+                    f"columns={{{cols}}})) TO '{dst}' (FORMAT parquet, COMPRESSION zstd)")
+    finally:
+        con.close()
+    return Path(path)
+
+
+def write_findings_xlsx(findings: Iterable[Finding], n: int, path: str | Path) -> list[str]:
+    """Write the findings workbook, split across sheets of at most :data:`XLSX_MAX_ROWS`
+    rows (``findings``, ``findings 2``, ...), streamed (xlsxwriter's constant memory mode).
+
+    Parameters
+    ----------
+    findings : iterable of Finding
+    n : int
+        How many findings there are (to refuse before writing anything).
+    path : path
+
+    Returns
+    -------
+    list of str
+        The sheet names written.
+
+    Raises
+    ------
+    WorkbookTooLarge
+        More than :data:`XLSX_MAX_SHEETS` sheets would be needed.
+    """
+    sheets = max(1, -(-n // XLSX_MAX_ROWS))
+    if sheets > XLSX_MAX_SHEETS:
+        raise WorkbookTooLarge(
+            f"{n:,} findings need {sheets} sheets of {XLSX_MAX_ROWS:,} rows; the workbook is "
+            f"not written (more than {XLSX_MAX_SHEETS}): use findings.parquet or findings.csv")
+    import xlsxwriter
+
+    names: list[str] = []
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_urls": False})
+    try:
+        ws = None
+        row = XLSX_MAX_ROWS
+        for f in findings:
+            if row >= XLSX_MAX_ROWS:
+                names.append("findings" if not names else f"findings {len(names) + 1}")
+                ws = wb.add_worksheet(names[-1])
+                ws.write_row(0, 0, FINDING_COLUMNS)
+                row = 0
+            assert ws is not None
+            row += 1
+            ws.write_row(row, 0, [neutralise(v) for v in _row(f).values()])
+        if not names:
+            names.append("findings")
+            wb.add_worksheet("findings").write_row(0, 0, FINDING_COLUMNS)
+    finally:
+        wb.close()
+    return names
