@@ -163,6 +163,7 @@ def test_ctrl_c_says_so_in_one_line(tmp_path, capsys, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("tracker.runs.screen_shares", interrupted)
+    monkeypatch.setattr("tracker.engine.screen_files", interrupted)
     code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "-o",
                        str(tmp_path / "r"), "--no-progress")
     assert code == 130
