@@ -64,9 +64,10 @@ def assert_same(a, b):
 
 def test_demo_works_same_findings_names_on_and_off(reg, nm):
     path = tracker.demo_works_path()
-    for matcher in (nm, None):
+    for matcher, processes in ((nm, 1), (None, 2)):  # screened here, or in two workers
         a = _python([path], reg, matcher)
-        b = screen_files(path, registry=reg, name_matcher=matcher, threads=1)
+        b = screen_files(path, registry=reg, name_matcher=matcher, threads=1,
+                         processes=processes)
         assert a.findings  # a corpus with ties, or the comparison proves nothing
         assert_same(a, b)
         assert b.run["engine"] == "duckdb"

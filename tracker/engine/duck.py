@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import sys
 import tempfile
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ _MAX_LINE = 1 << 24  # 16 MB: the largest record seen is 2.1 MB
 _PARQUET_BASE = 1 << 48  # rn of Parquet rows: after every JSON Lines row
 _FILE_STRIDE = 1 << 36
 _FETCH = 2000
+_BATCH_BYTES = 8 << 20  # candidate records sent to a worker at a time (by JSON size)
 
 
 class EngineSettingError(ValueError):
@@ -239,18 +242,32 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
     return int(n)
 
 
-def _candidate_works(con: Any, staging: _Staging) -> Iterator[Work]:
-    """The candidate works, read again and parsed by :func:`tracker.records.parse_work`."""
+def _candidate_lines(con: Any, staging: _Staging) -> Iterator[list[tuple[int, str]]]:
+    """The candidate works' records, read again, in batches of ``(rn, line)``."""
     cur = con.execute(staging.source(" WHERE rn IN (SELECT rn FROM cand)"))
+    batch: list[tuple[int, str]] = []
+    size = 0
     while rows := cur.fetchmany(_FETCH):
         for rn, _fidx, line in rows:
-            try:
-                rec = orjson.loads(line)
-                if rn >= _PARQUET_BASE and isinstance(rec, dict):
-                    rec.pop("file_row_number", None)
-                yield parse_work(rec)
-            except (RecordError, orjson.JSONDecodeError):  # counted by the plan already
-                continue
+            batch.append((rn, line))
+            size += len(line)
+            if size >= _BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _parse_lines(rows: Iterable[tuple[int, str]]) -> Iterator[Work]:
+    """Works parsed by :func:`tracker.records.parse_work` from ``(rn, line)`` rows."""
+    for rn, line in rows:
+        try:
+            rec = orjson.loads(line)
+            if rn >= _PARQUET_BASE and isinstance(rec, dict):
+                rec.pop("file_row_number", None)
+            yield parse_work(rec)
+        except (RecordError, orjson.JSONDecodeError):  # counted by the plan already
+            continue
 
 
 def _in_window(work: Work, since: date | None, until: date | None) -> bool | None:
@@ -266,21 +283,28 @@ def _in_window(work: Work, since: date | None, until: date | None) -> bool | Non
     return None
 
 
-def _screen_candidates(works: Iterable[Work], matcher: Matcher, keys: _Keys,
-                       settings: ScreenSettings,
-                       assessor: Callable[[Finding, Work], Finding] | None,
-                       progress: Progress | None) -> tuple[list[Finding], dict[str, Work]]:
-    """The findings of the candidate works, built as :func:`tracker.screening.screen`
-    builds them; only authorships that hold a listed or named key are matched (the others
-    cannot match anything)."""
+@dataclass
+class _Screening:
+    """What screening a candidate work needs, set before worker processes are forked."""
+
+    matcher: Matcher
+    settings: ScreenSettings
+    assessor: Callable[[Finding, Work], Finding] | None
+
+
+_SCREENING: _Screening | None = None  # the worker processes' own (inherited by fork)
+
+
+def _screen_works(works: Iterable[Work], job: _Screening, keys: _Keys
+                  ) -> tuple[list[Finding], dict[str, Work]]:
+    """The findings of candidate works, built as :func:`tracker.screening.screen` builds
+    them; only authorships that hold a listed or named key are matched (the others cannot
+    match anything)."""
     findings: list[Finding] = []
     flagged: dict[str, Work] = {}
     seen: set[str] = set()
-    n = 0
+    settings, matcher, assessor = job.settings, job.matcher, job.assessor
     for work in works:
-        n += 1
-        if progress is not None and n % 500 == 0:
-            progress("screen", n, None)
         work_gaps: list[str] = []
         if _in_window(work, settings.since, settings.until) is None:
             work_gaps.append("no date: window not checked")
@@ -301,8 +325,54 @@ def _screen_candidates(works: Iterable[Work], matcher: Matcher, keys: _Keys,
                     f = assessor(f, work)
                 findings.append(f)
                 flagged[work.id] = work
-    findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
     return findings, flagged
+
+
+def _pool_batch(task: tuple[_Keys, list[tuple[int, str]]]
+                ) -> tuple[int, list[Finding], dict[str, Work]]:
+    """One batch of candidate records, in a worker process."""
+    assert _SCREENING is not None
+    keys, rows = task
+    return (len(rows), *_screen_works(_parse_lines(rows), _SCREENING, keys))
+
+
+def _start_pool(job: _Screening, processes: int | None) -> Any:
+    """Worker processes for the candidate works, forked now, before DuckDB starts its
+    threads (a fork copies only the calling thread: never fork a process running others).
+    None where processes cannot be forked or one process is asked for."""
+    global _SCREENING
+    n = processes if processes is not None else (os.cpu_count() or 1)
+    if n < 2 or not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return None
+    import multiprocessing
+
+    _SCREENING = job
+    try:
+        return multiprocessing.get_context("fork").Pool(n)
+    finally:
+        _SCREENING = None
+
+
+def _screen_candidates(batches: Iterable[list[tuple[int, str]]], job: _Screening,
+                       keys: _Keys, pool: Any, progress: Progress | None
+                       ) -> tuple[list[Finding], dict[str, Work]]:
+    """Screen the candidate records, batch by batch, in the worker processes or here."""
+    findings: list[Finding] = []
+    flagged: dict[str, Work] = {}
+    done = 0
+    if pool is None:
+        answers: Iterable[tuple[int, list[Finding], dict[str, Work]]] = (
+            (len(b), *_screen_works(_parse_lines(b), job, keys)) for b in batches)
+    else:
+        answers = pool.imap_unordered(_pool_batch, ((keys, b) for b in batches))
+    for n, found, works in answers:
+        findings.extend(found)
+        flagged.update(works)
+        done += n
+        if progress is not None:
+            progress("screen", done, None)
+    findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
+    return findings, dict(sorted(flagged.items()))
 
 
 def _reason(line: bytes) -> str | None:
@@ -429,6 +499,7 @@ def screen_files(
     memory_limit: str = "2GB",
     threads: int | None = None,
     temp_dir: str | Path | None = None,
+    processes: int | None = None,
 ) -> ScreenResult:
     """Screen works files on DuckDB; the same result as :func:`tracker.screening.screen`.
 
@@ -446,6 +517,9 @@ def screen_files(
         DuckDB threads (default: one per core).
     temp_dir : path, optional
         Where the run's temporary folder goes (default: the system's).
+    processes : int, optional
+        Processes that parse and screen the works that can hold a tie (default: one per
+        core; 1: this process only).  They are forked before DuckDB starts.
 
     Returns
     -------
@@ -483,6 +557,8 @@ def screen_files(
     with tempfile.TemporaryDirectory(prefix="tracker-engine-", dir=temp_dir) as tmp:
         staging = _Staging(Path(tmp), files)
         staging.stage()
+        job = _Screening(Matcher(reg, name_matcher=name_matcher), settings, assessor)
+        pool = _start_pool(job, processes)
         con = _connect(threads, memory_limit, Path(tmp))
         try:
             if progress is not None:
@@ -509,9 +585,8 @@ def screen_files(
                 progress("read", counts["works_read"], counts["works_read"])
             keys = _Keys()
             _candidates(con, reg, keys, _names_probe(name_matcher, keys), progress)
-            matcher = Matcher(reg, name_matcher=name_matcher)
-            findings, flagged = _screen_candidates(_candidate_works(con, staging), matcher,
-                                                   keys, settings, assessor, progress)
+            findings, flagged = _screen_candidates(_candidate_lines(con, staging), job, keys,
+                                                   pool, progress)
             # the run record as screen() writes it, then the counts of everything read
             result = screen((), registry=registry, settings=settings,
                             name_matcher=name_matcher, command=command, inputs=inputs,
@@ -522,6 +597,9 @@ def screen_files(
             raise EngineError(f"the DuckDB engine failed: {exc}") from exc
         finally:
             con.close()
+            if pool is not None:
+                pool.terminate()
+                pool.join()
     _patch_run(result.run, counts, skipped, findings)
     if progress is not None:
         progress("screen", counts["works_read"], counts["works_read"])
