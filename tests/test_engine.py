@@ -124,6 +124,23 @@ def test_generated_works_with_duplicates_and_a_broken_line(reg, nm, messy):
     b = screen_files(messy, registry=reg, name_matcher=nm, threads=2)
     assert_same(a, b)
     assert [s["location"] for s in b.run["data_gaps"]["skipped"]] == ["line 701", "line 703"]
+    assert b.run["engine_reader"].startswith("DuckDB typed JSON reader")
+
+
+def test_when_typed_rows_and_lines_do_not_pair_every_record_is_read_from_text(
+        reg, nm, monkeypatch):
+    """The safety net: typed rows shifted by one line against the text are noticed (the
+    records read again are other works) and the run is read from the text alone."""
+    from tracker.engine import duck
+
+    real = duck.recs_typed_sql
+    monkeypatch.setattr(duck, "recs_typed_sql", lambda *a: real(*a).replace(
+        "row_number() OVER () AS rn", "row_number() OVER () + 1 AS rn"))
+    path = tracker.demo_works_path()
+    a = _python([path], reg, nm)
+    b = screen_files(path, registry=reg, name_matcher=nm, threads=1)
+    assert b.run["engine_reader"] == "DuckDB, each record from its text"
+    assert_same(a, b)
 
 
 @pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")

@@ -31,7 +31,14 @@ from typing import Any
 import orjson
 
 from tracker.engine.inputs import InputFile, expand_inputs
-from tracker.engine.plan import KEYS, counts_sql, macros_sql, recs_sql, window_sql
+from tracker.engine.plan import (
+    KEYS,
+    counts_sql,
+    macros_sql,
+    recs_sql,
+    recs_typed_sql,
+    window_sql,
+)
 from tracker.matching import Matcher
 from tracker.records import Authorship, RecordError, Work, parse_work, short_id, short_ror
 from tracker.risk import Finding, make_finding
@@ -74,6 +81,7 @@ class _Staging:
     jsonl: list[tuple[int, Path]] = field(default_factory=list)
     parquet: list[tuple[int, Path]] = field(default_factory=list)
     staged_skips: dict[int, int] = field(default_factory=dict)
+    reread: int = 0  # records the typed reader could not vouch for, read from their text
 
     def stage(self, documents: Iterable[int] = ()) -> None:
         """Link each JSON Lines file under a name that says its compression; write each
@@ -102,18 +110,25 @@ class _Staging:
             self.staged_skips[i] = skipped
             self.jsonl.append((i, out))
 
-    def source(self, rows: str = "") -> str:
-        """A query of ``rn``, ``fidx`` and ``line``: every record in file order."""
+    def names(self) -> str:
+        """The JSON Lines files as DuckDB reads them: a list literal."""
+        return "[" + ", ".join(_lit(str(p)) for _, p in self.jsonl) + "]"
+
+    def source(self, rows: str = "", *, parquet: bool = True) -> str:
+        """A query of ``rn``, ``fidx`` and ``line``: every record in file order (``rn``
+        counts non-blank lines, then Parquet rows)."""
         parts = []
         if self.jsonl:
             names = "[" + ", ".join(_lit(str(p)) for _, p in self.jsonl) + "]"
             parts.append(
                 "SELECT rn, CAST(regexp_extract(filename, 'f([0-9]+)\\.', 1) AS BIGINT) AS fidx,"
-                f" line FROM (SELECT row_number() OVER () AS rn, filename, line FROM read_csv("
-                f"{names}, columns={{'line': 'VARCHAR'}}, delim={_lit(_NO_DELIMITER)}, "
-                f"quote='', escape='', header=false, auto_detect=false, "
-                f"max_line_size={_MAX_LINE}, filename=true, strict_mode=false)){rows}")
-        for i, p in self.parquet:
+                " line FROM (SELECT row_number() OVER () AS rn, filename, line FROM ("
+                f"SELECT filename, line FROM read_csv({names}, columns={{'line': 'VARCHAR'}}, "
+                f"delim={_lit(_NO_DELIMITER)}, quote='', escape='', header=false, "
+                f"auto_detect=false, max_line_size={_MAX_LINE}, filename=true, "
+                "strict_mode=false) WHERE line IS NOT NULL AND strip(line) <> ''))"
+                f"{rows}")
+        for i, p in self.parquet if parquet else ():
             parts.append(
                 f"SELECT {_PARQUET_BASE + i * _FILE_STRIDE} + file_row_number AS rn, "
                 f"{i} AS fidx, to_json(t)::VARCHAR AS line "
@@ -237,19 +252,21 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
                     "USING (kind, k)")
     if keys.any_text:
         con.execute("INSERT INTO cand0 SELECT rn FROM readw WHERE n_auth > 0")
-    con.execute("CREATE OR REPLACE TEMP TABLE cand AS SELECT DISTINCT rn FROM cand0")
+    con.execute("CREATE OR REPLACE TEMP TABLE cand AS SELECT DISTINCT c.rn, r.wid "
+                "FROM cand0 c JOIN recs r USING (rn)")
     (n,) = con.execute("SELECT count(*) FROM cand").fetchone()
     return int(n)
 
 
-def _candidate_lines(con: Any, staging: _Staging) -> Iterator[list[tuple[int, str]]]:
-    """The candidate works' records, read again, in batches of ``(rn, line)``."""
-    cur = con.execute(staging.source(" WHERE rn IN (SELECT rn FROM cand)"))
-    batch: list[tuple[int, str]] = []
+def _candidate_lines(con: Any, staging: _Staging) -> Iterator[list[tuple[int, str, str]]]:
+    """The candidate works' records, read again, in batches of ``(rn, line, work ID)``."""
+    cur = con.execute(f"SELECT s.rn, s.line, c.wid FROM ({staging.source()}) s "
+                      "JOIN cand c USING (rn)")
+    batch: list[tuple[int, str, str]] = []
     size = 0
     while rows := cur.fetchmany(_FETCH):
-        for rn, _fidx, line in rows:
-            batch.append((rn, line))
+        for rn, line, wid in rows:
+            batch.append((rn, line, wid))
             size += len(line)
             if size >= _BATCH_BYTES:
                 yield batch
@@ -258,16 +275,25 @@ def _candidate_lines(con: Any, staging: _Staging) -> Iterator[list[tuple[int, st
         yield batch
 
 
-def _parse_lines(rows: Iterable[tuple[int, str]]) -> Iterator[Work]:
-    """Works parsed by :func:`tracker.records.parse_work` from ``(rn, line)`` rows."""
-    for rn, line in rows:
+def _parse_lines(rows: Iterable[tuple[int, str, str]]) -> Iterator[Work]:
+    """Works parsed by :func:`tracker.records.parse_work` from ``(rn, line, work ID)``.
+
+    Raises
+    ------
+    _Misaligned
+        A line holds another work than the one the plan read at its place.
+    """
+    for rn, line, wid in rows:
         try:
             rec = orjson.loads(line)
             if rn >= _PARQUET_BASE and isinstance(rec, dict):
                 rec.pop("file_row_number", None)
-            yield parse_work(rec)
-        except (RecordError, orjson.JSONDecodeError):  # counted by the plan already
-            continue
+            work = parse_work(rec)
+        except (RecordError, orjson.JSONDecodeError):
+            raise _Misaligned(f"record {rn} is not the work {wid}") from None
+        if work.id != wid:
+            raise _Misaligned(f"record {rn} is {work.id}, not {wid}")
+        yield work
 
 
 def _in_window(work: Work, since: date | None, until: date | None) -> bool | None:
@@ -328,7 +354,7 @@ def _screen_works(works: Iterable[Work], job: _Screening, keys: _Keys
     return findings, flagged
 
 
-def _pool_batch(task: tuple[_Keys, list[tuple[int, str]]]
+def _pool_batch(task: tuple[_Keys, list[tuple[int, str, str]]]
                 ) -> tuple[int, list[Finding], dict[str, Work]]:
     """One batch of candidate records, in a worker process."""
     assert _SCREENING is not None
@@ -353,7 +379,7 @@ def _start_pool(job: _Screening, processes: int | None) -> Any:
         _SCREENING = None
 
 
-def _screen_candidates(batches: Iterable[list[tuple[int, str]]], job: _Screening,
+def _screen_candidates(batches: Iterable[list[tuple[int, str, str]]], job: _Screening,
                        keys: _Keys, pool: Any, progress: Progress | None
                        ) -> tuple[list[Finding], dict[str, Work]]:
     """Screen the candidate records, batch by batch, in the worker processes or here."""
@@ -373,6 +399,53 @@ def _screen_candidates(batches: Iterable[list[tuple[int, str]]], job: _Screening
             progress("screen", done, None)
     findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
     return findings, dict(sorted(flagged.items()))
+
+
+class _Misaligned(RuntimeError):
+    """The typed reader's rows and the text reader's lines do not pair up (a line one of
+    them skips and the other does not): the run is read again from the text alone."""
+
+
+def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
+    """Create ``recs``: JSON Lines by the typed reader, with the rows it cannot vouch for
+    read again from their text (or every row from its text when ``typed`` is False), and
+    Parquet rows from their text.
+
+    Raises
+    ------
+    _Misaligned
+        A row read again from its text is another work than the typed reader's.
+    """
+    if not typed or not staging.jsonl:
+        con.execute(recs_sql(staging.source()))
+        return
+    con.execute(recs_typed_sql(staging.names(), _MAX_LINE))
+    (n,) = con.execute("SELECT count(*) FROM recs WHERE status = 'doubt'").fetchone()
+    if n:
+        con.execute(recs_sql(staging.source(
+            " WHERE rn IN (SELECT rn FROM recs WHERE status = 'doubt')", parquet=False),
+            table="again"))
+        (bad,) = con.execute(
+            "SELECT count(*) FROM recs r JOIN again a USING (rn) WHERE r.wid <> '' AND "
+            "a.wid <> r.wid").fetchone()
+        (found,) = con.execute("SELECT count(*) FROM again").fetchone()
+        if bad or found != n:
+            raise _Misaligned(f"{bad} of {n} rows read again are other works")
+        staging.reread += int(n)
+        con.execute("DELETE FROM recs WHERE status = 'doubt'")
+        con.execute("INSERT INTO recs SELECT * FROM again")
+    if staging.parquet:
+        con.execute(recs_sql(_parquet_only(staging), table="pq"))
+        con.execute("INSERT INTO recs SELECT * FROM pq")
+
+
+def _parquet_only(staging: _Staging) -> str:
+    keep = staging.jsonl
+    staging.jsonl = []
+    try:
+        return staging.source()
+    finally:
+        staging.jsonl = keep
 
 
 def _reason(line: bytes) -> str | None:
@@ -546,60 +619,84 @@ def screen_files(
     >>> two.run["counts"]["works_read"], two.run["engine"]
     (71, 'duckdb')
     """
-    import duckdb
-
     settings = settings or ScreenSettings()
     if settings.topics:
         raise EngineSettingError("the DuckDB engine does not filter by topic: use the Python "
                                  "engine for --topic")
     files = expand_inputs([paths] if isinstance(paths, str | Path) else paths)
     reg = registry.restricted_to(settings.lists) if settings.lists else registry
-    with tempfile.TemporaryDirectory(prefix="tracker-engine-", dir=temp_dir) as tmp:
-        staging = _Staging(Path(tmp), files)
-        staging.stage()
-        job = _Screening(Matcher(reg, name_matcher=name_matcher), settings, assessor)
-        pool = _start_pool(job, processes)
-        con = _connect(threads, memory_limit, Path(tmp))
-        try:
-            if progress is not None:
-                progress("read", 0, None)
-            con.execute(macros_sql())
-            con.execute(recs_sql(staging.source()))
-            mixed = [int(i) for (i,) in con.execute(
-                "SELECT DISTINCT fidx FROM recs WHERE status = 'envelope'").fetchall()]
-            if mixed:  # list responses inside a works file: read those files as documents
-                staging.stage(documents=mixed)
-                con.execute(recs_sql(staging.source()))
-            since = settings.since.isoformat() if settings.since else None
-            until = settings.until.isoformat() if settings.until else None
-            con.execute("CREATE OR REPLACE TEMP TABLE firsts AS SELECT min(rn) AS rn "
-                        "FROM recs WHERE status = 'ok' GROUP BY wid")
-            con.execute("CREATE OR REPLACE TEMP VIEW readw AS SELECT r.* FROM recs r "
-                        "SEMI JOIN firsts f ON r.rn = f.rn "
-                        f"WHERE coalesce({window_sql(since, until)}, true)")
-            row = con.execute(counts_sql())
-            names = [d[0] for d in row.description]
-            counts = {k: int(v or 0) for k, v in zip(names, row.fetchone(), strict=True)}
-            counts["works_skipped"] += sum(staging.staged_skips.values())
-            if progress is not None:
-                progress("read", counts["works_read"], counts["works_read"])
-            keys = _Keys()
-            _candidates(con, reg, keys, _names_probe(name_matcher, keys), progress)
-            findings, flagged = _screen_candidates(_candidate_lines(con, staging), job, keys,
-                                                   pool, progress)
-            # the run record as screen() writes it, then the counts of everything read
-            result = screen((), registry=registry, settings=settings,
-                            name_matcher=name_matcher, command=command, inputs=inputs,
-                            extra_run={"engine": "duckdb", **(extra_run or {})})
-            skipped = _skipped(con, staging) if counts["works_skipped"] else []
-        except duckdb.Error as exc:
-            _reader_error(files)
-            raise EngineError(f"the DuckDB engine failed: {exc}") from exc
-        finally:
-            con.close()
-            if pool is not None:
-                pool.terminate()
-                pool.join()
+    run_args = {"command": command, "inputs": inputs,
+                "extra_run": {"engine": "duckdb", **(extra_run or {})}}
+    for typed in (True, False):
+        with tempfile.TemporaryDirectory(prefix="tracker-engine-", dir=temp_dir) as tmp:
+            try:
+                return _screen_staged(_Staging(Path(tmp), files), registry, reg, settings,
+                                      name_matcher, assessor, progress, run_args,
+                                      threads=threads, memory_limit=memory_limit,
+                                      processes=processes, typed=typed)
+            except _Misaligned:
+                if not typed:
+                    raise EngineError("the DuckDB engine could not pair records with their "
+                                      "lines") from None
+    raise AssertionError("unreachable")
+
+
+def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
+                   settings: ScreenSettings, name_matcher: object | None,
+                   assessor: Callable[[Finding, Work], Finding] | None,
+                   progress: Progress | None, run_args: dict[str, Any], *,
+                   threads: int | None, memory_limit: str, processes: int | None,
+                   typed: bool) -> ScreenResult:
+    """:func:`screen_files` in its temporary folder; ``typed``: read with DuckDB's typed
+    JSON reader (:func:`tracker.engine.plan.recs_typed_sql`)."""
+    import duckdb
+
+    staging.stage()
+    job = _Screening(Matcher(reg, name_matcher=name_matcher), settings, assessor)
+    pool = _start_pool(job, processes)
+    con = _connect(threads, memory_limit, staging.folder)
+    try:
+        if progress is not None:
+            progress("read", 0, None)
+        con.execute(macros_sql())
+        _read_records(con, staging, typed)
+        mixed = [int(i) for (i,) in con.execute(
+            "SELECT DISTINCT fidx FROM recs WHERE status = 'envelope'").fetchall()]
+        if mixed:  # list responses inside a works file: read those files as documents
+            staging.stage(documents=mixed)
+            _read_records(con, staging, typed)
+        since = settings.since.isoformat() if settings.since else None
+        until = settings.until.isoformat() if settings.until else None
+        con.execute("CREATE OR REPLACE TEMP TABLE firsts AS SELECT min(rn) AS rn "
+                    "FROM recs WHERE status = 'ok' GROUP BY wid")
+        con.execute("CREATE OR REPLACE TEMP VIEW readw AS SELECT r.* FROM recs r "
+                    "SEMI JOIN firsts f ON r.rn = f.rn "
+                    f"WHERE coalesce({window_sql(since, until)}, true)")
+        row = con.execute(counts_sql())
+        names = [d[0] for d in row.description]
+        counts = {k: int(v or 0) for k, v in zip(names, row.fetchone(), strict=True)}
+        counts["works_skipped"] += sum(staging.staged_skips.values())
+        if progress is not None:
+            progress("read", counts["works_read"], counts["works_read"])
+        keys = _Keys()
+        _candidates(con, reg, keys, _names_probe(name_matcher, keys), progress)
+        findings, flagged = _screen_candidates(_candidate_lines(con, staging), job, keys,
+                                               pool, progress)
+        # the run record as screen() writes it, then the counts of everything read
+        result = screen((), registry=registry, settings=settings,
+                        name_matcher=name_matcher, **run_args)
+        result.run["engine_reader"] = (
+            f"DuckDB typed JSON reader; {staging.reread:,} records read again from their "
+            "text" if typed else "DuckDB, each record from its text")
+        skipped = _skipped(con, staging) if counts["works_skipped"] else []
+    except duckdb.Error as exc:
+        _reader_error(staging.files)
+        raise EngineError(f"the DuckDB engine failed: {exc}") from exc
+    finally:
+        con.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     _patch_run(result.run, counts, skipped, findings)
     if progress is not None:
         progress("screen", counts["works_read"], counts["works_read"])
