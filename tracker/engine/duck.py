@@ -37,6 +37,7 @@ from tracker.engine.plan import (
     macros_sql,
     recs_sql,
     recs_typed_sql,
+    texts_sql,
     window_sql,
 )
 from tracker.matching import Matcher
@@ -126,7 +127,8 @@ class _Staging:
                 f"SELECT filename, line FROM read_csv({names}, columns={{'line': 'VARCHAR'}}, "
                 f"delim={_lit(_NO_DELIMITER)}, quote='', escape='', header=false, "
                 f"auto_detect=false, max_line_size={_MAX_LINE}, filename=true, "
-                "strict_mode=false) WHERE line IS NOT NULL AND strip(line) <> ''))"
+                "strict_mode=false) WHERE line IS NOT NULL "
+                "AND (starts_with(line, '{') OR strip(line) <> '')))"
                 f"{rows}")
         for i, p in self.parquet if parquet else ():
             parts.append(
@@ -420,17 +422,22 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         con.execute(recs_sql(staging.source()))
         return
     con.execute(recs_typed_sql(staging.names(), _MAX_LINE))
-    (n,) = con.execute("SELECT count(*) FROM recs WHERE status = 'doubt'").fetchone()
+    (n,) = con.execute("SELECT count(*) FROM recs WHERE status IN ('doubt', 'date')").fetchone()
     if n:
-        con.execute(recs_sql(staging.source(
-            " WHERE rn IN (SELECT rn FROM recs WHERE status = 'doubt')", parquet=False),
-            table="again"))
+        con.execute(texts_sql(staging.source(parquet=False)))
+        (found, other) = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE NOT same) FROM texts").fetchone()
+        if found != n or other:
+            raise _Misaligned(f"{other} of {n} lines read again hold other works")
+        con.execute("UPDATE recs SET status = 'ok', partial = t.partial FROM texts t "
+                    "WHERE recs.rn = t.rn AND recs.status = 'date'")
+        con.execute(recs_sql("SELECT rn, fidx, line FROM texts WHERE line IS NOT NULL",
+                             table="again"))
         (bad,) = con.execute(
             "SELECT count(*) FROM recs r JOIN again a USING (rn) WHERE r.wid <> '' AND "
             "a.wid <> r.wid").fetchone()
-        (found,) = con.execute("SELECT count(*) FROM again").fetchone()
-        if bad or found != n:
-            raise _Misaligned(f"{bad} of {n} rows read again are other works")
+        if bad:
+            raise _Misaligned(f"{bad} records read again are other works")
         staging.reread += int(n)
         con.execute("DELETE FROM recs WHERE status = 'doubt'")
         con.execute("INSERT INTO recs SELECT * FROM again")

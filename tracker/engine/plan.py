@@ -24,7 +24,7 @@ hold a tie (``cand``).
 from __future__ import annotations
 
 __all__ = ["AUTHS", "COLUMNS", "ID_RE", "KEYS", "ROR_RE", "SCHEMA", "counts_sql", "macros_sql",
-           "recs_sql", "recs_typed_sql", "window_sql"]
+           "recs_sql", "recs_typed_sql", "texts_sql", "window_sql"]
 
 #: :func:`tracker.records.short_id` as a regular expression (RE2).
 ID_RE = r"^(?:https?://(?:api\.)?openalex\.org/)?(?:\w+/)?([WAISCFPTwaiscfpt]\d+)$"
@@ -73,7 +73,7 @@ CREATE OR REPLACE TEMP TABLE {table} AS
 WITH parsed AS (
   SELECT rn, fidx, line, try(from_json(line, {_lit(SCHEMA)})) AS j
   FROM ({source}) src
-  WHERE strip(line) <> ''
+  WHERE starts_with(line, '{{') OR strip(line) <> ''  -- strip reads the whole line: rarely
 ), w AS (
   SELECT rn, fidx, line, j,
          upper(regexp_extract(strip(coalesce(j.id, '')), {_lit(ID_RE)}, 1)) AS wid,
@@ -89,13 +89,20 @@ WITH parsed AS (
                                   END
          END AS year0
   FROM parsed
+), k AS (
+  -- the record's keys, read (once more) only where the typed values leave them unknown
+  SELECT *, CASE WHEN j IS NOT NULL AND (j.authorships IS NULL OR j.publication_date IS NULL
+                                         OR wid = '' OR NOT starts_with(wid, 'W'))
+                 THEN try(json_keys(line)) END AS keys
+  FROM w
 )
 SELECT rn, fidx, wid,
   CASE WHEN j IS NULL THEN 'json'
        WHEN wid = '' OR NOT starts_with(wid, 'W') THEN
-            CASE WHEN try(json_type(line, '$.results')) = 'ARRAY'
-                      AND NOT try(json_exists(line, '$.id')) THEN 'envelope' ELSE 'id' END
-       WHEN j.authorships IS NULL
+            CASE WHEN list_contains(keys, 'results') AND NOT list_contains(keys, 'id')
+                      AND try(json_type(line, '$.results')) = 'ARRAY'
+                 THEN 'envelope' ELSE 'id' END
+       WHEN j.authorships IS NULL AND list_contains(keys, 'authorships')
             AND coalesce(try(json_type(line, '$.authorships')), 'NULL') <> 'NULL'
             THEN 'authorships'
        ELSE 'ok' END AS status,
@@ -103,12 +110,12 @@ SELECT rn, fidx, wid,
   coalesce(nullif(year0, 0), year(pdate)) AS year,
   coalesce(json_type(j.is_authors_truncated) = 'BOOLEAN'
            AND j.is_authors_truncated::VARCHAR = 'true', false) AS trunc,
-  NOT ((j.authorships IS NOT NULL OR try(json_exists(line, '$.authorships')))
-       AND (j.publication_date IS NOT NULL OR try(json_exists(line, '$.publication_date'))))
-    AS partial,
+  NOT ((j.authorships IS NOT NULL OR coalesce(list_contains(keys, 'authorships'), false))
+       AND (j.publication_date IS NOT NULL
+            OR coalesce(list_contains(keys, 'publication_date'), false))) AS partial,
   coalesce(len(j.authorships), 0) AS n_auth,
   j.authorships AS auths
-FROM w
+FROM k
 """
 
 
@@ -128,9 +135,10 @@ def recs_typed_sql(files: str, max_object: int) -> str:
 
     It reads a record as tracker does wherever the typed values say enough.  Where they do
     not, the row is marked ``doubt`` and read again from its text (:func:`recs_sql`): no
-    usable work ID (a broken line, a list response, a record without ID), no authorships
-    (absent, null, or not a list) or no publication date (absent or null: a partial record
-    or not).  ``rn`` counts the non-blank lines, as :func:`lines_sql` does.
+    usable work ID (a broken line, a list response, a record without ID) or no authorships
+    (absent, null, or not a list).  A record without a publication date is marked
+    ``date``: whether the field is absent (a partial record) or null is read from its text
+    (:func:`texts_sql`).  ``rn`` counts the non-blank lines, as the text reader does.
     """
     return f"""
 CREATE OR REPLACE TEMP TABLE recs AS
@@ -159,8 +167,8 @@ WITH src AS (
   FROM src
 )
 SELECT rn, fidx, wid,
-  CASE WHEN wid = '' OR NOT starts_with(wid, 'W') OR authorships IS NULL OR no_date
-       THEN 'doubt' ELSE 'ok' END AS status,
+  CASE WHEN wid = '' OR NOT starts_with(wid, 'W') OR authorships IS NULL THEN 'doubt'
+       WHEN no_date THEN 'date' ELSE 'ok' END AS status,
   pdate,
   coalesce(nullif(year0, 0), year(pdate)) AS year,
   trunc,
@@ -168,6 +176,24 @@ SELECT rn, fidx, wid,
   coalesce(len(authorships), 0) AS n_auth,
   authorships AS auths
 FROM w
+"""
+
+
+def texts_sql(source: str) -> str:
+    """``texts``: for the rows of ``recs`` the typed reader left in doubt, the line (for
+    ``doubt`` rows, read again by :func:`recs_sql`) or whether the record lacks the
+    ``publication_date`` field (``date`` rows: the key's name in the text at all, and only
+    then its parse), and whether the line names the work the typed reader read there."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE texts AS
+SELECT s.rn, s.fidx, CASE WHEN r.status = 'doubt' THEN s.line END AS line,
+  CASE WHEN r.status = 'date' THEN
+    CASE WHEN NOT contains(s.line, '"publication_date"') THEN true
+         ELSE NOT coalesce(list_contains(try(json_keys(s.line)), 'publication_date'), false)
+    END END AS partial,
+  r.wid = '' OR contains(s.line, r.wid) AS same
+FROM ({source}) s JOIN (SELECT rn, status, wid FROM recs WHERE status IN ('doubt', 'date')) r
+  USING (rn)
 """
 
 
