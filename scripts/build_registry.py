@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = Path("/work/shared/data/restricted")
+DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "restricted"
 DEFAULT_OUT = REPO / "tracker" / "data" / "registry.json"
 
 # --------------------------------------------------------------------------- sources
@@ -1099,10 +1099,10 @@ class Builder:
     # ---- Canada NRO -------------------------------------------------------------------
     def build_nro(self) -> None:
         code, ed = "CA_NRO", "2024-04-18"
-        self.edition(code, ed, published_on=date(2024, 4, 18),
-                     basis="page 'Date modified: 2024-04-18' (dcterms.modified); copy downloaded "
-                           "2024-09-09; the page links the PDF "
-                           "1082-named-research-organizations-list-09Jan2024.pdf",
+        self.edition(code, ed, published_on=NRO_DOCUMENT_DATE,
+                     basis=NRO_DOCUMENT_BASIS + "; this copy is the page version modified "
+                           "2024-04-18 (dcterms.modified, a web-page date, not the list's), "
+                           "downloaded 2024-09-09",
                      source_url=URL_NRO, provenance=CANADA, licence=LIC_CANADA)
         for r in read_csv(self.src / F_NRO):
             name = r["name"]
@@ -1122,7 +1122,7 @@ class Builder:
                                   "edition date: on the list in the page version modified "
                                   "2024-04-18 (first listing date not given)",
                                   "Named Research Organizations, modified 2024-04-18", CANADA,
-                                  "addition"))
+                                  "on_list_by"))
             acc.add("source_urls", [URL_NRO])
             acc.add("provenance", [f"list: {CANADA}"])
             acc.add("licences", [LIC_CANADA])
@@ -1285,6 +1285,11 @@ class Builder:
                     uniq.append(f)
             adds = [f for f in uniq if f.role == "addition"]
             first = adds[0] if adds else None
+            kind = "addition"
+            on_by = [f for f in uniq if f.role == "on_list_by"]
+            if first is None and on_by:
+                # only "on the list by" dates: listed_on is one, and says so
+                first, kind = on_by[0], "on_list_by"
             eds = self.sorted_editions(code, a.editions)
             countries = [c for c in a.countries if c]
             country = countries[0] if countries else None
@@ -1326,6 +1331,7 @@ class Builder:
                 "provenance": " | ".join(a.provenance),
                 "licence": "; ".join(sorted(set(a.licences))),
                 "notes": " | ".join(n for n in dict.fromkeys(notes) if n),
+                **({"listed_on_kind": kind} if kind != "addition" else {}),
             })
         return out
 
@@ -1366,6 +1372,21 @@ def _walk_named(obj: Any) -> Iterator[tuple[str, str, str | None, str | None]]:
             yield from _walk_named(v)
 
 
+#: Canada's list: the date of its own document, not the web page's modification date.
+NRO_DOCUMENT_DATE = date(2024, 1, 9)
+NRO_DOCUMENT_BASIS = (
+    "date of the list document: the page links "
+    "'1082-named-research-organizations-list-09Jan2024.pdf' (09 Jan 2024 in the document's "
+    "name; raw/canada_nro_page_modified-2024-04-18_downloaded-2024-09-09.html, see "
+    "restricted/PROVENANCE.md); the list was announced on January 16, 2024 (shared/policy/"
+    "policy-rules.md section 3, iran-times.com report)")
+#: DoD 1286: the first list is the FY2022 edition (the source's date, see DOD_1286 notes).
+DOD1286_FIRST = date(2023, 6, 29)
+DOD1286_FIRST_BASIS = (
+    "first edition (FY2022) of the Section 1286 list, published 2023-06-29 per its document "
+    "URL https://media.defense.gov/2023/Jun/29/2003251160/-1/-1/1/COUNTERING-UNWANTED-"
+    "INFLUENCE-IN-DEPARTMENT-FUNDED-RESEARCH-AT-INSTITUTIONS-OF-HIGHER-EDUCATION.PDF")
+
 LISTS = [
     {"code": "BIS_ENTITY_LIST", "name": "Entity List (15 CFR 744 Supplement No. 4)",
      "authority": "U.S. Department of Commerce, Bureau of Industry and Security",
@@ -1385,7 +1406,8 @@ LISTS = [
      "notes": "OpenSanctions transcription of the FY2022-FY2025 PDFs; data_date is the snapshot "
               "(last commit 2026-08-18). Only FY2022 has a sourced publication date (2023-06-29, "
               "from its URL path); FY2023 and FY2025 URL paths give a month only, FY2024 nothing. "
-              "Talent programmes are entries of type talent_program."},
+              "Talent programmes are entries of type talent_program.",
+     "first_published": DOD1286_FIRST.isoformat(), "first_published_basis": DOD1286_FIRST_BASIS},
     {"code": "DOD_1260H", "name": "DoD Section 1260H list of Chinese military companies",
      "authority": "U.S. Department of Defense (NDAA FY2021 Sec. 1260H)",
      "is_designation": True, "data_date": "2026-08-20", "source_url": URL_1260H,
@@ -1405,7 +1427,11 @@ LISTS = [
      "Affiliations of Concern", "is_designation": True, "data_date": "2024-09-09",
      "source_url": URL_NRO, "licence": LIC_CANADA,
      "notes": "Snapshot: copy downloaded 2024-09-09 of the page modified 2024-04-18; later "
-              "updates not verified."},
+              "updates not verified. The list document is dated 2024-01-09 (first_published); "
+              "each entry is known to be on the list by 2024-04-18 (listed_on_kind "
+              "on_list_by), its own first listing date is not given.",
+     "first_published": NRO_DOCUMENT_DATE.isoformat(),
+     "first_published_basis": NRO_DOCUMENT_BASIS},
     {"code": "ASPI_UNITRACKER", "name": "ASPI China Defence Universities Tracker",
      "authority": "Australian Strategic Policy Institute (assessment, not a designation)",
      "is_designation": False, "data_date": "2020-08-21", "source_url": URL_ASPI,

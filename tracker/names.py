@@ -83,7 +83,7 @@ import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -1270,24 +1270,42 @@ class NameMatcher:
                              f"{src}; this entry does not say it covers units: context only")
                 context_only = True
                 score = 0.0
+        support = "; ".join(context)
         if institution is None:
-            parts.append(self._openalex_note(e, oa, raw, auth))
+            note, agreement = self._openalex_note(e, oa, raw, auth)
+            parts.append(note)
             return Match(e, hit.method, score, "; ".join(p for p in parts if p), None, raw,
-                         context_only=context_only)
+                         context_only=context_only,
+                         attached=tuple(oa) if oa else tuple(auth.institutions),
+                         agreement=agreement, support=support)
         ids = ", ".join(x for x in (institution.id, institution.ror) if x)
         parts.append(f"the registry holds no identifier for this entry matching {ids}: the "
                      "tie rests on the institution's name")
+        agreement = ""
+        if raw_of:
+            if self.names_key(raw_of, e.institution_key or e.entry_id):
+                agreement = "agree"
+            else:
+                agreement = "disagree"
+                parts.append(f"the raw affiliation '{_short(raw_of)}' does not name "
+                             f"'{e.name}': OpenAlex's institution and the raw string disagree")
         return Match(e, hit.method, min(score, 0.95), "; ".join(p for p in parts if p),
-                     institution, raw_of, context_only=context_only)
+                     institution, raw_of, context_only=context_only, attached=(institution,),
+                     agreement=agreement, support=support)
 
     def _openalex_note(self, e: ListEntry, oa: list[InstitutionRef], raw: str,
-                       auth: Authorship) -> str:
+                       auth: Authorship) -> tuple[str, str]:
+        """What OpenAlex attached to the string, in words, and ``agree`` / ``partial``
+        (OpenAlex attached other institutions the string also names) / ``disagree`` /
+        ``none attached``."""
         if not oa:
             if auth.institutions:
                 return ("OpenAlex attached no institution to this string (it attached "
                         + ", ".join(_label(i) for i in auth.institutions)
-                        + " to the authorship): the tie rests on the raw string")
-            return "OpenAlex attached no institution to this string: raw-string-only tie"
+                        + " to the authorship): the tie rests on the raw string",
+                        "none attached")
+            return ("OpenAlex attached no institution to this string: raw-string-only tie",
+                    "none attached")
         ids = set(e.openalex_ids)
         key = e.institution_key or e.entry_id
         same = [i for i in oa if i.display_name and any(
@@ -1296,15 +1314,30 @@ class NameMatcher:
             return ("OpenAlex attached " + ", ".join(_label(i) for i in same)
                     + ", whose name is this entry's name; the entry holds no identifier "
                     "matching it, so the tie rests on the name (OpenAlex and the raw string "
-                    "agree)")
+                    "agree)", "agree")
+        parents = {p for n in (e.name, *e.aliases) for p in self._parent_phrases(_tokens(n))}
+        above = [i for i in oa if i.display_name and tuple(_tokens(i.display_name)) in parents]
+        if above:
+            return ("OpenAlex attached " + ", ".join(_label(i) for i in above)
+                    + f", the parent institution named in '{e.name}': the string names the "
+                    "listed unit under it (OpenAlex and the raw string agree on the parent)",
+                    "agree")
         under = [i for i in oa if ids & set(i.lineage)]
         if under:
             return ("OpenAlex attached " + ", ".join(_label(i) for i in under)
                     + ", which sits under the listed institution; the string names the "
-                    "institution itself")
+                    "institution itself", "agree")
+        text = f" {normalize(raw)} "
+        named = [i for i in oa if i.display_name and len(normalize(i.display_name)) >= 4
+                 and f" {normalize(i.display_name)} " in text]
+        if named:
+            return ("OpenAlex attached " + ", ".join(_label(i) for i in oa)
+                    + f" to this string, not '{e.name}'; the string names several "
+                    "institutions (" + ", ".join(repr(i.display_name) for i in named)
+                    + " too) and OpenAlex attached nothing for this one", "partial")
         return ("OpenAlex attached " + ", ".join(_label(i) for i in oa)
                 + f" to this string, not '{e.name}': OpenAlex's institution and the raw "
-                "string disagree")
+                "string disagree", "disagree")
 
     def _parent_note(self, parent: str, unit_keys: tuple[str, ...], raw: str, scan: _Scan,
                      oa_countries: set[str]) -> Match | None:
@@ -1345,14 +1378,16 @@ class NameMatcher:
                 continue
             key = m.entry.institution_key or m.entry.entry_id
             raws = [m.raw_affiliation] if m.raw_affiliation else list(auth.raw_affiliations)
-            if key not in self._entries or any(self.names_key(r, key) for r in raws):
+            if key not in self._entries:
                 out.append(m)
+                continue
+            if any(self.names_key(r, key) for r in raws):
+                out.append(replace(m, agreement="agree"))
                 continue
             where = f"'{_short(raws[0])}'" if len(raws) == 1 else "the raw affiliation strings"
             note = (f"; {where} does not name '{m.entry.name}' or any of its aliases: "
                     "OpenAlex's institution and the raw string disagree (check the record)")
-            out.append(Match(m.entry, m.method, m.score, m.detail + note, m.institution,
-                             m.raw_affiliation, m.context_only))
+            out.append(replace(m, detail=m.detail + note, agreement="disagree"))
         return out
 
 

@@ -21,7 +21,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from importlib import resources
@@ -135,6 +135,10 @@ class ListInfo:
     source_url: str
     licence: str
     notes: str = ""
+    #: when the list itself first existed (its first edition's document date): a work
+    #: published before it cannot have been "listed"; with its basis and source
+    first_published: date | None = None
+    first_published_basis: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +151,12 @@ class ListEntry:
     so; ``dates`` keeps every sourced date, including ones that disagree.
     ``covers_subunits`` is True only where the entry text says it covers subordinate
     institutions (e.g. "and all subordinate institutes").
+
+    ``listed_on_kind`` is ``addition`` when ``listed_on`` is the date the entry was added,
+    ``on_list_by`` when it is only a date by which the entry was on the list (the first
+    listing date is not given, e.g. Canada's list as shown on a later page version).
+    ``list_since`` is the date the list itself first existed (its first document), filled
+    in from the list's :class:`ListInfo` by :class:`Registry`.
     """
 
     entry_id: str
@@ -174,6 +184,9 @@ class ListEntry:
     licence: str = ""
     notes: str = ""
     generic_aliases: tuple[str, ...] = field(default=())
+    listed_on_kind: str = "addition"   # addition | on_list_by
+    list_since: date | None = None
+    list_since_basis: str = ""
 
     @property
     def is_designation(self) -> bool:
@@ -214,6 +227,8 @@ class ListEntry:
             "provenance": self.provenance,
             "licence": self.licence,
             "notes": self.notes,
+            **({"listed_on_kind": self.listed_on_kind}
+               if self.listed_on_kind != "addition" else {}),
         }
 
     @classmethod
@@ -244,6 +259,7 @@ class ListEntry:
             provenance=d.get("provenance", ""),
             licence=d.get("licence", ""),
             notes=d.get("notes", ""),
+            listed_on_kind=d.get("listed_on_kind", "addition"),
         )
 
 
@@ -278,8 +294,8 @@ class Registry:
         version: str,
         built_from: dict[str, Any] | None = None,
     ) -> None:
-        self.entries: tuple[ListEntry, ...] = tuple(entries)
         self.lists: dict[str, ListInfo] = {li.code: li for li in lists}
+        self.entries: tuple[ListEntry, ...] = tuple(self._with_list_since(entries))
         self.editions: tuple[Edition, ...] = tuple(editions)
         self.version = version
         self.built_from = built_from or {}
@@ -293,6 +309,15 @@ class Registry:
                 self._by_oa.setdefault(oid, []).append(e)
             if e.institution_key:
                 self._by_key.setdefault(e.institution_key, []).append(e)
+
+    def _with_list_since(self, entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
+        """Entries with ``list_since`` set from their list's first publication date."""
+        for e in entries:
+            info = self.lists.get(e.list)
+            if info is not None and info.first_published and e.list_since is None:
+                e = replace(e, list_since=info.first_published,
+                            list_since_basis=info.first_published_basis)
+            yield e
 
     def __iter__(self) -> Iterator[ListEntry]:
         return iter(self.entries)
@@ -353,6 +378,8 @@ def _registry_from_json(doc: dict[str, Any]) -> Registry:
             is_designation=bool(li.get("is_designation", True)),
             data_date=_d(li.get("data_date")), source_url=li.get("source_url", ""),
             licence=li.get("licence", ""), notes=li.get("notes", ""),
+            first_published=_d(li.get("first_published")),
+            first_published_basis=li.get("first_published_basis", ""),
         )
         for li in doc.get("lists", [])
     ]
