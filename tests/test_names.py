@@ -121,8 +121,11 @@ def test_disagreement_is_said_in_the_detail(matcher: Matcher, works) -> None:
     auth, _ = restrict(works[lab.work_id].authorships[lab.authorship_index or 0], lab.raw)
     ms = [m for m in matcher.match_authorship(auth) if m.entry.institution_key == "cas_ict"]
     assert ms and all(m.method == "name" for m in ms)
-    assert all("Chinese Academy of Sciences (I19820366)" in m.detail and "disagree" in m.detail
+    # OpenAlex attached the parent named in the entry's name: partial, not a disagreement
+    assert all("Chinese Academy of Sciences (I19820366)" in m.detail
+               and "only to the parent" in m.detail and m.agreement == "partial"
                for m in ms)
+    assert all([i.id for i in m.attached] == ["I19820366"] for m in ms)
 
 
 # --------------------------------------------------------------------------- the label file

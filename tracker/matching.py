@@ -36,9 +36,9 @@ class Match:
     ``attached`` holds the institutions OpenAlex attached to that raw string (or, when
     OpenAlex does not say which string, to the authorship), whatever the method, so an
     evidence row can always show them.  ``agreement`` says whether OpenAlex's institution
-    and the raw string agree: ``agree``, ``partial`` (OpenAlex attached other institutions the string also names),
-    ``disagree``, ``none attached`` or ``""`` (not
-    checked, e.g. identifier matching without a name matcher).  ``support`` names the
+    and the raw string agree: ``agree``, ``partial`` (OpenAlex attached other institutions
+    the string also names), ``disagree``, ``none attached`` or ``""`` (not checked, e.g.
+    identifier matching without a name matcher).  ``support`` names the
     context a short or generic alias needed (e.g. ``country CN named in the string``).
     """
 

@@ -420,12 +420,13 @@ class _Alias:
     parents: tuple[tuple[str, ...], ...] = ()   # parent phrases that support it
     lookalike: Lookalike | None = None
     head_start: bool = False       # starts like a unit ("Institute of ...")
+    lists: frozenset[str] = frozenset()   # the lists whose entries print this name
 
     def __reduce__(self) -> tuple[Any, ...]:
         # positional constructor call: unpickling the cached matcher (thousands of aliases)
         # without the slow generic dataclass __setstate__
         return (_Alias, (self.text, self.key, self.kind, self.parents, self.lookalike,
-                         self.head_start))
+                         self.head_start, self.lists))
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +441,7 @@ class _Hit:
     form: str                      # how it was found, in words
     parent_found: str = ""         # parent phrase found in the string ("" if none)
     unit: Lookalike | None = None
+    lists: frozenset[str] = frozenset()   # only entries of these lists print the alias
 
 
 @dataclass(frozen=True, slots=True)
@@ -665,11 +667,15 @@ class NameMatcher:
     def _register_key(self, key: str, entries: list[ListEntry],
                       same_names: dict[str, Lookalike]) -> None:
         generic_texts = {normalize(g) for e in entries for g in e.generic_aliases}
-        names: dict[str, None] = {}
-        zh: dict[str, None] = {}
+        # every name remembers the lists whose entries print it: an alias one list prints
+        # (e.g. an acronym of a context list) never matches for another list
+        names: dict[str, set[str]] = {}
+        zh: dict[str, set[str]] = {}
         for e in entries:
-            names.update(dict.fromkeys((e.name, *e.aliases)))
-            zh.update(dict.fromkeys(e.aliases_zh))
+            for n in (e.name, *e.aliases):
+                names.setdefault(n, set()).add(e.list)
+            for z in e.aliases_zh:
+                zh.setdefault(z, set()).add(e.list)
         # parents named anywhere in this institution's names, and their initialisms
         parents: set[tuple[str, ...]] = set()
         for n in names:
@@ -680,14 +686,15 @@ class NameMatcher:
             if any(ini in _tokens(n) for n in names):
                 parents.add((ini,))
         support = tuple(sorted(parents))
-        done: set[tuple[tuple[str, ...], str]] = set()
+        done: set[tuple[tuple[str, ...], str, frozenset[str]]] = set()
+        lists: frozenset[str] = frozenset()
 
         def add(text: str, toks: list[str], kind: str, sup: tuple[tuple[str, ...], ...]) -> None:
             if not toks or len("".join(toks)) < 2:
                 return
-            if (tuple(toks), kind) in done:
+            if (tuple(toks), kind, lists) in done:
                 return
-            done.add((tuple(toks), kind))
+            done.add((tuple(toks), kind, lists))
             head = toks[0] in _UNIT_START
             content = [t for t in toks if t not in _STOP]
             if kind == "name" and (head or (len(content) <= 3 and all(
@@ -697,7 +704,7 @@ class NameMatcher:
                 kind = "weak"
             if kind == "name" and len(toks) == 1:
                 kind = "weak"
-            alias = _Alias(text, key, kind, sup, None, head)
+            alias = _Alias(text, key, kind, sup, None, head, lists)
             # a name printed with a comma or parenthesis may span parts of a raw string
             _trie_add(self._trie_cross if _SEG_SPLIT.search(text) else self._trie, toks, alias)
             if kind == "name" and len(toks) >= 2:
@@ -705,19 +712,20 @@ class NameMatcher:
             short = [t for t in toks if t not in _STOP]
             if short != toks and len(short) >= 2:
                 _trie_add(self._trie_abbr, short,
-                          _Alias(text, key, kind, sup, None, head))
+                          _Alias(text, key, kind, sup, None, head, lists))
             if (kind == "name" and len(toks) >= 2 and len(" ".join(toks)) >= 12
                     and any(t in _FUZZY_HEADS for t in toks)):
                 self._fuzzy_names.append((" ".join(toks), alias))
 
-        for n in names:
+        for n, printed_by in names.items():
+            lists = frozenset(printed_by)
             base = _drop_parens(n) or n
             for variant in dict.fromkeys((n, base)):
                 toks = _tokens(variant)
                 if not toks:
                     continue
                 if all(_is_cjk(t) for t in toks):
-                    zh[variant] = None
+                    zh.setdefault(variant, set()).update(printed_by)
                     continue
                 is_generic = " ".join(toks) in generic_texts
                 if _acronym_like(variant, toks):
@@ -738,13 +746,14 @@ class NameMatcher:
                         add(f"{' '.join(unit)} ({self._parents[par]})", list(unit),
                             "generic", usup)
                         add(base, list(unit) + list(par), "name", support)
-        for z in zh:
+        for z, printed_by in zh.items():
             toks = _tokens(z)
             text = "".join(toks)
             if not text or not all(_is_cjk(t) for t in toks):
                 continue
             kind = "zh" if len(text) >= 4 else "generic"
-            self._zh[text[:2]].append((text, _Alias(z, key, kind, support)))
+            self._zh[text[:2]].append((text, _Alias(z, key, kind, support, None, False,
+                                                    frozenset(printed_by))))
 
     def _register_lookalike(self, la: Lookalike) -> None:
         if la.relation == "same_name":
@@ -912,7 +921,7 @@ class NameMatcher:
     def _resolve(self, text: str, toks: list[str], seg: list[int],
                  cands: list[tuple[int, int, int, int, _Alias, str]]) -> list[_Hit]:
         spans = [(c[0], c[1], c[2], c[3]) for c in cands]
-        out: dict[str, _Hit] = {}
+        out: dict[tuple[str, frozenset[str]], _Hit] = {}
         for idx, (s, e, cs, _ce, a, form) in enumerate(cands):
             if not a.key:
                 continue
@@ -968,11 +977,13 @@ class NameMatcher:
             formtxt = {"exact": "after normalisation",
                        "abbreviated": "in abbreviated form (small words dropped)",
                        "chinese": "as a Chinese name"}[form]
-            hit = _Hit(a.key, a.text, s, e, "name", score, a.kind, formtxt, parent_found, unit)
-            prev = out.get(a.key)
+            hit = _Hit(a.key, a.text, s, e, "name", score, a.kind, formtxt, parent_found, unit,
+                       a.lists)
+            slot = (a.key, a.lists)
+            prev = out.get(slot)
             if prev is None or (hit.score, hit.end - hit.start) > (prev.score,
                                                                   prev.end - prev.start):
-                out[a.key] = hit
+                out[slot] = hit
         return list(out.values())
 
     def _fuzzy(self, toks: list[str], seg: list[int],
@@ -985,7 +996,7 @@ class NameMatcher:
         # parts already read as a full listed name or a known look-alike are not re-read
         covered = {k for c in cands if c[2] < 0 and c[4].kind in ("name", "lookalike")
                    for k in range(c[0], c[1])} if cands else set()
-        best: dict[str, _Hit] = {}
+        best: dict[tuple[str, frozenset[str]], _Hit] = {}
         threshold = self.fuzzy_threshold
         n = len(toks)
         part_cache = self._part_cache
@@ -1008,9 +1019,10 @@ class NameMatcher:
             for alias, s, e, sc, window in found:
                 hit = _Hit(alias.key, alias.text, lo + s, lo + e, "fuzzy", sc / 100.0,
                            alias.kind, f"as a near-miss spelling '{window}' (rapidfuzz ratio "
-                                       f"{sc:.1f} ≥ {threshold:g})")
-                if alias.key not in best or hit.score > best[alias.key].score:
-                    best[alias.key] = hit
+                                       f"{sc:.1f} ≥ {threshold:g})", lists=alias.lists)
+                slot = (alias.key, alias.lists)
+                if slot not in best or hit.score > best[slot].score:
+                    best[slot] = hit
             lo = hi
         return list(best.values())
 
@@ -1058,7 +1070,7 @@ class NameMatcher:
             cum.append(cum[-1] + len(t))
         fuzzy_names = self._fuzzy_names
         fuzzy_toks = self._fuzzy_toks
-        best: dict[str, tuple[_Alias, int, int, float, str]] = {}
+        best: dict[tuple[str, frozenset[str]], tuple[_Alias, int, int, float, str]] = {}
         for ix, svals in starts.items():
             atext, alias = fuzzy_names[ix]
             if not alias.key:
@@ -1101,8 +1113,9 @@ class NameMatcher:
                     break
             if rival:
                 continue
-            if alias.key not in best or sc > best[alias.key][3]:
-                best[alias.key] = (alias, s, e, sc, window)
+            slot = (alias.key, alias.lists)
+            if slot not in best or sc > best[slot][3]:
+                best[slot] = (alias, s, e, sc, window)
         return tuple(best.values())
 
     def _parent_context(self, toks: list[str],
@@ -1181,7 +1194,7 @@ class NameMatcher:
             oa_countries = {i.country_code for i in oa if i.country_code}
             for hit in scan.hits:
                 for e in self._entries.get(hit.key, ()):
-                    if e.entry_id in skip:
+                    if e.entry_id in skip or (hit.lists and e.list not in hit.lists):
                         continue
                     m = self._judge(hit, e, raw, scan, oa, oa_countries, auth, single)
                     if m is None:
@@ -1206,7 +1219,8 @@ class NameMatcher:
                 if hit.method != "name":
                     continue
                 for e in self._entries.get(hit.key, ()):
-                    if e.entry_id in skip or e.entry_id in found:
+                    if (e.entry_id in skip or e.entry_id in found
+                            or (hit.lists and e.list not in hit.lists)):
                         continue
                     m = self._judge(hit, e, inst.display_name, scan, [inst], cc, auth, True,
                                     institution=inst, raw_of=raw_of)
@@ -1319,9 +1333,8 @@ class NameMatcher:
         above = [i for i in oa if i.display_name and tuple(_tokens(i.display_name)) in parents]
         if above:
             return ("OpenAlex attached " + ", ".join(_label(i) for i in above)
-                    + f", the parent institution named in '{e.name}': the string names the "
-                    "listed unit under it (OpenAlex and the raw string agree on the parent)",
-                    "agree")
+                    + f", the parent institution named in '{e.name}', not the listed unit the "
+                    "string names: OpenAlex resolved the string only to the parent", "partial")
         under = [i for i in oa if ids & set(i.lineage)]
         if under:
             return ("OpenAlex attached " + ", ".join(_label(i) for i in under)
@@ -1391,7 +1404,7 @@ class NameMatcher:
         return out
 
 
-_CACHE_MAGIC = b"tracker-name-matcher-v1\n"
+_CACHE_MAGIC = b"tracker-name-matcher-v2\n"   # v2: aliases carry their lists
 
 
 def _default_cache_dir() -> Path:
