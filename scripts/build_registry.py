@@ -50,6 +50,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "restricted"
 DEFAULT_OUT = REPO / "tracker" / "data" / "registry.json"
+#: reviewed name + country merges (and reviewed "keep apart" decisions), one reason each
+MERGES = REPO / "tracker" / "data" / "institution_merges.csv"
 
 # --------------------------------------------------------------------------- sources
 
@@ -429,6 +431,7 @@ class Acc:
     provenance: list[str] = field(default_factory=list)
     licences: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    merged_from: list[str] = field(default_factory=list)
 
     def add(self, attr: str, values: Iterable[str]) -> None:
         cur: list[str] = getattr(self, attr)
@@ -1271,6 +1274,138 @@ class Builder:
         return {"files": files, "ror_to_openalex_pairs": sum(len(v) for v in r2o.values()),
                 "entries_resolved_via_ror": resolved, "entries_resolved_by_exact_name": by_name}
 
+    # ---- one institution, one key --------------------------------------------------------
+    def merge_institutions(self, merges: Path) -> dict[str, Any]:
+        """One institution key per institution: keys that share a ROR or OpenAlex ID are
+        merged automatically; keys with the same name and country only where the reviewed
+        merge file says so (``decision`` merge), each with its reason.  Two entries of one
+        list that become one institution become one entry (editions, dates, aliases kept).
+
+        Returns what was merged: ``{"groups": [...], "keep_apart": n}``.
+        """
+        parent: dict[str, str] = {}
+
+        def find(k: str) -> str:
+            while parent.get(k, k) != k:
+                k = parent[k]
+            return k
+
+        reasons: dict[str, list[str]] = {}
+        apart: set[frozenset[str]] = set()
+        preferred: dict[str, str] = {}
+        rows = read_csv(merges) if merges.is_file() else []
+        for r in rows:
+            if r["decision"] == "keep_apart":
+                apart.add(frozenset((r["key"], r["into"])))
+        known = {k for (_c, k) in self.entries}
+
+        def union(a: str, b: str, why: str) -> None:
+            if frozenset((a, b)) in apart:
+                self.warnings.append(f"merge of {a} and {b} ({why}) refused: the merge file "
+                                     "says keep apart")
+                return
+            ra, rb = find(a), find(b)
+            if ra == rb:
+                return
+            parent[rb] = ra
+            reasons.setdefault(ra, []).extend(reasons.pop(rb, []))
+            reasons[ra].append(why)
+
+        by_id: dict[str, set[str]] = {}
+        for (_code, key), acc in sorted(self.entries.items()):
+            ids = ([f"ror {acc.ror}"] if acc.ror else []) + [f"OpenAlex {o}"
+                                                            for o in acc.openalex_ids]
+            for i in ids:
+                by_id.setdefault(i, set()).add(key)
+        for ident, keys in sorted(by_id.items()):
+            ks = sorted(keys)
+            for k in ks[1:]:
+                union(ks[0], k, f"{k} and {ks[0]}: same {ident}")
+        for r in rows:
+            if r["decision"] != "merge":
+                continue
+            if r["key"] not in known or r["into"] not in known:
+                self.warnings.append(f"merge file: {r['key']} -> {r['into']}: key not in the "
+                                     "registry (stale row)")
+                continue
+            union(r["into"], r["key"], f"{r['key']} into {r['into']}: {r['reason']} "
+                                       "(reviewed merge, tracker/data/institution_merges.csv)")
+            preferred[r["key"]] = r["into"]
+        groups: dict[str, set[str]] = {}
+        for k in known:
+            groups.setdefault(find(k), set()).add(k)
+
+        def canonical(keys: set[str]) -> str:
+            targets = {preferred[k] for k in keys if k in preferred} - set(preferred)
+            if len(targets) == 1:
+                return next(iter(targets))
+            return sorted(keys, key=lambda k: (k.startswith("auto_"), k))[0]
+
+        canon = {k: canonical(ks) for ks in groups.values() for k in ks}
+        merged: dict[tuple[str, str], Acc] = {}
+        for (code, key), acc in sorted(self.entries.items(),
+                                       key=lambda kv: (kv[0][0], kv[0][1] != canon[kv[0][1]],
+                                                       kv[0][1])):
+            ck = canon[key]
+            into = merged.get((code, ck))
+            if into is None:
+                if key != ck:
+                    acc.merged_from.append(f"{code}:{key}")
+                    acc.key = ck
+                merged[(code, ck)] = acc
+                continue
+            self._merge_acc(into, acc, code, key)
+        self.entries = merged
+        out = []
+        for root, ks in sorted(groups.items()):
+            if len(ks) > 1:
+                out.append({"institution_key": canon[root], "keys": sorted(ks),
+                            "reasons": sorted(set(reasons.get(root, [])))})
+        return {"groups": out, "keep_apart": len(apart)}
+
+    def share_ids(self) -> None:
+        """Every entry of an institution carries the ROR and OpenAlex IDs of its others."""
+        by_key: dict[str, list[Acc]] = {}
+        for (_code, key), acc in sorted(self.entries.items()):
+            by_key.setdefault(key, []).append(acc)
+        for key, accs in by_key.items():
+            ror = next((a for a in accs if a.ror), None)
+            oids = sorted({o for a in accs for o in a.openalex_ids})
+            for acc in accs:
+                if ror is not None and not acc.ror:
+                    acc.ror = ror.ror
+                    acc.add("provenance", [f"ror {ror.ror}: from {ror.code}:{key}, the same "
+                                           "institution"])
+                    acc.add("licences", [LIC_ROR])
+                new = [o for o in oids if o not in acc.openalex_ids]
+                if new:
+                    acc.add("openalex_ids", new)
+                    acc.add("provenance", [f"openalex {', '.join(new)}: from another list's "
+                                           f"entry of the same institution ({key})"])
+
+    def _merge_acc(self, into: Acc, other: Acc, code: str, key: str) -> None:
+        """Fold ``other`` (entry ``code:key``) into ``into``: one entry of one list."""
+        into.merged_from.append(f"{code}:{key}")
+        into.merged_from.extend(other.merged_from)
+        if norm(other.name) != norm(into.name):
+            into.add_alias(other.name)
+        for a in other.aliases:
+            into.add_alias(a)
+        for attr in ("aliases_zh", "generic", "countries", "openalex_ids", "editions",
+                     "citations", "source_urls", "provenance", "licences", "notes"):
+            into.add(attr, getattr(other, attr))
+        into.facts.extend(other.facts)
+        if other.ror and not into.ror:
+            into.ror = other.ror
+        elif other.ror and other.ror != into.ror:
+            self.warnings.append(f"{code}:{into.key}: merged entries carry RORs {into.ror} "
+                                 f"and {other.ror}")
+        into.covers_subunits = into.covers_subunits or other.covers_subunits
+        if into.removed_on is None or other.removed_on is None:
+            into.removed_on, into.removed_on_source = None, ""   # still listed under one
+        into.add("notes", [f"one entry for the rows printed as '{into.name}' and "
+                           f"'{other.name}' (same institution, see merged_from)"])
+
     # ---- output ---------------------------------------------------------------------------
     def finish(self) -> list[dict[str, Any]]:
         out = []
@@ -1332,6 +1467,7 @@ class Builder:
                 "licence": "; ".join(sorted(set(a.licences))),
                 "notes": " | ".join(n for n in dict.fromkeys(notes) if n),
                 **({"listed_on_kind": kind} if kind != "addition" else {}),
+                **({"merged_from": sorted(set(a.merged_from))} if a.merged_from else {}),
             })
         return out
 
@@ -1456,6 +1592,10 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
     b.propagate_ids()
     b.apply_ror_records()
     oa_info = b.resolve_openalex()
+    merge_info = b.merge_institutions(MERGES)
+    b.share_ids()
+    b.apply_ror_records()
+    oa_info = b.resolve_openalex()   # again: RORs shared by merged entries
     entries = b.finish()
     counts: dict[tuple[str, str], int] = {}
     for e in entries:
@@ -1482,6 +1622,9 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
         "ror_to_openalex_pairs": oa_info["ror_to_openalex_pairs"],
         "entries_resolved_via_ror": oa_info["entries_resolved_via_ror"],
         "entries_resolved_by_exact_name": oa_info["entries_resolved_by_exact_name"],
+        "merged_institutions": merge_info["groups"],
+        "merge_file": "tracker/data/institution_merges.csv (sha256 "
+                      + (sha256(MERGES)[:16] if MERGES.is_file() else "absent") + ")",
         "per_list": per_list,
         "unresolved": {
             "entries_without_ror": sum(v["no_ror"] for v in per_list.values()),

@@ -36,6 +36,7 @@ __all__ = [
     "STALE_AFTER_DAYS",
     "DatedFact",
     "Edition",
+    "Institution",
     "ListEntry",
     "ListInfo",
     "Registry",
@@ -142,6 +143,41 @@ class ListInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Institution:
+    """One institution and all its list memberships (one :class:`ListEntry` per list).
+
+    ``key`` is the registry's ``institution_key``; ``rors`` and ``openalex_ids`` are the
+    identifiers its entries carry; ``merged_from`` the entry IDs of separate records
+    that were found to be this institution (see ``tracker/data/institution_merges.csv``).
+    """
+
+    key: str
+    name: str
+    country: str | None
+    memberships: tuple[ListEntry, ...]
+
+    @property
+    def lists(self) -> tuple[str, ...]:
+        return tuple(e.list for e in self.memberships)
+
+    @property
+    def rors(self) -> tuple[str, ...]:
+        return tuple(sorted({e.ror for e in self.memberships if e.ror}))
+
+    @property
+    def openalex_ids(self) -> tuple[str, ...]:
+        return tuple(sorted({o for e in self.memberships for o in e.openalex_ids}))
+
+    @property
+    def merged_from(self) -> tuple[str, ...]:
+        return tuple(sorted({m for e in self.memberships for m in e.merged_from}))
+
+    def membership(self, list_code: str) -> ListEntry | None:
+        """This institution's entry on ``list_code``, or None."""
+        return next((e for e in self.memberships if e.list == list_code), None)
+
+
+@dataclass(frozen=True, slots=True)
 class ListEntry:
     """One institution's membership of one list.
 
@@ -187,6 +223,8 @@ class ListEntry:
     listed_on_kind: str = "addition"   # addition | on_list_by
     list_since: date | None = None
     list_since_basis: str = ""
+    #: entry IDs of earlier registry builds folded into this one (same institution)
+    merged_from: tuple[str, ...] = ()
 
     @property
     def is_designation(self) -> bool:
@@ -229,6 +267,7 @@ class ListEntry:
             "notes": self.notes,
             **({"listed_on_kind": self.listed_on_kind}
                if self.listed_on_kind != "addition" else {}),
+            **({"merged_from": list(self.merged_from)} if self.merged_from else {}),
         }
 
     @classmethod
@@ -260,6 +299,7 @@ class ListEntry:
             licence=d.get("licence", ""),
             notes=d.get("notes", ""),
             listed_on_kind=d.get("listed_on_kind", "addition"),
+            merged_from=tuple(d.get("merged_from", ())),
         )
 
 
@@ -337,6 +377,47 @@ class Registry:
     @cached_property
     def entry_index(self) -> dict[str, ListEntry]:
         return {e.entry_id: e for e in self.entries}
+
+    @cached_property
+    def _former_ids(self) -> dict[str, str]:
+        return {old: e.entry_id for e in self.entries for old in e.merged_from}
+
+    def current_entry_id(self, entry_id: str) -> str | None:
+        """The entry ID now holding ``entry_id`` (itself, or the entry it was merged into).
+
+        Examples
+        --------
+        >>> reg = load_registry()
+        >>> reg.current_entry_id("CA_NRO:auto_harbin_institute_of_technology")
+        'CA_NRO:hit'
+        """
+        if entry_id in self.entry_index:
+            return entry_id
+        return self._former_ids.get(entry_id)
+
+    def institution(self, key: str) -> Institution | None:
+        """The institution ``key`` with all its list memberships, or None.
+
+        Examples
+        --------
+        >>> hit = load_registry().institution("hit")
+        >>> hit.lists
+        ('ASPI_UNITRACKER', 'BIS_ENTITY_LIST', 'CA_NRO', 'DOD_1286')
+        >>> hit.rors
+        ('01yqg2h08',)
+        """
+        entries = self._by_key.get(key)
+        if not entries:
+            return None
+        ordered = tuple(sorted(entries, key=lambda e: e.list))
+        main = next((e for e in ordered if e.is_designation), ordered[0])
+        return Institution(key=key, name=main.name, country=main.country,
+                           memberships=ordered)
+
+    def institutions(self) -> list[Institution]:
+        """Every institution, once, sorted by key."""
+        out = [self.institution(k) for k in sorted(self._by_key)]
+        return [i for i in out if i is not None]
 
     def restricted_to(self, codes: Iterable[str]) -> Registry:
         """A registry holding only the given lists."""
