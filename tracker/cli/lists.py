@@ -19,6 +19,7 @@ from rich.table import Table
 from tracker.cli import APP_SETTINGS
 from tracker.watchlists import (
     STALE_AFTER_DAYS,
+    Institution,
     ListEntry,
     Registry,
     RegistryError,
@@ -114,11 +115,10 @@ def lists_overview(
         _fail("--max-age-days must be 0 or more")
     reg = _registry(registry)
     now = _today(today)
-    per_list: dict[str, int] = {}
-    for e in reg.entries:
-        per_list[e.list] = per_list.get(e.list, 0) + 1
+    cover = id_coverage(reg)
     lists_t = Table(title=f"Lists in registry {reg.version}")
-    for col in ("list", "kind", "data date", "age (days)", "entries"):
+    for col in ("list", "kind", "data date", "age (days)", "entries", "ROR", "OpenAlex",
+                "any ID", "dated"):
         lists_t.add_column(col, no_wrap=True)
     eds_t = Table(title="Editions (published: sourced date, else unknown)")
     for col in ("list", "edition", "published", "entries"):
@@ -128,9 +128,12 @@ def lists_overview(
         age = data_age_days(info.data_date, now)
         if is_stale(info.data_date, max_age_days, now):
             stale.append(code)
+        c = cover.get(code, {})
         lists_t.add_row(code, "designation" if info.is_designation else "context",
                         info.data_date.isoformat() if info.data_date else "unknown",
-                        str(age) if age is not None else "unknown", str(per_list.get(code, 0)))
+                        str(age) if age is not None else "unknown", str(c.get("entries", 0)),
+                        str(c.get("ror", 0)), str(c.get("openalex", 0)),
+                        str(c.get("any_id", 0)), str(c.get("dated", 0)))
         eds = [ed for ed in reg.editions if ed.list == code]
         for i, ed in enumerate(eds):
             eds_t.add_row(code if i == 0 else "", ed.edition,
@@ -154,7 +157,8 @@ def show(
         help="Entry ID, institution key, ROR, OpenAlex ID, or a name or alias.")],
     registry: RegistryOpt = None,
 ) -> None:
-    """Show every list entry matching a name, alias, ROR, OpenAlex ID or entry ID.
+    """Show each institution matching a name, alias, ROR, OpenAlex ID or entry ID, with
+    all its list memberships and identifiers (one institution, several lists).
 
     Examples:
 
@@ -171,8 +175,63 @@ def show(
     if not hits:
         _fail(f"no list entry matches {query!r} (this is not a clearance: try another "
               "spelling, the ROR ID or the OpenAlex ID)")
-    for e in hits:
-        _print_entry(e)
+    # one institution at a time, with all its memberships (whichever one matched)
+    keys = list(dict.fromkeys(e.institution_key or e.entry_id for e in hits))
+    for key in keys:
+        inst = reg.institution(key)
+        if inst is None:   # an entry without an institution key
+            for e in hits:
+                if e.entry_id == key:
+                    _print_entry(e)
+            continue
+        _print_institution(inst)
+        for e in inst.memberships:
+            _print_entry(e)
+
+
+def id_coverage(reg: Registry) -> dict[str, dict[str, int]]:
+    """Per list: entries, with a ROR, with an OpenAlex ID, with either, with a listing date.
+
+    Examples
+    --------
+    >>> c = id_coverage(load_registry())
+    >>> c["CA_NRO"]["entries"], c["CA_NRO"]["dated"]
+    (103, 103)
+    """
+    out: dict[str, dict[str, int]] = {}
+    for e in reg.entries:
+        c = out.setdefault(e.list, {"entries": 0, "ror": 0, "openalex": 0, "any_id": 0,
+                                    "dated": 0})
+        c["entries"] += 1
+        c["ror"] += e.ror is not None
+        c["openalex"] += bool(e.openalex_ids)
+        c["any_id"] += bool(e.ror or e.openalex_ids)
+        c["dated"] += e.listed_on is not None
+    return out
+
+
+def _when(e: ListEntry) -> str:
+    if e.listed_on is None:
+        return "undated"
+    if e.listed_on_kind == "on_list_by":
+        return f"on the list by {e.listed_on.isoformat()}"
+    return f"listed on {e.listed_on.isoformat()}"
+
+
+def _print_institution(inst: Institution) -> None:
+    t = Table(title=f"institution {inst.key}: {inst.name}", show_header=False)
+    t.add_column("field", style="bold")
+    t.add_column("value", overflow="fold")
+    lists = "; ".join(
+        f"{e.list} ({_when(e)}"
+        f"{'' if e.is_designation else ', context'})" for e in inst.memberships)
+    for k, v in (("country", inst.country or ""), ("memberships", lists),
+                 ("ROR", ", ".join(inst.rors) or "none"),
+                 ("OpenAlex IDs", ", ".join(inst.openalex_ids) or "none"),
+                 ("merged records", ", ".join(inst.merged_from))):
+        if v:
+            t.add_row(k, v)
+    out.print(t)
 
 
 def _print_entry(e: ListEntry) -> None:
@@ -189,11 +248,14 @@ def _print_entry(e: ListEntry) -> None:
         ("type", e.entry_type),
         ("ROR", e.ror or "none"),
         ("OpenAlex IDs", ", ".join(e.openalex_ids) or "none"),
+        ("merged from", ", ".join(e.merged_from)),
         ("parent", e.parent_key or ""),
         ("covers sub-units", "yes" if e.covers_subunits else "no"),
         ("editions", ", ".join(e.editions)),
         ("listed on", f"{e.listed_on.isoformat()} ({e.listed_on_basis}; {e.listed_on_source})"
          if e.listed_on else "unknown (no sourced date)"),
+        ("list exists since", f"{e.list_since.isoformat()} ({e.list_since_basis})"
+         if e.list_since else ""),
         ("removed on", f"{e.removed_on.isoformat()} ({e.removed_on_source})"
          if e.removed_on else "no removal date sourced"),
         ("citations", "; ".join(e.citations)),
