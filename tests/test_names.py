@@ -10,6 +10,7 @@ not OpenAlex data and are not used as such.
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from dataclasses import replace
 
@@ -363,3 +364,87 @@ def test_cached_matcher_is_keyed_by_registry_content(reg: Registry, tmp_path) ->
     assert len(list(tmp_path.glob("name_matcher_*.pickle"))) == 2   # same version, new key
     assert nm.registry is changed
     assert cached_name_matcher(reg, fuzzy_threshold=80.0, cache_dir=tmp_path).fuzzy_threshold == 80
+
+
+# --------------------------------------------------------------------------- aliases per list
+
+_PARENS = re.compile(r"\s*[(\[（【][^)\]）】]*[)\]）】]")
+
+
+def _printed(e: ListEntry) -> set[str]:
+    """An entry's own names as its list prints them, normalised (with and without a
+    parenthesis, as the matcher reads them)."""
+    out = set()
+    for n in (e.name, *e.aliases, *e.aliases_zh):
+        out.add(normalize(n))
+        out.add(normalize(_PARENS.sub(" ", n)))
+    return out
+
+
+def _leak_cases(reg: Registry) -> list[tuple[str, str, str]]:
+    """(institution key, alias, country) where one list of a multi-list institution prints
+    the alias and another list of the same institution does not (577 in the bundled
+    registry, e.g. ASPI's 'Academy of Military Sciences' for the CA_NRO entry 'ams')."""
+    by_key: dict[str, list[ListEntry]] = {}
+    for e in reg:
+        by_key.setdefault(e.institution_key, []).append(e)
+    cases = []
+    for key, es in sorted(by_key.items()):
+        if len({e.list for e in es}) < 2:
+            continue
+        for e in es:
+            for a in e.aliases:
+                n = normalize(a)
+                if len(n.split()) >= 2 and any(n not in _printed(x) for x in es):
+                    cases.append((key, a, e.country or ""))
+    return sorted(set(cases))
+
+
+COUNTRY_WORD = {"CN": "China", "RU": "Russia", "IR": "Iran", "": ""}
+
+
+def test_an_alias_counts_only_for_the_lists_that_print_it(reg: Registry, nm: NameMatcher) -> None:
+    """Property over every real case in the registry: an alias that list A prints for an
+    institution never yields a match on list B of the same institution, unless B prints
+    the name that was found itself.  Fails on the old matcher, which pooled the aliases of
+    all lists per institution key."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    cases = [c for c in _leak_cases(reg) if c[2] in COUNTRY_WORD]
+    assert len(cases) > 100
+
+    @settings(max_examples=300, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(cases))
+    def check(case: tuple[str, str, str]) -> None:
+        key, alias, cc = case
+        text = f"{alias}, {COUNTRY_WORD[cc]}" if cc else alias
+        for m in raw(nm, text):
+            if m.entry.institution_key != key or m.context_only or m.method != "name":
+                continue
+            assert m.alias, m
+            assert normalize(m.alias) in _printed(m.entry), (
+                f"{m.entry.entry_id} matched through {m.alias!r}, which its list does not print")
+
+    check()
+
+
+def test_a_context_list_alias_does_not_flag_a_designation_entry(reg: Registry,
+                                                                nm: NameMatcher) -> None:
+    # ASPI (context) prints 'Beijing Hangxing Machine Building Corporation' among CASIC's
+    # names; DoD 1260H and NS-CMIC list CASIC without it: no designation flag from it
+    key = "auto_china_aerospace_science_and_industry_corporation_limited"
+    casic = {e.list: e for e in reg.by_institution_key(key)}
+    assert {"ASPI_UNITRACKER", "DOD_1260H", "OFAC_NS_CMIC"} <= set(casic)
+    assert "Beijing Hangxing Machine Building Corporation" in casic["ASPI_UNITRACKER"].aliases
+    got = {m.entry.list for m in raw(nm, "Beijing Hangxing Machine Building Corporation, "
+                                         "Beijing, China")
+           if m.entry.institution_key == key and not m.context_only}
+    assert got == {"ASPI_UNITRACKER"}
+
+
+def test_an_acronym_match_says_which_context_supported_it(nm: NameMatcher) -> None:
+    ms = [m for m in raw(nm, "HIT, Harbin, China") if m.entry.institution_key == "hit"]
+    assert ms and all(m.support and "country CN" in m.support for m in ms)
+    assert all(m.alias == "HIT" for m in ms)

@@ -52,6 +52,7 @@ class Match:
     attached: tuple[InstitutionRef, ...] = ()
     agreement: str = ""
     support: str = ""
+    alias: str = ""   # the listed name or alias found (name matching), as the list prints it
 
 
 AGREEMENTS = ("agree", "partial", "disagree", "none attached", "")

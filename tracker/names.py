@@ -1291,7 +1291,7 @@ class NameMatcher:
             return Match(e, hit.method, score, "; ".join(p for p in parts if p), None, raw,
                          context_only=context_only,
                          attached=tuple(oa) if oa else tuple(auth.institutions),
-                         agreement=agreement, support=support)
+                         agreement=agreement, support=support, alias=hit.alias)
         ids = ", ".join(x for x in (institution.id, institution.ror) if x)
         parts.append(f"the registry holds no identifier for this entry matching {ids}: the "
                      "tie rests on the institution's name")
@@ -1305,7 +1305,7 @@ class NameMatcher:
                              f"'{e.name}': OpenAlex's institution and the raw string disagree")
         return Match(e, hit.method, min(score, 0.95), "; ".join(p for p in parts if p),
                      institution, raw_of, context_only=context_only, attached=(institution,),
-                     agreement=agreement, support=support)
+                     agreement=agreement, support=support, alias=hit.alias)
 
     def _openalex_note(self, e: ListEntry, oa: list[InstitutionRef], raw: str,
                        auth: Authorship) -> tuple[str, str]:
