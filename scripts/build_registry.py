@@ -37,10 +37,12 @@ import argparse
 import csv
 import gzip
 import hashlib
+import io
 import json
 import re
 import sys
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,6 +54,8 @@ DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "restricted"
 DEFAULT_OUT = REPO / "tracker" / "data" / "registry.json"
 #: reviewed name + country merges (and reviewed "keep apart" decisions), one reason each
 MERGES = REPO / "tracker" / "data" / "institution_merges.csv"
+#: candidate and reviewed ID links (exact name + country to a recorded OpenAlex record)
+LINKS = REPO / "tracker" / "data" / "id_links.csv"
 
 # --------------------------------------------------------------------------- sources
 
@@ -463,6 +467,7 @@ class Builder:
         self.inst_rows = read_csv(source / F_INST)
         self.web = {r["evidence_id"]: r for r in read_csv(source / F_WEB)}
         self.warnings: list[str] = []
+        self.named_records: dict[tuple[str, str | None], dict[str, tuple[str | None, str]]] = {}
         self.row_names: dict[tuple[str, str, str], str] = {}
         # institutions.csv indexes
         self.inst_by_key: dict[str, list[dict[str, str]]] = {}
@@ -1248,34 +1253,14 @@ class Builder:
                     acc.add("licences", [LIC_OPENALEX])
                 resolved += 1
         # entries with no ID at all: an exact normalised-name match (same country) to exactly
-        # one recorded OpenAlex institution record; flagged "auto" for review
-        by_name = 0
-        for acc in self.entries.values():
-            if acc.openalex_ids or not acc.countries:
-                continue
-            for n in [acc.name, *acc.aliases]:
-                if is_generic(n):
-                    continue
-                cands = named.get((norm(n), acc.countries[0]), {})
-                if len(cands) != 1:
-                    continue
-                oid, (oror, fname) = next(iter(cands.items()))
-                acc.add("openalex_ids", [oid])
-                acc.add("provenance", [f"openalex {oid}: auto, exact normalised-name and country "
-                                       f"match of {n!r} to the recorded OpenAlex institution "
-                                       f"record in shared/data/openalex/{fname} (review)"])
-                acc.add("licences", [LIC_OPENALEX])
-                if oror and not acc.ror:
-                    acc.ror = oror
-                    acc.add("provenance", [f"ror: auto, from the same OpenAlex record {oid} "
-                                           "(review)"])
-                by_name += 1
-                break
+        # one recorded OpenAlex institution record is a *candidate* link (see link_ids): it
+        # is used only once reviewed (tracker/data/id_links.csv, status accepted)
+        self.named_records = named
         return {"files": files, "ror_to_openalex_pairs": sum(len(v) for v in r2o.values()),
-                "entries_resolved_via_ror": resolved, "entries_resolved_by_exact_name": by_name}
+                "entries_resolved_via_ror": resolved}
 
     # ---- one institution, one key --------------------------------------------------------
-    def merge_institutions(self, merges: Path) -> dict[str, Any]:
+    def merge_institutions(self, merges: Path, *, again: bool = False) -> dict[str, Any]:
         """One institution key per institution: keys that share a ROR or OpenAlex ID are
         merged automatically; keys with the same name and country only where the reviewed
         merge file says so (``decision`` merge), each with its reason.  Two entries of one
@@ -1325,6 +1310,8 @@ class Builder:
             if r["decision"] != "merge":
                 continue
             if r["key"] not in known or r["into"] not in known:
+                if again:   # merged by the first pass
+                    continue
                 self.warnings.append(f"merge file: {r['key']} -> {r['into']}: key not in the "
                                      "registry (stale row)")
                 continue
@@ -1362,6 +1349,118 @@ class Builder:
                 out.append({"institution_key": canon[root], "keys": sorted(ks),
                             "reasons": sorted(set(reasons.get(root, [])))})
         return {"groups": out, "keep_apart": len(apart)}
+
+    def link_ids(self, links_path: Path) -> dict[str, Any]:
+        """Candidate ID links by exact name + country, and the reviewed decisions on them.
+
+        Every institution key still without an OpenAlex ID whose printed name (or a printed
+        alias of two words or more, not generic) equals, after normalisation, the display
+        name or an alternative name of exactly one recorded OpenAlex institution of the same
+        country gets a candidate link (method ``exact_name_country``, confidence
+        ``medium``).  ``links_path`` keeps one row per link with its ``status``:
+        ``candidate`` (not used), ``accepted`` (reviewed: its IDs are applied, with the
+        review note as provenance) or ``rejected``.  Statuses already in the file are kept;
+        the file is rewritten sorted, so a rebuild is deterministic.
+        """
+        old: dict[str, dict[str, str]] = {}
+        if links_path.is_file():
+            old = {r["link_id"]: r for r in read_csv(links_path)}
+        by_key: dict[str, list[Acc]] = {}
+        for (_code, key), acc in sorted(self.entries.items()):
+            by_key.setdefault(key, []).append(acc)
+        rows: dict[str, dict[str, str]] = {}
+        for key, accs in sorted(by_key.items()):
+            if any(a.openalex_ids for a in accs):
+                continue
+            for acc in accs:
+                if not acc.countries:
+                    continue
+                for n in [acc.name, *acc.aliases]:
+                    if is_generic(n) or len(norm(n).split()) < 2:
+                        continue
+                    cands = self.named_records.get((norm(n), acc.countries[0]), {})
+                    if len(cands) != 1:
+                        continue
+                    oid, (oror, fname) = next(iter(cands.items()))
+                    link_id = f"{key}={oid}"
+                    if link_id in rows:
+                        continue
+                    prev = old.get(link_id, {})
+                    rows[link_id] = {
+                        "link_id": link_id, "institution_key": key, "name": acc.name,
+                        "country": acc.countries[0], "openalex_id": oid, "ror": oror or "",
+                        "method": "exact_name_country", "confidence": "medium",
+                        "evidence": f"{acc.code} prints {n!r}; the recorded OpenAlex "
+                                    f"institution {oid} has this name, country "
+                                    f"{acc.countries[0]} (shared/data/openalex/{fname})",
+                        "status": prev.get("status", "candidate"),
+                        "review_note": prev.get("review_note", ""),
+                    }
+        # ROR records (raw/ror_records_selected.jsonl; they carry no country): exact name
+        ror_names: dict[str, set[str]] = {}
+        for line in (self.src / F_ROR).read_text("utf-8").splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                for rn in rec.get("names", []):
+                    r = bare_ror(rec["ror_id"])
+                    if r:
+                        ror_names.setdefault(norm(rn), set()).add(r)
+        for key, accs in sorted(by_key.items()):
+            if any(a.ror for a in accs):
+                continue
+            for acc in accs:
+                for n in [acc.name, *acc.aliases]:
+                    found = ror_names.get(norm(n), set())
+                    if is_generic(n) or len(norm(n).split()) < 2 or len(found) != 1:
+                        continue
+                    ror = next(iter(found))
+                    link_id = f"{key}=ror:{ror}"
+                    if link_id in rows:
+                        continue
+                    prev = old.get(link_id, {})
+                    rows[link_id] = {
+                        "link_id": link_id, "institution_key": key, "name": acc.name,
+                        "country": acc.countries[0] if acc.countries else "",
+                        "openalex_id": "", "ror": ror, "method": "exact_name_ror_record",
+                        "confidence": "medium",
+                        "evidence": f"{acc.code} prints {n!r}; ROR record {ror} has this name "
+                                    f"(restricted/{F_ROR}; ROR records carry no country here)",
+                        "status": prev.get("status", "candidate"),
+                        "review_note": prev.get("review_note", ""),
+                    }
+        for link_id, prev in old.items():   # decisions on links no longer generated stay
+            if link_id not in rows and prev.get("status") in ("accepted", "rejected"):
+                self.warnings.append(f"id link {link_id}: no longer generated (kept)")
+                rows[link_id] = prev
+        applied = 0
+        for r in rows.values():
+            if r["status"] != "accepted":
+                continue
+            for acc in by_key.get(r["institution_key"], []):
+                if r["openalex_id"]:
+                    acc.add("openalex_ids", [r["openalex_id"]])
+                    acc.add("provenance", [f"openalex {r['openalex_id']}: reviewed link "
+                                           f"{r['link_id']} ({r['method']}; {r['review_note']})"])
+                    acc.add("licences", [LIC_OPENALEX])
+                if r["ror"] and not acc.ror:
+                    acc.ror = r["ror"]
+                    acc.add("provenance", [f"ror {r['ror']}: reviewed link {r['link_id']} "
+                                           f"({r['method']}; {r['review_note']})"])
+                    acc.add("licences", [LIC_ROR])
+            applied += 1
+        cols = ["link_id", "institution_key", "name", "country", "openalex_id", "ror",
+                "method", "confidence", "status", "review_note", "evidence"]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for link_id in sorted(rows):
+            w.writerow({c: rows[link_id].get(c, "") for c in cols})
+        if not links_path.is_file() or links_path.read_text("utf-8") != buf.getvalue():
+            links_path.write_text(buf.getvalue(), encoding="utf-8")
+        status = Counter(r["status"] for r in rows.values())
+        return {"links": len(rows), "accepted": status["accepted"],
+                "candidates": status["candidate"], "rejected": status["rejected"],
+                "applied": applied}
 
     def share_ids(self) -> None:
         """Every entry of an institution carries the ROR and OpenAlex IDs of its others."""
@@ -1499,8 +1598,12 @@ def _walk_named(obj: Any) -> Iterator[tuple[str, str, str | None, str | None]]:
             o = short_oa(oid)
             ror = obj.get("ror")
             if o:
-                yield o, name, obj.get("country_code"), bare_ror(ror if isinstance(ror, str)
-                                                                  else None)
+                r = bare_ror(ror if isinstance(ror, str) else None)
+                yield o, name, obj.get("country_code"), r
+                alts = obj.get("display_name_alternatives")
+                for alt in alts if isinstance(alts, list) else ():
+                    if isinstance(alt, str) and alt:
+                        yield o, alt, obj.get("country_code"), r
         for v in obj.values():
             yield from _walk_named(v)
     elif isinstance(obj, list):
@@ -1596,6 +1699,14 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
     b.share_ids()
     b.apply_ror_records()
     oa_info = b.resolve_openalex()   # again: RORs shared by merged entries
+    link_info = b.link_ids(LINKS)
+    b.apply_ror_records()
+    oa_info = b.resolve_openalex()   # RORs of reviewed links
+    again = b.merge_institutions(MERGES, again=True)   # keys that reviewed links gave a shared ID
+    merge_info["groups"] = sorted(merge_info["groups"] + again["groups"],
+                                  key=lambda g: g["institution_key"])
+    b.share_ids()
+    b.apply_ror_records()
     entries = b.finish()
     counts: dict[tuple[str, str], int] = {}
     for e in entries:
@@ -1621,8 +1732,8 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
         "openalex_inputs": {k: {"sha256": v} for k, v in oa_info["files"].items()},
         "ror_to_openalex_pairs": oa_info["ror_to_openalex_pairs"],
         "entries_resolved_via_ror": oa_info["entries_resolved_via_ror"],
-        "entries_resolved_by_exact_name": oa_info["entries_resolved_by_exact_name"],
         "merged_institutions": merge_info["groups"],
+        "id_links": {**link_info, "file": "tracker/data/id_links.csv"},
         "merge_file": "tracker/data/institution_merges.csv (sha256 "
                       + (sha256(MERGES)[:16] if MERGES.is_file() else "absent") + ")",
         "per_list": per_list,
