@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from tracker.cli import main
 from tracker.resolution import ResolutionCache, resolve_missing
 from tracker.sources.openalex import OpenAlexSource
@@ -47,3 +49,64 @@ def test_lists_resolve_command(oa, capsys):
     assert code == 0
     assert "asked OpenAlex about" in out and "entries have no OpenAlex ID" in out
     assert ResolutionCache.load().answers  # kept under TRACKER_HOME
+
+
+# --------------------------------------------------------------------------- reviewed ID links
+
+def test_only_reviewed_links_are_applied_to_the_registry():
+    from tracker.resolution import load_links
+
+    reg = load_registry()
+    links = load_links()
+    assert links and all(x.method and x.confidence and x.evidence and x.status in
+                         ("candidate", "accepted", "rejected") for x in links)
+
+    def ids_of(key: str) -> set[str]:
+        """IDs of the institution now holding ``key`` (itself, or the key it merged into)."""
+        es = [e for e in reg if e.institution_key == key
+              or any(m.endswith(":" + key) for m in e.merged_from)]
+        return {i for e in es for i in ((e.ror,) if e.ror else ()) + e.openalex_ids}
+
+    for x in links:
+        ids = ids_of(x.institution_key)
+        if x.status == "accepted":
+            assert x.review_note.startswith("reviewed"), x
+            assert (x.openalex_id or x.ror) in ids, x
+        elif x.status == "rejected":
+            assert x.ror not in ids and (not x.openalex_id or x.openalex_id not in ids), x
+    # the AI companies of NS-CMIC now carry their ROR (reviewed name links)
+    assert {e.ror for e in reg if e.institution_key == "sensetime"} == {"049wsmj07"}
+
+
+def test_a_user_decision_changes_which_ids_are_used(tmp_path):
+    from tracker.resolution import LinkDecisions, apply_link_decisions, load_links
+
+    reg = load_registry()
+    link = next(x for x in load_links() if x.link_id == "auto_soochow_university=I3923682")
+    assert any("I3923682" in e.openalex_ids for e in reg)
+    d = LinkDecisions.load(tmp_path / "d.json")
+    d.decide(link.link_id, "rejected", "checked: not this campus")
+    d.save()
+    again = apply_link_decisions(reg, LinkDecisions.load(tmp_path / "d.json"))
+    assert not any("I3923682" in e.openalex_ids for e in again)
+    assert any("rejected by the user: checked: not this campus" in e.provenance for e in again)
+    rocket = next(x for x in load_links() if x.status == "rejected")
+    d.decide(rocket.link_id, "accepted", "checked by hand")
+    accepted = apply_link_decisions(reg, d)
+    assert any(e.ror == rocket.ror for e in accepted if e.institution_key ==
+               rocket.institution_key)
+    with pytest.raises(ValueError, match="note"):
+        d.decide(rocket.link_id, "accepted", "  ")
+
+
+def test_links_accept_and_reject_commands(capsys):
+    from tracker.resolution import LinkDecisions
+
+    assert main(["lists", "links", "--status", "all"]) == 0
+    capsys.readouterr()
+    assert main(["lists", "reject-link", "auto_soochow_university=I3923682",
+                 "--note", "checked the campus"]) == 0
+    assert LinkDecisions.load().decisions["auto_soochow_university=I3923682"]["status"] == \
+        "rejected"
+    assert main(["lists", "accept-link", "no-such-link", "--note", "x"]) == 2
+    assert main(["lists", "links", "--status", "maybe"]) == 2

@@ -23,8 +23,9 @@ from typing import Protocol
 from tracker.sources.transport import RequestRejected
 from tracker.watchlists import Registry
 
-__all__ = ["ResolutionCache", "Resolver", "apply_resolutions", "default_cache_path",
-           "resolve_missing"]
+__all__ = ["LINK_STATUSES", "IdLink", "LinkDecisions", "ResolutionCache", "Resolver",
+           "apply_link_decisions", "apply_resolutions", "default_cache_path",
+           "default_decisions_path", "effective_links", "load_links", "resolve_missing"]
 
 
 def default_cache_path() -> Path:
@@ -134,3 +135,142 @@ def resolve_missing(
                       "entries_without_openalex_id": len(unresolved),
                       "entries_with_ror_unresolved": sorted(
                           e.entry_id for e in resolved if e.ror and not e.openalex_ids)}
+
+
+# --------------------------------------------------------------------------- reviewed ID links
+
+LINK_STATUSES = ("candidate", "accepted", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class IdLink:
+    """A proposed tie between a registry institution and an OpenAlex / ROR identifier.
+
+    ``method`` says how it was found (``exact_name_country``: a printed name equals an
+    OpenAlex record's name, same country; ``exact_name_ror_record``: it equals a ROR
+    record's name), ``confidence`` how strong that is; only ``accepted`` links (reviewed)
+    are used for matching, ``candidate`` links wait for a decision.
+    """
+
+    link_id: str
+    institution_key: str
+    name: str
+    country: str
+    openalex_id: str
+    ror: str
+    method: str
+    confidence: str
+    status: str
+    review_note: str
+    evidence: str
+
+
+def load_links(path: Path | None = None) -> list[IdLink]:
+    """The bundled reviewed-links file (``tracker/data/id_links.csv``), or one at ``path``.
+
+    Examples
+    --------
+    >>> links = {x.link_id: x for x in load_links()}
+    >>> links["auto_sensetime_group_limited=ror:049wsmj07"].status
+    'accepted'
+    """
+    import csv
+    import io
+    from importlib import resources
+
+    if path is None:
+        text = resources.files("tracker").joinpath("data/id_links.csv").read_text("utf-8")
+    else:
+        text = path.read_text("utf-8")
+    return [IdLink(**{k: (v or "") for k, v in row.items()})
+            for row in csv.DictReader(io.StringIO(text))]
+
+
+def default_decisions_path() -> Path:
+    """``$TRACKER_HOME/id_link_decisions.json``: this user's accept/reject decisions."""
+    return default_cache_path().with_name("id_link_decisions.json")
+
+
+@dataclass
+class LinkDecisions:
+    """A user's decisions on ID links: link ID → ``{"status", "note", "at"}``."""
+
+    path: Path
+    decisions: dict[str, dict[str, str]]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> LinkDecisions:
+        p = path or default_decisions_path()
+        try:
+            return cls(p, dict(json.loads(p.read_text("utf-8")).get("decisions", {})))
+        except FileNotFoundError:
+            return cls(p, {})
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{p}: cannot read the ID-link decisions ({exc})") from exc
+
+    def decide(self, link_id: str, status: str, note: str) -> None:
+        """Record ``accepted`` or ``rejected`` (with the reviewer's note) for a link."""
+        if status not in ("accepted", "rejected"):
+            raise ValueError(f"a decision is accepted or rejected, not {status!r}")
+        if not note.strip():
+            raise ValueError("a decision needs a note saying what was checked")
+        self.decisions[link_id] = {"status": status, "note": note.strip(),
+                                   "at": datetime.now(UTC).isoformat(timespec="seconds")}
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"decisions": dict(sorted(self.decisions.items()))},
+                                  indent=1), "utf-8")
+        tmp.replace(self.path)
+
+
+def effective_links(links: list[IdLink], decisions: LinkDecisions) -> list[IdLink]:
+    """The links with this user's decisions applied over the bundled statuses."""
+    out = []
+    for x in links:
+        d = decisions.decisions.get(x.link_id)
+        if d:
+            x = replace(x, status=d["status"], review_note=f"{d['note']} (user decision, "
+                                                           f"{d.get('at', '')})")
+        out.append(x)
+    return out
+
+
+def apply_link_decisions(registry: Registry, decisions: LinkDecisions,
+                         links: list[IdLink] | None = None) -> Registry:
+    """The registry with the IDs of links this user accepted added to the institution's
+    entries (and those of bundled links this user rejected removed).
+
+    Bundled accepted links are already in the bundled registry; this applies only what
+    the user changed.  Each added ID says so in the entry's provenance.
+    """
+    bundled = {x.link_id: x for x in (load_links() if links is None else links)}
+    if not decisions.decisions:
+        return registry
+    add: dict[str, list[IdLink]] = {}
+    drop: dict[str, list[IdLink]] = {}
+    for link_id, d in decisions.decisions.items():
+        x = bundled.get(link_id)
+        if x is None or d["status"] == x.status:
+            continue
+        (add if d["status"] == "accepted" else drop).setdefault(x.institution_key,
+                                                                []).append(x)
+    if not add and not drop:
+        return registry
+    entries = []
+    for e in registry:
+        for x in add.get(e.institution_key, ()):
+            oids = (*e.openalex_ids, x.openalex_id) if x.openalex_id and \
+                x.openalex_id not in e.openalex_ids else e.openalex_ids
+            e = replace(e, openalex_ids=oids, ror=e.ror or x.ror or None,
+                        provenance=f"{e.provenance}; ID link {x.link_id} accepted by the "
+                                   f"user: {decisions.decisions[x.link_id]['note']}")
+        for x in drop.get(e.institution_key, ()):
+            e = replace(e, openalex_ids=tuple(o for o in e.openalex_ids if o != x.openalex_id),
+                        ror=None if x.ror and e.ror == x.ror else e.ror,
+                        provenance=f"{e.provenance}; ID link {x.link_id} rejected by the "
+                                   f"user: {decisions.decisions[x.link_id]['note']}")
+        entries.append(e)
+    return Registry(entries, lists=registry.lists.values(), editions=registry.editions,
+                    version=f"{registry.version}+links", built_from=registry.built_from)

@@ -169,6 +169,8 @@ def _load_registry(watchlists: Sequence[Path]) -> Registry:
 
         try:
             reg = apply_resolutions(reg, ResolutionCache.load().answers)
+            from tracker.resolution import LinkDecisions, apply_link_decisions
+            reg = apply_link_decisions(reg, LinkDecisions.load())   # user-reviewed ID links
         except ValueError as exc:
             err.print(f"tracker: warning: {exc}; going on without it", markup=False)
         for wl in watchlists:

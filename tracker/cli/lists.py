@@ -377,3 +377,77 @@ def resolve(
               f"(matched by ROR or name only); {len(still)} of them have a ROR that OpenAlex "
               f"did not resolve" + (": " + ", ".join(still[:20]) + (" ..." if len(still) > 20
                                                                      else "") if still else ""))
+
+
+@lists_app.command("links")
+def links(
+    status: Annotated[str, typer.Option(
+        help="Show links with this status: candidate, accepted, rejected or all.")]
+    = "candidate",
+) -> None:
+    """ID links between listed institutions and OpenAlex / ROR records, with their review.
+
+    Only accepted links (reviewed) and exact identifier pairs are used for matching;
+    candidates wait for a decision (tracker lists accept-link / reject-link). Your
+    decisions are kept in $TRACKER_HOME/id_link_decisions.json.
+
+    Examples:
+
+        tracker lists links
+
+        tracker lists links --status all
+    """
+    from tracker.resolution import LINK_STATUSES, LinkDecisions, effective_links, load_links
+
+    if status not in (*LINK_STATUSES, "all"):
+        _fail(f"--status must be one of {', '.join(LINK_STATUSES)} or all, not {status!r}")
+    rows = _guard(lambda: effective_links(load_links(), LinkDecisions.load()))
+    shown = [x for x in rows if status == "all" or x.status == status]
+    t = Table(title=f"{len(shown)} ID links ({status}) of {len(rows)}")
+    for col in ("link", "institution", "OpenAlex", "ROR", "method", "confidence", "status",
+                "evidence / review"):
+        t.add_column(col, overflow="fold")
+    for x in shown:
+        t.add_row(x.link_id, f"{x.name} ({x.country})", x.openalex_id, x.ror, x.method,
+                  x.confidence, x.status, x.review_note or x.evidence)
+    out.print(t)
+
+
+def _decide(link_id: str, status: str, note: str) -> None:
+    from tracker.resolution import LinkDecisions, load_links
+
+    known = {x.link_id for x in _guard(load_links)}
+    if link_id not in known:
+        _fail(f"no ID link {link_id!r} (see `tracker lists links --status all`)")
+    decisions = _guard(LinkDecisions.load)
+    _guard(lambda: decisions.decide(link_id, status, note))
+    _guard(decisions.save)
+    out.print(f"{link_id}: {status} ({note}); kept in {decisions.path}", markup=False)
+
+
+@lists_app.command("accept-link")
+def accept_link(
+    link_id: Annotated[str, typer.Argument(help="The link, as `tracker lists links` shows.")],
+    note: Annotated[str, typer.Option(help="What you checked (required).")],
+) -> None:
+    """Accept an ID link after checking it: its IDs are then used for matching.
+
+    Example:
+
+        tracker lists accept-link 'auto_soochow_university=I3923682' --note 'Suzhou, CN'
+    """
+    _decide(link_id, "accepted", note)
+
+
+@lists_app.command("reject-link")
+def reject_link(
+    link_id: Annotated[str, typer.Argument(help="The link, as `tracker lists links` shows.")],
+    note: Annotated[str, typer.Option(help="Why it is not the same institution (required).")],
+) -> None:
+    """Reject an ID link: its IDs are not used (a bundled accepted link is withdrawn).
+
+    Example:
+
+        tracker lists reject-link 'auto_soochow_university=I3923682' --note 'Taipei campus'
+    """
+    _decide(link_id, "rejected", note)
