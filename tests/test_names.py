@@ -448,3 +448,73 @@ def test_an_acronym_match_says_which_context_supported_it(nm: NameMatcher) -> No
     ms = [m for m in raw(nm, "HIT, Harbin, China") if m.entry.institution_key == "hit"]
     assert ms and all(m.support and "country CN" in m.support for m in ms)
     assert all(m.alias == "HIT" for m in ms)
+
+
+# --------------------------------------------------------------------------- qualifiers
+
+def _qualified_names(reg: Registry) -> list[tuple[str, str, str, str]]:
+    """(entry ID, name as printed, the name without its place qualifier, qualifier code)
+    for every name a list prints with a place in parentheses ("(UK)", "(HK)", ...)."""
+    from tracker.names import QUALIFIER_PLACES
+
+    places = {**load_country_names(), **QUALIFIER_PLACES}
+    out = []
+    for e in reg:
+        for n in (e.name, *e.aliases):
+            for m in re.finditer(r"\(([^)]*)\)", n):
+                code = places.get(normalize(m.group(1)))
+                if code and code != e.country:
+                    out.append((e.entry_id, n, " ".join((n[:m.start()] + " " +
+                                                         n[m.end():]).split()), code))
+    return sorted(set(out))
+
+
+def test_a_qualifier_is_never_dropped(reg: Registry, nm: NameMatcher) -> None:
+    """Property over every qualified name the lists print (e.g. the Entity List's
+    'Shanghai Fudan Microelectronics (HK) Co., Ltd.', 'Huawei Technologies (UK) Co.,
+    Ltd.'): the unqualified name never matches the qualified entry, and the qualified
+    name never matches an entry of another country that does not print it.  The old
+    matcher read '(HK)' as an acronym and dropped it both ways."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    cases = _qualified_names(reg)
+    assert len(cases) >= 10
+    by_id = reg.entry_index
+
+    @settings(max_examples=200, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(cases))
+    def check(case: tuple[str, str, str, str]) -> None:
+        entry_id, qualified, bare, code = case
+        entry = by_id[entry_id]
+        own = {normalize(x) for x in (entry.name, *entry.aliases)}
+        if normalize(bare) not in own:
+            # the entry may print a shorter name of its own ('Planet Technology'); never
+            # the qualified name with its qualifier dropped
+            for m in raw(nm, bare):
+                if m.entry.entry_id == entry_id and not m.context_only:
+                    assert normalize(m.alias) != normalize(bare), (bare, entry_id, m.alias)
+                    assert normalize(m.alias) in own or normalize(
+                        re.sub(r"\s*\([^)]*\)", " ", m.alias)) in own, (bare, m.alias)
+        for m in raw(nm, qualified):
+            if m.context_only or m.entry.institution_key == entry.institution_key:
+                continue
+            printed = {normalize(x) for x in (m.entry.name, *m.entry.aliases)}
+            assert normalize(qualified) in printed or m.entry.country in (None, code), (
+                qualified, m.entry.entry_id, m.detail)
+
+    check()
+
+
+def test_a_subsidiary_is_not_its_parent_on_real_list_names(nm: NameMatcher) -> None:
+    hk = "Shanghai Fudan Microelectronics (HK) Co., Ltd."           # Entity List text
+    got = {m.entry.institution_key for m in raw(nm, hk) if not m.context_only}
+    assert "auto_shanghai_fudan_microelectronics_hk_co_ltd" in got
+    assert "auto_shanghai_fudan_microelectronics_co_ltd" not in got
+    parent = "Shanghai Fudan Microelectronics Co., Ltd."               # Entity List text
+    got = {m.entry.institution_key for m in raw(nm, parent) if not m.context_only}
+    assert got == {"auto_shanghai_fudan_microelectronics_co_ltd"}
+    branch = "Huawei Technologies Co., Ltd. Beijing Branch"
+    assert not [m for m in raw(nm, branch) if m.entry.institution_key == "huawei"
+                and not m.context_only]

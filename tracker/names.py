@@ -84,6 +84,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ from tracker.watchlists import ListEntry, Registry
 __all__ = [
     "ABBREVIATIONS",
     "DEFAULT_FUZZY_THRESHOLD",
+    "QUALIFIER_PLACES",
     "Lookalike",
     "LookalikeError",
     "NameMatcher",
@@ -208,12 +210,42 @@ class LookalikeError(ValueError):
     hard-negative guard, so the matcher refuses to start."""
 
 
+#: Place qualifiers the country table does not hold (ISO 3166-1 names and codes): a
+#: "(HK)" or "(Hong Kong)" after a company name makes it another legal entity.
+QUALIFIER_PLACES: dict[str, str] = {
+    "hk": "HK", "h k": "HK", "hong kong": "HK", "hongkong": "HK", "macau": "MO",
+    "macao": "MO", "bvi": "VG", "british virgin islands": "VG", "uk": "GB",
+}
+#: Words of a legal form, after normalisation: a place between a name and one of these
+#: ("X (UK) Co., Ltd.") names a subsidiary, not X.
+_LEGAL_WORDS = frozenset({"company", "limited", "corporation", "inc", "incorporated", "llc",
+                          "ab", "gmbh", "pty", "pvt", "private", "plc", "ag", "bv", "oy",
+                          "as", "sa", "srl", "kk", "ooo", "jsc", "pjsc"})
+
+
+@cache
+def _places() -> dict[str, str]:
+    """Normalised place name → ISO code: the bundled country table plus
+    :data:`QUALIFIER_PLACES`."""
+    return {**load_country_names(), **QUALIFIER_PLACES}
+
+
+def _is_qualifier(inner: str) -> bool:
+    """A parenthesis that qualifies a name (a country, a branch, a campus): part of the
+    name, never dropped ("X (UK) Co., Ltd." is not "X Co., Ltd.")."""
+    words = normalize(inner)
+    return words in _places() or bool(re.search(r"\b(branch|campus)\b", words))
+
+
 def _drop_parens(text: str) -> str:
     """Drop parentheses that hold an acronym or a note ("(NUDT)", "(See alternate address
-    under ...)", "(China)"); keep the words of any other parenthesis."""
+    under ...)"); keep the words of any other parenthesis, and always those of a
+    qualifier ("(UK)", "(Hong Kong)", "(Sweden)", "(Beijing Branch)")."""
     def repl(m: re.Match[str]) -> str:
         inner = m.group(1).strip()
         letters = re.sub(r"[\W_]", "", inner)
+        if _is_qualifier(inner):
+            return " " + inner
         if (letters.isupper() and len(letters) <= 10) or re.match(
                 r"(?i)(see |a\.?k\.?a|formerly|china|group|pvt|private)", inner) or not letters:
             return ""
@@ -442,6 +474,7 @@ class _Hit:
     parent_found: str = ""         # parent phrase found in the string ("" if none)
     unit: Lookalike | None = None
     lists: frozenset[str] = frozenset()   # only entries of these lists print the alias
+    qualifier: str = ""            # place code or "branch" right after the name in the string
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,6 +633,9 @@ class NameMatcher:
         self.listed_names: dict[str, set[str]] = {}
         for name, code in countries.items():
             _trie_add(self._country_trie, name.split(), _Alias(name, code, "country"))
+        self._place_trie: _Trie = {}
+        for name, code in {**countries, **QUALIFIER_PLACES}.items():
+            _trie_add(self._place_trie, name.split(), _Alias(name, code, "country"))
         self._parents = self._find_parents()
         self._unit_of_parent: dict[tuple[str, ...], set[str]] = defaultdict(set)
         self._fuzzy_names: list[tuple[str, _Alias]] = []
@@ -978,13 +1014,37 @@ class NameMatcher:
                        "abbreviated": "in abbreviated form (small words dropped)",
                        "chinese": "as a Chinese name"}[form]
             hit = _Hit(a.key, a.text, s, e, "name", score, a.kind, formtxt, parent_found, unit,
-                       a.lists)
+                       a.lists, self._qualifier_after(toks, seg, e) if latin else "")
             slot = (a.key, a.lists)
             prev = out.get(slot)
             if prev is None or (hit.score, hit.end - hit.start) > (prev.score,
                                                                   prev.end - prev.start):
                 out[slot] = hit
         return list(out.values())
+
+    def _qualifier_after(self, toks: Sequence[str], seg: Sequence[int], e: int) -> str:
+        """What qualifies the name ending at token ``e``: ``branch`` (a later word of the
+        same comma-separated part or its legal form: "X Co., Ltd. Beijing Branch"), or
+        the ISO code of a place followed by a legal form or ending the string ("X (UK)
+        Co., Ltd.", "X Co., Ltd. (Hong Kong)"); "" when nothing does."""
+        n = len(toks)
+        if e >= n or e == 0:
+            return ""
+        k, cur = e, seg[e - 1]
+        while k < n:
+            if seg[k] != cur:   # "X Co., Ltd. Beijing Branch": the legal form goes on
+                if toks[k] not in _LEGAL_WORDS:
+                    break
+                cur = seg[k]
+            if toks[k] == "branch":
+                return "branch"
+            k += 1
+        if toks[e] not in self._place_trie:
+            return ""
+        for end, vals in _trie_walk(self._place_trie, toks, e, n):
+            if end == n or any(t in _LEGAL_WORDS for t in toks[end:end + 2]):
+                return next(iter(vals)).key
+        return ""
 
     def _fuzzy(self, toks: list[str], seg: list[int],
                cands: list[tuple[int, int, int, int, _Alias, str]]) -> list[_Hit]:
@@ -1235,6 +1295,11 @@ class NameMatcher:
         ok = _CN_COMPAT.get(e.country or "", frozenset({e.country})) if e.country else None
         weak = hit.kind in ("acronym", "generic", "weak") or hit.method == "fuzzy"
         context: list[str] = []
+        # a qualified name is another entity: "X (UK) Co., Ltd." is not X, a branch not its
+        # company (the qualified entity, where listed, is found under its own name)
+        if hit.qualifier == "branch" or (hit.qualifier and e.country
+                                         and hit.qualifier != e.country):
+            return None
         # country conflict: the string (or, for weak names, OpenAlex) points elsewhere
         if ok is not None and hit.unit is None:
             if scan.countries and not (scan.countries & ok):
@@ -1404,7 +1469,7 @@ class NameMatcher:
         return out
 
 
-_CACHE_MAGIC = b"tracker-name-matcher-v2\n"   # v2: aliases carry their lists
+_CACHE_MAGIC = b"tracker-name-matcher-v3\n"   # v3: aliases carry their lists, hits qualifiers
 
 
 def _default_cache_dir() -> Path:
