@@ -177,6 +177,7 @@ def show(
               "spelling, the ROR ID or the OpenAlex ID)")
     # one institution at a time, with all its memberships (whichever one matched)
     keys = list(dict.fromkeys(e.institution_key or e.entry_id for e in hits))
+    links = _institution_links()
     for key in keys:
         inst = reg.institution(key)
         if inst is None:   # an entry without an institution key
@@ -184,7 +185,8 @@ def show(
                 if e.entry_id == key:
                     _print_entry(e)
             continue
-        _print_institution(inst)
+        former = {m.split(":", 1)[1] for m in inst.merged_from}
+        _print_institution(inst, [x for k in (key, *sorted(former)) for x in links.get(k, [])])
         for e in inst.memberships:
             _print_entry(e)
 
@@ -218,7 +220,25 @@ def _when(e: ListEntry) -> str:
     return f"listed on {e.listed_on.isoformat()}"
 
 
-def _print_institution(inst: Institution) -> None:
+def _institution_links() -> dict[str, list[str]]:
+    """Institution key → its ID links in words (bundled, with this user's decisions)."""
+    from tracker.resolution import LinkDecisions, effective_links, load_links
+
+    try:
+        links = effective_links(load_links(), LinkDecisions.load())
+    except (OSError, ValueError) as exc:
+        err.print(f"warning: ID links not shown ({exc})", markup=False)
+        return {}
+    out: dict[str, list[str]] = {}
+    for x in links:
+        ident = ", ".join(i for i in (x.openalex_id, f"ror {x.ror}" if x.ror else "") if i)
+        out.setdefault(x.institution_key, []).append(
+            f"{x.link_id}: {ident} ({x.method}, {x.confidence}; {x.status}"
+            f"{': ' + x.review_note if x.review_note else ''})")
+    return out
+
+
+def _print_institution(inst: Institution, links: list[str] | None = None) -> None:
     t = Table(title=f"institution {inst.key}: {inst.name}", show_header=False)
     t.add_column("field", style="bold")
     t.add_column("value", overflow="fold")
@@ -228,7 +248,8 @@ def _print_institution(inst: Institution) -> None:
     for k, v in (("country", inst.country or ""), ("memberships", lists),
                  ("ROR", ", ".join(inst.rors) or "none"),
                  ("OpenAlex IDs", ", ".join(inst.openalex_ids) or "none"),
-                 ("merged records", ", ".join(inst.merged_from))):
+                 ("merged records", ", ".join(inst.merged_from)),
+                 ("ID links", "; ".join(links or []))):
         if v:
             t.add_row(k, v)
     out.print(t)
