@@ -110,3 +110,52 @@ def test_links_accept_and_reject_commands(capsys):
         "rejected"
     assert main(["lists", "accept-link", "no-such-link", "--note", "x"]) == 2
     assert main(["lists", "links", "--status", "maybe"]) == 2
+
+
+def _without_ids(reg: Registry, key: str) -> Registry:
+    return Registry([replace(e, ror=None, openalex_ids=()) if e.institution_key == key else e
+                     for e in reg], lists=reg.lists.values(), editions=reg.editions,
+                    version="test")
+
+
+def test_by_name_search_finds_candidates_that_wait_for_review(oa, tmp_path):
+    """Against the local OpenAlex-compatible server (real recorded institution records):
+    an institution stripped of its IDs is found again by name + country, as a candidate
+    link; it adds its ID only once accepted."""
+    import pyalex
+
+    from tracker.resolution import LinkDecisions, apply_link_decisions, search_name_links
+    from tracker.sources.openalex import routed
+
+    bundled = load_registry()
+    key = next(e.institution_key for e in bundled.by_ror("03cve4549"))   # Tsinghua
+    reg = _without_ids(bundled, key)
+    source = OpenAlexSource(base_url=oa.url)
+
+    def search(name: str, country: str) -> list[dict[str, object]]:
+        assert source.session is not None
+        with routed(source.session):
+            return [dict(x) for x in pyalex.Institutions().filter(
+                **{"display_name.search": name, "country_code": country}).get(per_page=10)]
+
+    decisions = LinkDecisions.load(tmp_path / "d.json")
+    only = Registry([e for e in reg if e.institution_key == key], lists=reg.lists.values(),
+                    editions=reg.editions, version="t")
+    report = search_name_links(only, search, decisions)
+    assert report == {"asked": 1, "candidates": 1, "keys_without_id": 1}
+    (link_id, link), = decisions.found.items()
+    assert link["openalex_id"] == "I99065089" and link["status"] == "candidate"
+    assert link["method"] == "api_name_country" and link["ror"] == "03cve4549"
+    # a candidate changes nothing; an accepted one gives the institution its IDs
+    assert not any(e.openalex_ids for e in apply_link_decisions(reg, decisions)
+                   if e.institution_key == key)
+    decisions.decide(link_id, "accepted", "checked: Tsinghua University, Beijing")
+    got = [e for e in apply_link_decisions(reg, decisions) if e.institution_key == key]
+    assert got and all("I99065089" in e.openalex_ids and e.ror == "03cve4549" for e in got)
+
+
+def test_lists_resolve_by_name_command(oa, capsys):
+    code = main(["lists", "resolve", "--openalex-url", oa.url, "--by-name", "--limit", "3"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "searched OpenAlex by name for 3 of" in out and "candidate links" in out

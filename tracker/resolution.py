@@ -15,17 +15,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from tracker.sources.transport import RequestRejected
-from tracker.watchlists import Registry
+from tracker.watchlists import ListEntry, Registry
 
 __all__ = ["LINK_STATUSES", "IdLink", "LinkDecisions", "ResolutionCache", "Resolver",
            "apply_link_decisions", "apply_resolutions", "default_cache_path",
-           "default_decisions_path", "effective_links", "load_links", "resolve_missing"]
+           "default_decisions_path", "effective_links", "load_links", "resolve_missing",
+           "search_name_links"]
 
 
 def default_cache_path() -> Path:
@@ -193,16 +194,20 @@ def default_decisions_path() -> Path:
 
 @dataclass
 class LinkDecisions:
-    """A user's decisions on ID links: link ID → ``{"status", "note", "at"}``."""
+    """A user's decisions on ID links (link ID → ``{"status", "note", "at"}``), and the
+    candidate links ``tracker lists resolve --by-name`` found through the API (``found``,
+    link ID → the link's fields)."""
 
     path: Path
     decisions: dict[str, dict[str, str]]
+    found: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None) -> LinkDecisions:
         p = path or default_decisions_path()
         try:
-            return cls(p, dict(json.loads(p.read_text("utf-8")).get("decisions", {})))
+            doc = json.loads(p.read_text("utf-8"))
+            return cls(p, dict(doc.get("decisions", {})), dict(doc.get("found", {})))
         except FileNotFoundError:
             return cls(p, {})
         except (OSError, ValueError) as exc:
@@ -220,15 +225,19 @@ class LinkDecisions:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"decisions": dict(sorted(self.decisions.items()))},
+        tmp.write_text(json.dumps({"decisions": dict(sorted(self.decisions.items())),
+                                   "found": dict(sorted(self.found.items()))},
                                   indent=1), "utf-8")
         tmp.replace(self.path)
 
 
 def effective_links(links: list[IdLink], decisions: LinkDecisions) -> list[IdLink]:
-    """The links with this user's decisions applied over the bundled statuses."""
+    """The bundled links plus those found through the API, with this user's decisions
+    applied over their statuses."""
     out = []
-    for x in links:
+    known = {x.link_id for x in links}
+    found = [IdLink(**v) for k, v in sorted(decisions.found.items()) if k not in known]
+    for x in [*links, *found]:
         d = decisions.decisions.get(x.link_id)
         if d:
             x = replace(x, status=d["status"], review_note=f"{d['note']} (user decision, "
@@ -246,6 +255,8 @@ def apply_link_decisions(registry: Registry, decisions: LinkDecisions,
     the user changed.  Each added ID says so in the entry's provenance.
     """
     bundled = {x.link_id: x for x in (load_links() if links is None else links)}
+    for k, v in decisions.found.items():
+        bundled.setdefault(k, IdLink(**v))
     if not decisions.decisions:
         return registry
     add: dict[str, list[IdLink]] = {}
@@ -274,3 +285,63 @@ def apply_link_decisions(registry: Registry, decisions: LinkDecisions,
         entries.append(e)
     return Registry(entries, lists=registry.lists.values(), editions=registry.editions,
                     version=f"{registry.version}+links", built_from=registry.built_from)
+
+
+def search_name_links(
+    registry: Registry,
+    search: Callable[[str, str], list[dict[str, object]]],
+    decisions: LinkDecisions,
+    *,
+    limit: int | None = None,
+) -> dict[str, int]:
+    """Ask OpenAlex for institutions named like the listed institutions that have no ID.
+
+    For every institution key with no ROR and no OpenAlex ID on any list (and a country),
+    ``search(name, country_code)`` returns OpenAlex institution records (e.g. the
+    ``display_name.search`` filter with ``country_code``).  A record whose display name or
+    alternative name equals one of the names the lists print, after normalisation, in the
+    same country, is one *candidate* link (method ``api_name_country``): it is kept in
+    ``decisions.found`` and used only once accepted (``tracker lists accept-link``).
+    Several such records for one name: every one is a candidate (the reviewer picks).
+
+    Returns counts: ``asked``, ``candidates`` (new), ``keys_without_id``.
+    """
+    from tracker.names import normalize
+
+    keys: dict[str, list[ListEntry]] = {}
+    for e in registry:
+        keys.setdefault(e.institution_key or e.entry_id, []).append(e)
+    todo = [(k, es) for k, es in sorted(keys.items())
+            if not any(e.ror or e.openalex_ids for e in es)
+            and any(e.country for e in es)
+            and not any(e.entry_type in ("talent_program", "address") for e in es)]
+    asked = new = 0
+    for key, es in todo:
+        if limit is not None and asked >= limit:
+            break
+        main = next((e for e in es if e.is_designation), es[0])
+        cc = main.country or ""
+        printed = {normalize(n) for e in es for n in (e.name, *e.aliases)} - {""}
+        asked += 1
+        for rec in search(main.name, cc):
+            oid = str(rec.get("id") or "").rsplit("/", 1)[-1]
+            alts = rec.get("display_name_alternatives")
+            names = [str(rec.get("display_name") or "")] + (
+                [str(x) for x in alts] if isinstance(alts, list) else [])
+            same = [n for n in names if n and normalize(n) in printed]
+            if not oid.startswith("I") or not same or (rec.get("country_code") or "") != cc:
+                continue
+            link_id = f"{key}={oid}"
+            if link_id in decisions.found:
+                continue
+            ror = str(rec.get("ror") or "").rsplit("/", 1)[-1]
+            decisions.found[link_id] = {
+                "link_id": link_id, "institution_key": key, "name": main.name,
+                "country": cc, "openalex_id": oid, "ror": ror,
+                "method": "api_name_country", "confidence": "medium", "status": "candidate",
+                "review_note": "",
+                "evidence": f"OpenAlex institution {oid} is named {same[0]!r} ({cc}), a name "
+                            f"{main.list} prints for '{main.name}'",
+            }
+            new += 1
+    return {"asked": asked, "candidates": new, "keys_without_id": len(todo)}

@@ -7,6 +7,7 @@ traceback is ever shown.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -361,17 +362,27 @@ def resolve(
         help="OpenAlex-compatible server. The API key is read from OPENALEX_API_KEY.")]
     = "https://api.openalex.org",
     refresh: Annotated[bool, typer.Option(help="Ask again for RORs asked before.")] = False,
+    by_name: Annotated[bool, typer.Option(
+        "--by-name", help="Also search OpenAlex by name (and country) for institutions with "
+        "no ROR and no OpenAlex ID; what is found is a candidate link to review.")] = False,
+    limit: Annotated[int | None, typer.Option(
+        help="With --by-name: ask about at most this many institutions (one list call "
+        "each).")] = None,
     registry: RegistryOpt = None,
 ) -> None:
     """Look up OpenAlex IDs for list entries that have a ROR ID but no OpenAlex ID.
 
     Each ROR is asked once (``/institutions/ror:...``, a free single-entity call); the
     answers are kept in $TRACKER_HOME/resolved_openalex_ids.json and used by every later
-    screen. Entries still unresolved are listed.
+    screen. Entries still unresolved are listed. With --by-name, institutions without any
+    ID are searched by name and country; exact-name records become candidate links
+    (tracker lists links), used only once you accept them.
 
-    Example:
+    Examples:
 
         tracker lists resolve
+
+        tracker lists resolve --by-name --limit 50
     """
     import os
 
@@ -394,6 +405,31 @@ def resolve(
               f"answers kept in {cache.path}")
     still = report["entries_with_ror_unresolved"]
     assert isinstance(still, list)
+    if by_name:
+        import pyalex
+
+        from tracker.resolution import LinkDecisions, search_name_links
+        from tracker.sources.openalex import routed
+
+        if limit is not None and limit < 1:
+            _fail("--limit must be 1 or more")
+
+        def search(name: str, country: str) -> list[dict[str, object]]:
+            clean = " ".join(re.sub(r"[^\w\s.'-]", " ", name).split())
+            flt: dict[str, str] = {"display_name.search": clean}
+            if country:
+                flt["country_code"] = country
+            assert source.session is not None
+            with routed(source.session):
+                return [dict(x) for x in pyalex.Institutions().filter(**flt).get(per_page=10)]
+
+        decisions = _guard(LinkDecisions.load)
+        found = _guard(lambda: search_name_links(reg, search, decisions, limit=limit))
+        _guard(decisions.save)
+        out.print(f"searched OpenAlex by name for {found['asked']} of "
+                  f"{found['keys_without_id']} institutions without any ID: "
+                  f"{found['candidates']} new candidate links (review them: tracker lists "
+                  f"links); kept in {decisions.path}")
     out.print(f"{report['entries_without_openalex_id']} entries have no OpenAlex ID "
               f"(matched by ROR or name only); {len(still)} of them have a ROR that OpenAlex "
               f"did not resolve" + (": " + ", ".join(still[:20]) + (" ..." if len(still) > 20
