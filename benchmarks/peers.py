@@ -62,11 +62,14 @@ def registry_keys(path: str | Path = REGISTRY) -> list[dict[str, Any]]:
     ``kind`` is ``openalex_id``, ``ror`` or ``lineage`` (an entry's OpenAlex ID again, for
     entries that cover sub-units: a tie through an ancestor in the lineage).
     """
-    entries = orjson.loads(Path(path).read_bytes())["entries"]
+    doc = orjson.loads(Path(path).read_bytes())
+    since = {li["code"]: li.get("first_published") or "" for li in doc.get("lists") or []}
     rows = []
-    for e in entries:
+    for e in doc["entries"]:
         base = {"entry_id": e["entry_id"], "list": e["list"], "entry_name": e["name"],
-                "listed_on": e.get("listed_on") or "", "removed_on": e.get("removed_on") or ""}
+                "listed_on": e.get("listed_on") or "", "removed_on": e.get("removed_on") or "",
+                "on_list_by": e.get("listed_on_kind") == "on_list_by",
+                "list_since": since.get(e["list"], "")}
         for oid in e.get("openalex_ids") or []:
             rows.append({**base, "kind": "openalex_id", "key": oid})
             if e.get("covers_subunits"):
@@ -76,13 +79,23 @@ def registry_keys(path: str | Path = REGISTRY) -> list[dict[str, Any]]:
     return rows
 
 
-def _listed_at(date: str, year: Any, listed: str, removed: str) -> str:
-    if not listed or not (date or year):
+def _listed_at(date: str, year: Any, row: dict[str, Any]) -> str:
+    """The registry's date rules: before the list itself existed is ``no``; an entry only
+    known to be "on the list by" a date is ``unknown`` before it; by year, the listing year
+    is ``unknown``."""
+    listed, removed, since = row["listed_on"], row["removed_on"], row["list_since"]
+    if not (date or year):
+        return "unknown"
+    if since and (date < since if date else int(year) < int(since[:4])):
+        return "no"
+    if not listed or (row["on_list_by"] and (date or f"{year}-01-01") < listed):
         return "unknown"
     if date:
         return "yes" if date >= listed and not (removed and date >= removed) else "no"
     y, ly = int(year), int(listed[:4])
-    return "unknown" if y == ly else "yes" if y > ly else "no"
+    if y == ly or (y > ly and removed and y >= int(removed[:4])):
+        return "unknown"
+    return "yes" if y > ly else "no"
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -142,8 +155,7 @@ def python_peer(works_path: str | Path, out_csv: str | Path, registry: str | Pat
                         "list": row["list"], "entry_name": row["entry_name"],
                         "match_method": method, "publication_date": date,
                         "listed_on": row["listed_on"],
-                        "listed_at_publication": _listed_at(date, year, row["listed_on"],
-                                                            row["removed_on"])})
+                        "listed_at_publication": _listed_at(date, year, row)})
         n = len(auths)
         if n < 2 or n > MAX_AUTHORS or (work.get("is_authors_truncated") and n >= MAX_AUTHORS):
             continue
@@ -213,7 +225,8 @@ SELECT k.work_id, min(k.idx) AS authorship_index, any_value(k.author_id) AS auth
        arg_min(k.kind, k.rank) AS match_method,
        any_value(k.publication_date) AS publication_date,
        any_value(k.publication_year) AS publication_year,
-       any_value(r.listed_on) AS listed_on, any_value(r.removed_on) AS removed_on
+       any_value(r.listed_on) AS listed_on, any_value(r.removed_on) AS removed_on,
+       any_value(r.on_list_by) AS on_list_by, any_value(r.list_since) AS list_since
 FROM keys k JOIN reg r ON r.kind = k.kind AND r.key = k.key
 GROUP BY k.work_id, coalesce(k.author_id, 'pos' || k.idx), coalesce(k.iid, k.ror), r.entry_id;
 """
@@ -222,13 +235,21 @@ _ASSESS_SQL = """
 CREATE TEMP TABLE findings AS
 SELECT work_id, authorship_index, author_id, institution_id, institution_ror, entry_id, list,
        entry_name, match_method, publication_date, listed_on,
-       CASE WHEN listed_on = '' OR (publication_date IS NULL AND publication_year IS NULL)
-              THEN 'unknown'
+       CASE WHEN publication_date IS NULL AND publication_year IS NULL THEN 'unknown'
+            WHEN list_since <> '' AND (CASE WHEN publication_date IS NOT NULL
+                   THEN publication_date < list_since
+                   ELSE publication_year < CAST(left(list_since, 4) AS INTEGER) END)
+              THEN 'no'
+            WHEN listed_on = '' THEN 'unknown'
+            WHEN on_list_by AND coalesce(publication_date, publication_year || '-01-01')
+                 < listed_on THEN 'unknown'
             WHEN publication_date IS NOT NULL
               THEN CASE WHEN publication_date >= listed_on
                          AND NOT (removed_on <> '' AND publication_date >= removed_on)
                         THEN 'yes' ELSE 'no' END
             WHEN publication_year = CAST(left(listed_on, 4) AS INTEGER) THEN 'unknown'
+            WHEN removed_on <> '' AND publication_year >= CAST(left(removed_on, 4) AS INTEGER)
+              THEN 'unknown'
             WHEN publication_year > CAST(left(listed_on, 4) AS INTEGER) THEN 'yes'
             ELSE 'no' END AS listed_at_publication
 FROM ties;
@@ -259,10 +280,12 @@ def duckdb_peer(works_path: str | Path, out_csv: str | Path, registry: str | Pat
                 "SET disabled_optimizers='build_side_probe_side'")
     rows = registry_keys(registry)
     con.execute("CREATE TEMP TABLE reg (kind VARCHAR, key VARCHAR, entry_id VARCHAR, "
-                "list VARCHAR, entry_name VARCHAR, listed_on VARCHAR, removed_on VARCHAR)")
-    con.executemany("INSERT INTO reg VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "list VARCHAR, entry_name VARCHAR, listed_on VARCHAR, removed_on VARCHAR, "
+                "on_list_by BOOLEAN, list_since VARCHAR)")
+    con.executemany("INSERT INTO reg VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(r["kind"], r["key"], r["entry_id"], r["list"], r["entry_name"],
-                      r["listed_on"], r["removed_on"]) for r in rows])
+                      r["listed_on"], r["removed_on"], r["on_list_by"], r["list_since"])
+                     for r in rows])
     con.execute(_TIES_SQL.format(works=_sql_str(str(works_path))))
     con.execute(_ASSESS_SQL)
     t_match = time.perf_counter()

@@ -120,8 +120,8 @@ print("by list:", counts["findings_by_list"])
 # %% [markdown]
 # Every finding is one (work, authorship, institution, list entry) tie with its evidence.
 # `listed_at_publication` compares the paper's date with the entry's **sourced** listing
-# date: `yes`, `no`, or `unknown` when no source gives a listing date or the paper has only
-# a year.  ASPI's China Defence Universities Tracker is *context* (an assessment), not a
+# date: `yes`, `no` (also when the paper predates the list itself), or `unknown` when no
+# source gives a listing date or the paper has only a year.  ASPI's China Defence Universities Tracker is *context* (an assessment), not a
 # legal designation; it is kept apart below.
 
 # %%
@@ -182,7 +182,7 @@ assert set(bis["institution_name"]) == {"University of Science and Technology of
 assert set(bis["listed_on"]) == {"2024-05-14"}
 entry = registry.entry_index[bis["entry_id"].iloc[0]]
 assert "89 FR 41888" in " ".join(d.citation for d in entry.dates)
-assert set(legal.loc[legal["list"] == "DOD_1286", "listed_at_publication"]) == {"unknown"}
+assert set(legal.loc[legal["list"] == "DOD_1286", "listed_at_publication"]) == {"no"}
 assert set(frame.loc[frame["work_id"] == "W2099223662", "list"]) == {"ASPI_UNITRACKER"}
 papers
 
@@ -193,7 +193,8 @@ papers
 #   and Technology of China, which the BIS Entity List added on 2024-05-14 (89 FR 41888), so
 #   *not listed at publication*; USTC and Xi'an Jiaotong University are also on the DoD
 #   Section 1286 list from its FY2024 edition, whose publication date no source in the
-#   registry gives, hence `unknown`.
+#   registry gives; but the list's first edition was published on 2023-06-29, after this
+#   paper, hence `no`.
 # - **TextFlow (2011)**: a Zhejiang University affiliation, on the ASPI tracker only (context,
 #   no designation).
 #

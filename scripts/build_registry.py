@@ -37,10 +37,12 @@ import argparse
 import csv
 import gzip
 import hashlib
+import io
 import json
 import re
 import sys
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,6 +52,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "restricted"
 DEFAULT_OUT = REPO / "tracker" / "data" / "registry.json"
+#: reviewed name + country merges (and reviewed "keep apart" decisions), one reason each
+MERGES = REPO / "tracker" / "data" / "institution_merges.csv"
+#: candidate and reviewed ID links (exact name + country to a recorded OpenAlex record)
+LINKS = REPO / "tracker" / "data" / "id_links.csv"
 
 # --------------------------------------------------------------------------- sources
 
@@ -429,6 +435,7 @@ class Acc:
     provenance: list[str] = field(default_factory=list)
     licences: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    merged_from: list[str] = field(default_factory=list)
 
     def add(self, attr: str, values: Iterable[str]) -> None:
         cur: list[str] = getattr(self, attr)
@@ -460,6 +467,7 @@ class Builder:
         self.inst_rows = read_csv(source / F_INST)
         self.web = {r["evidence_id"]: r for r in read_csv(source / F_WEB)}
         self.warnings: list[str] = []
+        self.named_records: dict[tuple[str, str | None], dict[str, tuple[str | None, str]]] = {}
         self.row_names: dict[tuple[str, str, str], str] = {}
         # institutions.csv indexes
         self.inst_by_key: dict[str, list[dict[str, str]]] = {}
@@ -1099,10 +1107,10 @@ class Builder:
     # ---- Canada NRO -------------------------------------------------------------------
     def build_nro(self) -> None:
         code, ed = "CA_NRO", "2024-04-18"
-        self.edition(code, ed, published_on=date(2024, 4, 18),
-                     basis="page 'Date modified: 2024-04-18' (dcterms.modified); copy downloaded "
-                           "2024-09-09; the page links the PDF "
-                           "1082-named-research-organizations-list-09Jan2024.pdf",
+        self.edition(code, ed, published_on=NRO_DOCUMENT_DATE,
+                     basis=NRO_DOCUMENT_BASIS + "; this copy is the page version modified "
+                           "2024-04-18 (dcterms.modified, a web-page date, not the list's), "
+                           "downloaded 2024-09-09",
                      source_url=URL_NRO, provenance=CANADA, licence=LIC_CANADA)
         for r in read_csv(self.src / F_NRO):
             name = r["name"]
@@ -1122,7 +1130,7 @@ class Builder:
                                   "edition date: on the list in the page version modified "
                                   "2024-04-18 (first listing date not given)",
                                   "Named Research Organizations, modified 2024-04-18", CANADA,
-                                  "addition"))
+                                  "on_list_by"))
             acc.add("source_urls", [URL_NRO])
             acc.add("provenance", [f"list: {CANADA}"])
             acc.add("licences", [LIC_CANADA])
@@ -1245,31 +1253,257 @@ class Builder:
                     acc.add("licences", [LIC_OPENALEX])
                 resolved += 1
         # entries with no ID at all: an exact normalised-name match (same country) to exactly
-        # one recorded OpenAlex institution record; flagged "auto" for review
-        by_name = 0
-        for acc in self.entries.values():
-            if acc.openalex_ids or not acc.countries:
-                continue
-            for n in [acc.name, *acc.aliases]:
-                if is_generic(n):
-                    continue
-                cands = named.get((norm(n), acc.countries[0]), {})
-                if len(cands) != 1:
-                    continue
-                oid, (oror, fname) = next(iter(cands.items()))
-                acc.add("openalex_ids", [oid])
-                acc.add("provenance", [f"openalex {oid}: auto, exact normalised-name and country "
-                                       f"match of {n!r} to the recorded OpenAlex institution "
-                                       f"record in shared/data/openalex/{fname} (review)"])
-                acc.add("licences", [LIC_OPENALEX])
-                if oror and not acc.ror:
-                    acc.ror = oror
-                    acc.add("provenance", [f"ror: auto, from the same OpenAlex record {oid} "
-                                           "(review)"])
-                by_name += 1
-                break
+        # one recorded OpenAlex institution record is a *candidate* link (see link_ids): it
+        # is used only once reviewed (tracker/data/id_links.csv, status accepted)
+        self.named_records = named
         return {"files": files, "ror_to_openalex_pairs": sum(len(v) for v in r2o.values()),
-                "entries_resolved_via_ror": resolved, "entries_resolved_by_exact_name": by_name}
+                "entries_resolved_via_ror": resolved}
+
+    # ---- one institution, one key --------------------------------------------------------
+    def merge_institutions(self, merges: Path, *, again: bool = False) -> dict[str, Any]:
+        """One institution key per institution: keys that share a ROR or OpenAlex ID are
+        merged automatically; keys with the same name and country only where the reviewed
+        merge file says so (``decision`` merge), each with its reason.  Two entries of one
+        list that become one institution become one entry (editions, dates, aliases kept).
+
+        Returns what was merged: ``{"groups": [...], "keep_apart": n}``.
+        """
+        parent: dict[str, str] = {}
+
+        def find(k: str) -> str:
+            while parent.get(k, k) != k:
+                k = parent[k]
+            return k
+
+        reasons: dict[str, list[str]] = {}
+        apart: set[frozenset[str]] = set()
+        preferred: dict[str, str] = {}
+        rows = read_csv(merges) if merges.is_file() else []
+        for r in rows:
+            if r["decision"] == "keep_apart":
+                apart.add(frozenset((r["key"], r["into"])))
+        known = {k for (_c, k) in self.entries}
+
+        def union(a: str, b: str, why: str) -> None:
+            if frozenset((a, b)) in apart:
+                self.warnings.append(f"merge of {a} and {b} ({why}) refused: the merge file "
+                                     "says keep apart")
+                return
+            ra, rb = find(a), find(b)
+            if ra == rb:
+                return
+            parent[rb] = ra
+            reasons.setdefault(ra, []).extend(reasons.pop(rb, []))
+            reasons[ra].append(why)
+
+        by_id: dict[str, set[str]] = {}
+        for (_code, key), acc in sorted(self.entries.items()):
+            ids = ([f"ror {acc.ror}"] if acc.ror else []) + [f"OpenAlex {o}"
+                                                            for o in acc.openalex_ids]
+            for i in ids:
+                by_id.setdefault(i, set()).add(key)
+        for ident, keys in sorted(by_id.items()):
+            ks = sorted(keys)
+            for k in ks[1:]:
+                union(ks[0], k, f"{k} and {ks[0]}: same {ident}")
+        for r in rows:
+            if r["decision"] != "merge":
+                continue
+            if r["key"] not in known or r["into"] not in known:
+                if again:   # merged by the first pass
+                    continue
+                self.warnings.append(f"merge file: {r['key']} -> {r['into']}: key not in the "
+                                     "registry (stale row)")
+                continue
+            union(r["into"], r["key"], f"{r['key']} into {r['into']}: {r['reason']} "
+                                       "(reviewed merge, tracker/data/institution_merges.csv)")
+            preferred[r["key"]] = r["into"]
+        groups: dict[str, set[str]] = {}
+        for k in known:
+            groups.setdefault(find(k), set()).add(k)
+
+        def canonical(keys: set[str]) -> str:
+            targets = {preferred[k] for k in keys if k in preferred} - set(preferred)
+            if len(targets) == 1:
+                return next(iter(targets))
+            return sorted(keys, key=lambda k: (k.startswith("auto_"), k))[0]
+
+        canon = {k: canonical(ks) for ks in groups.values() for k in ks}
+        merged: dict[tuple[str, str], Acc] = {}
+        for (code, key), acc in sorted(self.entries.items(),
+                                       key=lambda kv: (kv[0][0], kv[0][1] != canon[kv[0][1]],
+                                                       kv[0][1])):
+            ck = canon[key]
+            into = merged.get((code, ck))
+            if into is None:
+                if key != ck:
+                    acc.merged_from.append(f"{code}:{key}")
+                    acc.key = ck
+                merged[(code, ck)] = acc
+                continue
+            self._merge_acc(into, acc, code, key)
+        self.entries = merged
+        out = []
+        for root, ks in sorted(groups.items()):
+            if len(ks) > 1:
+                out.append({"institution_key": canon[root], "keys": sorted(ks),
+                            "reasons": sorted(set(reasons.get(root, [])))})
+        return {"groups": out, "keep_apart": len(apart)}
+
+    def link_ids(self, links_path: Path) -> dict[str, Any]:
+        """Candidate ID links by exact name + country, and the reviewed decisions on them.
+
+        Every institution key still without an OpenAlex ID whose printed name (or a printed
+        alias of two words or more, not generic) equals, after normalisation, the display
+        name or an alternative name of exactly one recorded OpenAlex institution of the same
+        country gets a candidate link (method ``exact_name_country``, confidence
+        ``medium``).  ``links_path`` keeps one row per link with its ``status``:
+        ``candidate`` (not used), ``accepted`` (reviewed: its IDs are applied, with the
+        review note as provenance) or ``rejected``.  Statuses already in the file are kept;
+        the file is rewritten sorted, so a rebuild is deterministic.
+        """
+        old: dict[str, dict[str, str]] = {}
+        if links_path.is_file():
+            old = {r["link_id"]: r for r in read_csv(links_path)}
+        by_key: dict[str, list[Acc]] = {}
+        for (_code, key), acc in sorted(self.entries.items()):
+            by_key.setdefault(key, []).append(acc)
+        rows: dict[str, dict[str, str]] = {}
+        for key, accs in sorted(by_key.items()):
+            if any(a.openalex_ids for a in accs):
+                continue
+            for acc in accs:
+                if not acc.countries:
+                    continue
+                for n in [acc.name, *acc.aliases]:
+                    if is_generic(n) or len(norm(n).split()) < 2:
+                        continue
+                    cands = self.named_records.get((norm(n), acc.countries[0]), {})
+                    if len(cands) != 1:
+                        continue
+                    oid, (oror, fname) = next(iter(cands.items()))
+                    link_id = f"{key}={oid}"
+                    if link_id in rows:
+                        continue
+                    prev = old.get(link_id, {})
+                    rows[link_id] = {
+                        "link_id": link_id, "institution_key": key, "name": acc.name,
+                        "country": acc.countries[0], "openalex_id": oid, "ror": oror or "",
+                        "method": "exact_name_country", "confidence": "medium",
+                        "evidence": f"{acc.code} prints {n!r}; the recorded OpenAlex "
+                                    f"institution {oid} has this name, country "
+                                    f"{acc.countries[0]} (shared/data/openalex/{fname})",
+                        "status": prev.get("status", "candidate"),
+                        "review_note": prev.get("review_note", ""),
+                    }
+        # ROR records (raw/ror_records_selected.jsonl; they carry no country): exact name
+        ror_names: dict[str, set[str]] = {}
+        for line in (self.src / F_ROR).read_text("utf-8").splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                for rn in rec.get("names", []):
+                    r = bare_ror(rec["ror_id"])
+                    if r:
+                        ror_names.setdefault(norm(rn), set()).add(r)
+        for key, accs in sorted(by_key.items()):
+            if any(a.ror for a in accs):
+                continue
+            for acc in accs:
+                for n in [acc.name, *acc.aliases]:
+                    found = ror_names.get(norm(n), set())
+                    if is_generic(n) or len(norm(n).split()) < 2 or len(found) != 1:
+                        continue
+                    ror = next(iter(found))
+                    link_id = f"{key}=ror:{ror}"
+                    if link_id in rows:
+                        continue
+                    prev = old.get(link_id, {})
+                    rows[link_id] = {
+                        "link_id": link_id, "institution_key": key, "name": acc.name,
+                        "country": acc.countries[0] if acc.countries else "",
+                        "openalex_id": "", "ror": ror, "method": "exact_name_ror_record",
+                        "confidence": "medium",
+                        "evidence": f"{acc.code} prints {n!r}; ROR record {ror} has this name "
+                                    f"(restricted/{F_ROR}; ROR records carry no country here)",
+                        "status": prev.get("status", "candidate"),
+                        "review_note": prev.get("review_note", ""),
+                    }
+        for link_id, prev in old.items():   # decisions on links no longer generated stay
+            if link_id not in rows and prev.get("status") in ("accepted", "rejected"):
+                self.warnings.append(f"id link {link_id}: no longer generated (kept)")
+                rows[link_id] = prev
+        applied = 0
+        for r in rows.values():
+            if r["status"] != "accepted":
+                continue
+            for acc in by_key.get(r["institution_key"], []):
+                if r["openalex_id"]:
+                    acc.add("openalex_ids", [r["openalex_id"]])
+                    acc.add("provenance", [f"openalex {r['openalex_id']}: reviewed link "
+                                           f"{r['link_id']} ({r['method']}; {r['review_note']})"])
+                    acc.add("licences", [LIC_OPENALEX])
+                if r["ror"] and not acc.ror:
+                    acc.ror = r["ror"]
+                    acc.add("provenance", [f"ror {r['ror']}: reviewed link {r['link_id']} "
+                                           f"({r['method']}; {r['review_note']})"])
+                    acc.add("licences", [LIC_ROR])
+            applied += 1
+        cols = ["link_id", "institution_key", "name", "country", "openalex_id", "ror",
+                "method", "confidence", "status", "review_note", "evidence"]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for link_id in sorted(rows):
+            w.writerow({c: rows[link_id].get(c, "") for c in cols})
+        if not links_path.is_file() or links_path.read_text("utf-8") != buf.getvalue():
+            links_path.write_text(buf.getvalue(), encoding="utf-8")
+        status = Counter(r["status"] for r in rows.values())
+        return {"links": len(rows), "accepted": status["accepted"],
+                "candidates": status["candidate"], "rejected": status["rejected"],
+                "applied": applied}
+
+    def share_ids(self) -> None:
+        """Every entry of an institution carries the ROR and OpenAlex IDs of its others."""
+        by_key: dict[str, list[Acc]] = {}
+        for (_code, key), acc in sorted(self.entries.items()):
+            by_key.setdefault(key, []).append(acc)
+        for key, accs in by_key.items():
+            ror = next((a for a in accs if a.ror), None)
+            oids = sorted({o for a in accs for o in a.openalex_ids})
+            for acc in accs:
+                if ror is not None and not acc.ror:
+                    acc.ror = ror.ror
+                    acc.add("provenance", [f"ror {ror.ror}: from {ror.code}:{key}, the same "
+                                           "institution"])
+                    acc.add("licences", [LIC_ROR])
+                new = [o for o in oids if o not in acc.openalex_ids]
+                if new:
+                    acc.add("openalex_ids", new)
+                    acc.add("provenance", [f"openalex {', '.join(new)}: from another list's "
+                                           f"entry of the same institution ({key})"])
+
+    def _merge_acc(self, into: Acc, other: Acc, code: str, key: str) -> None:
+        """Fold ``other`` (entry ``code:key``) into ``into``: one entry of one list."""
+        into.merged_from.append(f"{code}:{key}")
+        into.merged_from.extend(other.merged_from)
+        if norm(other.name) != norm(into.name):
+            into.add_alias(other.name)
+        for a in other.aliases:
+            into.add_alias(a)
+        for attr in ("aliases_zh", "generic", "countries", "openalex_ids", "editions",
+                     "citations", "source_urls", "provenance", "licences", "notes"):
+            into.add(attr, getattr(other, attr))
+        into.facts.extend(other.facts)
+        if other.ror and not into.ror:
+            into.ror = other.ror
+        elif other.ror and other.ror != into.ror:
+            self.warnings.append(f"{code}:{into.key}: merged entries carry RORs {into.ror} "
+                                 f"and {other.ror}")
+        into.covers_subunits = into.covers_subunits or other.covers_subunits
+        if into.removed_on is None or other.removed_on is None:
+            into.removed_on, into.removed_on_source = None, ""   # still listed under one
+        into.add("notes", [f"one entry for the rows printed as '{into.name}' and "
+                           f"'{other.name}' (same institution, see merged_from)"])
 
     # ---- output ---------------------------------------------------------------------------
     def finish(self) -> list[dict[str, Any]]:
@@ -1285,6 +1519,11 @@ class Builder:
                     uniq.append(f)
             adds = [f for f in uniq if f.role == "addition"]
             first = adds[0] if adds else None
+            kind = "addition"
+            on_by = [f for f in uniq if f.role == "on_list_by"]
+            if first is None and on_by:
+                # only "on the list by" dates: listed_on is one, and says so
+                first, kind = on_by[0], "on_list_by"
             eds = self.sorted_editions(code, a.editions)
             countries = [c for c in a.countries if c]
             country = countries[0] if countries else None
@@ -1326,6 +1565,8 @@ class Builder:
                 "provenance": " | ".join(a.provenance),
                 "licence": "; ".join(sorted(set(a.licences))),
                 "notes": " | ".join(n for n in dict.fromkeys(notes) if n),
+                **({"listed_on_kind": kind} if kind != "addition" else {}),
+                **({"merged_from": sorted(set(a.merged_from))} if a.merged_from else {}),
             })
         return out
 
@@ -1357,14 +1598,33 @@ def _walk_named(obj: Any) -> Iterator[tuple[str, str, str | None, str | None]]:
             o = short_oa(oid)
             ror = obj.get("ror")
             if o:
-                yield o, name, obj.get("country_code"), bare_ror(ror if isinstance(ror, str)
-                                                                  else None)
+                r = bare_ror(ror if isinstance(ror, str) else None)
+                yield o, name, obj.get("country_code"), r
+                alts = obj.get("display_name_alternatives")
+                for alt in alts if isinstance(alts, list) else ():
+                    if isinstance(alt, str) and alt:
+                        yield o, alt, obj.get("country_code"), r
         for v in obj.values():
             yield from _walk_named(v)
     elif isinstance(obj, list):
         for v in obj:
             yield from _walk_named(v)
 
+
+#: Canada's list: the date of its own document, not the web page's modification date.
+NRO_DOCUMENT_DATE = date(2024, 1, 9)
+NRO_DOCUMENT_BASIS = (
+    "date of the list document: the page links "
+    "'1082-named-research-organizations-list-09Jan2024.pdf' (09 Jan 2024 in the document's "
+    "name; raw/canada_nro_page_modified-2024-04-18_downloaded-2024-09-09.html, see "
+    "restricted/PROVENANCE.md); the list was announced on January 16, 2024 (shared/policy/"
+    "policy-rules.md section 3, iran-times.com report)")
+#: DoD 1286: the first list is the FY2022 edition (the source's date, see DOD_1286 notes).
+DOD1286_FIRST = date(2023, 6, 29)
+DOD1286_FIRST_BASIS = (
+    "first edition (FY2022) of the Section 1286 list, published 2023-06-29 per its document "
+    "URL https://media.defense.gov/2023/Jun/29/2003251160/-1/-1/1/COUNTERING-UNWANTED-"
+    "INFLUENCE-IN-DEPARTMENT-FUNDED-RESEARCH-AT-INSTITUTIONS-OF-HIGHER-EDUCATION.PDF")
 
 LISTS = [
     {"code": "BIS_ENTITY_LIST", "name": "Entity List (15 CFR 744 Supplement No. 4)",
@@ -1385,7 +1645,8 @@ LISTS = [
      "notes": "OpenSanctions transcription of the FY2022-FY2025 PDFs; data_date is the snapshot "
               "(last commit 2026-08-18). Only FY2022 has a sourced publication date (2023-06-29, "
               "from its URL path); FY2023 and FY2025 URL paths give a month only, FY2024 nothing. "
-              "Talent programmes are entries of type talent_program."},
+              "Talent programmes are entries of type talent_program.",
+     "first_published": DOD1286_FIRST.isoformat(), "first_published_basis": DOD1286_FIRST_BASIS},
     {"code": "DOD_1260H", "name": "DoD Section 1260H list of Chinese military companies",
      "authority": "U.S. Department of Defense (NDAA FY2021 Sec. 1260H)",
      "is_designation": True, "data_date": "2026-08-20", "source_url": URL_1260H,
@@ -1405,7 +1666,11 @@ LISTS = [
      "Affiliations of Concern", "is_designation": True, "data_date": "2024-09-09",
      "source_url": URL_NRO, "licence": LIC_CANADA,
      "notes": "Snapshot: copy downloaded 2024-09-09 of the page modified 2024-04-18; later "
-              "updates not verified."},
+              "updates not verified. The list document is dated 2024-01-09 (first_published); "
+              "each entry is known to be on the list by 2024-04-18 (listed_on_kind "
+              "on_list_by), its own first listing date is not given.",
+     "first_published": NRO_DOCUMENT_DATE.isoformat(),
+     "first_published_basis": NRO_DOCUMENT_BASIS},
     {"code": "ASPI_UNITRACKER", "name": "ASPI China Defence Universities Tracker",
      "authority": "Australian Strategic Policy Institute (assessment, not a designation)",
      "is_designation": False, "data_date": "2020-08-21", "source_url": URL_ASPI,
@@ -1430,6 +1695,18 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
     b.propagate_ids()
     b.apply_ror_records()
     oa_info = b.resolve_openalex()
+    merge_info = b.merge_institutions(MERGES)
+    b.share_ids()
+    b.apply_ror_records()
+    oa_info = b.resolve_openalex()   # again: RORs shared by merged entries
+    link_info = b.link_ids(LINKS)
+    b.apply_ror_records()
+    oa_info = b.resolve_openalex()   # RORs of reviewed links
+    again = b.merge_institutions(MERGES, again=True)   # keys that reviewed links gave a shared ID
+    merge_info["groups"] = sorted(merge_info["groups"] + again["groups"],
+                                  key=lambda g: g["institution_key"])
+    b.share_ids()
+    b.apply_ror_records()
     entries = b.finish()
     counts: dict[tuple[str, str], int] = {}
     for e in entries:
@@ -1455,7 +1732,10 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
         "openalex_inputs": {k: {"sha256": v} for k, v in oa_info["files"].items()},
         "ror_to_openalex_pairs": oa_info["ror_to_openalex_pairs"],
         "entries_resolved_via_ror": oa_info["entries_resolved_via_ror"],
-        "entries_resolved_by_exact_name": oa_info["entries_resolved_by_exact_name"],
+        "merged_institutions": merge_info["groups"],
+        "id_links": {**link_info, "file": "tracker/data/id_links.csv"},
+        "merge_file": "tracker/data/institution_merges.csv (sha256 "
+                      + (sha256(MERGES)[:16] if MERGES.is_file() else "absent") + ")",
         "per_list": per_list,
         "unresolved": {
             "entries_without_ror": sum(v["no_ror"] for v in per_list.values()),

@@ -40,7 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tracker.records",),
     ("tracker.watchlists",),
     ("tracker.matching",),
-    ("tracker.names",),
+    ("tracker.names", "tracker.names.*"),
     ("tracker.listsources", "tracker.listsources.*"),
     ("tracker.registry_versions",),
     ("tracker.risk",),

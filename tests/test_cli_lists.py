@@ -111,3 +111,34 @@ def test_reachable_from_the_main_cli(capsys):
 
     assert main(["lists", "--help"]) == 0
     assert "check-user" in capsys.readouterr().out
+
+
+def test_overview_reports_id_coverage_and_dated_entries_per_list():
+    from tracker.cli.lists import id_coverage
+
+    reg = load_registry()
+    cover = id_coverage(reg)
+    assert sum(c["entries"] for c in cover.values()) == len(reg)
+    for code, c in cover.items():
+        assert c["any_id"] == sum(1 for e in reg if e.list == code and (e.ror or
+                                                                        e.openalex_ids))
+        assert c["dated"] == sum(1 for e in reg if e.list == code and e.listed_on)
+    res = runner.invoke(lists_app, ["--today", "2026-11-23"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    for col in ("ROR", "OpenAlex", "any ID", "dated"):
+        assert col in res.stdout
+
+
+def test_show_gives_one_institution_with_all_its_memberships_and_links():
+    # Canada prints 'Harbin Institute of Technology' too: one institution, four lists
+    res = runner.invoke(lists_app, ["show", "Harbin Institute of Technology"],
+                        env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert res.stdout.count("institution hit:") == 1
+    for code in ("ASPI_UNITRACKER", "BIS_ENTITY_LIST", "CA_NRO", "DOD_1286"):
+        assert f"{code}:hit" in res.stdout
+    assert "CA_NRO:auto_harbin_institute_of_technology" in res.stdout   # merged record
+    assert "on the list by 2024-04-18" in res.stdout
+    res = runner.invoke(lists_app, ["show", "Megvii Technology Limited"],
+                        env={"COLUMNS": "250"})
+    assert res.exit_code == 0 and "ror:040b32p69" in res.stdout and "accepted" in res.stdout

@@ -35,7 +35,17 @@ def test_dates_are_not_reinterpreted(result: tracker.ScreenResult) -> None:
     assert not year_only.empty  # the bundle has year-only works with findings
     assert all(len(d) == 4 and d.isdigit() for d in year_only["publication_date"])
     undated = df[df["listed_on"] == ""]
-    assert not undated.empty and set(undated["listed_at_publication"]) == {"unknown"}
+    # an undated entry is "unknown", unless the work predates the list itself ("no")
+    def predates(row) -> bool:
+        pub, since = row["publication_date"], row["list_since"]
+        if not since or not pub:
+            return False
+        return pub < since if len(pub) == 10 else pub < since[:4]
+
+    before_list = undated.apply(predates, axis=1).astype(bool)
+    assert not undated.empty
+    assert set(undated[~before_list]["listed_at_publication"]) == {"unknown"}
+    assert set(undated[before_list]["listed_at_publication"]) <= {"no"}
 
 
 def test_types(result: tracker.ScreenResult) -> None:

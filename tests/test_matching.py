@@ -117,3 +117,71 @@ def test_a_name_matcher_on_all_lists_reports_only_the_matchers_lists(reg: Regist
     lists = {m.entry.list for m in only_bis.match_authorship(auth)}
     assert lists == {"BIS_ENTITY_LIST"}
     assert len({m.entry.list for m in nm.match_raw(auth, [])}) > 1
+
+
+# --------------------------------------------------------------------------- evidence rows
+
+def _row(reg: Registry, works: dict[str, Work], work_id: str, index: int, entry_id: str):
+    from tracker.risk import make_finding
+
+    work = works[work_id]
+    auth = work.authorships[index]
+    ms = [m for m in Matcher(reg, name_matcher=NameMatcher(reg)).match_authorship(auth)
+          if m.entry.entry_id == entry_id]
+    assert len(ms) == 1, [m.entry.entry_id for m in ms]
+    return ms[0], make_finding(work, auth, ms[0])
+
+
+@needs_shared
+def test_a_raw_string_tie_carries_the_institution_openalex_attached(reg: Registry,
+                                                                     works) -> None:
+    # W1714665356: "Institute of Computing Technology, CAS, Beijing, China", OpenAlex
+    # attached only Chinese Academy of Sciences (I19820366); the tie to ICT is by name
+    m, f = _row(reg, works, "W1714665356", 0, "BIS_ENTITY_LIST:cas_ict")
+    assert m.method == "name" and m.institution is None
+    assert (f.institution_id, f.institution_name) == ("I19820366", "Chinese Academy of Sciences")
+    assert f.institution_ror
+    assert f.institution_basis == "attached by OpenAlex to this raw string"
+    assert f.openalex_agreement == "partial" and f.confidence != "high"
+
+
+@needs_shared
+def test_disagreement_between_openalex_and_the_raw_string_lowers_confidence(
+        reg: Registry, works) -> None:
+    # W2884404464: "MIT Teaching Systems Lab", OpenAlex attached Moscow Institute of Thermal
+    # Technology (I4210109586), an Entity List entity: an identifier tie the string belies
+    m, f = _row(reg, works, "W2884404464", 1,
+                "BIS_ENTITY_LIST:auto_moscow_institute_of_thermal_technology")
+    assert m.method == "openalex_id"
+    assert f.institution_id == "I4210109586" and f.institution_basis == "matched"
+    assert f.openalex_agreement == "disagree"
+    assert f.confidence == "low"
+    # W3011610993: a Shanghai hospital string resolved to Second Military Medical University
+    m, f = _row(reg, works, "W3011610993", 19, "DOD_1286:auto_navy_medical_university")
+    assert f.openalex_agreement == "disagree" and f.confidence == "low"
+
+
+@needs_shared
+def test_an_agreeing_identifier_tie_stays_high(reg: Registry, works) -> None:
+    # W1982752276: "... Moscow State University Moscow, Russia", OpenAlex attached Lomonosov
+    # Moscow State University (I19880235), listed on DoD 1286
+    m, f = _row(reg, works, "W1982752276", 0,
+                "DOD_1286:auto_lomonosov_moscow_state_university")
+    assert m.method == "openalex_id" and f.openalex_agreement == "agree"
+    assert f.confidence == "high"
+
+
+def test_every_row_names_the_institutions_attached_when_openalex_gives_no_string_map(
+        reg: Registry) -> None:
+    # one raw string and OpenAlex's institution without a per-string map: it is shown
+    inst = InstitutionRef(id="I19820366", display_name="Chinese Academy of Sciences")
+    auth = Authorship(index=0, raw_affiliations=("Harbin Institute of Technology, China",),
+                      institutions=(inst,))
+    from tracker.risk import make_finding
+
+    ms = [m for m in Matcher(reg, name_matcher=NameMatcher(reg)).match_authorship(auth)
+          if m.entry.institution_key == "hit" and m.method == "name"]
+    assert ms
+    f = make_finding(Work(id="W0"), auth, ms[0])
+    assert f.institution_id == "I19820366"
+    assert f.openalex_agreement == "disagree" and f.confidence == "low"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from tracker.cli import main
 from tracker.resolution import ResolutionCache, resolve_missing
 from tracker.sources.openalex import OpenAlexSource
@@ -47,3 +49,113 @@ def test_lists_resolve_command(oa, capsys):
     assert code == 0
     assert "asked OpenAlex about" in out and "entries have no OpenAlex ID" in out
     assert ResolutionCache.load().answers  # kept under TRACKER_HOME
+
+
+# --------------------------------------------------------------------------- reviewed ID links
+
+def test_only_reviewed_links_are_applied_to_the_registry():
+    from tracker.resolution import load_links
+
+    reg = load_registry()
+    links = load_links()
+    assert links and all(x.method and x.confidence and x.evidence and x.status in
+                         ("candidate", "accepted", "rejected") for x in links)
+
+    def ids_of(key: str) -> set[str]:
+        """IDs of the institution now holding ``key`` (itself, or the key it merged into)."""
+        es = [e for e in reg if e.institution_key == key
+              or any(m.endswith(":" + key) for m in e.merged_from)]
+        return {i for e in es for i in ((e.ror,) if e.ror else ()) + e.openalex_ids}
+
+    for x in links:
+        ids = ids_of(x.institution_key)
+        if x.status == "accepted":
+            assert x.review_note.startswith("reviewed"), x
+            assert (x.openalex_id or x.ror) in ids, x
+        elif x.status == "rejected":
+            assert x.ror not in ids and (not x.openalex_id or x.openalex_id not in ids), x
+    # the AI companies of NS-CMIC now carry their ROR (reviewed name links)
+    assert {e.ror for e in reg if e.institution_key == "sensetime"} == {"049wsmj07"}
+
+
+def test_a_user_decision_changes_which_ids_are_used(tmp_path):
+    from tracker.resolution import LinkDecisions, apply_link_decisions, load_links
+
+    reg = load_registry()
+    link = next(x for x in load_links() if x.link_id == "auto_soochow_university=I3923682")
+    assert any("I3923682" in e.openalex_ids for e in reg)
+    d = LinkDecisions.load(tmp_path / "d.json")
+    d.decide(link.link_id, "rejected", "checked: not this campus")
+    d.save()
+    again = apply_link_decisions(reg, LinkDecisions.load(tmp_path / "d.json"))
+    assert not any("I3923682" in e.openalex_ids for e in again)
+    assert any("rejected by the user: checked: not this campus" in e.provenance for e in again)
+    rocket = next(x for x in load_links() if x.status == "rejected")
+    d.decide(rocket.link_id, "accepted", "checked by hand")
+    accepted = apply_link_decisions(reg, d)
+    assert any(e.ror == rocket.ror for e in accepted if e.institution_key ==
+               rocket.institution_key)
+    with pytest.raises(ValueError, match="note"):
+        d.decide(rocket.link_id, "accepted", "  ")
+
+
+def test_links_accept_and_reject_commands(capsys):
+    from tracker.resolution import LinkDecisions
+
+    assert main(["lists", "links", "--status", "all"]) == 0
+    capsys.readouterr()
+    assert main(["lists", "reject-link", "auto_soochow_university=I3923682",
+                 "--note", "checked the campus"]) == 0
+    assert LinkDecisions.load().decisions["auto_soochow_university=I3923682"]["status"] == \
+        "rejected"
+    assert main(["lists", "accept-link", "no-such-link", "--note", "x"]) == 2
+    assert main(["lists", "links", "--status", "maybe"]) == 2
+
+
+def _without_ids(reg: Registry, key: str) -> Registry:
+    return Registry([replace(e, ror=None, openalex_ids=()) if e.institution_key == key else e
+                     for e in reg], lists=reg.lists.values(), editions=reg.editions,
+                    version="test")
+
+
+def test_by_name_search_finds_candidates_that_wait_for_review(oa, tmp_path):
+    """Against the local OpenAlex-compatible server (real recorded institution records):
+    an institution stripped of its IDs is found again by name + country, as a candidate
+    link; it adds its ID only once accepted."""
+    import pyalex
+
+    from tracker.resolution import LinkDecisions, apply_link_decisions, search_name_links
+    from tracker.sources.openalex import routed
+
+    bundled = load_registry()
+    key = next(e.institution_key for e in bundled.by_ror("03cve4549"))   # Tsinghua
+    reg = _without_ids(bundled, key)
+    source = OpenAlexSource(base_url=oa.url)
+
+    def search(name: str, country: str) -> list[dict[str, object]]:
+        assert source.session is not None
+        with routed(source.session):
+            return [dict(x) for x in pyalex.Institutions().filter(
+                **{"display_name.search": name, "country_code": country}).get(per_page=10)]
+
+    decisions = LinkDecisions.load(tmp_path / "d.json")
+    only = Registry([e for e in reg if e.institution_key == key], lists=reg.lists.values(),
+                    editions=reg.editions, version="t")
+    report = search_name_links(only, search, decisions)
+    assert report == {"asked": 1, "candidates": 1, "keys_without_id": 1}
+    (link_id, link), = decisions.found.items()
+    assert link["openalex_id"] == "I99065089" and link["status"] == "candidate"
+    assert link["method"] == "api_name_country" and link["ror"] == "03cve4549"
+    # a candidate changes nothing; an accepted one gives the institution its IDs
+    assert not any(e.openalex_ids for e in apply_link_decisions(reg, decisions)
+                   if e.institution_key == key)
+    decisions.decide(link_id, "accepted", "checked: Tsinghua University, Beijing")
+    got = [e for e in apply_link_decisions(reg, decisions) if e.institution_key == key]
+    assert got and all("I99065089" in e.openalex_ids and e.ror == "03cve4549" for e in got)
+
+
+def test_lists_resolve_by_name_command(oa, capsys):
+    code = main(["lists", "resolve", "--openalex-url", oa.url, "--by-name", "--limit", "3"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "searched OpenAlex by name for 3 of" in out and "candidate links" in out

@@ -378,12 +378,13 @@ def test_environment_errors_are_os_errors():
 # --------------------------------------------------------------------------- one home
 
 def test_every_default_folder_comes_from_one_home(tmp_path, monkeypatch):
-    from tracker import home, names, resolution, store
+    from tracker import home, resolution, store
+    from tracker.names import cache as names_cache
     from tracker.sources import cache, roster
 
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "h"))
     got = {store.default_db_path(), cache.default_cache_dir(), resolution.default_cache_path(),
-           roster.default_confirmations_path(), names._default_cache_dir()}
+           roster.default_confirmations_path(), names_cache._default_cache_dir()}
     assert got == {tmp_path / "h" / "tracker.db", tmp_path / "h" / "cache",
                    tmp_path / "h" / "resolved_openalex_ids.json",
                    tmp_path / "h" / "confirmed_profiles.json"}
@@ -398,7 +399,7 @@ def test_every_default_folder_comes_from_one_home(tmp_path, monkeypatch):
     assert resolution.default_cache_path().parent == data
     # before, the name matcher's cache went to ~/.local/share/tracker/cache and the HTTP
     # cache to ~/.cache/tracker: one cache folder now
-    assert cache.default_cache_dir() == names._default_cache_dir() == caches
+    assert cache.default_cache_dir() == names_cache._default_cache_dir() == caches
 
 
 def test_a_workbook_given_as_a_roster_is_refused_with_advice(tmp_path):

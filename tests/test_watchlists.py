@@ -482,3 +482,124 @@ def test_missing_and_unknown_kind_of_file(tmp_path):
 def test_load_registry_error_is_registry_error(tmp_path):
     with pytest.raises(RegistryError):
         load_registry(write(tmp_path, "reg.json", "{not json"))
+
+
+# --------------------------------------------------------------------------- one institution
+
+MERGES = REPO / "tracker" / "data" / "institution_merges.csv"
+
+
+def _merge_rows() -> list[dict[str, str]]:
+    with MERGES.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _name_key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.casefold())
+
+
+def test_no_institution_appears_twice(reg):
+    """No two institution keys share a ROR or OpenAlex ID, no list holds one key twice,
+    and no two keys share a printed name and country unless the reviewed merge file
+    keeps them apart.  Fails on the old registry (e.g. 'hit' and Canada's
+    'auto_harbin_institute_of_technology'; the two CARDC keys)."""
+    ids: dict[str, set[str]] = {}
+    for e in reg:
+        for i in ([e.ror] if e.ror else []) + list(e.openalex_ids):
+            ids.setdefault(i, set()).add(e.institution_key)
+    assert {i: ks for i, ks in ids.items() if len(ks) > 1} == {}
+    per_list = Counter((e.list, e.institution_key) for e in reg)
+    assert [k for k, n in per_list.items() if n > 1] == []
+    apart = {frozenset((r["key"], r["into"])) for r in _merge_rows()
+             if r["decision"] == "keep_apart"}
+    names: dict[tuple[str, str | None], set[str]] = {}
+    for e in reg:
+        if e.entry_type != "talent_program":
+            names.setdefault((_name_key(e.name), e.country), set()).add(e.institution_key)
+    twice = {n: ks for n, ks in names.items()
+             if len(ks) > 1 and not any(frozenset(p) in apart for p in
+                                         [(a, b) for a in ks for b in ks if a < b])}
+    assert twice == {}
+
+
+def test_merge_file_rows_are_reviewed_with_reasons(reg):
+    rows = _merge_rows()
+    assert rows and all(r["decision"] in ("merge", "keep_apart") for r in rows)
+    assert all(len(r["reason"]) > 20 for r in rows)
+    for r in rows:
+        if r["decision"] == "merge":
+            # the merged key is gone, its entries now sit under the kept key
+            assert not reg.by_institution_key(r["key"]), r
+            assert reg.by_institution_key(r["into"]), r
+        else:
+            assert reg.by_institution_key(r["key"]) and reg.by_institution_key(r["into"]), r
+    assert len(reg.built_from["merged_institutions"]) >= 30
+
+
+def test_one_institution_with_all_its_memberships(reg):
+    hit = reg.institution("hit")
+    assert hit is not None
+    assert set(hit.lists) == {"ASPI_UNITRACKER", "BIS_ENTITY_LIST", "CA_NRO", "DOD_1286"}
+    assert hit.rors == ("01yqg2h08",) and "I204983213" in hit.openalex_ids
+    ca = hit.membership("CA_NRO")
+    assert ca is not None and ca.ror == "01yqg2h08"   # IDs shared with its other entries
+    assert "CA_NRO:auto_harbin_institute_of_technology" in ca.merged_from
+    assert reg.current_entry_id("CA_NRO:auto_harbin_institute_of_technology") == "CA_NRO:hit"
+    cardc = reg.institution("auto_china_aerodynamics_research_and_development_center")
+    assert cardc is not None and {"BIS_ENTITY_LIST", "CA_NRO"} <= set(cardc.lists)
+
+
+def test_qualified_subsidiaries_are_not_merged_into_their_parent(reg):
+    # the keep-apart rows: a listed front company is not its listed parent (CAEP)
+    caep = reg.institution("caep")
+    assert caep is not None
+    assert reg.by_institution_key("auto_china_jiuyuan_trading_corporation")
+    assert all(e.institution_key == "caep" for e in caep.memberships)
+
+
+# --------------------------------------------------------------------------- dates
+
+@needs_shared
+def test_canada_list_is_dated_by_its_document_not_the_page(reg):
+    """The NRO page was modified 2024-04-18; the list document it links is dated 09 Jan
+    2024 (file name), announced January 16, 2024 (policy-rules.md section 3)."""
+    html = (RAW / "canada_nro_page_modified-2024-04-18_downloaded-2024-09-09.html").read_text(
+        "utf-8")
+    assert "1082-named-research-organizations-list-09Jan2024.pdf" in html
+    assert 'name="dcterms.date" content="2024-04-18"' in html
+    info = reg.lists["CA_NRO"]
+    assert info.first_published == date(2024, 1, 9)
+    assert "09Jan2024" in info.first_published_basis
+    ed = next(ed for ed in reg.editions if ed.list == "CA_NRO")
+    assert ed.published_on == date(2024, 1, 9)
+    for e in reg:
+        if e.list == "CA_NRO":
+            assert e.list_since == date(2024, 1, 9)
+            assert e.listed_on == date(2024, 4, 18) and e.listed_on_kind == "on_list_by"
+
+
+@needs_shared
+def test_before_the_first_edition_is_no_and_in_between_is_unknown(reg):
+    """Real works and real entries: a work published before a list existed is 'no' (it was
+    'unknown' for undated DoD 1286 entries, and Canada's list was dated by its web page)."""
+    from tests.matching_eval.evaluate import load_works
+    from tracker.matching import Match
+    from tracker.risk import listed_at
+
+    works = load_works()
+    w2013 = works["W1714665356"]          # 2013, Institute of Computing Technology, CAS
+    assert w2013.publication_year == 2013
+    undated = next(e for e in reg if e.list == "DOD_1286" and e.listed_on is None)
+    ans, _, _, why = listed_at(Match(undated, "name", 1.0, "", None, None), w2013)
+    assert ans == "no" and "2023-06-29" in why
+    nro = reg.entry_index["CA_NRO:cas_ict"]
+    assert listed_at(Match(nro, "name", 1.0, "", None, None), w2013)[0] == "no"
+    # the 2024 works of the recorded set: between the document and the page version
+    between = [w for w in works.values() if w.publication_date
+               and date(2024, 1, 9) <= w.publication_date < date(2024, 4, 18)]
+    after = [w for w in works.values() if w.publication_date
+             and w.publication_date >= date(2024, 4, 18)]
+    assert between and after
+    ans, _, _, why = listed_at(Match(nro, "name", 1.0, "", None, None), between[0])
+    assert ans == "unknown" and "first listing date not given" in why
+    assert listed_at(Match(nro, "name", 1.0, "", None, None), after[0])[0] == "yes"

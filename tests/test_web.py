@@ -424,3 +424,15 @@ def test_serve_refuses_to_listen_beyond_loopback_without_a_token(case, capsys):
     assert code == EXIT_INPUT and "no case file" in capsys.readouterr().err
     code = main(["serve", "--help"])
     assert code == 0 and "Example" in capsys.readouterr().out
+
+
+def test_runs_page_shows_how_a_run_ended(tmp_path, result, registry):
+    path = tmp_path / "case.db"
+    with Store(path) as st:
+        st.record_run(result)
+        rid = st.start_run(["tracker", "screen"], {})
+        st.end_run(rid, "interrupted", "stopped by Ctrl-C")
+    with TestClient(create_app(path, registry=registry), base_url=LOCAL) as c:
+        body = text_of(c.get("/runs").text)
+    assert "finished" in body and "interrupted (stopped by Ctrl-C)" in body
+

@@ -51,7 +51,7 @@ __all__ = [
     "write_xlsx",
 ]
 
-FINDINGS_SCHEMA_VERSION = "1.0"
+FINDINGS_SCHEMA_VERSION = "1.1"
 
 
 

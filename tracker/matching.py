@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from tracker.records import Authorship, InstitutionRef
 from tracker.watchlists import ListEntry, Registry
 
-__all__ = ["METHODS", "Match", "Matcher"]
+__all__ = ["AGREEMENTS", "METHODS", "Match", "Matcher", "attached_to"]
 
 METHODS = ("openalex_id", "ror", "lineage", "name", "fuzzy")
 
@@ -32,6 +32,14 @@ class Match:
     ``score`` is in [0, 1] (1.0 for identifier matches); ``detail`` says why, in words.
     ``institution`` is the OpenAlex institution that matched (None for a raw-string-only
     match); ``raw_affiliation`` the raw string behind it where one is known.
+
+    ``attached`` holds the institutions OpenAlex attached to that raw string (or, when
+    OpenAlex does not say which string, to the authorship), whatever the method, so an
+    evidence row can always show them.  ``agreement`` says whether OpenAlex's institution
+    and the raw string agree: ``agree``, ``partial`` (OpenAlex attached other institutions
+    the string also names), ``disagree``, ``none attached`` or ``""`` (not checked, e.g.
+    identifier matching without a name matcher).  ``support`` names the
+    context a short or generic alias needed (e.g. ``country CN named in the string``).
     """
 
     entry: ListEntry
@@ -41,6 +49,41 @@ class Match:
     institution: InstitutionRef | None
     raw_affiliation: str | None
     context_only: bool = False  # e.g. a listed sub-unit of this institution: context, not a flag
+    attached: tuple[InstitutionRef, ...] = ()
+    agreement: str = ""
+    support: str = ""
+    alias: str = ""   # the listed name or alias found (name matching), as the list prints it
+
+
+AGREEMENTS = ("agree", "partial", "disagree", "none attached", "")
+
+
+def attached_to(auth: Authorship, raw: str | None) -> tuple[InstitutionRef, ...]:
+    """The institutions OpenAlex attached to ``raw`` in this authorship.
+
+    Where OpenAlex says which string an institution came from (``affiliations``), only
+    those; where it does not, and the authorship has one raw string (or none), all the
+    authorship's institutions.
+
+    Examples
+    --------
+    >>> from tracker.records import parse_work
+    >>> w = parse_work({"id": "W1", "authorships": [{
+    ...     "raw_affiliation_strings": ["Dept. of Physics, MIT, Cambridge, MA"],
+    ...     "institutions": [{"id": "https://openalex.org/I63966007",
+    ...                       "display_name": "Massachusetts Institute of Technology"}]}]})
+    >>> [i.id for i in attached_to(w.authorships[0], "Dept. of Physics, MIT, Cambridge, MA")]
+    ['I63966007']
+    """
+    by_id = {i.id: i for i in auth.institutions if i.id}
+    for r, ids in auth.affiliations:
+        if r == raw:
+            got = tuple(by_id[i] for i in ids if i in by_id)
+            if got:
+                return got
+    if len(auth.raw_affiliations) <= 1:
+        return tuple(auth.institutions)
+    return ()
 
 
 def _raw_for(auth: Authorship, inst: InstitutionRef) -> str | None:
@@ -89,13 +132,14 @@ class Matcher:
             return   # the common case: nothing listed; skip building labels and raw strings
         seen: set[str] = set()
         raw = _raw_for(auth, inst)
+        att = (inst,)
         label = inst.display_name or inst.id or inst.ror or "institution"
         if inst.id:
             for e in self.registry.by_openalex_id(inst.id):
                 seen.add(e.entry_id)
                 yield Match(e, "openalex_id", 1.0,
                             f"OpenAlex attached {label} ({inst.id}); that ID is listed as "
-                            f"'{e.name}'", inst, raw)
+                            f"'{e.name}'", inst, raw, attached=att)
         if inst.ror:
             for e in self.registry.by_ror(inst.ror):
                 if e.entry_id in seen:
@@ -103,7 +147,7 @@ class Matcher:
                 seen.add(e.entry_id)
                 yield Match(e, "ror", 1.0,
                             f"OpenAlex attached {label} with ROR {inst.ror}; that ROR is listed "
-                            f"as '{e.name}'", inst, raw)
+                            f"as '{e.name}'", inst, raw, attached=att)
         for anc in inst.lineage:
             if anc == inst.id:
                 continue
@@ -114,12 +158,12 @@ class Matcher:
                 if e.covers_subunits:
                     yield Match(e, "lineage", 0.9,
                                 f"{label} ({inst.id}) sits under {anc}, listed as '{e.name}', "
-                                f"whose entry covers subordinate units", inst, raw)
+                                f"whose entry covers subordinate units", inst, raw, attached=att)
                 else:
                     yield Match(e, "lineage", 0.0,
                                 f"{label} ({inst.id}) sits under {anc}, listed as '{e.name}', "
                                 f"but that entry does not say it covers subordinate units: "
-                                f"context only", inst, raw, context_only=True)
+                                f"context only", inst, raw, context_only=True, attached=att)
 
     def match_authorship(self, auth: Authorship) -> list[Match]:
         """All matches for one authorship, identifier evidence first."""

@@ -104,11 +104,13 @@ class UpdateRefused(ValueError):
 
 
 def registry_home(home: str | Path | None = None) -> Path:
-    """``home``, else ``$TRACKER_HOME``, else ``~/.local/share/tracker``."""
+    """``home``, else :func:`tracker.home.data_dir` (``$TRACKER_HOME``, else
+    ``~/.local/share/tracker``)."""
     if home is not None:
         return Path(home)
-    env = os.environ.get("TRACKER_HOME")
-    return Path(env) if env else Path.home() / ".local" / "share" / "tracker"
+    from tracker.home import data_dir
+
+    return data_dir()
 
 
 # --------------------------------------------------------------------------- JSON

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
 
-from tracker.matching import Match
-from tracker.records import Authorship, Work
+from tracker.matching import Match, attached_to
+from tracker.records import Authorship, InstitutionRef, Work
 
 __all__ = [
     "FINDING_COLUMNS",
@@ -34,6 +34,8 @@ FINDING_COLUMNS: tuple[str, ...] = (
     "entry_id", "match_score", "relation", "date_compared", "date_basis", "listed_on_basis",
     "listed_on_source", "removed_on", "list_editions", "is_designation", "confidence",
     "data_gaps", "reason",
+    # added later, at the end (issue 20)
+    "openalex_agreement", "institution_basis", "match_support", "list_since",
 )
 
 
@@ -64,10 +66,27 @@ def listed_at(match: Match, work: Work) -> tuple[str, str, str, str]:
     Returns
     -------
     (answer, date_compared, date_basis, reason)
-        ``answer`` is ``yes``, ``no`` or ``unknown``.  With only a publication year, the
-        comparison is by year and the listing year itself answers ``unknown``.
+        ``answer`` is ``yes``, ``no`` or ``unknown``.  A work published before the list
+        itself first existed (``entry.list_since``) is ``no``.  With only a publication
+        year, the comparison is by year and the listing year itself answers ``unknown``.
+        ``unknown`` only where a needed date is truly unknown; ``reason`` says which.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from tracker.matching import Match
+    >>> from tracker.records import Work
+    >>> from tracker.watchlists import ListEntry
+    >>> e = ListEntry(entry_id="CA_NRO:x", list="CA_NRO", name="X",
+    ...               listed_on=date(2024, 4, 18), listed_on_kind="on_list_by",
+    ...               list_since=date(2024, 1, 9), list_since_basis="document date")
+    >>> m = Match(e, "name", 1.0, "", None, None)
+    >>> [listed_at(m, Work(id="W", publication_date=d))[0]
+    ...  for d in (date(2023, 5, 1), date(2024, 2, 1), date(2024, 5, 1))]
+    ['no', 'unknown', 'yes']
     """
     entry = match.entry
+    since = entry.list_since
     if work.publication_date is not None:
         when, basis = work.publication_date, "publication_date"
         compared = when.isoformat()
@@ -76,9 +95,23 @@ def listed_at(match: Match, work: Work) -> tuple[str, str, str, str]:
         compared = str(work.publication_year)
     else:
         return "unknown", "", "", "the work has no publication date or year"
+    by_year = basis == "publication_year"
+    if since is not None and (when.year < since.year if by_year else when < since):
+        return "no", compared, basis, (
+            f"published {compared}, before the list itself existed (its first document is "
+            f"dated {since.isoformat()})")
     if entry.listed_on is None:
-        return "unknown", compared, basis, "no source gives this entry's listing date"
-    if basis == "publication_year":
+        why = "no source gives this entry's listing date"
+        if since is not None:
+            why += f" (the list exists since {since.isoformat()})"
+        return "unknown", compared, basis, why
+    if entry.listed_on_kind == "on_list_by" and when < entry.listed_on:
+        first = f"after the list's first edition of {since.isoformat()} " if since else ""
+        return "unknown", compared, basis, (
+            f"published {compared}; the entry was on the list by "
+            f"{entry.listed_on.isoformat()}, but no source says when it was added "
+            f"{first}(first listing date not given)")
+    if by_year:
         year = when.year
         if year < entry.listed_on.year:
             ans = "no"
@@ -141,6 +174,10 @@ class Finding:
     confidence: str = ""
     data_gaps: str = ""
     reason: str = ""
+    openalex_agreement: str = ""
+    institution_basis: str = ""
+    match_support: str = ""
+    list_since: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
@@ -157,6 +194,8 @@ _ROW_FIELDS = tuple(f.name for f in fields(Finding) if f.name != "extra")
 
 
 def _confidence(match: Match, work: Work, answer: str) -> str:
+    if match.agreement == "disagree":
+        return "low"   # OpenAlex's institution and the raw string name different places
     if match.method in ("openalex_id", "ror") and answer != "unknown":
         return "high"
     if match.method in ("openalex_id", "ror", "lineage", "name"):
@@ -176,6 +215,7 @@ def make_finding(
     """Build the evidence row for one match on one authorship of one work."""
     entry = match.entry
     inst = match.institution
+    shown, inst_basis = _institutions_shown(auth, match)
     answer, compared, basis, reason = listed_at(match, work)
     if outcome is None:
         outcome = default_outcome(match, answer)
@@ -199,9 +239,9 @@ def make_finding(
         author_name=auth.author_name or "",
         author_position=auth.author_position or "",
         raw_affiliation=match.raw_affiliation or "",
-        institution_id=(inst.id or "") if inst else "",
-        institution_ror=(inst.ror or "") if inst else "",
-        institution_name=(inst.display_name or "") if inst else "",
+        institution_id=" | ".join(i.id or "" for i in shown),
+        institution_ror=" | ".join(i.ror or "" for i in shown),
+        institution_name=" | ".join(i.display_name or "" for i in shown),
         list=entry.list,
         list_entry_name=entry.name,
         listed_on=entry.listed_on.isoformat() if entry.listed_on else "",
@@ -222,8 +262,31 @@ def make_finding(
         confidence=_confidence(match, work, answer),
         data_gaps="; ".join(dict.fromkeys(gaps)),
         reason=reason,
+        openalex_agreement=match.agreement,
+        institution_basis=inst_basis,
+        match_support=match.support,
+        list_since=entry.list_since.isoformat() if entry.list_since else "",
         extra={"authorship_index": auth.index},
     )
+
+
+def _institutions_shown(auth: Authorship, match: Match) -> tuple[tuple[InstitutionRef, ...],
+                                                                  str]:
+    """The OpenAlex institutions an evidence row shows, and what they are.
+
+    The institution that matched when there is one; otherwise the ones OpenAlex attached
+    to the raw string (or to the authorship), so a tie found in the raw string still shows
+    what OpenAlex made of it.  Several are joined with `` | `` in the row.
+    """
+    if match.institution is not None:
+        return (match.institution,), "matched"
+    att = match.attached or attached_to(auth, match.raw_affiliation)
+    if not att:
+        return (), "none attached by OpenAlex"
+    if match.raw_affiliation and any(r == match.raw_affiliation and ids
+                                     for r, ids in auth.affiliations):
+        return att, "attached by OpenAlex to this raw string"
+    return att, "attached by OpenAlex to the authorship"
 
 
 def default_outcome(match: Match, answer: str) -> str:

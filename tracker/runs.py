@@ -293,12 +293,18 @@ def load_run_registry(watchlists: Sequence[Path] = (),
         The registry, the registry version or a watchlist cannot be loaded.
     """
     from tracker.registry_versions import VersionStore
-    from tracker.resolution import ResolutionCache, apply_resolutions
+    from tracker.resolution import (
+        LinkDecisions,
+        ResolutionCache,
+        apply_link_decisions,
+        apply_resolutions,
+    )
     from tracker.watchlists import load_user_watchlist
 
     reg = VersionStore(bundled=load_registry()).load(version)
     try:
         reg = apply_resolutions(reg, ResolutionCache.load().answers)
+        reg = apply_link_decisions(reg, LinkDecisions.load())  # the user's reviewed ID links
     except ValueError as exc:
         if warnings is not None:
             warnings.append(f"{exc}; going on without it")

@@ -21,7 +21,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from importlib import resources
@@ -36,6 +36,7 @@ __all__ = [
     "STALE_AFTER_DAYS",
     "DatedFact",
     "Edition",
+    "Institution",
     "ListEntry",
     "ListInfo",
     "Registry",
@@ -135,6 +136,45 @@ class ListInfo:
     source_url: str
     licence: str
     notes: str = ""
+    #: when the list itself first existed (its first edition's document date): a work
+    #: published before it cannot have been "listed"; with its basis and source
+    first_published: date | None = None
+    first_published_basis: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Institution:
+    """One institution and all its list memberships (one :class:`ListEntry` per list).
+
+    ``key`` is the registry's ``institution_key``; ``rors`` and ``openalex_ids`` are the
+    identifiers its entries carry; ``merged_from`` the entry IDs of separate records
+    that were found to be this institution (see ``tracker/data/institution_merges.csv``).
+    """
+
+    key: str
+    name: str
+    country: str | None
+    memberships: tuple[ListEntry, ...]
+
+    @property
+    def lists(self) -> tuple[str, ...]:
+        return tuple(e.list for e in self.memberships)
+
+    @property
+    def rors(self) -> tuple[str, ...]:
+        return tuple(sorted({e.ror for e in self.memberships if e.ror}))
+
+    @property
+    def openalex_ids(self) -> tuple[str, ...]:
+        return tuple(sorted({o for e in self.memberships for o in e.openalex_ids}))
+
+    @property
+    def merged_from(self) -> tuple[str, ...]:
+        return tuple(sorted({m for e in self.memberships for m in e.merged_from}))
+
+    def membership(self, list_code: str) -> ListEntry | None:
+        """This institution's entry on ``list_code``, or None."""
+        return next((e for e in self.memberships if e.list == list_code), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +187,12 @@ class ListEntry:
     so; ``dates`` keeps every sourced date, including ones that disagree.
     ``covers_subunits`` is True only where the entry text says it covers subordinate
     institutions (e.g. "and all subordinate institutes").
+
+    ``listed_on_kind`` is ``addition`` when ``listed_on`` is the date the entry was added,
+    ``on_list_by`` when it is only a date by which the entry was on the list (the first
+    listing date is not given, e.g. Canada's list as shown on a later page version).
+    ``list_since`` is the date the list itself first existed (its first document), filled
+    in from the list's :class:`ListInfo` by :class:`Registry`.
     """
 
     entry_id: str
@@ -174,6 +220,11 @@ class ListEntry:
     licence: str = ""
     notes: str = ""
     generic_aliases: tuple[str, ...] = field(default=())
+    listed_on_kind: str = "addition"   # addition | on_list_by
+    list_since: date | None = None
+    list_since_basis: str = ""
+    #: entry IDs of earlier registry builds folded into this one (same institution)
+    merged_from: tuple[str, ...] = ()
 
     @property
     def is_designation(self) -> bool:
@@ -214,6 +265,9 @@ class ListEntry:
             "provenance": self.provenance,
             "licence": self.licence,
             "notes": self.notes,
+            **({"listed_on_kind": self.listed_on_kind}
+               if self.listed_on_kind != "addition" else {}),
+            **({"merged_from": list(self.merged_from)} if self.merged_from else {}),
         }
 
     @classmethod
@@ -244,6 +298,8 @@ class ListEntry:
             provenance=d.get("provenance", ""),
             licence=d.get("licence", ""),
             notes=d.get("notes", ""),
+            listed_on_kind=d.get("listed_on_kind", "addition"),
+            merged_from=tuple(d.get("merged_from", ())),
         )
 
 
@@ -278,8 +334,8 @@ class Registry:
         version: str,
         built_from: dict[str, Any] | None = None,
     ) -> None:
-        self.entries: tuple[ListEntry, ...] = tuple(entries)
         self.lists: dict[str, ListInfo] = {li.code: li for li in lists}
+        self.entries: tuple[ListEntry, ...] = tuple(self._with_list_since(entries))
         self.editions: tuple[Edition, ...] = tuple(editions)
         self.version = version
         self.built_from = built_from or {}
@@ -293,6 +349,15 @@ class Registry:
                 self._by_oa.setdefault(oid, []).append(e)
             if e.institution_key:
                 self._by_key.setdefault(e.institution_key, []).append(e)
+
+    def _with_list_since(self, entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
+        """Entries with ``list_since`` set from their list's first publication date."""
+        for e in entries:
+            info = self.lists.get(e.list)
+            if info is not None and info.first_published and e.list_since is None:
+                e = replace(e, list_since=info.first_published,
+                            list_since_basis=info.first_published_basis)
+            yield e
 
     def __iter__(self) -> Iterator[ListEntry]:
         return iter(self.entries)
@@ -312,6 +377,47 @@ class Registry:
     @cached_property
     def entry_index(self) -> dict[str, ListEntry]:
         return {e.entry_id: e for e in self.entries}
+
+    @cached_property
+    def _former_ids(self) -> dict[str, str]:
+        return {old: e.entry_id for e in self.entries for old in e.merged_from}
+
+    def current_entry_id(self, entry_id: str) -> str | None:
+        """The entry ID now holding ``entry_id`` (itself, or the entry it was merged into).
+
+        Examples
+        --------
+        >>> reg = load_registry()
+        >>> reg.current_entry_id("CA_NRO:auto_harbin_institute_of_technology")
+        'CA_NRO:hit'
+        """
+        if entry_id in self.entry_index:
+            return entry_id
+        return self._former_ids.get(entry_id)
+
+    def institution(self, key: str) -> Institution | None:
+        """The institution ``key`` with all its list memberships, or None.
+
+        Examples
+        --------
+        >>> hit = load_registry().institution("hit")
+        >>> hit.lists
+        ('ASPI_UNITRACKER', 'BIS_ENTITY_LIST', 'CA_NRO', 'DOD_1286')
+        >>> hit.rors
+        ('01yqg2h08',)
+        """
+        entries = self._by_key.get(key)
+        if not entries:
+            return None
+        ordered = tuple(sorted(entries, key=lambda e: e.list))
+        main = next((e for e in ordered if e.is_designation), ordered[0])
+        return Institution(key=key, name=main.name, country=main.country,
+                           memberships=ordered)
+
+    def institutions(self) -> list[Institution]:
+        """Every institution, once, sorted by key."""
+        out = [self.institution(k) for k in sorted(self._by_key)]
+        return [i for i in out if i is not None]
 
     def restricted_to(self, codes: Iterable[str]) -> Registry:
         """A registry holding only the given lists."""
@@ -353,6 +459,8 @@ def _registry_from_json(doc: dict[str, Any]) -> Registry:
             is_designation=bool(li.get("is_designation", True)),
             data_date=_d(li.get("data_date")), source_url=li.get("source_url", ""),
             licence=li.get("licence", ""), notes=li.get("notes", ""),
+            first_published=_d(li.get("first_published")),
+            first_published_basis=li.get("first_published_basis", ""),
         )
         for li in doc.get("lists", [])
     ]

@@ -354,9 +354,7 @@ def create_app(case: Path, *, token_hash: str | None = None,
         rows = []
         for r in reversed(runs):
             rec = records[r["id"]]
-            rows.append({**r, "status": rec.get("status") or ("finished" if r["finished_at"]
-                                                              else "unknown"),
-                         "inputs": rec.get("inputs") or [],
+            rows.append({**r, "inputs": rec.get("inputs") or [],
                          "previous": (rec.get("case_file") or {}).get("previous_run_id")})
         return page(request, "runs.html", runs=rows)
 
