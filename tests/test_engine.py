@@ -230,3 +230,51 @@ def test_a_file_cut_off_mid_record_is_refused_as_the_python_reader_refuses_it(re
     gz.write_bytes(whole[: len(whole) // 2])  # the compressed stream ends early
     with pytest.raises(TruncatedWorksFile):
         screen_files(gz, registry=reg, threads=1)
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    from tracker.cli import main
+
+    code = main(list(args))
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_cli_screens_a_snapshot_folder_and_a_glob_with_either_engine(capsys, tmp_path):
+    """--works takes a folder in the snapshot layout or a glob on the DuckDB engine; the
+    Python engine gives the same findings.csv for the same files."""
+    data = gzip.decompress(tracker.demo_works_path().read_bytes()).decode().splitlines()
+    part = tmp_path / "snap" / "works" / "updated_date=2025-01-01"
+    part.mkdir(parents=True)
+    with gzip.open(part / "part_000.gz", "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(data) + "\n")
+    common = ("--no-progress", "--no-keep-works", "--db", str(tmp_path / "case.db"))
+    code, _, err = _cli(capsys, "screen", "--works", str(tmp_path / "snap"), "--engine",
+                        "duckdb", "-o", str(tmp_path / "a"), *common)
+    assert code == 0, err
+    code, _, err = _cli(capsys, "screen", "--works", str(tmp_path / "snap/works/*/part_*"),
+                        "-o", str(tmp_path / "b"), *common)
+    assert code == 0, err
+    code, _, err = _cli(capsys, "screen", "--works", str(part / "part_000.gz"), "--engine",
+                        "python", "-o", str(tmp_path / "c"), *common)
+    assert code == 0, err
+    csv = [(tmp_path / d / "findings.csv").read_bytes() for d in "abc"]
+    assert csv[0] == csv[1] == csv[2]
+    run = json.loads((tmp_path / "a" / "run.json").read_text("utf-8"))
+    assert run["engine"] == "duckdb" and run["counts"]["works_read"] == 71
+
+
+def test_cli_refuses_what_the_duckdb_engine_cannot_do_in_one_line(capsys, tmp_path):
+    code, _, err = _cli(capsys, "screen", "--works", str(tracker.demo_works_path()),
+                        "--engine", "duckdb", "--topic", "graphene", "--no-progress",
+                        "--db", str(tmp_path / "case.db"), "-o", str(tmp_path / "r"))
+    assert code == 2
+    assert "use --engine python" in err and "Traceback" not in err
+    code, _, err = _cli(capsys, "screen", "--works", str(tmp_path / "none" / "*.gz"),
+                        "--no-progress", "--db", str(tmp_path / "case.db"),
+                        "-o", str(tmp_path / "r"))
+    assert code == 2 and "no file matches" in err
+    code, _, err = _cli(capsys, "screen", "--works", str(tracker.demo_works_path()),
+                        "--engine", "spark", "--no-progress", "--db",
+                        str(tmp_path / "case.db"), "-o", str(tmp_path / "r"))
+    assert code == 2 and "engine must be one of" in err
