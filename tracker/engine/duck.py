@@ -576,7 +576,7 @@ def screen_files(
     command: Sequence[str] = (),
     inputs: Sequence[dict[str, Any]] = (),
     extra_run: dict[str, Any] | None = None,
-    memory_limit: str = "2GB",
+    memory_limit: str = "1GB",
     threads: int | None = None,
     temp_dir: str | Path | None = None,
     processes: int | None = None,
@@ -591,7 +591,7 @@ def screen_files(
     registry, settings, name_matcher, assessor, progress, command, inputs, extra_run
         As for :func:`tracker.screening.screen`.  Topic filters and subjects are not
         applied by this engine (:class:`EngineSettingError`).
-    memory_limit : str, default "2GB"
+    memory_limit : str, default "1GB"
         DuckDB's limit; past it, DuckDB spills to ``temp_dir``.
     threads : int, optional
         DuckDB threads (default: one per core).
