@@ -59,8 +59,8 @@ __all__ = ["EngineError", "EngineSettingError", "screen_files"]
 #: Two characters no valid JSON text holds unescaped: each line is read as one column.
 _NO_DELIMITER = "\x1f\x1e"
 _MAX_LINE = 1 << 24  # 16 MB: the largest record seen is 2.1 MB
-_PARQUET_BASE = 1 << 48  # rn of Parquet rows: after every JSON Lines row
-_FILE_STRIDE = 1 << 36
+_PARQUET_BASE = 1 << 62  # rn of Parquet rows: after every JSON Lines row
+_FILE_STRIDE = 1 << 36  # rn of a file's rows: its index times this, plus its line
 _FETCH = 2000
 _BATCH_BYTES = 8 << 20  # candidate records sent to a worker at a time (by JSON size)
 
@@ -83,6 +83,7 @@ class _Staging:
     parquet: list[tuple[int, Path]] = field(default_factory=list)
     staged_skips: dict[int, int] = field(default_factory=dict)
     reread: int = 0  # records the typed reader could not vouch for, read from their text
+    threads: int = 1  # files read at once
 
     def stage(self, documents: Iterable[int] = ()) -> None:
         """Link each JSON Lines file under a name that says its compression; write each
@@ -111,24 +112,18 @@ class _Staging:
             self.staged_skips[i] = skipped
             self.jsonl.append((i, out))
 
-    def names(self) -> str:
-        """The JSON Lines files as DuckDB reads them: a list literal."""
-        return "[" + ", ".join(_lit(str(p)) for _, p in self.jsonl) + "]"
-
     def source(self, rows: str = "", *, parquet: bool = True) -> str:
         """A query of ``rn``, ``fidx`` and ``line``: every record in file order (``rn``
         counts non-blank lines, then Parquet rows)."""
         parts = []
-        if self.jsonl:
-            names = "[" + ", ".join(_lit(str(p)) for _, p in self.jsonl) + "]"
+        for i, p in self.jsonl:
             parts.append(
-                "SELECT rn, CAST(regexp_extract(filename, 'f([0-9]+)\\.', 1) AS BIGINT) AS fidx,"
-                " line FROM (SELECT row_number() OVER () AS rn, filename, line FROM ("
-                f"SELECT filename, line FROM read_csv({names}, columns={{'line': 'VARCHAR'}}, "
-                f"delim={_lit(_NO_DELIMITER)}, quote='', escape='', header=false, "
-                f"auto_detect=false, max_line_size={_MAX_LINE}, filename=true, "
+                f"SELECT * FROM (SELECT {i * _FILE_STRIDE} + row_number() OVER () AS rn, "
+                f"{i}::BIGINT AS fidx, line FROM (SELECT line FROM read_csv({_lit(str(p))}, "
+                f"columns={{'line': 'VARCHAR'}}, delim={_lit(_NO_DELIMITER)}, quote='', "
+                f"escape='', header=false, auto_detect=false, max_line_size={_MAX_LINE}, "
                 "strict_mode=false) WHERE line IS NOT NULL "
-                "AND (starts_with(line, '{') OR strip(line) <> '')))"
+                "AND (starts_with(line, '{') OR strip(line) <> ''))) t"
                 f"{rows}")
         for i, p in self.parquet if parquet else ():
             parts.append(
@@ -235,7 +230,7 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
     tests: dict[str, Callable[[str], bool]] = {"i": listed_id, "r": listed_ror}
     if probe is not None:
         tests["s"] = probe
-    con.execute("CREATE OR REPLACE TEMP TABLE hits (kind VARCHAR, k VARCHAR)")
+    con.execute("CREATE OR REPLACE TABLE hits (kind VARCHAR, k VARCHAR)")
     found: list[tuple[str, str]] = []
     done = 0
     queries = [query for kind, query in KEYS if kind in tests]
@@ -248,13 +243,13 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
                 progress("keys", done, None)
     if found:
         con.executemany("INSERT INTO hits VALUES (?, ?)", found)
-    con.execute("CREATE OR REPLACE TEMP TABLE cand0 (rn BIGINT)")
+    con.execute("CREATE OR REPLACE TABLE cand0 (rn BIGINT)")
     for query in queries:
         con.execute(f"INSERT INTO cand0 SELECT DISTINCT rn FROM ({query}) SEMI JOIN hits "
                     "USING (kind, k)")
     if keys.any_text:
         con.execute("INSERT INTO cand0 SELECT rn FROM readw WHERE n_auth > 0")
-    con.execute("CREATE OR REPLACE TEMP TABLE cand AS SELECT DISTINCT c.rn, r.wid "
+    con.execute("CREATE OR REPLACE TABLE cand AS SELECT DISTINCT c.rn, r.wid "
                 "FROM cand0 c JOIN recs r USING (rn)")
     (n,) = con.execute("SELECT count(*) FROM cand").fetchone()
     return int(n)
@@ -421,7 +416,22 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
     if not typed or not staging.jsonl:
         con.execute(recs_sql(staging.source()))
         return
-    con.execute(recs_typed_sql(staging.names(), _MAX_LINE))
+    first, *others = staging.jsonl
+    con.execute(recs_typed_sql(str(first[1]), first[0], first[0] * _FILE_STRIDE, _MAX_LINE))
+
+    def read(item: tuple[int, Path]) -> None:
+        cur = con.cursor()  # files read at once, one cursor each (each read is one thread)
+        try:
+            cur.execute(recs_typed_sql(str(item[1]), item[0], item[0] * _FILE_STRIDE,
+                                       _MAX_LINE, insert=True))
+        finally:
+            cur.close()
+
+    if others:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, staging.threads)) as ex:
+            list(ex.map(read, others))
     (n,) = con.execute("SELECT count(*) FROM recs WHERE status IN ('doubt', 'date')").fetchone()
     if n:
         con.execute(texts_sql(staging.source(parquet=False)))
@@ -518,7 +528,7 @@ def _skipped(con: Any, staging: _Staging) -> list[dict[str, str]]:
     ends: set[int] = set()
     if lines:
         listed = ", ".join(str(i) for i in lines)
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE skip_rn AS
+        con.execute(f"""CREATE OR REPLACE TABLE skip_rn AS
 SELECT rn, fidx FROM (SELECT rn, fidx, row_number() OVER (PARTITION BY fidx ORDER BY rn) AS k
                       FROM recs WHERE status <> 'ok' AND fidx IN ({listed}))
 WHERE k <= {MAX_SKIPPED_LISTED}""")
@@ -659,6 +669,7 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
     import duckdb
 
     staging.stage()
+    staging.threads = threads or os.cpu_count() or 1
     job = _Screening(Matcher(reg, name_matcher=name_matcher), settings, assessor)
     pool = _start_pool(job, processes)
     con = _connect(threads, memory_limit, staging.folder)
@@ -674,7 +685,7 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
             _read_records(con, staging, typed)
         since = settings.since.isoformat() if settings.since else None
         until = settings.until.isoformat() if settings.until else None
-        con.execute("CREATE OR REPLACE TEMP TABLE firsts AS SELECT min(rn) AS rn "
+        con.execute("CREATE OR REPLACE TABLE firsts AS SELECT min(rn) AS rn "
                     "FROM recs WHERE status = 'ok' GROUP BY wid")
         con.execute("CREATE OR REPLACE TEMP VIEW readw AS SELECT r.* FROM recs r "
                     "SEMI JOIN firsts f ON r.rn = f.rn "

@@ -51,15 +51,15 @@ def macros_sql() -> str:
     or a display name), and an authorship's raw affiliation strings (both forms, and those
     of ``affiliations``)."""
     return """
-CREATE OR REPLACE TEMP MACRO strip(x) AS
+CREATE OR REPLACE MACRO strip(x) AS
   trim(x, chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13));
-CREATE OR REPLACE TEMP MACRO raws(a) AS
+CREATE OR REPLACE MACRO raws(a) AS
   list_concat(coalesce(a.raw_affiliation_strings, string_split(a.raw_affiliation_string, ';')),
               list_transform(coalesce(a.affiliations, []), lambda x: x.raw_affiliation_string));
-CREATE OR REPLACE TEMP MACRO no_inst(a) AS
+CREATE OR REPLACE MACRO no_inst(a) AS
   len(list_filter(coalesce(a.institutions, []), lambda i: i.id IS NOT NULL
       OR i.ror IS NOT NULL OR coalesce(strip(i.display_name), '') <> '')) = 0;
-CREATE OR REPLACE TEMP MACRO has_raw(a) AS
+CREATE OR REPLACE MACRO has_raw(a) AS
   len(list_filter(raws(a), lambda r: coalesce(strip(r), '') <> '')) > 0;
 """
 
@@ -69,7 +69,7 @@ def recs_sql(source: str, table: str = "recs") -> str:
     ``line`` per record: one row per record with its status, dates, flags and its
     authorships as the plan reads them (``auths``), each read from the record's text."""
     return f"""
-CREATE OR REPLACE TEMP TABLE {table} AS
+CREATE OR REPLACE TABLE {table} AS
 WITH parsed AS (
   SELECT rn, fidx, line, try(from_json(line, {_lit(SCHEMA)})) AS j
   FROM ({source}) src
@@ -129,9 +129,11 @@ COLUMNS = (
 )
 
 
-def recs_typed_sql(files: str, max_object: int) -> str:
-    """``recs`` from JSON Lines ``files`` (a list literal of paths named ``f<index>.*``) by
-    DuckDB's typed JSON reader, several times faster than reading each line's text.
+def recs_typed_sql(path: str, fidx: int, offset: int, max_object: int, *,
+                   insert: bool = False) -> str:
+    """``recs`` from the JSON Lines file ``path`` (the input's ``fidx``-th; ``rn`` starts
+    after ``offset``) by DuckDB's typed JSON reader, several times faster than reading each
+    line's text.  ``insert``: add its rows to ``recs`` rather than create it.
 
     It reads a record as tracker does wherever the typed values say enough.  Where they do
     not, the row is marked ``doubt`` and read again from its text (:func:`recs_sql`): no
@@ -140,14 +142,15 @@ def recs_typed_sql(files: str, max_object: int) -> str:
     ``date``: whether the field is absent (a partial record) or null is read from its text
     (:func:`texts_sql`).  ``rn`` counts the non-blank lines, as the text reader does.
     """
+    head = "INSERT INTO recs" if insert else "CREATE OR REPLACE TABLE recs AS"
     return f"""
-CREATE OR REPLACE TEMP TABLE recs AS
+{head}
 WITH src AS (
-  SELECT row_number() OVER () AS rn, *
-  FROM read_json({files}, format='newline_delimited', maximum_object_size={max_object},
-                 ignore_errors=true, filename=true, columns={COLUMNS})
+  SELECT {offset} + row_number() OVER () AS rn, *
+  FROM read_json({_lit(path)}, format='newline_delimited', maximum_object_size={max_object},
+                 ignore_errors=true, columns={COLUMNS})
 ), w AS (
-  SELECT rn, CAST(regexp_extract(filename, 'f([0-9]+)[.]', 1) AS BIGINT) AS fidx,
+  SELECT rn, {fidx}::BIGINT AS fidx,
          upper(regexp_extract(strip(coalesce(id, '')), {_lit(ID_RE)}, 1)) AS wid,
          CASE WHEN json_type(publication_date) = 'VARCHAR'
                    AND regexp_matches(left(publication_date ->> '$', 10),
@@ -185,7 +188,7 @@ def texts_sql(source: str) -> str:
     ``publication_date`` field (``date`` rows: the key's name in the text at all, and only
     then its parse), and whether the line names the work the typed reader read there."""
     return f"""
-CREATE OR REPLACE TEMP TABLE texts AS
+CREATE OR REPLACE TABLE texts AS
 SELECT s.rn, s.fidx, CASE WHEN r.status = 'doubt' THEN s.line END AS line,
   CASE WHEN r.status = 'date' THEN
     CASE WHEN NOT contains(s.line, '"publication_date"') THEN true
