@@ -16,6 +16,7 @@ share of works that can hold a tie (the flagged works are kept as records, as
 from __future__ import annotations
 
 import contextlib
+import gc
 import gzip
 import os
 import sys
@@ -356,7 +357,11 @@ def _pool_batch(task: tuple[_Keys, list[tuple[int, str, str]]]
     """One batch of candidate records, in a worker process."""
     assert _SCREENING is not None
     keys, rows = task
-    return (len(rows), *_screen_works(_parse_lines(rows), _SCREENING, keys))
+    gc.disable()  # records hold no reference cycles: the collector's passes free nothing
+    try:
+        return (len(rows), *_screen_works(_parse_lines(rows), _SCREENING, keys))
+    finally:
+        gc.enable()
 
 
 def _start_pool(job: _Screening, processes: int | None) -> Any:
@@ -388,12 +393,19 @@ def _screen_candidates(batches: Iterable[list[tuple[int, str, str]]], job: _Scre
             (len(b), *_screen_works(_parse_lines(b), job, keys)) for b in batches)
     else:
         answers = pool.imap_unordered(_pool_batch, ((keys, b) for b in batches))
-    for n, found, works in answers:
-        findings.extend(found)
-        flagged.update(works)
-        done += n
-        if progress is not None:
-            progress("screen", done, None)
+    enabled = gc.isenabled()
+    gc.disable()  # the flagged works are long-lived and hold no cycles (as in screening)
+    try:
+        for n, found, works in answers:
+            findings.extend(found)
+            flagged.update(works)
+            done += n
+            gc.freeze()  # out of the collector's sight: it would scan them on every pass
+            if progress is not None:
+                progress("screen", done, None)
+    finally:
+        if enabled:
+            gc.enable()
     findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
     return findings, dict(sorted(flagged.items()))
 
