@@ -134,7 +134,7 @@ def test_when_typed_rows_and_lines_do_not_pair_every_record_is_read_from_text(
     from tracker.engine import duck
 
     real = duck.recs_typed_sql
-    monkeypatch.setattr(duck, "recs_typed_sql", lambda *a: real(*a).replace(
+    monkeypatch.setattr(duck, "recs_typed_sql", lambda *a, **k: real(*a, **k).replace(
         "row_number() OVER () AS rn", "row_number() OVER () + 1 AS rn"))
     path = tracker.demo_works_path()
     a = _python([path], reg, nm)

@@ -429,21 +429,39 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         con.execute(recs_sql(staging.source()))
         return
     first, *others = staging.jsonl
-    con.execute(recs_typed_sql(str(first[1]), first[0], first[0] * _FILE_STRIDE, _MAX_LINE))
 
-    def read(item: tuple[int, Path]) -> None:
+    def read(item: tuple[int, Path], insert: bool = True) -> None:
         cur = con.cursor()  # files read at once, one cursor each (each read is one thread)
         try:
             cur.execute(recs_typed_sql(str(item[1]), item[0], item[0] * _FILE_STRIDE,
-                                       _MAX_LINE, insert=True))
+                                       _MAX_LINE, insert=insert))
         finally:
             cur.close()
 
-    if others:
-        from concurrent.futures import ThreadPoolExecutor
+    def named() -> None:
+        # meanwhile, on another core: does each line name the publication_date field (the
+        # typed reader cannot tell an absent field, a partial record, from a null one)?
+        cur = con.cursor()
+        try:
+            cur.execute(f"CREATE OR REPLACE TABLE pdkeys AS SELECT rn, "
+                        f"contains(line, '\"publication_date\"') AS named, "
+                        f"contains(line, '\"publication_date\":null') OR "
+                        f"contains(line, '\"publication_date\": null') AS null_value "
+                        f"FROM ({staging.source(parquet=False)})")
+        finally:
+            cur.close()
 
-        with ThreadPoolExecutor(max_workers=max(1, staging.threads)) as ex:
-            list(ex.map(read, others))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, staging.threads) + 1) as ex:
+        text = ex.submit(named)
+        read(first, insert=False)
+        list(ex.map(read, others))
+        text.result()
+    # no field name in the text: absent (a partial record); named with a null: present
+    con.execute("UPDATE recs SET status = 'ok', partial = NOT k.named FROM pdkeys k "
+                "WHERE recs.rn = k.rn AND recs.status = 'date' "
+                "AND (NOT k.named OR k.null_value)")
     (n,) = con.execute("SELECT count(*) FROM recs WHERE status IN ('doubt', 'date')").fetchone()
     if n:
         con.execute(texts_sql(staging.source(parquet=False)))
