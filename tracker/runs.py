@@ -156,9 +156,10 @@ class RunRequest:
         Keep the works read from files with the recorded run, so ``tracker rescreen`` can
         screen them again against a newer registry with no API call.
     engine : str, default ``auto``
-        How works files are screened: ``duckdb`` (:func:`tracker.engine.screen_files`; files,
-        globs, folders, Parquet), ``python``, or ``auto`` (DuckDB unless the run has subjects
-        or topics; see :func:`tracker.engine.choose_engine`).
+        How works files are screened: ``duckdb`` (:func:`tracker.engine.screen_files`; also
+        Parquet), ``python``, or ``auto`` (DuckDB unless the run has subjects or topics; see
+        :func:`tracker.engine.choose_engine`).  ``works`` may name globs and folders (the
+        OpenAlex snapshot layout) with either engine.
     """
 
     works: tuple[Path, ...] = ()
@@ -243,8 +244,7 @@ class RunRequest:
         if not 0 < self.fuzzy_threshold <= 100:
             raise RunInputError("the fuzzy threshold must be between 0 and 100")
         for f in self.works:
-            if not Path(f).is_file() and not (self.engine != "python" and (
-                    Path(f).is_dir() or glob.has_magic(str(f)))):
+            if not (Path(f).is_file() or Path(f).is_dir() or glob.has_magic(str(f))):
                 raise RunInputError(f"{f}: no such file")
         for extra, what in ((self.roster, "roster"), (self.confirm, "confirmation")):
             if extra is not None and not Path(extra).is_file():
@@ -785,7 +785,8 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
     files are read one after another."""
     from tracker.sources.files import split_works
 
-    subjects = local_subjects(req.orgs, req.authors, req.works)
+    files = engine.works_files(req.works)  # globs and folders: their files, in order
+    subjects = local_subjects(req.orgs, req.authors, files)
     report = _screen_progress(progress)
     try:
         chosen = engine.choose_engine(req.engine, subjects=bool(subjects),
@@ -796,13 +797,13 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
         result = engine.screen_files(req.works, registry=reg, settings=settings,
                                      name_matcher=nm, progress=report, command=req.command,
                                      inputs=inputs, assessor=assessor)
-    elif len(req.works) == 1:
-        shares = split_works(req.works[0], os.cpu_count() or 1)
+    elif len(files) == 1:
+        shares = split_works(files[0], os.cpu_count() or 1)
         result, _ = screen_shares(shares, registry=reg, settings=settings, subjects=subjects,
                                   name_matcher=nm, progress=report, command=req.command,
                                   inputs=inputs, assessor=assessor, processes=req.processes)
     else:
-        result = screen(_iter_files(req.works), registry=reg, settings=settings,
+        result = screen(_iter_files(files), registry=reg, settings=settings,
                         subjects=subjects, name_matcher=nm, progress=report,
                         command=req.command, inputs=inputs, assessor=assessor)
     _require_works(req.works, result)
