@@ -338,3 +338,16 @@ def test_update_reads_the_reviewed_merge_file(tmp_path, bundled, monkeypatch) ->
                       f",{el},merge,the same company\n", encoding="utf-8")
     monkeypatch.setattr("tracker.registry_versions.MERGE_FILE", merges)
     assert hoshine(VersionStore(tmp_path / "b", bundled=bundled)).institution_key == el
+
+
+def test_a_stored_version_keeps_when_each_list_first_existed(tmp_path, v0) -> None:
+    """An update must not drop a list's first-edition date (DoD 1286: 2023-06-29), or works
+    before it turn from 'no' into 'unknown'."""
+    store = VersionStore(tmp_path, bundled=v0)
+    update_registry(store, [read_source(FCC_0521)], allow_older=True)
+    got = store.load()
+    assert got.lists["DOD_1286"].first_published == v0.lists["DOD_1286"].first_published
+    assert got.lists["DOD_1286"].first_published is not None
+    assert got.lists["CA_NRO"].first_published_basis == v0.lists["CA_NRO"].first_published_basis
+    e = next(x for x in got if x.list == "DOD_1286")
+    assert e.list_since == v0.lists["DOD_1286"].first_published

@@ -123,7 +123,10 @@ def _list_info_json(li: ListInfo) -> dict[str, Any]:
     return {"code": li.code, "name": li.name, "authority": li.authority,
             "is_designation": li.is_designation,
             "data_date": li.data_date.isoformat() if li.data_date else None,
-            "source_url": li.source_url, "licence": li.licence, "notes": li.notes}
+            "source_url": li.source_url, "licence": li.licence, "notes": li.notes,
+            **({"first_published": li.first_published.isoformat(),
+                "first_published_basis": li.first_published_basis}
+               if li.first_published else {})}
 
 
 def _content(reg: Registry) -> dict[str, Any]:
