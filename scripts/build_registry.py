@@ -49,7 +49,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tracker.listsources.bundled import list_sources_stage
+from tracker.registry_versions import list_sources_stage
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "restricted"

@@ -53,6 +53,7 @@ __all__ = [
     "MERGE_FILE",
     "EntryChange",
     "ListDiff",
+    "ListSourcesStage",
     "ListUpdate",
     "MergeDecisions",
     "UpdateOutcome",
@@ -63,6 +64,7 @@ __all__ = [
     "compose_registry",
     "content_id",
     "diff_registries",
+    "list_sources_stage",
     "list_updates",
     "registry_home",
     "registry_to_json",
@@ -730,3 +732,67 @@ def update_registry(store: VersionStore, parsed: Sequence[ParsedSource], *,
         return UpdateOutcome(cur, False, per_list, sources, {})
     made = store.add(new, parent=cur.version_id, sources=sources, changes=changes)
     return UpdateOutcome(made, True, per_list, sources, diff)
+
+
+# --------------------------------------------------------------------------- build stage
+
+@dataclass(slots=True)
+class ListSourcesStage:
+    """What the stage adds to the build: entries, lists and editions as registry JSON,
+    and per list the counts it reports (``entries``, ``joined``, ``new_institutions``)."""
+
+    entries: list[dict[str, Any]]
+    lists: list[dict[str, Any]]
+    editions: list[dict[str, Any]]
+    report: dict[str, Any]
+
+
+def list_sources_stage(entries: list[dict[str, Any]], *, merge_file: Path | None = None,
+                       folder: Path | None = None) -> ListSourcesStage:
+    """Add the lists of the official files shipped in ``tracker/data/sources`` to built
+    registry entries (JSON dicts), through the same identity work as an update: an entry
+    whose normalised name + country equals an existing institution joins it as a further
+    list membership (reviewed merge / keep-apart decisions win); any other entry is a new
+    institution.  ``scripts/build_registry.py`` calls it last.
+
+    Parameters
+    ----------
+    entries : list of dict
+        The registry entries built so far (``registry.json`` form); not changed.
+    merge_file : Path, optional
+        Reviewed merge decisions (default: the shipped ``institution_merges.csv``).
+    folder : Path, optional
+        Folder of the shipped files (default ``tracker/data/sources``).
+
+    Returns
+    -------
+    ListSourcesStage
+        New entries sorted by ``entry_id``; nothing for lists the build already has.
+
+    Raises
+    ------
+    SourceFileError
+        A shipped file is missing or no longer parses.
+    """
+    from tracker.listsources.bundled import read_bundled
+
+    base = Registry([ListEntry.from_json(e) for e in entries], lists=[], editions=[],
+                    version="build")
+    have = {e["list"] for e in entries}
+    parsed = read_bundled(folder)
+    updates = {c: u for c, u in list_updates(parsed).items() if c not in have}
+    new = compose_registry(base, updates, version="build",
+                           merges=MergeDecisions.read(merge_file))
+    added = sorted((e.to_json() for e in new.entries if e.list in updates),
+                   key=lambda d: d["entry_id"])
+    upd = new.built_from.get("update", {})
+    report: dict[str, Any] = {}
+    for code in sorted(updates):
+        n = sum(1 for e in added if e["list"] == code)
+        report[code] = {"entries": n, "joined": int(upd.get("joined", {}).get(code, 0)),
+                        "new_institutions": int(upd.get("new_institutions", {}).get(code, 0)),
+                        "from": updates[code].source.origin,
+                        "sha256": updates[code].source.sha256}
+    lists = [_list_info_json(new.lists[c]) for c in sorted(updates)]
+    editions = [ed.to_json() for ed in new.editions if ed.list in updates]
+    return ListSourcesStage(added, lists, editions, report)

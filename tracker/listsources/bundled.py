@@ -1,24 +1,20 @@
-"""The official list files shipped in ``tracker/data/sources`` and the registry-build stage
-that adds their lists to the bundled registry (version 0).
+"""The official list files shipped in ``tracker/data/sources``, read through the same
+parsers as ``tracker lists update``.
 
-The files are read through the same parsers as ``tracker lists update`` and their entries
-pass through the same identity work (:func:`tracker.registry_versions.compose_registry`
-with the reviewed ``institution_merges.csv``): an entry whose normalised name + country
-equals an existing institution joins it as a further list membership; any other entry is
-a new institution.  See ``tracker/data/sources/PROVENANCE.md``.
+The registry build adds their lists to the bundled registry (version 0) with
+:func:`tracker.registry_versions.list_sources_stage`, through the same identity work as an
+update.  See ``tracker/data/sources/PROVENANCE.md``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tracker.listsources import parse_bytes
 from tracker.listsources.model import ParsedSource, SourceFileError
 
-__all__ = ["BUNDLED_SOURCES", "SOURCES_DIR", "BundledSource", "ListSourcesStage",
-           "list_sources_stage", "read_bundled"]
+__all__ = ["BUNDLED_SOURCES", "SOURCES_DIR", "BundledSource", "read_bundled"]
 
 #: Where the shipped official list files are.
 SOURCES_DIR = Path(__file__).resolve().parents[1] / "data" / "sources"
@@ -84,67 +80,3 @@ def read_bundled(folder: Path | None = None) -> list[ParsedSource]:
         parsed.data_date = {c: parsed.data_date.get(c) for c in bs.lists}
         out.append(parsed)
     return out
-
-
-@dataclass(slots=True)
-class ListSourcesStage:
-    """What the stage adds to the build: entries, lists and editions as registry JSON,
-    and per list the counts it reports (``entries``, ``joined``, ``new_institutions``)."""
-
-    entries: list[dict[str, Any]]
-    lists: list[dict[str, Any]]
-    editions: list[dict[str, Any]]
-    report: dict[str, Any]
-
-
-def list_sources_stage(entries: list[dict[str, Any]], *, merge_file: Path | None = None,
-                       folder: Path | None = None) -> ListSourcesStage:
-    """Add the shipped official lists to built registry entries (JSON dicts).
-
-    Parameters
-    ----------
-    entries : list of dict
-        The registry entries built so far (``registry.json`` form); not changed.
-    merge_file : Path, optional
-        Reviewed merge decisions (default: the shipped ``institution_merges.csv``).
-    folder : Path, optional
-        Folder of the shipped files (default :data:`SOURCES_DIR`).
-
-    Returns
-    -------
-    ListSourcesStage
-        New entries sorted by ``entry_id``; nothing for lists the build already has.
-
-    Raises
-    ------
-    SourceFileError
-        A shipped file is missing or no longer parses.
-    """
-    from tracker.registry_versions import (
-        MergeDecisions,
-        _list_info_json,
-        compose_registry,
-        list_updates,
-    )
-    from tracker.watchlists import ListEntry, Registry
-
-    base = Registry([ListEntry.from_json(e) for e in entries], lists=[], editions=[],
-                    version="build")
-    have = {e["list"] for e in entries}
-    parsed = read_bundled(folder)
-    updates = {c: u for c, u in list_updates(parsed).items() if c not in have}
-    new = compose_registry(base, updates, version="build",
-                           merges=MergeDecisions.read(merge_file))
-    added = sorted((e.to_json() for e in new.entries if e.list in updates),
-                   key=lambda d: d["entry_id"])
-    upd = new.built_from.get("update", {})
-    report: dict[str, Any] = {}
-    for code in sorted(updates):
-        n = sum(1 for e in added if e["list"] == code)
-        report[code] = {"entries": n, "joined": int(upd.get("joined", {}).get(code, 0)),
-                        "new_institutions": int(upd.get("new_institutions", {}).get(code, 0)),
-                        "from": updates[code].source.origin,
-                        "sha256": updates[code].source.sha256}
-    lists = [_list_info_json(new.lists[c]) for c in sorted(updates)]
-    editions = [ed.to_json() for ed in new.editions if ed.list in updates]
-    return ListSourcesStage(added, lists, editions, report)
