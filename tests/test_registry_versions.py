@@ -298,6 +298,7 @@ def test_update_never_creates_a_duplicate_institution(tmp_path, v0) -> None:
     both = set(before) & set(after)
     assert both and all(before[k] == after[k] for k in both)  # keys are stable
     assert out.per_list["BIS_DPL"]["new_institutions"] == len(set(after) - set(before))
+    assert out.per_list["BIS_DPL"]["joined"] == len(both)
 
 
 def test_compose_follows_reviewed_merge_and_keep_apart_decisions(bundled) -> None:

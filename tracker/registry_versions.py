@@ -720,12 +720,14 @@ def update_registry(store: VersionStore, parsed: Sequence[ParsedSource], *,
     new = compose_registry(base, updates, merges=MergeDecisions.read())
     diff = {c: d for c, d in diff_registries(base, new).items() if c in updates}
     new_inst = new.built_from.get("update", {}).get("new_institutions", {})
+    joined = new.built_from.get("update", {}).get("joined", {})
     changes: dict[str, dict[str, int]] = {}
     for code in sorted(updates):
         d = diff.get(code, ListDiff(code))
         changes[code] = {"added": len(d.added), "removed": len(d.removed),
                          "changed": len(d.changed),
-                         "new_institutions": int(new_inst.get(code, 0))}
+                         "new_institutions": int(new_inst.get(code, 0)),
+                         "joined": int(joined.get(code, 0))}
         per_list[code] = {"status": "changed" if not d.empty else "no change",
                           **changes[code], "from": updates[code].source.origin}
     if not diff:

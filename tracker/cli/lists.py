@@ -770,8 +770,10 @@ def update(
                 out.print(f"{code}: no change", markup=False)
             else:
                 out.print(f"{code}: +{info['added']} added, -{info['removed']} removed, "
-                          f"~{info['changed']} changed; {info['new_institutions']} new "
-                          "institution(s), needs linking", markup=False)
+                          f"~{info['changed']} changed; {info.get('joined', 0)} joined an "
+                          f"existing institution (same name and country, or a reviewed "
+                          f"merge), {info['new_institutions']} new institution(s), needs "
+                          "linking", markup=False)
         v = outcome.version
         out.print(f"registry version {v.number} ({v.version_id})"
                   + (" made and in force" if outcome.changed else ": no change"),
