@@ -12,9 +12,9 @@ import pytest
 
 from tests._paths import RESTRICTED
 from tracker.listsources import SourceFileError, TruncatedFileError
+from tracker.listsources.bundled import BUNDLED_SOURCES
 from tracker.listsources.fetch import ListFetchFailed, fetch_sources
 from tracker.registry_versions import VersionStore, update_registry
-from tracker.listsources.bundled import BUNDLED_SOURCES
 from tracker.watchlists import Registry, load_registry
 
 SRC = RESTRICTED / "sources"
