@@ -49,6 +49,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tracker.registry_versions import list_sources_stage
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "restricted"
 DEFAULT_OUT = REPO / "tracker" / "data" / "registry.json"
@@ -1708,6 +1710,9 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
     b.share_ids()
     b.apply_ror_records()
     entries = b.finish()
+    # ---- official list files shipped in tracker/data/sources (appended stage) ------------
+    stage = list_sources_stage(entries, merge_file=MERGES)
+    entries.extend(stage.entries)
     counts: dict[tuple[str, str], int] = {}
     for e in entries:
         for ed in e["editions"]:
@@ -1715,6 +1720,8 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
     editions = []
     for (code, ed), info in sorted(b.editions.items()):
         editions.append({**info, "entry_count": counts.get((code, ed), 0)})
+    editions.extend({**ed, "entry_count": counts.get((ed["list"], ed["edition"]), 0)}
+                    for ed in stage.editions)
     per_list: dict[str, dict[str, int]] = {}
     for e in entries:
         d = per_list.setdefault(e["list"], {"entries": 0, "no_ror": 0, "no_openalex": 0,
@@ -1745,14 +1752,18 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
             "fr_1260h_2026_unmatched": sorted(getattr(b, "fr_1260h_unmatched", [])),
         },
         "builder": "scripts/build_registry.py",
+        "list_sources": {"folder": "tracker/data/sources (see its PROVENANCE.md)",
+                         "per_list": stage.report},
     }
-    body = {"built_from": built_from, "lists": LISTS, "editions": editions, "entries": entries}
+    body = {"built_from": built_from, "lists": LISTS + stage.lists, "editions": editions,
+            "entries": entries}
     h = hashlib.sha256()
     for f in INPUT_FILES:
         h.update(f"{f}:{inputs[f]['sha256']}\n".encode())
     h.update(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
     doc = {"version": f"reg-{h.hexdigest()[:16]}", **body}
     summary = {"counts": counts, "per_list": per_list, "unresolved": built_from["unresolved"],
+               "list_sources": stage.report,
                "warnings": sorted(set(b.warnings))}
     return doc, summary
 
@@ -1801,6 +1812,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{u['entries_without_openalex_id']} without OpenAlex ID "
               f"({u['entries_with_ror_but_no_openalex_id']} have a ROR ID that the recorded "
               "OpenAlex data does not resolve)")
+        for code, d in sorted(summary["list_sources"].items()):
+            print(f"  {code:16} from the shipped official file: {d['entries']:5d} entries, "
+                  f"{d['joined']} joined an existing institution, "
+                  f"{d['new_institutions']} new institutions")
         for w in summary["warnings"]:
             print(f"  warning: {w}", file=sys.stderr)
     return 0
