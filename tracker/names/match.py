@@ -50,6 +50,7 @@ from tracker.names.normalise import (
     _segment_in_capitals,
     _split_compounds,
     _tokens,
+    _without_legal_prefix,
     _without_legal_suffix,
     normalize,
 )
@@ -325,9 +326,11 @@ class NameMatcher:
                 bare = _without_legal_suffix(toks)
                 if bare != toks and len(bare) >= 2:
                     add(variant, bare, "generic" if is_generic else "name", support)
-                formed = _name_form(bare)
-                if formed != bare and len(formed) >= 2:
-                    add(variant, formed, "generic" if is_generic else "name", support)
+                formed = bare
+                for form in (_without_legal_prefix(bare), _name_form(bare)):
+                    if form != bare and len(form) >= 2:
+                        formed = form
+                        add(variant, form, "generic" if is_generic else "name", support)
                 split = _split_compounds(formed)
                 if split != formed:
                     add(variant, split, "generic" if is_generic else "name", support)

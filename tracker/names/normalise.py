@@ -291,11 +291,23 @@ def _name_form(tokens: list[str]) -> list[str]:
     >>> _name_form(["jsc"])
     ['jsc']
     """
+    out = _without_legal_prefix(tokens)
+    return [("russian" if t == "russia" and i and out[i - 1] == "all" else t)
+            for i, t in enumerate(out)]
+
+
+def _without_legal_prefix(tokens: list[str]) -> list[str]:
+    """Leading legal forms dropped (at least two words kept).
+
+    Examples
+    --------
+    >>> _without_legal_prefix(["oao", "all", "russia", "institute"])
+    ['all', 'russia', 'institute']
+    """
     out = list(tokens)
     while len(out) > 2 and out[0] in _LEGAL_PREFIXES:
         out = out[1:]
-    return [("russian" if t == "russia" and i and out[i - 1] == "all" else t)
-            for i, t in enumerate(out)]
+    return out
 
 
 #: Combining forms written joined or hyphenated ("Optoelectronics", "Opto-Electronics").
