@@ -344,8 +344,8 @@ class NameMatcher:
                     if par in self._parents and len(unit) >= 2:
                         usup = (par, (_initialism(par),))
                         self._unit_of_parent[par].add(key)
-                        for form in dict.fromkeys((unit, tuple(_split_compounds(list(unit))))):
-                            add(f"{' '.join(unit)} ({self._parents[par]})", list(form),
+                        for uform in dict.fromkeys((unit, tuple(_split_compounds(list(unit))))):
+                            add(f"{' '.join(unit)} ({self._parents[par]})", list(uform),
                                 "generic", usup)
                         add(base, list(unit) + list(par), "name", support)
         # a long unit name the list prints with its parent ("Aerospace Information Research
