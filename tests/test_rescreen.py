@@ -160,3 +160,19 @@ def test_an_api_run_keeps_the_works_it_screened_for_rescreen(oa, tmp_path, monke
     monkeypatch.setattr(requests.Session, "request", _no_http)
     assert main(["rescreen"]) == 0  # same version in force: no change, and no HTTP call
     assert len(oa.requests.snapshot()) == calls
+
+
+def test_a_roster_run_on_saved_files_keeps_no_works(tmp_path) -> None:
+    """A roster screens only its people's authorships in the files; a rescreen of every
+    stored work would report every other tie in the files as new (it did: 576 'new' on the
+    demo works for a roster that matched nobody)."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,orcid\nJosiah Carberry,0000-0002-1825-0097\n", "utf-8")
+    db = tmp_path / "case.db"
+    out = tracker.run(tracker.RunRequest(works=(tracker.demo_works_path(),), roster=roster,
+                                         db=db, names=False, processes=False))
+    plain = tracker.run(tracker.RunRequest(works=(tracker.demo_works_path(),), db=db,
+                                           names=False, processes=False))
+    with Store(db) as st:
+        assert run_works(st, out.run_id) is None
+        assert run_works(st, plain.run_id) is not None

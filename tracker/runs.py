@@ -1003,7 +1003,10 @@ def run(request: RunRequest, *, progress: ProgressCallback | None = None,
             previous = None
             if store is not None:
                 run_id, previous = keep_run(result, store, fw, run_id=run_id)
-                if request.keep_works and request.works:
+                if request.keep_works and request.works and request.roster is None \
+                        and request.confirm is None:
+                    # (a roster run screens only its people's authorships in the files,
+                    # which a rescreen of every stored work would not repeat: not kept)
                     _keep_file_works(store, run_id, request.works)
                 elif request.keep_works and screened.works is not None:
                     _keep_api_works(store, run_id, screened.works)
