@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from rapidfuzz import fuzz
@@ -439,19 +439,7 @@ class NameMatcher:
                 append((s + lo, e + lo, cs, ce, a, form))
             found_countries |= got[1]
             lo = hi
-        trie_get = self._trie_cross.get   # names printed across parts
-        for i in range(n):
-            node = trie_get(toks[i])
-            k = i
-            while node is not None:
-                k += 1
-                term = node.get(_TERM)
-                if term:
-                    for a in term:
-                        append((i, k, -1, -1, a, "exact"))
-                if k >= n:
-                    break
-                node = node.get(toks[k])
+        _walk_trie(self._trie_cross, toks, append)   # names printed across parts
         countries = frozenset(found_countries)
         if not cands:
             fuzzy_hits = self._fuzzy(toks, seg, []) if self.fuzzy else []
@@ -473,19 +461,7 @@ class NameMatcher:
         n = len(toks)
         out: list[_Cand] = []
         append = out.append
-        trie_get = self._trie.get
-        for i in range(n):
-            node = trie_get(toks[i])
-            k = i
-            while node is not None:
-                k += 1
-                term = node.get(_TERM)
-                if term:
-                    for a in term:
-                        append((i, k, -1, -1, a, "exact"))
-                if k >= n:
-                    break
-                node = node.get(toks[k])
+        _walk_trie(self._trie, toks, append)
         # abbreviated reading: small words dropped, where the string itself drops them
         abbr = self._trie_abbr
         content = [i for i in range(n) if toks[i] not in _STOP]
@@ -1047,3 +1023,23 @@ class NameMatcher:
                     "OpenAlex's institution and the raw string disagree (check the record)")
             out.append(replace(m, detail=m.detail + note, agreement="disagree"))
         return out
+
+
+def _walk_trie(trie: _Trie, toks: Sequence[str],
+               append: Callable[[_Cand], None]) -> None:
+    """Every name of ``trie`` found in ``toks`` (token positions ``[i, k)``), as exact
+    candidates passed to ``append``."""
+    n = len(toks)
+    trie_get = trie.get
+    for i in range(n):
+        node = trie_get(toks[i])
+        k = i
+        while node is not None:
+            k += 1
+            term = node.get(_TERM)
+            if term:
+                for a in term:
+                    append((i, k, -1, -1, a, "exact"))
+            if k >= n:
+                break
+            node = node.get(toks[k])
