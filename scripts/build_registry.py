@@ -49,6 +49,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tracker.registry_versions import list_sources_stage
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "restricted"
 DEFAULT_OUT = REPO / "tracker" / "data" / "registry.json"
@@ -457,6 +459,18 @@ class Acc:
             self.add("generic", [alias])
 
 
+@dataclass
+class OpenAlexIndex:
+    """What the recorded OpenAlex files say about institutions (see ``openalex_index``)."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    r2o: dict[str, set[str]] = field(default_factory=dict)
+    where: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    named: dict[tuple[str, str | None], dict[str, tuple[str | None, str]]] = field(
+        default_factory=dict)
+    country: dict[str, set[str]] = field(default_factory=dict)
+
+
 class Builder:
     def __init__(self, source: Path, openalex: Path | None) -> None:
         self.src = source
@@ -469,6 +483,9 @@ class Builder:
         self.warnings: list[str] = []
         self.named_records: dict[tuple[str, str | None], dict[str, tuple[str | None, str]]] = {}
         self.row_names: dict[tuple[str, str, str], str] = {}
+        self._oa_index: OpenAlexIndex | None = None
+        #: (institution key, ROR or OpenAlex ID) -> why the ID is not applied (countries differ)
+        self.cross_country: dict[tuple[str, str], str] = {}
         # institutions.csv indexes
         self.inst_by_key: dict[str, list[dict[str, str]]] = {}
         self.inst_name_index: dict[str, dict[str, str]] = {}  # list -> norm name -> key
@@ -1221,28 +1238,80 @@ class Builder:
             if parents:
                 acc.add("notes", ["ROR parent: " + "; ".join(parents)])
 
-    def resolve_openalex(self) -> dict[str, Any]:
-        """Fill openalex_ids from the ROR IDs via the recorded OpenAlex records."""
-        r2o: dict[str, set[str]] = {}
-        where: dict[tuple[str, str], set[str]] = {}
-        named: dict[tuple[str, str | None], dict[str, tuple[str | None, str]]] = {}
-        files: dict[str, str] = {}
+    def openalex_index(self) -> OpenAlexIndex:
+        """The recorded OpenAlex institution objects, read once (ROR pairs, names, countries)."""
+        if self._oa_index is not None:
+            return self._oa_index
+        idx = OpenAlexIndex()
         if self.oa_dir and self.oa_dir.is_dir():
             for path in sorted(self.oa_dir.iterdir()):
                 if not re.search(r"\.(jsonl?|json\.gz|jsonl\.gz)$", path.name) or \
                         path.name.startswith("schema_") or "sources" in path.name:
                     continue
-                files[path.name] = sha256(path)
+                idx.files[path.name] = sha256(path)
                 for rec in iter_json_records(path):
                     for oid, ror in _walk_institutions(rec):
-                        r2o.setdefault(ror, set()).add(oid)
-                        where.setdefault((ror, oid), set()).add(path.name)
+                        idx.r2o.setdefault(ror, set()).add(oid)
+                        idx.where.setdefault((ror, oid), set()).add(path.name)
                     for oid, name, cc, nror in _walk_named(rec):
-                        named.setdefault((norm(name), cc), {}).setdefault(oid, (nror, path.name))
+                        idx.named.setdefault((norm(name), cc), {}).setdefault(
+                            oid, (nror, path.name))
+                        if isinstance(cc, str) and cc:
+                            idx.country.setdefault(oid, set()).add(cc.upper())
+        self._oa_index = idx
+        return idx
+
+    def reject_cross_country_ids(self) -> None:
+        """Drop every ROR / OpenAlex ID whose institution is in another country than the entry.
+
+        An institution's countries are those its list entries print (all entries sharing its
+        key).  An OpenAlex ID is in the country its recorded institution object gives; a ROR
+        ID in the countries of the OpenAlex institutions recorded with that ROR.  An ID whose
+        countries are known and share none with the institution's is never applied, however
+        it was proposed (institutions.csv, a ROR name match, a merge or a reviewed link): an
+        ID link across countries is a name collision, not the same institution.  Each drop is
+        recorded in ``self.cross_country`` and reported in the build summary.
+        """
+        idx = self.openalex_index()
+        by_key: dict[str, list[Acc]] = {}
+        for (_code, key), acc in sorted(self.entries.items()):
+            by_key.setdefault(key, []).append(acc)
+        for key, accs in by_key.items():
+            home = {c.upper() for a in accs for c in a.countries if c}
+            if not home:
+                continue
+            for acc in accs:
+                if acc.ror:
+                    ror_cc = {c for o in idx.r2o.get(acc.ror, ()) for c in idx.country.get(o, ())}
+                    if ror_cc and not ror_cc & home:
+                        self.cross_country[(key, acc.ror)] = (
+                            f"ROR {acc.ror} is recorded in {'/'.join(sorted(ror_cc))}; the "
+                            f"list prints {'/'.join(sorted(home))}")
+                        acc.ror = None
+                for oid in list(acc.openalex_ids):
+                    oa_cc = idx.country.get(oid, set())
+                    if oa_cc and not oa_cc & home:
+                        self.cross_country[(key, oid)] = (
+                            f"OpenAlex {oid} is in {'/'.join(sorted(oa_cc))}; the list prints "
+                            f"{'/'.join(sorted(home))}")
+                        acc.openalex_ids.remove(oid)
+                        acc.provenance = [p for p in acc.provenance
+                                          if not p.startswith(f"openalex {oid}")]
+            for (k, ident), why in sorted(self.cross_country.items()):
+                if k == key:
+                    for acc in accs:
+                        acc.add("notes", [f"ID {ident} not applied (countries differ): {why}"])
+
+    def resolve_openalex(self) -> dict[str, Any]:
+        """Fill openalex_ids from the ROR IDs via the recorded OpenAlex records."""
+        idx = self.openalex_index()
+        files, r2o, where, named = idx.files, idx.r2o, idx.where, idx.named
         resolved = 0
         for acc in self.entries.values():
             if acc.ror and acc.ror in r2o:
                 for oid in sorted(r2o[acc.ror]):
+                    if (acc.key, oid) in self.cross_country:
+                        continue
                     if oid not in acc.openalex_ids:
                         acc.add("openalex_ids", [oid])
                     fs = sorted(where[(acc.ror, oid)])
@@ -1383,7 +1452,7 @@ class Builder:
                         continue
                     oid, (oror, fname) = next(iter(cands.items()))
                     link_id = f"{key}={oid}"
-                    if link_id in rows:
+                    if link_id in rows or (key, oid) in self.cross_country:
                         continue
                     prev = old.get(link_id, {})
                     rows[link_id] = {
@@ -1415,7 +1484,7 @@ class Builder:
                         continue
                     ror = next(iter(found))
                     link_id = f"{key}=ror:{ror}"
-                    if link_id in rows:
+                    if link_id in rows or (key, ror) in self.cross_country:
                         continue
                     prev = old.get(link_id, {})
                     rows[link_id] = {
@@ -1693,21 +1762,29 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
     b.build_nro()
     b.build_aspi()
     b.propagate_ids()
+    b.reject_cross_country_ids()   # before any ROR name becomes an alias
     b.apply_ror_records()
     oa_info = b.resolve_openalex()
+    b.reject_cross_country_ids()
     merge_info = b.merge_institutions(MERGES)
     b.share_ids()
+    b.reject_cross_country_ids()
     b.apply_ror_records()
     oa_info = b.resolve_openalex()   # again: RORs shared by merged entries
     link_info = b.link_ids(LINKS)
+    b.reject_cross_country_ids()   # reviewed links too
     b.apply_ror_records()
     oa_info = b.resolve_openalex()   # RORs of reviewed links
     again = b.merge_institutions(MERGES, again=True)   # keys that reviewed links gave a shared ID
     merge_info["groups"] = sorted(merge_info["groups"] + again["groups"],
                                   key=lambda g: g["institution_key"])
     b.share_ids()
+    b.reject_cross_country_ids()
     b.apply_ror_records()
     entries = b.finish()
+    # ---- official list files shipped in tracker/data/sources (appended stage) ------------
+    stage = list_sources_stage(entries, merge_file=MERGES)
+    entries.extend(stage.entries)
     counts: dict[tuple[str, str], int] = {}
     for e in entries:
         for ed in e["editions"]:
@@ -1715,6 +1792,8 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
     editions = []
     for (code, ed), info in sorted(b.editions.items()):
         editions.append({**info, "entry_count": counts.get((code, ed), 0)})
+    editions.extend({**ed, "entry_count": counts.get((ed["list"], ed["edition"]), 0)}
+                    for ed in stage.editions)
     per_list: dict[str, dict[str, int]] = {}
     for e in entries:
         d = per_list.setdefault(e["list"], {"entries": 0, "no_ror": 0, "no_openalex": 0,
@@ -1734,6 +1813,9 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
         "entries_resolved_via_ror": oa_info["entries_resolved_via_ror"],
         "merged_institutions": merge_info["groups"],
         "id_links": {**link_info, "file": "tracker/data/id_links.csv"},
+        "id_links_rejected_across_countries": [
+            {"institution_key": k, "id": i, "why": why}
+            for (k, i), why in sorted(b.cross_country.items())],
         "merge_file": "tracker/data/institution_merges.csv (sha256 "
                       + (sha256(MERGES)[:16] if MERGES.is_file() else "absent") + ")",
         "per_list": per_list,
@@ -1745,14 +1827,18 @@ def build(source: Path, openalex: Path | None) -> tuple[dict[str, Any], dict[str
             "fr_1260h_2026_unmatched": sorted(getattr(b, "fr_1260h_unmatched", [])),
         },
         "builder": "scripts/build_registry.py",
+        "list_sources": {"folder": "tracker/data/sources (see its PROVENANCE.md)",
+                         "per_list": stage.report},
     }
-    body = {"built_from": built_from, "lists": LISTS, "editions": editions, "entries": entries}
+    body = {"built_from": built_from, "lists": LISTS + stage.lists, "editions": editions,
+            "entries": entries}
     h = hashlib.sha256()
     for f in INPUT_FILES:
         h.update(f"{f}:{inputs[f]['sha256']}\n".encode())
     h.update(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
     doc = {"version": f"reg-{h.hexdigest()[:16]}", **body}
     summary = {"counts": counts, "per_list": per_list, "unresolved": built_from["unresolved"],
+               "list_sources": stage.report,
                "warnings": sorted(set(b.warnings))}
     return doc, summary
 
@@ -1801,6 +1887,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{u['entries_without_openalex_id']} without OpenAlex ID "
               f"({u['entries_with_ror_but_no_openalex_id']} have a ROR ID that the recorded "
               "OpenAlex data does not resolve)")
+        for code, d in sorted(summary["list_sources"].items()):
+            print(f"  {code:16} from the shipped official file: {d['entries']:5d} entries, "
+                  f"{d['joined']} joined an existing institution, "
+                  f"{d['new_institutions']} new institutions")
         for w in summary["warnings"]:
             print(f"  warning: {w}", file=sys.stderr)
     return 0

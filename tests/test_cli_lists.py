@@ -7,12 +7,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests._paths import REPO
+from tests._paths import REPO, RESTRICTED
 from tracker.cli.lists import EXIT_BAD_INPUT, lists_app
 from tracker.watchlists import load_registry
 
 runner = CliRunner()
 EXAMPLES = REPO / "tracker" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    """Every command reads the version in force under $TRACKER_HOME: a fresh one here
+    (version 0, the bundled registry)."""
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
 
 
 def invoke(*args: str):
@@ -142,3 +150,65 @@ def test_show_gives_one_institution_with_all_its_memberships_and_links():
     res = runner.invoke(lists_app, ["show", "Megvii Technology Limited"],
                         env={"COLUMNS": "250"})
     assert res.exit_code == 0 and "ror:040b32p69" in res.stdout and "accepted" in res.stdout
+
+
+# --------------------------------------------------------------------------- version in force
+
+FCC_0521 = RESTRICTED / "sources" / "fcc_covered_list" / "2026-05-21" / "table.csv"
+needs_sources = pytest.mark.skipif(not FCC_0521.exists(),
+                                   reason="shared reference data not present")
+
+
+def test_overview_json_counts_every_list_of_version_0():
+    import json
+
+    res = invoke("--json", "--today", "2026-12-04")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["registry"].startswith("registry version 0 ")
+    reg = load_registry()
+    rows = {r["list"]: r for r in doc["lists"]}
+    assert set(rows) == set(reg.lists)
+    for code, r in rows.items():
+        entries = [e for e in reg if e.list == code]
+        assert r["entries"] == len(entries)
+        assert r["with_ids"] == sum(1 for e in entries if e.ror or e.openalex_ids)
+        assert r["dated"] == sum(1 for e in entries if e.listed_on)
+    for code in ("BIS_UVL", "BIS_DPL", "STATE_ISN", "STATE_DDTC_DEBARRED", "FCC_COVERED",
+                 "DHS_UFLPA"):
+        assert rows[code]["entries"] > 0 and rows[code]["data_date"], code
+    assert rows["DHS_UFLPA"]["format"] == "DHS UFLPA Entity List page (HTML)"
+    assert rows["FCC_COVERED"]["age_days"] == 129  # 2026-07-28 to 2026-12-04
+    md = invoke("--markdown", "--today", "2026-12-04").stdout.splitlines()
+    assert md[0].startswith("| list | source | format | entries | with IDs | dated |")
+    assert len(md) == 2 + len(reg.lists)
+
+
+@needs_sources
+def test_every_command_reads_the_version_in_force(_home):
+    import json
+
+    from tracker.listsources import read_source
+    from tracker.registry_versions import VersionStore, update_registry
+
+    assert invoke("show", "Digitalsystem Technology Inc.").exit_code == 0  # in version 0
+    update_registry(VersionStore(_home), [read_source(FCC_0521)], allow_older=True)
+    doc = json.loads(invoke("--json").stdout)
+    assert doc["registry"].startswith("registry version 1 ")
+    (fcc,) = [r for r in doc["lists"] if r["list"] == "FCC_COVERED"]
+    assert fcc["data_date"] == "2026-03-23"  # newest date the 2026-05 table gives
+    # the 2026-05 table has no Digitalsystem row: not in the version in force
+    one_error_line(invoke("show", "Digitalsystem Technology Inc."))
+    # --registry still reads the file named
+    bundled = REPO / "tracker" / "data" / "registry.json"
+    assert invoke("show", "Digitalsystem Technology Inc.", "--registry",
+                  str(bundled)).exit_code == 0
+    assert "registry version 1" in invoke("links", "--status", "all").stdout
+
+
+def test_a_damaged_version_in_force_exits_4(_home):
+    (_home / "registry").mkdir(parents=True)
+    (_home / "registry" / "CURRENT").write_text("reg-nosuchversion\n", encoding="utf-8")
+    res = invoke("--today", "2026-12-04")
+    assert res.exit_code == 4, res.output
+    assert res.stderr.startswith("tracker: error: ") and len(res.stderr.splitlines()) == 1

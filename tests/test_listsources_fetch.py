@@ -12,15 +12,19 @@ import pytest
 
 from tests._paths import RESTRICTED
 from tracker.listsources import SourceFileError, TruncatedFileError
+from tracker.listsources.bundled import BUNDLED_SOURCES
 from tracker.listsources.fetch import ListFetchFailed, fetch_sources
 from tracker.registry_versions import VersionStore, update_registry
-from tracker.watchlists import load_registry
+from tracker.watchlists import Registry, load_registry
 
 SRC = RESTRICTED / "sources"
 FILES = {
     "/dpl.txt": SRC / "bis_dpl" / "2022-09-07" / "dpl.txt",
     "/table.csv": SRC / "fcc_covered_list" / "2026-08-20" / "table.csv",
     "/uflpa.html": SRC / "dhs_uflpa" / "2026-07-09" / "source-uflpa-2026-07-09.html",
+    # older editions: version 0 already holds the files above (shipped in the package)
+    "/2019/dpl.txt": SRC / "bis_dpl" / "2019-06-29" / "dpl.txt",
+    "/2026-05/table.csv": SRC / "fcc_covered_list" / "2026-05-21" / "table.csv",
 }
 pytestmark = pytest.mark.skipif(not SRC.exists(), reason="shared reference data not present")
 
@@ -80,7 +84,15 @@ def test_live_update_retries_500s_and_a_cut_body(server: str, tmp_path) -> None:
     assert Handler.hits == {"/dpl.txt": 3, "/table.csv": 2, "/uflpa.html": 1}
     assert [p.source for p in parsed] == ["bis_dpl", "fcc_covered", "dhs_uflpa"]
     assert parsed[0].origin == f"{server}/dpl.txt"
-    store = VersionStore(tmp_path, bundled=load_registry())
+    v0 = load_registry()
+    shipped = {c for bs in BUNDLED_SOURCES for c in bs.lists}
+    before = Registry([e for e in v0 if e.list not in shipped],
+                      lists=[li for c, li in v0.lists.items() if c not in shipped],
+                      editions=[ed for ed in v0.editions if ed.list not in shipped],
+                      version=v0.version, built_from=v0.built_from)
+    # version 0 already holds these files: the same lists again are no change
+    assert not update_registry(VersionStore(tmp_path / "v0", bundled=v0), parsed).changed
+    store = VersionStore(tmp_path, bundled=before)
     out = update_registry(store, parsed)
     assert out.version.number == 1
     assert out.version.sources[0]["origin"] == f"{server}/dpl.txt"
@@ -131,6 +143,11 @@ def test_cli_live_update_exit_codes(server: str, tmp_path) -> None:
     r = runner.invoke(app, ["lists", "update", "--only", "dpl", "--only", "fcc", "--url",
                             f"dpl={server}/dpl.txt", "--url", f"fcc={server}/table.csv"],
                       env=env)
+    assert r.exit_code == 0, r.output
+    assert "registry version 0" in r.output and "no change" in r.output  # shipped already
+    r = runner.invoke(app, ["lists", "update", "--only", "dpl", "--only", "fcc", "--url",
+                            f"dpl={server}/2019/dpl.txt", "--url",
+                            f"fcc={server}/2026-05/table.csv", "--allow-older"], env=env)
     assert r.exit_code == 0, r.output
     assert "BIS_DPL: +" in r.output and "FCC_COVERED: +" in r.output
     assert "registry version 1" in r.output

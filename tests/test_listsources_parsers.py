@@ -164,3 +164,20 @@ def test_uflpa_aliases_holding_parentheses_stay_whole() -> None:
     assert tnn.name == "The TNN Development Limited"
     assert tnn.aliases == ("Dehui (Dalian) International Trade Co., Ltd.",)
     assert not [e.name for e in es if e.name.count("(") != e.name.count(")")]
+
+
+def test_csl_isn_rows_without_a_type_are_kept_only_as_organisations() -> None:
+    """The 2022 CSL gives ISN rows no type, people among them: never kept as entries."""
+
+    from tracker.listsources.model import is_organisation_name
+
+    p = read_source(CSL_2022)
+    text = gzip.decompress(CSL_2022.read_bytes()).decode("utf-8")
+    isn = [r for r in csv.DictReader(io.StringIO(text)) if "(ISN)" in r["source"]]
+    orgs = [r for r in isn if r["type"] == "Entity" or (
+        not r["type"] and is_organisation_name(r["name"])
+        and "individual" not in r["name"].lower())]
+    assert 0 < len(p.lists["STATE_ISN"]) == len(orgs) < len(isn)
+    kept = {e.name for e in p.lists["STATE_ISN"]}
+    assert "Parviz Khaki" not in kept
+    assert not any("individual" in n.lower() for n in kept)  # the file says: a person

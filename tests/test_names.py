@@ -518,3 +518,73 @@ def test_a_subsidiary_is_not_its_parent_on_real_list_names(nm: NameMatcher) -> N
     branch = "Huawei Technologies Co., Ltd. Beijing Branch"
     assert not [m for m in raw(nm, branch) if m.entry.institution_key == "huawei"
                 and not m.context_only]
+
+
+# ------------------------------------- a.k.a. names the lists print (independent set's gaps)
+
+CAS = "Chinese Academy of Sciences"
+
+
+def _cas_units() -> NameMatcher:
+    """Three listed units of one parent (so the parent is known), and a Russian institute.
+
+    The names follow how the Entity List and the 1286 list print these entries; the rule
+    tests below are written for one rule each and are not OpenAlex data.
+    """
+    es = [
+        ListEntry(entry_id="U:air", list="U", institution_key="air", country="CN",
+                  name=f"Aerospace Information Research Institute, {CAS}",
+                  aliases=(f"The Institute of Electronics, {CAS}",
+                           f"Academy of Optoelectronics, {CAS}", "AIRCAS")),
+        ListEntry(entry_id="U:ict", list="U", institution_key="ict", country="CN",
+                  name=f"{CAS} Institute of Computing Technology",
+                  aliases=(f"Institute of Computing Technology, {CAS}",
+                           "Institute of Computing Technology"),
+                  generic_aliases=("Institute of Computing Technology",)),
+        ListEntry(entry_id="U:csu", list="U", institution_key="csu", country="CN",
+                  name=f"{CAS} – Technology and Engineering Center for Space Utilization",
+                  aliases=(f"Technology and Engineering Center for Space Utilization, {CAS}",)),
+        ListEntry(entry_id="U:v", list="U", institution_key="v", country="RU",
+                  name="OAO All-Russia Research Institute of Radio Equipment (JSC VNIIRA)"),
+    ]
+    reg = Registry(es, lists=[], editions=[], version="t")
+    return NameMatcher(reg, lookalikes=[], country_names={"china": "CN", "russia": "RU"})
+
+
+def test_a_long_unit_name_printed_with_its_parent_stands_alone() -> None:
+    nm = _cas_units()
+    assert keys(raw(nm, "Aerospace Information Research Institute")) == {"air"}
+    assert keys(raw(nm, "Technology and Engineering Center for Space Utilization")) == {"csu"}
+    # three words or fewer besides 'of': still needs the parent or the country
+    assert keys(raw(nm, "Institute of Computing Technology")) == set()
+    assert keys(raw(nm, "Institute of Electronics")) == set()
+    assert keys(raw(nm, "Institute of Electronics", ("CN",))) == {"air"}
+    assert keys(raw(nm, f"Institute of Computing Technology, {CAS}")) == {"ict"}
+    assert keys(raw(nm, "AIRCAS")) == set()
+
+
+def test_a_hyphenated_compound_reads_as_the_joined_one() -> None:
+    nm = _cas_units()
+    assert keys(raw(nm, "Academy of Opto-Electronics", ("CN",))) == {"air"}
+    assert keys(raw(nm, "Academy of Optoelectronics", ("CN",))) == {"air"}
+
+
+def test_leading_legal_form_and_all_russia_spellings() -> None:
+    nm = _cas_units()
+    assert keys(raw(nm, "All-Russian Research Institute of Radio Equipment")) == {"v"}
+    assert keys(raw(nm, "All-Russia Research Institute of Radio Equipment")) == {"v"}
+
+
+def test_an_institution_openalex_attached_to_a_bare_acronym_is_context_only() -> None:
+    nm = _cas_units()
+    inst = InstitutionRef(id="I9", display_name="All-Russian Research Institute of Radio "
+                          "Equipment", country_code="RU")
+    bare = Authorship(index=0, raw_affiliations=("VNIIRA",),
+                      affiliations=(("VNIIRA", ("I9",)),), institutions=(inst,))
+    ms = nm.match_raw(bare, [])
+    assert keys(ms) == set() and keys(ms, context=True) == {"v"}
+    assert all("bare acronym" in m.detail for m in ms)
+    named = Authorship(index=0, raw_affiliations=("Radio Equipment Institute, Moscow",),
+                       affiliations=(("Radio Equipment Institute, Moscow", ("I9",)),),
+                       institutions=(inst,))
+    assert keys(nm.match_raw(named, [])) == {"v"}

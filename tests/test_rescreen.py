@@ -3,6 +3,8 @@ call, review decisions carried over, exit 10 only when something changed."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from typer.testing import CliRunner
@@ -11,11 +13,13 @@ import tracker
 from tests._paths import RESTRICTED
 from tracker.cli import app
 from tracker.listsources import read_source
+from tracker.listsources.bundled import BUNDLED_SOURCES
 from tracker.names import cached_name_matcher
 from tracker.registry_versions import VersionStore, update_registry
 from tracker.rescreen import RescreenError, rescreen_runs
 from tracker.screening import ScreenSettings, screen
 from tracker.store import Store, rescreens, run_works, store_run_works, work_to_json
+from tracker.watchlists import Registry
 
 SRC = RESTRICTED / "sources"
 CSL_2022 = SRC / "trade_csl" / "2022-05-06" / "consolidated.csv.gz"
@@ -24,10 +28,19 @@ pytestmark = pytest.mark.skipif(not SRC.exists(), reason="shared reference data 
 
 @pytest.fixture()
 def case(tmp_path, monkeypatch):
-    """A case file with one run of the demo works against version 0, works stored."""
+    """A case file with one run of the demo works, works stored, against version 1:
+    version 0 without the lists of the shipped official files, so that an update with the
+    recorded CSL 2022 file brings new entries (the Unverified List) as a real update does."""
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
     versions = VersionStore(tmp_path)
-    reg0 = versions.load()
+    full = versions.load()
+    shipped = {c for bs in BUNDLED_SOURCES for c in bs.lists}
+    reg0 = Registry([e for e in full if e.list not in shipped],
+                    lists=[li for c, li in full.lists.items() if c not in shipped],
+                    editions=[ed for ed in full.editions if ed.list not in shipped],
+                    version="pending", built_from=full.built_from)
+    versions.add(reg0, parent=full.version, changes={},
+                 sources=[{"source": "version 0 without the shipped official lists"}])
     works = [w for w in tracker.read_works(tracker.demo_works_path())
              if isinstance(w, tracker.Work)]
     result = screen(works, registry=reg0, settings=ScreenSettings(),
@@ -59,7 +72,7 @@ def test_rescreen_against_newer_version_shows_new_findings_without_api(case, mon
     monkeypatch.setattr(requests.Session, "request", _no_http)
     (rep,) = rescreen_runs(store, reg1)
     assert rep.changed and rep.new and rep.new_run_id is not None
-    new_entries = {e.entry_id for e in reg1} - {e.entry_id for e in versions.load(0)}
+    new_entries = {e.entry_id for e in reg1} - {e.entry_id for e in versions.load(1)}
     assert {n["entry_id"] for n in rep.new} <= new_entries  # only the new version's entries
     assert not rep.gone  # no list of the first run lost an entry it matched
     before = {f.finding_id for f in first.findings}
@@ -123,3 +136,43 @@ def test_screen_cli_keeps_works_and_rescreen_cli_finds_the_new_entries(tmp_path,
     assert main(["lists", "update", "--from", str(CSL_2022)]) == 0
     monkeypatch.setattr(requests.Session, "request", _no_http)
     assert main(["rescreen"]) == 10
+
+
+def test_an_api_run_keeps_the_works_it_screened_for_rescreen(oa, tmp_path, monkeypatch
+                                                             ) -> None:
+    """Works fetched from OpenAlex are kept as screened: a rescreen needs no second fetch."""
+    from tracker.cli import main
+
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    org = "I19820366"  # Chinese Academy of Sciences
+    assert main(["screen", "--org", org, "--since", "2000-01-01", "--openalex-url", oa.url,
+                 "--out", str(tmp_path / "r"), "--no-progress", "--no-names"]) == 0
+    assert any(r.path == "/works" for r in oa.requests.snapshot())  # fetched from the API
+    with Store(tmp_path / "tracker.db") as store:
+        (run_id,) = [r["id"] for r in store.runs()]
+        works = run_works(store, run_id)
+        n_read = store.run_record(run_id)["counts"]["works_read"]
+    assert works is not None and len(works) >= n_read > 0
+    served = [w["work_id"] for w in json.loads(
+        (tmp_path / "r" / "findings.json").read_text("utf-8"))["findings"]]
+    assert set(served) <= {w.id for w in works}
+    calls = len(oa.requests.snapshot())
+    monkeypatch.setattr(requests.Session, "request", _no_http)
+    assert main(["rescreen"]) == 0  # same version in force: no change, and no HTTP call
+    assert len(oa.requests.snapshot()) == calls
+
+
+def test_a_roster_run_on_saved_files_keeps_no_works(tmp_path) -> None:
+    """A roster screens only its people's authorships in the files; a rescreen of every
+    stored work would report every other tie in the files as new (it did: 576 'new' on the
+    demo works for a roster that matched nobody)."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,orcid\nJosiah Carberry,0000-0002-1825-0097\n", "utf-8")
+    db = tmp_path / "case.db"
+    out = tracker.run(tracker.RunRequest(works=(tracker.demo_works_path(),), roster=roster,
+                                         db=db, names=False, processes=False))
+    plain = tracker.run(tracker.RunRequest(works=(tracker.demo_works_path(),), db=db,
+                                           names=False, processes=False))
+    with Store(db) as st:
+        assert run_works(st, out.run_id) is None
+        assert run_works(st, plain.run_id) is not None

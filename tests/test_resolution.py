@@ -159,3 +159,77 @@ def test_lists_resolve_by_name_command(oa, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "searched OpenAlex by name for 3 of" in out and "candidate links" in out
+
+
+# ---- ID links never cross countries (scripts/build_registry.py) ------------------------
+
+def _build_module():  # type: ignore[no-untyped-def]
+    import importlib.util
+    import sys
+
+    from tests._paths import REPO
+
+    spec = importlib.util.spec_from_file_location("build_registry",
+                                                  REPO / "scripts" / "build_registry.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["build_registry"] = mod  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.modules.pop("build_registry", None)
+    return mod
+
+
+def test_builder_drops_a_ror_and_openalex_id_recorded_in_another_country():
+    from tests._paths import RESTRICTED, shared_data_present
+
+    if not shared_data_present():
+        pytest.skip("needs the shared list files")
+    br = _build_module()
+    b = br.Builder(RESTRICTED, None)
+    b._oa_index = br.OpenAlexIndex(r2o={"r-cn": {"I1"}, "r-ru": {"I2"}},
+                                   country={"I1": {"CN"}, "I2": {"RU"}})
+    wrong = br.Acc(code="BIS_ENTITY_LIST", key="k1", name="Institute of X",
+                   countries=["RU"], ror="r-cn", openalex_ids=["I1"])
+    same_key = br.Acc(code="DOD_1286", key="k1", name="Institute of X", ror="r-cn",
+                      openalex_ids=["I1"])   # no country printed: the institution's counts
+    right = br.Acc(code="BIS_ENTITY_LIST", key="k2", name="Institute of Y",
+                   countries=["RU"], ror="r-ru", openalex_ids=["I2"])
+    b.entries = {("BIS_ENTITY_LIST", "k1"): wrong, ("DOD_1286", "k1"): same_key,
+                 ("BIS_ENTITY_LIST", "k2"): right}
+    b.reject_cross_country_ids()
+    for acc in (wrong, same_key):
+        assert acc.ror is None and acc.openalex_ids == []
+        assert any("countries differ" in n for n in acc.notes)
+    assert right.ror == "r-ru" and right.openalex_ids == ["I2"]
+    assert set(b.cross_country) == {("k1", "r-cn"), ("k1", "I1")}
+
+
+def test_no_bundled_id_link_crosses_countries():
+    """Every OpenAlex ID in the registry is recorded in a country its institution's lists print.
+
+    Found by the independent set: the CAS Institute of High Energy Physics (Beijing,
+    I4210137180, ROR 03v8tnc06) was attached to the Russian IHEP (BIS, DoD 1286) through a
+    name-only ROR match.
+    """
+    from tests._paths import OPENALEX, shared_data_present
+
+    if not shared_data_present():
+        pytest.skip("needs the recorded OpenAlex data")
+    br = _build_module()
+    b = br.Builder.__new__(br.Builder)
+    b.oa_dir, b._oa_index = OPENALEX, None
+    country = b.openalex_index().country
+    reg = load_registry()
+    home: dict[str, set[str]] = {}
+    for e in reg:
+        if e.country:
+            home.setdefault(e.institution_key, set()).add(e.country.upper())
+    crossing = [(e.entry_id, oid, sorted(country[oid]))
+                for e in reg for oid in e.openalex_ids
+                if home.get(e.institution_key) and country.get(oid)
+                and not country[oid] & home[e.institution_key]]
+    assert crossing == []
+    assert not [e.entry_id for e in reg if "I4210137180" in e.openalex_ids
+                and e.country == "RU"]

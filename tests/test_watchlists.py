@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests._paths import OPENALEX, REPO, RESTRICTED
+from tracker.listsources.bundled import BUNDLED_SOURCES
 from tracker.watchlists import (
     CONTEXT_LISTS,
     DESIGNATION_LISTS,
@@ -72,7 +73,8 @@ def entry(reg: Registry, entry_id: str) -> ListEntry:
 # --------------------------------------------------------------------------- structure
 
 def test_lists_and_codes(reg):
-    assert set(reg.lists) == set(DESIGNATION_LISTS) | set(CONTEXT_LISTS)
+    shipped = {c for bs in BUNDLED_SOURCES for c in bs.lists}
+    assert set(reg.lists) == set(DESIGNATION_LISTS) | set(CONTEXT_LISTS) | shipped
     assert reg.lists["ASPI_UNITRACKER"].is_designation is False
     assert all(reg.lists[c].is_designation for c in DESIGNATION_LISTS)
     assert all(reg.lists[c].data_date is not None for c in reg.lists)

@@ -21,6 +21,7 @@ as a new institution that needs linking.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import os
@@ -49,16 +50,21 @@ from tracker.watchlists import (
 
 __all__ = [
     "LIST_INFO",
+    "MERGE_FILE",
     "EntryChange",
     "ListDiff",
+    "ListSourcesStage",
     "ListUpdate",
+    "MergeDecisions",
     "UpdateOutcome",
     "UpdateRefused",
     "VersionInfo",
     "VersionStore",
+    "auto_key",
     "compose_registry",
     "content_id",
     "diff_registries",
+    "list_sources_stage",
     "list_updates",
     "registry_home",
     "registry_to_json",
@@ -119,7 +125,10 @@ def _list_info_json(li: ListInfo) -> dict[str, Any]:
     return {"code": li.code, "name": li.name, "authority": li.authority,
             "is_designation": li.is_designation,
             "data_date": li.data_date.isoformat() if li.data_date else None,
-            "source_url": li.source_url, "licence": li.licence, "notes": li.notes}
+            "source_url": li.source_url, "licence": li.licence, "notes": li.notes,
+            **({"first_published": li.first_published.isoformat(),
+                "first_published_basis": li.first_published_basis}
+               if li.first_published else {})}
 
 
 def _content(reg: Registry) -> dict[str, Any]:
@@ -149,9 +158,75 @@ def _norm(text: str) -> str:
     return re.sub(r"[^\w]+", " ", t).strip()
 
 
-def _slug(text: str) -> str:
-    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", t).strip("-")[:80] or "x"
+def _name_key(text: str) -> str:
+    """A name for the identity rule: NFKC, case-folded, letters and digits only (so
+    'Al Naser Airlines' = 'Alnaser Airlines', 'A.A. Kharkevich' = 'AA Kharkevich').
+
+    Examples
+    --------
+    >>> _name_key("Al-Naser Airlines") == _name_key("ALNASER AIRLINES")
+    True
+    """
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).casefold())
+
+
+def auto_key(name: str) -> str:
+    """The ``institution_key`` the registry build gives a name of its own (``auto_`` style),
+    so reviewed decisions in ``institution_merges.csv`` name new institutions the same way.
+
+    Examples
+    --------
+    >>> auto_key("Harbin Institute of Technology")
+    'auto_harbin_institute_of_technology'
+    """
+    s = re.sub(r"[^a-z0-9]+", "_", unicodedata.normalize("NFKD", name).lower()).strip("_")
+    if len(s) > 60:
+        s = f"{s[:50]}_{hashlib.sha1(s.encode()).hexdigest()[:8]}"
+    return f"auto_{s or 'unnamed'}"
+
+
+#: The reviewed merge decisions shipped with the package (``key,into,decision,reason``).
+MERGE_FILE = Path(__file__).resolve().parent / "data" / "institution_merges.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class MergeDecisions:
+    """Reviewed identity decisions: ``merge`` (key joins ``into``) and ``keep_apart``
+    (the two keys are different institutions, whatever their names say).
+
+    Examples
+    --------
+    >>> m = MergeDecisions({"auto_a": "a"}, frozenset({frozenset({"auto_b", "b"})}))
+    >>> (m.merge_into["auto_a"], m.apart("b", "auto_b"), m.apart("a", "auto_a"))
+    ('a', True, False)
+    """
+
+    merge_into: dict[str, str] = field(default_factory=dict)
+    keep_apart: frozenset[frozenset[str]] = frozenset()
+
+    def apart(self, a: str, b: str) -> bool:
+        return a != b and frozenset({a, b}) in self.keep_apart
+
+    @classmethod
+    def read(cls, path: str | Path | None = None) -> MergeDecisions:
+        """The decisions of ``path`` (default :data:`MERGE_FILE`); none when it is absent.
+
+        Raises
+        ------
+        RegistryError
+            The file exists but has no ``key``, ``into`` and ``decision`` columns.
+        """
+        p = Path(path) if path is not None else MERGE_FILE
+        if not p.is_file():
+            return cls()
+        with p.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if rows and not {"key", "into", "decision"} <= set(rows[0]):
+            raise RegistryError(f"{p}: needs the columns key, into, decision")
+        merge = {r["key"]: r["into"] for r in rows if r["decision"] == "merge"}
+        apart = frozenset(frozenset({r["key"], r["into"]}) for r in rows
+                          if r["decision"] == "keep_apart")
+        return cls(merge, apart)
 
 
 @dataclass(slots=True)
@@ -173,14 +248,18 @@ def _provenance(src: ParsedSource) -> str:
 
 
 def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
-                     version: str = "") -> Registry:
+                     version: str = "", merges: MergeDecisions | None = None) -> Registry:
     """A new registry: ``base`` with the entries of each updated list replaced.
 
-    ``institution_key`` is reused from ``base`` only on an exact normalised name +
-    country match (or, when the new entry has no country, a name held by exactly one
-    institution); the ROR, OpenAlex IDs and Chinese names of that institution come with
-    it.  Any other entry gets a key of its own: a new institution that needs linking
-    (counted per list in ``built_from["update"]["new_institutions"]``).
+    The same identity rule as the registry build: ``institution_key`` is reused from
+    ``base`` only on an exact normalised name + country match (or, when the new entry has
+    no country, a name held by exactly one institution), or where a reviewed ``merge``
+    decision sends the entry's ``auto_`` key into an existing one; a reviewed
+    ``keep_apart`` decision between the two keys wins over the name match.  The ROR,
+    OpenAlex IDs and Chinese names of a joined institution come with it.  Any other entry
+    gets a key of its own (``auto_`` style): a new institution that needs linking.
+    ``built_from["update"]`` counts per list the entries that ``joined`` an existing
+    institution and the ``new_institutions``.
 
     Parameters
     ----------
@@ -188,6 +267,9 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
     updated_lists : mapping of list code -> ListUpdate
     version : str
         The new registry's version string (default: its content address).
+    merges : MergeDecisions, optional
+        Reviewed decisions (default: none; :func:`update_registry` passes the shipped
+        ``institution_merges.csv``).
 
     Returns
     -------
@@ -199,8 +281,9 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
     for e in base.entries:
         if not e.institution_key:
             continue
-        by_name_country.setdefault((_norm(e.name), e.country), set()).add(e.institution_key)
-        by_name.setdefault(_norm(e.name), set()).add(e.institution_key)
+        by_name_country.setdefault((_name_key(e.name), e.country), set()).add(
+            e.institution_key)
+        by_name.setdefault(_name_key(e.name), set()).add(e.institution_key)
         if e.institution_key not in carried or (e.ror and not carried[e.institution_key].ror):
             carried[e.institution_key] = e
     taken = {e.institution_key for e in base.entries if e.institution_key}
@@ -208,44 +291,64 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
     lists = {c: li for c, li in base.lists.items()}
     editions = [ed for ed in base.editions if ed.list not in updated_lists]
     new_inst: dict[str, int] = {}
+    joined: dict[str, int] = {}
+    decisions = merges or MergeDecisions()
     for code, upd in sorted(updated_lists.items()):
         src = upd.source
         prov = _provenance(src)
         ed_name = _edition_name(upd)
         merged: dict[str, ListEntry] = {}
         for pe in upd.entries:
-            eid = f"{code}:{_slug(pe.name)}"
-            prior = merged.get(eid)
-            if prior is not None:  # the same name again (another address or notice)
-                merged[eid] = replace(
-                    prior,
-                    aliases=tuple(dict.fromkeys((*prior.aliases, *pe.aliases))),
-                    citations=tuple(dict.fromkeys((*prior.citations, *pe.citations))),
-                    country=prior.country or pe.country,
-                    notes=prior.notes if not pe.notes or pe.notes in prior.notes
-                    else f"{prior.notes} | {pe.notes}")
-                continue
-            keys = by_name_country.get((_norm(pe.name), pe.country), set())
+            nk = _name_key(pe.name)
+            own = auto_key(pe.name)
+            keys = set(by_name_country.get((nk, pe.country), set()))
             if not keys and pe.country is None:
-                keys = by_name.get(_norm(pe.name), set())
-            if len(keys) == 1:
+                keys = set(by_name.get(nk, set()))
+            into = decisions.merge_into.get(own)
+            if into is not None and into in taken:
+                keys = {into}
+            keys = {k for k in keys if not decisions.apart(own, k)}
+            fresh = len(keys) != 1
+            if not fresh:
                 key = next(iter(keys))
-                link = carried.get(key)
             else:
-                key = _slug(pe.name)
+                key = own
                 if key in taken:
-                    key = f"{key}--{code.lower()}"
+                    key = f"{key}__{code.lower()}"
                 n = 2
                 while key in taken:
                     key, n = f"{key.rsplit('~', 1)[0]}~{n}", n + 1
                 taken.add(key)
-                by_name_country.setdefault((_norm(pe.name), pe.country), set()).add(key)
-                new_inst[code] = new_inst.get(code, 0) + 1
-                link = None
+                by_name_country.setdefault((nk, pe.country), set()).add(key)
+                by_name.setdefault(nk, set()).add(key)
+            link = carried.get(key)
             dates = []
             if pe.listed_on:
                 dates.append(DatedFact(pe.listed_on, pe.listed_on_basis,
                                        "; ".join(pe.citations) or ed_name, prov))
+            eid = f"{code}:{key}"
+            prior = merged.get(eid)
+            if prior is not None:  # the institution again (another address, notice, spelling)
+                firsts = [d for d in (prior.listed_on, pe.listed_on) if d]
+                first = min(firsts) if firsts else None
+                merged[eid] = replace(
+                    prior,
+                    aliases=tuple(a for a in dict.fromkeys(
+                        (*prior.aliases, pe.name, *pe.aliases)) if a != prior.name),
+                    citations=tuple(dict.fromkeys((*prior.citations, *pe.citations))),
+                    country=prior.country or pe.country,
+                    dates=tuple(dict.fromkeys((*prior.dates, *dates))),
+                    listed_on=first,
+                    listed_on_basis=(prior.listed_on_basis if first == prior.listed_on
+                                     else pe.listed_on_basis),
+                    listed_on_source=prov if first else "",
+                    notes=prior.notes if not pe.notes or pe.notes in prior.notes
+                    else f"{prior.notes} | {pe.notes}")
+                continue
+            if fresh:
+                new_inst[code] = new_inst.get(code, 0) + 1
+            else:
+                joined[code] = joined.get(code, 0) + 1
             merged[eid] = ListEntry(
                 entry_id=eid, list=code, name=pe.name, institution_key=key,
                 aliases=pe.aliases, aliases_zh=link.aliases_zh if link else (),
@@ -280,6 +383,7 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
         "base_version": base.version,
         "lists": sorted(updated_lists),
         "new_institutions": dict(sorted(new_inst.items())),
+        "joined": dict(sorted(joined.items())),
     }}
     reg = Registry(new_entries, lists=lists.values(), editions=editions, version="pending",
                    built_from=built_from)
@@ -613,18 +717,84 @@ def update_registry(store: VersionStore, parsed: Sequence[ParsedSource], *,
                for p in parsed]
     if not updates:
         return UpdateOutcome(cur, False, per_list, sources, {})
-    new = compose_registry(base, updates)
+    new = compose_registry(base, updates, merges=MergeDecisions.read())
     diff = {c: d for c, d in diff_registries(base, new).items() if c in updates}
     new_inst = new.built_from.get("update", {}).get("new_institutions", {})
+    joined = new.built_from.get("update", {}).get("joined", {})
     changes: dict[str, dict[str, int]] = {}
     for code in sorted(updates):
         d = diff.get(code, ListDiff(code))
         changes[code] = {"added": len(d.added), "removed": len(d.removed),
                          "changed": len(d.changed),
-                         "new_institutions": int(new_inst.get(code, 0))}
+                         "new_institutions": int(new_inst.get(code, 0)),
+                         "joined": int(joined.get(code, 0))}
         per_list[code] = {"status": "changed" if not d.empty else "no change",
                           **changes[code], "from": updates[code].source.origin}
     if not diff:
         return UpdateOutcome(cur, False, per_list, sources, {})
     made = store.add(new, parent=cur.version_id, sources=sources, changes=changes)
     return UpdateOutcome(made, True, per_list, sources, diff)
+
+
+# --------------------------------------------------------------------------- build stage
+
+@dataclass(slots=True)
+class ListSourcesStage:
+    """What the stage adds to the build: entries, lists and editions as registry JSON,
+    and per list the counts it reports (``entries``, ``joined``, ``new_institutions``)."""
+
+    entries: list[dict[str, Any]]
+    lists: list[dict[str, Any]]
+    editions: list[dict[str, Any]]
+    report: dict[str, Any]
+
+
+def list_sources_stage(entries: list[dict[str, Any]], *, merge_file: Path | None = None,
+                       folder: Path | None = None) -> ListSourcesStage:
+    """Add the lists of the official files shipped in ``tracker/data/sources`` to built
+    registry entries (JSON dicts), through the same identity work as an update: an entry
+    whose normalised name + country equals an existing institution joins it as a further
+    list membership (reviewed merge / keep-apart decisions win); any other entry is a new
+    institution.  ``scripts/build_registry.py`` calls it last.
+
+    Parameters
+    ----------
+    entries : list of dict
+        The registry entries built so far (``registry.json`` form); not changed.
+    merge_file : Path, optional
+        Reviewed merge decisions (default: the shipped ``institution_merges.csv``).
+    folder : Path, optional
+        Folder of the shipped files (default ``tracker/data/sources``).
+
+    Returns
+    -------
+    ListSourcesStage
+        New entries sorted by ``entry_id``; nothing for lists the build already has.
+
+    Raises
+    ------
+    SourceFileError
+        A shipped file is missing or no longer parses.
+    """
+    from tracker.listsources.bundled import read_bundled
+
+    base = Registry([ListEntry.from_json(e) for e in entries], lists=[], editions=[],
+                    version="build")
+    have = {e["list"] for e in entries}
+    parsed = read_bundled(folder)
+    updates = {c: u for c, u in list_updates(parsed).items() if c not in have}
+    new = compose_registry(base, updates, version="build",
+                           merges=MergeDecisions.read(merge_file))
+    added = sorted((e.to_json() for e in new.entries if e.list in updates),
+                   key=lambda d: d["entry_id"])
+    upd = new.built_from.get("update", {})
+    report: dict[str, Any] = {}
+    for code in sorted(updates):
+        n = sum(1 for e in added if e["list"] == code)
+        report[code] = {"entries": n, "joined": int(upd.get("joined", {}).get(code, 0)),
+                        "new_institutions": int(upd.get("new_institutions", {}).get(code, 0)),
+                        "from": updates[code].source.origin,
+                        "sha256": updates[code].source.sha256}
+    lists = [_list_info_json(new.lists[c]) for c in sorted(updates)]
+    editions = [ed.to_json() for ed in new.editions if ed.list in updates]
+    return ListSourcesStage(added, lists, editions, report)

@@ -153,8 +153,9 @@ class RunRequest:
         The registry version to screen against (a number, an ID or ``current``; see
         :class:`tracker.registry_versions.VersionStore`); default the version in force.
     keep_works : bool, default True
-        Keep the works read from files with the recorded run, so ``tracker rescreen`` can
-        screen them again against a newer registry with no API call.
+        Keep the works read from files or fetched from OpenAlex with the recorded run, so
+        ``tracker rescreen`` can screen them again against a newer registry with no API
+        call.
     engine : str, default ``auto``
         How works files are screened: ``duckdb`` (:func:`tracker.engine.screen_files`; also
         Parquet), ``python``, or ``auto`` (DuckDB unless the run has subjects or topics; see
@@ -396,6 +397,14 @@ def _keep_file_works(store: Store, run_id: int, files: Sequence[Path]) -> None:
 
     store_run_works(store, run_id, (w for f in engine.works_files(files)
                                     for w in read_works(f) if isinstance(w, Work)))
+
+
+def _keep_api_works(store: Store, run_id: int, works: Sequence[Work]) -> None:
+    """Keep the works an API run fetched with it, for ``tracker rescreen`` (the works as
+    they were screened: no second fetch)."""
+    from tracker.store import store_run_works
+
+    store_run_works(store, run_id, works)
 
 
 def keep_run(result: ScreenResult, store: Store, setup: FrameworkSetup | None = None, *,
@@ -746,6 +755,8 @@ class _Screened:
     result: ScreenResult
     messages: list[str] = field(default_factory=list)
     roster: Any = None
+    #: the works an API run fetched and screened, kept for ``tracker rescreen``
+    works: list[Work] | None = None
 
 
 def _screen_progress(progress: ProgressCallback | None) -> Callable[[str, int, int | None],
@@ -898,19 +909,25 @@ def _screen_api(req: RunRequest, reg: Registry, settings: ScreenSettings, nm: ob
     subjects = [SubjectSpec(s.kind, s.ids, label=s.label, given=s.given, notes=s.notes)
                 for s in plan.subjects]
 
+    kept: list[Work] | None = [] if req.keep_works and req.record else None
+
     def works() -> Iterable[Work | SkippedRecord]:
         for raw in plan.works():
             try:
-                yield parse_work(raw)
+                work = parse_work(raw)
             except ValueError as exc:
                 yield SkippedRecord("openalex", str(raw.get("id", "?")), str(exc))
+                continue
+            if kept is not None:  # kept as screened: a rescreen needs no second fetch
+                kept.append(work)
+            yield work
 
     result = screen(works(), registry=reg,
                     settings=replace(settings, topics=plan.screen_topics(settings.topics)),
                     subjects=subjects, name_matcher=nm, progress=_screen_progress(progress),
                     command=req.command, inputs=plan.inputs, assessor=assessor)
     plan.annotate(result.run, settings.topics)
-    return _Screened(result, plan.messages())
+    return _Screened(result, plan.messages(), works=kept)
 
 
 def _screen_request(req: RunRequest, reg: Registry, settings: ScreenSettings,
@@ -1004,8 +1021,13 @@ def run(request: RunRequest, *, progress: ProgressCallback | None = None,
             previous = None
             if store is not None:
                 run_id, previous = keep_run(result, store, fw, run_id=run_id)
-                if request.keep_works and request.works:
+                if request.keep_works and request.works and request.roster is None \
+                        and request.confirm is None:
+                    # (a roster run screens only its people's authorships in the files,
+                    # which a rescreen of every stored work would not repeat: not kept)
                     _keep_file_works(store, run_id, request.works)
+                elif request.keep_works and screened.works is not None:
+                    _keep_api_works(store, run_id, screened.works)
             paths = _write_folder(result, request.out) if request.out is not None else {}
         except BaseException as exc:
             if store is not None and run_id is not None:

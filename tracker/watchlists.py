@@ -56,6 +56,13 @@ DESIGNATION_LISTS = (
     "DOD_1260H",
     "OFAC_NS_CMIC",
     "CA_NRO",
+    # NSF Appendix A lists read from the official files shipped in tracker/data/sources
+    "BIS_UVL",
+    "BIS_DPL",
+    "STATE_ISN",
+    "STATE_DDTC_DEBARRED",
+    "FCC_COVERED",
+    "DHS_UFLPA",
 )
 CONTEXT_LISTS = ("ASPI_UNITRACKER",)
 

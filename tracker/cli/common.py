@@ -9,13 +9,15 @@ code  meaning
 0     the run completed (with or without findings)
 1     unexpected internal error (a bug: please report it; TRACKER_DEBUG=1 shows details)
 2     bad input: a missing or unreadable file, not OpenAlex JSON, no usable works,
-      a truncated download, a bad date or ID
+      a truncated download, a bad date or ID, a workbook that is not .xlsx, a list
+      file that is cut, empty, an HTML error page or of the wrong list
 3     fetching stopped and can be resumed (daily allowance spent, API key needed,
       server kept failing): rerun the same command later
-4     the registry or a user watchlist cannot be loaded
+4     the registry, a registry version or a user watchlist cannot be loaded
 5     the machine cannot do it: a full or read-only disk, an --out folder that cannot
       be written, a damaged case file (the message says what to do)
-10    findings exist and ``--fail-on-findings`` was given
+10    findings exist and ``--fail-on-findings`` was given; ``tracker rescreen`` (or
+      ``lists update --signal-changes``) found changes
 ====  ======================================================================
 """
 

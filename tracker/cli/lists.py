@@ -1,4 +1,4 @@
-"""``tracker lists``: what the bundled registry holds, one entry, an edition diff, and a
+"""``tracker lists``: what the registry version in force holds, one entry, an edition diff, and a
 check of a user watchlist.
 
 Errors print one line on stderr (``tracker: error: ...``) and exit with code 2; no
@@ -32,7 +32,7 @@ from tracker.watchlists import (
     load_user_watchlist,
 )
 
-__all__ = ["EXIT_BAD_INPUT", "lists_app"]
+__all__ = ["EXIT_BAD_INPUT", "list_format", "lists_app", "markdown_table", "overview_rows"]
 
 EXIT_BAD_INPUT = 2
 
@@ -57,7 +57,7 @@ lists_app = typer.Typer(
 T = TypeVar("T")
 
 RegistryOpt = Annotated[Path | None, typer.Option(
-    "--registry", help="Use this registry.json instead of the bundled one.")]
+    "--registry", help="Use this registry.json instead of the version in force.")]
 FromVersionOpt = Annotated[str | None, typer.Option(
     "--from-version", help="Registry version (number or ID; 0 is the bundled one).")]
 ToVersionOpt = Annotated[str | None, typer.Option(
@@ -83,7 +83,107 @@ def _guard(fn: Callable[[], T]) -> T:
 
 
 def _registry(path: Path | None) -> Registry:
-    return _guard(lambda: load_registry(path))
+    """The registry at ``path``, else the version in force (``tracker lists versions``;
+    version 0 is the bundled one).  A version that cannot be loaded exits with code 4."""
+    if path is not None:
+        return _guard(lambda: load_registry(path))
+    from tracker.registry_versions import VersionStore
+
+    return _versions_guard(lambda: VersionStore().load())
+
+
+def _version_label(reg: Registry, path: Path | None) -> str:
+    if path is not None:
+        return f"registry {reg.version} ({path})"
+    from tracker.registry_versions import VersionStore
+
+    info = _versions_guard(lambda: VersionStore().current())
+    return f"registry version {info.number} ({reg.version}, in force)"
+
+
+#: How each list reaches the registry: the file format read (lists of the bundled build;
+#: lists added by an update or the shipped official files say it in their edition).
+BUILD_FORMATS: dict[str, str] = {
+    "BIS_ENTITY_LIST": "eCFR text, parsed (nsfreg JSON)",
+    "BIS_MEU": "eCFR text, parsed (nsfreg JSON)",
+    "DOD_1286": "OpenSanctions CSV transcription of the PDFs",
+    "DOD_1260H": "OpenSanctions CSV transcription of the FR/PDF lists",
+    "OFAC_NS_CMIC": "OFAC PDF, extracted (nsfreg JSON)",
+    "CA_NRO": "Government of Canada page, tabulated (CSV)",
+    "ASPI_UNITRACKER": "MISP galaxy JSON (ASPI scrape)",
+}
+SOURCE_FORMATS: dict[str, str] = {
+    "csl_csv": "ITA Consolidated Screening List CSV",
+    "bis_dpl": "BIS dpl.txt (tab-separated)",
+    "fcc_covered": "FCC Covered List table",
+    "dhs_uflpa": "DHS UFLPA Entity List page (HTML)",
+    "os_targets": "OpenSanctions CSV",
+}
+
+
+def list_format(reg: Registry, code: str) -> str:
+    """The format a list was read from: the parser of its newest edition when it came
+    from an official file, else the bundled build's input.
+
+    Examples
+    --------
+    >>> reg = load_registry()
+    >>> list_format(reg, "DHS_UFLPA"), list_format(reg, "DOD_1286")
+    ('DHS UFLPA Entity List page (HTML)', 'OpenSanctions CSV transcription of the PDFs')
+    """
+    eds = [ed for ed in reg.editions if ed.list == code]
+    for ed in reversed(eds):
+        parser = ed.edition.rsplit("-", 3)[0] if ed.edition.count("-") >= 3 else ""
+        if parser in SOURCE_FORMATS:
+            return SOURCE_FORMATS[parser]
+        if ed.edition.endswith("-undated") and ed.edition[:-8] in SOURCE_FORMATS:
+            return SOURCE_FORMATS[ed.edition[:-8]]
+    return BUILD_FORMATS.get(code, "unknown")
+
+
+def overview_rows(reg: Registry, now: date, max_age_days: int = STALE_AFTER_DAYS
+                  ) -> list[dict[str, object]]:
+    """Per list: source, format, entries, with IDs, dated, data date and age on ``now``.
+
+    Examples
+    --------
+    >>> rows = {r["list"]: r for r in overview_rows(load_registry(), date(2026, 12, 4))}
+    >>> rows["FCC_COVERED"]["data_date"], rows["FCC_COVERED"]["age_days"]
+    ('2026-07-28', 129)
+    """
+    cover = id_coverage(reg)
+    rows: list[dict[str, object]] = []
+    for code, info in sorted(reg.lists.items()):
+        c = cover.get(code, {})
+        rows.append({
+            "list": code, "name": info.name, "authority": info.authority,
+            "kind": "designation" if info.is_designation else "context",
+            "source_url": info.source_url, "format": list_format(reg, code),
+            "entries": c.get("entries", 0), "with_ids": c.get("any_id", 0),
+            "ror": c.get("ror", 0), "openalex": c.get("openalex", 0),
+            "dated": c.get("dated", 0),
+            "data_date": info.data_date.isoformat() if info.data_date else None,
+            "age_days": data_age_days(info.data_date, now),
+            "stale": is_stale(info.data_date, max_age_days, now),
+            "licence": info.licence,
+        })
+    return rows
+
+
+def markdown_table(rows: list[dict[str, object]], as_of: date) -> str:
+    """The overview as a Markdown table (for a README)."""
+    head = ("| list | source | format | entries | with IDs | dated | data date | "
+            f"age on {as_of.isoformat()} (days) |")
+    lines = [head, "|---|---|---|---:|---:|---:|---|---:|"]
+    for r in rows:
+        src = str(r["name"])
+        if r["source_url"]:
+            src = f"[{src}]({r['source_url']})"
+        age = r["age_days"] if r["age_days"] is not None else "unknown"
+        lines.append(f"| `{r['list']}` | {src} | {r['format']} | {r['entries']} | "
+                     f"{r['with_ids']} | {r['dated']} | {r['data_date'] or 'unknown'} | "
+                     f"{age} |")
+    return "\n".join(lines) + "\n"
 
 
 def _today(value: str | None) -> date:
@@ -103,8 +203,13 @@ def lists_overview(
     registry: RegistryOpt = None,
     today: Annotated[str | None, typer.Option(
         help="Compute data ages as of this date (YYYY-MM-DD; default: today).")] = None,
+    as_json: JsonOpt = False,
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print the lists as a Markdown table (source, format, entries, "
+        "with IDs, dated, data date, age).")] = False,
 ) -> None:
-    """Each list with its editions, entry counts, data date and age.
+    """Each list of the registry version in force with its source, format, editions,
+    entries (with IDs, dated), data date and age.
 
     A warning is printed for every list whose data is older than --max-age-days (or of
     unknown date): re-check it against the primary source before relying on it.
@@ -114,6 +219,8 @@ def lists_overview(
         tracker lists
 
         tracker lists --max-age-days 180
+
+        tracker lists --markdown --today 2026-12-04
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -121,8 +228,20 @@ def lists_overview(
         _fail("--max-age-days must be 0 or more")
     reg = _registry(registry)
     now = _today(today)
+    label = _version_label(reg, registry)
+    rows = overview_rows(reg, now, max_age_days)
+    if as_json:
+        import json
+
+        out.print(json.dumps({"registry": label, "version": reg.version,
+                              "as_of": now.isoformat(), "lists": rows}, indent=2),
+                  markup=False)
+        return
+    if markdown:
+        out.print(markdown_table(rows, now), markup=False, end="")
+        return
     cover = id_coverage(reg)
-    lists_t = Table(title=f"Lists in registry {reg.version}")
+    lists_t = Table(title=f"Lists in {label}")
     for col in ("list", "kind", "data date", "age (days)", "entries", "ROR", "OpenAlex",
                 "any ID", "dated"):
         lists_t.add_column(col, no_wrap=True)
@@ -476,13 +595,20 @@ def links(
     if status not in (*LINK_STATUSES, "all"):
         _fail(f"--status must be one of {', '.join(LINK_STATUSES)} or all, not {status!r}")
     rows = _guard(lambda: effective_links(load_links(), LinkDecisions.load()))
+    reg = _registry(None)
+    held: dict[str, list[str]] = {}
+    for e in reg.entries:
+        held.setdefault(e.institution_key, []).append(e.list)
     shown = [x for x in rows if status == "all" or x.status == status]
-    t = Table(title=f"{len(shown)} ID links ({status}) of {len(rows)}")
-    for col in ("link", "institution", "OpenAlex", "ROR", "method", "confidence", "status",
-                "evidence / review"):
+    t = Table(title=f"{len(shown)} ID links ({status}) of {len(rows)}; lists as of "
+                    f"{_version_label(reg, None)}")
+    for col in ("link", "institution", "lists", "OpenAlex", "ROR", "method", "confidence",
+                "status", "evidence / review"):
         t.add_column(col, overflow="fold")
     for x in shown:
-        t.add_row(x.link_id, f"{x.name} ({x.country})", x.openalex_id, x.ror, x.method,
+        on = ", ".join(sorted(set(held.get(x.institution_key, [])))) or \
+            "not in this version"
+        t.add_row(x.link_id, f"{x.name} ({x.country})", on, x.openalex_id, x.ror, x.method,
                   x.confidence, x.status, x.review_note or x.evidence)
     out.print(t)
 
@@ -644,8 +770,10 @@ def update(
                 out.print(f"{code}: no change", markup=False)
             else:
                 out.print(f"{code}: +{info['added']} added, -{info['removed']} removed, "
-                          f"~{info['changed']} changed; {info['new_institutions']} new "
-                          "institution(s), needs linking", markup=False)
+                          f"~{info['changed']} changed; {info.get('joined', 0)} joined an "
+                          f"existing institution (same name and country, or a reviewed "
+                          f"merge), {info['new_institutions']} new institution(s), needs "
+                          "linking", markup=False)
         v = outcome.version
         out.print(f"registry version {v.number} ({v.version_id})"
                   + (" made and in force" if outcome.changed else ": no change"),

@@ -49,9 +49,12 @@ CSL_LISTS: dict[str, str] = {
     "NS-MBS": "OFAC_NS_MBS",
     "FSE": "OFAC_FSE",
 }
-#: Lists of chiefly persons, with no ``type`` column value: a row is kept only when its
-#: name reads as an organisation.
-_PERSON_LISTS = {"BIS_DPL", "STATE_DDTC_DEBARRED"}
+#: Lists that mix persons and organisations with no ``type`` column value (the 2022 file's
+#: ISN rows include people such as named scientists): a row is kept only when its name
+#: reads as an organisation.  Institutions only: a person is never kept as an entry.
+_PERSON_LISTS = {"BIS_DPL", "STATE_DDTC_DEBARRED", "STATE_ISN"}
+#: The file's own words that a row is a person ("(North Korean individual in China)").
+_SAYS_INDIVIDUAL = re.compile(r"\bindividual\b", re.IGNORECASE)
 REQUIRED_COLUMNS = ("source", "type", "name", "addresses", "federal_register_notice",
                     "start_date", "end_date", "alt_names")
 _ABBR = re.compile(r"\(([A-Z][A-Z-]*)(?: List)?\)")
@@ -182,8 +185,9 @@ def parse_csl_csv(text: str, *, origin: str, sha256: str, retrieved_at: str,
         name = row[col["name"]].strip()
         if not name:
             raise SourceFileError(f"{origin}: line {line}: field name: empty")
-        if kind == "Individual" or (not kind and code in _PERSON_LISTS
-                                    and not is_organisation_name(name)):
+        if kind == "Individual" or (not kind and (
+                _SAYS_INDIVIDUAL.search(name)
+                or (code in _PERSON_LISTS and not is_organisation_name(name)))):
             out.left_out_individuals += 1
             continue
         if kind and kind != "Entity":

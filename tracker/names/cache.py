@@ -35,7 +35,8 @@ def cached_name_matcher(registry: Registry, *,
 
     The cache file is named by a SHA-256 of everything the built matcher depends on: the
     registry's entries, the shipped look-alike and country-name tables, the threshold and the
-    source of this module.  Any change makes a new key, so a stale matcher is never used.  A
+    source of the matcher package (``tracker/names/*.py``).  Any change makes a new key, so
+    a stale matcher is never used.  A
     file that cannot be read back (truncated, corrupt, another Python) is rebuilt and
     replaced, never trusted.  If the cache folder cannot be written, the matcher is built
     and returned anyway.  The file is a pickle: keep the cache folder writable by you alone
@@ -67,7 +68,8 @@ def cached_name_matcher(registry: Registry, *,
     lookalikes = tuple(load_lookalikes())
     countries = load_country_names()
     h = hashlib.sha256(_CACHE_MAGIC)
-    h.update(Path(__file__).read_bytes())
+    for code in sorted(Path(__file__).parent.glob("*.py")):   # the matcher's own code
+        h.update(code.name.encode() + b"\0" + code.read_bytes())
     h.update(pickle.dumps((registry.version, tuple(registry.entries), lookalikes,
                            sorted(countries.items()), float(fuzzy_threshold)), protocol=5))
     folder = Path(cache_dir) if cache_dir is not None else _default_cache_dir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from rapidfuzz import fuzz
@@ -45,9 +45,12 @@ from tracker.names.normalise import (
     _drop_parens,
     _initialism,
     _is_cjk,
+    _name_form,
     _seg_tokens,
     _segment_in_capitals,
+    _split_compounds,
     _tokens,
+    _without_legal_prefix,
     _without_legal_suffix,
     normalize,
 )
@@ -141,6 +144,16 @@ class NameMatcher:
         for name, code in {**countries, **QUALIFIER_PLACES}.items():
             _trie_add(self._place_trie, name.split(), _Alias(name, code, "country"))
         self._parents = self._find_parents()
+        #: normalised printed name -> the institution keys that print it
+        self._name_owners: dict[str, set[str]] = defaultdict(set)
+        for key, entries in self._entries.items():
+            for e in entries:
+                for n in (e.name, *e.aliases):
+                    for piece in (n, *_COMPOSITE.split(_drop_parens(n) or n)):
+                        toks = _tokens(piece)
+                        while toks and toks[0] in _STOP:
+                            toks = toks[1:]
+                        self._name_owners[" ".join(toks)].add(key)
         self._unit_of_parent: dict[tuple[str, ...], set[str]] = defaultdict(set)
         self._fuzzy_names: list[tuple[str, _Alias]] = []
         same_names = {normalize(x.name): x for x in self.lookalikes if x.relation == "same_name"}
@@ -204,6 +217,42 @@ class NameMatcher:
                 out.append(p)
         return out
 
+    def _distinct_units(self, name: str, key: str, generic_texts: set[str]
+                        ) -> list[tuple[str, ...]]:
+        """Unit names printed with their parent that are distinctive enough to stand alone.
+
+        A name that starts or ends with a known parent (``Chinese Academy of Sciences`` or
+        its initialism ``CAS``) gives its unit part (a leading ``the`` dropped) when that part
+        has at least four words besides ``of``/``and``/``the`` ..., is not one of the
+        entry's generic aliases and no other listed institution prints it.  Shorter unit
+        names (``Institute of Computing Technology``, ``Institute of Electronics``) keep
+        needing the parent or the country as context.
+        """
+        toks = _tokens(name)
+        out: list[tuple[str, ...]] = []
+        for par in self._parents:
+            for form in (par, (_initialism(par),)):
+                k = len(form)
+                if len(toks) <= k:
+                    continue
+                if tuple(toks[:k]) == form:
+                    unit = tuple(toks[k:])
+                elif tuple(toks[-k:]) == form:
+                    unit = tuple(toks[:-k])
+                else:
+                    continue
+                while unit and unit[0] in _STOP:
+                    unit = unit[1:]
+                while unit and unit[-1] in _STOP:
+                    unit = unit[:-1]
+                text = " ".join(unit)
+                if (len([t for t in unit if t not in _STOP]) >= 4
+                        and text not in generic_texts
+                        and self._name_owners.get(text, {key}) == {key}
+                        and unit not in out):
+                    out.append(unit)
+        return out
+
     def _register_key(self, key: str, entries: list[ListEntry],
                       same_names: dict[str, Lookalike]) -> None:
         generic_texts = {normalize(g) for e in entries for g in e.generic_aliases}
@@ -229,7 +278,8 @@ class NameMatcher:
         done: set[tuple[tuple[str, ...], str, frozenset[str]]] = set()
         lists: frozenset[str] = frozenset()
 
-        def add(text: str, toks: list[str], kind: str, sup: tuple[tuple[str, ...], ...]) -> None:
+        def add(text: str, toks: list[str], kind: str, sup: tuple[tuple[str, ...], ...],
+                *, unit_named_with_parent: bool = False) -> None:
             if not toks or len("".join(toks)) < 2:
                 return
             if (tuple(toks), kind, lists) in done:
@@ -237,7 +287,8 @@ class NameMatcher:
             done.add((tuple(toks), kind, lists))
             head = toks[0] in _UNIT_START
             content = [t for t in toks if t not in _STOP]
-            if kind == "name" and (head or (len(content) <= 3 and all(
+            if kind == "name" and not unit_named_with_parent and (head or (
+                    len(content) <= 3 and all(
                     t in _COMMON or t in self._country_words for t in content))):
                 kind = "generic"
             if kind == "name" and " ".join(toks) in same_names:
@@ -275,17 +326,36 @@ class NameMatcher:
                 bare = _without_legal_suffix(toks)
                 if bare != toks and len(bare) >= 2:
                     add(variant, bare, "generic" if is_generic else "name", support)
+                formed = bare
+                for form in (_without_legal_prefix(bare), _name_form(bare)):
+                    if form != bare and len(form) >= 2:
+                        formed = form
+                        add(variant, form, "generic" if is_generic else "name", support)
+                split = _split_compounds(formed)
+                if split != formed:
+                    add(variant, split, "generic" if is_generic else "name", support)
             # composite "Parent, Unit" / "Unit, Parent": the unit part needs the parent
             parts = [p for p in _COMPOSITE.split(base) if p.strip()]
             if len(parts) == 2:
                 p0, p1 = (tuple(_tokens(p)) for p in parts)
                 for par, unit in ((p0, p1), (p1, p0)):
+                    while unit and unit[0] in _STOP:   # "The Institute of Electronics, CAS"
+                        unit = unit[1:]
                     if par in self._parents and len(unit) >= 2:
                         usup = (par, (_initialism(par),))
                         self._unit_of_parent[par].add(key)
-                        add(f"{' '.join(unit)} ({self._parents[par]})", list(unit),
-                            "generic", usup)
+                        for uform in dict.fromkeys((unit, tuple(_split_compounds(list(unit))))):
+                            add(f"{' '.join(unit)} ({self._parents[par]})", list(uform),
+                                "generic", usup)
                         add(base, list(unit) + list(par), "name", support)
+        # a long unit name the list prints with its parent ("Aerospace Information Research
+        # Institute, Chinese Academy of Sciences") is a name on its own; registered after the
+        # printed names, so that a name printed with a comma keeps its place in the trie of
+        # names read across parts (the unit's text is the printed name it comes from)
+        for n, printed_by in names.items():
+            lists = frozenset(printed_by)
+            for unit in self._distinct_units(_drop_parens(n) or n, key, generic_texts):
+                add(n, list(unit), "name", support, unit_named_with_parent=True)
         for z, printed_by in zh.items():
             toks = _tokens(z)
             text = "".join(toks)
@@ -369,19 +439,7 @@ class NameMatcher:
                 append((s + lo, e + lo, cs, ce, a, form))
             found_countries |= got[1]
             lo = hi
-        trie_get = self._trie_cross.get   # names printed across parts
-        for i in range(n):
-            node = trie_get(toks[i])
-            k = i
-            while node is not None:
-                k += 1
-                term = node.get(_TERM)
-                if term:
-                    for a in term:
-                        append((i, k, -1, -1, a, "exact"))
-                if k >= n:
-                    break
-                node = node.get(toks[k])
+        _walk_trie(self._trie_cross, toks, append)   # names printed across parts
         countries = frozenset(found_countries)
         if not cands:
             fuzzy_hits = self._fuzzy(toks, seg, []) if self.fuzzy else []
@@ -403,19 +461,7 @@ class NameMatcher:
         n = len(toks)
         out: list[_Cand] = []
         append = out.append
-        trie_get = self._trie.get
-        for i in range(n):
-            node = trie_get(toks[i])
-            k = i
-            while node is not None:
-                k += 1
-                term = node.get(_TERM)
-                if term:
-                    for a in term:
-                        append((i, k, -1, -1, a, "exact"))
-                if k >= n:
-                    break
-                node = node.get(toks[k])
+        _walk_trie(self._trie, toks, append)
         # abbreviated reading: small words dropped, where the string itself drops them
         abbr = self._trie_abbr
         content = [i for i in range(n) if toks[i] not in _STOP]
@@ -872,6 +918,12 @@ class NameMatcher:
                 agreement = "disagree"
                 parts.append(f"the raw affiliation '{_short(raw_of)}' does not name "
                              f"'{e.name}': OpenAlex's institution and the raw string disagree")
+                if _acronym_like(raw_of.strip(), _tokens(raw_of)):
+                    # OpenAlex read the institution from a bare acronym: no more evidence
+                    # than the acronym itself, which is never a flag on its own
+                    parts.append("OpenAlex attached it to a bare acronym: context only")
+                    context_only = True
+                    score = 0.0
         return Match(e, hit.method, min(score, 0.95), "; ".join(p for p in parts if p),
                      institution, raw_of, context_only=context_only, attached=(institution,),
                      agreement=agreement, support=support, alias=hit.alias)
@@ -971,3 +1023,23 @@ class NameMatcher:
                     "OpenAlex's institution and the raw string disagree (check the record)")
             out.append(replace(m, detail=m.detail + note, agreement="disagree"))
         return out
+
+
+def _walk_trie(trie: _Trie, toks: Sequence[str],
+               append: Callable[[_Cand], None]) -> None:
+    """Every name of ``trie`` found in ``toks`` (token positions ``[i, k)``), as exact
+    candidates passed to ``append``."""
+    n = len(toks)
+    trie_get = trie.get
+    for i in range(n):
+        node = trie_get(toks[i])
+        k = i
+        while node is not None:
+            k += 1
+            term = node.get(_TERM)
+            if term:
+                for a in term:
+                    append((i, k, -1, -1, a, "exact"))
+            if k >= n:
+                break
+            node = node.get(toks[k])

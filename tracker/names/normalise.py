@@ -275,5 +275,63 @@ def _without_legal_suffix(tokens: list[str]) -> list[str]:
     return tokens
 
 
+#: Legal forms printed before a (Russian) organisation's name: ``OAO``, ``JSC`` ...
+_LEGAL_PREFIXES = frozenset({"oao", "ojsc", "jsc", "ao", "pao", "pjsc", "zao", "cjsc", "ooo",
+                             "fgup", "fsue", "fgbu", "fgbou"})
+
+
+def _name_form(tokens: list[str]) -> list[str]:
+    """The form a name is usually cited in: leading legal forms dropped, ``All-Russia``
+    read as ``All-Russian``.
+
+    Examples
+    --------
+    >>> _name_form("oao all russia research institute of radio equipment".split())
+    ['all', 'russian', 'research', 'institute', 'of', 'radio', 'equipment']
+    >>> _name_form(["jsc"])
+    ['jsc']
+    """
+    out = _without_legal_prefix(tokens)
+    return [("russian" if t == "russia" and i and out[i - 1] == "all" else t)
+            for i, t in enumerate(out)]
+
+
+def _without_legal_prefix(tokens: list[str]) -> list[str]:
+    """Leading legal forms dropped (at least two words kept).
+
+    Examples
+    --------
+    >>> _without_legal_prefix(["oao", "all", "russia", "institute"])
+    ['all', 'russia', 'institute']
+    """
+    out = list(tokens)
+    while len(out) > 2 and out[0] in _LEGAL_PREFIXES:
+        out = out[1:]
+    return out
+
+
+#: Combining forms written joined or hyphenated ("Optoelectronics", "Opto-Electronics").
+_COMPOUND_PREFIXES = ("opto", "electro", "micro", "nano", "radio", "photo", "thermo", "hydro",
+                      "aero", "geo", "bio")
+
+
+def _split_compounds(tokens: list[str]) -> list[str]:
+    """Joined compounds split at a combining form, as a hyphenated spelling tokenises.
+
+    Examples
+    --------
+    >>> _split_compounds(["academy", "of", "optoelectronics"])
+    ['academy', 'of', 'opto', 'electronics']
+    >>> _split_compounds(["biology", "institute"])
+    ['biology', 'institute']
+    """
+    out: list[str] = []
+    for t in tokens:
+        pre = next((p for p in _COMPOUND_PREFIXES
+                    if t.startswith(p) and len(t) - len(p) >= 5), None)
+        out.extend((pre, t[len(pre):]) if pre else (t,))
+    return out
+
+
 def _initialism(tokens: Sequence[str]) -> str:
     return "".join(t[0] for t in tokens if t not in _STOP)
