@@ -409,3 +409,17 @@ def test_a_workbook_given_as_a_roster_is_refused_with_advice(tmp_path):
     book.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)))
     with pytest.raises(RosterError, match="save it as CSV"):
         tracker.read_roster(book)
+
+
+def test_large_inputs_are_not_copied_into_the_case_file_and_the_run_says_so(tmp_path,
+                                                                             monkeypatch):
+    from tracker import engine
+    from tracker.store import Store, run_works
+
+    monkeypatch.setattr(engine, "AUTO_DUCKDB_BYTES", 1)   # every input is "large" here
+    out = tracker.run(tracker.RunRequest(works=(tracker.demo_works_path(),),
+                                         db=tmp_path / "case.db", names=False,
+                                         engine="python", processes=False))
+    assert any("not kept in the case file" in w for w in out.warnings)
+    with Store(tmp_path / "case.db") as st:
+        assert run_works(st, out.run_id) is None

@@ -389,12 +389,21 @@ def setup_framework(name: str, as_of: date | None, lookback_years: int | None,
 
 # --------------------------------------------------------------------------- the case file
 
-def _keep_file_works(store: Store, run_id: int, files: Sequence[Path]) -> None:
+def _keep_file_works(store: Store, run_id: int, files: Sequence[Path],
+                     warnings: list[str]) -> None:
     """Keep the works of a file run with it, for ``tracker rescreen`` (read once more: the
-    screening read them in other processes)."""
+    screening read them in other processes).  Inputs from
+    :data:`tracker.engine.AUTO_DUCKDB_BYTES` on are not copied into the case file (it would
+    double their size and the run's time): the run then says so."""
     from tracker.sources.files import read_works
     from tracker.store import store_run_works
 
+    paths = engine.works_files(files)
+    if sum(p.stat().st_size for p in paths) >= engine.AUTO_DUCKDB_BYTES:
+        warnings.append("the works were not kept in the case file (inputs of "
+                        f"{engine.AUTO_DUCKDB_BYTES // 2**20} MB or more): `tracker rescreen` "
+                        "cannot screen this run again; rerun `tracker screen` instead")
+        return
     store_run_works(store, run_id, (w for f in engine.works_files(files)
                                     for w in read_works(f) if isinstance(w, Work)))
 
@@ -800,8 +809,10 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
     subjects = local_subjects(req.orgs, req.authors, files)
     report = _screen_progress(progress)
     try:
-        chosen = engine.choose_engine(req.engine, subjects=bool(subjects),
-                                      topics=bool(settings.topics))
+        chosen = engine.choose_engine(
+            req.engine, subjects=bool(subjects), topics=bool(settings.topics),
+            size_bytes=sum(f.stat().st_size for f in files),
+            parquet=any(engine.sniff(f).kind == "parquet" for f in files))
     except engine.EngineSettingError as exc:
         raise RunInputError(str(exc)) from None
     if chosen == "duckdb":
@@ -1025,7 +1036,7 @@ def run(request: RunRequest, *, progress: ProgressCallback | None = None,
                         and request.confirm is None:
                     # (a roster run screens only its people's authorships in the files,
                     # which a rescreen of every stored work would not repeat: not kept)
-                    _keep_file_works(store, run_id, request.works)
+                    _keep_file_works(store, run_id, request.works, warnings)
                 elif request.keep_works and screened.works is not None:
                     _keep_api_works(store, run_id, screened.works)
             paths = _write_folder(result, request.out) if request.out is not None else {}

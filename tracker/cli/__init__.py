@@ -223,7 +223,8 @@ def screen_cmd(
         "`tracker rescreen` can screen them again when a list changes.")] = True,
     engine: Annotated[str, typer.Option(
         help="How --works files are screened: duckdb (any size, bounded memory), python, "
-        "or auto (duckdb unless --org/--author/--topic need python).")] = "auto",
+        "or auto (duckdb for inputs of 256 MB or more and for Parquet, unless "
+        "--org/--author/--topic need python; python is faster below that).")] = "auto",
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 

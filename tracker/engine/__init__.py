@@ -6,9 +6,11 @@ are those of :func:`tracker.screening.screen` over the same files.
 
 Examples
 --------
->>> choose_engine("auto", subjects=False, topics=False)
+>>> choose_engine("auto", subjects=False, topics=False, size_bytes=10**9)
 'duckdb'
->>> choose_engine("auto", subjects=True, topics=False)
+>>> choose_engine("auto", subjects=False, topics=False, size_bytes=10**6)
+'python'
+>>> choose_engine("auto", subjects=True, topics=False, size_bytes=10**9)
 'python'
 """
 
@@ -21,20 +23,31 @@ from pathlib import Path
 from tracker.engine.duck import EngineError, EngineSettingError, screen_files
 from tracker.engine.inputs import InputFile, WorksInputError, expand_inputs, sniff
 
-__all__ = ["ENGINES", "EngineError", "EngineSettingError", "InputFile", "WorksInputError",
-           "choose_engine", "expand_inputs", "screen_files", "sniff", "works_files"]
+__all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineError", "EngineSettingError", "InputFile",
+           "WorksInputError", "choose_engine", "expand_inputs", "screen_files", "sniff",
+           "works_files"]
 
-#: Engines a screening run of works files can ask for: ``auto`` (DuckDB where it can,
-#: else Python), ``duckdb`` (:func:`screen_files`) and ``python``
+#: Engines a screening run of works files can ask for: ``auto`` (DuckDB for large inputs
+#: and Parquet where it can, else Python), ``duckdb`` (:func:`screen_files`) and ``python``
 #: (:func:`tracker.screening.screen` over parsed records).
 ENGINES = ("auto", "duckdb", "python")
 
 
-def choose_engine(requested: str, *, subjects: bool, topics: bool) -> str:
+#: ``auto`` takes DuckDB from this many bytes of works files on.  Measured on 2 cores
+#: (benchmarks/README.md, "The DuckDB engine"): at 15,000 and 100,000 synthetic works (103 MB
+#: gzip) the Python path was faster (2.8 s vs 4.8 s; 26.8 s vs 30.3 s), at 1,000,000 the
+#: engine took less than half the time and memory (195 s, 5.9 GB vs 416 s, ~14 GB).
+AUTO_DUCKDB_BYTES = 256 * 1024 * 1024
+
+
+def choose_engine(requested: str, *, subjects: bool, topics: bool,
+                  size_bytes: int = 0, parquet: bool = False) -> str:
     """The engine a run of works files uses: ``duckdb`` or ``python``.
 
-    ``auto`` takes DuckDB when it is installed and the run needs nothing it does not do
-    (subjects whose own affiliations are told apart, topic filters); Python otherwise.
+    ``auto`` takes DuckDB when it is installed, the run needs nothing it does not do
+    (subjects whose own affiliations are told apart, topic filters) and the input is large
+    (``size_bytes`` of at least :data:`AUTO_DUCKDB_BYTES`) or Parquet (which only DuckDB
+    reads); Python otherwise, which is faster on smaller inputs.
 
     Raises
     ------
@@ -48,7 +61,8 @@ def choose_engine(requested: str, *, subjects: bool, topics: bool) -> str:
         return "python"
     installed = importlib.util.find_spec("duckdb") is not None
     if requested == "auto":
-        return "duckdb" if installed and not subjects and not topics else "python"
+        big = parquet or size_bytes >= AUTO_DUCKDB_BYTES
+        return "duckdb" if installed and big and not subjects and not topics else "python"
     if not installed:
         raise EngineSettingError("the duckdb engine needs the duckdb package "
                                  "(pip install duckdb), or use --engine python")
