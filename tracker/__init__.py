@@ -50,8 +50,8 @@ _PUBLIC = {
     # rosters of people (resolved by ORCID / OpenAlex author ID, never by name)
     "read_roster": "tracker.sources.roster",
     "RosterRow": "tracker.sources.roster",
-    "screen_roster": "tracker.sources.roster",
-    "RosterScreen": "tracker.sources.roster",
+    "screen_roster": "tracker.rosters",
+    "RosterScreen": "tracker.rosters",
     # one run end to end: inputs -> subjects -> works -> screen -> case file -> report
     "run": "tracker.runs",
     "RunRequest": "tracker.runs",

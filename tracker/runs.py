@@ -836,14 +836,13 @@ def _screen_roster_files(req: RunRequest, reg: Registry, settings: ScreenSetting
                          nm: object | None, assessor: Any,
                          inputs: list[dict[str, Any]]) -> _Screened:
     """Works files with a roster: people resolved by ORCID/ID in the files, then screened."""
+    from tracker.rosters import roster_messages, screen_roster
     from tracker.sources.files import input_record
     from tracker.sources.roster import (
         Confirmations,
         RosterError,
         read_roster,
         remember_confirm_file,
-        roster_messages,
-        screen_roster,
     )
 
     assert req.roster is not None  # checked by RunRequest.check
