@@ -38,6 +38,7 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
+from tracker.dates import parse_date
 from tracker.records import Work
 from tracker.risk import Finding
 from tracker.watchlists import CONTEXT_LISTS, DESIGNATION_LISTS, Registry
@@ -166,8 +167,9 @@ def work_in_window(publication_date: str, window: str, as_of: date,
     return "no", f"{d.isoformat()} outside the window ({label})"
 
 
-def _d(value: str) -> date | None:
-    return date.fromisoformat(value[:10]) if value and len(value) >= 10 else None
+def _day_of(value: str) -> date | None:
+    """The day of an ISO date or timestamp; a year alone (or nothing) is None."""
+    return parse_date(value, prefix=True) if value and len(value) >= 10 else None
 
 
 def listed_now(finding: Finding, as_of: date,
@@ -192,7 +194,7 @@ def listed_now(finding: Finding, as_of: date,
     >>> listed_now(f, date(2020, 6, 5))[0], listed_now(f, date(2020, 6, 4))[0]
     ('yes', 'no')
     """
-    removed, listed = _d(finding.removed_on), _d(finding.listed_on)
+    removed, listed = _day_of(finding.removed_on), _day_of(finding.listed_on)
     if removed is not None and as_of >= removed:
         return "no", f"removed on {removed.isoformat()}"
     if listed is not None and as_of < listed:

@@ -30,6 +30,8 @@ from typing import Any
 
 import orjson
 
+from tracker.dates import parse_date
+
 __all__ = [
     "CONTEXT_LISTS",
     "DESIGNATION_LISTS",
@@ -72,11 +74,11 @@ class RegistryError(ValueError):
     against an incomplete registry would silently miss ties."""
 
 
-def _d(value: object) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and value:
-        return date.fromisoformat(value[:10])
+def _as_date(value: object) -> date | None:
+    """A registry date (ISO text, possibly a timestamp) through the package's one date
+    reader; anything else, or nothing, is None (an unknown date stays unknown)."""
+    if isinstance(value, date | str):
+        return parse_date(value, prefix=True)
     return None
 
 
@@ -99,7 +101,7 @@ class DatedFact:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> DatedFact:
-        got = _d(d["date"])
+        got = _as_date(d["date"])
         assert got is not None
         return cls(date=got, basis=d.get("basis", ""), citation=d.get("citation", ""),
                    source=d.get("source", ""))
@@ -294,11 +296,11 @@ class ListEntry:
             parent_key=d.get("parent_key"),
             covers_subunits=bool(d.get("covers_subunits", False)),
             editions=tuple(d.get("editions", ())),
-            listed_on=_d(d.get("listed_on")),
+            listed_on=_as_date(d.get("listed_on")),
             listed_on_basis=d.get("listed_on_basis", ""),
             listed_on_source=d.get("listed_on_source", ""),
             dates=tuple(DatedFact.from_json(x) for x in d.get("dates", ())),
-            removed_on=_d(d.get("removed_on")),
+            removed_on=_as_date(d.get("removed_on")),
             removed_on_source=d.get("removed_on_source", ""),
             citations=tuple(d.get("citations", ())),
             source_url=d.get("source_url", ""),
@@ -464,16 +466,16 @@ def _registry_from_json(doc: dict[str, Any]) -> Registry:
         ListInfo(
             code=li["code"], name=li["name"], authority=li.get("authority", ""),
             is_designation=bool(li.get("is_designation", True)),
-            data_date=_d(li.get("data_date")), source_url=li.get("source_url", ""),
+            data_date=_as_date(li.get("data_date")), source_url=li.get("source_url", ""),
             licence=li.get("licence", ""), notes=li.get("notes", ""),
-            first_published=_d(li.get("first_published")),
+            first_published=_as_date(li.get("first_published")),
             first_published_basis=li.get("first_published_basis", ""),
         )
         for li in doc.get("lists", [])
     ]
     editions = [
         Edition(
-            list=ed["list"], edition=ed["edition"], published_on=_d(ed.get("published_on")),
+            list=ed["list"], edition=ed["edition"], published_on=_as_date(ed.get("published_on")),
             basis=ed.get("basis", ""), source_url=ed.get("source_url", ""),
             provenance=ed.get("provenance", ""), licence=ed.get("licence", ""),
             entry_count=int(ed.get("entry_count", 0)),
