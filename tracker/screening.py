@@ -150,7 +150,9 @@ class _Gaps:
                 setattr(self, name, getattr(self, name) + sign * value)
 
 
-def _in_window(work: Work, since: date | None, until: date | None) -> bool | None:
+def in_window(work: Work, since: date | None, until: date | None) -> bool | None:
+    """Is the work inside the publication-date window?  None: it has no date or year (not
+    checked, counted as a data gap).  Used by the DuckDB engine too."""
     if since is None and until is None:
         return True
     if work.publication_date is not None:
@@ -215,7 +217,7 @@ def _screen_share(works: Iterable[Work | SkippedRecord], ctx: _Context, *, ledge
             gaps.works_duplicate += 1
             continue
         seen_ids.add(work.id)
-        inside = _in_window(work, settings.since, settings.until)
+        inside = in_window(work, settings.since, settings.until)
         if inside is False:
             gaps.works_out_of_window += 1
             if book is not None:

@@ -25,7 +25,6 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ from tracker.screening import (
     Progress,
     ScreenResult,
     ScreenSettings,
+    in_window,
     screen,
 )
 from tracker.skipped import SkippedRecord
@@ -294,19 +294,6 @@ def _parse_lines(rows: Iterable[tuple[int, str, str]]) -> Iterator[Work]:
         yield work
 
 
-def _in_window(work: Work, since: date | None, until: date | None) -> bool | None:
-    """:func:`tracker.screening.screen`'s window test (None: no date, not checked)."""
-    if since is None and until is None:
-        return True
-    if work.publication_date is not None:
-        d = work.publication_date
-        return (since is None or d >= since) and (until is None or d <= until)
-    if work.publication_year is not None:
-        y = work.publication_year
-        return not ((since and y < since.year) or (until and y > until.year))
-    return None
-
-
 @dataclass
 class _Screening:
     """What screening a candidate work needs, set before worker processes are forked."""
@@ -330,7 +317,7 @@ def _screen_works(works: Iterable[Work], job: _Screening, keys: _Keys
     settings, matcher, assessor = job.settings, job.matcher, job.assessor
     for work in works:
         work_gaps: list[str] = []
-        if _in_window(work, settings.since, settings.until) is None:
+        if in_window(work, settings.since, settings.until) is None:
             work_gaps.append("no date: window not checked")
         if work.is_authors_truncated:
             work_gaps.append("author list truncated")
