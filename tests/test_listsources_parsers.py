@@ -9,7 +9,19 @@ from datetime import date
 
 import pytest
 
-from tests._paths import RESTRICTED
+from tests._paths import (
+    CSL_2022,
+    CSL_2023_CUT,
+    DPL_2019,
+    DPL_2022,
+    FCC_0521,
+    FCC_0820,
+    FCC_HTML,
+    INKSNA,
+    RESTRICTED,
+    SOURCES,
+    UFLPA,
+)
 from tracker.listsources import (
     SourceFileError,
     TruncatedFileError,
@@ -19,16 +31,7 @@ from tracker.listsources import (
     read_source,
 )
 
-SRC = RESTRICTED / "sources"
-CSL_2022 = SRC / "trade_csl" / "2022-05-06" / "consolidated.csv.gz"
-CSL_2023_CUT = SRC / "trade_csl" / "2023-11-30_truncated" / "csl.csv.gz"
-DPL_2019 = SRC / "bis_dpl" / "2019-06-29" / "dpl.txt"
-DPL_2022 = SRC / "bis_dpl" / "2022-09-07" / "dpl.txt"
-FCC_HTML = SRC / "fcc_covered_list" / "2026-05-14_archive-capture" / "table.html"
-FCC_0521 = SRC / "fcc_covered_list" / "2026-05-21" / "table.csv"
-FCC_0820 = SRC / "fcc_covered_list" / "2026-08-20" / "table.csv"
-UFLPA = SRC / "dhs_uflpa" / "2026-07-09" / "source-uflpa-2026-07-09.html"
-INKSNA = SRC / "state_isn" / "inksna_2026-08-18" / "inksna.csv"
+SRC = SOURCES
 
 pytestmark = pytest.mark.skipif(not SRC.exists(), reason="shared reference data not present")
 

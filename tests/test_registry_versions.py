@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests._paths import RESTRICTED
+from tests._paths import (
+    CSL_2019,
+    CSL_2022,
+    CSL_2023_CUT,
+    DPL_2019,
+    DPL_2022,
+    FCC_0521,
+    FCC_0820,
+    SOURCES,
+    UFLPA,
+)
 from tracker.cli import app
 from tracker.listsources import ParsedEntry, read_source
 from tracker.listsources.bundled import BUNDLED_SOURCES
@@ -31,15 +41,8 @@ from tracker.registry_versions import (
 )
 from tracker.watchlists import ListEntry, Registry, RegistryError, load_registry
 
-SRC = RESTRICTED / "sources"
-DPL_2019 = SRC / "bis_dpl" / "2019-06-29" / "dpl.txt"
-DPL_2022 = SRC / "bis_dpl" / "2022-09-07" / "dpl.txt"
-CSL_2019 = SRC / "trade_csl" / "2019-12-03_excerpt" / "csl.csv"
-CSL_2022 = SRC / "trade_csl" / "2022-05-06" / "consolidated.csv.gz"
-CSL_CUT = SRC / "trade_csl" / "2023-11-30_truncated" / "csl.csv.gz"
-FCC_0521 = SRC / "fcc_covered_list" / "2026-05-21" / "table.csv"
-FCC_0820 = SRC / "fcc_covered_list" / "2026-08-20" / "table.csv"
-UFLPA = SRC / "dhs_uflpa" / "2026-07-09" / "source-uflpa-2026-07-09.html"
+SRC = SOURCES
+CSL_CUT = CSL_2023_CUT
 
 pytestmark = pytest.mark.skipif(not SRC.exists(), reason="shared reference data not present")
 
