@@ -669,8 +669,8 @@ def _stop(message: str, code: int) -> NoReturn:
 
 def _versions_guard(fn: Callable[[], T]) -> T:
     from tracker.listsources import SourceFileError
-    from tracker.listsources.fetch import ListFetchFailed
     from tracker.registry_versions import UpdateRefused
+    from tracker.sources.lists import ListFetchFailed
 
     try:
         return fn()
@@ -728,8 +728,8 @@ def update(
     import json
 
     from tracker.listsources import ParsedSource, read_source, source_files
-    from tracker.listsources.fetch import fetch_sources
     from tracker.registry_versions import VersionStore, update_registry
+    from tracker.sources.lists import fetch_sources
 
     store = VersionStore(home)
 

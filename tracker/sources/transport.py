@@ -1,4 +1,12 @@
-"""The one HTTP path from tracker to an OpenAlex-compatible server.
+"""The one HTTP path from tracker to the outside: an OpenAlex-compatible server, and the
+official list publications.
+
+Both share :class:`RetryingSession` (timeout per attempt, exponential backoff,
+``Retry-After`` honoured up to ``max_wait``, bounded retries, call counts):
+:class:`OpenAlexSession` adds what OpenAlex needs (below); :class:`FileSession` adds what
+whole files need (a body cut short of its ``Content-Length`` or a connection dropped
+mid-body is retried, a 304 answers a conditional request) and is used by
+:mod:`tracker.sources.lists`, the live list update.
 
 Why this module exists
 ----------------------
@@ -74,8 +82,11 @@ __all__ = [
     "BudgetExhausted",
     "CallStats",
     "FetchError",
+    "FetchedFile",
+    "FileSession",
     "OpenAlexSession",
     "RequestRejected",
+    "RetryingSession",
     "TransientFailure",
 ]
 
@@ -236,8 +247,74 @@ def _entity_id(url: str) -> str:
     return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
 
 
-class OpenAlexSession(requests.Session):
-    """A requests session that sends pyalex's calls to ``base_url`` with our retry policy.
+class RetryingSession(requests.Session):
+    """A requests session with tracker's retry policy: what every HTTP source shares.
+
+    Timeout per attempt, exponential backoff (1, 2, 4... times ``backoff``), a server's
+    ``Retry-After`` honoured up to ``max_wait`` (a longer wait stops instead of sleeping
+    for hours), and at most ``max_retries`` retries before :class:`TransientFailure`.
+    :class:`OpenAlexSession` (OpenAlex) and :class:`FileSession` (list publications) are
+    the two kinds; ``service`` and ``resume_hint`` word their errors.
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds per attempt (connect, and each read of the body).
+    max_retries : int
+        Retries of a transient fault before :class:`TransientFailure`.
+    backoff : float
+        Base of the exponential backoff in seconds.
+    max_wait : float
+        Longest single wait.
+    sleep : callable
+        Injected for tests.
+    user_agent : str
+        Sent with every request.
+    """
+
+    service = "the server"
+    resume_hint = "rerun the same command later."
+    later_hint = "Rerun the same command later."
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        max_wait: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        user_agent: str = "tracker (+https://github.com/tracker/tracker)",
+    ) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.stats = CallStats()
+        self.headers["User-Agent"] = user_agent
+        self._lock = threading.Lock()
+
+    def _wait(self, attempt: int, retry_after: float | None, why: str) -> None:
+        """Sleep before retry ``attempt + 1``, or raise when retries are spent or the
+        server asks for a wait longer than ``max_wait``."""
+        if attempt >= self.max_retries:
+            raise TransientFailure(
+                f"{self.service} kept failing ({why}) after {self.max_retries} retries; "
+                f"{self.resume_hint}")
+        if retry_after is not None and retry_after > self.max_wait:
+            raise TransientFailure(
+                f"{self.service} asked to wait {retry_after:.0f} s before retrying ({why}); "
+                f"the run stopped instead. {self.later_hint}")
+        with self._lock:
+            self.stats.retries += 1
+        delay = retry_after if retry_after is not None else self.backoff * (2 ** attempt)
+        self.sleep(min(delay, self.max_wait))
+
+
+class OpenAlexSession(RetryingSession):
+    """A session that sends pyalex's calls to ``base_url`` with our retry policy.
 
     Parameters
     ----------
@@ -273,6 +350,10 @@ class OpenAlexSession(requests.Session):
     False
     """
 
+    service = "OpenAlex"
+    resume_hint = "rerun the same command to resume where it stopped."
+    later_hint = "Rerun the same command later to resume where it stopped."
+
     def __init__(
         self,
         base_url: str = DEFAULT_BASE_URL,
@@ -288,23 +369,16 @@ class OpenAlexSession(requests.Session):
         cache: HttpCache | None = None,
         refresh: bool = False,
     ) -> None:
-        super().__init__()
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
+        super().__init__(timeout=timeout, max_retries=max_retries, backoff=backoff,
+                         max_wait=max_wait, sleep=sleep, user_agent=user_agent)
         self.base = parts
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_wait = max_wait
-        self.sleep = sleep
         self.on_call = on_call
         self.cache = cache
         self.refresh = refresh
-        self.stats = CallStats()
         self._api_key = api_key or None
-        self.headers["User-Agent"] = user_agent
-        self._lock = threading.Lock()
         self._fresh: set[str] = set()  # asked in this session: reusable even on --refresh
 
     def __repr__(self) -> str:  # never show the key
@@ -500,17 +574,125 @@ class OpenAlexSession(requests.Session):
         if self.on_call is not None:
             self.on_call(kind, url, resp.status_code)
 
-    def _wait(self, attempt: int, retry_after: float | None, why: str) -> None:
-        if attempt >= self.max_retries:
-            raise TransientFailure(
-                f"OpenAlex kept failing ({why}) after {self.max_retries} retries; rerun the "
-                f"same command to resume where it stopped.")
-        if retry_after is not None and retry_after > self.max_wait:
-            raise TransientFailure(
-                f"OpenAlex asked to wait {retry_after:.0f} s before retrying ({why}); the run "
-                f"stopped instead. Rerun the same command later to resume where it stopped.")
-        with self._lock:
-            self.stats.retries += 1
-        delay = retry_after if retry_after is not None else self.backoff * (2 ** attempt)
-        self.sleep(min(delay, self.max_wait))
 
+@dataclass(frozen=True, slots=True)
+class FetchedFile:
+    """One file as the server gave it (``not_modified``: a 304, the body is the caller's
+    cached copy and ``body`` is empty)."""
+
+    url: str
+    body: bytes
+    status: int
+    content_type: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    not_modified: bool = False
+
+
+class FileSession(RetryingSession):
+    """Fetch whole files (the official list publications) with the retry policy of
+    :class:`RetryingSession`.
+
+    =====================  ==========================================================
+    answer                 what the session does
+    =====================  ==========================================================
+    200, whole body        returned
+    200, body cut short    retried (fewer bytes than ``Content-Length``, or the
+                           connection dropped mid-body), then :class:`TransientFailure`
+    304                    returned as ``not_modified`` (a conditional request:
+                           ``etag`` / ``last_modified`` of the copy the caller holds)
+    429, 5xx, timeout,     retried after ``Retry-After`` or exponential backoff, then
+    dropped connection     :class:`TransientFailure`
+    403, 404, other 4xx    :class:`RequestRejected` at once (a blocked client or a moved
+                           file: retrying will not help)
+    =====================  ==========================================================
+
+    What the body *is* (an HTML error page served with 200 instead of the CSV, another
+    list's file) is for the parsers to decide.
+
+    Examples
+    --------
+    >>> s = FileSession(max_retries=0, timeout=2)
+    >>> s.service
+    'the list server'
+    """
+
+    service = "the list server"
+    resume_hint = "nothing was applied; run the update again later."
+    later_hint = "Nothing was applied; run the update again later."
+
+    def fetch(self, url: str, *, etag: str = "", last_modified: str = "") -> FetchedFile:
+        """GET ``url`` whole, retrying transient faults.
+
+        Parameters
+        ----------
+        url : str
+        etag, last_modified : str
+            Validators of a copy held from an earlier fetch: sent as ``If-None-Match`` /
+            ``If-Modified-Since``, so an unchanged file answers 304 without a body.
+
+        Raises
+        ------
+        TransientFailure
+            Retries ran out, or the server asked for a wait longer than ``max_wait``.
+        RequestRejected
+            A 4xx other than 429.
+        """
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        attempt = 0
+        while True:
+            failure: str | None = None
+            try:
+                resp = self.get(url, headers=headers, timeout=self.timeout,
+                                allow_redirects=True)
+                body = resp.content  # the whole body: a drop or stall mid-body raises here
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
+                failure = f"{type(exc).__name__} (connection dropped or timed out)"
+            if failure is not None:
+                self._wait(attempt, None, failure)
+                attempt += 1
+                continue
+            status = resp.status_code
+            with self._lock:
+                self.stats.single_calls += 1
+                self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+            if status == 304:
+                return FetchedFile(url, b"", status, etag=etag, last_modified=last_modified,
+                                   not_modified=True)
+            if status == 429 or status in _TRANSIENT_STATUS:
+                self._wait(attempt, _retry_after(resp), f"HTTP {status}")
+                attempt += 1
+                continue
+            if status != 200:
+                raise RequestRejected(f"{url}: HTTP {status}: the server refused the file "
+                                      "(retrying will not help; check the URL)", status)
+            cut = _cut_short(resp, body)
+            if cut:
+                self._wait(attempt, None, cut)
+                attempt += 1
+                continue
+            return FetchedFile(url, body, status,
+                               content_type=resp.headers.get("Content-Type", ""),
+                               etag=resp.headers.get("ETag", ""),
+                               last_modified=resp.headers.get("Last-Modified", ""))
+
+
+def _cut_short(resp: requests.Response, body: bytes) -> str:
+    """Why a body is shorter than the server announced, or ``""``.
+
+    ``Content-Length`` counts the bytes on the wire: compared only when the body was
+    not content-encoded (a gzip transfer is longer once decoded).
+    """
+    expected = resp.headers.get("Content-Length", "").strip()
+    if not expected.isdigit() or resp.headers.get("Content-Encoding", "identity") not in (
+            "", "identity"):
+        return ""
+    if int(expected) == len(body):
+        return ""
+    return f"body cut short: {len(body)} of {expected} bytes"
