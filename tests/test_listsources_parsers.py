@@ -18,7 +18,6 @@ from tests._paths import (
     FCC_0820,
     FCC_HTML,
     INKSNA,
-    RESTRICTED,
     SOURCES,
     UFLPA,
 )
@@ -153,12 +152,6 @@ def test_detect_format_of_every_recorded_kind() -> None:
     assert detect_format(FCC_HTML.read_bytes()) == "fcc"
     assert detect_format(UFLPA.read_bytes()) == "uflpa"
     assert detect_format(INKSNA.read_bytes()) == "opensanctions"
-
-
-def test_opensanctions_file_of_several_editions_is_refused() -> None:
-    path = RESTRICTED / "raw" / "dod_section1286_lists_opensanctions.csv"
-    with pytest.raises(SourceFileError, match="several editions"):
-        read_source(path, source="opensanctions:DOD_1286")
 
 
 def test_uflpa_aliases_holding_parentheses_stay_whole() -> None:

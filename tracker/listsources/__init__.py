@@ -10,7 +10,9 @@ source name        format                                      lists
 ``dpl``            BIS Denied Persons List ``dpl.txt``         BIS_DPL
 ``fcc``            FCC Covered List page table (HTML or CSV)   FCC_COVERED
 ``uflpa``          DHS UFLPA Entity List page (HTML)           DHS_UFLPA
-``opensanctions``  OpenSanctions CSV (CC BY-NC 4.0)            per ``dataset``/``program``
+``opensanctions``  OpenSanctions CSV (CC BY-NC 4.0): targets,   per ``dataset``/``program``
+                   transcriptions (INKSNA; DoD 1286 FY          (DOD_1286, STATE_ISN...),
+                   editions), 1260H listing periods             DOD_1260H
 =================  ==========================================  =======================
 
 Examples
