@@ -694,7 +694,7 @@ def update(
         "without it, each list's official publication is fetched.")] = None,
     source: Annotated[str | None, typer.Option(
         "--source", help="Read --from files as this format: csl, dpl, fcc, uflpa, "
-        "opensanctions[:LIST] (default: recognised from content).")] = None,
+        "opensanctions[:LIST], fr (default: recognised from content).")] = None,
     only: Annotated[list[str] | None, typer.Option(
         "--only", help="Live: fetch only these sources (csl, dpl, fcc, uflpa).")] = None,
     url: Annotated[list[str] | None, typer.Option(
@@ -728,6 +728,7 @@ def update(
     import json
 
     from tracker.listsources import ParsedSource, read_source, source_files
+    from tracker.listsources.fr import notice_changes
     from tracker.registry_versions import VersionStore, update_registry
     from tracker.sources.lists import fetch_sources
 
@@ -763,6 +764,8 @@ def update(
                          if p.warnings else "") + (f"; licence: {p.licence}"
                                                   if "BY-NC" in p.licence else ""),
                       markup=False)
+        for line in notice_changes(files):  # Federal Register notice indexes read
+            out.print(line, markup=False)
         for code, info in sorted(outcome.per_list.items()):
             if info["status"] == "kept":
                 out.print(f"{code}: kept ({info['reason']})", markup=False)

@@ -13,6 +13,8 @@ source name        format                                      lists
 ``opensanctions``  OpenSanctions CSV (CC BY-NC 4.0): targets,   per ``dataset``/``program``
                    transcriptions (INKSNA; DoD 1286 FY          (DOD_1286, STATE_ISN...),
                    editions), 1260H listing periods             DOD_1260H
+``fr``             Federal Register notice index (API field    STATE_ISN notices (no
+                   names: ``document_number``, ...)            entries)
 =================  ==========================================  =======================
 
 Examples
@@ -36,6 +38,7 @@ from pathlib import Path
 from tracker.listsources.csl import CSL_LISTS, CSL_URL, looks_like_csl, parse_csl_csv
 from tracker.listsources.dpl import DPL_URL, looks_like_dpl, parse_dpl
 from tracker.listsources.fcc import FCC_URL, looks_like_fcc, parse_fcc
+from tracker.listsources.fr import looks_like_fr_notices, parse_fr_notices
 from tracker.listsources.model import (
     ParsedEntry,
     ParsedSource,
@@ -71,7 +74,7 @@ LIVE_SOURCES: dict[str, str] = {
     "fcc": FCC_URL,
     "uflpa": UFLPA_URL,
 }
-SOURCES = ("csl", "dpl", "fcc", "uflpa", "opensanctions")
+SOURCES = ("csl", "dpl", "fcc", "uflpa", "opensanctions", "fr")
 
 Parser = Callable[..., ParsedSource]
 _PARSERS: dict[str, Parser] = {
@@ -80,6 +83,7 @@ _PARSERS: dict[str, Parser] = {
     "fcc": parse_fcc,
     "uflpa": parse_uflpa,
     "opensanctions": parse_opensanctions_csv,
+    "fr": parse_fr_notices,
 }
 
 
@@ -126,7 +130,8 @@ def detect_format(data: bytes | str, origin: str = "") -> str:
         raise SourceFileError(f"{where}a JSON document: no JSON list format is read yet "
                               "(use the CSV download)")
     for name, test in (("csl", looks_like_csl), ("dpl", looks_like_dpl),
-                       ("fcc", looks_like_fcc), ("opensanctions", looks_like_opensanctions)):
+                       ("fcc", looks_like_fcc), ("opensanctions", looks_like_opensanctions),
+                       ("fr", looks_like_fr_notices)):
         if test(head):
             return name
     first = head.split("\n", 1)[0][:120]

@@ -31,8 +31,8 @@ from datetime import date
 from tracker.listsources.model import ParsedEntry, ParsedSource, SourceFileError
 from tracker.names import load_country_names, normalize
 
-__all__ = ["DATASET_LISTS", "PROGRAM_LISTS", "looks_like_opensanctions",
-           "parse_opensanctions_csv"]
+__all__ = ["DATASET_LISTS", "PROGRAM_LISTS", "fr_document", "looks_like_opensanctions",
+           "parse_opensanctions_csv", "url_release_day"]
 
 LICENCE = "CC BY-NC 4.0 (OpenSanctions data; https://www.opensanctions.org/licensing/)"
 #: OpenSanctions dataset or programme -> registry list code.
@@ -52,8 +52,13 @@ _TARGETS = ("id", "schema", "name", "aliases", "countries", "dataset", "first_se
 _PERIODS = ("Name", "Clean Name", "Alias", "Previous Name", "Start date", "End date",
             "Source Url")
 _ORG_SCHEMAS = {"Organization", "Company", "LegalEntity", "PublicBody"}
-# Short forms in OpenSanctions transcriptions that the country table does not carry.
-_EXTRA_COUNTRIES = {"dprk": "KP", "rok": "KR", "uae": "AE"}
+# Forms in OpenSanctions transcriptions (short forms, adjectives as the INKSNA notices
+# print them: "a Russian entity") that the country table does not carry.
+_EXTRA_COUNTRIES = {"dprk": "KP", "rok": "KR", "uae": "AE", "lebanon": "LB",
+                    "russian": "RU", "syrian": "SY", "iranian": "IR"}
+#: A federalregister.gov document URL: its publication day and document number.
+_FR_DOC = re.compile(r"federalregister\.gov/(?:documents|d)/(\d{4})/(\d{2})/(\d{2})/"
+                     r"([A-Z]?\d{1,4}-\d+)")
 
 
 def looks_like_opensanctions(head: str) -> bool:
@@ -110,6 +115,7 @@ def parse_opensanctions_csv(text: str, *, origin: str, sha256: str, retrieved_at
         _read_fy_editions(out, rows, list_code)
         return out
     countries = _countries()
+    notices: set[tuple[str, date]] = set()
     for line, row in rows:
         out.rows += 1
         group = (row.get("dataset") or "") if targets else (row.get("program") or "")
@@ -141,17 +147,49 @@ def parse_opensanctions_csv(text: str, *, origin: str, sha256: str, retrieved_at
         aliases = tuple(a.strip() for a in (row.get("aliases") or "").split(";") if a.strip())
         basis = ("first_seen (OpenSanctions crawl date, not a listing date)" if targets
                  else "start-date (OpenSanctions transcription of the notice)")
+        doc = fr_document(url)
+        if doc and not targets:
+            notices.add(doc)
+            basis = (f"start-date: effective date of the measures in FR Doc. {doc[0]}, "
+                     f"published {doc[1].isoformat()} (OpenSanctions transcription)")
+        cites = ((f"FR Doc. {doc[0]} ({doc[1].isoformat()})",) if doc else ()) + \
+            ((url,) if url else ())
         out.lists[code].append(ParsedEntry(
             list=code, name=name, aliases=aliases, country=country, entry_type="company",
             listed_on=start, listed_on_basis=basis if start else "", ends_on=end,
             ends_on_basis="end-date (OpenSanctions transcription)" if end else "",
-            citations=(url,) if url else (), source_id=(row.get("id") or "").strip(),
+            citations=cites, source_id=(row.get("id") or "").strip(),
             source_url=url or source_url, notes=(row.get("notes") or "").strip()))
         newest = report or start
         cur = out.data_date[code]
         if newest is not None and (cur is None or newest > cur):
             out.data_date[code] = newest
+    if notices:  # a transcription of notices holds what they added, not the whole list
+        out.warnings.insert(0, (
+            f"{', '.join(sorted(out.lists))}: the entries of {len(notices)} Federal Register "
+            f"notice(s) ({', '.join(f'{n} of {d.isoformat()}' for n, d in sorted(notices))}), "
+            "not the whole list: applied alone it replaces the list (a large loss is "
+            "refused; --allow-shrink)"))
     return out
+
+
+def fr_document(url: str) -> tuple[str, date] | None:
+    """The document number and publication day of a federalregister.gov document URL.
+
+    Examples
+    --------
+    >>> fr_document("https://www.federalregister.gov/documents/2026/08/04/2026-15759/x")
+    ('2026-15759', datetime.date(2026, 8, 4))
+    >>> fr_document("https://example.org/x") is None
+    True
+    """
+    m = _FR_DOC.search(url)
+    if not m:
+        return None
+    try:
+        return m.group(4), date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
 
 
 # --------------------------------------------------------------------------- editions
