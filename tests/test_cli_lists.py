@@ -212,3 +212,13 @@ def test_a_damaged_version_in_force_exits_4(_home):
     res = invoke("--today", "2026-12-04")
     assert res.exit_code == 4, res.output
     assert res.stderr.startswith("tracker: error: ") and len(res.stderr.splitlines()) == 1
+
+
+def test_overview_names_the_non_commercial_licence_of_opensanctions_data():
+    res = invoke("--today", "2026-11-23")
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.stdout.splitlines() if x.startswith("Licence:"))
+    reg = load_registry()
+    for code, info in reg.lists.items():
+        assert (code in line) == ("BY-NC" in info.licence), code
+    assert "DOD_1286" in line and "CC BY-NC 4.0" in line

@@ -272,6 +272,11 @@ def lists_overview(
         when = f"{age} days old" if age is not None else "of unknown date"
         err.print(f"warning: {code} data is {when} (more than {max_age_days} days): re-check "
                   f"against {info.source_url or 'the primary source'}", markup=False)
+    non_commercial = sorted(c for c, i in reg.lists.items() if "BY-NC" in (i.licence or ""))
+    if non_commercial:
+        out.print(f"Licence: {', '.join(non_commercial)} rest on OpenSanctions data, CC BY-NC "
+                  "4.0 (non-commercial use; https://www.opensanctions.org/licensing/).",
+                  markup=False)
     out.print("A list hit is evidence for review, not a determination; an entry without a "
               "sourced date stays undated.", markup=False)
 
