@@ -168,8 +168,8 @@ def parse_opensanctions_csv(text: str, *, origin: str, sha256: str, retrieved_at
         out.warnings.insert(0, (
             f"{', '.join(sorted(out.lists))}: the entries of {len(notices)} Federal Register "
             f"notice(s) ({', '.join(f'{n} of {d.isoformat()}' for n, d in sorted(notices))}), "
-            "not the whole list: applied alone it replaces the list (a large loss is "
-            "refused; --allow-shrink)"))
+            "not the whole list: applying it replaces the list's entries with these (a large "
+            "loss is refused; --allow-shrink)"))
     return out
 
 
