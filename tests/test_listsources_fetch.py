@@ -72,7 +72,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b"<!DOCTYPE html><html><body><h1>Access Denied</h1>"
                               b"</body></html>", {"Content-Type": "text/html"})
         if fault == "timeout":  # answer only after the client gave up
-            threading.Event().wait(3.0)
+            threading.Event().wait(4.0)
             self.close_connection = True
             return None
         data = FILES[self.path].read_bytes()
@@ -186,7 +186,7 @@ def test_429_asking_for_hours_stops_instead_of_sleeping(server: str, tmp_path) -
 
 def test_timeout_is_retried(server: str, tmp_path) -> None:
     Handler.faults = {"/table.csv": ["timeout"]}
-    parsed, waits = _fetch(server, ["fcc"], tmp_path, timeout=0.5)
+    parsed, waits = _fetch(server, ["fcc"], tmp_path, timeout=1.5)
     assert Handler.hits["/table.csv"] == 2 and len(waits) == 1
     assert parsed[0].source == "fcc_covered"
 
