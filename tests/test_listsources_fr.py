@@ -5,6 +5,7 @@ reading of the recorded files."""
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date
 
 import pytest
@@ -109,6 +110,10 @@ def test_cli_update_from_the_two_indexes_and_from_inksna(tmp_path) -> None:
     assert r.exit_code == 0, r.output
     assert "left out 14 individuals" in r.output and "licence: CC BY-NC 4.0" in r.output
     assert "registry version 1" in r.output
+    r = runner.invoke(app, ["lists", "--json"], env=env)
+    isn = next(x for x in json.loads(r.stdout)["lists"] if x["list"] == "STATE_ISN")
+    assert isn["format"] == "OpenSanctions CSV (CC BY-NC 4.0)" and isn["entries"] == 14
+    assert "CC BY-NC 4.0" in isn["licence"] and isn["data_date"] == "2026-08-04"
     r = runner.invoke(app, ["lists", "show", "Futech Co. Ltd"], env=env)
     assert r.exit_code == 0, r.output
     assert "2026-01-22" in r.stdout and "2026-01593" in r.stdout

@@ -118,6 +118,7 @@ SOURCE_FORMATS: dict[str, str] = {
     "fcc_covered": "FCC Covered List table",
     "dhs_uflpa": "DHS UFLPA Entity List page (HTML)",
     "os_targets": "OpenSanctions CSV",
+    "opensanctions": "OpenSanctions CSV (CC BY-NC 4.0)",
 }
 
 
