@@ -500,13 +500,54 @@ def _read_periods(out: ParsedSource, rows: list[tuple[int, dict[str, str]]],
             citations=(url,) if url else (), source_url=url or out.source_url,
             notes="; ".join(notes)))
     out.data_date[code] = _newest(*(d for _, _, s, e in starts for d in (s, e)))
-    open_elsewhere = sorted({find(normalize(r["Clean Name"] or r["Name"]))
-                             for _, r, s, e in starts if e is None and s != current}
-                            - taken)
+    # names with an open listing period (no End date) that the newest edition does not
+    # print: off the list by that edition at the latest (when exactly, the file does not
+    # say); a renamed entity is in the current edition under its new name
+    absent: dict[str, tuple[dict[str, str], date | None]] = {}
+    for _line, r, start, end in starts:
+        group = find(normalize(r["Clean Name"] or r["Name"]))
+        if group in taken or group in former or end is not None or start == current:
+            continue
+        prior_abs = absent.get(group)
+        if prior_abs is None or (start or date.min) > (prior_abs[1] or date.min):
+            absent[group] = (r, start)
+    for group, (r, opened_at) in sorted(absent.items()):
+        clean = r["Clean Name"].strip() or r["Name"].strip()
+        mine = periods[group]
+        ended = sorted(e for _, e in mine if e is not None)
+        listed_since: date | None = min(
+            (s for s, _ in mine if s and (not ended or s >= ended[-1])), default=opened_at)
+        url = r.get("Source Url", "").strip()
+        since_text = listed_since.isoformat() if listed_since else "unknown"
+        latest_start, latest_end = max(mine, key=lambda se: se[0] or date.min)
+        notes = [f"listed since the {since_text} edition with no end date given; not printed "
+                 f"in the {current.isoformat()} edition"]
+        ends_on, ends_basis = current, (
+            f"not printed in the {current.isoformat()} edition, the newest in the file: off "
+            "the list by then at the latest (the exact date is not given)")
+        if latest_end is not None:  # its latest listing period did end: that end
+            # no known gap: the earlier period has no end date
+            listed_since = min((s for s, _ in mine if s), default=latest_start)
+            ends_on = latest_end
+            ends_basis = "end of its latest listing period (OpenSanctions End date)"
+            notes = [f"its latest listing period ended on {latest_end.isoformat()}; an "
+                     "earlier period has no end date in the file"]
+        if r.get("Parent Name", "").strip():
+            notes.append(f"printed under parent {r['Parent Name'].strip()}")
+        out.lists[code].append(ParsedEntry(
+            list=code, name=clean, aliases=tuple(a for a in dict.fromkeys(
+                [*_split(r.get("Alias", "")), *_split(r.get("Previous Name", ""))]) if a),
+            country=None, entry_type="institution", listed_on=listed_since,
+            listed_on_basis="date of the earliest 1260H edition listing the entry "
+                            "(OpenSanctions Start date)" if listed_since else "",
+            ends_on=ends_on, ends_on_basis=ends_basis,
+            citations=(url,) if url else (), source_url=url or out.source_url,
+            notes="; ".join(notes)))
     out.warnings.insert(0, (
         f"{code}: {len(editions)} editions ({', '.join(d.isoformat() for d in editions)}); "
         f"the current one, {current.isoformat()}, has {n_current} institutions, each dated "
         f"by the start of its listing in force; {len(former)} former members are kept with "
-        f"their end dates; {len(open_elsewhere)} names of earlier editions with no end date "
-        "are not printed in the current one (renamed, respelled or dropped: not taken)"
-        + (f", e.g. {open_elsewhere[0]!r}" if open_elsewhere else "")))
+        f"their end dates; {len(absent)} names of earlier editions with no end date are not "
+        f"printed in the current one (renamed, respelled or dropped): kept as off the list "
+        f"by {current.isoformat()} at the latest"
+        + (f", e.g. {sorted(absent)[0]!r}" if absent else "")))
