@@ -103,6 +103,8 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if fault == "served-cut":  # the server's own copy ends early (Content-Length agrees)
             return self._send(200, data[: len(data) // 2])
+        if fault == "gzip-transfer":  # Content-Length counts the compressed bytes
+            return self._send(200, gzip.compress(data), {"Content-Encoding": "gzip"})
         if fault.startswith("other:"):  # another list's file at this URL
             return self._send(200, FILES[fault.split(":", 1)[1]].read_bytes())
         return self._send(200, data, {"ETag": etag})
@@ -213,6 +215,14 @@ def test_a_file_served_cut_is_refused_by_its_parser(server: str, tmp_path) -> No
     with pytest.raises(TruncatedFileError, match="gzip stream is cut short"):
         _fetch(server, ["csl"], tmp_path)
     assert gzip.decompress(CSL_2022.read_bytes())  # the recorded file itself is whole
+
+
+def test_a_gzip_transfer_is_not_mistaken_for_a_cut_body(server: str, tmp_path) -> None:
+    # the old fetch compared Content-Length with the decoded body and retried it forever
+    Handler.faults = {"/dpl.txt": ["gzip-transfer"]}
+    parsed, waits = _fetch(server, ["dpl"], tmp_path)
+    assert Handler.hits["/dpl.txt"] == 1 and waits == []
+    assert parsed[0].sha256 == parse_local(DPL_2022).sha256
 
 
 def test_html_error_page_instead_of_the_file_is_refused(server: str, tmp_path) -> None:
