@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 
 from tracker.listsources import ParsedEntry, ParsedSource
+from tracker.listsources.build import BuildResult, build_registry
 from tracker.watchlists import (
     DatedFact,
     Edition,
@@ -555,10 +556,12 @@ class VersionStore:
             raise RegistryError(f"{path}: the version index cannot be read: {exc}") from exc
 
     def versions(self) -> list[VersionInfo]:
-        """Every version, oldest first; number 0 is the bundled registry."""
+        """Every version, oldest first; number 0 is the bundled registry (its sources:
+        each shipped file it was built from, with its hash and entries per list)."""
         b = self.bundled
+        shipped = tuple(b.built_from.get("bundled_sources") or ())
         zero = VersionInfo(number=0, version_id=b.version, parent=None, created_at="",
-                           sources=({"bundled": "tracker/data/registry.json"},),
+                           sources=shipped or ({"bundled": "tracker/data/registry.json"},),
                            counts=_counts(b))
         return [zero, *self._index()]
 
@@ -755,7 +758,7 @@ def list_sources_stage(entries: list[dict[str, Any]], *, merge_file: Path | None
     registry entries (JSON dicts), through the same identity work as an update: an entry
     whose normalised name + country equals an existing institution joins it as a further
     list membership (reviewed merge / keep-apart decisions win); any other entry is a new
-    institution.  ``scripts/build_registry.py`` calls it last.
+    institution.  The registry build (:func:`build_version_zero`) calls it last.
 
     Parameters
     ----------
@@ -798,3 +801,19 @@ def list_sources_stage(entries: list[dict[str, Any]], *, merge_file: Path | None
     lists = [_list_info_json(new.lists[c]) for c in sorted(updates)]
     editions = [ed.to_json() for ed in new.editions if ed.list in updates]
     return ListSourcesStage(added, lists, editions, report)
+
+
+def build_version_zero(**kwargs: Any) -> BuildResult:
+    """Build the bundled registry (version 0) from the files shipped in the package:
+    :func:`tracker.listsources.build.build_registry` with :func:`list_sources_stage`, the
+    update's identity work, for the shipped official list files.  Keyword arguments go to
+    ``build_registry``.
+
+    Raises
+    ------
+    tracker.listsources.build.InputMissingError
+        A shipped input file is missing.
+    SourceFileError
+        A shipped official list file no longer parses.
+    """
+    return build_registry(list_sources_stage, **kwargs)
