@@ -205,3 +205,34 @@ def test_lists_build_exits_4_when_a_shipped_file_is_missing(tmp_path, monkeypatc
     assert code == 4
     assert err.count("\n") == 1 and "the registry cannot be built" in err
     assert "institutions.csv.gz" in err and not (tmp_path / "r.json").exists()
+
+
+def test_an_update_gives_a_new_institution_its_reviewed_link_never_across_countries():
+    """The build's last stage and ``tracker lists update`` share compose_registry, which
+    applies the reviewed ID links to institutions new to the registry."""
+    from datetime import date
+
+    from tracker.listsources import ParsedEntry, parse_bytes
+    from tracker.registry_versions import ListUpdate, auto_key, compose_registry
+
+    bundled = load_registry()
+    shipped = PACKAGE / "data" / "sources" / "fcc_covered_list" / "2026-08-20" / "table.csv"
+    src = parse_bytes(shipped.read_bytes(), origin="fcc table", retrieved_at="2026-08-20")
+    name = "Institute of a Name No Registry Entry Prints"
+    key = auto_key(name)
+    link = build.ReviewedLink(f"{key}=I1", key, "CN", "I1", "r1", "exact_name_country",
+                              "reviewed: same institute")
+
+    def composed(country: str, links: dict[str, tuple[build.ReviewedLink, ...]]) -> Any:
+        upd = ListUpdate("FCC_COVERED", [ParsedEntry(list="FCC_COVERED", name=name,
+                                                     country=country)], src, date(2026, 8, 20))
+        reg = compose_registry(bundled, {"FCC_COVERED": upd}, links=links)
+        (e,) = [x for x in reg if x.list == "FCC_COVERED"]
+        return e
+
+    e = composed("CN", {key: (link,)})
+    assert e.institution_key == key and e.ror == "r1" and e.openalex_ids == ("I1",)
+    assert f"ID link {key}=I1 (reviewed" in e.provenance
+    abroad = composed("RU", {key: (link,)})
+    assert abroad.ror is None and abroad.openalex_ids == ()
+    assert composed("CN", {}).openalex_ids == ()

@@ -42,7 +42,8 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any, Protocol
 
-__all__ = ["SOURCES", "BuildResult", "build_registry", "dumps", "input_files"]
+__all__ = ["SOURCES", "BuildResult", "ReviewedLink", "accepted_links", "build_registry", "dumps",
+           "input_files"]
 
 #: The folder of shipped files the build reads (``tracker/data/sources``).
 SOURCES: Traversable = files("tracker") / "data" / "sources"
@@ -73,6 +74,49 @@ def rests_on_evaluation_set(evidence: str) -> bool:
     return any(f in evidence for f in EVALUATION_FILES)
 
 # --------------------------------------------------------------------------- sources
+
+@dataclass(frozen=True, slots=True)
+class ReviewedLink:
+    """One accepted row of ``id_links.csv``: the IDs a reviewer confirmed for an
+    institution key, and what was checked."""
+
+    link_id: str
+    institution_key: str
+    country: str
+    openalex_id: str
+    ror: str
+    method: str
+    review_note: str
+
+
+def accepted_links(links: Traversable | None = None) -> dict[str, tuple[ReviewedLink, ...]]:
+    """The accepted links of ``id_links.csv`` (default: the shipped file) by institution key.
+
+    The one reading of the reviewed links for the build and for ``tracker lists update``:
+    links resting only on the independent evaluation set are left out
+    (:func:`rests_on_evaluation_set`).  An absent file gives none.
+
+    Examples
+    --------
+    >>> links = accepted_links()
+    >>> [x.ror for x in links["auto_sensetime_group_limited"]]
+    ['049wsmj07']
+    >>> "auto_soochow_university" in links   # its only evidence is the evaluation set
+    False
+    """
+    item = links if links is not None else DATA / LINKS_FILE
+    if not item.is_file():
+        return {}
+    out: dict[str, list[ReviewedLink]] = {}
+    for row in read_csv(item):
+        if row.get("status") != "accepted" or rests_on_evaluation_set(row.get("evidence", "")):
+            continue
+        out.setdefault(row["institution_key"], []).append(ReviewedLink(
+            row["link_id"], row["institution_key"], row.get("country", ""),
+            row.get("openalex_id", ""), row.get("ror", ""), row.get("method", ""),
+            row.get("review_note", "")))
+    return {k: tuple(v) for k, v in sorted(out.items())}
+
 
 NSFREG = "github:phagehunter/nsfreg@02787e87e65d9452d34e1413859cbea1b0a94b00"
 OS_1286 = ("github:opensanctions/opensanctions@7ccd1f43f96d062ff530bf82ef2751c8f8ed6692:"
@@ -1831,7 +1875,8 @@ class StageResult(Protocol):
 
 
 #: The stage that adds the shipped official list files, called as
-#: ``stage(entries, merge_file=...)``: the same identity work as ``tracker lists update``.
+#: ``stage(entries, merge_file=..., links_file=...)``: the same identity work (reviewed
+#: merges and reviewed ID links) as ``tracker lists update``.
 Stage = Callable[..., StageResult]
 
 #: What marks an entry as using a shipped file (default: the file's provenance string).
@@ -1952,7 +1997,7 @@ def build_registry(stage: Stage, *, source: Traversable = SOURCES,
     b.apply_ror_records()
     entries = b.finish()
     # ---- official list files shipped in tracker/data/sources (the update's stage) --------
-    shipped = stage(entries, merge_file=merges)
+    shipped = stage(entries, merge_file=merges, links_file=data / LINKS_FILE)
     entries.extend(shipped.entries)
     counts: dict[tuple[str, str], int] = {}
     for e in entries:
