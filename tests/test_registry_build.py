@@ -22,6 +22,8 @@ import pytest
 
 import tracker
 import tracker.listsources.build as build
+import tracker.listsources.build_core as core
+import tracker.listsources.build_inputs as inputs
 from tests._paths import OPENALEX, REPO, SHARED, shared_data_present
 from tracker.cli import main
 from tracker.registry_versions import VersionStore, build_version_zero
@@ -116,21 +118,21 @@ def _content(path: Path) -> bytes:
 
 @needs_shared
 def test_each_shipped_input_is_the_recorded_copy_it_names(built):
-    inputs = built.document["built_from"]["inputs"]
-    assert set(inputs) == set(build.INPUT_FILES)
-    for rel, info in inputs.items():
+    recorded = built.document["built_from"]["inputs"]
+    assert set(recorded) == set(inputs.INPUT_FILES)
+    for rel, info in recorded.items():
         shipped = _content(PACKAGE / "data" / "sources" / rel)
         assert hashlib.sha256(shipped).hexdigest() == info["sha256"], rel
-        if rel in build.RECORDED_AS:
-            recorded = SHARED / "data" / build.RECORDED_AS[rel]
-            assert recorded.read_bytes() == shipped, rel
+        if rel in inputs.RECORDED_AS:
+            copy = SHARED / "data" / inputs.RECORDED_AS[rel]
+            assert copy.read_bytes() == shipped, rel
 
 
 def test_the_openalex_extract_leaves_out_the_evaluation_set(built):
     rows = [json.loads(line) for line in
-            _content(PACKAGE / "data" / "sources" / build.F_OPENALEX).splitlines()]
+            _content(PACKAGE / "data" / "sources" / inputs.F_OPENALEX).splitlines()]
     files = {f for r in rows for f in r["recorded_in"]}
-    assert files and not files & set(build.EVALUATION_FILES)
+    assert files and not files & set(inputs.EVALUATION_FILES)
     assert set(built.document["built_from"]["openalex_recorded_in"]) <= files
     assert {"id", "ror", "display_name", "country_code", "lineage"} <= set(rows[0])
 
@@ -141,7 +143,7 @@ def test_the_extraction_step_reproduces_the_shipped_extract(tmp_path):
     subprocess.run([sys.executable, str(REPO / "scripts" / "extract_openalex_institutions.py"),
                     "--openalex", str(OPENALEX), "--out", str(out)], check=True, timeout=300,
                    capture_output=True)
-    assert out.read_bytes() == (PACKAGE / "data" / "sources" / build.F_OPENALEX).read_bytes()
+    assert out.read_bytes() == (PACKAGE / "data" / "sources" / inputs.F_OPENALEX).read_bytes()
 
 
 def test_an_accepted_link_whose_only_evidence_is_the_evaluation_set_is_not_applied():
@@ -152,13 +154,13 @@ def test_an_accepted_link_whose_only_evidence_is_the_evaluation_set_is_not_appli
 
 
 def test_a_ror_whose_country_is_unknown_is_checked_through_its_ror_parent():
-    b = build.Builder(build.SOURCES, None)
-    b._oa_index = build.OpenAlexIndex(r2o={"r-cas": {"I1"}}, country={"I1": {"CN"}})
+    b = core.Builder(build.SOURCES, None)
+    b._oa_index = core.OpenAlexIndex(r2o={"r-cas": {"I1"}}, country={"I1": {"CN"}})
     b._ror_records = {"r-unit": {"relationships": [["parent", "CAS", "https://ror.org/r-cas"]]},
                       "r-cas": {"relationships": []}}
-    ru = build.Acc(code="BIS_ENTITY_LIST", key="k", name="Institute of High Energy Physics",
+    ru = core.Acc(code="BIS_ENTITY_LIST", key="k", name="Institute of High Energy Physics",
                    countries=["RU"], ror="r-unit")
-    cn = build.Acc(code="BIS_ENTITY_LIST", key="k2", name="Institute of High Energy Physics",
+    cn = core.Acc(code="BIS_ENTITY_LIST", key="k2", name="Institute of High Energy Physics",
                    countries=["CN"], ror="r-unit")
     b.entries = {("BIS_ENTITY_LIST", "k"): ru, ("BIS_ENTITY_LIST", "k2"): cn}
     b.reject_cross_country_ids()
@@ -174,10 +176,10 @@ def test_version_zero_records_each_shipped_file_its_hash_and_entries(tmp_path, b
         src = by_origin[f"tracker/data/sources/{rel}"]
         assert src["sha256"] == info["sha256"] and src["bytes"] == info["bytes"]
     per_list = Counter(e.list for e in reg)
-    el = by_origin[f"tracker/data/sources/{build.F_EL}"]["entries"]
+    el = by_origin[f"tracker/data/sources/{inputs.F_EL}"]["entries"]
     assert el["BIS_ENTITY_LIST"] == sum(1 for e in reg if e.list == "BIS_ENTITY_LIST"
-                                        and build.FILE_PROVENANCE[build.F_EL] in e.provenance)
-    assert by_origin[f"tracker/data/sources/{build.F_1286}"]["entries"] == {
+                                        and inputs.FILE_PROVENANCE[inputs.F_EL] in e.provenance)
+    assert by_origin[f"tracker/data/sources/{inputs.F_1286}"]["entries"] == {
         "DOD_1286": per_list["DOD_1286"]}
     csl = by_origin["tracker/data/sources/trade_csl/2022-05-06/consolidated.csv.gz"]
     assert csl["entries"] == {c: per_list[c] for c in

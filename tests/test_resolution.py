@@ -169,9 +169,10 @@ def test_lists_resolve_by_name_command(oa, capsys):
 # ---- ID links never cross countries (tracker.listsources.build) ------------------------
 
 def test_builder_drops_a_ror_and_openalex_id_recorded_in_another_country():
-    import tracker.listsources.build as br
+    import tracker.listsources.build_core as br
+    from tracker.listsources.build_inputs import SOURCES
 
-    b = br.Builder(br.SOURCES, None)
+    b = br.Builder(SOURCES, None)
     b._oa_index = br.OpenAlexIndex(r2o={"r-cn": {"I1"}, "r-ru": {"I2"}},
                                    country={"I1": {"CN"}, "I2": {"RU"}})
     wrong = br.Acc(code="BIS_ENTITY_LIST", key="k1", name="Institute of X",
