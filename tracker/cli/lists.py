@@ -869,6 +869,9 @@ def versions(
         t.add_column(c, overflow="fold")
     for v in vs:
         src = "; ".join(s.get("origin") or s.get("bundled", "") for s in v.sources)
+        if v.number == 0 and len(v.sources) > 1:   # the bundled build's shipped files
+            src = (f"tracker/data/registry.json, built from {len(v.sources)} files shipped in "
+                   "tracker/data/sources (--json lists each with its hash)")
         t.add_row("*" if v.version_id == cur.version_id else "", str(v.number), v.version_id,
                   v.created_at or "(bundled)", src, str(sum(v.counts.values())))
     out.print(t)
