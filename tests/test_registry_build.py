@@ -238,3 +238,14 @@ def test_an_update_gives_a_new_institution_its_reviewed_link_never_across_countr
     abroad = composed("RU", {key: (link,)})
     assert abroad.ror is None and abroad.openalex_ids == ()
     assert composed("CN", {}).openalex_ids == ()
+
+
+def test_lists_versions_names_version_zeros_shipped_files(tmp_path, capsys):
+    assert main(["lists", "versions", "--home", str(tmp_path)]) == 0
+    table = "".join(c for c in capsys.readouterr().out if c not in "│ \n")
+    assert "filesshippedin" in table
+    assert main(["lists", "versions", "--home", str(tmp_path), "--json"]) == 0
+    zero = json.loads(capsys.readouterr().out)["versions"][0]
+    origins = {s["origin"].split(" ")[0] for s in zero["sources"]}
+    assert f"tracker/data/sources/{inputs.F_OPENALEX}" in origins
+    assert all(s["sha256"] and s["entries"] for s in zero["sources"])
