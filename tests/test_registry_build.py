@@ -43,13 +43,12 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         _OPENED.append(str(Path(args[0]).resolve()))
 
 
-sys.addaudithook(_audit)
-
-
 @pytest.fixture(scope="module")
 def built() -> build.BuildResult:
-    """One in-package build, every file it opens recorded."""
+    """One in-package build, every file it opens recorded (an audit hook, which cannot be
+    removed: it records only while the build runs)."""
     global _RECORDING
+    sys.addaudithook(_audit)
     _OPENED.clear()
     _RECORDING = True
     try:
