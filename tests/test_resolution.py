@@ -67,9 +67,13 @@ def test_only_reviewed_links_are_applied_to_the_registry():
               or any(m.endswith(":" + key) for m in e.merged_from)]
         return {i for e in es for i in ((e.ror,) if e.ror else ()) + e.openalex_ids}
 
+    not_applied = set(reg.built_from["id_links"]["not_applied_evaluation_evidence"])
     for x in links:
         ids = ids_of(x.institution_key)
-        if x.status == "accepted":
+        if x.status == "accepted" and x.link_id in not_applied:
+            assert "_2025-10.jsonl.gz" in x.evidence, x   # evidence only in the evaluation set
+            assert (x.openalex_id or x.ror) not in ids, x
+        elif x.status == "accepted":
             assert x.review_note.startswith("reviewed"), x
             assert (x.openalex_id or x.ror) in ids, x
         elif x.status == "rejected":
@@ -82,13 +86,14 @@ def test_a_user_decision_changes_which_ids_are_used(tmp_path):
     from tracker.resolution import LinkDecisions, apply_link_decisions, load_links
 
     reg = load_registry()
-    link = next(x for x in load_links() if x.link_id == "auto_soochow_university=I3923682")
-    assert any("I3923682" in e.openalex_ids for e in reg)
+    link = next(x for x in load_links()
+                if x.link_id == "auto_lomonosov_moscow_state_university=I19880235")
+    assert any("I19880235" in e.openalex_ids for e in reg)
     d = LinkDecisions.load(tmp_path / "d.json")
     d.decide(link.link_id, "rejected", "checked: not this campus")
     d.save()
     again = apply_link_decisions(reg, LinkDecisions.load(tmp_path / "d.json"))
-    assert not any("I3923682" in e.openalex_ids for e in again)
+    assert not any("I19880235" in e.openalex_ids for e in again)
     assert any("rejected by the user: checked: not this campus" in e.provenance for e in again)
     rocket = next(x for x in load_links() if x.status == "rejected")
     d.decide(rocket.link_id, "accepted", "checked by hand")
@@ -161,33 +166,13 @@ def test_lists_resolve_by_name_command(oa, capsys):
     assert "searched OpenAlex by name for 3 of" in out and "candidate links" in out
 
 
-# ---- ID links never cross countries (scripts/build_registry.py) ------------------------
-
-def _build_module():  # type: ignore[no-untyped-def]
-    import importlib.util
-    import sys
-
-    from tests._paths import REPO
-
-    spec = importlib.util.spec_from_file_location("build_registry",
-                                                  REPO / "scripts" / "build_registry.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["build_registry"] = mod  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.modules.pop("build_registry", None)
-    return mod
-
+# ---- ID links never cross countries (tracker.listsources.build) ------------------------
 
 def test_builder_drops_a_ror_and_openalex_id_recorded_in_another_country():
-    from tests._paths import RESTRICTED, shared_data_present
+    import tracker.listsources.build_core as br
+    from tracker.listsources.build_inputs import SOURCES
 
-    if not shared_data_present():
-        pytest.skip("needs the shared list files")
-    br = _build_module()
-    b = br.Builder(RESTRICTED, None)
+    b = br.Builder(SOURCES, None)
     b._oa_index = br.OpenAlexIndex(r2o={"r-cn": {"I1"}, "r-ru": {"I2"}},
                                    country={"I1": {"CN"}, "I2": {"RU"}})
     wrong = br.Acc(code="BIS_ENTITY_LIST", key="k1", name="Institute of X",
@@ -213,14 +198,37 @@ def test_no_bundled_id_link_crosses_countries():
     I4210137180, ROR 03v8tnc06) was attached to the Russian IHEP (BIS, DoD 1286) through a
     name-only ROR match.
     """
+    import gzip
+    import json
+    from typing import Any
+
     from tests._paths import OPENALEX, shared_data_present
 
     if not shared_data_present():
         pytest.skip("needs the recorded OpenAlex data")
-    br = _build_module()
-    b = br.Builder.__new__(br.Builder)
-    b.oa_dir, b._oa_index = OPENALEX, None
-    country = b.openalex_index().country
+    country: dict[str, set[str]] = {}
+    ror_country: dict[str, set[str]] = {}
+
+    def walk(o: Any) -> None:   # every institution object of every recorded file
+        if isinstance(o, dict):
+            i, cc, ror = o.get("id"), o.get("country_code"), o.get("ror")
+            if isinstance(i, str) and "openalex.org/I" in i and isinstance(cc, str) and cc:
+                country.setdefault(i.rsplit("/", 1)[-1], set()).add(cc.upper())
+                if isinstance(ror, str) and ror:
+                    ror_country.setdefault(ror.rsplit("/", 1)[-1], set()).add(cc.upper())
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    for p in sorted(OPENALEX.glob("*.json*")):
+        if p.name.startswith("schema_") or "sources" in p.name:
+            continue
+        opener: Any = gzip.open if p.suffix == ".gz" else open
+        with opener(p, "rt", encoding="utf-8") as fh:
+            for rec in (map(json.loads, fh) if ".jsonl" in p.name else [json.load(fh)]):
+                walk(rec)
     reg = load_registry()
     home: dict[str, set[str]] = {}
     for e in reg:
@@ -231,5 +239,9 @@ def test_no_bundled_id_link_crosses_countries():
                 if home.get(e.institution_key) and country.get(oid)
                 and not country[oid] & home[e.institution_key]]
     assert crossing == []
+    ror_crossing = [(e.entry_id, e.ror, sorted(ror_country[e.ror])) for e in reg
+                    if e.ror and home.get(e.institution_key) and ror_country.get(e.ror)
+                    and not ror_country[e.ror] & home[e.institution_key]]
+    assert ror_crossing == []
     assert not [e.entry_id for e in reg if "I4210137180" in e.openalex_ids
                 and e.country == "RU"]

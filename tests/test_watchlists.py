@@ -1,7 +1,7 @@
 """The bundled registry checked against its sources, plus user watchlists, diffs and lookup.
 
 Expected counts are computed here from the raw files in ``shared/data/restricted`` with
-plain csv/json code, independently of ``scripts/build_registry.py``.
+plain csv/json code, independently of the registry build (``tracker.listsources.build``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import csv
 import gzip
 import json
 import re
-import subprocess
-import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -299,23 +297,6 @@ def test_aspi_is_context_without_listing_dates(reg):
     assert aspi and all(not e.is_designation and e.listed_on is None for e in aspi)
 
 
-def test_builder_doctests():
-    import doctest
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("build_registry",
-                                                  REPO / "scripts" / "build_registry.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["build_registry"] = mod  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.modules.pop("build_registry", None)
-    result = doctest.testmod(mod)
-    assert result.attempted >= 8 and result.failed == 0
-
-
 def test_same_institution_shares_its_key_across_lists(reg):
     lists = {e.list for e in reg.by_institution_key("beihang")}
     assert {"BIS_ENTITY_LIST", "DOD_1286", "ASPI_UNITRACKER"} <= lists
@@ -337,47 +318,28 @@ def test_openalex_ids_from_ror_are_real_pairs(reg):
             for v in o:
                 walk(v)
 
-    for p in [*sorted(OPENALEX.glob("institutions_*.jsonl.gz")),
-              OPENALEX / "works_china_msra_subset.jsonl",
-              *sorted(OPENALEX.glob("snapshot_institutions_*.jsonl.gz"))]:
+    # the recorded files the build's OpenAlex extract comes from (never the evaluation set)
+    evaluation = {"institutions_bibgraph_2025-10.jsonl.gz", "authors_bibgraph_2025-10.jsonl.gz",
+                  "snapshot_institutions_updated_date_2023-09-04_part_000.jsonl.gz"}
+    for p in sorted(OPENALEX.iterdir()):
+        if p.name in evaluation or p.name.startswith("schema_") or "sources" in p.name \
+                or not re.search(r"\.jsonl?(\.gz)?$", p.name):
+            continue
         opener: Any = gzip.open if p.suffix == ".gz" else open
         with opener(p, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                walk(json.loads(line))
+            if ".jsonl" in p.name:
+                for line in fh:
+                    walk(json.loads(line))
+            else:
+                walk(json.load(fh))
     resolved = [e for e in reg.entries if "recorded OpenAlex institution record" in e.provenance]
     assert resolved
-    checked = 0
-    for e in resolved:
-        for oid in e.openalex_ids:
-            if f"openalex {oid}: recorded" in e.provenance and (e.ror, oid) in pairs:
-                checked += 1
-    assert checked >= 1
+    claimed = [(e.ror, oid) for e in resolved for oid in e.openalex_ids
+               if f"openalex {oid}: recorded" in e.provenance]
+    assert claimed and [c for c in claimed if c not in pairs] == []
     unresolved = reg.built_from["unresolved"]
     assert unresolved["entries_without_openalex_id"] == sum(
         1 for e in reg.entries if not e.openalex_ids)
-
-
-@needs_shared
-def test_built_from_records_input_hashes(reg):
-    import hashlib
-
-    inputs = reg.built_from["inputs"]
-    assert "institutions.csv" in inputs
-    for rel, info in inputs.items():
-        assert hashlib.sha256((RESTRICTED / rel).read_bytes()).hexdigest() == info["sha256"], rel
-
-
-@needs_shared
-def test_rebuild_is_byte_identical_and_matches_the_bundled_file(tmp_path):
-    outs = []
-    for i in range(2):
-        out = tmp_path / f"r{i}.json"
-        subprocess.run([sys.executable, str(REPO / "scripts" / "build_registry.py"), "--source",
-                        str(RESTRICTED), "--out", str(out), "--quiet"], check=True, timeout=120)
-        outs.append(out.read_bytes())
-    assert outs[0] == outs[1]
-    assert outs[0] == BUNDLED.read_bytes(), "bundled registry is stale: rerun the builder"
-    assert json.loads(outs[0])["version"].startswith("reg-")
 
 
 # --------------------------------------------------------------------------- diff, find, age

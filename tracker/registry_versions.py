@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 
 from tracker.listsources import ParsedEntry, ParsedSource
+from tracker.listsources.build import BuildResult, ReviewedLink, accepted_links, build_registry
 from tracker.watchlists import (
     DatedFact,
     Edition,
@@ -248,7 +249,8 @@ def _provenance(src: ParsedSource) -> str:
 
 
 def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
-                     version: str = "", merges: MergeDecisions | None = None) -> Registry:
+                     version: str = "", merges: MergeDecisions | None = None,
+                     links: Mapping[str, Sequence[ReviewedLink]] | None = None) -> Registry:
     """A new registry: ``base`` with the entries of each updated list replaced.
 
     The same identity rule as the registry build: ``institution_key`` is reused from
@@ -270,6 +272,11 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
     merges : MergeDecisions, optional
         Reviewed decisions (default: none; :func:`update_registry` passes the shipped
         ``institution_merges.csv``).
+    links : mapping of institution key -> reviewed links, optional
+        Accepted ID links (``id_links.csv``, see
+        :func:`tracker.listsources.build.accepted_links`; default: none).  A new
+        institution whose key has one gets its ROR / OpenAlex ID, never across countries
+        (a link whose country differs from the entry's is not applied).
 
     Returns
     -------
@@ -322,6 +329,13 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
                 by_name_country.setdefault((nk, pe.country), set()).add(key)
                 by_name.setdefault(nk, set()).add(key)
             link = carried.get(key)
+            ror, oids = (link.ror, link.openalex_ids) if link else (None, ())
+            reviewed = [x for x in (links or {}).get(key, ()) if link is None and
+                        not (x.country and pe.country and x.country != pe.country)]
+            for x in reviewed:
+                ror = ror or x.ror or None
+                oids = (*oids, x.openalex_id) if x.openalex_id and x.openalex_id not in oids \
+                    else oids
             dates = []
             if pe.listed_on:
                 dates.append(DatedFact(pe.listed_on, pe.listed_on_basis,
@@ -353,8 +367,7 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
                 entry_id=eid, list=code, name=pe.name, institution_key=key,
                 aliases=pe.aliases, aliases_zh=link.aliases_zh if link else (),
                 country=pe.country or (link.country if link else None),
-                entry_type=pe.entry_type, ror=link.ror if link else None,
-                openalex_ids=link.openalex_ids if link else (),
+                entry_type=pe.entry_type, ror=ror, openalex_ids=oids,
                 editions=(ed_name,), listed_on=pe.listed_on,
                 listed_on_basis=pe.listed_on_basis,
                 listed_on_source=prov if pe.listed_on else "", dates=tuple(dates),
@@ -362,7 +375,9 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
                                                           if pe.ends_on else ""),
                 citations=pe.citations, source_url=pe.source_url or src.source_url,
                 provenance=f"list: {prov}" + (f" | institution: {link.provenance}"
-                                              if link else ""),
+                                              if link else "")
+                + "".join(f" | ID link {x.link_id} (reviewed, {x.method}; {x.review_note})"
+                          for x in reviewed),
                 licence=src.licence, notes=pe.notes)
         new_entries.extend(merged.values())
         prev = lists.get(code)
@@ -555,10 +570,12 @@ class VersionStore:
             raise RegistryError(f"{path}: the version index cannot be read: {exc}") from exc
 
     def versions(self) -> list[VersionInfo]:
-        """Every version, oldest first; number 0 is the bundled registry."""
+        """Every version, oldest first; number 0 is the bundled registry (its sources:
+        each shipped file it was built from, with its hash and entries per list)."""
         b = self.bundled
+        shipped = tuple(b.built_from.get("bundled_sources") or ())
         zero = VersionInfo(number=0, version_id=b.version, parent=None, created_at="",
-                           sources=({"bundled": "tracker/data/registry.json"},),
+                           sources=shipped or ({"bundled": "tracker/data/registry.json"},),
                            counts=_counts(b))
         return [zero, *self._index()]
 
@@ -717,7 +734,8 @@ def update_registry(store: VersionStore, parsed: Sequence[ParsedSource], *,
                for p in parsed]
     if not updates:
         return UpdateOutcome(cur, False, per_list, sources, {})
-    new = compose_registry(base, updates, merges=MergeDecisions.read())
+    new = compose_registry(base, updates, merges=MergeDecisions.read(),
+                           links=accepted_links())
     diff = {c: d for c, d in diff_registries(base, new).items() if c in updates}
     new_inst = new.built_from.get("update", {}).get("new_institutions", {})
     joined = new.built_from.get("update", {}).get("joined", {})
@@ -750,12 +768,13 @@ class ListSourcesStage:
 
 
 def list_sources_stage(entries: list[dict[str, Any]], *, merge_file: Path | None = None,
-                       folder: Path | None = None) -> ListSourcesStage:
+                       folder: Path | None = None, links_file: Path | None = None
+                       ) -> ListSourcesStage:
     """Add the lists of the official files shipped in ``tracker/data/sources`` to built
     registry entries (JSON dicts), through the same identity work as an update: an entry
     whose normalised name + country equals an existing institution joins it as a further
     list membership (reviewed merge / keep-apart decisions win); any other entry is a new
-    institution.  ``scripts/build_registry.py`` calls it last.
+    institution.  The registry build (:func:`build_version_zero`) calls it last.
 
     Parameters
     ----------
@@ -765,6 +784,8 @@ def list_sources_stage(entries: list[dict[str, Any]], *, merge_file: Path | None
         Reviewed merge decisions (default: the shipped ``institution_merges.csv``).
     folder : Path, optional
         Folder of the shipped files (default ``tracker/data/sources``).
+    links_file : Path, optional
+        Reviewed ID links (default: the shipped ``id_links.csv``).
 
     Returns
     -------
@@ -784,7 +805,8 @@ def list_sources_stage(entries: list[dict[str, Any]], *, merge_file: Path | None
     parsed = read_bundled(folder)
     updates = {c: u for c, u in list_updates(parsed).items() if c not in have}
     new = compose_registry(base, updates, version="build",
-                           merges=MergeDecisions.read(merge_file))
+                           merges=MergeDecisions.read(merge_file),
+                           links=accepted_links(links_file))
     added = sorted((e.to_json() for e in new.entries if e.list in updates),
                    key=lambda d: d["entry_id"])
     upd = new.built_from.get("update", {})
@@ -798,3 +820,19 @@ def list_sources_stage(entries: list[dict[str, Any]], *, merge_file: Path | None
     lists = [_list_info_json(new.lists[c]) for c in sorted(updates)]
     editions = [ed.to_json() for ed in new.editions if ed.list in updates]
     return ListSourcesStage(added, lists, editions, report)
+
+
+def build_version_zero(**kwargs: Any) -> BuildResult:
+    """Build the bundled registry (version 0) from the files shipped in the package:
+    :func:`tracker.listsources.build.build_registry` with :func:`list_sources_stage`, the
+    update's identity work, for the shipped official list files.  Keyword arguments go to
+    ``build_registry``.
+
+    Raises
+    ------
+    tracker.listsources.build.InputMissingError
+        A shipped input file is missing.
+    SourceFileError
+        A shipped official list file no longer parses.
+    """
+    return build_registry(list_sources_stage, **kwargs)

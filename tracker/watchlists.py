@@ -1,10 +1,10 @@
 """The dated registry of restricted institutions.
 
 The registry is data, bundled in ``tracker/data/registry.json`` and rebuilt from the
-cited sources by ``scripts/build_registry.py``.  One :class:`ListEntry` is one
-institution's membership of one list; it carries every edition it appears in, every
-date a source gives (with that source), and where the data came from.  A date that no
-source gives is ``None``: nothing is guessed.
+cited sources shipped in ``tracker/data/sources`` by ``tracker lists build``.  One
+:class:`ListEntry` is one institution's membership of one list; it carries every edition
+it appears in, every date a source gives (with that source), and where the data came
+from.  A date that no source gives is ``None``: nothing is guessed.
 
 List codes
 ----------
