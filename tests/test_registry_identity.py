@@ -110,3 +110,27 @@ def test_entry_ids_before_a_reviewed_merge_lead_to_the_entry_now(reg: Registry) 
 def test_identity_name_keeps_qualifiers_and_drops_reach_phrases(a: str, b: str,
                                                                  same: bool) -> None:
     assert (identity_name(a) == identity_name(b)) is same
+
+
+def test_lists_shows_entries_with_ids_and_dated_per_list(reg: Registry) -> None:
+    """`tracker lists --markdown` counts, per list, entries, entries with a ROR or OpenAlex
+    ID and entries with a sourced listing date: the same counts the registry gives."""
+    from typer.testing import CliRunner
+
+    from tracker.cli import app
+
+    out = CliRunner().invoke(app, ["lists", "--markdown", "--today", "2026-12-04"])
+    assert out.exit_code == 0, out.output
+    rows = {}
+    for line in out.output.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 6 and cells[0].startswith("`"):
+            rows[cells[0].strip("`").split("`")[0]] = tuple(int(c) for c in cells[3:6])
+    for code in {e.list for e in reg}:
+        entries = [e for e in reg if e.list == code]
+        want = (len(entries), sum(1 for e in entries if e.ror or e.openalex_ids),
+                sum(1 for e in entries if e.listed_on))
+        assert rows[code] == want, code
+    assert rows["DOD_1260H"][1] >= 11   # BGI Group linked from a development works file
+    bgi = reg.institution("auto_bgi_group")
+    assert bgi is not None and bgi.openalex_ids == ("I100135526",)
