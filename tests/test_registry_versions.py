@@ -348,7 +348,11 @@ def test_update_reads_the_reviewed_merge_file(tmp_path, bundled, monkeypatch) ->
                       f"{auto_key('Hoshine Silicon Industry (Shanshan) Co., Ltd and subsidiaries')}"
                       f",{el},merge,the same company\n", encoding="utf-8")
     monkeypatch.setattr("tracker.registry_versions.MERGE_FILE", merges)
-    assert hoshine(VersionStore(tmp_path / "b", bundled=bundled)).institution_key == el
+    joined = hoshine(VersionStore(tmp_path / "b", bundled=bundled))
+    assert joined.institution_key == el
+    # the ID the entry had before the reviewed merge leads to it (saved reviews name it)
+    own = auto_key("Hoshine Silicon Industry (Shanshan) Co., Ltd and subsidiaries")
+    assert joined.merged_from == (f"DHS_UFLPA:{own}",)
 
 
 def test_a_stored_version_keeps_when_each_list_first_existed(tmp_path, v0) -> None:
