@@ -237,10 +237,14 @@ def test_generic_aliases_need_context_and_say_which(nm: NameMatcher) -> None:
         assert not keys(raw(nm, text)) & {"hit", "bit", "cas_ict", "cas_iop"}, text
     assert "hit" not in keys(raw(nm, "Hit Research Group, Harbin, China"))  # not in capitals
     hit = [m for m in raw(nm, "HIT, Harbin 150001, China") if m.entry.institution_key == "hit"]
-    assert hit and all("supported by country CN" in m.detail for m in hit)
+    assert hit and all("supported by city Harbin named in the string" in m.detail
+                       and "country CN named in the string" in m.detail for m in hit)
     ict = [m for m in raw(nm, "ICT, CAS, Beijing") if m.entry.institution_key == "cas_ict"]
     assert ict and all("CAS" in m.detail or "cas" in m.detail for m in ict)
     via_auth = raw(nm, "Institute of Computing Technology, Beijing", countries=("CN",))
+    assert any("Beijing named in the string" in m.detail for m in via_auth)  # its address
+    no_places = NameMatcher(nm.registry, places={})
+    via_auth = raw(no_places, "Institute of Computing Technology, Beijing", countries=("CN",))
     assert any("authorship's countries" in m.detail for m in via_auth)
     assert "cas_iop" not in keys(raw(nm, "Helsinki Institute of Physics, Finland"))
     assert "cas_ime" not in keys(raw(nm, "Institute of Microelectronics, Tsinghua University, "

@@ -316,6 +316,9 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
                 keys = {into}
             keys = {k for k in keys if not decisions.apart(own, k)}
             fresh = len(keys) != 1
+            # a reviewed merge: the entry once had its own ID (kept for saved reviews)
+            former = ((f"{code}:{own}",) if not fresh and into in keys and into != own
+                      else ())
             if not fresh:
                 key = next(iter(keys))
             else:
@@ -357,7 +360,8 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
                                      else pe.listed_on_basis),
                     listed_on_source=prov if first else "",
                     notes=prior.notes if not pe.notes or pe.notes in prior.notes
-                    else f"{prior.notes} | {pe.notes}")
+                    else f"{prior.notes} | {pe.notes}",
+                    merged_from=tuple(dict.fromkeys((*prior.merged_from, *former))))
                 continue
             if fresh:
                 new_inst[code] = new_inst.get(code, 0) + 1
@@ -378,7 +382,7 @@ def compose_registry(base: Registry, updated_lists: Mapping[str, ListUpdate], *,
                                               if link else "")
                 + "".join(f" | ID link {x.link_id} (reviewed, {x.method}; {x.review_note})"
                           for x in reviewed),
-                licence=src.licence, notes=pe.notes)
+                licence=src.licence, notes=pe.notes, merged_from=former)
         new_entries.extend(merged.values())
         prev = lists.get(code)
         name, authority = LIST_INFO.get(code, (code, ""))

@@ -32,6 +32,7 @@ from tracker.store import (
     REVIEW_EVIDENCE,
     Store,
     StoreError,
+    former_finding_ids,
     record_rescreen,
     rescreens,
     run_works,
@@ -180,6 +181,15 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
                                                "registry_from": registry_from}})
     after = {f.finding_id: f.row() for f in result.findings}
     latest = store.latest_reviews()
+    # a decision saved under a tie's former ID (its registry entry was merged since)
+    carried_from: dict[str, str] = {}
+    for f in result.findings:
+        if f.finding_id in latest:
+            continue
+        for old_id, _old_entry in former_finding_ids(f, registry):
+            if old_id in latest:
+                carried_from[f.finding_id] = old_id
+                latest[f.finding_id] = latest[old_id]
     rep = RescreenReport(run_id=run_id, compared_with_run=base_id, new_run_id=None,
                          registry_from=registry_from, registry_to=registry.version,
                          notes=notes)
@@ -202,7 +212,7 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
         rep.reviews_carried += 1
         if rev["status"] != "dismissed":
             continue
-        old = before.get(fid)
+        old = before.get(fid) or before.get(carried_from.get(fid, ""))
         evidence = ({k: {"before": old.get(k, ""), "after": after[fid].get(k, "")}
                      for k in REVIEW_EVIDENCE
                      if str(old.get(k, "")) != str(after[fid].get(k, ""))}
@@ -213,7 +223,7 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
             rep.dismissed_kept.append(fid)
     if record:
         if rep.changed:
-            rep.new_run_id = store.record_run(result)
+            rep.new_run_id = store.record_run(result, registry=registry)
         record_rescreen(store, run_id, rep.new_run_id, registry_from=registry_from,
                         registry_to=registry.version, changed=rep.changed,
                         report=rep.to_json())

@@ -60,6 +60,7 @@ from tracker.home import case_file_path
 from tracker.records import Authorship, InstitutionRef, Work
 from tracker.risk import Finding
 from tracker.screening import ScreenResult
+from tracker.watchlists import Registry
 
 __all__ = [
     "DIFF_FIELDS",
@@ -73,6 +74,7 @@ __all__ = [
     "Store",
     "StoreError",
     "default_db_path",
+    "former_finding_ids",
     "record_rescreen",
     "rescreens",
     "run_works",
@@ -442,7 +444,8 @@ class Store:
         return str(row[0]), str(row[1])
 
     @_guarded
-    def record_run(self, result: ScreenResult, *, run_id: int | None = None) -> int:
+    def record_run(self, result: ScreenResult, *, run_id: int | None = None,
+                   registry: Registry | None = None) -> int:
         """Store a run and its findings; return the run's ID.
 
         Without ``run_id`` the run is stored as ``finished`` (a complete result).  With the
@@ -450,7 +453,16 @@ class Store:
         :meth:`end_run`.
 
         Also sets each finding's ``review_status`` (and ``extra["review"]``) from the latest
-        decision on its tie, so reports of this run show decisions made earlier.
+        decision on its tie, so reports of this run show decisions made earlier.  A
+        decision saved on the tie's former ID (its registry entry has since absorbed
+        another record: :meth:`Registry.current_entry_id`) carries over to the new ID as a
+        decision of its own, whose ``source`` says where it came from (the audit trail).
+
+        Parameters
+        ----------
+        registry : Registry, optional
+            The registry the run screened against, for former entry IDs (default: the
+            registry version the run record names, when it can be loaded).
         """
         run = result.run
         values = (run.get("started_at", ""), run.get("finished_at", ""),
@@ -466,6 +478,7 @@ class Store:
                 if rev is not None:
                     f.review_status = rev["status"]
                     f.extra["review"] = rev
+            carried = self._carried_reviews(result, latest, registry)
             if run_id is None:
                 cur = db.execute(
                     "INSERT INTO runs (started_at, finished_at, tool_version, command,"
@@ -485,11 +498,38 @@ class Store:
                 "INSERT INTO ties (finding_id, first_run_id, last_run_id) VALUES (?, ?, ?)"
                 " ON CONFLICT (finding_id) DO UPDATE SET last_run_id = excluded.last_run_id",
                 [(f.finding_id, run_id, run_id) for f in result.findings])
+            for f, old_id, old_entry, rev in carried:
+                self._insert_review(db, f.finding_id, rev["status"], rev["reviewer"],
+                                    rev["reason"], f"carried over from {old_id} (registry "
+                                    f"entry {old_entry} is now {f.entry_id})")
+                f.review_status = rev["status"]
+                f.extra["review"] = self.review_of(f.finding_id) or rev
             db.executemany(
                 "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)",
                 [(run_id, f.finding_id, _json_text(_finding_json(f)))
                  for f in result.findings])
         return run_id
+
+    def _carried_reviews(self, result: ScreenResult, latest: dict[str, dict[str, Any]],
+                         registry: Registry | None
+                         ) -> list[tuple[Finding, str, str, dict[str, Any]]]:
+        """Findings without a decision whose tie has one under a former ID:
+        ``(finding, former finding ID, former entry ID, that decision)``."""
+        todo = [f for f in result.findings if f.finding_id not in latest]
+        if not todo or not latest:
+            return []
+        reg = registry if registry is not None else _run_registry(result.run)
+        if reg is None:
+            return []
+        out = []
+        for f in todo:
+            found = [(latest[old_id]["at"], old_id, old_entry)
+                     for old_id, old_entry in former_finding_ids(f, reg)
+                     if old_id in latest and latest[old_id]["status"] != "unreviewed"]
+            if found:
+                _at, old_id, old_entry = max(found)
+                out.append((f, old_id, old_entry, latest[old_id]))
+        return out
 
     @_guarded
     def runs(self) -> list[dict[str, Any]]:
@@ -779,6 +819,63 @@ class Store:
             raise StoreError(f"review not recorded: another decision was recorded at the "
                              f"same moment; reload and try again ({exc})") from None
         return versions
+
+
+def former_finding_ids(finding: Finding, registry: Registry) -> list[tuple[str, str]]:
+    """The IDs the same tie had before its registry entry absorbed other records:
+    ``(former finding ID, former entry ID)`` for every ID in the entry's ``merged_from``.
+
+    A finding ID hashes the work, the author, the institution key and the entry ID (see
+    :func:`tracker.risk.finding_id`); the institution key is one of the row's institution
+    IDs or RORs, or its raw string, so each is tried and the one that gives back the
+    finding's own ID is used.
+
+    Examples
+    --------
+    >>> from tracker.watchlists import ListEntry
+    >>> from tracker.risk import finding_id
+    >>> e = ListEntry(entry_id="X:a", list="X", name="A", merged_from=("X:old",))
+    >>> reg = Registry([e], lists=[], editions=[], version="t")
+    >>> a = Authorship(index=0, author_id="A1")
+    >>> f = Finding(finding_id("W1", a, "I9", "X:a"), "W1", "", "", "", "A1", "", "",
+    ...             "", "I9", "", "", "X", "A", "", "yes", "openalex_id", "", "",
+    ...             entry_id="X:a")
+    >>> former_finding_ids(f, reg) == [(finding_id("W1", a, "I9", "X:old"), "X:old")]
+    True
+    """
+    from tracker.risk import finding_id
+
+    entry = registry.entry_index.get(finding.entry_id)
+    if entry is None or not entry.merged_from:
+        return []
+    auth = Authorship(index=int(finding.extra.get("authorship_index", 0) or 0),
+                      author_id=finding.author_id or None)
+    keys = [k.strip() for k in (*finding.institution_id.split("|"),
+                                *finding.institution_ror.split("|")) if k.strip()]
+    keys.append("raw:" + finding.raw_affiliation)
+    inst = next((k for k in keys if finding_id(finding.work_id, auth, k, finding.entry_id)
+                 == finding.finding_id), None)
+    if inst is None:
+        return []
+    return [(finding_id(finding.work_id, auth, inst, old), old) for old in entry.merged_from]
+
+
+def _run_registry(run: dict[str, Any]) -> Registry | None:
+    """The registry version a run record names (a user watchlist left out), or None when
+    it cannot be loaded here."""
+    from tracker.registry_versions import VersionStore
+    from tracker.watchlists import RegistryError, load_registry
+
+    version = str((run.get("registry") or {}).get("version", "")).split("+", 1)[0]
+    if not version:
+        return None
+    try:
+        bundled = load_registry()
+        if version == bundled.version:
+            return bundled
+        return VersionStore(bundled=bundled).load(version)
+    except (RegistryError, OSError):
+        return None
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import csv
 import glob
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tracker.matching import Matcher
@@ -171,11 +171,41 @@ LABELLED_LISTS = frozenset({"BIS_ENTITY_LIST", "BIS_MEU", "DOD_1286", "DOD_1260H
                             "OFAC_NS_CMIC", "CA_NRO", "ASPI_UNITRACKER"})
 
 
+def _current_keys(registry: Registry) -> dict[str, str]:
+    """Former institution key -> the key now holding it (from the entries' merged_from)."""
+    out: dict[str, str] = {}
+    for e in registry:
+        for old in e.merged_from:
+            key = old.split(":", 1)[-1]
+            if key != e.institution_key and not registry.by_institution_key(key):
+                out[key] = e.institution_key
+    return out
+
+
+def _relabel(lab: Label, now: dict[str, str]) -> Label:
+    def m(keys: frozenset[str]) -> frozenset[str]:
+        return frozenset(now.get(k, k) for k in keys)
+
+    if not now:
+        return lab
+    return replace(lab, expected=m(lab.expected), id_keys=m(lab.id_keys),
+                   confusable=m(lab.confusable), context=m(lab.context))
+
+
 def evaluate(matcher: Matcher, labels: list[Label] | None = None,
              works: dict[str, Work] | None = None) -> Scores:
-    """Score ``matcher`` (identifiers plus its name matcher) on the labelled rows."""
+    """Score ``matcher`` (identifiers plus its name matcher) on the labelled rows.
+
+    Labels name institution keys of the registry they were made with; a key that a reviewed
+    merge has since folded into another (``merged_from``) is read as the key now holding
+    it.  A tie labelled for the raw string (the registry had no identifier for it then)
+    that is now found through an identifier the registry has gained counts as found, by
+    identifier.
+    """
     labels = labels if labels is not None else load_labels()
     works = works if works is not None else load_works()
+    now = _current_keys(matcher.registry)
+    labels = [_relabel(lab, now) for lab in labels]
     sc = Scores()
     for lab in labels:
         if lab.work_id:
@@ -224,7 +254,9 @@ def evaluate(matcher: Matcher, labels: list[Label] | None = None,
         for key in lab.expected - lab.id_keys:
             sc.raw_total += 1
             sc.raw_total_by_source[lab.source] += 1
-            got = methods.get(key, set()) & {"name", "fuzzy"}
+            found = methods.get(key, set())
+            got = found & {"name", "fuzzy"} or (
+                {"identifier"} if found & set(ID_METHODS) else set())
             if got:
                 sc.raw_found += 1
                 sc.raw_found_by_source[lab.source] += 1

@@ -13,6 +13,7 @@ from tracker.names.match import (
     DEFAULT_FUZZY_THRESHOLD,
     NameMatcher,
 )
+from tracker.names.places import load_places
 from tracker.names.tables import (
     load_country_names,
     load_lookalikes,
@@ -34,13 +35,13 @@ def cached_name_matcher(registry: Registry, *,
     """A :class:`NameMatcher` for ``registry``, loaded from a cache when one was built before.
 
     The cache file is named by a SHA-256 of everything the built matcher depends on: the
-    registry's entries, the shipped look-alike and country-name tables, the threshold and the
-    source of the matcher package (``tracker/names/*.py``).  Any change makes a new key, so
-    a stale matcher is never used.  A
-    file that cannot be read back (truncated, corrupt, another Python) is rebuilt and
-    replaced, never trusted.  If the cache folder cannot be written, the matcher is built
-    and returned anyway.  The file is a pickle: keep the cache folder writable by you alone
-    (the default under your home is), since whoever can write there can run code here.
+    registry's entries, the shipped look-alike, country-name and entry-place tables, the
+    threshold and the source of the matcher package (``tracker/names/*.py``). Any change
+    makes a new key, so a stale matcher is never used. A file that cannot be read back
+    (truncated, corrupt, another Python) is rebuilt and replaced, never trusted. If the
+    cache folder cannot be written, the matcher is built and returned anyway. The file is a
+    pickle: keep the cache folder writable by you alone (the default under your home is),
+    since whoever can write there can run code here.
 
     Parameters
     ----------
@@ -70,8 +71,10 @@ def cached_name_matcher(registry: Registry, *,
     h = hashlib.sha256(_CACHE_MAGIC)
     for code in sorted(Path(__file__).parent.glob("*.py")):   # the matcher's own code
         h.update(code.name.encode() + b"\0" + code.read_bytes())
+    places = load_places()
     h.update(pickle.dumps((registry.version, tuple(registry.entries), lookalikes,
-                           sorted(countries.items()), float(fuzzy_threshold)), protocol=5))
+                           sorted(countries.items()), float(fuzzy_threshold),
+                           sorted(places.items())), protocol=5))
     folder = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
     path = folder / f"name_matcher_{h.hexdigest()[:32]}.pickle"
     digest = h.digest()
@@ -85,7 +88,7 @@ def cached_name_matcher(registry: Registry, *,
         if got is not None:
             return got
     nm = NameMatcher(registry, fuzzy_threshold=fuzzy_threshold, lookalikes=lookalikes,
-                     country_names=countries)
+                     country_names=countries, places=places)
     if len(by_id) != len(registry.entries):
         return nm   # entries told apart only by identity: not cached
     try:

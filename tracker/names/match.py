@@ -54,6 +54,7 @@ from tracker.names.normalise import (
     _without_legal_suffix,
     normalize,
 )
+from tracker.names.places import Place, load_places
 from tracker.names.tables import (
     Lookalike,
     load_country_names,
@@ -108,6 +109,7 @@ class NameMatcher:
         lookalikes: Iterable[Lookalike] | None = None,
         country_names: dict[str, str] | None = None,
         cache_size: int = 500_000,
+        places: dict[tuple[str, str], tuple[Place, ...]] | None = None,
     ) -> None:
         if not 0.0 <= fuzzy_threshold <= 100.0:
             raise ValueError(f"fuzzy_threshold must be between 0 and 100, not {fuzzy_threshold}")
@@ -144,6 +146,15 @@ class NameMatcher:
         for name, code in {**countries, **QUALIFIER_PLACES}.items():
             _trie_add(self._place_trie, name.split(), _Alias(name, code, "country"))
         self._parents = self._find_parents()
+        #: institution key -> places its lists print in its addresses (city support)
+        self._places: dict[str, tuple[Place, ...]] = {}
+        table = load_places() if places is None else places
+        for key, entries in self._entries.items():
+            found = {pl.name: pl for e in entries for n in (e.name, *e.aliases)
+                     for pl in table.get((e.list, normalize(n)), ())}
+            if found:
+                self._places[key] = tuple(sorted(found.values(),
+                                                 key=lambda p: (p.kind != "city", p.name)))
         #: normalised printed name -> the institution keys that print it
         self._name_owners: dict[str, set[str]] = defaultdict(set)
         for key, entries in self._entries.items():
@@ -858,11 +869,18 @@ class NameMatcher:
                 other = oa_countries or (set(auth.countries) if single else set())
                 if other and not (other & ok):
                     return None
-        if hit.kind in ("acronym", "generic", "weak") and not hit.parent_found:
-            if ok is None:
-                return None
-            if scan.countries & ok:
+        weak_kind = hit.kind in ("acronym", "generic", "weak")
+        place = self._place_named(e, raw) if weak_kind else None
+        if place is not None:
+            context.append(f"{place.kind} {place.name} named in the string (the "
+                           f"{place.list} address of the entry)")
+        if weak_kind and not hit.parent_found:
+            if ok is not None and scan.countries & ok:
                 context.append(f"country {e.country} named in the string")
+            elif place is not None:
+                pass   # the city (or region) of the entry's own address supports it
+            elif ok is None:
+                return None
             elif oa_countries & ok:
                 context.append(f"country {e.country} of the institution OpenAlex attached "
                                "to the string")
@@ -927,6 +945,19 @@ class NameMatcher:
         return Match(e, hit.method, min(score, 0.95), "; ".join(p for p in parts if p),
                      institution, raw_of, context_only=context_only, attached=(institution,),
                      agreement=agreement, support=support, alias=hit.alias)
+
+    def _place_named(self, e: ListEntry, raw: str) -> Place | None:
+        """The first place of the entry's addresses that the string names, or None."""
+        places = self._places.get(e.institution_key or e.entry_id)
+        if not places or not raw:
+            return None
+        toks = normalize(raw).split()
+        for pl in places:
+            pt = pl.tokens
+            k = len(pt)
+            if k and any(tuple(toks[i:i + k]) == pt for i in range(len(toks) - k + 1)):
+                return pl
+        return None
 
     def _openalex_note(self, e: ListEntry, oa: list[InstitutionRef], raw: str,
                        auth: Authorship) -> tuple[str, str]:
