@@ -4,9 +4,9 @@ alias found in a raw affiliation string ("NUDT, Changsha").
 The table ``tracker/data/entry_places.csv`` (``list,name,place,kind,source``) holds, per
 printed entry name, the cities (and regions) of its addresses as the list's own address
 field gives them; see ``tracker/data/entry_places.md`` for sources and licence.  It is
-rebuilt from the recorded list files with::
+rebuilt from the list files shipped in ``tracker/data/sources`` with::
 
-    python -m tracker.names.places --source ../shared/data/restricted
+    python -m tracker.names.places
 
 An address part counts as a place when it has no digit and no street word ("Road",
 "District", "Floor" ...), is not the country (nor the last part of the address, where the
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import io
 import json
 import re
@@ -26,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from tracker.names.normalise import normalize
@@ -37,10 +39,10 @@ PLACES_FILE = Path(__file__).resolve().parents[1] / "data" / "entry_places.csv"
 
 #: The recorded list files with an address field (nsfreg JSON, eCFR text).
 _SOURCES: tuple[tuple[str, str, str], ...] = (
-    ("BIS_ENTITY_LIST", "raw/bis_entity_list_ecfr_2026-07-09_nsfreg.json",
+    ("BIS_ENTITY_LIST", "bis_entity_list/bis_entity_list_ecfr_2026-07-09_nsfreg.json.gz",
      "github:phagehunter/nsfreg@02787e87e65d9452d34e1413859cbea1b0a94b00:"
      "data/bis_entity_list.json"),
-    ("BIS_MEU", "raw/bis_meu_list_ecfr_2026-07-09_nsfreg.json",
+    ("BIS_MEU", "bis_meu/bis_meu_list_ecfr_2026-07-09_nsfreg.json",
      "github:phagehunter/nsfreg@02787e87e65d9452d34e1413859cbea1b0a94b00:data/bis_meu.json"),
 )
 _STREET_WORDS = """
@@ -119,13 +121,21 @@ def address_places(address: str, country_words: Iterable[str] = ()) -> list[tupl
     return out
 
 
-def build_rows(source: Path) -> list[dict[str, str]]:
-    """The table's rows from the recorded list files under ``source``
-    (``shared/data/restricted``), sorted."""
+def _shipped_sources() -> Traversable:
+    return resources.files("tracker").joinpath("data/sources")
+
+
+def build_rows(source: Traversable | Path | None = None) -> list[dict[str, str]]:
+    """The table's rows from the list files under ``source`` (default: the copies shipped in
+    ``tracker/data/sources``), sorted."""
+    base = _shipped_sources() if source is None else source
     words = _country_words()
     rows: dict[tuple[str, str, str], dict[str, str]] = {}
     for code, rel, cite in _SOURCES:
-        doc = json.loads((source / rel).read_text("utf-8"))
+        data = base.joinpath(rel).read_bytes()
+        if rel.endswith(".gz"):
+            data = gzip.decompress(data)
+        doc = json.loads(data.decode("utf-8"))
         for ent in doc["entities"]:
             for place, kind in address_places(ent.get("address") or "", words):
                 row = {"list": code, "name": ent["name"], "place": place, "kind": kind,
@@ -157,16 +167,16 @@ def load_places() -> dict[tuple[str, str], tuple[Place, ...]]:
 def main(argv: list[str] | None = None) -> int:
     """Rebuild ``tracker/data/entry_places.csv``; 2 when the sources are missing."""
     ap = argparse.ArgumentParser(description="Rebuild the entry places table from the "
-                                 "recorded list files.")
-    ap.add_argument("--source", type=Path, required=True,
-                    help="the shared/data/restricted folder")
+                                 "list files shipped in tracker/data/sources.")
     ap.add_argument("--out", type=Path, default=PLACES_FILE)
     args = ap.parse_args(argv)
-    missing = [rel for _c, rel, _s in _SOURCES if not (args.source / rel).is_file()]
+    base = _shipped_sources()
+    missing = [rel for _c, rel, _s in _SOURCES if not base.joinpath(rel).is_file()]
     if missing:
-        print(f"places: missing under {args.source}: {', '.join(missing)}", file=sys.stderr)
+        print(f"places: missing under tracker/data/sources: {', '.join(missing)}",
+              file=sys.stderr)
         return 2
-    rows = build_rows(args.source)
+    rows = build_rows(base)
     args.out.write_text(_csv_text(rows), encoding="utf-8")
     print(f"wrote {args.out}: {len(rows)} places")
     return 0
