@@ -208,6 +208,10 @@ def build_registry(stage: Stage, *, source: Traversable = SOURCES,
     # ---- official list files shipped in tracker/data/sources (the update's stage) --------
     shipped = stage(entries, merge_file=merges, links_file=data / LINKS_FILE)
     entries.extend(shipped.entries)
+    held = {e["institution_key"] for e in entries} | {
+        former.split(":", 1)[-1] for e in entries for former in e.get("merged_from", ())}
+    b.warnings.extend(f"merge file: {key} -> {into}: key not in the registry (stale row)"
+                      for key, into in b.deferred_merges if key not in held or into not in held)
     counts: dict[tuple[str, str], int] = {}
     for e in entries:
         for ed in e["editions"]:

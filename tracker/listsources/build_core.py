@@ -139,6 +139,10 @@ class Builder:
         self.inst_rows = read_csv(source / F_INST)
         self.web = {r["evidence_id"]: r for r in read_csv(source / F_WEB)}
         self.warnings: list[str] = []
+        #: merge rows whose keys this stage does not hold: the shipped official files' stage
+        #: may create them; :func:`tracker.listsources.build.build_registry` warns about those
+        #: no stage applied
+        self.deferred_merges: list[tuple[str, str]] = []
         self.named_records: dict[tuple[str, str | None], dict[str, tuple[str | None, str]]] = {}
         self.row_names: dict[tuple[str, str, str], str] = {}
         self._oa_index: OpenAlexIndex | None = None
@@ -486,8 +490,7 @@ class Builder:
             if r["key"] not in known or r["into"] not in known:
                 if again:   # merged by the first pass
                     continue
-                self.warnings.append(f"merge file: {r['key']} -> {r['into']}: key not in the "
-                                     "registry (stale row)")
+                self.deferred_merges.append((r["key"], r["into"]))
                 continue
             union(r["into"], r["key"], f"{r['key']} into {r['into']}: {r['reason']} "
                                        "(reviewed merge, tracker/data/institution_merges.csv)")
