@@ -366,3 +366,21 @@ def test_a_stored_version_keeps_when_each_list_first_existed(tmp_path, v0) -> No
     assert got.lists["CA_NRO"].first_published_basis == v0.lists["CA_NRO"].first_published_basis
     e = next(x for x in got if x.list == "DOD_1286")
     assert e.list_since == v0.lists["DOD_1286"].first_published
+
+
+def test_an_update_names_each_new_institution_that_looks_like_one_held(tmp_path, v0) -> None:
+    """OpenSanctions' DoD 1286 transcription spells some names differently from version 0
+    ('Changchung University of Science and Technology'): the update makes them new
+    institutions (a name alone never merges) and says so, one line per look-alike, for
+    review in the merge file; it is never silent about them."""
+    store = VersionStore(tmp_path, bundled=v0)
+    out = update_registry(store, [read_source(SRC.parent / "raw" /
+                                              "dod_section1286_lists_opensanctions.csv")],
+                          allow_older=True)
+    dups = out.per_list["DOD_1286"]["possible_duplicates"]
+    assert any("'Changchung University of Science and Technology'" in d
+               and "'Changchun University of Science and Technology'" in d for d in dups)
+    new_keys = {e.institution_key for e in store.load() if e.list == "DOD_1286"} - {
+        e.institution_key for e in v0}
+    assert dups and all(any(k in d for k in new_keys) for d in dups)
+    assert len(dups) <= out.per_list["DOD_1286"]["new_institutions"]

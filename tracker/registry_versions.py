@@ -38,6 +38,7 @@ import orjson
 
 from tracker.listsources import ParsedEntry, ParsedSource
 from tracker.listsources.build import BuildResult, ReviewedLink, accepted_links, build_registry
+from tracker.names.identity import likely_duplicates
 from tracker.watchlists import (
     DatedFact,
     Edition,
@@ -738,9 +739,10 @@ def update_registry(store: VersionStore, parsed: Sequence[ParsedSource], *,
                for p in parsed]
     if not updates:
         return UpdateOutcome(cur, False, per_list, sources, {})
-    new = compose_registry(base, updates, merges=MergeDecisions.read(),
-                           links=accepted_links())
+    decisions = MergeDecisions.read()
+    new = compose_registry(base, updates, merges=decisions, links=accepted_links())
     diff = {c: d for c, d in diff_registries(base, new).items() if c in updates}
+    lookalikes = _new_lookalikes(base, new, decisions)
     new_inst = new.built_from.get("update", {}).get("new_institutions", {})
     joined = new.built_from.get("update", {}).get("joined", {})
     changes: dict[str, dict[str, int]] = {}
@@ -751,11 +753,33 @@ def update_registry(store: VersionStore, parsed: Sequence[ParsedSource], *,
                          "new_institutions": int(new_inst.get(code, 0)),
                          "joined": int(joined.get(code, 0))}
         per_list[code] = {"status": "changed" if not d.empty else "no change",
-                          **changes[code], "from": updates[code].source.origin}
+                          **changes[code], "from": updates[code].source.origin,
+                          "possible_duplicates": lookalikes.get(code, [])}
     if not diff:
         return UpdateOutcome(cur, False, per_list, sources, {})
     made = store.add(new, parent=cur.version_id, sources=sources, changes=changes)
     return UpdateOutcome(made, True, per_list, sources, diff)
+
+
+def _new_lookalikes(base: Registry, new: Registry,
+                    decisions: MergeDecisions) -> dict[str, list[str]]:
+    """Per updated list, the institutions an update created that look like one already
+    held (a shared ID, or a printed name and country: :func:`tracker.names.identity.
+    likely_duplicates`), one line each for review in ``institution_merges.csv``.  An update
+    never merges on a look-alike by itself, and never stays silent about one."""
+    held = {e.institution_key for e in base.entries if e.institution_key}
+    lists_of: dict[str, set[str]] = {}
+    for e in new.entries:
+        if e.institution_key and e.institution_key not in held:
+            lists_of.setdefault(e.institution_key, set()).add(e.list)
+    if not lists_of:
+        return {}
+    out: dict[str, list[str]] = {}
+    for pair in likely_duplicates(new, decisions.keep_apart):
+        for key in (pair.key_a, pair.key_b):
+            for code in sorted(lists_of.get(key, ())):
+                out.setdefault(code, []).append(pair.describe(new))
+    return out
 
 
 # --------------------------------------------------------------------------- build stage

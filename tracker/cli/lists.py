@@ -784,6 +784,13 @@ def update(
                           f"existing institution (same name and country, or a reviewed "
                           f"merge), {info['new_institutions']} new institution(s), needs "
                           "linking", markup=False)
+                dups = info.get("possible_duplicates", [])
+                if dups:
+                    out.print(f"{code}: {len(dups)} new institution(s) look like one already "
+                              "held; review each in tracker/data/institution_merges.csv "
+                              "(merge or keep_apart):", markup=False)
+                    for line in dups:
+                        out.print(f"  {line}", markup=False)
         v = outcome.version
         out.print(f"registry version {v.number} ({v.version_id})"
                   + (" made and in force" if outcome.changed else ": no change"),
