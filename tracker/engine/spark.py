@@ -567,12 +567,12 @@ def _skipped(spark: Any, staging: _Staging) -> list[dict[str, str]]:
         A local JSON Lines file's last line is cut off mid-record.
     """
     rows = spark.sql(f"""
-SELECT b.path, b.blk, b.rn, b.status, s.line, b.last FROM (
-  SELECT path, blk, rn, status, k, rn = last_rn AS last FROM (
+WITH ends AS (SELECT max_by(rn, struct(blk, rn)) AS rn FROM recs GROUP BY path)
+SELECT b.path, b.blk, b.rn, b.status, s.line, b.rn IN (SELECT rn FROM ends) AS last FROM (
+  SELECT * FROM (
     SELECT path, blk, rn, status,
-           row_number() OVER (PARTITION BY path ORDER BY blk, rn) AS k,
-           max_by(rn, struct(blk, rn)) OVER (PARTITION BY path) AS last_rn
-    FROM recs) WHERE status <> 'ok' AND k <= {MAX_SKIPPED_LISTED}) b
+           row_number() OVER (PARTITION BY path ORDER BY blk, rn) AS k
+    FROM recs WHERE status <> 'ok') WHERE k <= {MAX_SKIPPED_LISTED}) b
 JOIN src s ON s.rn = b.rn ORDER BY b.path, b.blk, b.rn""").collect()
     by_path: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
