@@ -537,12 +537,12 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
     order."""
     cand.createOrReplaceTempView("cand")
     lines = spark.sql("SELECT s.rn, s.line, c.wid FROM src s JOIN cand c ON s.rn = c.rn")
-    parts = max(1, spark.sparkContext.defaultParallelism * 2)
+    parts = max(1, spark.sparkContext.defaultParallelism)
     answers = lines.repartition(parts, "rn").rdd.mapPartitions(_screener(job, keys))
     findings: list[Finding] = []
     flagged: dict[str, Work] = {}
     done = 0
-    for n, found, works in answers.toLocalIterator():
+    for n, found, works in answers.collect():  # one job (a task per core)
         findings.extend(found)
         flagged.update(works)
         done += n
