@@ -92,6 +92,10 @@ RECORD_SCHEMA = (
     f"is_authors_truncated BOOLEAN, authorships ARRAY<{AUTH_TYPE}>, _bad STRING"
 )
 
+#: Candidate works up to which their IDs are broadcast to the tasks that read the lines
+#: again (a few bytes each: 5 million is about 100 MB); past it, a shuffle join.
+BROADCAST_ROWS = 5_000_000
+
 _WS = "chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
 
 
@@ -457,7 +461,7 @@ def _screen(spark: Any, staging: _Staging, remote: Sequence[str], registry: Regi
         keys = _Keys()
         _names_probe(name_matcher, keys)  # sets keys.any_text for a matcher that cannot say
         cand = _candidates(spark, reg, name_matcher, keys, progress)
-        findings, flagged = _screen_candidates(spark, cand, job, keys, progress)
+        findings, flagged = _screen_candidates(spark, cand, job, keys, progress, cached)
         result = screen((), registry=registry, settings=settings, name_matcher=name_matcher,
                         **run_args)
         result.run["engine_reader"] = "Spark from_json, each record from its text"
@@ -532,11 +536,18 @@ def _candidates(spark: Any, reg: Registry, name_matcher: object | None, keys: _K
 
 
 def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
-                       progress: Progress | None) -> tuple[list[Finding], dict[str, Work]]:
+                       progress: Progress | None, cached: list[Any]
+                       ) -> tuple[list[Finding], dict[str, Work]]:
     """Screen the candidate records on the executors; findings in the DuckDB engine's
     order."""
+    cand = cand.persist()
+    cached.append(cand)
     cand.createOrReplaceTempView("cand")
-    lines = spark.sql("SELECT s.rn, s.line, c.wid FROM src s JOIN cand c ON s.rn = c.rn")
+    # the candidates are few beside the lines read: sent to every task, the lines are read
+    # where they are (a shuffle join would move every line of the input)
+    hint = "/*+ BROADCAST(c) */ " if cand.count() <= BROADCAST_ROWS else ""
+    lines = spark.sql(f"SELECT {hint}s.rn, s.line, c.wid FROM src s JOIN cand c "
+                      "ON s.rn = c.rn")
     parts = max(1, spark.sparkContext.defaultParallelism)
     answers = lines.repartition(parts, "rn").rdd.mapPartitions(_screener(job, keys))
     findings: list[Finding] = []
