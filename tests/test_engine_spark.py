@@ -28,6 +28,10 @@ from tracker.screening import ScreenSettings
 
 pytest.importorskip("duckdb")
 
+# pyspark 4.3 warns that it is not yet tested with pandas 3 (mapInPandas works here)
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:PySpark does not yet fully support pandas:FutureWarning")
+
 MISSING = spark_missing()
 needs_spark = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 
