@@ -5,7 +5,8 @@ read where the executors can read them (``s3a://``, ``gs://``, ``abfss://``, ``h
 URIs, globs allowed), screened by :func:`tracker.engine.screen_spark`, and the findings
 and the run record are written on the driver.  docs/scale.md describes a whole run.
 
-    spark-submit --master local[2] scripts/spark_screen.py --out result/ \\
+    PYSPARK_PYTHON=.venv/bin/python PYSPARK_DRIVER_PYTHON=.venv/bin/python \\
+    .venv/bin/spark-submit --master 'local[2]' scripts/spark_screen.py --out result/ \\
         'file:///data/works/updated_date=*/part_*.gz'
 
     spark-submit --master yarn --deploy-mode client \\

@@ -4,9 +4,9 @@ Spark runs in local mode (two cores, one session shared by the module).  Corpora
 bundled demo works; every real recorded works file in the shared data at once, with a
 window and two lists; SYNTHETIC generated works (benchmarks/generate.py) with a work repeated,
 a broken line, a blank line and a record without a work ID, split into a plain file and a
-gzip file without a .gz name, also given as file:// URIs (how Spark reads object storage).
-Skipped (with the reason) when pyspark or Java is missing; the message a user then gets is
-tested whatever is installed.  No timing is asserted.
+gzip file without a .gz name, also given as file:// URIs (how Spark reads object storage);
+the demo works as Parquet.  Skipped (with the reason) when pyspark or Java is missing; the
+message a user then gets is tested whatever is installed.  No timing is asserted.
 """
 
 from __future__ import annotations
@@ -213,3 +213,20 @@ def test_the_spark_engine_refuses_what_it_does_not_do(reg):
     if MISSING is None:
         with pytest.raises(EngineSettingError, match="use --engine python"):
             choose_engine("spark", subjects=True, topics=False)
+
+
+@needs_spark
+def test_parquet_input_same_findings_as_duckdb(spark, reg, nm, tmp_path):
+    import duckdb
+
+    plain = tmp_path / "works.jsonl"
+    plain.write_bytes(gzip.decompress(tracker.demo_works_path().read_bytes()))
+    pq = tmp_path / "works.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_json('{plain}', format='newline_delimited')) "
+                f"TO '{pq}' (FORMAT parquet, ROW_GROUP_SIZE 20000)")
+    con.close()
+    a = screen_files(pq, registry=reg, name_matcher=nm, threads=1, processes=1)
+    b = screen_spark(pq, registry=reg, name_matcher=nm, session=spark)
+    assert a.findings
+    assert_same(a, b)
