@@ -25,6 +25,7 @@ pyspark is imported only here, and only when the engine runs (``pip install
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import shutil
@@ -250,9 +251,17 @@ def _screener(job: _Screening, keys: _Keys
     the DuckDB engine's own :func:`~tracker.engine.duck._screen_works`."""
 
     def run(rows: Iterator[Any]) -> Iterator[tuple[int, list[Finding], dict[str, Work]]]:
+        import gc
+
         batch = [(int(r["rn"]), r["line"], r["wid"]) for r in rows]
-        if batch:
-            yield (len(batch), *_screen_works(_parse_lines(batch), job, keys))
+        if not batch:
+            return
+        gc.disable()  # records hold no reference cycles: the collector's passes free nothing
+        try:
+            found = _screen_works(_parse_lines(batch), job, keys)
+        finally:
+            gc.enable()
+        yield (len(batch), *found)
 
     return run
 
@@ -553,12 +562,19 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
     findings: list[Finding] = []
     flagged: dict[str, Work] = {}
     done = 0
-    for n, found, works in answers.collect():  # one job (a task per core)
-        findings.extend(found)
-        flagged.update(works)
-        done += n
-        if progress is not None:
-            progress("screen", done, None)
+    enabled = gc.isenabled()
+    gc.disable()  # the flagged works are long-lived and hold no cycles (as in screening)
+    try:
+        for n, found, works in answers.collect():  # one job (a task per core)
+            findings.extend(found)
+            flagged.update(works)
+            done += n
+            if progress is not None:
+                progress("screen", done, None)
+        gc.freeze()  # out of the collector's sight: it would scan them on every pass
+    finally:
+        if enabled:
+            gc.enable()
     findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
     return findings, dict(sorted(flagged.items()))
 
