@@ -287,7 +287,7 @@ def _session(session: Any, master: str | None, conf: dict[str, str] | None
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
-    if active is not None and master is None:
+    if active is not None:  # its master stays (Spark would hand it back, not a new one)
         return active, False
     master = master or "local[*]"
     if master.startswith("local"):
@@ -342,9 +342,9 @@ def screen_spark(
     session : pyspark.sql.SparkSession, optional
         Run on this session (a cluster's, under ``spark-submit``); it is left running.
     master : str, optional
-        Without ``session``: the master of the session made for this run (default the
-        active session if there is one, else ``local[*]``: every core of this machine).
-        A session made here is stopped when the run ends.
+        Without ``session``: the master of the session made for this run (default
+        ``local[*]``: every core of this machine); an active session, if there is one, is
+        used as it is.  A session made here is stopped when the run ends.
     spark_conf : dict, optional
         Spark settings for a session made here (``spark.driver.memory``...).
     temp_dir : path, optional
