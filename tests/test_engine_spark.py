@@ -230,3 +230,19 @@ def test_parquet_input_same_findings_as_duckdb(spark, reg, nm, tmp_path):
     b = screen_spark(pq, registry=reg, name_matcher=nm, session=spark)
     assert a.findings
     assert_same(a, b)
+
+
+@needs_spark
+def test_a_file_cut_off_is_refused_as_the_python_reader_refuses_it(spark, reg, tmp_path):
+    from tracker.sources.files import TruncatedWorksFile
+
+    data = gzip.decompress(tracker.demo_works_path().read_bytes())
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(data[: len(data) - 500])  # the last line loses its end and its newline
+    with pytest.raises(TruncatedWorksFile, match="cut off mid-record"):
+        screen_spark(cut, registry=reg, session=spark)
+    gz = tmp_path / "cut.jsonl.gz"
+    whole = tracker.demo_works_path().read_bytes()
+    gz.write_bytes(whole[: len(whole) // 2])  # the compressed stream ends early
+    with pytest.raises(TruncatedWorksFile):
+        screen_spark(gz, registry=reg, session=spark)
