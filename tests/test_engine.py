@@ -279,6 +279,6 @@ def test_cli_refuses_what_the_duckdb_engine_cannot_do_in_one_line(capsys, tmp_pa
                         "-o", str(tmp_path / "r"))
     assert code == 2 and "no file matches" in err
     code, _, err = _cli(capsys, "screen", "--works", str(tracker.demo_works_path()),
-                        "--engine", "spark", "--no-progress", "--db",
+                        "--engine", "hadoop", "--no-progress", "--db",
                         str(tmp_path / "case.db"), "-o", str(tmp_path / "r"))
     assert code == 2 and "engine must be one of" in err

@@ -160,7 +160,12 @@ class RunRequest:
         How works files are screened: ``duckdb`` (:func:`tracker.engine.screen_files`; also
         Parquet), ``python``, or ``auto`` (DuckDB unless the run has subjects or topics; see
         :func:`tracker.engine.choose_engine`).  ``works`` may name globs and folders (the
-        OpenAlex snapshot layout) with either engine.
+        OpenAlex snapshot layout) with either engine.  ``spark``
+        (:func:`tracker.engine.screen_spark`) runs the DuckDB engine's plan on Apache Spark;
+        it is taken only when asked for.
+    spark_master : str, optional
+        With the spark engine: the Spark master (default: the active session's, else
+        ``local[*]``, every core of this machine).
     """
 
     works: tuple[Path, ...] = ()
@@ -191,6 +196,7 @@ class RunRequest:
     registry_version: str | None = None
     keep_works: bool = True
     engine: str = "auto"
+    spark_master: str | None = None
 
     def __post_init__(self) -> None:
         # paths and codes given as plain strings or lists (a notebook, a web form) are fine
@@ -819,6 +825,11 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
         result = engine.screen_files(req.works, registry=reg, settings=settings,
                                      name_matcher=nm, progress=report, command=req.command,
                                      inputs=inputs, assessor=assessor)
+    elif chosen == "spark":
+        result = engine.screen_spark(req.works, registry=reg, settings=settings,
+                                     name_matcher=nm, progress=report, command=req.command,
+                                     inputs=inputs, assessor=assessor,
+                                     master=req.spark_master)
     elif len(files) == 1:
         shares = split_works(files[0], os.cpu_count() or 1)
         result, _ = screen_shares(shares, registry=reg, settings=settings, subjects=subjects,

@@ -162,7 +162,7 @@ def screen_cmd(
         "--works", "-w", help="OpenAlex works file: JSON Lines (plain or .gz), a saved API "
         "list response, or one work object; also a glob "
         "('works/*.gz') or a folder (the OpenAlex snapshot as published); Parquet with the "
-        "duckdb engine. "
+        "duckdb and spark engines. "
         "Repeatable.")] = None,
     org: Annotated[list[str] | None, typer.Option(
         help="Organisation: ROR ID or URL, or OpenAlex institution ID. Repeatable. Without "
@@ -224,7 +224,13 @@ def screen_cmd(
     engine: Annotated[str, typer.Option(
         help="How --works files are screened: duckdb (any size, bounded memory), python, "
         "or auto (duckdb for inputs of 256 MB or more and for Parquet, unless "
-        "--org/--author/--topic need python; python is faster below that).")] = "auto",
+        "--org/--author/--topic need python; python is faster below that); spark (Apache "
+        "Spark, local mode or --spark-master: for inputs beyond one machine, slower than "
+        "duckdb on one; needs pip install 'tracker[spark]' and Java 17; for object storage "
+        "see docs/scale.md).")] = "auto",
+    spark_master: Annotated[str | None, typer.Option(
+        help="With --engine spark: the Spark master URL (default local[*], every core of "
+        "this machine; under spark-submit, the submitted one).")] = None,
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 
@@ -245,6 +251,8 @@ def screen_cmd(
         tracker screen --works w.jsonl --framework dow-2026 --as-of 2026-06-01 -o r/
 
         tracker screen --works 'snapshot/works/' --engine duckdb --no-keep-works -o r/
+
+        tracker screen --works 'snapshot/works/' --engine spark --no-keep-works -o r/
 
     Fetched answers are kept (--cache-dir): a rerun asks nothing again (--refresh does),
     and a run stopped by a spent daily allowance or Ctrl-C resumes where it stopped.
@@ -273,7 +281,7 @@ def screen_cmd(
         lookback_years=_parse_lookback(lookback), openalex_url=openalex_url,
         api_key=os.environ.get("OPENALEX_API_KEY"), cache_dir=cache_dir, refresh=refresh,
         db=db, out=out_dir, command=_command(), registry_version=registry_version,
-        keep_works=keep_works, engine=engine)
+        keep_works=keep_works, engine=engine, spark_master=spark_master)
     _run(request, progress, fail_on_findings)
 
 

@@ -2,7 +2,9 @@
 
 :func:`screen_files` runs the screening plan on DuckDB (embedded): the relational work in
 SQL, tracker's own matcher and assessment on the works that can hold a tie.  Its findings
-are those of :func:`tracker.screening.screen` over the same files.
+are those of :func:`tracker.screening.screen` over the same files.  :func:`screen_spark`
+runs the same plan on Apache Spark (pyspark, an optional extra), local mode or a cluster,
+for inputs beyond one machine; it is never chosen by ``auto``.
 
 Examples
 --------
@@ -22,15 +24,17 @@ from pathlib import Path
 
 from tracker.engine.duck import EngineError, EngineSettingError, screen_files
 from tracker.engine.inputs import InputFile, WorksInputError, expand_inputs, sniff
+from tracker.engine.spark import screen_spark, spark_missing
 
 __all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineError", "EngineSettingError", "InputFile",
-           "WorksInputError", "choose_engine", "expand_inputs", "screen_files", "sniff",
-           "works_files"]
+           "WorksInputError", "choose_engine", "expand_inputs", "screen_files", "screen_spark",
+           "sniff", "works_files"]
 
 #: Engines a screening run of works files can ask for: ``auto`` (DuckDB for large inputs
-#: and Parquet where it can, else Python), ``duckdb`` (:func:`screen_files`) and ``python``
-#: (:func:`tracker.screening.screen` over parsed records).
-ENGINES = ("auto", "duckdb", "python")
+#: and Parquet where it can, else Python), ``duckdb`` (:func:`screen_files`), ``python``
+#: (:func:`tracker.screening.screen` over parsed records) and ``spark``
+#: (:func:`screen_spark`: only when asked for, never by ``auto``).
+ENGINES = ("auto", "duckdb", "python", "spark")
 
 
 #: ``auto`` takes DuckDB from this many bytes of works files on.  Measured on 2 cores
@@ -42,23 +46,35 @@ AUTO_DUCKDB_BYTES = 256 * 1024 * 1024
 
 def choose_engine(requested: str, *, subjects: bool, topics: bool,
                   size_bytes: int = 0, parquet: bool = False) -> str:
-    """The engine a run of works files uses: ``duckdb`` or ``python``.
+    """The engine a run of works files uses: ``duckdb``, ``python`` or ``spark``.
 
     ``auto`` takes DuckDB when it is installed, the run needs nothing it does not do
     (subjects whose own affiliations are told apart, topic filters) and the input is large
     (``size_bytes`` of at least :data:`AUTO_DUCKDB_BYTES`) or Parquet (which only DuckDB
     reads); Python otherwise, which is faster on smaller inputs.
 
+    ``spark`` is taken only when asked for (Spark in local mode starts a JVM and is slower
+    than DuckDB on one machine), and needs pyspark and Java (:func:`spark_missing`).
+
     Raises
     ------
     EngineSettingError
-        An unknown engine, or ``duckdb`` asked for where it cannot run.
+        An unknown engine, or ``duckdb`` or ``spark`` asked for where it cannot run.
     """
     if requested not in ENGINES:
         raise EngineSettingError(f"engine must be one of {', '.join(ENGINES)}, not "
                                  f"{requested!r}")
     if requested == "python":
         return "python"
+    if requested == "spark":
+        why = spark_missing()
+        if why is not None:
+            raise EngineSettingError(why)
+        if subjects or topics:
+            what = "topic filters" if topics else "--org/--author subjects"
+            raise EngineSettingError(f"the spark engine does not apply {what}: use "
+                                     "--engine python")
+        return "spark"
     installed = importlib.util.find_spec("duckdb") is not None
     if requested == "auto":
         big = parquet or size_bytes >= AUTO_DUCKDB_BYTES

@@ -1,4 +1,6 @@
-"""The screening plan's SQL: one text, read by DuckDB.
+"""The screening plan's SQL: one text, read by DuckDB (and, where the dialects allow, by
+Spark SQL: :mod:`tracker.engine.spark` runs :func:`counts_sql` and :func:`window_sql` as they
+are, after a prelude that defines the macros as Spark SQL functions).
 
 The plan reads each works record once as text, turns it into what screening needs to count
 and to choose works (no Python object per work), and leaves the rest to tracker's own
@@ -232,13 +234,15 @@ KEYS = (
 )
 
 
-def counts_sql() -> str:
-    """One row of run counts over ``recs``, ``firsts`` and ``readw``."""
+def counts_sql(auths: str = AUTHS) -> str:
+    """One row of run counts over ``recs``, ``firsts`` and ``readw``; ``auths`` is the
+    query of the works' authorships (``rn``, ``a``): :data:`AUTHS` in DuckDB's dialect (Spark
+    has no ``unnest`` and passes its own, see :mod:`tracker.engine.spark`)."""
     return f"""
 WITH ag AS (
   SELECT coalesce(sum(CASE WHEN no_inst(a) THEN 1 ELSE 0 END), 0) AS no_inst,
          coalesce(sum(CASE WHEN no_inst(a) AND has_raw(a) THEN 1 ELSE 0 END), 0) AS with_raw
-  FROM {AUTHS}
+  FROM {auths}
 )
 SELECT
   (SELECT count(*) FROM recs WHERE status <> 'ok') AS works_skipped,

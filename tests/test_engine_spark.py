@@ -1,0 +1,248 @@
+"""The Spark engine gives the DuckDB engine's findings, row for row, and its counts.
+
+Spark runs in local mode (two cores, one session shared by the module).  Corpora: the
+bundled demo works; every real recorded works file in the shared data at once, with a
+window and two lists; SYNTHETIC generated works (benchmarks/generate.py) with a work repeated,
+a broken line, a blank line and a record without a work ID, split into a plain file and a
+gzip file without a .gz name, also given as file:// URIs (how Spark reads object storage);
+the demo works as Parquet.  Skipped (with the reason) when pyspark or Java is missing; the
+message a user then gets is tested whatever is installed.  No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import tracker
+from tests._paths import OPENALEX
+from tracker.engine import EngineSettingError, choose_engine, screen_files
+from tracker.engine.spark import screen_spark, spark_missing
+from tracker.names import cached_name_matcher
+from tracker.screening import ScreenSettings
+
+pytest.importorskip("duckdb")
+
+# pyspark 4.3 warns that it is not yet tested with pandas 3 (mapInPandas works here)
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:PySpark does not yet fully support pandas:FutureWarning")
+
+MISSING = spark_missing()
+needs_spark = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
+
+GAP_KEYS = ("records_skipped", "skipped", "works_without_authorships", "works_without_date",
+            "works_year_only", "works_authors_truncated", "works_partial_record",
+            "authorships_without_institution", "authorships_without_institution_with_raw",
+            "authorships_without_anything")
+
+
+def assert_same(a, b):
+    """Findings (every column, in order), flagged works, counts and data gaps."""
+    assert [f.row() for f in b.findings] == [f.row() for f in a.findings]
+    assert [f.extra for f in b.findings] == [f.extra for f in a.findings]
+    assert b.works == a.works
+    assert b.run["counts"] == a.run["counts"]
+    for k in GAP_KEYS:
+        assert b.run["data_gaps"][k] == a.run["data_gaps"][k], k
+
+
+@pytest.fixture(scope="module")
+def spark():
+    import os
+    import sys
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("tracker tests")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.default.parallelism", "2")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return tracker.load_registry()
+
+
+@pytest.fixture(scope="module")
+def nm(reg, tmp_path_factory):
+    return cached_name_matcher(reg, cache_dir=tmp_path_factory.mktemp("nm"))
+
+
+@needs_spark
+def test_demo_works_same_findings_as_duckdb(spark, reg, nm):
+    path = tracker.demo_works_path()
+    a = screen_files(path, registry=reg, name_matcher=nm, threads=1, processes=1)
+    b = screen_spark(path, registry=reg, name_matcher=nm, session=spark)
+    assert a.findings  # a corpus with ties, or the comparison proves nothing
+    assert_same(a, b)
+    assert b.run["engine"] == "spark"
+
+
+REAL = sorted(p for p in OPENALEX.glob("*") if p.name.startswith(("works_", "fixture_work",
+                                                                    "snapshot_works")))
+
+
+@needs_spark
+@pytest.mark.skipif(not REAL, reason="needs the shared recorded OpenAlex works")
+def test_all_real_files_at_once_with_a_window_and_two_lists(spark, reg, nm):
+    """Recorded works (JSON Lines, gzip, saved list responses, single works) read at once:
+    duplicates across files, works outside the window."""
+    settings = ScreenSettings(since=date(2019, 1, 1), until=date(2024, 6, 30),
+                              lists=("BIS_ENTITY_LIST", "DOD_1260H"))
+    a = screen_files(REAL, registry=reg, name_matcher=nm, settings=settings, threads=1,
+                     processes=1)
+    b = screen_spark(REAL, registry=reg, name_matcher=nm, settings=settings, session=spark)
+    assert a.run["counts"]["works_out_of_window"] > 0
+    assert a.run["counts"]["works_duplicate"] > 0
+    assert a.findings
+    assert_same(a, b)
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory) -> list[Path]:
+    """Generated works plus a repeated work (same record, and changed), a broken line, a
+    blank line, a record without a work ID, a date that is a number, a record without
+    authorships and one with null authorships: a plain JSON Lines file and the rest gzip
+    compressed under a name without .gz."""
+    gen = pytest.importorskip("benchmarks.generate")
+    pool = gen.load_pool(OPENALEX)
+    recs = list(gen.generate(1500, 7, pool))
+    changed = json.loads(json.dumps(recs[5]))
+    changed["publication_date"] = "1999-01-01"
+    changed["authorships"] = changed["authorships"][:1]
+    recs[10]["publication_date"] = 20200101  # a date that is not a string: no date
+    recs[11].pop("authorships")  # no authorships field: a partial record
+    recs[12]["authorships"] = None
+    recs[13]["is_authors_truncated"] = "true"  # a string: not a truncated list
+    recs[14]["publication_year"] = " 2001 "
+    lines = [json.dumps(r) for r in recs[:700]]
+    lines += ["{broken", "", json.dumps({"title": "no id"}), json.dumps(recs[3]),
+              json.dumps(changed)]
+    lines += [json.dumps(r) for r in recs[700:]]
+    folder = tmp_path_factory.mktemp("messy")
+    (folder / "a.jsonl").write_text("\n".join(lines[:900]) + "\n", encoding="utf-8")
+    with gzip.open(folder / "b.data", "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(lines[900:]) + "\n")
+    return [folder / "a.jsonl", folder / "b.data"]
+
+
+@needs_spark
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_generated_works_with_duplicates_and_broken_lines_local_and_as_uris(
+        spark, reg, nm, messy, tmp_path):
+    a = screen_files(messy, registry=reg, name_matcher=nm, threads=1, processes=1)
+    assert a.run["counts"]["works_duplicate"] == 2
+    assert a.run["counts"]["works_skipped"] == 2
+    b = screen_spark(messy, registry=reg, name_matcher=nm, session=spark)
+    assert_same(a, b)
+    assert [s["location"] for s in b.run["data_gaps"]["skipped"]] == ["line 701", "line 703"]
+    # as Spark reads object storage: URIs, compression told by the name, lines counted by Spark
+    plain = tmp_path / "a.jsonl"
+    plain.write_bytes(messy[0].read_bytes())
+    packed = tmp_path / "b.jsonl.gz"
+    packed.write_bytes(messy[1].read_bytes())
+    c = screen_spark([plain.as_uri(), packed.as_uri()], registry=reg, name_matcher=nm,
+                     session=spark)
+    assert [f.row() for f in c.findings] == [f.row() for f in a.findings]
+    assert c.run["counts"] == a.run["counts"]
+    assert [(s["location"], s["reason"]) for s in c.run["data_gaps"]["skipped"]] == [
+        (s["location"], s["reason"]) for s in a.run["data_gaps"]["skipped"]]
+
+
+@needs_spark
+def test_cli_screens_with_the_spark_engine(spark, capsys, tmp_path):
+    """``--engine spark`` on the CLI: the same findings.csv as DuckDB; the run says spark.
+    (The module's session is the active one: the run uses it and leaves it running.)"""
+    from tracker.cli import main
+
+    common = ("--works", str(tracker.demo_works_path()), "--no-progress", "--no-keep-works",
+              "--db", str(tmp_path / "case.db"))
+    for engine in ("duckdb", "spark"):
+        code = main(["screen", *common, "--engine", engine, "-o", str(tmp_path / engine)])
+        assert code == 0, capsys.readouterr().err
+    csv = [(tmp_path / e / "findings.csv").read_bytes() for e in ("duckdb", "spark")]
+    assert csv[0] == csv[1]
+    run = json.loads((tmp_path / "spark" / "run.json").read_text("utf-8"))
+    assert run["engine"] == "spark" and run["counts"]["works_read"] == 71
+    assert not spark.sparkContext._jsc.sc().isStopped()
+
+
+def test_without_pyspark_the_user_is_told_what_to_install(monkeypatch, reg):
+    """Runs whatever is installed: pyspark is hidden from the import system."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyspark" else real(name, *a))
+    why = spark_missing()
+    assert why is not None and "pip install 'tracker[spark]'" in why and "Java 17" in why
+    with pytest.raises(EngineSettingError, match=r"tracker\[spark\]"):
+        choose_engine("spark", subjects=False, topics=False)
+    with pytest.raises(EngineSettingError, match=r"tracker\[spark\]"):
+        screen_spark(tracker.demo_works_path(), registry=reg)
+    assert choose_engine("auto", subjects=False, topics=False, size_bytes=10**12) != "spark"
+
+
+def test_without_java_the_user_is_told_what_to_install(monkeypatch):
+    import shutil
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name in ("pyspark", "pandas", "pyarrow")
+                        else real(name, *a))
+    why = spark_missing()
+    assert why is not None and why.startswith("the spark engine needs Java 17")
+
+
+def test_the_spark_engine_refuses_what_it_does_not_do(reg):
+    with pytest.raises(EngineSettingError, match="topic"):
+        screen_spark(tracker.demo_works_path(), registry=reg,
+                     settings=ScreenSettings(topics=("graphene",)))
+    if MISSING is None:
+        with pytest.raises(EngineSettingError, match="use --engine python"):
+            choose_engine("spark", subjects=True, topics=False)
+
+
+@needs_spark
+def test_parquet_input_same_findings_as_duckdb(spark, reg, nm, tmp_path):
+    import duckdb
+
+    plain = tmp_path / "works.jsonl"
+    plain.write_bytes(gzip.decompress(tracker.demo_works_path().read_bytes()))
+    pq = tmp_path / "works.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_json('{plain}', format='newline_delimited')) "
+                f"TO '{pq}' (FORMAT parquet, ROW_GROUP_SIZE 20000)")
+    con.close()
+    a = screen_files(pq, registry=reg, name_matcher=nm, threads=1, processes=1)
+    b = screen_spark(pq, registry=reg, name_matcher=nm, session=spark)
+    assert a.findings
+    assert_same(a, b)
+
+
+@needs_spark
+def test_a_file_cut_off_is_refused_as_the_python_reader_refuses_it(spark, reg, tmp_path):
+    from tracker.sources.files import TruncatedWorksFile
+
+    data = gzip.decompress(tracker.demo_works_path().read_bytes())
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(data[: len(data) - 500])  # the last line loses its end and its newline
+    with pytest.raises(TruncatedWorksFile, match="cut off mid-record"):
+        screen_spark(cut, registry=reg, session=spark)
+    gz = tmp_path / "cut.jsonl.gz"
+    whole = tracker.demo_works_path().read_bytes()
+    gz.write_bytes(whole[: len(whole) // 2])  # the compressed stream ends early
+    with pytest.raises(TruncatedWorksFile):
+        screen_spark(gz, registry=reg, session=spark)
