@@ -468,3 +468,20 @@ def test_streamed_writers_keep_one_row_at_a_time(demo, tmp_path):
     write_json(gen(), {}, tmp_path / "f.json", max_rows=2)
     doc = json.loads((tmp_path / "f.json").read_text("utf-8"))
     assert doc["findings_total"] == len(demo.findings) and len(doc["findings"]) == 2
+
+
+def test_the_command_line_says_what_the_folder_left_out(tmp_path, capsys, monkeypatch):
+    import tracker.exports as ex
+    from tracker.cli import main
+
+    monkeypatch.setattr(ex, "XLSX_MAX_ROWS", 10)
+    monkeypatch.setattr(ex, "JSON_MAX_ROWS", 5)
+    out_dir = tmp_path / "report"
+    assert main(["demo", "--out", str(out_dir), "--no-progress"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    n = json.loads((out_dir / "run.json").read_text("utf-8"))["counts"]["findings"]
+    assert n > 10
+    assert (f"left out: findings.xlsx: not written: {n:,} findings are more than an Excel "
+            f"sheet holds (10 rows below the header)") in text
+    assert "left out: findings.json: findings.json holds the first 5 findings" in text
+    assert not (out_dir / "findings.xlsx").exists()

@@ -443,7 +443,7 @@ COMPLETE_FILES = ("findings.csv", "findings.jsonl", "findings.parquet")
 
 
 def outputs_plan(n: int, *, parquet: bool = True,
-                 json_max_rows: int = JSON_MAX_ROWS) -> dict[str, Any]:
+                 json_max_rows: int | None = None) -> dict[str, Any]:
     """The ``outputs`` record of a report folder of ``n`` findings: each file to be written
     (``findings`` it holds, ``complete``) and what is left out, with the reason.
 
@@ -458,6 +458,8 @@ def outputs_plan(n: int, *, parquet: bool = True,
     'findings.parquet'
     """
     full = [f for f in COMPLETE_FILES if parquet or f != "findings.parquet"]
+    if json_max_rows is None:
+        json_max_rows = JSON_MAX_ROWS
     files: dict[str, Any] = {f: {"findings": n, "complete": True} for f in full}
     left: list[dict[str, Any]] = []
     if not parquet:
@@ -502,11 +504,12 @@ def left_out(paths: Mapping[str, Path]) -> list[str]:
 
 def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                         max_nodes: int = 5000,
-                        json_max_rows: int = JSON_MAX_ROWS) -> dict[str, Path]:
+                        json_max_rows: int | None = None) -> dict[str, Path]:
     """Write everything a case file needs into ``out_dir``.
 
     Files (:data:`FOLDER_FILES`): findings.csv, findings.jsonl and findings.parquet (every
-    finding; Parquet needs DuckDB), findings.json (the first ``json_max_rows`` findings),
+    finding; Parquet needs DuckDB), findings.json (the first ``json_max_rows`` findings,
+    by default :data:`JSON_MAX_ROWS`),
     findings.xlsx (not written past :data:`XLSX_MAX_ROWS` findings, Excel's row limit),
     run.json, report.html, network.graphml, network.gexf (the flagged network, pruned at
     ``max_nodes`` as :func:`tracker.graph.flagged_network` states).  run.json's ``outputs``
@@ -542,6 +545,8 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     findings: Sequence[Finding] = (result.findings if isinstance(result.findings, Sequence)
                                    else list(result.findings))
     n = len(findings)
+    if json_max_rows is None:
+        json_max_rows = JSON_MAX_ROWS
     plan = outputs_plan(n, parquet=parquet_available(), json_max_rows=json_max_rows)
     run = {**clean_run_record(result.run), "outputs": plan}
     jsonl = out / "findings.jsonl"
