@@ -97,3 +97,19 @@ def test_the_findings_pages_never_load_every_finding(case, monkeypatch):
         assert one.status_code == 200 and fid in one.text
         assert c.get(f"/findings/{fid}?run={rid + 5}").status_code == 404
         assert c.get(f"/api/runs/{rid + 5}/findings").status_code == 404
+
+
+def test_the_network_page_timeline_is_capped_and_says_so(case, monkeypatch):
+    import json
+
+    import tracker.report as report
+
+    path, rid = case
+    monkeypatch.setattr(report, "TIMELINE_MAX_ENTRIES", 4)
+    with TestClient(create_app(path, registry=tracker.load_registry()),
+                    base_url="http://127.0.0.1:8000") as c:
+        page = c.get(f"/network?run={rid}").text
+    assert "The timeline draws the 4 list entries with the most findings, of " in page
+    figs = re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', page, re.S)
+    cats = [json.loads(f)["layout"]["yaxis"].get("categoryarray") for f in figs]
+    assert [len(c) for c in cats if c] == [4]

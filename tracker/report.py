@@ -62,6 +62,7 @@ from tracker.risk import Finding
 
 __all__ = [
     "PLOTLY_BUNDLE",
+    "capped_timeline",
     "network_figure",
     "render_report",
     "safe_json",
@@ -412,6 +413,29 @@ def _timeline_x(text: str) -> tuple[str | None, bool]:
     if len(text) == 4 and text.isdigit():
         return f"{text}-01-01", True
     return None, False
+
+
+def capped_timeline(findings: Iterable[Finding | Mapping[str, Any]],
+                    per_entry: Mapping[str, int] | None = None, *,
+                    max_entries: int | None = None) -> tuple[go.Figure, int, str]:
+    """:func:`timeline_figure` of the ``max_entries`` list entries with the most findings
+    (default :data:`TIMELINE_MAX_ENTRIES`; ties by name): the figure, how many entries it
+    draws, and a sentence saying what it leaves out (``""`` when nothing).
+
+    ``per_entry`` (findings per entry, as :func:`_entry_label` names them) saves a pass when
+    the caller has counted them; ``findings`` is read once more for the figure.
+    """
+    limit = TIMELINE_MAX_ENTRIES if max_entries is None else max_entries
+    items = findings if isinstance(findings, list | tuple) else list(findings)
+    counts = per_entry if per_entry is not None else Counter(_entry_label(f) for f in items)
+    if len(counts) <= limit:
+        return timeline_figure(items), len(counts), ""
+    kept = set(sorted(counts, key=lambda e: (-counts[e], e))[:limit])
+    left = sum(c for e, c in counts.items() if e not in kept)
+    note = (f"The timeline draws the {len(kept):,} list entries with the most findings, of "
+            f"{len(counts):,}: {len(counts) - len(kept):,} entries with {left:,} findings are "
+            f"not drawn.")
+    return timeline_figure(f for f in items if _entry_label(f) in kept), len(kept), note
 
 
 def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figure:
@@ -827,16 +851,9 @@ def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
                 f"{g.graph.get('nodes_total', 0):,} nodes): works with a designation-list "
                 f"finding first, then listed at publication yes, unknown, no, then newest; "
                 f"network.graphml and network.gexf hold the larger network.")
-        kept = set(ov.top_entries(TIMELINE_MAX_ENTRIES))
-        if len(kept) < len(ov.entries):
-            left = sum(c for e, c in ov.entries.items() if e not in kept)
-            leaves_out.append(
-                f"The timeline draws the {len(kept):,} list entries with the most findings, "
-                f"of {len(ov.entries):,}: {len(ov.entries) - len(kept):,} entries with "
-                f"{left:,} findings are not drawn.")
-            tl = timeline_figure(f for f in findings if _entry_label(f) in kept)
-        else:
-            tl = timeline_figure(findings)
+        tl, kept, entry_note = capped_timeline(findings, ov.entries)
+        if entry_note:
+            leaves_out.append(entry_note)
         figures = [{"div": "fig-network", "json": "fig-network-data",
                     "data": Markup(_fig_json(network_figure(g, seed=seed)))},
                    {"div": "fig-timeline", "json": "fig-timeline-data",
@@ -844,7 +861,7 @@ def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
         meta = tl.layout.meta or {}
         drawn = {"note": note, "seed": seed, "undated": int(meta.get("undated", 0)),
                  "binned": bool(meta.get("brief_hover")),
-                 "entries": (len(kept), len(ov.entries))}
+                 "entries": (kept, len(ov.entries))}
         if ov.entries and len(ov.entries) > TOP_ENTRIES:
             leaves_out.append(
                 f"The summary names the {TOP_ENTRIES} list entries with the most findings, "

@@ -446,7 +446,7 @@ def create_app(case: Path, *, token_hash: str | None = None,
         import plotly.io as pio
 
         from tracker.graph import flagged_network
-        from tracker.report import network_figure, safe_json, timeline_figure
+        from tracker.report import capped_timeline, network_figure, safe_json
         from tracker.risk import Finding
 
         with open_store() as st:
@@ -459,10 +459,12 @@ def create_app(case: Path, *, token_hash: str | None = None,
         if findings:
             g, note = flagged_network(SimpleNamespace(findings=findings, works={}, run={},
                                                       subjects={}), max_nodes=400)
+            timeline, _, left = capped_timeline(rows)
+            note = f"{note} {left}".strip()
             figs = [{"div": "fig-network", "json": safe_json(pio.to_json(
                         network_figure(g), validate=False))},
                     {"div": "fig-timeline", "json": safe_json(pio.to_json(
-                        timeline_figure(rows), validate=False))}]
+                        timeline, validate=False))}]
         return page(request, "network.html", run_id=rid, figs=figs, note=note)
 
     @app.get("/plotly.min.js", include_in_schema=False)
