@@ -63,3 +63,20 @@ def test_constant_memory_workbook_from_an_iterator_has_the_same_cells(tmp_path):
     assert got_b == got_a
     assert len(got_b[0]["findings"]) == len(rows) + 1 > 2
     assert got_b[1] is not None and got_b[1].endswith(str(len(rows) + 1))
+
+
+def test_a_sheet_past_the_plain_zip_limit_is_still_written(tmp_path, monkeypatch):
+    """A findings sheet of hundreds of thousands of rows is an XML part over 2 GB: the
+    workbook uses ZIP64 for it (here the limit is lowered so a small sheet passes it)."""
+    import zipfile
+
+    rows = [{"work_id": f"W{i}", "doi": "", "publication_date": "2021-03-04",
+             "listed_on": "", "match_score": 0.5, "is_designation": True, "title": "t" * 50}
+            for i in range(300)]
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 4096)
+    path = write_workbook(iter(rows), COLUMNS, {"counts": {"findings": 300}},
+                          tmp_path / "f.xlsx")
+    monkeypatch.undo()
+    ws = load_workbook(path, read_only=True)["findings"]
+    got = [r[0] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert got == [f"W{i}" for i in range(300)]
