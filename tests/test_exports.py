@@ -485,3 +485,25 @@ def test_the_command_line_says_what_the_folder_left_out(tmp_path, capsys, monkey
             f"sheet holds (10 rows below the header)") in text
     assert "left out: findings.json: findings.json holds the first 5 findings" in text
     assert not (out_dir / "findings.xlsx").exists()
+
+
+def test_a_workbook_that_cannot_be_made_is_left_out_not_the_folder(demo, tmp_path,
+                                                                    monkeypatch):
+    """xlsxwriter refusing the workbook costs findings.xlsx only: the other files are
+    written and run.json says why the workbook is missing."""
+    from xlsxwriter.exceptions import FileSizeError
+
+    import tracker.exports as ex
+
+    def refuse(*a, **k):
+        raise FileSizeError("Filesize would require ZIP64 extensions.")
+
+    monkeypatch.setattr(ex, "_start_xlsx", lambda *a: None)
+    monkeypatch.setattr(ex, "write_workbook", refuse)
+    files = write_report_folder(demo, tmp_path)
+    assert "findings.xlsx" not in files and not (tmp_path / "findings.xlsx").exists()
+    assert {"findings.csv", "findings.jsonl", "report.html", "run.json"} <= set(files)
+    (line,) = [x for x in left_out(files) if x.startswith("findings.xlsx")]
+    assert "FileSizeError" in line and "findings.csv" in line
+    run = json.loads(files["run.json"].read_text("utf-8"))
+    assert "findings.xlsx" not in run["outputs"]["files"]

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from xlsxwriter.exceptions import XlsxWriterException
 
 from tracker.graph import ScreenResultLike, flagged_network, write_network_files
 from tracker.redaction import clean_run_record
@@ -572,7 +573,18 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
             files["network.graphml"], files["network.gexf"] = write_network_files(
                 g, out / "network.graphml", out / "network.gexf")
             if "findings.xlsx" in files:
-                _finish_xlsx(xlsx, jsonl, n, run, out / "findings.xlsx")
+                try:
+                    _finish_xlsx(xlsx, jsonl, n, run, out / "findings.xlsx")
+                except XlsxWriterException as exc:  # the workbook only: the rest stands
+                    del files["findings.xlsx"]
+                    plan["files"].pop("findings.xlsx", None)
+                    (out / "findings.xlsx").unlink(missing_ok=True)
+                    plan["left_out"].append({
+                        "file": "findings.xlsx", "findings_left_out": n,
+                        "reason": f"not written: the workbook could not be made "
+                                  f"({type(exc).__name__}: {exc}); "
+                                  f"{', '.join(f for f in COMPLETE_FILES if f in files)} "
+                                  f"hold every finding"})
         except BaseException:  # an error or Ctrl-C: no helper left running, no rows file
             _abandon_xlsx(xlsx)
             raise
