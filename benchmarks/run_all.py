@@ -11,7 +11,7 @@ works, the registry).  Stages:
             plus a framework's assessor when ``tracker/frameworks.py`` exists)
 ``graph``   the co-author network of every work with <= 100 authors (as arrays,
             ``coauthor_projection``); ``graph_nx``: the same as a networkx Graph
-``report``  the outputs (``write_report_folder``, seven files)
+``report``  the outputs (``write_report_folder``: the report folder's files)
 ``e2e``     all of the above from the file on disk, registry load included
 
 The stages are tracker's.  The compared row is ``e2e``, against two peers a competent user
@@ -482,7 +482,7 @@ def markdown(doc: dict[str, Any]) -> str:
                   "| end to end | seconds | peak (process tree) | findings | "
                   "peer / tracker |", "|---|---:|---:|---:|---:|"]
         t = r["tracker"]["e2e"]
-        lines.append(f"| tracker (seven files) | {_fmt_s(t)} | {_fmt_mb(t)} | "
+        lines.append(f"| tracker (report folder) | {_fmt_s(t)} | {_fmt_mb(t)} | "
                      f"{t.get('findings', '–')} | – |")
         for peer in PEERS:
             b = r["peers"][peer]["e2e"]
@@ -495,7 +495,7 @@ def markdown(doc: dict[str, Any]) -> str:
         if t is not None:
             lines.append(f"| tracker, name matching on (its default) | {_fmt_s(t)} | "
                          f"{_fmt_mb(t)} | {t.get('findings', '–')} | – |")
-        for key, label in (("e2e_engine", "tracker, DuckDB engine (seven files, no co-author "
+        for key, label in (("e2e_engine", "tracker, DuckDB engine (report folder, no co-author "
                             "network)"), ("e2e_engine_names", "tracker, DuckDB engine, name "
                                           "matching on")):
             t = r["tracker"].get(key)

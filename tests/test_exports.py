@@ -23,7 +23,9 @@ from tests.browser.demo import (
     tampered_result,
 )
 from tracker.exports import (
+    FOLDER_FILES,
     findings_schema,
+    left_out,
     neutralise,
     write_csv,
     write_json,
@@ -200,15 +202,16 @@ def test_secrets_never_leave_the_run_record(demo, tmp_path):
     assert find_secrets(json.loads(paths[0].read_text())) == []
 
 
-def test_report_folder_writes_all_seven_files(demo, tmp_path):
+def test_report_folder_writes_all_nine_files(demo, tmp_path):
     r = DemoResult(demo.findings, demo.works, _secret_run(demo), demo.subjects)
     files = write_report_folder(r, tmp_path / "out")
-    assert list(files) == ["findings.csv", "findings.json", "findings.xlsx", "run.json",
-                           "report.html", "network.graphml", "network.gexf"]
+    assert list(files) == ["findings.csv", "findings.jsonl", "findings.parquet",
+                           "findings.json", "findings.xlsx", "run.json", "report.html",
+                           "network.graphml", "network.gexf"]
     for name, p in files.items():
         assert p == tmp_path / "out" / name and p.stat().st_size > 0
         data = p.read_bytes()
-        if p.suffix != ".xlsx":
+        if p.suffix not in (".xlsx", ".parquet"):
             assert SECRET.encode() not in data, name
     g = nx.read_graphml(files["network.graphml"])
     assert g.number_of_nodes() > len(demo.works)
@@ -370,5 +373,137 @@ def test_a_stopped_rerun_leaves_the_previous_folder_as_it_was(demo, formula, tmp
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["notes", "findings.csv", "findings.json", "findings.xlsx", "run.json", "report.html",
-         "network.graphml", "network.gexf"])  # no half-written folder left behind
+        ["notes", *FOLDER_FILES])  # no half-written folder left behind
+
+
+# --------------------------------------------------------------------------- at scale
+
+
+def _jsonl(path):
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+def test_csv_jsonl_and_parquet_hold_every_finding_json_only_the_first(demo, tmp_path):
+    """findings.json is capped (and says so); the three streamed files are complete, in the
+    same order, with the same values; run.json's outputs record tells which is which."""
+    duckdb = pytest.importorskip("duckdb")
+    n = len(demo.findings)
+    files = write_report_folder(demo, tmp_path, json_max_rows=n // 3)
+    rows = [{c: f.row()[c] for c in FINDING_COLUMNS} for f in demo.findings]
+    assert _jsonl(files["findings.jsonl"]) == rows
+    pq = duckdb.sql(f"SELECT * FROM '{files['findings.parquet']}'").fetchall()
+    assert [dict(zip(FINDING_COLUMNS, r, strict=True)) for r in pq] == rows
+    with files["findings.csv"].open(encoding="utf-8") as fh:
+        assert [r[0] for r in csv.reader(fh)][1:] == [r["finding_id"] for r in rows]
+    doc = json.loads(files["findings.json"].read_text("utf-8"))
+    jsonschema.validate(doc, findings_schema(), cls=jsonschema.Draft202012Validator)
+    assert doc["findings"] == rows[: n // 3]
+    assert (doc["complete"], doc["findings_total"]) == (False, n)
+    assert f"first {n // 3:,} of {n:,} findings" in doc["left_out"]
+    assert "findings.parquet hold every finding" in doc["left_out"]
+    run = json.loads(files["run.json"].read_text("utf-8"))
+    out = run["outputs"]
+    assert out["findings"] == n
+    for name in ("findings.csv", "findings.jsonl", "findings.parquet", "findings.xlsx"):
+        assert out["files"][name]["findings"] == n and out["files"][name]["complete"], name
+    assert out["files"]["findings.json"] == {
+        "findings": n // 3, "complete": False, "bytes": files["findings.json"].stat().st_size}
+    assert {name: out["files"][name]["bytes"] for name in files if name != "run.json"} == {
+        name: p.stat().st_size for name, p in files.items() if name != "run.json"}
+    assert [(x["file"], x["findings_left_out"]) for x in out["left_out"]] == [
+        ("findings.json", n - n // 3)]
+    assert left_out(files) == [f"findings.json: {out['left_out'][0]['reason']}"]
+
+
+def test_complete_json_below_the_cap(demo, tmp_path):
+    files = write_report_folder(demo, tmp_path)
+    doc = json.loads(files["findings.json"].read_text("utf-8"))
+    assert len(doc["findings"]) == doc["findings_total"] == len(demo.findings)
+    assert doc["complete"] is True and "left_out" not in doc
+    assert left_out(files) == []
+
+
+def test_no_workbook_past_the_row_limit_and_none_left_from_before(demo, tmp_path,
+                                                                   monkeypatch):
+    """Past Excel's row limit findings.xlsx is not written, run.json says why, and a
+    workbook a previous (smaller) run left in the folder is removed with the rest."""
+    import tracker.exports as ex
+
+    out = tmp_path / "report"
+    write_report_folder(demo, out)
+    assert (out / "findings.xlsx").is_file()
+    n = len(demo.findings)
+    monkeypatch.setattr(ex, "XLSX_MAX_ROWS", n - 1)
+    files = write_report_folder(demo, out)
+    assert "findings.xlsx" not in files and not (out / "findings.xlsx").exists()
+    run = json.loads(files["run.json"].read_text("utf-8"))
+    assert "findings.xlsx" not in run["outputs"]["files"]
+    (skip,) = [x for x in run["outputs"]["left_out"] if x["file"] == "findings.xlsx"]
+    assert skip["findings_left_out"] == n
+    assert f"{n:,} findings are more than an Excel sheet holds" in skip["reason"]
+    assert any(line.startswith("findings.xlsx: not written") for line in left_out(files))
+    assert len(_jsonl(files["findings.jsonl"])) == n
+
+
+def test_no_parquet_without_duckdb_says_so(demo, tmp_path, monkeypatch):
+    import tracker.exports as ex
+
+    monkeypatch.setattr(ex, "parquet_available", lambda: False)
+    files = write_report_folder(demo, tmp_path)
+    assert "findings.parquet" not in files and not (tmp_path / "findings.parquet").exists()
+    (line,) = left_out(files)
+    assert line.startswith("findings.parquet: not written") and "pip install duckdb" in line
+
+
+def test_streamed_writers_keep_one_row_at_a_time(demo, tmp_path):
+    """The writers take a generator (read once, never listed): the folder never builds the
+    rows of every finding at once."""
+    from tracker.exports import write_findings_csv, write_findings_jsonl
+
+    def gen():
+        yield from demo.findings
+
+    assert write_findings_jsonl(gen(), tmp_path / "f.jsonl") == len(demo.findings)
+    assert write_findings_csv(gen(), tmp_path / "f.csv") == len(demo.findings)
+    write_json(gen(), {}, tmp_path / "f.json", max_rows=2)
+    doc = json.loads((tmp_path / "f.json").read_text("utf-8"))
+    assert doc["findings_total"] == len(demo.findings) and len(doc["findings"]) == 2
+
+
+def test_the_command_line_says_what_the_folder_left_out(tmp_path, capsys, monkeypatch):
+    import tracker.exports as ex
+    from tracker.cli import main
+
+    monkeypatch.setattr(ex, "XLSX_MAX_ROWS", 10)
+    monkeypatch.setattr(ex, "JSON_MAX_ROWS", 5)
+    out_dir = tmp_path / "report"
+    assert main(["demo", "--out", str(out_dir), "--no-progress"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    n = json.loads((out_dir / "run.json").read_text("utf-8"))["counts"]["findings"]
+    assert n > 10
+    assert (f"left out: findings.xlsx: not written: {n:,} findings are more than an Excel "
+            f"sheet holds (10 rows below the header)") in text
+    assert "left out: findings.json: findings.json holds the first 5 findings" in text
+    assert not (out_dir / "findings.xlsx").exists()
+
+
+def test_a_workbook_that_cannot_be_made_is_left_out_not_the_folder(demo, tmp_path,
+                                                                    monkeypatch):
+    """xlsxwriter refusing the workbook costs findings.xlsx only: the other files are
+    written and run.json says why the workbook is missing."""
+    from xlsxwriter.exceptions import FileSizeError
+
+    import tracker.exports as ex
+
+    def refuse(*a, **k):
+        raise FileSizeError("Filesize would require ZIP64 extensions.")
+
+    monkeypatch.setattr(ex, "_start_xlsx", lambda *a: None)
+    monkeypatch.setattr(ex, "write_workbook", refuse)
+    files = write_report_folder(demo, tmp_path)
+    assert "findings.xlsx" not in files and not (tmp_path / "findings.xlsx").exists()
+    assert {"findings.csv", "findings.jsonl", "report.html", "run.json"} <= set(files)
+    (line,) = [x for x in left_out(files) if x.startswith("findings.xlsx")]
+    assert "FileSizeError" in line and "findings.csv" in line
+    run = json.loads(files["run.json"].read_text("utf-8"))
+    assert "findings.xlsx" not in run["outputs"]["files"]

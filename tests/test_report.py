@@ -397,3 +397,96 @@ def test_changes_section_says_so_when_nothing_changed():
     assert "No tie is new, gone or changed." in text
     moved = {"diff": {**same["diff"], "gone": ["abc"], "counts": {"gone": 1}}}
     assert "No tie is new, gone or changed." not in _changes(moved, [])
+
+
+# --------------------------------------------------------------------------- at scale
+
+
+def _left_out_items(page: str) -> list[str]:
+    m = re.search(r'<section id="left-out">(.*?)</section>', page, re.S)
+    assert m, "no 'What this page leaves out' section"
+    return [" ".join(re.sub(r"<[^>]+>", "", x).split())
+            for x in re.findall(r"<li>(.*?)</li>", m.group(1), re.S)]
+
+
+def test_the_page_says_what_it_leaves_out_by_its_stated_rules(demo, monkeypatch):
+    import tracker.report as report
+
+    monkeypatch.setattr(report, "TABLE_MAX_ROWS", 7)
+    monkeypatch.setattr(report, "TIMELINE_MAX_ENTRIES", 3)
+    monkeypatch.setattr(report, "TOP_ENTRIES", 2)
+    page = report.render_report(demo, generated_at=FIXED)
+    n = len(demo.findings)
+    per_entry = Counter(f"{f.list_entry_name} · {f.list}" for f in demo.findings)
+    kept = sorted(per_entry, key=lambda e: (-per_entry[e], e))[:3]
+    left = sum(c for e, c in per_entry.items() if e not in kept)
+    items = _left_out_items(page)
+    assert (f"The findings table shows the newest 7 of {n:,} findings (by publication "
+            f"date): {n - 7:,} findings are not in it.") in items
+    assert (f"The timeline draws the 3 list entries with the most findings, of "
+            f"{len(per_entry):,}: {len(per_entry) - 3:,} entries with {left:,} findings are "
+            f"not drawn.") in items
+    assert f"The summary names the 2 list entries with the most findings, of " \
+           f"{len(per_entry):,}." in items
+    # written on its own, the page names the files a report folder adds
+    assert "findings.csv, findings.jsonl and findings.parquet" in page
+    # the safeguard wording stays
+    assert "a flag is evidence for human review, not a" in page
+    assert "Nothing here ranks people." in page
+    # the timeline draws exactly the kept entries, the table the newest rows
+    fig = json.loads(re.search(r'id="fig-timeline-data">(.*?)</script>', page, re.S)
+                     .group(1))
+    assert set(fig["layout"]["yaxis"]["categoryarray"]) == set(kept)
+    newest = sorted((f.row() for f in demo.findings),
+                    key=lambda r: (r["publication_date"], r["work_id"], r["list"]),
+                    reverse=True)[:7]
+    ids = re.findall(r"<td>([0-9a-f]{16,})</td></tr>", page)
+    assert ids == [r["finding_id"] for r in newest]
+
+
+def test_nothing_left_out_says_so_and_the_folder_names_its_files(demo, tmp_path,
+                                                                 monkeypatch):
+    import tracker.exports as ex
+    import tracker.report as report
+
+    monkeypatch.setattr(report, "TABLE_MAX_ROWS", 10**6)
+    monkeypatch.setattr(report, "TIMELINE_MAX_ENTRIES", 10**6)
+    monkeypatch.setattr(report, "TOP_ENTRIES", 10**6)
+    monkeypatch.setattr(ex, "XLSX_MAX_ROWS", 3)
+    files = ex.write_report_folder(demo, tmp_path)
+    page = files["report.html"].read_text("utf-8")
+    text = " ".join(re.sub(r"<[^>]+>", "", page).split())
+    assert "Nothing: every finding is in the table, the network and the timeline." in text
+    assert ("findings.csv, findings.jsonl, findings.parquet, findings.json, next to this "
+            "report, hold every finding.") in text
+    assert (f"findings.xlsx: not written: {len(demo.findings):,} findings are more than an "
+            f"Excel sheet holds") in text
+
+
+def test_report_size_does_not_grow_with_the_findings(tmp_path):
+    """Synthetic works (the benchmark generator): the page's views are capped, so ten times
+    the works give a page not much larger, and the figures stay within their caps."""
+    from tests._paths import OPENALEX
+
+    if not OPENALEX.is_dir():
+        pytest.skip("needs the shared recorded OpenAlex works")
+    gen = pytest.importorskip("benchmarks.generate")
+    import tracker
+    import tracker.report as report
+
+    pool = gen.load_pool(OPENALEX)
+    reg = tracker.load_registry()
+    sizes, results = [], []
+    for n in (400, 4000):
+        res = tracker.screen(
+            (tracker.records.parse_work(w) for w in gen.generate(n, 1, pool)), registry=reg)
+        results.append(res)
+        sizes.append(len(report.render_report(res, generated_at=FIXED).encode()))
+    small, big = results
+    assert len(big.findings) > 5 * len(small.findings) > 0
+    assert sizes[1] < 1.6 * sizes[0], sizes
+    page = report.render_report(big, generated_at=FIXED)
+    fig = json.loads(re.search(r'id="fig-timeline-data">(.*?)</script>', page, re.S)
+                     .group(1))
+    assert len(fig["layout"]["yaxis"]["categoryarray"]) <= report.TIMELINE_MAX_ENTRIES
+    assert page.count("<tr data-list") + page.count("<tr class") <= report.TABLE_MAX_ROWS

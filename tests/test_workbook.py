@@ -33,3 +33,50 @@ def test_cells_are_typed_and_empty_values_left_blank(tmp_path):
     assert second == ["W2", None, None, "not a date", 1, False, "-1 plain"]
     assert ws["G3"].quotePrefix and ws["G3"].data_type == "s"
     assert ws["C2"].number_format == "yyyy-mm-dd" and ws["E2"].number_format == "0.000"
+
+
+def test_constant_memory_workbook_from_an_iterator_has_the_same_cells(tmp_path):
+    """Large workbooks are written row by row from an iterator (each row to disk as it
+    comes): the cells, types, filter range and run sheet are those of the default mode."""
+    import tracker
+    from tracker.exports import write_findings_jsonl
+    from tracker.workbook import jsonl_rows
+
+    res = tracker.screen(tracker.read_works(tracker.demo_works_path()),
+                         registry=tracker.load_registry())
+    rows = [f.row() for f in res.findings]
+    from tracker.risk import FINDING_COLUMNS
+
+    write_findings_jsonl(res.findings, tmp_path / "f.jsonl")
+    a = write_workbook(rows, FINDING_COLUMNS, {"counts": {"findings": len(rows)}},
+                       tmp_path / "a.xlsx", constant_memory=False)
+    b = write_workbook(jsonl_rows(tmp_path / "f.jsonl"), FINDING_COLUMNS,
+                       {"counts": {"findings": len(rows)}}, tmp_path / "b.xlsx")
+
+    def cells(p):
+        wb = load_workbook(p)
+        return ({ws.title: [[(c.value, c.data_type, c.number_format) for c in row]
+                            for row in ws.iter_rows()] for ws in wb.worksheets},
+                wb["findings"].auto_filter.ref)
+
+    got_a, got_b = cells(a), cells(b)
+    assert got_b == got_a
+    assert len(got_b[0]["findings"]) == len(rows) + 1 > 2
+    assert got_b[1] is not None and got_b[1].endswith(str(len(rows) + 1))
+
+
+def test_a_sheet_past_the_plain_zip_limit_is_still_written(tmp_path, monkeypatch):
+    """A findings sheet of hundreds of thousands of rows is an XML part over 2 GB: the
+    workbook uses ZIP64 for it (here the limit is lowered so a small sheet passes it)."""
+    import zipfile
+
+    rows = [{"work_id": f"W{i}", "doi": "", "publication_date": "2021-03-04",
+             "listed_on": "", "match_score": 0.5, "is_designation": True, "title": "t" * 50}
+            for i in range(300)]
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 4096)
+    path = write_workbook(iter(rows), COLUMNS, {"counts": {"findings": 300}},
+                          tmp_path / "f.xlsx")
+    monkeypatch.undo()
+    ws = load_workbook(path, read_only=True)["findings"]
+    got = [r[0] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert got == [f"W{i}" for i in range(300)]

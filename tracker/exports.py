@@ -1,4 +1,5 @@
-"""Exports case systems take: findings as CSV, JSON and XLSX, the run record, the folder.
+"""Exports case systems take: findings as CSV, JSON Lines, Parquet, JSON and XLSX, the run
+record, the folder.
 
 Column order is :data:`tracker.risk.FINDING_COLUMNS` everywhere.  An unknown value is an empty
 string, as in the findings themselves (never a guessed date); in XLSX, a blank cell.
@@ -13,11 +14,21 @@ Safety
   it is written anywhere.
 
 The JSON export follows the JSON Schema in ``tracker/data/findings.schema.json``.
+
+At scale
+--------
+findings.csv and findings.jsonl are written row by row from the findings (nothing held but
+one row), findings.parquet by DuckDB from findings.jsonl in bounded memory; these three
+always hold every finding.  findings.json holds at most :data:`JSON_MAX_ROWS` findings (it is
+one JSON document, read whole by whoever opens it) and says so; findings.xlsx is not written
+past :data:`XLSX_MAX_ROWS` findings (Excel's row limit), and the run record says why
+(``outputs`` in run.json).
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import shutil
@@ -26,32 +37,49 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
+from xlsxwriter.exceptions import XlsxWriterException
 
 from tracker.graph import ScreenResultLike, flagged_network, write_network_files
 from tracker.redaction import clean_run_record
 from tracker.report import write_report
 from tracker.risk import FINDING_COLUMNS, Finding
-from tracker.workbook import FORMULA_START, write_workbook
+from tracker.workbook import CONSTANT_MEMORY_ROWS, FORMULA_START, jsonl_rows, write_workbook
 
 __all__ = [
     "FINDINGS_SCHEMA_VERSION",
+    "FOLDER_FILES",
+    "JSON_MAX_ROWS",
+    "XLSX_MAX_ROWS",
     "findings_schema",
+    "left_out",
     "neutralise",
+    "outputs_plan",
+    "parquet_available",
     "remove_stale_writing_folders",
     "write_csv",
+    "write_findings_csv",
+    "write_findings_jsonl",
+    "write_findings_parquet",
     "write_json",
     "write_report_folder",
     "write_run",
     "write_xlsx",
 ]
 
-FINDINGS_SCHEMA_VERSION = "1.1"
+FINDINGS_SCHEMA_VERSION = "1.2"
+
+#: findings.json in a report folder holds at most this many findings (the first ones, in the
+#: order of findings.csv); findings.csv, findings.jsonl and findings.parquet hold them all.
+JSON_MAX_ROWS = 100_000
+#: Data rows on one Excel sheet: 1,048,576 rows less the header.  A report folder with more
+#: findings has no findings.xlsx (run.json's ``outputs`` says so).
+XLSX_MAX_ROWS = 1_048_575
 
 
 
@@ -76,12 +104,13 @@ def neutralise(cell: Any) -> Any:
     return cell
 
 
-def _rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
-    out = []
-    for f in findings:
-        r = f.row()
-        out.append({c: r.get(c, "") for c in FINDING_COLUMNS})
-    return out
+def _row(f: Finding) -> dict[str, Any]:
+    r = f.row()
+    return {c: r.get(c, "") for c in FINDING_COLUMNS}
+
+
+def _rows(findings: Iterable[Finding]) -> Iterator[dict[str, Any]]:
+    return (_row(f) for f in findings)
 
 
 # --------------------------------------------------------------------------- writers
@@ -99,18 +128,77 @@ def write_csv(findings: Iterable[Finding], path: str | Path) -> Path:
     >>> text.splitlines()[0].split(",")[:3]
     ['finding_id', 'work_id', 'doi']
     """
-    return _csv_rows(_rows(findings), path)
+    write_findings_csv(findings, path)
+    return Path(path)
 
 
-def _csv_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    path = Path(path)
-    with path.open("w", encoding="utf-8", newline="") as fh:
+def write_findings_csv(findings: Iterable[Finding], path: str | Path) -> int:
+    """Write findings.csv row by row (as :func:`write_csv`: one row held at a time); returns
+    how many rows."""
+    n = 0
+    with Path(path).open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(FINDING_COLUMNS)
-        for r in rows:
+        for r in _rows(findings):
             w.writerow([("true" if v else "false") if isinstance(v, bool) else neutralise(v)
                         for v in r.values()])
-    return path
+            n += 1
+    return n
+
+
+def write_findings_jsonl(findings: Iterable[Finding], path: str | Path) -> int:
+    """Write findings.jsonl: one JSON object per finding, the keys of findings.csv in order,
+    exact values (as findings.json: no formula neutralising); row by row.  Returns how many.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_findings_jsonl([], Path(d) / "f.jsonl")
+    0
+    """
+    n = 0
+    with Path(path).open("wb") as fh:
+        for r in _rows(findings):
+            fh.write(orjson.dumps(r, default=str))
+            fh.write(b"\n")
+            n += 1
+    return n
+
+
+#: Parquet column types other than text.
+_PARQUET_TYPES = {"match_score": "DOUBLE", "is_designation": "BOOLEAN"}
+
+
+def parquet_available() -> bool:
+    """True when findings.parquet can be written here (it needs the duckdb package)."""
+    return importlib.util.find_spec("duckdb") is not None
+
+
+def write_findings_parquet(jsonl: str | Path, path: str | Path, *,
+                           memory_limit: str = "1GB") -> Path:
+    """Write findings.parquet (zstd) from a :func:`write_findings_jsonl` file: the columns
+    of findings.csv in order, ``match_score`` a double and ``is_designation`` a boolean,
+    the rest text.  DuckDB streams the file in bounded memory (``memory_limit``).
+
+    Raises
+    ------
+    ImportError
+        The duckdb package is not installed (:func:`parquet_available`).
+    """
+    import duckdb
+
+    cols = ", ".join(f"'{c}': '{_PARQUET_TYPES.get(c, 'VARCHAR')}'" for c in FINDING_COLUMNS)
+    src = str(jsonl).replace("'", "''")
+    dst = str(path).replace("'", "''")
+    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 1})
+    try:
+        con.execute(f"COPY (SELECT * FROM read_json('{src}', format='newline_delimited', "
+                    f"columns={{{cols}}}, maximum_object_size=16777216)) TO '{dst}' "
+                    f"(FORMAT parquet, COMPRESSION zstd)")
+    finally:
+        con.close()
+    return Path(path)
 
 
 def findings_schema() -> dict[str, Any]:
@@ -121,37 +209,50 @@ def findings_schema() -> dict[str, Any]:
 
 
 def write_json(findings: Iterable[Finding], run: Mapping[str, Any] | None,
-               path: str | Path) -> Path:
-    """Write findings.json: ``{"schema", "schema_version", "run", "findings": [...]}``.
+               path: str | Path, *, max_rows: int | None = None) -> Path:
+    """Write findings.json: ``{"schema", "schema_version", "columns", "run", "findings":
+    [...], "findings_total", "complete"}``, row by row.
 
     The layout is the JSON Schema in ``tracker/data/findings.schema.json``; each finding has
     the :data:`~tracker.risk.FINDING_COLUMNS` keys in order; the run record is scrubbed of
     secrets.  Values are exact (no formula neutralising: JSON is data, not a spreadsheet).
+    With ``max_rows``, only the first ``max_rows`` findings are written: ``complete`` is
+    then false, ``findings_total`` counts them all and ``left_out`` says where they are.
 
     Examples
     --------
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
     ...     doc = json.loads(write_json([], {"tool": "tracker"}, Path(d) / "f.json").read_text())
-    >>> doc["schema"], doc["findings"]
-    ('tracker-findings', [])
+    >>> doc["schema"], doc["findings"], doc["complete"]
+    ('tracker-findings', [], True)
     """
-    return _json_rows(_rows(findings), run, path)
-
-
-def _json_rows(rows: list[dict[str, Any]], run: Mapping[str, Any] | None,
-               path: str | Path) -> Path:
     path = Path(path)
-    doc = {
+    head = {
         "schema": "tracker-findings",
         "schema_version": FINDINGS_SCHEMA_VERSION,
         "columns": list(FINDING_COLUMNS),
         "run": clean_run_record(run),
-        "findings": rows,
     }
-    # orjson: about ten times faster than json.dumps(indent=...) at tens of thousands of rows
-    path.write_bytes(orjson.dumps(doc, default=str, option=orjson.OPT_INDENT_2
-                                  | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE))
+    opt = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    text = orjson.dumps(head, default=str, option=opt)
+    written = total = 0
+    with path.open("wb") as fh:
+        fh.write(text[:-2] + b',\n  "findings": [')  # the head without its closing "\n}"
+        for r in _rows(findings):
+            total += 1
+            if max_rows is not None and written >= max_rows:
+                continue
+            # (orjson: about ten times faster than json.dumps(indent=...) at this size)
+            row = orjson.dumps(r, default=str, option=opt).replace(b"\n", b"\n    ")
+            fh.write((b"\n    " if written == 0 else b",\n    ") + row)
+            written += 1
+        tail: dict[str, Any] = {"findings_total": total, "complete": written == total}
+        if written < total:
+            tail["left_out"] = (f"only the first {written:,} of {total:,} findings are in "
+                                f"this file; findings.csv, findings.jsonl and "
+                                f"findings.parquet hold every finding")
+        fh.write((b"\n  ]," if written else b"],") + orjson.dumps(tail, option=opt)[1:] + b"\n")
     return path
 
 
@@ -181,7 +282,9 @@ def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
     >>> wb.sheetnames, wb["run"]["A2"].value, wb["run"]["B2"].value
     (['findings', 'run'], 'counts.findings', 0)
     """
-    return write_workbook(_rows(findings), FINDING_COLUMNS, clean_run_record(run), path)
+    return write_workbook(_rows(findings), FINDING_COLUMNS, clean_run_record(run), path,
+                          constant_memory=(isinstance(findings, Sequence)
+                                           and len(findings) >= CONSTANT_MEMORY_ROWS))
 
 
 #: From this many findings on, findings.xlsx is written by a second process while this one
@@ -189,24 +292,27 @@ def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
 PARALLEL_XLSX_ROWS = 5_000
 
 
-def _start_xlsx(rows: list[dict[str, Any]], run: Mapping[str, Any], path: Path
+def _start_xlsx(jsonl: Path, n: int, run: Mapping[str, Any], path: Path
                 ) -> tuple[subprocess.Popen[bytes], Path] | None:
-    """Start writing findings.xlsx in a second Python process; None when that does not pay
+    """Start writing findings.xlsx in a second Python process, from the rows of
+    findings.jsonl (``jsonl``, already complete; ``n`` rows); None when that does not pay
     (few rows, one core) or cannot be done here.
 
     A fresh interpreter (``python -c``) rather than :mod:`multiprocessing`: ``spawn`` would
     re-run an analyst's unguarded script, and ``fork`` is unsafe under a progress thread or a
-    notebook kernel.  The rows (already free of secrets) go through a private temporary file.
+    notebook kernel.  The run record (already free of secrets) goes through a private
+    temporary file; the process reads the rows one at a time.
     """
-    if len(rows) < PARALLEL_XLSX_ROWS or (os.cpu_count() or 1) < 2 or not sys.executable:
+    if n < PARALLEL_XLSX_ROWS or (os.cpu_count() or 1) < 2 or not sys.executable:
         return None
     fd, name = tempfile.mkstemp(prefix="tracker-xlsx-", suffix=".json")  # mode 0600
     payload = Path(name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(orjson.dumps({"rows": rows, "columns": FINDING_COLUMNS, "run": run,
-                                   "path": str(path)}, default=str,
-                                  option=orjson.OPT_NON_STR_KEYS))
+            fh.write(orjson.dumps({"jsonl": str(jsonl), "columns": FINDING_COLUMNS, "run": run,
+                                   "path": str(path),
+                                   "constant_memory": n >= CONSTANT_MEMORY_ROWS},
+                                  default=str, option=orjson.OPT_NON_STR_KEYS))
         package_root = str(Path(__file__).resolve().parents[1])
         # tracker.workbook imports only xlsxwriter and orjson: this process starts in 0.1 s.
         # Its cyclic garbage collector is off: the passes over the rows and xlsxwriter's
@@ -222,7 +328,7 @@ def _start_xlsx(rows: list[dict[str, Any]], run: Mapping[str, Any], path: Path
 
 
 def _finish_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None,
-                 rows: list[dict[str, Any]], run: Mapping[str, Any], path: Path) -> Path:
+                 jsonl: Path, n: int, run: Mapping[str, Any], path: Path) -> Path:
     """Wait for the second process; if it failed (killed, out of memory, no tracker there),
     write the workbook here, so a finished report folder always holds it."""
     if started is not None:
@@ -233,7 +339,8 @@ def _finish_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None,
             payload.unlink(missing_ok=True)
         if code == 0 and path.is_file():
             return path
-    return write_workbook(rows, FINDING_COLUMNS, run, path)
+    return write_workbook(jsonl_rows(jsonl), FINDING_COLUMNS, run, path,
+                          constant_memory=n >= CONSTANT_MEMORY_ROWS)
 
 
 def _abandon_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None) -> None:
@@ -329,29 +436,106 @@ def remove_stale_writing_folders(out_dir: str | Path) -> list[Path]:
     return removed
 
 
+#: The files of a report folder, in the order :func:`write_report_folder` returns them.
+FOLDER_FILES = ("findings.csv", "findings.jsonl", "findings.parquet", "findings.json",
+                "findings.xlsx", "run.json", "report.html", "network.graphml", "network.gexf")
+#: The files that always hold every finding (findings.parquet where DuckDB is installed).
+COMPLETE_FILES = ("findings.csv", "findings.jsonl", "findings.parquet")
+
+
+def outputs_plan(n: int, *, parquet: bool = True,
+                 json_max_rows: int | None = None) -> dict[str, Any]:
+    """The ``outputs`` record of a report folder of ``n`` findings: each file to be written
+    (``findings`` it holds, ``complete``) and what is left out, with the reason.
+
+    Examples
+    --------
+    >>> plan = outputs_plan(2_000_000)
+    >>> plan["files"]["findings.csv"]
+    {'findings': 2000000, 'complete': True}
+    >>> [(x["file"], x["findings_left_out"]) for x in plan["left_out"]]
+    [('findings.json', 1900000), ('findings.xlsx', 2000000)]
+    >>> outputs_plan(10, parquet=False)["left_out"][0]["file"]
+    'findings.parquet'
+    """
+    full = [f for f in COMPLETE_FILES if parquet or f != "findings.parquet"]
+    if json_max_rows is None:
+        json_max_rows = JSON_MAX_ROWS
+    files: dict[str, Any] = {f: {"findings": n, "complete": True} for f in full}
+    left: list[dict[str, Any]] = []
+    if not parquet:
+        left.append({"file": "findings.parquet", "findings_left_out": n, "reason":
+                     "not written: findings.parquet needs the duckdb package "
+                     "(pip install duckdb); findings.csv and findings.jsonl hold every "
+                     "finding"})
+    held = min(n, json_max_rows)
+    files["findings.json"] = {"findings": held, "complete": held == n}
+    if held < n:
+        left.append({"file": "findings.json", "findings_left_out": n - held, "reason":
+                     f"findings.json holds the first {held:,} findings (one JSON document "
+                     f"is read whole); {', '.join(full)} hold all {n:,}"})
+    if n > XLSX_MAX_ROWS:
+        left.append({"file": "findings.xlsx", "findings_left_out": n, "reason":
+                     f"not written: {n:,} findings are more than an Excel sheet holds "
+                     f"({XLSX_MAX_ROWS:,} rows below the header); {', '.join(full)} hold "
+                     f"every finding"})
+    else:
+        files["findings.xlsx"] = {"findings": n, "complete": True}
+    files["run.json"] = {}
+    files["report.html"] = {"note": (
+        "summary counts over every finding; the findings table, the flagged network and "
+        "the timeline are capped, and the page says what it leaves out")}
+    files["network.graphml"], files["network.gexf"] = {}, {}
+    return {"findings": n, "files": files, "left_out": left}
+
+
+def left_out(paths: Mapping[str, Path]) -> list[str]:
+    """What a report folder (as :func:`write_report_folder` returned it) left out, one line
+    per file, from its run.json (``outputs.left_out``)."""
+    run_json = paths.get("run.json")
+    if run_json is None:
+        return []
+    try:
+        doc = json.loads(Path(run_json).read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [f"{x.get('file')}: {x.get('reason')}"
+            for x in (doc.get("outputs") or {}).get("left_out") or []]
+
+
 def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
-                        max_nodes: int = 5000) -> dict[str, Path]:
+                        max_nodes: int = 5000,
+                        json_max_rows: int | None = None) -> dict[str, Path]:
     """Write everything a case file needs into ``out_dir``.
 
-    Files: findings.csv, findings.json, findings.xlsx, run.json, report.html,
-    network.graphml, network.gexf (the flagged network, pruned at ``max_nodes`` as
-    :func:`tracker.graph.flagged_network` states).  From :data:`PARALLEL_XLSX_ROWS` findings
-    on, findings.xlsx is written by a second Python process meanwhile (the function returns
-    when every file is complete; where that process cannot run, it writes the workbook itself).
-    The flagged network is built once (report.html draws its first works, as
-    :func:`tracker.graph.prune_flagged_network` states) and the run record is scrubbed of
-    secrets once (:func:`tracker.redaction.clean_run_record`) for all the files.
+    Files (:data:`FOLDER_FILES`): findings.csv, findings.jsonl and findings.parquet (every
+    finding; Parquet needs DuckDB), findings.json (the first ``json_max_rows`` findings,
+    by default :data:`JSON_MAX_ROWS`),
+    findings.xlsx (not written past :data:`XLSX_MAX_ROWS` findings, Excel's row limit),
+    run.json, report.html, network.graphml, network.gexf (the flagged network, pruned at
+    ``max_nodes`` as :func:`tracker.graph.flagged_network` states).  run.json's ``outputs``
+    names each file written, how many findings it holds and its size, and each file or part
+    left out with the reason (:func:`outputs_plan`; :func:`left_out` reads it back).
+
+    The finding files are written row by row: findings.jsonl first, then findings.parquet
+    from it (DuckDB, bounded memory); from :data:`PARALLEL_XLSX_ROWS` findings on,
+    findings.xlsx is written by a second Python process from findings.jsonl meanwhile (the
+    function returns when every file is complete; where that process cannot run, it writes
+    the workbook itself).  The flagged network is built once (report.html draws its first
+    works, as :func:`tracker.graph.prune_flagged_network` states) and the run record is
+    scrubbed of secrets once (:func:`tracker.redaction.clean_run_record`) for all the files.
 
     The files are written into a hidden folder inside ``out_dir`` and moved into place only
-    when all seven are complete: a run stopped part-way (an error, Ctrl-C) leaves the
-    previous run's files as they were, never a mixture of two runs.  A hidden folder left by
-    a process that was killed is removed by the next write (see
+    when all are complete: a run stopped part-way (an error, Ctrl-C) leaves the previous
+    run's files as they were, never a mixture of two runs; a file of a previous run that
+    this one does not write (findings.xlsx past the row limit) is removed.  A hidden folder
+    left by a process that was killed is removed by the next write (see
     :func:`remove_stale_writing_folders`).
 
     Returns
     -------
     dict of str to Path
-        File name to path, in the order above.
+        File name to path, in the order above (the files written).
     """
     final = Path(out_dir)
     final.mkdir(parents=True, exist_ok=True)
@@ -359,29 +543,61 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     out = Path(tempfile.mkdtemp(prefix=WRITING_PREFIX, dir=final))
     (out / WRITING_OWNER).write_text(json.dumps(
         {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}), "utf-8")
-    findings: Sequence[Finding] = list(result.findings)
-    run = clean_run_record(result.run)
-    rows = _rows(findings)  # once for the three tables
+    findings: Sequence[Finding] = (result.findings if isinstance(result.findings, Sequence)
+                                   else list(result.findings))
+    n = len(findings)
+    if json_max_rows is None:
+        json_max_rows = JSON_MAX_ROWS
+    plan = outputs_plan(n, parquet=parquet_available(), json_max_rows=json_max_rows)
+    run = {**clean_run_record(result.run), "outputs": plan}
+    jsonl = out / "findings.jsonl"
+    files: dict[str, Path] = {}
     try:
-        xlsx = _start_xlsx(rows, run, out / "findings.xlsx")  # the longest: started first
+        write_findings_jsonl(findings, jsonl)
+        xlsx = (_start_xlsx(jsonl, n, run, out / "findings.xlsx")  # the longest: started first
+                if "findings.xlsx" in plan["files"] else None)
         try:
             g, _note = flagged_network(result, max_nodes=max_nodes)
-            files = {
-                "findings.csv": _csv_rows(rows, out / "findings.csv"),
-                "findings.json": _json_rows(rows, run, out / "findings.json"),
-                "findings.xlsx": out / "findings.xlsx",
-                "run.json": write_run(run, out / "run.json"),
-                "report.html": write_report(result, out, network=g, run=run),
-            }
+            write_findings_csv(findings, out / "findings.csv")
+            files["findings.csv"] = out / "findings.csv"
+            files["findings.jsonl"] = jsonl
+            if "findings.parquet" in plan["files"]:
+                files["findings.parquet"] = write_findings_parquet(
+                    jsonl, out / "findings.parquet")
+            files["findings.json"] = write_json(findings, run, out / "findings.json",
+                                                max_rows=json_max_rows)
+            if "findings.xlsx" in plan["files"]:
+                files["findings.xlsx"] = out / "findings.xlsx"
+            files["run.json"] = out / "run.json"
+            files["report.html"] = write_report(result, out, network=g, run=run)
             files["network.graphml"], files["network.gexf"] = write_network_files(
                 g, out / "network.graphml", out / "network.gexf")
-            _finish_xlsx(xlsx, rows, run, out / "findings.xlsx")
+            if "findings.xlsx" in files:
+                try:
+                    _finish_xlsx(xlsx, jsonl, n, run, out / "findings.xlsx")
+                except XlsxWriterException as exc:  # the workbook only: the rest stands
+                    del files["findings.xlsx"]
+                    plan["files"].pop("findings.xlsx", None)
+                    (out / "findings.xlsx").unlink(missing_ok=True)
+                    plan["left_out"].append({
+                        "file": "findings.xlsx", "findings_left_out": n,
+                        "reason": f"not written: the workbook could not be made "
+                                  f"({type(exc).__name__}: {exc}); "
+                                  f"{', '.join(f for f in COMPLETE_FILES if f in files)} "
+                                  f"hold every finding"})
         except BaseException:  # an error or Ctrl-C: no helper left running, no rows file
             _abandon_xlsx(xlsx)
             raise
+        for name, path in files.items():
+            if name != "run.json":
+                plan["files"][name]["bytes"] = path.stat().st_size
+        write_run(run, out / "run.json")  # last: it records the others' sizes
         for name, path in files.items():  # all complete: into place, each in one step
             os.replace(path, final / name)
             files[name] = final / name
+        for name in FOLDER_FILES:  # a previous run's file this run does not write
+            if name not in files and (final / name).is_file():
+                (final / name).unlink()
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return files

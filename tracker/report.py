@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import json
 import math
 import shlex
@@ -61,6 +62,7 @@ from tracker.risk import Finding
 
 __all__ = [
     "PLOTLY_BUNDLE",
+    "capped_timeline",
     "network_figure",
     "render_report",
     "safe_json",
@@ -106,11 +108,17 @@ _RELATION_TEXT = {"subject": "subject's own", "coauthor": "co-author",
                   "unspecified": "—", "": "—"}
 
 # The HTML table holds at most this many rows (newest first) so report.html stays a few MB at
-# thousands of findings; the report says so, and findings.csv/json/xlsx always hold every row.
+# any number of findings; the report says so, and findings.csv/jsonl/parquet hold every row.
 TABLE_MAX_ROWS = 600
 # Above this many timeline marks (work x list entry), the timeline draws one dot per (list
 # entry, publication year) sized by its number of works, and says so.
 TIMELINE_FULL_HOVER = 1500
+#: The timeline draws at most this many list entries (rows): those with the most findings
+#: (then by name); the page says how many entries and findings it leaves out.  (At 100,000
+#: synthetic works, 2,466 entries made a 4.2 MB figure, taller than a screen can show.)
+TIMELINE_MAX_ENTRIES = 60
+#: The summary's "list entries with the most findings" table shows this many entries.
+TOP_ENTRIES = 20
 
 
 # --------------------------------------------------------------------------- escaping
@@ -190,6 +198,16 @@ def _label(text: object, limit: int = 140) -> str:
 
 def _row(f: Finding | Mapping[str, Any]) -> dict[str, Any]:
     return f.row() if isinstance(f, Finding) else dict(f)
+
+
+def _get(f: Finding | Mapping[str, Any], key: str, default: Any = "") -> Any:
+    """One field of a finding or of a row, without building the whole row."""
+    return getattr(f, key, default) if isinstance(f, Finding) else f.get(key, default)
+
+
+def _entry_label(f: Finding | Mapping[str, Any]) -> str:
+    """A list entry as the timeline names its row: ``entry name · list``."""
+    return f"{_get(f, 'list_entry_name')} · {_get(f, 'list')}"
 
 
 def _layout_positions(g: nx.Graph, seed: int, aspect: float = 2.0) -> dict[Any, Any]:
@@ -380,7 +398,7 @@ def _binned_trace(marks: list[dict[str, Any]], name: str, colour: str) -> go.Sca
         year_only = all(m["year_only"] for m in ms)
         xs.append(f"{year}-07-01")
         ys.append(label)
-        hs.append(str(_chart_text().year_bin(len(ms), year, ms[0]["row"], name)))
+        hs.append(str(_chart_text().year_bin(len(ms), year, _row(ms[0]["src"]), name)))
         sizes.append(min(8 + 3 * math.log2(len(ms)), 30))
         symbols.append("circle-open" if year_only else "circle")
     return go.Scatter(x=xs, y=ys, mode="markers", name=name, hoverinfo="text", hovertext=hs,
@@ -395,6 +413,29 @@ def _timeline_x(text: str) -> tuple[str | None, bool]:
     if len(text) == 4 and text.isdigit():
         return f"{text}-01-01", True
     return None, False
+
+
+def capped_timeline(findings: Iterable[Finding | Mapping[str, Any]],
+                    per_entry: Mapping[str, int] | None = None, *,
+                    max_entries: int | None = None) -> tuple[go.Figure, int, str]:
+    """:func:`timeline_figure` of the ``max_entries`` list entries with the most findings
+    (default :data:`TIMELINE_MAX_ENTRIES`; ties by name): the figure, how many entries it
+    draws, and a sentence saying what it leaves out (``""`` when nothing).
+
+    ``per_entry`` (findings per entry, as :func:`_entry_label` names them) saves a pass when
+    the caller has counted them; ``findings`` is read once more for the figure.
+    """
+    limit = TIMELINE_MAX_ENTRIES if max_entries is None else max_entries
+    items = findings if isinstance(findings, list | tuple) else list(findings)
+    counts = per_entry if per_entry is not None else Counter(_entry_label(f) for f in items)
+    if len(counts) <= limit:
+        return timeline_figure(items), len(counts), ""
+    kept = set(sorted(counts, key=lambda e: (-counts[e], e))[:limit])
+    left = sum(c for e, c in counts.items() if e not in kept)
+    note = (f"The timeline draws the {len(kept):,} list entries with the most findings, of "
+            f"{len(counts):,}: {len(counts) - len(kept):,} entries with {left:,} findings are "
+            f"not drawn.")
+    return timeline_figure(f for f in items if _entry_label(f) in kept), len(kept), note
 
 
 def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figure:
@@ -425,30 +466,36 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
     >>> fig.data[1].x
     ('2020-06-05',)
     """
-    rows = [_row(f) for f in findings]
     entries: dict[str, dict[str, Any]] = {}
     marks: dict[tuple[str, str], dict[str, Any]] = {}
     undated: set[str] = set()
-    for r in rows:
-        label = f"{r.get('list_entry_name', '')} · {r.get('list', '')}"
-        entries.setdefault(label, r)
-        x, year_only = _timeline_x(str(r.get("publication_date") or ""))
+    for f in findings:
+        # each mark keeps its first finding (not a copy of its row): memory grows with the
+        # marks, not with the findings' text
+        label = _entry_label(f)
+        if label not in entries:
+            entries[label] = _row(f)
+        x, year_only = _timeline_x(str(_get(f, "publication_date") or ""))
+        work = str(_get(f, "work_id"))
         if x is None:
-            undated.add(str(r.get("work_id")))
+            undated.add(work)
             continue
-        m = marks.setdefault((str(r.get("work_id")), label), {
-            "x": x, "y": label, "year_only": year_only, "row": r, "authors": []})
-        if r.get("author_name") and r["author_name"] not in m["authors"]:
-            m["authors"].append(r["author_name"])
+        m = marks.get((work, label))
+        if m is None:
+            designated = _get(f, "is_designation", True)
+            m = marks[(work, label)] = {
+                "x": x, "y": label, "year_only": year_only, "src": f, "authors": [],
+                "group": (f"listed at publication: "
+                          f"{_get(f, 'listed_at_publication', 'unknown')}" if designated
+                          else "context list (assessment, not a designation)")}
+        name = _get(f, "author_name")
+        if name and name not in m["authors"]:
+            m["authors"].append(name)
     order = sorted(entries, key=lambda k: (not entries[k].get("is_designation", True),
                                            str(entries[k].get("listed_on") or "9999"), k))
     groups: dict[str, list[dict[str, Any]]] = {}
     for m in marks.values():
-        r = m["row"]
-        key = (f"listed at publication: {r.get('listed_at_publication', 'unknown')}"
-               if r.get("is_designation", True) else "context list (assessment, not a "
-                                                     "designation)")
-        groups.setdefault(key, []).append(m)
+        groups.setdefault(m["group"], []).append(m)
     traces: list[go.Scatter] = []
     brief = len(marks) > TIMELINE_FULL_HOVER
     for key in sorted(groups, key=lambda k: ("context" in k, k)):
@@ -457,7 +504,7 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
                   else _LISTED_COLOURS.get(key.rsplit(" ", 1)[-1], "#6b6b6b"))
 
         def hover(m: dict[str, Any]) -> str:
-            r = m["row"]
+            r = _row(m["src"])
             who = ", ".join(m["authors"][:4]) + (" …" if len(m["authors"]) > 4 else "")
             when = (f"{r.get('publication_date')} (year only; drawn on 1 January)"
                     if m["year_only"] else str(r.get("publication_date")))
@@ -529,7 +576,69 @@ def _static(name: str) -> Markup:
     return Markup(resources.files("tracker").joinpath(f"templates/{name}").read_text("utf-8"))
 
 
-def _gap_items(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+class _Overview:
+    """Counts over every finding, gathered in one pass (:meth:`add`, one row at a time): what
+    the summary, the data gaps, the filters and the "leaves out" block need, without keeping
+    the findings' rows."""
+
+    def __init__(self, wanted: Iterable[str] = ()) -> None:
+        self.n = 0
+        self.works: set[str] = set()
+        self.designation = 0
+        self.ties: dict[tuple[str, str, str], bool] = {}
+        self.by_list: Counter[tuple[str, bool]] = Counter()
+        self.status: Counter[str] = Counter()
+        self.listed: Counter[str] = Counter()
+        self.unknown_listing = 0
+        self.unknown_at = 0
+        self.options: dict[str, set[str]] = {
+            k: set() for k in ("list", "listed_at_publication", "review_status")}
+        self.entries: Counter[str] = Counter()
+        self.entry_rows: dict[str, dict[str, Any]] = {}
+        self.wanted = set(wanted)
+        self.by_id: dict[str, dict[str, Any]] = {}
+
+    def add(self, r: dict[str, Any]) -> dict[str, Any]:
+        self.n += 1
+        self.works.add(str(r.get("work_id")))
+        designated = bool(r.get("is_designation", True))
+        self.designation += designated
+        key = (str(r.get("work_id")), str(r.get("author_id") or r.get("author_name")),
+               str(r.get("institution_id") or r.get("institution_ror")
+                   or r.get("list_entry_name")))
+        self.ties[key] = self.ties.get(key, False) or designated
+        self.by_list[(str(r.get("list")), designated)] += 1
+        self.status[str(r.get("review_status") or "unreviewed")] += 1
+        self.listed[str(r.get("listed_at_publication"))] += 1
+        self.unknown_listing += not r.get("listed_on")
+        self.unknown_at += r.get("listed_at_publication") == "unknown"
+        for k, values in self.options.items():
+            values.add(str(r.get(k) or ""))
+        label = _entry_label(r)
+        self.entries[label] += 1
+        if label not in self.entry_rows:
+            self.entry_rows[label] = {k: r.get(k) for k in (
+                "list", "list_entry_name", "is_designation", "listed_on", "removed_on")}
+        if self.wanted and str(r.get("finding_id")) in self.wanted:
+            self.by_id[str(r.get("finding_id"))] = r
+        return r
+
+    def context_only_ties(self) -> int:
+        """(work, author, institution) ties whose every finding is on a context list."""
+        return sum(1 for designated in self.ties.values() if not designated)
+
+    def top_entries(self, k: int) -> list[str]:
+        """The ``k`` list entries with the most findings (then by name): entries of lists
+        (institutions), never people."""
+        return sorted(self.entries, key=lambda e: (-self.entries[e], e))[:k]
+
+
+def _newest_first(r: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The table's order (with ``reverse``): newest publication date, then work, list."""
+    return (str(r.get("publication_date") or ""), str(r.get("work_id")), str(r.get("list")))
+
+
+def _gap_items(run: Mapping[str, Any], ov: _Overview) -> list[dict[str, Any]]:
     """The data gaps in words: ``label``, ``value`` and how to show it (``style``)."""
     items: list[dict[str, Any]] = []
     gaps = run.get("data_gaps") or {}
@@ -553,44 +662,27 @@ def _gap_items(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[dict[
                               "style": "plain"})
             else:
                 items.append({"label": label, "value": value, "style": "bold"})
-    unknown_listing = sum(1 for r in rows if not r.get("listed_on"))
-    unknown_at = sum(1 for r in rows if r.get("listed_at_publication") == "unknown")
     items.append({"label": "findings whose listing date no source gives",
-                  "value": unknown_listing, "style": "count"})
+                  "value": ov.unknown_listing, "style": "count"})
     items.append({"label": "findings whose listing status at publication is unknown",
-                  "value": unknown_at, "style": "count"})
+                  "value": ov.unknown_at, "style": "count"})
     return items
 
 
-def _context_only_ties(rows: list[dict[str, Any]]) -> int:
-    """(work, author, institution) ties whose every finding is on a context list."""
-    ties: dict[tuple[str, str, str], bool] = {}
-    for r in rows:
-        key = (str(r.get("work_id")), str(r.get("author_id") or r.get("author_name")),
-               str(r.get("institution_id") or r.get("institution_ror")
-                   or r.get("list_entry_name")))
-        ties[key] = ties.get(key, False) or bool(r.get("is_designation", True))
-    return sum(1 for designated in ties.values() if not designated)
-
-
 def _summary(result: ScreenResultLike, run: Mapping[str, Any],
-             rows: list[dict[str, Any]]) -> dict[str, Any]:
+             ov: _Overview) -> dict[str, Any]:
     counts = run.get("counts") or {}
     cards = [
         (counts.get("works_read", len(result.works)), "works read"),
         (counts.get("works_skipped", 0), "records skipped"),
         (counts.get("authorships", "—"), "authorships screened"),
-        (len(rows), "findings (ties to review)"),
-        (len({r["work_id"] for r in rows}), "works with a finding"),
-        (sum(1 for r in rows if r.get("is_designation", True)),
-         "findings on designation lists"),
-        (sum(1 for r in rows if not r.get("is_designation", True)),
-         "findings on context lists (assessments)"),
-        (_context_only_ties(rows), "ties flagged by context lists only"),
+        (ov.n, "findings (ties to review)"),
+        (len(ov.works), "works with a finding"),
+        (ov.designation, "findings on designation lists"),
+        (ov.n - ov.designation, "findings on context lists (assessments)"),
+        (ov.context_only_ties(), "ties flagged by context lists only"),
     ]
-    by_list = Counter((str(r.get("list")), bool(r.get("is_designation", True))) for r in rows)
-    status = Counter(str(r.get("review_status") or "unreviewed") for r in rows)
-    listed = Counter(str(r.get("listed_at_publication")) for r in rows)
+    by_list, status, listed = ov.by_list, ov.status, ov.listed
     specs = subject_specs(result.subjects) or subject_specs(
         {"items": run.get("subjects")} if isinstance(run.get("subjects"), list)
         else run.get("subjects"))
@@ -601,6 +693,8 @@ def _summary(result: ScreenResultLike, run: Mapping[str, Any],
         "by_listed": [(k, listed[k]) for k in ("yes", "unknown", "no") if listed.get(k)],
         "subjects": [{"kind": kind, "ids": [(labels.get(i, i), i) for i in ids[:50]],
                       "more": max(len(ids) - 50, 0)} for kind, ids, labels in specs],
+        "top_entries": [(ov.entry_rows[e], ov.entries[e]) for e in ov.top_entries(TOP_ENTRIES)],
+        "entries_total": len(ov.entries),
     }
 
 
@@ -610,7 +704,18 @@ _CHANGE_FIELDS = {"listed_at_publication": "listed at publication", "outcome": "
                   "list_editions": "list editions", "listed_on": "listing date"}
 
 
-def _changes(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _wanted_ids(run: Mapping[str, Any]) -> list[str]:
+    """The finding IDs whose rows the "changes" section shows (new and changed ties)."""
+    d = run.get("diff")
+    if not isinstance(d, Mapping):
+        return []
+    return ([str(x) for x in (d.get("new") or [])[:CHANGES_MAX_ROWS]]
+            + [str(ch.get("finding_id")) for ch in (d.get("changed_fields") or [])
+               [:CHANGES_MAX_ROWS] if isinstance(ch, Mapping)])
+
+
+def _changes(run: Mapping[str, Any], by_id: Mapping[str, dict[str, Any]]
+             ) -> dict[str, Any] | None:
     """The "changes since the previous run" section, from the run record's ``diff`` (set when
     the run is kept in a case file; absent otherwise, and then no section)."""
     d = run.get("diff")
@@ -624,7 +729,6 @@ def _changes(run: Mapping[str, Any], rows: list[dict[str, Any]]) -> dict[str, An
     before, after = reg.get("before"), reg.get("after")
     lists = ({"before": before, "after": after, "added": added, "dropped": dropped}
              if added or dropped or (before and after and before != after) else None)
-    by_id = {str(r.get("finding_id")): r for r in rows}
     new_ids = [str(x) for x in d.get("new") or []]
     looked = set(d.get("changed_since_review") or [])
     changed = list(d.get("changed_fields") or [])
@@ -660,12 +764,28 @@ _TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _table(rows: list[dict[str, Any]], ov: _Overview) -> dict[str, Any]:
     return {
-        "columns": _TABLE_COLUMNS, "rows": rows[:TABLE_MAX_ROWS], "total": len(rows),
-        "options": {key: sorted({str(r.get(key) or "") for r in rows})
-                    for key in ("list", "listed_at_publication", "review_status")},
+        "columns": _TABLE_COLUMNS, "rows": rows, "total": ov.n,
+        "options": {key: sorted(values) for key, values in ov.options.items()},
     }
+
+
+def _files_note(run: Mapping[str, Any]) -> dict[str, Any]:
+    """Which files beside the report hold the full data, from the run record's ``outputs``
+    (set by :func:`tracker.exports.write_report_folder`)."""
+    outputs = run.get("outputs")
+    if not isinstance(outputs, Mapping):
+        return {"complete": [], "partial": [], "left_out": [], "known": False}
+    files = outputs.get("files") or {}
+    return {"known": True,
+            "complete": [f for f, d in files.items()
+                         if isinstance(d, Mapping) and d.get("complete") and "findings" in d],
+            "partial": [(f, d.get("findings")) for f, d in files.items()
+                        if isinstance(d, Mapping) and d.get("complete") is False
+                        and "findings" in d],
+            "left_out": [(str(x.get("file")), str(x.get("reason")))
+                         for x in outputs.get("left_out") or [] if isinstance(x, Mapping)]}
 
 
 def _plain(value: Any) -> str:
@@ -705,25 +825,56 @@ def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
         raise ValueError("max_network_nodes must be between 3 and 2000: a larger network is "
                          "unreadable in a browser (open network.graphml in Gephi instead)")
     record = clean_run_record(result.run if run is None else run)
-    rows = sorted((f.row() for f in result.findings),
-                  key=lambda r: (str(r.get("publication_date") or ""), str(r.get("work_id")),
-                                 str(r.get("list"))), reverse=True)
+    findings = result.findings
+    # one pass over every finding: the counts, and the newest rows for the table (only
+    # those rows are kept: heapq.nlargest is sorted(..., reverse=True)[:n], stably)
+    ov = _Overview(_wanted_ids(record))
+    rows = heapq.nlargest(TABLE_MAX_ROWS, (ov.add(_row(f)) for f in findings),
+                          key=_newest_first)
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     figures: list[dict[str, Any]] = []
     drawn: dict[str, Any] | None = None
-    if rows:
+    leaves_out: list[str] = []
+    if ov.n > len(rows):
+        leaves_out.append(
+            f"The findings table shows the newest {len(rows):,} of {ov.n:,} findings (by "
+            f"publication date): {ov.n - len(rows):,} findings are not in it.")
+    if ov.n:
         if network is None:
             g, note = flagged_network(result, max_nodes=max_network_nodes)
         else:
             g, note = prune_flagged_network(network, result, max_network_nodes)
-        tl = timeline_figure(rows)
+        if g.graph.get("pruned"):
+            leaves_out.append(
+                f"The network draws {g.graph.get('works_shown', 0):,} of "
+                f"{g.graph.get('works_flagged', 0):,} flagged works ({len(g):,} of "
+                f"{g.graph.get('nodes_total', 0):,} nodes): works with a designation-list "
+                f"finding first, then listed at publication yes, unknown, no, then newest; "
+                f"network.graphml and network.gexf hold the larger network.")
+        tl, kept, entry_note = capped_timeline(findings, ov.entries)
+        if entry_note:
+            leaves_out.append(entry_note)
         figures = [{"div": "fig-network", "json": "fig-network-data",
                     "data": Markup(_fig_json(network_figure(g, seed=seed)))},
                    {"div": "fig-timeline", "json": "fig-timeline-data",
                     "data": Markup(_fig_json(tl))}]
         meta = tl.layout.meta or {}
         drawn = {"note": note, "seed": seed, "undated": int(meta.get("undated", 0)),
-                 "binned": bool(meta.get("brief_hover"))}
+                 "binned": bool(meta.get("brief_hover")),
+                 "entries": (kept, len(ov.entries))}
+        if ov.entries and len(ov.entries) > TOP_ENTRIES:
+            leaves_out.append(
+                f"The summary names the {TOP_ENTRIES} list entries with the most findings, "
+                f"of {len(ov.entries):,}.")
+    changes = _changes(record, ov.by_id)
+    if changes and not changes.get("first"):
+        for what, shown, total in (("new", len(changes["new"]), changes["new_total"]),
+                                   ("changed", len(changes["changed"]),
+                                    changes["changed_total"]),
+                                   ("gone", len(changes["gone"]), changes["gone_total"])):
+            if total > shown:
+                leaves_out.append(f"The changes since the previous run list {shown:,} of "
+                                  f"{total:,} {what} ties (run.json's diff has them all).")
     plotly_js, app_js = _plotly_js(), _static("report.js")
     csp = ("default-src 'none'; script-src " + _csp_hash(plotly_js) + " "
            + _csp_hash(app_js) + "; style-src 'unsafe-inline'; img-src data: blob:; "
@@ -732,8 +883,9 @@ def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
     return _templates().get_template("report.html.j2").render(
         csp=csp, css=_static("report.css"), when=when,
         version=f"{record.get('tool', 'tracker')} {record.get('version', 'unknown')}",
-        rows=rows, gaps=_gap_items(record, rows), summary=_summary(result, record, rows),
-        changes=_changes(record, rows), network=drawn, table=_table(rows),
+        rows=ov.n, gaps=_gap_items(record, ov), summary=_summary(result, record, ov),
+        changes=changes, network=drawn, table=_table(rows, ov),
+        leaves_out=leaves_out, files=_files_note(record),
         relation_text=_RELATION_TEXT, method=_method(record), plotly=PLOTLY_BUNDLE,
         figures=figures,
         figures_index=Markup(safe_json([{"div": f["div"], "json": f["json"],

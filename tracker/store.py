@@ -269,6 +269,10 @@ class ReviewConflictError(StoreError):
         self.conflicts = conflicts
 
 
+def _py_lower(value: object) -> str | None:
+    return None if value is None else str(value).lower()
+
+
 def default_db_path() -> Path:
     """``$TRACKER_HOME/tracker.db``, else ``~/.local/share/tracker/tracker.db`` (see
     :mod:`tracker.home`)."""
@@ -338,6 +342,8 @@ class Store:
             if new:  # the case file names people: readable by its owner only
                 os.chmod(self.path, 0o600)
             self._db.row_factory = sqlite3.Row
+            # text matching as Python's str.lower() (SQLite's lower() knows ASCII only)
+            self._db.create_function("py_lower", 1, _py_lower, deterministic=True)
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA busy_timeout = 5000")
@@ -585,6 +591,78 @@ class Store:
             row["review_version"] = rev["version"] if rev else 0
             out.append(row)
         return out
+
+    def _with_review(self, text: str, rev: Any) -> dict[str, Any]:
+        row: dict[str, Any] = json.loads(text)
+        row["review_status"] = rev["status"] if rev and rev["status"] else "unreviewed"
+        row["review_reason"] = rev["reason"] if rev and rev["status"] else ""
+        row["reviewer"] = rev["reviewer"] if rev and rev["status"] else ""
+        row["review_version"] = rev["version"] if rev and rev["status"] else 0
+        return row
+
+    @_guarded
+    def findings_where(self, run_id: int, where: str = "", params: Sequence[Any] = (), *,
+                       order: str = "f.rowid", limit: int | None = None, offset: int = 0
+                       ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a run's findings, filtered, ordered and cut in SQL (never the whole
+        run in memory): the rows (as :meth:`findings` gives them) and how many match.
+
+        ``where`` and ``order`` are SQL over ``f.row`` (the finding's JSON, read with
+        ``json_extract``), ``f.finding_id`` and ``review_status`` (the latest decision,
+        ``unreviewed`` if none); ``py_lower(text)`` is Python's ``str.lower``.  They are
+        written by tracker's own code (:meth:`tracker.web.findings.FindingQuery.sql`), the
+        values always bound as ``params``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, tracker
+        >>> res = tracker.screen(tracker.read_works(tracker.demo_works_path()),
+        ...                      registry=tracker.load_registry())
+        >>> with tempfile.TemporaryDirectory() as d, Store(pathlib.Path(d) / "t.db") as s:
+        ...     rid = s.record_run(res)
+        ...     rows, total = s.findings_where(
+        ...         rid, "json_extract(f.row, '$.list') = ?", ["BIS_ENTITY_LIST"], limit=3)
+        >>> len(rows), total == sum(f.list == "BIS_ENTITY_LIST" for f in res.findings)
+        (3, True)
+        """
+        if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+            raise StoreError(f"no run {run_id} in {self.path}")
+        base = (" FROM findings f LEFT JOIN (SELECT r.finding_id, r.status, r.reason,"
+                " r.reviewer, r.version FROM reviews r JOIN (SELECT finding_id, max(id) AS id"
+                " FROM reviews GROUP BY finding_id) m ON r.id = m.id) l"
+                " ON l.finding_id = f.finding_id WHERE f.run_id = ?"
+                + (f" AND ({where})" if where else ""))
+        base = base.replace("review_status", "coalesce(l.status, 'unreviewed')")
+        order = order.replace("review_status", "coalesce(l.status, 'unreviewed')")
+        args = [run_id, *params]
+        total = int(self._db.execute("SELECT count(*)" + base, args).fetchone()[0])
+        page = ("SELECT f.row, l.status, l.reason, l.reviewer, l.version" + base
+                + f" ORDER BY {order}" + (" LIMIT ? OFFSET ?" if limit is not None else ""))
+        got = self._db.execute(page, args + ([limit, max(offset, 0)] if limit is not None
+                                             else []))
+        return [self._with_review(r["row"], r) for r in got], total
+
+    @_guarded
+    def findings_count(self, run_id: int) -> int:
+        """How many findings a run has."""
+        row = self._db.execute("SELECT count(*) FROM findings WHERE run_id = ?",
+                               (run_id,)).fetchone()
+        return int(row[0])
+
+    @_guarded
+    def finding(self, run_id: int, finding_id: str) -> dict[str, Any] | None:
+        """One finding of a run (as :meth:`findings` gives it), or None."""
+        r = self._db.execute("SELECT row FROM findings WHERE run_id = ? AND finding_id = ?",
+                             (run_id, finding_id)).fetchone()
+        return None if r is None else self._with_review(r["row"], self.review_of(finding_id))
+
+    @_guarded
+    def finding_values(self, run_id: int, exprs: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The distinct combinations of SQL expressions over ``f.row`` in a run (for a
+        filter's choices), in one pass."""
+        cols = ", ".join(exprs)
+        return [tuple(r) for r in self._db.execute(
+            f"SELECT DISTINCT {cols} FROM findings f WHERE f.run_id = ?", (run_id,))]
 
     @_guarded
     def previous_comparable_run(self, result: ScreenResult, *,

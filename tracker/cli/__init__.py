@@ -93,6 +93,11 @@ def _summary(done: RunOutcome) -> None:
         f"{gaps['entries_without_listing_date']:,} list entries without a listing date")
     if "report.html" in paths:
         out.print(f"report: {paths['report.html']}", soft_wrap=True, markup=False)
+    if paths:
+        from tracker.exports import left_out
+
+        for line in left_out(paths):  # e.g. no findings.xlsx past Excel's row limit
+            out.print(f"left out: {line}", soft_wrap=True, markup=False)
 
 
 def _parse_lookback(value: str | None) -> int | None:

@@ -4,14 +4,12 @@ At a million findings the report folder's one-piece files stop working: findings
 gigabytes, and a workbook cannot hold more than 1,048,576 rows on a sheet.  These writers
 stream:
 
-- :func:`write_findings_jsonl`: one JSON object per line, the columns of findings.csv;
-- :func:`write_findings_csv`: findings.csv row by row (formulas neutralised, as
-  :func:`tracker.exports.write_csv` writes it);
-- :func:`write_findings_parquet`: Parquet (zstd), typed columns, written by DuckDB from the
-  JSON Lines file;
-- :func:`write_findings_xlsx`: the workbook split across sheets of at most
+- :func:`write_findings_jsonl`, :func:`write_findings_csv`, :func:`write_findings_parquet`:
+  those of :mod:`tracker.exports` (the report folder writes its findings with them);
+- :func:`write_findings_xlsx`: a plain workbook split across sheets of at most
   :data:`XLSX_MAX_ROWS` rows each, or not written (:class:`WorkbookTooLarge`) past
-  :data:`XLSX_MAX_SHEETS` sheets.
+  :data:`XLSX_MAX_SHEETS` sheets.  (The report folder does not split: past Excel's row
+  limit it writes no findings.xlsx and says so in run.json.)
 
 Examples
 --------
@@ -29,76 +27,28 @@ Examples
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from pathlib import Path
 
-import orjson
-
-from tracker.exports import neutralise
+from tracker.exports import (
+    XLSX_MAX_ROWS,
+    _row,
+    neutralise,
+    write_findings_csv,
+    write_findings_jsonl,
+    write_findings_parquet,
+)
 from tracker.risk import FINDING_COLUMNS, Finding
 
 __all__ = ["XLSX_MAX_ROWS", "XLSX_MAX_SHEETS", "WorkbookTooLarge", "write_findings_csv",
            "write_findings_jsonl", "write_findings_parquet", "write_findings_xlsx"]
 
-#: Data rows on one sheet: Excel's 1,048,576 rows less the header.
-XLSX_MAX_ROWS = 1_048_575
 #: Sheets a split workbook may have before it is not written at all.
 XLSX_MAX_SHEETS = 4
-
-_TYPES = {"match_score": "DOUBLE", "is_designation": "BOOLEAN"}
 
 
 class WorkbookTooLarge(ValueError):
     """More findings than a workbook can usefully hold: use findings.parquet or CSV."""
-
-
-def _row(f: Finding) -> dict[str, object]:
-    r = f.row()
-    return {c: r.get(c, "") for c in FINDING_COLUMNS}
-
-
-def write_findings_jsonl(findings: Iterable[Finding], path: str | Path) -> int:
-    """Write one JSON object per finding (the columns of findings.csv); returns how many."""
-    n = 0
-    with Path(path).open("wb") as fh:
-        for f in findings:
-            fh.write(orjson.dumps(_row(f)))
-            fh.write(b"\n")
-            n += 1
-    return n
-
-
-def write_findings_csv(findings: Iterable[Finding], path: str | Path) -> int:
-    """Write findings.csv row by row, as :func:`tracker.exports.write_csv` writes it;
-    returns how many rows."""
-    n = 0
-    with Path(path).open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(FINDING_COLUMNS)
-        for f in findings:
-            w.writerow([("true" if v else "false") if isinstance(v, bool) else neutralise(v)
-                        for v in _row(f).values()])
-            n += 1
-    return n
-
-
-def write_findings_parquet(jsonl: str | Path, path: str | Path, *,
-                           memory_limit: str = "1GB") -> Path:
-    """Write Parquet (zstd) from a :func:`write_findings_jsonl` file, typed columns in the
-    order of findings.csv, by DuckDB in bounded memory."""
-    import duckdb
-
-    cols = ", ".join(f"'{c}': '{_TYPES.get(c, 'VARCHAR')}'" for c in FINDING_COLUMNS)
-    src = str(jsonl).replace("'", "''")
-    dst = str(path).replace("'", "''")
-    con = duckdb.connect(config={"memory_limit": memory_limit})
-    try:
-        con.execute(f"COPY (SELECT * FROM read_json('{src}', format='newline_delimited', "
-                    f"columns={{{cols}}})) TO '{dst}' (FORMAT parquet, COMPRESSION zstd)")
-    finally:
-        con.close()
-    return Path(path)
 
 
 def write_findings_xlsx(findings: Iterable[Finding], n: int, path: str | Path) -> list[str]:

@@ -257,24 +257,17 @@ def create_app(case: Path, *, token_hash: str | None = None,
                                      "`tracker screen` first")
         return latest
 
-    def finding_rows(st: Store, fid: str, run: int | None
-                     ) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
-        """The run, the finding's row and the run's rows (the latest run that has it)."""
+    def finding_row(st: Store, fid: str, run: int | None) -> tuple[int, dict[str, Any]]:
+        """The run and the finding's row (the latest run that has it), looked up by key."""
         rid = run_or_latest(st, run)
         for cand in ([rid] if run is not None else
                      [r["id"] for r in reversed(st.runs())]):
-            try:
-                rows = st.findings(cand)
-            except StoreError as exc:
-                raise HTTPException(404, str(exc)) from None
-            for r in rows:
-                if r["finding_id"] == fid:
-                    return cand, r, rows
+            if run is not None and not any(r["id"] == cand for r in st.runs()):
+                raise HTTPException(404, f"no run {cand} in the case file")
+            row = st.finding(cand, fid)
+            if row is not None:
+                return cand, row
         raise HTTPException(404, f"no finding {fid} in the case file")
-
-    def finding_row(st: Store, fid: str, run: int | None) -> tuple[int, dict[str, Any]]:
-        rid, row, _ = finding_rows(st, fid, run)
-        return rid, row
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -363,15 +356,19 @@ def create_app(case: Path, *, token_hash: str | None = None,
         q = FindingQuery.from_params(dict(request.query_params))
         with open_store() as st:
             rid = run_or_latest(st, run)
-            rows = st.findings(rid)
-        got = q.page_of(rows)
-        options = {k: sorted({str(r.get(f) or "") for r in rows} - {""}) for k, f in (
-            ("list", "list"), ("listed", "listed_at_publication"), ("relation", "relation"),
-            ("confidence", "confidence"))}
-        options["outcome"] = sorted({outcome_kind(str(r.get("outcome"))) for r in rows} - {""})
+            try:  # one page, filtered and sorted by the case file: never every finding
+                got = q.page_in(st, rid)
+            except StoreError as exc:
+                raise HTTPException(404, str(exc)) from None
+            total_run = st.findings_count(rid)
+            keys = ("list", "listed_at_publication", "relation", "confidence", "outcome")
+            seen = st.finding_values(rid, [f"json_extract(f.row, '$.{k}')" for k in keys])
+        options = {name: sorted({str(v[i] or "") for v in seen} - {""}) for i, name in
+                   enumerate(("list", "listed", "relation", "confidence"))}
+        options["outcome"] = sorted({outcome_kind(str(v[4] or "")) for v in seen} - {""})
         options["status"] = list(REVIEW_STATUSES)
         return page(request, "findings.html", run_id=rid, q=q, result=got, options=options,
-                    sorts=SORTS, filters=FILTERS, total_run=len(rows),
+                    sorts=SORTS, filters=FILTERS, total_run=total_run,
                     statuses=WEB_STATUSES, base_params=q.params(page=1),
                     link=lambda **kw: "/findings?" + urlencode({"run": rid, **q.params(**kw)}))
 
@@ -379,11 +376,12 @@ def create_app(case: Path, *, token_hash: str | None = None,
     def finding_page(request: Request, fid: str, run: int | None = None,
                      msg: str = "") -> Response:
         with open_store() as st:
-            rid, row, rows = finding_rows(st, fid, run)
+            rid, row = finding_row(st, fid, run)
             history = st.review_history(fid)
-        same_work = sorted((r for r in rows if r["work_id"] == row["work_id"]
-                            and r["finding_id"] != fid),
-                           key=lambda r: (str(r.get("author_position")), r["finding_id"]))
+            same_work, _ = st.findings_where(
+                rid, "json_extract(f.row, '$.work_id') = ? AND f.finding_id != ?",
+                [row["work_id"], fid])
+        same_work.sort(key=lambda r: (str(r.get("author_position")), r["finding_id"]))
         reg = get_registry()
         entry = reg.entry_index.get(str(row.get("entry_id") or ""))
         mem = memberships(reg, entry.institution_key or entry.entry_id) if entry else ()
@@ -448,7 +446,7 @@ def create_app(case: Path, *, token_hash: str | None = None,
         import plotly.io as pio
 
         from tracker.graph import flagged_network
-        from tracker.report import network_figure, safe_json, timeline_figure
+        from tracker.report import capped_timeline, network_figure, safe_json
         from tracker.risk import Finding
 
         with open_store() as st:
@@ -461,10 +459,12 @@ def create_app(case: Path, *, token_hash: str | None = None,
         if findings:
             g, note = flagged_network(SimpleNamespace(findings=findings, works={}, run={},
                                                       subjects={}), max_nodes=400)
+            timeline, _, left = capped_timeline(rows)
+            note = f"{note} {left}".strip()
             figs = [{"div": "fig-network", "json": safe_json(pio.to_json(
                         network_figure(g), validate=False))},
                     {"div": "fig-timeline", "json": safe_json(pio.to_json(
-                        timeline_figure(rows), validate=False))}]
+                        timeline, validate=False))}]
         return page(request, "network.html", run_id=rid, figs=figs, note=note)
 
     @app.get("/plotly.min.js", include_in_schema=False)
@@ -550,11 +550,10 @@ def create_app(case: Path, *, token_hash: str | None = None,
         q = FindingQuery.from_params(dict(request.query_params))
         with open_store() as st:
             try:
-                rows = st.findings(run_id)
+                got = q.page_in(st, run_id)
             except StoreError as exc:
                 raise HTTPException(404, str(exc)) from None
             record = st.run_record(run_id)
-        got = q.page_of(rows)
         return {"run": run_id, "total": got.total, "page": got.page, "pages": got.pages,
                 "findings": got.rows, "data_gaps": record.get("data_gaps") or {},
                 "note": SAFEGUARD}

@@ -2,13 +2,17 @@
 
 Nothing here ranks people: the default order puts ties that were listed at publication
 ("yes") first, then the newest works; every other order is by a finding's own fields.
+
+:meth:`FindingQuery.page_in` asks the case file for one page (SQL ``WHERE``, ``ORDER BY``,
+``LIMIT``/``OFFSET``): a run of hundreds of thousands of findings is never loaded whole.
+:meth:`FindingQuery.apply` does the same on rows in memory (same filters, same order).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = ["FILTERS", "SORTS", "FindingQuery", "Page", "outcome_kind"]
 
@@ -25,6 +29,40 @@ SORTS = {
 }
 _LISTED_ORDER = {"yes": 0, "unknown": 1, "no": 2}
 Rows = list[dict[str, Any]]
+_Params = list[Any]
+
+
+class FindingsSource(Protocol):
+    """What :meth:`FindingQuery.page_in` needs of the case file (:class:`tracker.store.Store`)."""
+
+    def findings_where(self, run_id: int, where: str = "", params: Any = (), *,
+                       order: str = "f.rowid", limit: int | None = None, offset: int = 0
+                       ) -> tuple[Rows, int]: ...
+
+
+def _field(name: str) -> str:
+    """SQL for one field of a stored finding (its JSON row), ``""`` when missing."""
+    return f"coalesce(json_extract(f.row, '$.{name}'), '')"
+
+
+_DATE = _field("publication_date")
+#: The outcome's kind in SQL, as :func:`outcome_kind` reads it (before any ``:``, lowered).
+_OUTCOME_HEAD = ("py_lower(trim(CASE WHEN instr({o}, ':') > 0 THEN substr({o}, 1, "
+                 "instr({o}, ':') - 1) ELSE {o} END, ' ' || char(9, 10, 11, 12, 13)))"
+                 ).format(o=_field("outcome"))
+_LISTED_RANK = ("CASE {l} WHEN 'yes' THEN 0 WHEN 'unknown' THEN 1 WHEN 'no' THEN 2 ELSE 3 END"
+                ).format(l=_field("listed_at_publication"))
+#: ORDER BY of each sort: :meth:`FindingQuery.apply`'s stable sorts, read from last to first.
+_ORDER = {
+    "listed": f"{_LISTED_RANK}, {_DATE} DESC, f.finding_id",
+    "newest": f"{_DATE} DESC, f.finding_id",
+    "oldest": f"CASE WHEN {_DATE} = '' THEN '9999' ELSE {_DATE} END, f.finding_id",
+    "list": f"{_field('list')}, {_DATE} DESC, f.finding_id",
+    "institution": (f"CASE WHEN {_field('institution_name')} != '' THEN "
+                    f"{_field('institution_name')} ELSE {_field('list_entry_name')} END, "
+                    f"f.finding_id"),
+    "status": "review_status, f.finding_id",
+}
 
 
 def outcome_kind(outcome: str) -> str:
@@ -133,6 +171,60 @@ class FindingQuery:
         elif self.sort == "status":
             kept.sort(key=lambda r: str(r.get("review_status")))
         return kept
+
+    def sql(self) -> tuple[str, _Params, str]:
+        """The filters as an SQL ``WHERE`` (values as parameters) and the sort as an
+        ``ORDER BY``, for :meth:`tracker.store.Store.findings_where`: the rows and order of
+        :meth:`apply`.
+
+        Examples
+        --------
+        >>> where, params, order = FindingQuery(list="L", since="2020").sql()
+        >>> params
+        ['L', '2020']
+        """
+        where: _Params = []
+        params: _Params = []
+        for wanted, field in ((self.list, "list"), (self.listed, "listed_at_publication"),
+                              (self.relation, "relation"), (self.confidence, "confidence")):
+            if wanted:
+                where.append(f"{_field(field)} = ?")
+                params.append(wanted)
+        if self.outcome:
+            if self.outcome in ("flag", "review", "context"):
+                where.append(f"{_OUTCOME_HEAD} = ?")
+                params.append(self.outcome)
+            else:
+                where.append("0")  # outcome_kind() never gives it: nothing matches
+        if self.status:
+            where.append("review_status = ?")
+            params.append(self.status)
+        if self.since:
+            where.append(f"{_DATE} != '' AND {_DATE} >= ?")
+            params.append(self.since)
+        if self.until:
+            where.append(f"{_DATE} != '' AND substr({_DATE}, 1, ?) <= ?")
+            params += [len(self.until), self.until]
+        if self.institution:
+            where.append(f"instr(py_lower({_field('institution_name')} || ' ' || "
+                         f"{_field('list_entry_name')} || ' ' || {_field('raw_affiliation')}),"
+                         f" ?) > 0")
+            params.append(self.institution.lower())
+        return " AND ".join(where), params, _ORDER.get(self.sort, _ORDER["listed"])
+
+    def page_in(self, store: FindingsSource, run_id: int) -> Page:
+        """This page of a run's findings, filtered, sorted and cut by the case file (SQL):
+        the same page as :meth:`page_of` on every row, without loading them."""
+        where, params, order = self.sql()
+        rows, total = store.findings_where(run_id, where, params, order=order,
+                                           limit=self.per_page,
+                                           offset=(self.page - 1) * self.per_page)
+        pages = max(1, -(-total // self.per_page))
+        if self.page > pages:  # past the end: the last page, as page_of gives it
+            rows, total = store.findings_where(run_id, where, params, order=order,
+                                               limit=self.per_page,
+                                               offset=(pages - 1) * self.per_page)
+        return Page(rows, total, min(self.page, pages), pages)
 
     def page_of(self, rows: Rows) -> Page:
         kept = self.apply(rows)
