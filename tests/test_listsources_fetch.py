@@ -301,8 +301,18 @@ def _one_line(result, code: int) -> str:
 
 @pytest.fixture()
 def no_sleep(monkeypatch) -> list[float]:
+    """The retry waits of the update, which runs in this thread; a background thread left
+    by an earlier test (a stopped Spark session's gateway, say) still sleeps for real."""
     waits: list[float] = []
-    monkeypatch.setattr(time, "sleep", waits.append)
+    real = time.sleep
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is threading.main_thread():
+            waits.append(seconds)
+        else:
+            real(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
     return waits
 
 
