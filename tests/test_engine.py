@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("duckdb")
 
 import tracker
+from tests._messy import messy_lines
 from tests._paths import OPENALEX
 from tracker.engine import (
     EngineSettingError,
@@ -102,19 +103,7 @@ def messy(tmp_path_factory) -> Path:
     """Generated works plus a repeated work (same record, and changed), a broken line, a
     blank line, a record without a work ID, a date that is a number, a record without
     authorships and one with null authorships, as plain JSON Lines."""
-    gen = pytest.importorskip("benchmarks.generate")
-    pool = gen.load_pool(OPENALEX)
-    recs = list(gen.generate(1500, 7, pool))
-    changed = json.loads(json.dumps(recs[5]))
-    changed["publication_date"] = "1999-01-01"
-    changed["authorships"] = changed["authorships"][:1]
-    recs[10]["publication_date"] = 20200101  # a date that is not a string: no date
-    recs[11].pop("authorships")  # no authorships field: a partial record
-    recs[12]["authorships"] = None
-    lines = [json.dumps(r) for r in recs[:700]]
-    lines += ["{broken", "", json.dumps({"title": "no id"}), json.dumps(recs[3]),
-              json.dumps(changed)]
-    lines += [json.dumps(r) for r in recs[700:]]
+    lines = messy_lines()
     out = tmp_path_factory.mktemp("messy") / "works.jsonl"
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out

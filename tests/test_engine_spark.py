@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import tracker
+from tests._messy import messy_lines
 from tests._paths import OPENALEX
 from tracker.engine import EngineSettingError, choose_engine, screen_files
 from tracker.engine.spark import screen_spark, spark_missing
@@ -116,21 +117,7 @@ def messy(tmp_path_factory) -> list[Path]:
     blank line, a record without a work ID, a date that is a number, a record without
     authorships and one with null authorships: a plain JSON Lines file and the rest gzip
     compressed under a name without .gz."""
-    gen = pytest.importorskip("benchmarks.generate")
-    pool = gen.load_pool(OPENALEX)
-    recs = list(gen.generate(1500, 7, pool))
-    changed = json.loads(json.dumps(recs[5]))
-    changed["publication_date"] = "1999-01-01"
-    changed["authorships"] = changed["authorships"][:1]
-    recs[10]["publication_date"] = 20200101  # a date that is not a string: no date
-    recs[11].pop("authorships")  # no authorships field: a partial record
-    recs[12]["authorships"] = None
-    recs[13]["is_authors_truncated"] = "true"  # a string: not a truncated list
-    recs[14]["publication_year"] = " 2001 "
-    lines = [json.dumps(r) for r in recs[:700]]
-    lines += ["{broken", "", json.dumps({"title": "no id"}), json.dumps(recs[3]),
-              json.dumps(changed)]
-    lines += [json.dumps(r) for r in recs[700:]]
+    lines = messy_lines(typed_quirks=True)
     folder = tmp_path_factory.mktemp("messy")
     (folder / "a.jsonl").write_text("\n".join(lines[:900]) + "\n", encoding="utf-8")
     with gzip.open(folder / "b.data", "wt", encoding="utf-8") as fh:

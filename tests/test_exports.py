@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+import tracker
 from tests.browser.demo import (
     DemoResult,
     demo_registry,
@@ -22,6 +23,7 @@ from tests.browser.demo import (
     screen,
     tampered_result,
 )
+from tracker import exports
 from tracker.exports import (
     FOLDER_FILES,
     findings_schema,
@@ -507,3 +509,33 @@ def test_a_workbook_that_cannot_be_made_is_left_out_not_the_folder(demo, tmp_pat
     assert "FileSizeError" in line and "findings.csv" in line
     run = json.loads(files["run.json"].read_text("utf-8"))
     assert "findings.xlsx" not in run["outputs"]["files"]
+
+
+# The streamed writers on their own: the same rows as the one-piece writers.
+@pytest.fixture(scope="module")
+def findings():
+    reg = tracker.load_registry()
+    res = tracker.screen(tracker.read_works(tracker.demo_works_path()), registry=reg)
+    assert len(res.findings) > 250
+    return res.findings
+
+
+def test_streamed_csv_is_the_report_folders_csv(findings, tmp_path):
+    n = exports.write_findings_csv(iter(findings), tmp_path / "a.csv")
+    write_csv(findings, tmp_path / "b.csv")
+    assert n == len(findings)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_jsonl_and_parquet_hold_every_row_typed(findings, tmp_path):
+    jl = tmp_path / "f.jsonl"
+    assert exports.write_findings_jsonl(iter(findings), jl) == len(findings)
+    rows = [json.loads(line) for line in jl.read_text("utf-8").splitlines()]
+    assert rows == [{c: f.row()[c] for c in FINDING_COLUMNS} for f in findings]
+    duckdb = pytest.importorskip("duckdb")
+    pq = exports.write_findings_parquet(jl, tmp_path / "f.parquet")
+    rel = duckdb.sql(f"SELECT * FROM '{pq}'")
+    assert tuple(rel.columns) == FINDING_COLUMNS
+    got = rel.fetchall()
+    assert [dict(zip(FINDING_COLUMNS, r, strict=True)) for r in got] == rows
+    assert {type(r[FINDING_COLUMNS.index("is_designation")]) for r in got} == {bool}

@@ -580,19 +580,13 @@ class Store:
         if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise StoreError(f"no run {run_id} in {self.path}")
         latest = self.latest_reviews()
-        out = []
-        for r in self._db.execute("SELECT row FROM findings WHERE run_id = ? ORDER BY rowid",
-                                  (run_id,)):
-            row = json.loads(r[0])
-            rev = latest.get(row["finding_id"])
-            row["review_status"] = rev["status"] if rev else "unreviewed"
-            row["review_reason"] = rev["reason"] if rev else ""
-            row["reviewer"] = rev["reviewer"] if rev else ""
-            row["review_version"] = rev["version"] if rev else 0
-            out.append(row)
-        return out
+        return [self._with_review(r[0], latest.get(r[1])) for r in self._db.execute(
+            "SELECT row, finding_id FROM findings WHERE run_id = ? ORDER BY rowid", (run_id,))]
 
-    def _with_review(self, text: str, rev: Any) -> dict[str, Any]:
+    @staticmethod
+    def _with_review(text: str, rev: Any) -> dict[str, Any]:
+        """A stored finding row with its latest review (``rev``: a reviews row, or None or
+        a row of NULLs when it has none)."""
         row: dict[str, Any] = json.loads(text)
         row["review_status"] = rev["status"] if rev and rev["status"] else "unreviewed"
         row["review_reason"] = rev["reason"] if rev and rev["status"] else ""
@@ -627,16 +621,18 @@ class Store:
         """
         if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise StoreError(f"no run {run_id} in {self.path}")
-        base = (" FROM findings f LEFT JOIN (SELECT r.finding_id, r.status, r.reason,"
+        # each finding with its latest decision as columns, so that ``where`` and ``order``
+        # read review_status as a column
+        base = (" FROM (SELECT f.rowid AS rowid, f.finding_id, f.row, l.status, l.reason,"
+                " l.reviewer, l.version, coalesce(l.status, 'unreviewed') AS review_status"
+                " FROM findings f LEFT JOIN (SELECT r.finding_id, r.status, r.reason,"
                 " r.reviewer, r.version FROM reviews r JOIN (SELECT finding_id, max(id) AS id"
                 " FROM reviews GROUP BY finding_id) m ON r.id = m.id) l"
-                " ON l.finding_id = f.finding_id WHERE f.run_id = ?"
-                + (f" AND ({where})" if where else ""))
-        base = base.replace("review_status", "coalesce(l.status, 'unreviewed')")
-        order = order.replace("review_status", "coalesce(l.status, 'unreviewed')")
+                " ON l.finding_id = f.finding_id WHERE f.run_id = ?) f"
+                + (f" WHERE ({where})" if where else ""))
         args = [run_id, *params]
         total = int(self._db.execute("SELECT count(*)" + base, args).fetchone()[0])
-        page = ("SELECT f.row, l.status, l.reason, l.reviewer, l.version" + base
+        page = ("SELECT f.row, f.status, f.reason, f.reviewer, f.version" + base
                 + f" ORDER BY {order}" + (" LIMIT ? OFFSET ?" if limit is not None else ""))
         got = self._db.execute(page, args + ([limit, max(offset, 0)] if limit is not None
                                              else []))
