@@ -163,6 +163,9 @@ def forking():
     thread runs, and this session's OpenAlex test server is a thread once a test has used
     it: then these are skipped here and run in a fresh interpreter by
     test_fork_tests_in_a_fresh_interpreter."""
+    if os.environ.get("TRACKER_FORK_TESTS") != "1" and os.environ.get("PYTEST_XDIST_WORKER"):
+        # a worker's threads depend on what ran in it before: always the fresh interpreter
+        pytest.skip("run in a fresh interpreter by test_fork_tests_in_a_fresh_interpreter")
     if threading.active_count() > 1:
         if os.environ.get("TRACKER_FORK_TESTS") == "1":
             pytest.fail(f"threads running: {threading.enumerate()}")
