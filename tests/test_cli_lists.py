@@ -131,10 +131,27 @@ def test_overview_reports_id_coverage_and_dated_entries_per_list():
         assert c["any_id"] == sum(1 for e in reg if e.list == code and (e.ror or
                                                                         e.openalex_ids))
         assert c["dated"] == sum(1 for e in reg if e.list == code and e.listed_on)
-    res = runner.invoke(lists_app, ["--today", "2026-11-23"], env={"COLUMNS": "200"})
+
+
+def test_overview_fits_an_80_column_terminal(monkeypatch):
+    """Every header, list code and date whole on a terminal 80 columns wide."""
+    from tracker.cli import lists as lists_cli
+
+    monkeypatch.setattr(lists_cli.out, "_width", 80)
+    res = runner.invoke(lists_app, ["--today", "2026-11-23"])
     assert res.exit_code == 0, res.output
-    for col in ("ROR", "OpenAlex", "any ID", "dated"):
-        assert col in res.stdout
+    head = res.stdout.partition("Editions")[0]
+    lines = head.splitlines()
+    assert max(len(x) for x in lines) <= 80, head
+    assert "…" not in head
+    header = next(x for x in lines if x.startswith("list"))
+    assert header.split() == ["list", "data", "date", "age", "entries", "ROR", "OpenAlex",
+                              "any", "ID", "dated"]
+    reg = load_registry()
+    for code, info in reg.lists.items():
+        row = next(x for x in lines if x.split()[:1] == [code])
+        assert row.split()[1] == ("*" if not info.is_designation else
+                                  (info.data_date.isoformat() if info.data_date else "unknown"))
 
 
 def test_show_gives_one_institution_with_all_its_memberships_and_links():

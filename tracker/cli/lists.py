@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -243,10 +244,16 @@ def lists_overview(
         out.print(markdown_table(rows, now), markup=False, end="")
         return
     cover = id_coverage(reg)
-    lists_t = Table(title=f"Lists in {label}")
-    for col in ("list", "kind", "data date", "age (days)", "entries", "ROR", "OpenAlex",
-                "any ID", "dated"):
-        lists_t.add_column(col, no_wrap=True)
+    # fits an 80-column terminal: light borders, context lists marked rather than a column
+    lists_t = Table(title=f"Lists in {label}", box=box.SIMPLE_HEAD, show_edge=False,
+                    padding=(0, 1, 0, 0),
+                    caption="* a context list, not a designation.  age: days since the data date.\n"
+                    "ROR, OpenAlex, any ID: entries with that identifier.",
+                    caption_justify="left")
+    for col in ("list", "data date", "age", "entries", "ROR", "OpenAlex", "any ID",
+                "dated"):
+        lists_t.add_column(col, no_wrap=True, justify="left" if col in ("list", "data date")
+                           else "right")
     eds_t = Table(title="Editions (published: sourced date, else unknown)")
     for col in ("list", "edition", "published", "entries"):
         eds_t.add_column(col, no_wrap=True)
@@ -256,7 +263,7 @@ def lists_overview(
         if is_stale(info.data_date, max_age_days, now):
             stale.append(code)
         c = cover.get(code, {})
-        lists_t.add_row(code, "designation" if info.is_designation else "context",
+        lists_t.add_row(code if info.is_designation else f"{code} *",
                         info.data_date.isoformat() if info.data_date else "unknown",
                         str(age) if age is not None else "unknown", str(c.get("entries", 0)),
                         str(c.get("ror", 0)), str(c.get("openalex", 0)),
