@@ -183,6 +183,47 @@ def test_parquet_input_same_findings(reg, nm, tmp_path):
     assert b.run["counts"]["works_read"] == a.run["counts"]["works_read"]
 
 
+def test_parquet_read_for_the_plan_by_its_columns_gives_what_whole_rows_give(
+        reg, nm, tmp_path, monkeypatch):
+    """The plan turns only the columns it reads into JSON text; with rows that test them
+    (no ID, null authorships, no date, a year only, authors truncated) and a JSON Lines
+    file beside the Parquet one, findings, counts and data gaps are those of whole rows."""
+    import duckdb
+    import orjson
+
+    from tracker.engine import duck
+
+    recs = [orjson.loads(x) for x in gzip.decompress(
+        tracker.demo_works_path().read_bytes()).splitlines() if x.strip()]
+    recs[0]["id"] = None
+    recs[1]["authorships"] = None
+    recs[2]["publication_date"] = recs[2]["publication_year"] = None
+    recs[3]["publication_date"], recs[3]["publication_year"] = None, 2020
+    recs[4]["is_authors_truncated"] = True
+    plain = tmp_path / "works.jsonl"
+    plain.write_bytes(b"\n".join(orjson.dumps(r) for r in recs[:60]) + b"\n")
+    pq = tmp_path / "works.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_json('{plain}', format='newline_delimited')) "
+                f"TO '{pq}' (FORMAT parquet)")
+    con.close()
+    rest = tmp_path / "rest.jsonl"
+    rest.write_bytes(b"\n".join(orjson.dumps(r) for r in recs[60:]) + b"\n")
+    narrow = [screen_files(files, registry=reg, name_matcher=nm, threads=1)
+              for files in ([pq], [pq, rest])]
+    assert all(r.run["counts"]["works_read"] for r in narrow)
+    monkeypatch.setattr(duck._Staging, "narrow_parquet", lambda self, con: None)
+    for files, a in zip(([pq], [pq, rest]), narrow, strict=True):
+        b = screen_files(files, registry=reg, name_matcher=nm, threads=1)
+        assert a.findings and [f.row() for f in a.findings] == [f.row() for f in b.findings]
+        assert a.run["counts"] == b.run["counts"]
+        assert a.run["data_gaps"] == b.run["data_gaps"]
+        gaps = a.run["data_gaps"]
+        assert gaps["works_without_date"] >= 1 and gaps["works_year_only"] >= 1
+        assert gaps["works_authors_truncated"] >= 1 and gaps["works_without_authorships"] >= 1
+        assert a.run["counts"]["works_skipped"] >= 1
+
+
 def test_inputs_that_cannot_be_used(reg, tmp_path):
     with pytest.raises(WorksInputError, match="no such file"):
         screen_files(tmp_path / "missing.jsonl", registry=reg)

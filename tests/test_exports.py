@@ -539,3 +539,12 @@ def test_jsonl_and_parquet_hold_every_row_typed(findings, tmp_path):
     got = rel.fetchall()
     assert [dict(zip(FINDING_COLUMNS, r, strict=True)) for r in got] == rows
     assert {type(r[FINDING_COLUMNS.index("is_designation")]) for r in got} == {bool}
+
+
+def test_the_columns_are_the_findings_fields_in_order():
+    """Finding.values() (every field but extra) is what the writers put under the columns."""
+    from dataclasses import fields
+
+    from tracker.risk import Finding
+
+    assert tuple(f.name for f in fields(Finding) if f.name != "extra") == FINDING_COLUMNS

@@ -16,6 +16,7 @@ from tracker.graph import (
     author_work_graph,
     coauthor_graph,
     flagged_network,
+    flagged_network_of_groups,
     institution_graph,
     prune_flagged_network,
     write_gexf,
@@ -201,6 +202,33 @@ def test_a_smaller_view_of_the_built_network_matches_building_it_small(result):
         for u, v, d in view.edges(data=True):  # evidence only of the works shown
             assert d == built.edges[u, v], (u, v)
         assert full.graph["works_shown"] == len(result.works)  # the full one is untouched
+
+
+def test_the_network_of_findings_read_per_work_equals_the_one_built_at_once(result):
+    """As the workspace draws a case file's run (no works, no subjects): works given in
+    another order, the findings of each work together; pruned and whole."""
+    from types import SimpleNamespace
+
+    findings = [dataclasses.replace(f, extra={}) for f in result.findings]
+    at_once = SimpleNamespace(findings=findings, works={}, run={}, subjects={})
+    by_work: dict[str, list] = {}
+    for f in findings:
+        by_work.setdefault(f.work_id, []).append(f)
+    calls = []
+
+    def groups(only):
+        calls.append(only)
+        return (by_work[w] for w in sorted(by_work, reverse=True))
+
+    for limit in (3, 60, 150, 5000):
+        built, note = flagged_network(at_once, max_nodes=limit)
+        got, got_note = flagged_network_of_groups(groups, max_nodes=limit)
+        assert got_note == note and dict(got.graph) == dict(built.graph)
+        assert list(got.nodes(data=True)) == list(built.nodes(data=True))
+        assert {frozenset((u, v)): d for u, v, d in got.edges(data=True)} == {
+            frozenset((u, v)): d for u, v, d in built.edges(data=True)}
+    assert note.startswith("All ") and len(calls) == 8  # two passes each
+    assert calls[-2] is None and calls[-1] == {f.work_id for f in findings}
 
 
 def test_graphml_and_gexf_round_trip_with_hostile_text(result, tmp_path):

@@ -139,6 +139,60 @@ def test_diff_reports_a_registry_change(store, works, reg):
                                           "unchanged": len(second.findings)}
 
 
+def _plain_changes(store, run_a, run_b, limit):
+    """What the diff is, read off both runs whole (the definition the SQL must give)."""
+    a = {r["finding_id"]: r for r in store.findings(run_a)}
+    b = {r["finding_id"]: r for r in store.findings(run_b)}
+    changed = []
+    for fid in sorted(a.keys() & b.keys()):
+        ch = {k: {"before": a[fid].get(k, ""), "after": b[fid].get(k, "")}
+              for k in ("listed_at_publication", "outcome", "list_editions", "listed_on")
+              if a[fid].get(k, "") != b[fid].get(k, "")}
+        if ch:
+            changed.append({"finding_id": fid, "changes": ch})
+    new, gone = sorted(b.keys() - a.keys()), sorted(a.keys() - b.keys())
+    return {"new": new, "gone": gone, "changed": changed,
+            "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
+                       "unchanged": len(a.keys() & b.keys()) - len(changed)},
+            "new_rows": [b[f] for f in new][:limit],
+            "gone_rows": [r["finding_id"] for r in a.values() if r["finding_id"] in gone][:limit]}
+
+
+def test_changes_in_sql_equal_reading_both_runs_whole(store, works, reg):
+    """New, gone and changed ties at once, a review on a changed and on a gone tie, and
+    the evidence rows cut at ``limit``: the same as comparing the two runs in Python."""
+    first = _run(works, reg)
+    came = next(f for f in first.findings if f.list == "CA_NRO")
+    left = next(f for f in first.findings if f.list == "DOD_1286")
+    moved = next(f for f in first.findings if f.list == "BIS_ENTITY_LIST"
+                 and f.listed_on == "2024-05-14")
+    reg_a = Registry([e for e in reg if e.entry_id != came.entry_id], lists=reg.lists.values(),
+                     editions=reg.editions, version=reg.version + "-a")
+    reg_b = _moved(reg, moved.entry_id, date(2010, 1, 1))
+    reg_b = Registry([e for e in reg_b if e.entry_id != left.entry_id],
+                     lists=reg_b.lists.values(), editions=reg_b.editions,
+                     version=reg_b.version + "-b")
+    a = store.record_run(_run(works, reg_a))
+    b = store.record_run(_run(works, reg_b))
+    store.set_review(moved.finding_id, "confirmed", "A. Reviewer")
+    store.set_review(left.finding_id, "dismissed", "A. Reviewer", "another campus")
+    for limit in (1, 2, 500):
+        want = _plain_changes(store, a, b, limit)
+        d = store.changes(a, b, limit=limit)
+        assert {k: d[k] for k in ("new", "gone", "changed", "counts")} == {
+            k: want[k] for k in ("new", "gone", "changed", "counts")}
+        assert d["counts"]["new"] >= 2 and d["counts"]["gone"] >= 2 and d["changed"]
+        assert d["new_rows"] == want["new_rows"]
+        assert [r["finding_id"] for r in d["gone_rows"]] == want["gone_rows"]
+        assert d["changed_since_review"] == [moved.finding_id]
+        gone = {r["finding_id"]: r["review_status"] for r in d["gone_rows"]}
+        assert gone.get(left.finding_id, "dismissed") == "dismissed"
+    assert store.diff(a, b) == {k: v for k, v in store.changes(a, b).items()
+                                if k in ("run_a", "run_b", "new", "gone", "changed", "counts")}
+    with pytest.raises(StoreError, match="no run 99"):
+        store.changes(a, 99)
+
+
 def test_only_the_same_screen_is_comparable(store, works, reg):
     a = store.record_run(_run(works, reg))
     other = _run(works, reg, lists=("DOD_1286",))

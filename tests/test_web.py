@@ -87,6 +87,49 @@ def test_every_page_carries_the_safeguards_and_the_data_gaps(client, result):
             assert 'id="data-gaps"' in body and "authorships without any institution" in body
 
 
+def test_the_network_page_draws_what_the_whole_run_gives(client, case, result):
+    """The page reads the run per work from the case file; its network, note and timeline
+    are those built from every finding at once."""
+    import json
+    from types import SimpleNamespace
+
+    from tracker.graph import flagged_network
+    from tracker.report import capped_timeline
+    from tracker.risk import Finding
+
+    with Store(case) as st:
+        rows = st.findings(2)
+    names = set(Finding.__dataclass_fields__) - {"extra"}
+    findings = [Finding(**{k: v for k, v in r.items() if k in names}) for r in rows]
+    g, note = flagged_network(SimpleNamespace(findings=findings, works={}, run={},
+                                              subjects={}), max_nodes=400)
+    timeline, _, left = capped_timeline(rows)
+    html = client.get("/network?run=2").text
+    assert text_of(re.search(r'<p class="note" id="network-note">(.*?)</p>', html,
+                             re.S)[1]).startswith(f"{note} {left}".strip())
+    drawn = json.loads(unescape(re.search(
+        r'<script type="application/json" id="fig-network-data">(.*?)</script>', html,
+        re.S)[1]))
+    hover = unescape(" ".join(str(t) for tr in drawn["data"]
+                              for t in (tr.get("hovertext") or tr.get("text") or [])))
+    works = [d for _, d in g.nodes(data=True) if d["kind"] == "work"]
+    assert len(works) > 10
+    for d in works:
+        assert d["label"] and d["label"][:40] in hover, d["label"]
+    got = json.loads(unescape(re.search(
+        r'<script type="application/json" id="fig-timeline-data">(.*?)</script>', html,
+        re.S)[1]))
+    want = json.loads(timeline.to_json())
+
+    def marks(fig):  # the same marks per trace (drawn in the order the rows came)
+        return [(t.get("name"), sorted(zip(t.get("x") or [], t.get("y") or [],
+                                           t.get("hovertext") or [""] * len(t.get("x") or []),
+                                           strict=True)))
+                for t in fig["data"]]
+
+    assert marks(got) == marks(want) and len(marks(want)) >= 2
+
+
 def test_runs_page_shows_status_inputs_registry_and_counts(client, result, registry):
     body = text_of(client.get("/runs").text)
     assert registry.version in body

@@ -104,9 +104,23 @@ def neutralise(cell: Any) -> Any:
     return cell
 
 
-def _row(f: Finding) -> dict[str, Any]:
+def _values(f: Finding) -> tuple[Any, ...]:
+    """The finding's cells in column order (an object other than a Finding: its ``row()``,
+    a missing column empty)."""
+    if type(f) is Finding:
+        return f.values()
     r = f.row()
-    return {c: r.get(c, "") for c in FINDING_COLUMNS}
+    return tuple(r.get(c, "") for c in FINDING_COLUMNS)
+
+
+def _row(f: Finding) -> dict[str, Any]:
+    return dict(zip(FINDING_COLUMNS, _values(f), strict=True))
+
+
+def _csv_cells(values: tuple[Any, ...]) -> list[Any]:
+    """findings.csv's cells: booleans as ``true``/``false``, formulas neutralised."""
+    return [("true" if v else "false") if isinstance(v, bool) else neutralise(v)
+            for v in values]
 
 
 def _rows(findings: Iterable[Finding]) -> Iterator[dict[str, Any]]:
@@ -139,9 +153,8 @@ def write_findings_csv(findings: Iterable[Finding], path: str | Path) -> int:
     with Path(path).open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(FINDING_COLUMNS)
-        for r in _rows(findings):
-            w.writerow([("true" if v else "false") if isinstance(v, bool) else neutralise(v)
-                        for v in r.values()])
+        for f in findings:
+            w.writerow(_csv_cells(_values(f)))
             n += 1
     return n
 
@@ -158,9 +171,10 @@ def write_findings_jsonl(findings: Iterable[Finding], path: str | Path) -> int:
     0
     """
     n = 0
+    dumps, cols = orjson.dumps, FINDING_COLUMNS
     with Path(path).open("wb") as fh:
-        for r in _rows(findings):
-            fh.write(orjson.dumps(r, default=str))
+        for f in findings:
+            fh.write(dumps(dict(zip(cols, _values(f), strict=True)), default=str))
             fh.write(b"\n")
             n += 1
     return n

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -757,36 +757,91 @@ def flagged_network(result: ScreenResultLike, *,
     >>> note.startswith("All 1 flagged work")
     True
     """
-    if max_nodes < 3:
-        raise ValueError("max_nodes below 3 cannot hold even one work, author and institution")
     by_work: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_work.setdefault(f.work_id, []).append(f)
-    subjects = result.subjects or {}
-    plan: list[tuple[str, list[_Tie], list[tuple[str, str, str]]]] = []
-    for wid, fs in sorted(by_work.items(), key=lambda kv: (_work_order(kv[1]), kv[0])):
-        work = result.works.get(wid)
-        ties = [_Tie(f, f"work:{wid}", _finding_author_key(f, work), _finding_institution_key(f))
-                for f in fs]
-        plan.append((wid, ties, _subject_keys(work, subjects)))
+    return _network_of_groups(lambda ids: by_work.values(), max_nodes, result.works,
+                              result.subjects or {})
 
-    def keys(item: tuple[str, list[_Tie], list[tuple[str, str, str]]]) -> set[str]:
-        _, ties, subs = item
-        return ({t.work for t in ties} | {t.author for t in ties}
-                | {t.institution for t in ties} | {s[0] for s in subs})
 
-    all_nodes: set[str] = set()
-    for item in plan:
-        all_nodes |= keys(item)
-    g = nx.Graph()
-    kept = 0
-    for item in plan:
-        new = {k for k in keys(item) if k not in g}  # not set(g.nodes): once per work
-        if len(g) + len(new) > max_nodes:
+def flagged_network_of_groups(
+        groups: Callable[[set[str] | None], Iterable[list[Finding]]], *,
+        max_nodes: int = 5000) -> tuple[nx.Graph, str]:
+    """:func:`flagged_network` of findings too many to hold at once, without the works.
+
+    ``groups(None)`` yields the findings of one flagged work at a time (each work once,
+    its findings in their stored order; works in any order): read once to plan which works
+    fit, keeping only each work's node keys.  ``groups(ids)`` then yields those of the
+    works with these IDs (it may yield others: they are passed over), to draw them.  The
+    graph and note are those of ``flagged_network`` on the same findings with no works and
+    no subjects (as a case file holds them).
+
+    Parameters
+    ----------
+    groups : callable taking a set of work IDs or None, returning lists of Finding
+    max_nodes : int, default 5000
+
+    Returns
+    -------
+    (networkx.Graph, str)
+        As :func:`flagged_network`.
+
+    Examples
+    --------
+    >>> from tracker.risk import Finding
+    >>> fs = [Finding(finding_id=f"f{i}", work_id=f"W{i % 2}", doi="", title="T",
+    ...               publication_date="2021", author_id=f"A{i}", author_name="X",
+    ...               author_position="first", raw_affiliation="", institution_id="I1",
+    ...               institution_ror="", institution_name="Univ", list="BIS_ENTITY_LIST",
+    ...               list_entry_name="Univ", listed_on="2020-06-05",
+    ...               listed_at_publication="yes", match_method="openalex_id",
+    ...               match_detail="", outcome="review") for i in range(4)]
+    >>> g, note = flagged_network_of_groups(lambda ids: ([f for f in fs if f.work_id == w]
+    ...                                                  for w in ("W0", "W1")), max_nodes=4)
+    >>> sorted(g.nodes)
+    ['author:A0', 'author:A2', 'inst:I1', 'work:W0']
+    >>> note.startswith("Pruned to stay readable: 1 of 2 flagged works")
+    True
+    """
+    return _network_of_groups(groups, max_nodes, {}, {})
+
+
+def _network_of_groups(groups: Callable[[set[str] | None], Iterable[list[Finding]]],
+                       max_nodes: int, works: Mapping[str, Work],
+                       subjects: Mapping[str, Any]) -> tuple[nx.Graph, str]:
+    """Both network builders: plan on each work's node keys, then draw the works that fit
+    (``groups`` as :func:`flagged_network_of_groups` takes it)."""
+    if max_nodes < 3:
+        raise ValueError("max_nodes below 3 cannot hold even one work, author and institution")
+
+    def ties(wid: str, fs: list[Finding]) -> list[_Tie]:
+        work = works.get(wid)
+        return [_Tie(f, f"work:{wid}", _finding_author_key(f, work),
+                     _finding_institution_key(f)) for f in fs]
+
+    plan: list[tuple[tuple[int, int, int], str, frozenset[str]]] = []
+    for fs in groups(None):
+        wid = fs[0].work_id
+        keys = {k for t in ties(wid, fs) for k in (t.work, t.author, t.institution)}
+        keys |= {s[0] for s in _subject_keys(works.get(wid), subjects)}
+        plan.append((_work_order(fs), wid, frozenset(keys)))
+    plan.sort(key=lambda item: (item[0], item[1]))
+    placed: set[str] = set()
+    kept: list[str] = []
+    for _, wid, work_keys in plan:
+        new = work_keys - placed
+        if len(placed) + len(new) > max_nodes:
             continue
-        kept += 1
-        _add_work(g, result.works.get(item[0]), item[1], item[2])
-    note = _describe(g, kept, len(plan), len(all_nodes), max_nodes)
+        placed |= new
+        kept.append(wid)
+    nodes_total = len(frozenset().union(*(k for _, _, k in plan)))
+    want = set(kept)
+    found = {fs[0].work_id: fs for fs in groups(want) if fs[0].work_id in want}
+    g = nx.Graph()
+    for wid in kept:
+        work = works.get(wid)
+        _add_work(g, work, ties(wid, found[wid]), _subject_keys(work, subjects))
+    note = _describe(g, len(kept), len(plan), nodes_total, max_nodes)
     return g, note
 
 

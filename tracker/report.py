@@ -205,7 +205,7 @@ def _get(f: Finding | Mapping[str, Any], key: str, default: Any = "") -> Any:
     return getattr(f, key, default) if isinstance(f, Finding) else f.get(key, default)
 
 
-def _entry_label(f: Finding | Mapping[str, Any]) -> str:
+def entry_label(f: Finding | Mapping[str, Any]) -> str:
     """A list entry as the timeline names its row: ``entry name · list``."""
     return f"{_get(f, 'list_entry_name')} · {_get(f, 'list')}"
 
@@ -422,12 +422,14 @@ def capped_timeline(findings: Iterable[Finding | Mapping[str, Any]],
     (default :data:`TIMELINE_MAX_ENTRIES`; ties by name): the figure, how many entries it
     draws, and a sentence saying what it leaves out (``""`` when nothing).
 
-    ``per_entry`` (findings per entry, as :func:`_entry_label` names them) saves a pass when
-    the caller has counted them; ``findings`` is read once more for the figure.
+    ``per_entry`` (findings per entry, as :func:`entry_label` names them) saves a pass when
+    the caller has counted them; ``findings`` is then read once, for the figure (an iterator
+    is not held in memory).
     """
     limit = TIMELINE_MAX_ENTRIES if max_entries is None else max_entries
-    items = findings if isinstance(findings, list | tuple) else list(findings)
-    counts = per_entry if per_entry is not None else Counter(_entry_label(f) for f in items)
+    items = (findings if isinstance(findings, list | tuple) or per_entry is not None
+             else list(findings))
+    counts = per_entry if per_entry is not None else Counter(entry_label(f) for f in items)
     if len(counts) <= limit:
         return timeline_figure(items), len(counts), ""
     kept = set(sorted(counts, key=lambda e: (-counts[e], e))[:limit])
@@ -435,7 +437,7 @@ def capped_timeline(findings: Iterable[Finding | Mapping[str, Any]],
     note = (f"The timeline draws the {len(kept):,} list entries with the most findings, of "
             f"{len(counts):,}: {len(counts) - len(kept):,} entries with {left:,} findings are "
             f"not drawn.")
-    return timeline_figure(f for f in items if _entry_label(f) in kept), len(kept), note
+    return timeline_figure(f for f in items if entry_label(f) in kept), len(kept), note
 
 
 def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figure:
@@ -472,7 +474,7 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
     for f in findings:
         # each mark keeps its first finding (not a copy of its row): memory grows with the
         # marks, not with the findings' text
-        label = _entry_label(f)
+        label = entry_label(f)
         if label not in entries:
             entries[label] = _row(f)
         x, year_only = _timeline_x(str(_get(f, "publication_date") or ""))
@@ -614,7 +616,7 @@ class _Overview:
         self.unknown_at += r.get("listed_at_publication") == "unknown"
         for k, values in self.options.items():
             values.add(str(r.get(k) or ""))
-        label = _entry_label(r)
+        label = entry_label(r)
         self.entries[label] += 1
         if label not in self.entry_rows:
             self.entry_rows[label] = {k: r.get(k) for k in (

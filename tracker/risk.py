@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, fields
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from tracker.matching import Match, attached_to
@@ -183,14 +184,20 @@ class Finding:
     def row(self) -> dict[str, Any]:
         """The findings.csv row: every field but ``extra``, in column order.
 
-        Every such field holds a str, float or bool, so a flat read is the same as
-        :func:`dataclasses.asdict` without its recursive copy (several times faster at
-        thousands of findings).
+        Every such field holds a str, float or bool, so a flat read (one
+        :func:`operator.attrgetter` call) is the same as :func:`dataclasses.asdict` without
+        its recursive copy (several times faster at thousands of findings).
         """
-        return {name: getattr(self, name) for name in _ROW_FIELDS}
+        return dict(zip(_ROW_FIELDS, self.values(), strict=True))
+
+    def values(self) -> tuple[Any, ...]:
+        """The findings.csv row's values, in column order (one C call: a findings export
+        reads them for every finding)."""
+        return tuple(_ROW_VALUES(self))
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(Finding) if f.name != "extra")
+_ROW_VALUES = attrgetter(*_ROW_FIELDS)
 
 
 def _confidence(match: Match, work: Work, answer: str) -> str:

@@ -283,8 +283,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+#: One encoder for every stored JSON text (``json.dumps`` with these options builds a new
+#: encoder on each call; the text is the same).
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
 def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return _JSON_ENCODER.encode(value)
 
 
 def comparable_key(run: dict[str, Any]) -> str:
@@ -503,7 +508,7 @@ class Store:
             db.executemany(
                 "INSERT INTO ties (finding_id, first_run_id, last_run_id) VALUES (?, ?, ?)"
                 " ON CONFLICT (finding_id) DO UPDATE SET last_run_id = excluded.last_run_id",
-                [(f.finding_id, run_id, run_id) for f in result.findings])
+                ((f.finding_id, run_id, run_id) for f in result.findings))
             for f, old_id, old_entry, rev in carried:
                 self._insert_review(db, f.finding_id, rev["status"], rev["reviewer"],
                                     rev["reason"], f"carried over from {old_id} (registry "
@@ -512,8 +517,8 @@ class Store:
                 f.extra["review"] = self.review_of(f.finding_id) or rev
             db.executemany(
                 "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)",
-                [(run_id, f.finding_id, _json_text(_finding_json(f)))
-                 for f in result.findings])
+                ((run_id, f.finding_id, _json_text(_finding_json(f)))
+                 for f in result.findings))  # row by row: the texts are never all held
         return run_id
 
     def _carried_reviews(self, result: ScreenResult, latest: dict[str, dict[str, Any]],
@@ -577,11 +582,50 @@ class Store:
     def findings(self, run_id: int) -> list[dict[str, Any]]:
         """The finding rows of a run (as recorded, plus the current ``review_status``,
         ``review_reason``, ``reviewer`` and ``review_version``)."""
-        if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-            raise StoreError(f"no run {run_id} in {self.path}")
+        self._require_run(run_id)
         latest = self.latest_reviews()
         return [self._with_review(r[0], latest.get(r[1])) for r in self._db.execute(
             "SELECT row, finding_id FROM findings WHERE run_id = ? ORDER BY rowid", (run_id,))]
+
+    def _require_run(self, run_id: int) -> None:
+        if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+            raise StoreError(f"no run {run_id} in {self.path}")
+
+    def findings_by_work(self, run_id: int, work_ids: Iterable[str] | None = None
+                         ) -> Iterator[list[dict[str, Any]]]:
+        """A run's finding rows as recorded (without review columns), one list per work
+        (its findings in stored order), read from SQL as they are used: never the whole
+        run in memory.  The works come in order of their IDs; ``work_ids``: only these.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as d, Store(pathlib.Path(d) / "t.db") as s:
+        ...     list(s.findings_by_work(1))
+        Traceback (most recent call last):
+        ...
+        tracker.store.StoreError: no run 1 in ...t.db
+        """
+        self._require_run(run_id)
+        only = ""
+        params: list[Any] = [run_id]
+        if work_ids is not None:
+            only = " AND w IN (SELECT value FROM json_each(?))"
+            params = [run_id, json.dumps(sorted(work_ids))]
+        cur = self._db.execute(
+            "SELECT json_extract(row, '$.work_id') AS w, row FROM findings WHERE run_id = ?"
+            f"{only} ORDER BY w, rowid", params)
+        group: list[dict[str, Any]] = []
+        current = None
+        while rows := cur.fetchmany(1000):
+            for work_id, text in rows:
+                if group and work_id != current:
+                    yield group
+                    group = []
+                current = work_id
+                group.append(json.loads(text))
+        if group:
+            yield group
 
     @staticmethod
     def _with_review(text: str, rev: Any) -> dict[str, Any]:
@@ -619,8 +663,7 @@ class Store:
         >>> len(rows), total == sum(f.list == "BIS_ENTITY_LIST" for f in res.findings)
         (3, True)
         """
-        if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-            raise StoreError(f"no run {run_id} in {self.path}")
+        self._require_run(run_id)
         # each finding with its latest decision as columns, so that ``where`` and ``order``
         # read review_status as a column
         base = (" FROM (SELECT f.rowid AS rowid, f.finding_id, f.row, l.status, l.reason,"
@@ -687,10 +730,40 @@ class Store:
             ``{"finding_id", "changes": {field: {"before", "after"}}}`` per tie whose
             :data:`DIFF_FIELDS` differ (e.g. a list moved its listing date); ``counts``.
         """
-        return _diff(run_a, run_b, self._by_id(run_a), self._by_id(run_b))
+        # in SQL on the two runs' stored rows: only the rows whose text differs are read
+        # into Python (a rerun of a million-finding run does not hold either run in memory)
+        for rid in (run_a, run_b):
+            self._require_run(rid)
+        only = ("SELECT x.finding_id FROM findings x WHERE x.run_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM findings y WHERE y.run_id = ? AND y.finding_id = x.finding_id)"
+                " ORDER BY x.finding_id")
+        new = [r[0] for r in self._db.execute(only, (run_b, run_a))]
+        gone = [r[0] for r in self._db.execute(only, (run_a, run_b))]
+        both = ("FROM findings a JOIN findings b ON b.run_id = ? AND b.finding_id = a.finding_id"
+                " WHERE a.run_id = ?")
+        common = self._db.execute(f"SELECT count(*) {both}", (run_b, run_a)).fetchone()[0]
+        changed = []
+        for fid, text_a, text_b in self._db.execute(
+                f"SELECT a.finding_id, a.row, b.row {both} AND a.row <> b.row "
+                "ORDER BY a.finding_id", (run_b, run_a)):
+            ra, rb = json.loads(text_a), json.loads(text_b)
+            ch = {k: {"before": ra.get(k, ""), "after": rb.get(k, "")}
+                  for k in DIFF_FIELDS if ra.get(k, "") != rb.get(k, "")}
+            if ch:
+                changed.append({"finding_id": fid, "changes": ch})
+        return {"run_a": run_a, "run_b": run_b, "new": new, "gone": gone, "changed": changed,
+                "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
+                           "unchanged": common - len(changed)}}
 
-    def _by_id(self, run_id: int) -> dict[str, dict[str, Any]]:
-        return {r["finding_id"]: r for r in self.findings(run_id)}
+    def _rows_only_in(self, run_id: int, other: int, limit: int, *, order: str = "x.rowid"
+                      ) -> list[dict[str, Any]]:
+        """The first ``limit`` rows (in ``order``: stored order unless told, with their
+        latest review) of the ties run ``run_id`` holds and run ``other`` does not."""
+        rows = self._db.execute(
+            "SELECT x.row, x.finding_id FROM findings x WHERE x.run_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM findings y WHERE y.run_id = ? AND y.finding_id = x.finding_id) "
+            f"ORDER BY {order} LIMIT ?", (run_id, other, limit)).fetchall()
+        return [self._with_review(text, self.review_of(fid)) for text, fid in rows]
 
     @_guarded
     def changes(self, run_a: int, run_b: int, *, limit: int = 500) -> dict[str, Any]:
@@ -698,8 +771,9 @@ class Store:
 
         Adds ``registry`` (the two registry versions and the list editions only one run
         used), ``gone_rows`` (the evidence of ties no longer found, from ``run_a``, at most
-        ``limit``), and ``changed_since_review`` (changed ties whose latest review decision
-        was made on the earlier evidence).
+        ``limit``), ``new_rows`` (the evidence of the first ``limit`` new ties by ID, from
+        ``run_b``), and ``changed_since_review`` (changed ties whose latest review decision
+        was made on the earlier evidence).  Computed in SQL: neither run is read whole.
 
         Examples
         --------
@@ -710,21 +784,20 @@ class Store:
         ...
         tracker.store.StoreError: no run 1 in ...t.db
         """
-        a = self._by_id(run_a)
-        d = _diff(run_a, run_b, a, self._by_id(run_b))
+        d = self.diff(run_a, run_b)
         before = self.run_record(run_a).get("registry") or {}
         after = self.run_record(run_b).get("registry") or {}
 
         def editions(reg: dict[str, Any]) -> set[str]:
             return {f"{e.get('list')} {e.get('edition')}" for e in reg.get("editions") or []}
 
-        gone = set(d["gone"])
         keep = ("finding_id", *REVIEW_EVIDENCE, "review_status")
         d["gone_rows"] = [{k: r.get(k, "") for k in keep}
-                          for r in a.values() if r["finding_id"] in gone][:limit]
-        reviews = self.latest_reviews()
+                          for r in self._rows_only_in(run_a, run_b, limit)]
+        d["new_rows"] = self._rows_only_in(run_b, run_a, limit, order="x.finding_id")
+        reviewed = {r[0] for r in self._db.execute("SELECT DISTINCT finding_id FROM reviews")}
         d["changed_since_review"] = [c["finding_id"] for c in d["changed"]
-                                     if c["finding_id"] in reviews]
+                                     if c["finding_id"] in reviewed]
         d["registry"] = {"before": before.get("version", ""), "after": after.get("version", ""),
                          "editions_added": sorted(editions(after) - editions(before)),
                          "editions_dropped": sorted(editions(before) - editions(after))}
@@ -960,22 +1033,6 @@ def _finding_json(f: Finding) -> dict[str, Any]:
     return row
 
 
-def _diff(run_a: int, run_b: int, a: dict[str, dict[str, Any]],
-          b: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """:meth:`Store.diff` on two runs' findings, keyed by finding ID."""
-    new = sorted(set(b) - set(a))
-    gone = sorted(set(a) - set(b))
-    changed = []
-    for fid in sorted(set(a) & set(b)):
-        ch = {k: {"before": a[fid].get(k, ""), "after": b[fid].get(k, "")}
-              for k in DIFF_FIELDS if a[fid].get(k, "") != b[fid].get(k, "")}
-        if ch:
-            changed.append({"finding_id": fid, "changes": ch})
-    return {"run_a": run_a, "run_b": run_b, "new": new, "gone": gone, "changed": changed,
-            "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
-                       "unchanged": len(set(a) & set(b)) - len(changed)}}
-
-
 # --------------------------------------------------------------------------- works & rescreens
 # The works a run screened, kept so the run can be screened again against a newer
 # registry version with no API call, and the change reports of those rescreens.
@@ -1079,8 +1136,7 @@ def store_run_works(store: Store, run_id: int, works: Iterable[Work]) -> int:
     import zlib
 
     _ensure_works_tables(store)
-    if store._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-        raise StoreError(f"no run {run_id} in {store.path}")
+    store._require_run(run_id)
     lines = [json.dumps(work_to_json(w), ensure_ascii=False, sort_keys=True) for w in works]
     blob = "\n".join(lines).encode("utf-8")
     with store._tx() as db:

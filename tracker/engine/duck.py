@@ -63,6 +63,11 @@ _MAX_LINE = 1 << 24  # 16 MB: the largest record seen is 2.1 MB
 _PARQUET_BASE = 1 << 62  # rn of Parquet rows: after every JSON Lines row
 _FILE_STRIDE = 1 << 36  # rn of a file's rows: its index times this, plus its line
 _FETCH = 2000
+#: The fields the plan reads from a record (the top level of ``plan.SCHEMA``) and
+#: ``results`` (a saved list response): only these of a Parquet row are written out as JSON
+#: text for the plan; a candidate work's record is read again whole.
+_PLAN_FIELDS = ("id", "publication_date", "publication_year", "is_authors_truncated",
+                "authorships", "results")
 _BATCH_BYTES = 8 << 20  # candidate records sent to a worker at a time (by JSON size)
 
 
@@ -85,6 +90,7 @@ class _Staging:
     staged_skips: dict[int, int] = field(default_factory=dict)
     reread: int = 0  # records the typed reader could not vouch for, read from their text
     threads: int = 1  # files read at once
+    plan_columns: dict[int, str] = field(default_factory=dict)  # Parquet: what the plan reads
 
     def stage(self, documents: Iterable[int] = ()) -> None:
         """Link each JSON Lines file under a name that says its compression; write each
@@ -113,9 +119,21 @@ class _Staging:
             self.staged_skips[i] = skipped
             self.jsonl.append((i, out))
 
-    def source(self, rows: str = "", *, parquet: bool = True) -> str:
+    def narrow_parquet(self, con: Any) -> None:
+        """Note, per Parquet file, the columns of :data:`_PLAN_FIELDS` it has, so that
+        ``source(narrow=True)`` turns only those into JSON text (every column otherwise)."""
+        for i, p in self.parquet:
+            have = {str(r[0]) for r in con.execute(
+                f"DESCRIBE SELECT * FROM read_parquet({_lit(str(p))})").fetchall()}
+            keep = [c for c in _PLAN_FIELDS if c in have]
+            if keep:
+                self.plan_columns[i] = "struct_pack(" + ", ".join(
+                    f'"{c}" := t."{c}"' for c in keep) + ")"
+
+    def source(self, rows: str = "", *, parquet: bool = True, narrow: bool = False) -> str:
         """A query of ``rn``, ``fidx`` and ``line``: every record in file order (``rn``
-        counts non-blank lines, then Parquet rows)."""
+        counts non-blank lines, then Parquet rows).  ``narrow``: a Parquet row's ``line``
+        holds only the fields the plan reads (see :meth:`narrow_parquet`)."""
         parts = []
         for i, p in self.jsonl:
             parts.append(
@@ -129,7 +147,8 @@ class _Staging:
         for i, p in self.parquet if parquet else ():
             parts.append(
                 f"SELECT {_PARQUET_BASE + i * _FILE_STRIDE} + file_row_number AS rn, "
-                f"{i} AS fidx, to_json(t)::VARCHAR AS line "
+                f"{i} AS fidx, to_json({self.plan_columns.get(i, 't') if narrow else 't'})"
+                "::VARCHAR AS line "
                 f"FROM read_parquet({_lit(str(p))}, file_row_number=true) t{rows}")
         return "\nUNION ALL\n".join(parts)
 
@@ -258,8 +277,9 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
 
 def _candidate_lines(con: Any, staging: _Staging) -> Iterator[list[tuple[int, str, str]]]:
     """The candidate works' records, read again, in batches of ``(rn, line, work ID)``."""
-    cur = con.execute(f"SELECT s.rn, s.line, c.wid FROM ({staging.source()}) s "
-                      "JOIN cand c USING (rn)")
+    # the filter inside each file's query: a Parquet row not a candidate is never made text
+    src = staging.source(" WHERE rn IN (SELECT rn FROM cand)")
+    cur = con.execute(f"SELECT s.rn, s.line, c.wid FROM ({src}) s JOIN cand c USING (rn)")
     batch: list[tuple[int, str, str]] = []
     size = 0
     while rows := cur.fetchmany(_FETCH):
@@ -412,8 +432,9 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
     _Misaligned
         A row read again from its text is another work than the typed reader's.
     """
+    staging.narrow_parquet(con)
     if not typed or not staging.jsonl:
-        con.execute(recs_sql(staging.source()))
+        con.execute(recs_sql(staging.source(narrow=True)))
         return
     first, *others = staging.jsonl
 
@@ -477,7 +498,7 @@ def _parquet_only(staging: _Staging) -> str:
     keep = staging.jsonl
     staging.jsonl = []
     try:
-        return staging.source()
+        return staging.source(narrow=True)
     finally:
         staging.jsonl = keep
 

@@ -20,10 +20,11 @@ Examples
 
 
 import threading
+from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -445,21 +446,38 @@ def create_app(case: Path, *, token_hash: str | None = None,
     def network_page(request: Request, run: int | None = None) -> Response:
         import plotly.io as pio
 
-        from tracker.graph import flagged_network
-        from tracker.report import capped_timeline, network_figure, safe_json
+        from tracker.graph import flagged_network_of_groups
+        from tracker.report import capped_timeline, entry_label, network_figure, safe_json
         from tracker.risk import Finding
 
         with open_store() as st:
             rid = run_or_latest(st, run)
-            rows = st.findings(rid)
+            n = st.findings_count(rid)
         names = set(Finding.__dataclass_fields__) - {"extra"}
-        findings = [Finding(**{k: v for k, v in r.items() if k in names}) for r in rows]
+        per_entry: Counter[str] = Counter()
+
+        def groups(only: set[str] | None) -> Iterator[list[Finding]]:
+            # read from the case file as drawn: a run of a million findings is never held
+            # whole (the network plans on each work's node keys, then reads the works it
+            # draws); the planning pass also counts the timeline's entries
+            count = only is None
+            with open_store() as st:
+                for rows in st.findings_by_work(rid, only):
+                    if count:
+                        per_entry.update(entry_label(r) for r in rows)
+                    yield [Finding(**{k: v for k, v in r.items() if k in names})
+                           for r in rows]
+
+        def rows() -> Iterator[dict[str, Any]]:
+            with open_store() as st:
+                for group in st.findings_by_work(rid):
+                    yield from group
+
         figs: list[dict[str, str]] = []
         note = "No flagged ties to draw. This is not clearance."
-        if findings:
-            g, note = flagged_network(SimpleNamespace(findings=findings, works={}, run={},
-                                                      subjects={}), max_nodes=400)
-            timeline, _, left = capped_timeline(rows)
+        if n:
+            g, note = flagged_network_of_groups(groups, max_nodes=400)
+            timeline, _, left = capped_timeline(rows(), per_entry)
             note = f"{note} {left}".strip()
             figs = [{"div": "fig-network", "json": safe_json(pio.to_json(
                         network_figure(g), validate=False))},
@@ -487,8 +505,6 @@ def create_app(case: Path, *, token_hash: str | None = None,
                     d = st.changes(a, b)
                 except StoreError as exc:
                     raise HTTPException(404, str(exc)) from None
-                rows_b = {r["finding_id"]: r for r in st.findings(b)}
-                d["new_rows"] = [rows_b[f] for f in d["new"]][:500]
         return page(request, "diff.html", run_id=b, d=d, a=a, b=b, runs=runs)
 
     @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
