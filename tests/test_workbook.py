@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from openpyxl import load_workbook
 
 from tracker.workbook import write_workbook
@@ -12,14 +13,16 @@ COLUMNS = ["work_id", "doi", "publication_date", "listed_on", "match_score", "is
            "title"]
 
 
-def test_cells_are_typed_and_empty_values_left_blank(tmp_path):
+@pytest.mark.parametrize("streamed", [False, True], ids=["xlsxwriter", "streamed"])
+def test_cells_are_typed_and_empty_values_left_blank(tmp_path, streamed):
     rows = [
         {"work_id": "W1", "doi": "", "publication_date": "2021-03-04", "listed_on": "2019",
          "match_score": 0.875, "is_designation": True, "title": "=HYPERLINK(\"x\")\x07"},
         {"work_id": "W2", "doi": None, "publication_date": "", "listed_on": "not a date",
          "match_score": 1, "is_designation": False, "title": "-1 plain"},
     ]
-    path = write_workbook(rows, COLUMNS, {"counts": {"findings": 2}}, tmp_path / "f.xlsx")
+    path = write_workbook(rows, COLUMNS, {"counts": {"findings": 2}}, tmp_path / "f.xlsx",
+                          constant_memory=streamed)
     ws = load_workbook(path)["findings"]
     first = [c.value for c in ws[2]]
     second = [c.value for c in ws[3]]
@@ -80,3 +83,44 @@ def test_a_sheet_past_the_plain_zip_limit_is_still_written(tmp_path, monkeypatch
     ws = load_workbook(path, read_only=True)["findings"]
     got = [r[0] for r in ws.iter_rows(min_row=2, values_only=True)]
     assert got == [f"W{i}" for i in range(300)]
+
+
+def test_the_streamed_workbook_escapes_text_as_xlsxwriter_does(tmp_path):
+    """Text a hand-written sheet could get wrong reads back as xlsxwriter's does: markup
+    characters, a literal ``_xHHHH_`` (Excel would decode it), a carriage return, edge
+    spaces, non-Latin text, a formula and control characters; the header, the quote prefix,
+    the frozen pane and the run sheet too."""
+    texts = ["a & b < c > d", "line\r\nbreak", "  edge  ", "北京航空航天大学",
+             "=1+1", "@SUM(A1)", "\x00\x1f", "\ufffe", "tab\tinside", "plain"]
+    rows = [{"work_id": f"W{i}", "title": t, "match_score": i / 7, "is_designation": i % 2 == 0,
+             "publication_date": "2020-02-29" if i % 3 else "1900-02-28", "doi": "",
+             "listed_on": "2019"} for i, t in enumerate(texts)]
+    run = {"tool": {"version": "1"}, "note": "=not a formula", "empty": [], "n": 3}
+    a = write_workbook(rows, COLUMNS, run, tmp_path / "a.xlsx", constant_memory=False)
+    b = write_workbook(iter(rows), COLUMNS, run, tmp_path / "b.xlsx", constant_memory=True)
+
+    def cells(p):
+        wb = load_workbook(p)
+        return ({ws.title: [[(c.value, c.data_type, c.number_format, c.quotePrefix,
+                              c.font.b) for c in row] for row in ws.iter_rows()]
+                 for ws in wb.worksheets},
+                wb["findings"].auto_filter.ref, wb["findings"].freeze_panes,
+                wb["run"].freeze_panes, wb.sheetnames)
+
+    got_a, got_b = cells(a), cells(b)
+    assert got_b == got_a
+    titles = [r[6][0] for r in got_b[0]["findings"][1:]]
+    assert (titles[0], titles[2], titles[3]) == (texts[0], texts[2], texts[3])
+
+
+def test_the_streamed_workbook_keeps_a_literal_excel_escape(tmp_path):
+    """Text holding ``_xHHHH_`` would be decoded by Excel: it is written with ``_x005F``
+    before it, as xlsxwriter writes it (openpyxl reads inline strings without decoding, so
+    this is checked in the sheet's XML)."""
+    import zipfile
+
+    rows = [{"work_id": "W1", "title": "_x0041_ stays"}]
+    path = write_workbook(iter(rows), COLUMNS, {}, tmp_path / "f.xlsx")
+    with zipfile.ZipFile(path) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+    assert "<t>_x005F_x0041_ stays</t>" in sheet

@@ -610,6 +610,14 @@ class _Tie:
     institution: str
 
 
+def _author_key_alone(f: Finding) -> bool:
+    """Whether :func:`_finding_author_key` gives ``f``'s author key without its work."""
+    if f.author_id:
+        return True
+    return isinstance(f.extra.get("authorship_index") if isinstance(f.extra, dict) else None,
+                      int)
+
+
 def _finding_author_key(f: Finding, work: Work | None) -> str:
     if f.author_id:
         return f"author:{f.author_id}"
@@ -814,16 +822,21 @@ def _network_of_groups(groups: Callable[[set[str] | None], Iterable[list[Finding
     if max_nodes < 3:
         raise ValueError("max_nodes below 3 cannot hold even one work, author and institution")
 
-    def ties(wid: str, fs: list[Finding]) -> list[_Tie]:
-        work = works.get(wid)
+    def ties(wid: str, fs: list[Finding], work: Work | None) -> list[_Tie]:
         return [_Tie(f, f"work:{wid}", _finding_author_key(f, work),
                      _finding_institution_key(f)) for f in fs]
 
+    # the planning pass reads a work only when its node keys depend on it (a subject's
+    # node, an author without an ID or authorship index): works may be parsed on each read
+    # (tracker.records.PackedWorks), and a large run's findings usually carry both keys
+    subject_nodes = bool(subject_specs(subjects))
     plan: list[tuple[tuple[int, int, int], str, frozenset[str]]] = []
     for fs in groups(None):
         wid = fs[0].work_id
-        keys = {k for t in ties(wid, fs) for k in (t.work, t.author, t.institution)}
-        keys |= {s[0] for s in _subject_keys(works.get(wid), subjects)}
+        work = works.get(wid) if subject_nodes or any(
+            not _author_key_alone(f) for f in fs) else None
+        keys = {k for t in ties(wid, fs, work) for k in (t.work, t.author, t.institution)}
+        keys |= {s[0] for s in _subject_keys(work, subjects)}
         plan.append((_work_order(fs), wid, frozenset(keys)))
     plan.sort(key=lambda item: (item[0], item[1]))
     placed: set[str] = set()
@@ -840,7 +853,7 @@ def _network_of_groups(groups: Callable[[set[str] | None], Iterable[list[Finding
     g = nx.Graph()
     for wid in kept:
         work = works.get(wid)
-        _add_work(g, work, ties(wid, found[wid]), _subject_keys(work, subjects))
+        _add_work(g, work, ties(wid, found[wid], work), _subject_keys(work, subjects))
     note = _describe(g, len(kept), len(plan), nodes_total, max_nodes)
     return g, note
 

@@ -32,7 +32,7 @@ import signal
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -110,10 +110,13 @@ class ScreenSettings:
 
 @dataclass
 class ScreenResult:
-    """Everything a run produced.  See :mod:`tracker.exports` for the report folder."""
+    """Everything a run produced.  See :mod:`tracker.exports` for the report folder.
+
+    ``works``: the flagged works by ID (a dict, or from the engines a
+    :class:`~tracker.records.PackedWorks`, which parses each work when read)."""
 
     findings: list[Finding]
-    works: dict[str, Work]
+    works: Mapping[str, Work]
     run: dict[str, Any]
     subjects: dict[str, Any] = field(default_factory=dict)
 

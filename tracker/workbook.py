@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -37,10 +38,9 @@ ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 #: Findings columns written as dates (a full ISO date; a bare year stays text).
 DATE_COLUMNS = frozenset({"publication_date", "listed_on", "removed_on", "date_compared"})
 
-#: From this many rows on, the workbook is written in xlsxwriter's constant-memory mode (each
-#: row goes to disk as it is written; text inline, not in a shared table): slower (10.5 s vs
-#: 7.7 s at 47,627 findings) but memory no longer grows with the rows (about 3.4 KB a row
-#: otherwise: 3.5 GB at Excel's row limit).
+#: From this many rows on, the workbook is streamed (:func:`_stream_workbook`: each row goes
+#: to disk as it is written, text inline, not in a shared table): memory no longer grows with
+#: the rows (about 3.4 KB a row with xlsxwriter's default mode: 3.5 GB at Excel's row limit).
 CONSTANT_MEMORY_ROWS = 100_000
 
 _WIDTHS = {"title": 48, "raw_affiliation": 48, "match_detail": 48, "outcome": 36,
@@ -153,8 +153,10 @@ def write_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
     rows).
 
     ``rows`` is read once, in order (an iterator will do).  ``constant_memory``: write each
-    row to disk as it comes (memory does not grow with the rows); by default, when ``rows``
-    is a sequence of at least :data:`CONSTANT_MEMORY_ROWS`, or not a sequence.
+    row to disk as it comes (memory does not grow with the rows; :func:`_stream_workbook`);
+    by default, when ``rows`` is a sequence of at least :data:`CONSTANT_MEMORY_ROWS`, or not
+    a sequence.  Otherwise xlsxwriter writes it (its shared string table stores each
+    repeated text once: a smaller file).
 
     ``run`` is written as given: :func:`tracker.exports.write_xlsx` scrubs it of secrets
     first.
@@ -177,6 +179,8 @@ def write_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
     if constant_memory is None:
         constant_memory = (not isinstance(rows, Sequence)
                            or len(rows) >= CONSTANT_MEMORY_ROWS)
+    if constant_memory:
+        return _stream_workbook(rows, columns, run, path)
     # xlsxwriter: several times faster than openpyxl at thousands of findings.  Its shared
     # string table (the default mode) escapes each distinct text once; the findings repeat
     # list names, methods and outcomes on every row, so this is faster than constant_memory
@@ -210,6 +214,187 @@ def write_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
         _cell(rs, i, 0, k, fmt, False)
         _cell(rs, i, 1, v, fmt, False)
     wb.close()
+    return path
+
+
+# --------------------------------------------------------------------------- streamed
+# The streamed workbook is SpreadsheetML written here, not by xlsxwriter: xlsxwriter's
+# constant-memory mode builds each cell through several Python calls (about 100,000 cells a
+# second here), and a findings sheet at a million works holds 24 million cells: 4 minutes,
+# the report folder's longest step.  These few parts are what that mode writes (inline
+# strings, the same styles, frozen header, autofilter), with the same escapes; the cells
+# read back equal to xlsxwriter's (tests/test_workbook.py compares them with openpyxl).
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+_CONTENT_TYPES = (
+    _XML_HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_SHEET_TYPE}"/>'
+    f'<Override PartName="/xl/worksheets/sheet2.xml" ContentType="{_SHEET_TYPE}"/>'
+    '<Override PartName="/xl/styles.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>')
+_ROOT_RELS = (
+    _XML_HEAD + f'<Relationships xmlns="{_PKG_REL}"><Relationship Id="rId1" '
+    f'Type="{_DOC_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+_WORKBOOK_RELS = (
+    _XML_HEAD + f'<Relationships xmlns="{_PKG_REL}">'
+    f'<Relationship Id="rId1" Type="{_DOC_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+    f'<Relationship Id="rId2" Type="{_DOC_REL}/worksheet" Target="worksheets/sheet2.xml"/>'
+    f'<Relationship Id="rId3" Type="{_DOC_REL}/styles" Target="styles.xml"/></Relationships>')
+#: Cell styles (``s``): 0 plain, 1 bold, 2 date, 3 score, 4 text with the quote prefix.
+_STYLES = (
+    _XML_HEAD + f'<styleSheet xmlns="{_MAIN}">'
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
+    '<numFmt numFmtId="165" formatCode="0.000"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><color theme="1"/><name val="Calibri"/>'
+    '<family val="2"/><scheme val="minor"/></font><font><b/><sz val="11"/>'
+    '<color theme="1"/><name val="Calibri"/><family val="2"/><scheme val="minor"/></font>'
+    '</fonts><fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+    '</cellStyleXfs><cellXfs count="5">'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+    '</cellStyles></styleSheet>')
+_ESCAPED_ESCAPE = re.compile("(_x[0-9a-fA-F]{4}_)")
+_NEEDS_ESCAPE = re.compile("[&<>\r_\ufffe\uffff]")
+_EPOCH = date(1899, 12, 31)
+_ROWS_PER_WRITE = 2000
+_CACHED_CELLS = 200_000  # distinct cell values remembered while a sheet is written
+
+
+def _column_letter(j: int) -> str:
+    """Excel's name of the 0-based column ``j`` (0 → ``A``, 26 → ``AA``)."""
+    name = ""
+    j += 1
+    while j:
+        j, rem = divmod(j - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
+def _width(chars: float) -> str:
+    """A column width as xlsxwriter writes it (Calibri 11: 7-pixel digits, 5 of padding)."""
+    return f"{int((int(chars * 7 + 0.5) + 5) / 7 * 256) / 256:.16G}"
+
+
+def _inline(text: str, style: str) -> str:
+    """An inline-string cell after its reference, escaped as xlsxwriter escapes it: a
+    literal ``_xHHHH_`` keeps its text (``_x005F`` before it), a carriage return and
+    U+FFFE/U+FFFF become ``_xHHHH_``, then ``&``, ``<`` and ``>``; leading or trailing
+    space is preserved."""
+    if _NEEDS_ESCAPE.search(text):
+        if "_x" in text:
+            text = _ESCAPED_ESCAPE.sub(r"_x005F\1", text)
+        text = (text.replace("\r", "_x000D_").replace("\ufffe", "_xFFFE_")
+                .replace("\uffff", "_xFFFF_").replace("&", "&amp;").replace("<", "&lt;")
+                .replace(">", "&gt;"))
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f'{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def _tail(value: Any, score: bool) -> str:
+    """One cell as :func:`_cell` writes it with xlsxwriter, after ``<c r="A1"``."""
+    if isinstance(value, str):
+        return _inline(xlsx_text(value), ' s="4"' if value.startswith(FORMULA_START) else "")
+    if isinstance(value, bool):
+        return f' t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int | float):
+        style = ' s="3"' if score else ""
+        return f'{style}><v>{value:.16G}</v></c>'
+    if isinstance(value, date):
+        days = (value - _EPOCH).days
+        return f' s="2"><v>{days + 1 if days > 59 else days}</v></c>'
+    return _inline(xlsx_text(str(value)), "")
+
+
+def _xml_cell(ref: str, value: Any) -> str:
+    """A cell of the run sheet ("" for no value)."""
+    return "" if value is None else f'<c r="{ref}"{_tail(value, False)}'
+
+
+def _sheet_head(widths: Sequence[float], header: Sequence[str], selected: bool) -> str:
+    cols = "".join(f'<col min="{j}" max="{j}" width="{_width(w)}" customWidth="1"/>'
+                   for j, w in enumerate(widths, start=1))
+    bold = ' s="1"'
+    head = "".join(f'<c r="{_column_letter(j)}1"{_inline(name, bold)}'
+                   for j, name in enumerate(header))
+    tab = ' tabSelected="1"' if selected else ""
+    return (_XML_HEAD + f'<worksheet xmlns="{_MAIN}" xmlns:r="{_DOC_REL}"><sheetViews>'
+            f'<sheetView{tab} workbookViewId="0">'
+            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+            '<selection pane="bottomLeft"/></sheetView></sheetViews>'
+            f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols>'
+            f'<sheetData><row r="1">{head}</row>')
+
+
+def _stream_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
+                     run: Mapping[str, Any], path: Path) -> Path:
+    """:func:`write_workbook` in constant memory: the sheets' XML written here, row by
+    row, into the zip (ZIP64 for the findings sheet, deflated at level 1: the sheet of a
+    million works is several GB of XML, and level 1 deflates it several times faster than
+    the default for a file about a fifth larger).  Why not xlsxwriter: see above."""
+    letters = [_column_letter(j) for j in range(len(columns))]
+    last = letters[-1] if letters else "A"
+    n = 0
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _ROOT_RELS)
+        zf.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        zf.writestr("xl/styles.xml", _STYLES)
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as fh:
+            fh.write(_sheet_head([_WIDTHS.get(c, 16) for c in columns], columns,
+                                 True).encode("utf-8"))
+            chunk: list[str] = []
+            # a column's values repeat (lists, methods, outcomes, dates): each distinct
+            # one is typed and escaped once
+            tails: dict[tuple[int, type, Any], str] = {}
+            for n, r in enumerate(rows, start=1):
+                row = str(n + 1)
+                cells = []
+                for j, name in enumerate(columns):
+                    v = r.get(name)
+                    if v is None or v == "":
+                        continue
+                    try:
+                        tail = tails[j, type(v), v]
+                    except KeyError:
+                        tail = _tail(_typed(name, v), name == "match_score")
+                        if len(tails) < _CACHED_CELLS:
+                            tails[j, type(v), v] = tail
+                    except TypeError:  # a list or mapping: not a key
+                        tail = _tail(_typed(name, v), name == "match_score")
+                    cells.append(f'<c r="{letters[j]}{row}"{tail}')
+                chunk.append(f'<row r="{row}">{"".join(cells)}</row>')
+                if len(chunk) >= _ROWS_PER_WRITE:
+                    fh.write("".join(chunk).encode("utf-8"))
+                    chunk = []
+            fh.write(("".join(chunk) + f'</sheetData><autoFilter ref="A1:{last}{n + 1}"/>'
+                      '</worksheet>').encode("utf-8"))
+        body = [f'<row r="{i}">{_xml_cell(f"A{i}", k)}{_xml_cell(f"B{i}", v)}</row>'
+                for i, (k, v) in enumerate(_flatten(run), start=2)]
+        zf.writestr("xl/worksheets/sheet2.xml", _sheet_head([48, 80], ["key", "value"], False)
+                    + "".join(body) + "</sheetData></worksheet>")
+        zf.writestr("xl/workbook.xml", (
+            _XML_HEAD + f'<workbook xmlns="{_MAIN}" xmlns:r="{_DOC_REL}"><bookViews>'
+            '<workbookView/></bookViews><sheets>'
+            '<sheet name="findings" sheetId="1" r:id="rId1"/>'
+            '<sheet name="run" sheetId="2" r:id="rId2"/></sheets><definedNames>'
+            '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+            f"findings!$A$1:${last}${n + 1}</definedName></definedNames></workbook>"))
     return path
 
 

@@ -9,8 +9,8 @@ pick the works that can hold a tie, and only those works are read into
 every finding is built by the same code as on the Python path: same rows, same IDs.
 
 Memory is bounded by DuckDB's ``memory_limit`` (it spills to a temporary folder) and by the
-share of works that can hold a tie (the flagged works are kept as records, as
-:class:`~tracker.screening.ScreenResult` always has).
+share of works that can hold a tie: the findings are held, and the flagged works are kept
+as their compressed records (:class:`~tracker.records.PackedWorks`), parsed when read.
 """
 
 from __future__ import annotations
@@ -41,7 +41,15 @@ from tracker.engine.plan import (
     window_sql,
 )
 from tracker.matching import Matcher
-from tracker.records import Authorship, RecordError, Work, parse_work, short_id, short_ror
+from tracker.records import (
+    Authorship,
+    PackedWorks,
+    RecordError,
+    Work,
+    parse_work,
+    short_id,
+    short_ror,
+)
 from tracker.risk import Finding, make_finding
 from tracker.screening import (
     MAX_SKIPPED_LISTED,
@@ -359,14 +367,32 @@ def _screen_works(works: Iterable[Work], job: _Screening, keys: _Keys
     return findings, flagged
 
 
+def _screen_batch(rows: list[tuple[int, str, str]], job: _Screening, keys: _Keys
+                  ) -> tuple[int, list[Finding], dict[str, bytes]]:
+    """One batch of candidate records ``(rn, line, work ID)``: how many, their findings, and
+    the flagged works' records packed for :class:`~tracker.records.PackedWorks` (the
+    process gathering the batches keeps bytes, not records: see there why)."""
+    findings, flagged = _screen_works(_parse_lines(rows), job, keys)
+    packed: dict[str, bytes] = {}
+    for rn, line, wid in rows:
+        if wid in flagged:
+            if rn >= _PARQUET_BASE:  # the record as _parse_lines read it
+                rec = orjson.loads(line)
+                rec.pop("file_row_number", None)
+                packed[wid] = PackedWorks.pack(orjson.dumps(rec))
+            else:
+                packed[wid] = PackedWorks.pack(line)
+    return len(rows), findings, packed
+
+
 def _pool_batch(task: tuple[_Keys, list[tuple[int, str, str]]]
-                ) -> tuple[int, list[Finding], dict[str, Work]]:
+                ) -> tuple[int, list[Finding], dict[str, bytes]]:
     """One batch of candidate records, in a worker process."""
     assert _SCREENING is not None
     keys, rows = task
     gc.disable()  # records hold no reference cycles: the collector's passes free nothing
     try:
-        return (len(rows), *_screen_works(_parse_lines(rows), _SCREENING, keys))
+        return _screen_batch(rows, _SCREENING, keys)
     finally:
         gc.enable()
 
@@ -390,22 +416,22 @@ def _start_pool(job: _Screening, processes: int | None) -> Any:
 
 def _screen_candidates(batches: Iterable[list[tuple[int, str, str]]], job: _Screening,
                        keys: _Keys, pool: Any, progress: Progress | None
-                       ) -> tuple[list[Finding], dict[str, Work]]:
+                       ) -> tuple[list[Finding], PackedWorks]:
     """Screen the candidate records, batch by batch, in the worker processes or here."""
     findings: list[Finding] = []
-    flagged: dict[str, Work] = {}
+    flagged = PackedWorks()
     done = 0
     if pool is None:
-        answers: Iterable[tuple[int, list[Finding], dict[str, Work]]] = (
-            (len(b), *_screen_works(_parse_lines(b), job, keys)) for b in batches)
+        answers: Iterable[tuple[int, list[Finding], dict[str, bytes]]] = (
+            _screen_batch(b, job, keys) for b in batches)
     else:
         answers = pool.imap_unordered(_pool_batch, ((keys, b) for b in batches))
     enabled = gc.isenabled()
-    gc.disable()  # the flagged works are long-lived and hold no cycles (as in screening)
+    gc.disable()  # the findings are long-lived and hold no cycles (as in screening)
     try:
         for n, found, works in answers:
             findings.extend(found)
-            flagged.update(works)
+            flagged.add_packed(works)
             done += n
             gc.freeze()  # out of the collector's sight: it would scan them on every pass
             if progress is not None:
@@ -414,7 +440,7 @@ def _screen_candidates(batches: Iterable[list[tuple[int, str, str]]], job: _Scre
         if enabled:
             gc.enable()
     findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
-    return findings, dict(sorted(flagged.items()))
+    return findings, flagged.sorted()
 
 
 class _Misaligned(RuntimeError):

@@ -44,18 +44,17 @@ from tracker.engine.duck import (
     _Keys,
     _line_skips,
     _names_probe,
-    _parse_lines,
     _patch_run,
     _reader_error,
     _reason,
-    _screen_works,
+    _screen_batch,
     _Screening,
     _Staging,
 )
 from tracker.engine.inputs import expand_inputs
 from tracker.engine.plan import ID_RE, counts_sql, window_sql
 from tracker.matching import Matcher
-from tracker.records import Work, short_id, short_ror
+from tracker.records import PackedWorks, Work, short_id, short_ror
 from tracker.risk import Finding
 from tracker.screening import (
     MAX_SKIPPED_LISTED,
@@ -246,11 +245,11 @@ def _resolver(reg: Registry, name_matcher: object | None
 
 def _screener(job: _Screening, keys: _Keys
               ) -> Callable[[Iterator[Any]], Iterator[tuple[int, list[Finding],
-                                                           dict[str, Work]]]]:
+                                                           dict[str, bytes]]]]:
     """The function that screens one partition of candidate records on an executor, with
-    the DuckDB engine's own :func:`~tracker.engine.duck._screen_works`."""
+    the DuckDB engine's own :func:`~tracker.engine.duck._screen_batch`."""
 
-    def run(rows: Iterator[Any]) -> Iterator[tuple[int, list[Finding], dict[str, Work]]]:
+    def run(rows: Iterator[Any]) -> Iterator[tuple[int, list[Finding], dict[str, bytes]]]:
         import gc
 
         batch = [(int(r["rn"]), r["line"], r["wid"]) for r in rows]
@@ -258,10 +257,10 @@ def _screener(job: _Screening, keys: _Keys
             return
         gc.disable()  # records hold no reference cycles: the collector's passes free nothing
         try:
-            found = _screen_works(_parse_lines(batch), job, keys)
+            found = _screen_batch(batch, job, keys)
         finally:
             gc.enable()
-        yield (len(batch), *found)
+        yield found
 
     return run
 
@@ -546,7 +545,7 @@ def _candidates(spark: Any, reg: Registry, name_matcher: object | None, keys: _K
 
 def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
                        progress: Progress | None, cached: list[Any]
-                       ) -> tuple[list[Finding], dict[str, Work]]:
+                       ) -> tuple[list[Finding], PackedWorks]:
     """Screen the candidate records on the executors; findings in the DuckDB engine's
     order."""
     cand = cand.persist()
@@ -560,14 +559,14 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
     parts = max(1, spark.sparkContext.defaultParallelism)
     answers = lines.repartition(parts, "rn").rdd.mapPartitions(_screener(job, keys))
     findings: list[Finding] = []
-    flagged: dict[str, Work] = {}
+    flagged = PackedWorks()
     done = 0
     enabled = gc.isenabled()
-    gc.disable()  # the flagged works are long-lived and hold no cycles (as in screening)
+    gc.disable()  # the findings are long-lived and hold no cycles (as in screening)
     try:
         for n, found, works in answers.collect():  # one job (a task per core)
             findings.extend(found)
-            flagged.update(works)
+            flagged.add_packed(works)
             done += n
             if progress is not None:
                 progress("screen", done, None)
@@ -576,7 +575,7 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
         if enabled:
             gc.enable()
     findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
-    return findings, dict(sorted(flagged.items()))
+    return findings, flagged.sorted()
 
 
 def _skipped(spark: Any, staging: _Staging) -> list[dict[str, str]]:
