@@ -56,6 +56,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import orjson
+
 from tracker.home import case_file_path
 from tracker.records import Authorship, InstitutionRef, Work
 from tracker.risk import Finding
@@ -283,13 +285,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-#: One encoder for every stored JSON text (``json.dumps`` with these options builds a new
-#: encoder on each call; the text is the same).
-_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+#: Stored JSON texts: keys sorted, UTF-8 as is; what JSON has no type for (dates, times,
+#: dataclasses) as ``str()`` gives it, as ``json.dumps(default=str)`` did for texts written
+#: before (the same values; a text compares equal to an old one only after parsing).
+_JSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                 | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def _json_text(value: Any) -> str:
-    return _JSON_ENCODER.encode(value)
+    # orjson: a million-finding run's rows are encoded about ten times faster than by json
+    return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode("utf-8")
 
 
 def comparable_key(run: dict[str, Any]) -> str:
