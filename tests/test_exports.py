@@ -548,3 +548,22 @@ def test_the_columns_are_the_findings_fields_in_order():
     from tracker.risk import Finding
 
     assert tuple(f.name for f in fields(Finding) if f.name != "extra") == FINDING_COLUMNS
+
+
+def test_csv_cells_of_a_finding_equal_the_cell_by_cell_rule(demo):
+    """findings.csv's quick path for a Finding (one check of the whole row) neutralises
+    exactly what the cell-by-cell rule does, whichever cell begins like a formula."""
+    import dataclasses
+
+    from tracker.exports import _csv_cells, _finding_csv_cells
+    from tracker.workbook import FORMULA_START
+
+    f = demo.findings[0]
+    assert _finding_csv_cells(f.values()) == _csv_cells(f.values())
+    texts = [c for c in FINDING_COLUMNS if isinstance(getattr(f, c), str)]
+    for column in texts:
+        for start in FORMULA_START:
+            g = dataclasses.replace(f, **{column: start + "1+1"})
+            assert _finding_csv_cells(g.values()) == _csv_cells(g.values()), (column, start)
+            assert not _finding_csv_cells(g.values())[FINDING_COLUMNS.index(column)].startswith(
+                FORMULA_START)

@@ -31,6 +31,7 @@ import csv
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -123,6 +124,25 @@ def _csv_cells(values: tuple[Any, ...]) -> list[Any]:
             for v in values]
 
 
+#: A cell beginning like a formula, in a row's cells joined after ``\x1f`` each.
+_FORMULA_CELL = re.compile("\x1f[" + re.escape("".join(FORMULA_START)) + "]")
+#: The columns of a :class:`Finding` that hold a bool (the others: text, a float score).
+_BOOL_COLUMNS = tuple(i for i, c in enumerate(FINDING_COLUMNS)
+                      if Finding.__dataclass_fields__[c].type == "bool")
+
+
+def _finding_csv_cells(values: tuple[Any, ...]) -> list[Any]:
+    """:func:`_csv_cells` of a :class:`Finding`'s values: one regex over the row's text finds
+    whether any cell needs :func:`neutralise` (rarely); otherwise only the bools change
+    (findings.csv of a million-work run: per-cell checks were a third of its time)."""
+    if _FORMULA_CELL.search("\x1f" + "\x1f".join(map(str, values))):
+        return _csv_cells(values)
+    row = list(values)
+    for i in _BOOL_COLUMNS:
+        row[i] = "true" if row[i] else "false"
+    return row
+
+
 def _rows(findings: Iterable[Finding]) -> Iterator[dict[str, Any]]:
     return (_row(f) for f in findings)
 
@@ -154,7 +174,8 @@ def write_findings_csv(findings: Iterable[Finding], path: str | Path) -> int:
         w = csv.writer(fh)
         w.writerow(FINDING_COLUMNS)
         for f in findings:
-            w.writerow(_csv_cells(_values(f)))
+            w.writerow(_finding_csv_cells(f.values()) if type(f) is Finding
+                       else _csv_cells(_values(f)))
             n += 1
     return n
 
