@@ -18,10 +18,11 @@ a status, reviews a version; version 2 findings gain their keys)::
          counts, data_gaps, record, comparable_key, recorded_at, status, status_reason)
     ties(finding_id PK, first_run_id -> runs, last_run_id -> runs)
     findings(run_id -> runs, finding_id -> ties, row)          PK (run_id, finding_id)
-    finding_keys(run_id -> runs, finding_id, work_id, list, listed_at_publication,
+    finding_keys(run_id, finding_id, work_id, list, listed_at_publication,
                  listed_rank, relation, confidence, outcome_kind, publication_date,
-                 institution_key)                          PK (run_id, finding_id)
-    finding_facets(run_id -> runs, list, listed_at_publication, relation, confidence,
+                 institution_key)         UNIQUE (run_id, finding_id), stored in the order
+                 PK (run_id, listed_rank, publication_date DESC, finding_id)
+    finding_facets(run_id, list, listed_at_publication, relation, confidence,
                    outcome_kind)
     reviews(id, finding_id -> ties, status, reason, reviewer, at, source, version)
                                                            UNIQUE (finding_id, version)
@@ -159,7 +160,7 @@ CREATE TABLE IF NOT EXISTS finding_keys (
     UNIQUE (run_id, finding_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS finding_facets (
-    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL,
     list TEXT NOT NULL,
     listed_at_publication TEXT NOT NULL,
     relation TEXT NOT NULL,
@@ -169,6 +170,7 @@ CREATE TABLE IF NOT EXISTS finding_facets (
 CREATE INDEX IF NOT EXISTS finding_facets_run ON finding_facets (run_id);
 CREATE TRIGGER IF NOT EXISTS finding_keys_of_run AFTER DELETE ON runs BEGIN
     DELETE FROM finding_keys WHERE run_id = old.id;
+    DELETE FROM finding_facets WHERE run_id = old.id;
 END;
 """
 #: The indexes of finding_keys (a migration builds them after filling the table).
@@ -190,7 +192,7 @@ _SCHEMA += _KEY_INDEXES
 #
 # finding_keys.run_id is not a foreign key (with foreign keys on, INSERT OR REPLACE of a
 # key row checks it at a cost that doubles the time to record a run): a trigger deletes a
-# run's keys with the run, as the findings' ON DELETE CASCADE does.
+# run's keys and facets with the run, as the findings' ON DELETE CASCADE does.
 #
 # The other sorts read the run's key rows once with SQLite's top-N sort (a LIMIT keeps only
 # the page's rows): no index each, so recording a run stays cheap.
