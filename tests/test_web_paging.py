@@ -128,6 +128,22 @@ def test_filter_choices_come_from_the_run_s_facets(case, result):
         assert f'<option value="{f.list}"' in page
 
 
+def test_a_finding_page_lists_the_other_findings_of_its_work(case, result):
+    path, rid = case
+    by_work: dict[str, list] = {}
+    for f in result.findings:
+        by_work.setdefault(f.work_id, []).append(f)
+    work = max(by_work.values(), key=len)
+    assert len(work) > 2
+    want = sorted(work[1:], key=lambda f: (str(f.author_position), f.finding_id))
+    with TestClient(create_app(path, registry=tracker.load_registry()),
+                    base_url="http://127.0.0.1:8000") as c:
+        page = c.get(f"/findings/{work[0].finding_id}?run={rid}").text
+    section = page.split('id="same-work"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r'<a href="/findings/([0-9a-f]+)\?run=', section) == [
+        f.finding_id for f in want]
+
+
 def _to_schema_2(path: Path) -> None:
     """Make a case file what tracker wrote before findings had keys (schema 2): the same
     tables and rows less ``finding_keys``, ``finding_facets`` and the trigger."""
