@@ -379,9 +379,8 @@ def create_app(case: Path, *, token_hash: str | None = None,
         with open_store() as st:
             rid, row = finding_row(st, fid, run)
             history = st.review_history(fid)
-            same_work, _ = st.findings_where(  # the finding_keys_work index
-                rid, "k.work_id = ? AND k.finding_id != ?", [row["work_id"], fid],
-                order="k.finding_id")
+            same_work, _ = st.findings_where(  # the finding_keys_work index, then a sort
+                rid, "k.work_id = ? AND k.finding_id != ?", [row["work_id"], fid])
         same_work.sort(key=lambda r: (str(r.get("author_position")), r["finding_id"]))
         reg = get_registry()
         entry = reg.entry_index.get(str(row.get("entry_id") or ""))
