@@ -65,6 +65,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -287,19 +288,23 @@ def _migrate_finding_keys(db: sqlite3.Connection, version: int) -> None:
                f" SELECT DISTINCT run_id, {', '.join(FACET_COLUMNS)} FROM finding_keys")
 
 
-def _text(value: Any) -> str:
-    """A field's text as stored for a key (None: ``""``)."""
-    return value if isinstance(value, str) else "" if value is None else str(value)
+#: A finding's fields that its keys are made of (one C call per finding).
+_KEY_FIELDS = attrgetter("finding_id", "work_id", "list", "listed_at_publication", "relation",
+                         "confidence", "outcome", "publication_date", "institution_name",
+                         "list_entry_name")
 
 
 def _key_row(run_id: int, f: Finding) -> tuple[Any, ...]:
     """The ``finding_keys`` row of a finding (in :data:`KEY_COLUMNS` order after run_id
-    and finding_id), from the values its JSON row is written from."""
-    listed = _text(f.listed_at_publication)
-    return (run_id, f.finding_id, _text(f.work_id), _text(f.list), listed,
-            LISTED_RANK.get(listed, 3), _text(f.relation), _text(f.confidence),
-            outcome_kind(_text(f.outcome)), _text(f.publication_date),
-            _text(f.institution_name) or _text(f.list_entry_name))
+    and finding_id), from the values its JSON row is written from (a missing value, None,
+    is ``""`` as the JSON's null reads in SQL)."""
+    values = _KEY_FIELDS(f)
+    if None in values:
+        values = tuple("" if v is None else v for v in values)
+    fid, work, lst, listed, relation, confidence, outcome, day, inst, entry = values
+    return (run_id, fid, work, lst, listed, LISTED_RANK.get(listed, 3), relation, confidence,
+            outcome_kind(outcome), day, inst or entry)
+
 
 #: A finding's review status in SQL over ``k.finding_id``: its latest decision's status
 #: (the reviews_tie index), ``unreviewed`` when it has none.  Most ties of a large run have
