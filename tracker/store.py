@@ -279,8 +279,10 @@ def _migrate_finding_keys(db: sqlite3.Connection, version: int) -> None:
     db.execute("DELETE FROM finding_keys")
     db.execute("DELETE FROM finding_facets")
     db.execute(f"INSERT INTO finding_keys (run_id, finding_id, {', '.join(KEY_COLUMNS)})"
-               f" SELECT run_id, finding_id, {', '.join(values[c] for c in KEY_COLUMNS)}"
-               f" FROM findings ORDER BY 1, 6, 10 DESC, 2")
+               f" SELECT run_id, finding_id, "
+               + ", ".join(f"{values[c]} AS {c}" for c in KEY_COLUMNS)
+               + " FROM findings ORDER BY run_id, listed_rank, publication_date DESC,"
+               " finding_id")
     for stmt in _KEY_INDEXES.strip().split(";"):
         if stmt.strip():
             db.execute(stmt)
