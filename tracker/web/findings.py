@@ -49,8 +49,9 @@ def _field(name: str) -> str:
 
 
 #: The sorts' ORDER BY over a run's keys (:data:`tracker.store.KEY_COLUMNS`):
-#: :meth:`FindingQuery.apply`'s stable sorts, read from last to first.  ``listed`` walks
-#: the ``finding_keys_listed`` index; the others read the run's keys with a top-N sort.
+#: :meth:`FindingQuery.apply`'s stable sorts, read from last to first.  ``listed`` is the
+#: order the keys are stored in (a page is read in place); the others read the run's keys
+#: with a top-N sort.
 _ORDER = {
     "listed": "k.listed_rank, k.publication_date DESC, k.finding_id",
     "newest": "k.publication_date DESC, k.finding_id",
