@@ -174,7 +174,7 @@ CREATE TRIGGER IF NOT EXISTS finding_keys_of_run AFTER DELETE ON runs BEGIN
     DELETE FROM finding_facets WHERE run_id = old.id;
 END;
 """
-#: The indexes of finding_keys (a migration builds them after filling the table).
+#: The secondary index of finding_keys (a migration builds it after filling the table).
 _KEY_INDEXES = """
 CREATE INDEX IF NOT EXISTS finding_keys_work ON finding_keys (run_id, work_id);
 """
@@ -192,7 +192,7 @@ _SCHEMA += _KEY_INDEXES
 # - finding_keys_work (run_id, work_id): a finding's "same work" list.
 #
 # finding_keys.run_id is not a foreign key (with foreign keys on, INSERT OR REPLACE of a
-# key row checks it at a cost that doubles the time to record a run): a trigger deletes a
+# key row checks it at a cost that doubles the time to write the keys): a trigger deletes a
 # run's keys and facets with the run, as the findings' ON DELETE CASCADE does.
 #
 # The other sorts read the run's key rows once with SQLite's top-N sort (a LIMIT keeps only
@@ -310,8 +310,8 @@ def _key_row(run_id: int, f: Finding) -> tuple[Any, ...]:
 
 #: A finding's review status in SQL over ``k.finding_id``: its latest decision's status
 #: (the reviews_tie index), ``unreviewed`` when it has none.  Most ties of a large run have
-#: no decision: they are told apart by one look in the set of reviewed IDs (SQLite builds
-#: it once per statement), and only reviewed ties look up their latest decision.
+#: no decision: they are told apart by one look in the reviews' index by tie, and only
+#: reviewed ties look up their latest decision.
 _REVIEW_STATUS = ("CASE WHEN k.finding_id IN (SELECT finding_id FROM reviews) THEN"
                   " coalesce((SELECT r.status FROM reviews r WHERE r.finding_id = k.finding_id"
                   " ORDER BY r.id DESC LIMIT 1), 'unreviewed') ELSE 'unreviewed' END")
@@ -854,7 +854,7 @@ class Store:
 
     def _rows_of(self, run_id: int, ids: Sequence[str]) -> list[dict[str, Any]]:
         """The rows of these findings of a run (as :meth:`findings` gives them), in the
-        order given; each is looked up by its key."""
+        order given (an ID with no stored row is left out); each is looked up by its key."""
         if not ids:
             return []
         got = {r["finding_id"]: r for r in self._db.execute(
@@ -863,7 +863,7 @@ class Store:
             " WHERE x.finding_id = f.finding_id)"
             " WHERE f.run_id = ? AND f.finding_id IN (SELECT value FROM json_each(?))",
             (run_id, json.dumps(list(ids))))}
-        return [self._with_review(got[i]["row"], got[i]) for i in ids]
+        return [self._with_review(got[i]["row"], got[i]) for i in ids if i in got]
 
     @_guarded
     def findings_count(self, run_id: int) -> int:
