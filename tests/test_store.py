@@ -81,7 +81,9 @@ def test_record_run_keeps_the_run_record_and_findings(store, works, reg):
 
 def test_a_run_s_finding_keys_go_with_the_run(store, works, reg):
     res = _run(works, reg)
+    cache = store._db.execute("PRAGMA cache_size").fetchone()
     a, b = store.record_run(res), store.record_run(res)
+    assert store._db.execute("PRAGMA cache_size").fetchone() == cache  # as it was
 
     def keys(run_id):
         return store._db.execute("SELECT count(*) FROM finding_keys WHERE run_id = ?",
