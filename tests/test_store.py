@@ -79,6 +79,24 @@ def test_record_run_keeps_the_run_record_and_findings(store, works, reg):
     assert store.run_record(run_id)["data_gaps"] == res.run["data_gaps"]
 
 
+def test_a_run_s_finding_keys_go_with_the_run(store, works, reg):
+    res = _run(works, reg)
+    cache = store._db.execute("PRAGMA cache_size").fetchone()
+    a, b = store.record_run(res), store.record_run(res)
+    assert store._db.execute("PRAGMA cache_size").fetchone() == cache  # as it was
+
+    def keys(run_id):
+        return store._db.execute("SELECT count(*) FROM finding_keys WHERE run_id = ?",
+                                 (run_id,)).fetchone()[0]
+
+    assert keys(a) == keys(b) == len(res.findings) == store.findings_count(a)
+    assert store.finding_values(a) == store.finding_values(b)
+    # (a recorded run cannot be deleted while its ties name it; by hand, it can)
+    store._db.execute("PRAGMA foreign_keys = OFF")
+    store._db.execute("DELETE FROM runs WHERE id = ?", (a,))
+    assert keys(a) == 0 and store.finding_values(a) == [] and keys(b) == len(res.findings)
+
+
 def test_review_history_is_kept_and_the_latest_wins(store, works, reg):
     res = _run(works, reg)
     store.record_run(res)

@@ -1,10 +1,13 @@
 """The review workspace pages a run's findings in SQL: the same rows, counts and order as
-filtering every finding in memory, without loading them."""
+filtering every finding in memory, without loading them, read through the case file's typed
+keys (``finding_keys``) and their indexes rather than by parsing every stored row; a case
+file written before the keys existed is migrated and pages the same."""
 
 from __future__ import annotations
 
 import itertools
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import tracker
-from tracker.store import Store
+from tracker.store import FACET_COLUMNS, SCHEMA_VERSION, Store
 from tracker.web.app import create_app
 from tracker.web.findings import SORTS, FindingQuery
 
@@ -34,6 +37,8 @@ def case(tmp_path_factory, result) -> tuple[Path, int]:
             status = ("confirmed", "dismissed", "needs_follow_up")[i % 3]
             st.set_review(f.finding_id, status, "A. Reviewer",
                           reason="not the listed unit" if status == "dismissed" else "")
+        # a tie whose latest decision puts it back to unreviewed
+        st.set_review(result.findings[3].finding_id, "unreviewed", "B. Reviewer")
     return path, rid
 
 
@@ -43,7 +48,8 @@ def _queries(rows: list[dict]) -> Iterator[FindingQuery]:
     dates = sorted({r["publication_date"] for r in rows if r["publication_date"]})
     filters = [{}, {"list": lists[0]}, {"list": lists[-1]}, {"outcome": "context"},
                {"outcome": "flag"}, {"outcome": "nonsense"}, {"listed": "yes"},
-               {"listed": "unknown"}, {"status": "confirmed"}, {"status": "unreviewed"},
+               {"listed": "unknown"}, {"listed": "maybe"}, {"status": "confirmed"},
+               {"status": "unreviewed"}, {"status": "needs_follow_up"}, {"status": "nonsense"},
                {"relation": "coauthor"}, {"confidence": "high"},
                {"since": dates[len(dates) // 2]}, {"until": dates[len(dates) // 3][:4]},
                {"institution": inst[3:12].upper()}, {"list": lists[0], "listed": "no"}]
@@ -66,6 +72,122 @@ def test_sql_pages_equal_the_pages_of_every_row(case):
             assert got.rows == want.rows, q
             checked += bool(want.total)
         assert checked > 100
+
+
+def _plan(st: Store, rid: int, where: str, params: list, order: str) -> str:
+    """SQLite's plan for choosing a page's IDs and for counting them, as one text (in
+    the wording of SQLite 3.36 and later: older ones say ``SEARCH TABLE k``)."""
+    sql, args = st._keys_sql(rid, where, params, order)
+    return "\n".join(str(r[3]).replace(" TABLE ", " ") for q in (
+        f"SELECT count(*){sql}", f"SELECT k.finding_id{sql} ORDER BY {order} LIMIT 50")
+        for r in st._db.execute(f"EXPLAIN QUERY PLAN {q}", args))
+
+
+def test_pages_read_the_indexed_keys_not_every_row(case):
+    path, rid = case
+    with Store(path) as st:
+        default = _plan(st, rid, *FindingQuery().sql())
+        # the default order is the table's own: LIMIT/OFFSET with no sort, no JSON row read
+        assert "SEARCH k USING PRIMARY KEY (run_id=?)" in default
+        assert "TEMP B-TREE" not in default and "SEARCH f " not in default
+        for kw in ({"list": "X"}, {"outcome": "flag"}, {"relation": "coauthor"},
+                   {"confidence": "high"}, {"since": "2020"}, {"until": "2021"},
+                   {"status": "unreviewed"}, {"sort": "newest"}, {"sort": "institution"}):
+            plan = _plan(st, rid, *FindingQuery(**kw).sql())
+            assert "findings" not in plan and "SEARCH f " not in plan, (kw, plan)
+            assert re.search(r"SEARCH k USING .*INDEX \w+ \(run_id=\?\)|"
+                             r"SEARCH k USING PRIMARY KEY \(run_id=\?\)", plan), (kw, plan)
+        listed = _plan(st, rid, *FindingQuery(listed="yes").sql())
+        assert "USING PRIMARY KEY (run_id=? AND listed_rank=?)" in listed
+        assert "TEMP B-TREE" not in listed
+        # a decision's status: the few ties that have one, looked up by ID
+        confirmed = _plan(st, rid, *FindingQuery(status="confirmed").sql())
+        assert re.search(r"SEARCH k USING COVERING INDEX \w+ \(run_id=\? AND finding_id=\?\)",
+                         confirmed), confirmed
+        # a finding's same-work list (the finding page): both the count and the rows
+        work = _plan(st, rid, "k.work_id = ? AND k.finding_id != ?", ["W1", "x"], "f.rowid")
+        assert work.count("USING COVERING INDEX finding_keys_work (run_id=? AND work_id=?)"
+                          ) == 2, work
+        assert "SEARCH k USING INDEX" not in work and "SCAN" not in work, work
+        # the institution substring search is the one filter that reads the JSON rows
+        assert "SEARCH f " in _plan(st, rid, *FindingQuery(institution="univ").sql())
+
+
+def test_filter_choices_come_from_the_run_s_facets(case, result):
+    path, rid = case
+    with Store(path) as st:
+        got = set(st.finding_values(rid))
+        assert got == {(f.list, f.listed_at_publication, f.relation, f.confidence,
+                        tracker.risk.outcome_kind(f.outcome)) for f in result.findings}
+        assert set(st.finding_values(rid, ["list"])) == {(f.list,) for f in result.findings}
+        with pytest.raises(tracker.store.StoreError, match="no filter choices"):
+            st.finding_values(rid, ["row"])
+    with TestClient(create_app(path, registry=tracker.load_registry()),
+                    base_url="http://127.0.0.1:8000") as c:
+        page = c.get(f"/findings?run={rid}").text
+    for f in result.findings[:20]:
+        assert f'<option value="{f.list}"' in page
+
+
+def test_a_finding_page_lists_the_other_findings_of_its_work(case, result):
+    path, rid = case
+    by_work: dict[str, list] = {}
+    for f in result.findings:
+        by_work.setdefault(f.work_id, []).append(f)
+    work = max(by_work.values(), key=len)
+    assert len(work) > 2
+    want = sorted(work[1:], key=lambda f: (str(f.author_position), f.finding_id))
+    with TestClient(create_app(path, registry=tracker.load_registry()),
+                    base_url="http://127.0.0.1:8000") as c:
+        page = c.get(f"/findings/{work[0].finding_id}?run={rid}").text
+    section = page.split('id="same-work"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r'<a href="/findings/([0-9a-f]+)\?run=', section) == [
+        f.finding_id for f in want]
+
+
+def _to_schema_2(path: Path) -> None:
+    """Make a case file what tracker wrote before findings had keys (schema 2): the same
+    tables and rows less ``finding_keys``, ``finding_facets`` and the trigger."""
+    db = sqlite3.connect(path)
+    db.executescript("DROP TRIGGER finding_keys_of_run; DROP TABLE finding_keys;"
+                     " DROP TABLE finding_facets; UPDATE schema_version SET version = 2;")
+    db.close()
+
+
+def test_a_schema_2_case_file_is_migrated_and_pages_the_same(tmp_path, result):
+    path = tmp_path / "old.db"
+    with Store(path) as st:
+        rid = st.record_run(result)
+        for f in result.findings[::5]:
+            st.set_review(f.finding_id, "confirmed", "A. Reviewer")
+        want_rows = st.findings(rid)
+        history = st.review_log(10_000)
+    db = sqlite3.connect(path)
+    keys = db.execute("SELECT * FROM finding_keys ORDER BY run_id, finding_id").fetchall()
+    facets = db.execute(f"SELECT DISTINCT {', '.join(FACET_COLUMNS)} FROM finding_facets"
+                        " ORDER BY 1, 2, 3, 4, 5").fetchall()
+    stored = db.execute("SELECT * FROM findings ORDER BY rowid").fetchall()
+    db.close()
+    _to_schema_2(path)
+    with Store(path) as st:   # migrated here
+        assert st.findings(rid) == want_rows and st.review_log(10_000) == history
+        checked = 0
+        for q in _queries(want_rows):
+            want, got = q.page_of(want_rows), q.page_in(st, rid)
+            assert (got.total, got.page, got.pages, got.rows) == (
+                want.total, want.page, want.pages, want.rows), q
+            checked += bool(want.total)
+        assert checked > 100
+    db = sqlite3.connect(path)
+    # the keys and facets filled from the stored rows are those recording wrote; the rows
+    # themselves are untouched
+    assert db.execute("SELECT * FROM finding_keys ORDER BY run_id, finding_id"
+                      ).fetchall() == keys
+    assert db.execute(f"SELECT DISTINCT {', '.join(FACET_COLUMNS)} FROM finding_facets"
+                      " ORDER BY 1, 2, 3, 4, 5").fetchall() == facets
+    assert db.execute("SELECT * FROM findings ORDER BY rowid").fetchall() == stored
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    db.close()
 
 
 def test_the_findings_pages_never_load_every_finding(case, monkeypatch):

@@ -23,6 +23,7 @@ __all__ = [
     "finding_id",
     "listed_at",
     "make_finding",
+    "outcome_kind",
 ]
 
 #: The columns of findings.csv, in order.  The first twenty are a contract (issue 3).
@@ -194,6 +195,18 @@ class Finding:
         """The findings.csv row's values, in column order (one C call: a findings export
         reads them for every finding)."""
         return tuple(_ROW_VALUES(self))
+
+
+def outcome_kind(outcome: str) -> str:
+    """``flag``, ``review`` or ``context`` from an outcome text (``""`` if none).
+
+    Examples
+    --------
+    >>> outcome_kind("flag: listed at publication [rule x]"), outcome_kind("")
+    ('flag', '')
+    """
+    head = (outcome or "").split(":", 1)[0].strip().lower()
+    return head if head in ("flag", "review", "context") else ""
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(Finding) if f.name != "extra")

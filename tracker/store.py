@@ -11,17 +11,28 @@ refused with :class:`ReviewConflictError`, which carries the current decision, s
 reviewers never silently overwrite each other.  A unique index on ``(finding_id, version)``
 makes the database itself refuse a second decision on the same base.
 
-Schema (``schema_version`` 2; a version-1 file is migrated when opened: runs gain a status,
-reviews a version)::
+Schema (``schema_version`` 3; an older file is migrated when opened: version 1 runs gain
+a status, reviews a version; version 2 findings gain their keys)::
 
     runs(id, started_at, finished_at, tool_version, command, settings, inputs, registry,
          counts, data_gaps, record, comparable_key, recorded_at, status, status_reason)
     ties(finding_id PK, first_run_id -> runs, last_run_id -> runs)
     findings(run_id -> runs, finding_id -> ties, row)          PK (run_id, finding_id)
+    finding_keys(run_id, finding_id, work_id, list, listed_at_publication,
+                 listed_rank, relation, confidence, outcome_kind, publication_date,
+                 institution_key)         UNIQUE (run_id, finding_id), stored in the order
+                 PK (run_id, listed_rank, publication_date DESC, finding_id)
+    finding_facets(run_id, list, listed_at_publication, relation, confidence,
+                   outcome_kind)
     reviews(id, finding_id -> ties, status, reason, reviewer, at, source, version)
                                                            UNIQUE (finding_id, version)
 
-JSON columns hold the run record's parts as ScreenResult.run has them.
+JSON columns hold the run record's parts as ScreenResult.run has them.  A finding's JSON
+``row`` is its record; ``finding_keys`` repeats, typed and indexed, the fields the review
+workspace filters, sorts and groups on (written with the row, from the same values), so a
+page of a run of a million findings is read through an index, never by parsing every row.
+``finding_facets`` holds each run's distinct filter values (a run's findings never change
+once recorded), so a page's filter choices are not a pass over the run.
 
 A run's ``status`` says how it ended: ``running`` from its start (and for ever when the
 process was killed), then ``finished``, ``failed`` or ``interrupted`` with the reason in
@@ -48,11 +59,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -60,12 +73,15 @@ import orjson
 
 from tracker.home import case_file_path
 from tracker.records import Authorship, InstitutionRef, Work
-from tracker.risk import Finding
+from tracker.risk import Finding, outcome_kind
 from tracker.screening import ScreenResult
 from tracker.watchlists import Registry
 
 __all__ = [
     "DIFF_FIELDS",
+    "FACET_COLUMNS",
+    "KEY_COLUMNS",
+    "LISTED_RANK",
     "REVIEW_STATUSES",
     "RUN_STATUSES",
     "SCHEMA_VERSION",
@@ -86,7 +102,7 @@ __all__ = [
     "work_to_json",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: How a run ended; ``running`` also stays for a run whose process was killed.
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 REVIEW_STATUSES = ("unreviewed", "confirmed", "dismissed", "needs_follow_up")
@@ -131,7 +147,72 @@ CREATE TABLE IF NOT EXISTS findings (
     row TEXT NOT NULL,
     PRIMARY KEY (run_id, finding_id)
 );
+CREATE TABLE IF NOT EXISTS finding_keys (
+    run_id INTEGER NOT NULL,
+    finding_id TEXT NOT NULL,
+    work_id TEXT NOT NULL,
+    list TEXT NOT NULL,
+    listed_at_publication TEXT NOT NULL,
+    listed_rank INTEGER NOT NULL,
+    relation TEXT NOT NULL,
+    confidence TEXT NOT NULL,
+    outcome_kind TEXT NOT NULL,
+    publication_date TEXT NOT NULL,
+    institution_key TEXT NOT NULL,
+    PRIMARY KEY (run_id, listed_rank, publication_date DESC, finding_id),
+    UNIQUE (run_id, finding_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS finding_facets (
+    run_id INTEGER NOT NULL,
+    list TEXT NOT NULL,
+    listed_at_publication TEXT NOT NULL,
+    relation TEXT NOT NULL,
+    confidence TEXT NOT NULL,
+    outcome_kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS finding_facets_run ON finding_facets (run_id);
+CREATE TRIGGER IF NOT EXISTS finding_keys_of_run AFTER DELETE ON runs BEGIN
+    DELETE FROM finding_keys WHERE run_id = old.id;
+    DELETE FROM finding_facets WHERE run_id = old.id;
+END;
 """
+#: The secondary index of finding_keys (a migration builds it after filling the table).
+_KEY_INDEXES = """
+CREATE INDEX IF NOT EXISTS finding_keys_work ON finding_keys (run_id, work_id);
+"""
+_SCHEMA += _KEY_INDEXES
+
+# What each index of finding_keys serves (checked with EXPLAIN QUERY PLAN in the tests):
+#
+# - the primary key (run_id, listed_rank, publication_date DESC, finding_id): the table is
+#   stored in the default order (listed at publication: yes, unknown, no, other; then
+#   newest; then ID), so a default page is LIMIT/OFFSET on the table itself with no sort
+#   and no lookup, whatever the filter; a filter on ``listed`` is a range of it; every
+#   count, filter and other sort reads only the run's narrow key rows (no JSON);
+# - the unique (run_id, finding_id): one key row per finding (INSERT OR REPLACE finds the
+#   old row by it); a filter on a review status looks the reviewed ties up by ID;
+# - finding_keys_work (run_id, work_id): a finding's "same work" list.
+#
+# finding_keys.run_id is not a foreign key (with foreign keys on, INSERT OR REPLACE of a
+# key row checks it at a cost that doubles the time to write the keys): a trigger deletes a
+# run's keys and facets with the run, as the findings' ON DELETE CASCADE does.
+#
+# The other sorts read the run's key rows once with SQLite's top-N sort (a LIMIT keeps only
+# the page's rows): no index each, so recording a run stays cheap.
+
+#: SQLite's page cache (KiB) while a run is recorded.  Its findings' IDs, keys and ties go
+#: into B-trees in no particular order; with SQLite's default cache (2 MB) their pages are
+#: written out and read back again and again (recording 773,192 findings took 48 s with
+#: the default cache and 32 s with this one).  It is used only as the pages are needed.
+_RECORD_CACHE_KIB = 256 * 1024
+
+#: The columns of finding_keys after run_id and finding_id, as record_run writes them.
+KEY_COLUMNS = ("work_id", "list", "listed_at_publication", "listed_rank", "relation",
+               "confidence", "outcome_kind", "publication_date", "institution_key")
+#: The columns of finding_facets after run_id: the filter choices of a run.
+FACET_COLUMNS = ("list", "listed_at_publication", "relation", "confidence", "outcome_kind")
+#: The rank of ``listed_at_publication`` in the default order (anything else: 3).
+LISTED_RANK = {"yes": 0, "unknown": 1, "no": 2}
 
 #: The reviews table of schema 2 (``{name}``: reviews, or a new table during migration).
 _REVIEWS = """
@@ -174,6 +255,76 @@ def _migrate_reviews(db: sqlite3.Connection) -> None:
     for stmt in _REVIEWS_INDEXES.strip().splitlines():
         db.execute(stmt)
 
+
+
+def _migrate_finding_keys(db: sqlite3.Connection, version: int) -> None:
+    """Schema 2 -> 3, inside the caller's transaction: fill ``finding_keys`` and
+    ``finding_facets`` from every stored finding's JSON row, in one pass (the rows are
+    kept as they are: nothing is lost).  Values are read as the old pages read them: a
+    missing field is ``""``, the outcome's kind is :func:`tracker.risk.outcome_kind`.
+
+    The rows go in in the table's order; the work index is built after them.
+    Needs the ``outcome_kind`` SQL function (:class:`Store` registers it).
+    """
+    if version >= 3:
+        return
+
+    def field(name: str) -> str:
+        return f"coalesce(json_extract(row, '$.{name}'), '')"
+
+    listed = field("listed_at_publication")
+    rank = " ".join(f"WHEN {v!r} THEN {r}" for v, r in LISTED_RANK.items())
+    values = {"work_id": field("work_id"), "list": field("list"),
+              "listed_at_publication": listed,
+              "listed_rank": f"CASE {listed} {rank} ELSE 3 END",
+              "relation": field("relation"), "confidence": field("confidence"),
+              "outcome_kind": f"outcome_kind({field('outcome')})",
+              "publication_date": field("publication_date"),
+              "institution_key": f"CASE WHEN {field('institution_name')} != '' THEN "
+                                 f"{field('institution_name')} ELSE "
+                                 f"{field('list_entry_name')} END"}
+    db.execute("DROP INDEX IF EXISTS finding_keys_work")
+    db.execute("DELETE FROM finding_keys")
+    db.execute("DELETE FROM finding_facets")
+    db.execute(f"INSERT INTO finding_keys (run_id, finding_id, {', '.join(KEY_COLUMNS)})"
+               f" SELECT run_id, finding_id, "
+               + ", ".join(f"{values[c]} AS {c}" for c in KEY_COLUMNS)
+               + " FROM findings ORDER BY run_id, listed_rank, publication_date DESC,"
+               " finding_id")
+    for stmt in _KEY_INDEXES.strip().split(";"):
+        if stmt.strip():
+            db.execute(stmt)
+    db.execute(f"INSERT INTO finding_facets (run_id, {', '.join(FACET_COLUMNS)})"
+               f" SELECT DISTINCT run_id, {', '.join(FACET_COLUMNS)} FROM finding_keys")
+
+
+#: A finding's fields that its keys are made of (one C call per finding).
+_KEY_FIELDS = attrgetter("finding_id", "work_id", "list", "listed_at_publication", "relation",
+                         "confidence", "outcome", "publication_date", "institution_name",
+                         "list_entry_name")
+
+
+def _key_row(run_id: int, f: Finding) -> tuple[Any, ...]:
+    """The ``finding_keys`` row of a finding (in :data:`KEY_COLUMNS` order after run_id
+    and finding_id), from the values its JSON row is written from (a missing value, None,
+    is ``""`` as the JSON's null reads in SQL)."""
+    values = _KEY_FIELDS(f)
+    if None in values:
+        values = tuple("" if v is None else v for v in values)
+    fid, work, lst, listed, relation, confidence, outcome, day, inst, entry = values
+    return (run_id, fid, work, lst, listed, LISTED_RANK.get(listed, 3), relation, confidence,
+            outcome_kind(outcome), day, inst or entry)
+
+
+#: A finding's review status in SQL over ``k.finding_id``: its latest decision's status
+#: (the reviews_tie index), ``unreviewed`` when it has none.  Most ties of a large run have
+#: no decision: they are told apart by one look in the reviews' index by tie, and only
+#: reviewed ties look up their latest decision.
+_REVIEW_STATUS = ("CASE WHEN k.finding_id IN (SELECT finding_id FROM reviews) THEN"
+                  " coalesce((SELECT r.status FROM reviews r WHERE r.finding_id = k.finding_id"
+                  " ORDER BY r.id DESC LIMIT 1), 'unreviewed') ELSE 'unreviewed' END")
+#: SQL that reads the findings table (``f``), not only the keys (``k``).
+_USES_ROW = re.compile(r"\bf\.")
 
 class StoreError(ValueError):
     """The case-file database cannot be used or refuses a change; nothing was written."""
@@ -275,6 +426,10 @@ def _py_lower(value: object) -> str | None:
     return None if value is None else str(value).lower()
 
 
+def _sql_outcome_kind(value: object) -> str:
+    return outcome_kind("" if value is None else str(value))
+
+
 def default_db_path() -> Path:
     """``$TRACKER_HOME/tracker.db``, else ``~/.local/share/tracker/tracker.db`` (see
     :mod:`tracker.home`)."""
@@ -354,6 +509,8 @@ class Store:
             self._db.row_factory = sqlite3.Row
             # text matching as Python's str.lower() (SQLite's lower() knows ASCII only)
             self._db.create_function("py_lower", 1, _py_lower, deterministic=True)
+            self._db.create_function("outcome_kind", 1, _sql_outcome_kind,
+                                     deterministic=True)
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA busy_timeout = 5000")
@@ -370,6 +527,8 @@ class Store:
                     raise StoreError(f"{self.path}: database schema {row[0]} is newer than "
                                      f"this tracker's {SCHEMA_VERSION}; upgrade tracker")
                 _migrate_reviews(db)
+                if row is not None:
+                    _migrate_finding_keys(db, int(row[0]))
                 if row is None:
                     db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
                 self._migrate_run_status()
@@ -402,6 +561,17 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def _page_cache(self, kib: int) -> Iterator[None]:
+        """SQLite's page cache at ``kib`` KiB for a while, then as it was (the pages above
+        the old size are freed)."""
+        before = int(self._db.execute("PRAGMA cache_size").fetchone()[0])
+        self._db.execute(f"PRAGMA cache_size = {-int(kib)}")
+        try:
+            yield
+        finally:
+            self._db.execute(f"PRAGMA cache_size = {before}")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -487,7 +657,7 @@ class Store:
                   _json_text(run.get("registry", {})), _json_text(run.get("counts", {})),
                   _json_text(run.get("data_gaps", {})), _json_text(run), comparable_key(run),
                   _now())
-        with self._tx() as db:
+        with self._page_cache(_RECORD_CACHE_KIB), self._tx() as db:
             latest = self.latest_reviews()
             for f in result.findings:
                 rev = latest.get(f.finding_id)
@@ -524,6 +694,15 @@ class Store:
                 "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)",
                 ((run_id, f.finding_id, _json_text(_finding_json(f)))
                  for f in result.findings))  # row by row: the texts are never all held
+            rid = run_id
+            db.executemany(
+                f"INSERT OR REPLACE INTO finding_keys (run_id, finding_id,"
+                f" {', '.join(KEY_COLUMNS)}) VALUES ({', '.join('?' * (len(KEY_COLUMNS) + 2))})",
+                (_key_row(rid, f) for f in result.findings))
+            db.execute("DELETE FROM finding_facets WHERE run_id = ?", (run_id,))
+            db.execute(f"INSERT INTO finding_facets (run_id, {', '.join(FACET_COLUMNS)})"
+                       f" SELECT DISTINCT run_id, {', '.join(FACET_COLUMNS)} FROM finding_keys"
+                       f" WHERE run_id = ?", (run_id,))
         return run_id
 
     def _carried_reviews(self, result: ScreenResult, latest: dict[str, dict[str, Any]],
@@ -650,11 +829,17 @@ class Store:
         """One page of a run's findings, filtered, ordered and cut in SQL (never the whole
         run in memory): the rows (as :meth:`findings` gives them) and how many match.
 
-        ``where`` and ``order`` are SQL over ``f.row`` (the finding's JSON, read with
-        ``json_extract``), ``f.finding_id`` and ``review_status`` (the latest decision,
-        ``unreviewed`` if none); ``py_lower(text)`` is Python's ``str.lower``.  They are
-        written by tracker's own code (:meth:`tracker.web.findings.FindingQuery.sql`), the
-        values always bound as ``params``.
+        ``where`` and ``order`` are SQL over ``k``, the finding's keys (the columns of
+        ``finding_keys``: ``k.finding_id`` and :data:`KEY_COLUMNS`, indexed as the schema
+        says), ``review_status`` (the latest decision, ``unreviewed`` if none) and ``f.row``
+        (the finding's JSON, read with ``json_extract``: every row of the run is parsed,
+        so only for what the keys do not hold); ``py_lower(text)`` is Python's
+        ``str.lower``.  They are written by tracker's own code
+        (:meth:`tracker.web.findings.FindingQuery.sql`), the values always bound as
+        ``params``.
+
+        The page's finding IDs are chosen on the keys alone (an ``OFFSET`` skips index
+        entries, not JSON rows); only the page's rows and their decisions are then read.
 
         Examples
         --------
@@ -663,28 +848,44 @@ class Store:
         ...                      registry=tracker.load_registry())
         >>> with tempfile.TemporaryDirectory() as d, Store(pathlib.Path(d) / "t.db") as s:
         ...     rid = s.record_run(res)
-        ...     rows, total = s.findings_where(
-        ...         rid, "json_extract(f.row, '$.list') = ?", ["BIS_ENTITY_LIST"], limit=3)
+        ...     rows, total = s.findings_where(rid, "k.list = ?", ["BIS_ENTITY_LIST"], limit=3)
         >>> len(rows), total == sum(f.list == "BIS_ENTITY_LIST" for f in res.findings)
         (3, True)
         """
         self._require_run(run_id)
-        # each finding with its latest decision as columns, so that ``where`` and ``order``
-        # read review_status as a column
-        base = (" FROM (SELECT f.rowid AS rowid, f.finding_id, f.row, l.status, l.reason,"
-                " l.reviewer, l.version, coalesce(l.status, 'unreviewed') AS review_status"
-                " FROM findings f LEFT JOIN (SELECT r.finding_id, r.status, r.reason,"
-                " r.reviewer, r.version FROM reviews r JOIN (SELECT finding_id, max(id) AS id"
-                " FROM reviews GROUP BY finding_id) m ON r.id = m.id) l"
-                " ON l.finding_id = f.finding_id WHERE f.run_id = ?) f"
-                + (f" WHERE ({where})" if where else ""))
-        args = [run_id, *params]
-        total = int(self._db.execute("SELECT count(*)" + base, args).fetchone()[0])
-        page = ("SELECT f.row, f.status, f.reason, f.reviewer, f.version" + base
-                + f" ORDER BY {order}" + (" LIMIT ? OFFSET ?" if limit is not None else ""))
-        got = self._db.execute(page, args + ([limit, max(offset, 0)] if limit is not None
-                                             else []))
-        return [self._with_review(r["row"], r) for r in got], total
+        sql, args = self._keys_sql(run_id, where, params, order)
+        total = int(self._db.execute("SELECT count(*)" + sql, args).fetchone()[0])
+        ids = [r[0] for r in self._db.execute(
+            "SELECT k.finding_id" + sql + f" ORDER BY {order}"
+            + (" LIMIT ? OFFSET ?" if limit is not None else ""),
+            args + ([limit, max(offset, 0)] if limit is not None else []))]
+        return self._rows_of(run_id, ids), total
+
+    @staticmethod
+    def _keys_sql(run_id: int, where: str, params: Sequence[Any], order: str = ""
+                  ) -> tuple[str, list[Any]]:
+        """``FROM ... WHERE ...`` over a run's keys for :meth:`findings_where`, and its
+        values.  SQLite flattens the subquery (``review_status`` is looked up only where
+        it is used); the findings table is joined only when ``where`` or ``order`` reads
+        ``f`` (SQLite would otherwise look every counted key up in it)."""
+        row = (" LEFT JOIN findings f ON f.run_id = k.run_id AND f.finding_id = k.finding_id"
+               if _USES_ROW.search(f"{where} {order}") else "")
+        sql = (f" FROM (SELECT k.*, {_REVIEW_STATUS} AS review_status FROM finding_keys k) k"
+               f"{row} WHERE k.run_id = ?" + (f" AND ({where})" if where else ""))
+        return sql, [run_id, *params]
+
+    def _rows_of(self, run_id: int, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The rows of these findings of a run (as :meth:`findings` gives them), in the
+        order given (an ID with no stored row is left out); each is looked up by its key."""
+        if not ids:
+            return []
+        got = {r["finding_id"]: r for r in self._db.execute(
+            "SELECT f.finding_id, f.row, l.status, l.reason, l.reviewer, l.version"
+            " FROM findings f LEFT JOIN reviews l ON l.id = (SELECT max(x.id) FROM reviews x"
+            " WHERE x.finding_id = f.finding_id)"
+            " WHERE f.run_id = ? AND f.finding_id IN (SELECT value FROM json_each(?))",
+            (run_id, json.dumps(list(ids))))}
+        return [self._with_review(got[i]["row"], got[i]) for i in ids if i in got]
 
     @_guarded
     def findings_count(self, run_id: int) -> int:
@@ -701,12 +902,24 @@ class Store:
         return None if r is None else self._with_review(r["row"], self.review_of(finding_id))
 
     @_guarded
-    def finding_values(self, run_id: int, exprs: Sequence[str]) -> list[tuple[Any, ...]]:
-        """The distinct combinations of SQL expressions over ``f.row`` in a run (for a
-        filter's choices), in one pass."""
-        cols = ", ".join(exprs)
+    def finding_values(self, run_id: int, columns: Sequence[str] = FACET_COLUMNS
+                       ) -> list[tuple[Any, ...]]:
+        """The distinct combinations of some of a run's key columns (for a filter's
+        choices; names from :data:`FACET_COLUMNS`), read from ``finding_facets`` (kept
+        when the run is recorded) rather than from every finding.
+
+        Raises
+        ------
+        StoreError
+            A name not in :data:`FACET_COLUMNS`.
+        """
+        unknown = [c for c in columns if c not in FACET_COLUMNS]
+        if unknown or not columns:
+            raise StoreError(f"no filter choices for {unknown or 'no columns'}: choose from "
+                             f"{', '.join(FACET_COLUMNS)}")
         return [tuple(r) for r in self._db.execute(
-            f"SELECT DISTINCT {cols} FROM findings f WHERE f.run_id = ?", (run_id,))]
+            f"SELECT DISTINCT {', '.join(columns)} FROM finding_facets WHERE run_id = ?",
+            (run_id,))]
 
     @_guarded
     def previous_comparable_run(self, result: ScreenResult, *,

@@ -362,8 +362,8 @@ def create_app(case: Path, *, token_hash: str | None = None,
             except StoreError as exc:
                 raise HTTPException(404, str(exc)) from None
             total_run = st.findings_count(rid)
-            keys = ("list", "listed_at_publication", "relation", "confidence", "outcome")
-            seen = st.finding_values(rid, [f"json_extract(f.row, '$.{k}')" for k in keys])
+            seen = st.finding_values(rid, ("list", "listed_at_publication", "relation",
+                                           "confidence", "outcome_kind"))
         options = {name: sorted({str(v[i] or "") for v in seen} - {""}) for i, name in
                    enumerate(("list", "listed", "relation", "confidence"))}
         options["outcome"] = sorted({outcome_kind(str(v[4] or "")) for v in seen} - {""})
@@ -379,9 +379,8 @@ def create_app(case: Path, *, token_hash: str | None = None,
         with open_store() as st:
             rid, row = finding_row(st, fid, run)
             history = st.review_history(fid)
-            same_work, _ = st.findings_where(
-                rid, "json_extract(f.row, '$.work_id') = ? AND f.finding_id != ?",
-                [row["work_id"], fid])
+            same_work, _ = st.findings_where(  # the finding_keys_work index, then a sort
+                rid, "k.work_id = ? AND k.finding_id != ?", [row["work_id"], fid])
         same_work.sort(key=lambda r: (str(r.get("author_position")), r["finding_id"]))
         reg = get_registry()
         entry = reg.entry_index.get(str(row.get("entry_id") or ""))

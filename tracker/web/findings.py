@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol
 
+from tracker.risk import outcome_kind
+from tracker.store import LISTED_RANK
+
 __all__ = ["FILTERS", "SORTS", "FindingQuery", "Page", "outcome_kind"]
 
 #: Filter name -> the finding field it compares (``institution`` is a substring search).
@@ -27,7 +30,6 @@ SORTS = {
     "institution": "institution name",
     "status": "review status",
 }
-_LISTED_ORDER = {"yes": 0, "unknown": 1, "no": 2}
 Rows = list[dict[str, Any]]
 _Params = list[Any]
 
@@ -41,40 +43,24 @@ class FindingsSource(Protocol):
 
 
 def _field(name: str) -> str:
-    """SQL for one field of a stored finding (its JSON row), ``""`` when missing."""
+    """SQL for one field of a stored finding (its JSON row), ``""`` when missing: parsed
+    from every row of the run, so only for fields the keys do not hold."""
     return f"coalesce(json_extract(f.row, '$.{name}'), '')"
 
 
-_DATE = _field("publication_date")
-#: The outcome's kind in SQL, as :func:`outcome_kind` reads it (before any ``:``, lowered).
-_OUTCOME_HEAD = ("py_lower(trim(CASE WHEN instr({o}, ':') > 0 THEN substr({o}, 1, "
-                 "instr({o}, ':') - 1) ELSE {o} END, ' ' || char(9, 10, 11, 12, 13)))"
-                 ).format(o=_field("outcome"))
-_LISTED_RANK = ("CASE {l} WHEN 'yes' THEN 0 WHEN 'unknown' THEN 1 WHEN 'no' THEN 2 ELSE 3 END"
-                ).format(l=_field("listed_at_publication"))
-#: ORDER BY of each sort: :meth:`FindingQuery.apply`'s stable sorts, read from last to first.
+#: The sorts' ORDER BY over a run's keys (:data:`tracker.store.KEY_COLUMNS`):
+#: :meth:`FindingQuery.apply`'s stable sorts, read from last to first.  ``listed`` is the
+#: order the keys are stored in (a page is read in place); the others read the run's keys
+#: with a top-N sort.
 _ORDER = {
-    "listed": f"{_LISTED_RANK}, {_DATE} DESC, f.finding_id",
-    "newest": f"{_DATE} DESC, f.finding_id",
-    "oldest": f"CASE WHEN {_DATE} = '' THEN '9999' ELSE {_DATE} END, f.finding_id",
-    "list": f"{_field('list')}, {_DATE} DESC, f.finding_id",
-    "institution": (f"CASE WHEN {_field('institution_name')} != '' THEN "
-                    f"{_field('institution_name')} ELSE {_field('list_entry_name')} END, "
-                    f"f.finding_id"),
-    "status": "review_status, f.finding_id",
+    "listed": "k.listed_rank, k.publication_date DESC, k.finding_id",
+    "newest": "k.publication_date DESC, k.finding_id",
+    "oldest": ("CASE WHEN k.publication_date = '' THEN '9999' ELSE k.publication_date END,"
+               " k.finding_id"),
+    "list": "k.list, k.publication_date DESC, k.finding_id",
+    "institution": "k.institution_key, k.finding_id",
+    "status": "review_status, k.finding_id",
 }
-
-
-def outcome_kind(outcome: str) -> str:
-    """``flag``, ``review`` or ``context`` from an outcome text (``""`` if none).
-
-    Examples
-    --------
-    >>> outcome_kind("flag: listed at publication [rule x]"), outcome_kind("")
-    ('flag', '')
-    """
-    head = (outcome or "").split(":", 1)[0].strip().lower()
-    return head if head in ("flag", "review", "context") else ""
 
 
 @dataclass(frozen=True)
@@ -161,7 +147,7 @@ class FindingQuery:
         if self.sort in ("listed", "newest", "list"):
             kept.sort(key=newest, reverse=True)
         if self.sort == "listed":
-            kept.sort(key=lambda r: _LISTED_ORDER.get(str(r.get("listed_at_publication")), 3))
+            kept.sort(key=lambda r: LISTED_RANK.get(str(r.get("listed_at_publication")), 3))
         elif self.sort == "oldest":
             kept.sort(key=lambda r: newest(r) or "9999")
         elif self.sort == "list":
@@ -177,6 +163,10 @@ class FindingQuery:
         ``ORDER BY``, for :meth:`tracker.store.Store.findings_where`: the rows and order of
         :meth:`apply`.
 
+        Every filter and sort reads the run's typed keys (``finding_keys``), never its JSON
+        rows, except ``institution``: a substring of the institution's name, the list
+        entry's name and the raw affiliation, which stays a pass over the run's JSON rows.
+
         Examples
         --------
         >>> where, params, order = FindingQuery(list="L", since="2020").sql()
@@ -185,27 +175,34 @@ class FindingQuery:
         """
         where: _Params = []
         params: _Params = []
-        for wanted, field in ((self.list, "list"), (self.listed, "listed_at_publication"),
-                              (self.relation, "relation"), (self.confidence, "confidence")):
+        if self.listed:  # a range of the default order's index
+            where.append("k.listed_rank = ? AND k.listed_at_publication = ?")
+            params += [LISTED_RANK.get(self.listed, 3), self.listed]
+        for wanted, column in ((self.list, "list"), (self.relation, "relation"),
+                               (self.confidence, "confidence")):
             if wanted:
-                where.append(f"{_field(field)} = ?")
+                where.append(f"k.{column} = ?")
                 params.append(wanted)
         if self.outcome:
             if self.outcome in ("flag", "review", "context"):
-                where.append(f"{_OUTCOME_HEAD} = ?")
+                where.append("k.outcome_kind = ?")
                 params.append(self.outcome)
             else:
                 where.append("0")  # outcome_kind() never gives it: nothing matches
         if self.status:
             where.append("review_status = ?")
             params.append(self.status)
+            if self.status != "unreviewed":  # only ties with such a decision: by their IDs
+                where.append("k.finding_id IN (SELECT finding_id FROM reviews"
+                             " WHERE status = ?)")
+                params.append(self.status)
         if self.since:
-            where.append(f"{_DATE} != '' AND {_DATE} >= ?")
+            where.append("k.publication_date != '' AND k.publication_date >= ?")
             params.append(self.since)
         if self.until:
-            where.append(f"{_DATE} != '' AND substr({_DATE}, 1, ?) <= ?")
+            where.append("k.publication_date != '' AND substr(k.publication_date, 1, ?) <= ?")
             params += [len(self.until), self.until]
-        if self.institution:
+        if self.institution:  # a substring of three texts: a pass over the run's JSON rows
             where.append(f"instr(py_lower({_field('institution_name')} || ' ' || "
                          f"{_field('list_entry_name')} || ' ' || {_field('raw_affiliation')}),"
                          f" ?) > 0")
