@@ -235,3 +235,27 @@ def test_the_network_page_timeline_is_capped_and_says_so(case, monkeypatch):
     figs = re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', page, re.S)
     cats = [json.loads(f)["layout"]["yaxis"].get("categoryarray") for f in figs]
     assert [len(c) for c in cats if c] == [4]
+
+
+def test_findings_by_work_reads_the_work_index_and_keeps_stored_order(case):
+    """The network page's reader: one list per work, works in ID order, each work's
+    findings in stored order; ``work_ids`` keeps only those; the rows are reached through
+    the keys' work index (no sort of the run's JSON rows)."""
+    path, rid = case
+    with Store(path) as st:
+        rows = st.findings(rid)
+        want: dict[str, list] = {}
+        for r in rows:
+            want.setdefault(r["work_id"], []).append(r["finding_id"])
+        statements: list[str] = []
+        st._db.set_trace_callback(statements.append)
+        got = [[r["finding_id"] for r in g] for g in st.findings_by_work(rid)]
+        st._db.set_trace_callback(None)
+        assert got == [want[w] for w in sorted(want)]
+        some = sorted(want)[1::3]
+        assert [g[0]["work_id"] for g in st.findings_by_work(rid, set(some))] == some
+        sql = next(s for s in statements if "finding_keys" in s)
+        plan = "\n".join(str(r[3]).replace(" TABLE ", " ")
+                         for r in st._db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "USING COVERING INDEX finding_keys_work (run_id=?)" in plan, plan
+        assert "SCAN f" not in plan, plan

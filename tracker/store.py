@@ -794,20 +794,24 @@ class Store:
         only = ""
         params: list[Any] = [run_id]
         if work_ids is not None:
-            only = " AND w IN (SELECT value FROM json_each(?))"
+            only = " AND k.work_id IN (SELECT value FROM json_each(?))"
             params = [run_id, json.dumps(sorted(work_ids))]
+        # in work order by the keys' work index (no sort of the run's rows; only the works
+        # asked for are looked up), each work's rows then in stored order
         cur = self._db.execute(
-            "SELECT json_extract(row, '$.work_id') AS w, row FROM findings WHERE run_id = ?"
-            f"{only} ORDER BY w, rowid", params)
+            "SELECT k.work_id, f.row FROM finding_keys k INDEXED BY finding_keys_work"
+            " JOIN findings f ON f.run_id = k.run_id AND f.finding_id = k.finding_id"
+            f" WHERE k.run_id = ?{only} ORDER BY k.work_id, f.rowid", params)
         group: list[dict[str, Any]] = []
         current = None
+        loads = orjson.loads
         while rows := cur.fetchmany(1000):
             for work_id, text in rows:
                 if group and work_id != current:
                     yield group
                     group = []
                 current = work_id
-                group.append(json.loads(text))
+                group.append(loads(text))
         if group:
             yield group
 
