@@ -170,3 +170,30 @@ def test_ctrl_c_says_so_in_one_line(tmp_path, capsys, monkeypatch):
     assert err.strip().splitlines()[-1] == ("tracker: interrupted; rerun the same command to "
                                             "go on")
     assert not (tmp_path / "r").exists()
+
+
+def test_engine_memory_reaches_duckdb_and_a_bad_size_is_one_line(tmp_path, capsys, monkeypatch):
+    """--engine-memory is DuckDB's memory_limit for the duckdb engine; a value DuckDB
+    could not read is refused before anything is read, in one line."""
+    import tracker.engine
+
+    seen: list[str] = []
+    real = tracker.engine.screen_files
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["memory_limit"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("tracker.engine.screen_files", recording)
+    code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "--engine",
+                       "duckdb", "--engine-memory", "512MB", "--no-progress", "--db",
+                       str(tmp_path / "c.db"))
+    assert code == 0, err
+    assert seen == ["512MB"]
+    code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "--engine",
+                       "duckdb", "--engine-memory", "lots", "--no-progress", "--db",
+                       str(tmp_path / "c.db"))
+    assert code == EXIT_INPUT
+    assert err.strip() == ("tracker: error: engine memory must be a size such as 512MB or "
+                           "4GB, not 'lots'")
+    assert seen == ["512MB"]

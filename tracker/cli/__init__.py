@@ -236,6 +236,10 @@ def screen_cmd(
     spark_master: Annotated[str | None, typer.Option(
         help="With --engine spark: the Spark master URL (default local[*], every core of "
         "this machine; under spark-submit, the submitted one).")] = None,
+    engine_memory: Annotated[str, typer.Option(
+        help="With the duckdb engine: the memory DuckDB may use before it spills to disk, "
+        "e.g. 4GB. More is faster on large inputs and raises the run's peak as much "
+        "(1M works: 1GB 226 s, 3.1 GB in all; 4GB 181 s, 6.0 GB).")] = "1GB",
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 
@@ -286,7 +290,8 @@ def screen_cmd(
         lookback_years=_parse_lookback(lookback), openalex_url=openalex_url,
         api_key=os.environ.get("OPENALEX_API_KEY"), cache_dir=cache_dir, refresh=refresh,
         db=db, out=out_dir, command=_command(), registry_version=registry_version,
-        keep_works=keep_works, engine=engine, spark_master=spark_master)
+        keep_works=keep_works, engine=engine, spark_master=spark_master,
+        engine_memory=engine_memory)
     _run(request, progress, fail_on_findings)
 
 
