@@ -172,9 +172,9 @@ class RunRequest:
         ``local[*]``, every core of this machine).
     engine_memory : str, default ``1GB``
         With the duckdb engine: the memory DuckDB may use before it spills to disk (a size
-        such as ``512MB`` or ``4GB``).  More is faster on large inputs and raises the run's
-        peak as much (1,000,000 synthetic works: 1 GB 226 s and 3.1 GB for the process
-        tree, 4 GB 181 s and 6.0 GB; benchmarks/README.md).
+        such as ``512MB`` or ``4GB``).  More is somewhat faster on large inputs and raises
+        the run's peak as much (1,000,000 synthetic works, two runs each: 1 GB 206-226 s and
+        3.2 GB for the process tree, 4 GB 181-194 s and 6.0 GB; benchmarks/README.md).
     """
 
     works: tuple[Path, ...] = ()

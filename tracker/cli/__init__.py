@@ -238,8 +238,8 @@ def screen_cmd(
         "this machine; under spark-submit, the submitted one).")] = None,
     engine_memory: Annotated[str, typer.Option(
         help="With the duckdb engine: the memory DuckDB may use before it spills to disk, "
-        "e.g. 4GB. More is faster on large inputs and raises the run's peak as much "
-        "(1M works: 1GB 226 s, 3.1 GB in all; 4GB 181 s, 6.0 GB).")] = "1GB",
+        "e.g. 4GB. More is somewhat faster on large inputs and raises the run's peak as "
+        "much (1M works: 1GB 206-226 s, 3.2 GB in all; 4GB 181-194 s, 6.0 GB).")] = "1GB",
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 
