@@ -694,11 +694,10 @@ class Store:
                 "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)",
                 ((run_id, f.finding_id, _json_text(_finding_json(f)))
                  for f in result.findings))  # row by row: the texts are never all held
-            rid = run_id
             db.executemany(
                 f"INSERT OR REPLACE INTO finding_keys (run_id, finding_id,"
                 f" {', '.join(KEY_COLUMNS)}) VALUES ({', '.join('?' * (len(KEY_COLUMNS) + 2))})",
-                (_key_row(rid, f) for f in result.findings))
+                (_key_row(run_id, f) for f in result.findings))
             db.execute("DELETE FROM finding_facets WHERE run_id = ?", (run_id,))
             db.execute(f"INSERT INTO finding_facets (run_id, {', '.join(FACET_COLUMNS)})"
                        f" SELECT DISTINCT run_id, {', '.join(FACET_COLUMNS)} FROM finding_keys"
@@ -981,11 +980,11 @@ class Store:
                       ) -> list[dict[str, Any]]:
         """The first ``limit`` rows (in ``order``: stored order unless told, with their
         latest review) of the ties run ``run_id`` holds and run ``other`` does not."""
-        rows = self._db.execute(
-            "SELECT x.row, x.finding_id FROM findings x WHERE x.run_id = ? AND NOT EXISTS "
+        ids = [r[0] for r in self._db.execute(
+            "SELECT x.finding_id FROM findings x WHERE x.run_id = ? AND NOT EXISTS "
             "(SELECT 1 FROM findings y WHERE y.run_id = ? AND y.finding_id = x.finding_id) "
-            f"ORDER BY {order} LIMIT ?", (run_id, other, limit)).fetchall()
-        return [self._with_review(text, self.review_of(fid)) for text, fid in rows]
+            f"ORDER BY {order} LIMIT ?", (run_id, other, limit))]
+        return self._rows_of(run_id, ids)
 
     @_guarded
     def changes(self, run_a: int, run_b: int, *, limit: int = 500) -> dict[str, Any]:

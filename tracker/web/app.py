@@ -44,7 +44,7 @@ from tracker.store import (
     StoreError,
 )
 from tracker.watchlists import Registry, load_registry
-from tracker.web.findings import FILTERS, SORTS, FindingQuery, outcome_kind
+from tracker.web.findings import FILTERS, SORTS, FindingQuery
 from tracker.web.reconcile import manifest, memberships, reconcile_batch
 from tracker.web.security import (
     SESSION_COOKIE,
@@ -364,9 +364,9 @@ def create_app(case: Path, *, token_hash: str | None = None,
             total_run = st.findings_count(rid)
             seen = st.finding_values(rid, ("list", "listed_at_publication", "relation",
                                            "confidence", "outcome_kind"))
+        # the facets hold the outcome's kind already (as the filter compares it)
         options = {name: sorted({str(v[i] or "") for v in seen} - {""}) for i, name in
-                   enumerate(("list", "listed", "relation", "confidence"))}
-        options["outcome"] = sorted({outcome_kind(str(v[4] or "")) for v in seen} - {""})
+                   enumerate(("list", "listed", "relation", "confidence", "outcome"))}
         options["status"] = list(REVIEW_STATUSES)
         return page(request, "findings.html", run_id=rid, q=q, result=got, options=options,
                     sorts=SORTS, filters=FILTERS, total_run=total_run,
