@@ -44,6 +44,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tracker.listsources", "tracker.listsources.*"),
     ("tracker.registry_versions",),
     ("tracker.risk",),
+    ("tracker.findings",),
     ("tracker.frameworks",),
     ("tracker.sources", "tracker.sources.*", "tracker.resolution"),
     ("tracker.screening",),

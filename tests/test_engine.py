@@ -26,9 +26,12 @@ from tracker.engine import (
     expand_inputs,
     screen_files,
 )
+from tracker.exports import write_report_folder
+from tracker.findings import FAN_IN
 from tracker.names import cached_name_matcher
 from tracker.screening import ScreenSettings, screen
 from tracker.sources.files import read_works
+from tracker.store import Store
 
 GAP_KEYS = ("records_skipped", "skipped", "works_without_authorships", "works_without_date",
             "works_year_only", "works_authors_truncated", "works_partial_record",
@@ -118,6 +121,36 @@ def test_generated_works_with_duplicates_and_a_broken_line(reg, nm, messy):
     assert_same(a, b)
     assert [s["location"] for s in b.run["data_gaps"]["skipped"]] == ["line 701", "line 703"]
     assert b.run["engine_reader"].startswith("DuckDB typed JSON reader")
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_findings_spilled_to_disk_give_the_same_result_folder_and_case_file(
+        reg, nm, messy, tmp_path, monkeypatch):
+    a = _python([messy], reg, nm)
+    held = screen_files(messy, registry=reg, name_matcher=nm, threads=2)
+    (tmp_path / "t").mkdir()
+    monkeypatch.setattr("tracker.engine.duck._WORKS_IN_MEMORY", 1000)  # works to disk too
+    spilled = screen_files(messy, registry=reg, name_matcher=nm, threads=2,
+                           findings_in_memory=5, temp_dir=tmp_path / "t")
+    assert not held.findings.spilled and spilled.findings.spilled
+    assert not held.works.on_disk and spilled.works.on_disk
+    assert len(spilled.findings) > 5 * FAN_IN  # merged in rounds
+    assert_same(a, spilled)
+    # the case file sets review decisions on both; the folders read them back in order
+    with Store(tmp_path / "case.db") as st:
+        st.record_run(held)
+        fid = held.findings[3].finding_id
+        st.set_review(fid, "needs_follow_up", "reviewer one", "checked by hand")
+        one, two = st.record_run(spilled), st.record_run(held)
+        assert spilled.findings[3].review_status == "needs_follow_up"
+        assert held.findings[3].review_status == "needs_follow_up"
+        assert st.findings(one) == st.findings(two)
+    write_report_folder(held, tmp_path / "held")
+    write_report_folder(spilled, tmp_path / "spilled")
+    for name in ("findings.csv", "findings.jsonl", "network.graphml"):
+        assert (tmp_path / "held" / name).read_bytes() == (
+            tmp_path / "spilled" / name).read_bytes(), name
+    assert b"needs_follow_up" in (tmp_path / "spilled" / "findings.csv").read_bytes()
 
 
 def test_when_typed_rows_and_lines_do_not_pair_every_record_is_read_from_text(

@@ -83,3 +83,39 @@ def test_id_helpers():
     assert short_id("https://openalex.org/works/W2162348455") == "W2162348455"
     assert short_ror("https://ror.org/00wk2mp56") == "00wk2mp56"
     assert short_id(None) is None and short_ror(42) is None
+
+
+def test_packed_works_on_disk_past_a_size_read_the_same(tmp_path):
+    import multiprocessing
+    import sys
+
+    import orjson
+
+    from tracker.records import PackedWorks, parse_work
+
+    recs = [{"id": f"https://openalex.org/W{i}", "publication_date": "2021-05-01",
+             "authorships": [{"author": {"id": f"A{i}"}, "institutions": [],
+                              "raw_affiliation_strings": [f"Dept {i}"]}]} for i in range(50)]
+    packed = {f"W{i}": PackedWorks.pack(orjson.dumps(r)) for i, r in enumerate(recs)}
+    held = PackedWorks(packed)
+    disk = PackedWorks(in_memory=200, folder=tmp_path)
+    items = list(packed.items())
+    for i in range(0, 50, 7):  # batches, as the engines add them
+        disk.add_packed(dict(items[i:i + 7]))
+    assert disk.on_disk and not held.on_disk
+    assert list(tmp_path.iterdir()) == []  # unlinked as created
+    assert disk == held == {f"W{i}": parse_work(r) for i, r in enumerate(recs)}
+    ordered = disk.sorted()
+    assert list(ordered) == sorted(packed) and ordered["W7"] == held["W7"]
+    assert "W49" in disk and "W50" not in disk and len(disk) == 50
+    if sys.platform.startswith("linux"):  # a forked process reads the same file
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        p = ctx.Process(target=_author_of, args=(ordered, "W33", q))  # inherited, not pickled
+        p.start()
+        assert q.get(timeout=60) == "A33"
+        p.join(60)
+
+
+def _author_of(works, wid, q):
+    q.put(works[wid].authorships[0].author_id)

@@ -36,9 +36,10 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +47,7 @@ import networkx as nx
 import numpy as np
 
 from tracker import graphxml
+from tracker.findings import SpooledFindings
 from tracker.records import Authorship, Work
 from tracker.risk import Finding
 
@@ -765,8 +767,18 @@ def flagged_network(result: ScreenResultLike, *,
     >>> note.startswith("All 1 flagged work")
     True
     """
+    findings = result.findings
+    if isinstance(findings, SpooledFindings):
+        # in order of publication date and work: a work's findings follow each other, and
+        # each read holds one work's (the planning pass, then the works drawn)
+        def runs(ids: set[str] | None) -> Iterator[list[Finding]]:
+            for wid, fs in itertools.groupby(findings, key=attrgetter("work_id")):
+                if ids is None or wid in ids:
+                    yield list(fs)
+
+        return _network_of_groups(runs, max_nodes, result.works, result.subjects or {})
     by_work: dict[str, list[Finding]] = {}
-    for f in result.findings:
+    for f in findings:
         by_work.setdefault(f.work_id, []).append(f)
     return _network_of_groups(lambda ids: by_work.values(), max_nodes, result.works,
                               result.subjects or {})

@@ -21,6 +21,7 @@ __all__ = [
     "FINDING_COLUMNS",
     "Finding",
     "finding_id",
+    "finding_order",
     "listed_at",
     "make_finding",
     "outcome_kind",
@@ -195,6 +196,11 @@ class Finding:
         """The findings.csv row's values, in column order (one C call: a findings export
         reads them for every finding)."""
         return tuple(_ROW_VALUES(self))
+
+
+def finding_order(f: Finding) -> tuple[str, str, str, str]:
+    """The order of a run's findings: publication date, work, list, finding ID."""
+    return (f.publication_date, f.work_id, f.list, f.finding_id)
 
 
 def outcome_kind(outcome: str) -> str:

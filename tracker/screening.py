@@ -112,10 +112,13 @@ class ScreenSettings:
 class ScreenResult:
     """Everything a run produced.  See :mod:`tracker.exports` for the report folder.
 
-    ``works``: the flagged works by ID (a dict, or from the engines a
-    :class:`~tracker.records.PackedWorks`, which parses each work when read)."""
+    ``findings``: a list, or from the engines a :class:`~tracker.findings.SpooledFindings`
+    (past a set number, on disk and read back in order; change them with
+    :func:`~tracker.findings.amend_findings`).  ``works``: the flagged works by ID (a dict,
+    or from the engines a :class:`~tracker.records.PackedWorks`, which parses each work
+    when read)."""
 
-    findings: list[Finding]
+    findings: Sequence[Finding]
     works: Mapping[str, Work]
     run: dict[str, Any]
     subjects: dict[str, Any] = field(default_factory=dict)

@@ -71,6 +71,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 
+from tracker.findings import amend_findings
 from tracker.home import case_file_path
 from tracker.records import Authorship, InstitutionRef, Work
 from tracker.risk import Finding, outcome_kind
@@ -204,6 +205,7 @@ _SCHEMA += _KEY_INDEXES
 #: into B-trees in no particular order; with SQLite's default cache (2 MB) their pages are
 #: written out and read back again and again (recording 773,192 findings took 48 s with
 #: the default cache and 32 s with this one).  It is used only as the pages are needed.
+_RECORD_SLICE = 20_000  # findings written at a time by record_run
 _RECORD_CACHE_KIB = 256 * 1024
 
 #: The columns of finding_keys after run_id and finding_id, as record_run writes them.
@@ -659,12 +661,11 @@ class Store:
                   _now())
         with self._page_cache(_RECORD_CACHE_KIB), self._tx() as db:
             latest = self.latest_reviews()
-            for f in result.findings:
-                rev = latest.get(f.finding_id)
-                if rev is not None:
-                    f.review_status = rev["status"]
-                    f.extra["review"] = rev
             carried = self._carried_reviews(result, latest, registry)
+            amend_findings(result.findings, {
+                f.finding_id: {"review_status": rev["status"], "extra": {"review": rev}}
+                for f in result.findings if (rev := latest.get(f.finding_id)) is not None}
+                if latest else {})
             if run_id is None:
                 cur = db.execute(
                     "INSERT INTO runs (started_at, finished_at, tool_version, command,"
@@ -680,49 +681,64 @@ class Store:
                     " WHERE id = ?", (*values, run_id))
                 if cur.rowcount == 0:
                     raise StoreError(f"no run {run_id} in {self.path}")
-            db.executemany(
-                "INSERT INTO ties (finding_id, first_run_id, last_run_id) VALUES (?, ?, ?)"
-                " ON CONFLICT (finding_id) DO UPDATE SET last_run_id = excluded.last_run_id",
-                ((f.finding_id, run_id, run_id) for f in result.findings))
-            for f, old_id, old_entry, rev in carried:
-                self._insert_review(db, f.finding_id, rev["status"], rev["reviewer"],
+            changes: dict[str, dict[str, Any]] = {}
+            self._record_slice(db, [(c[0], run_id, run_id) for c in carried], [], [])
+            for fid, entry_id, old_id, old_entry, rev in carried:  # ties first: the key
+                self._insert_review(db, fid, rev["status"], rev["reviewer"],
                                     rev["reason"], f"carried over from {old_id} (registry "
-                                    f"entry {old_entry} is now {f.entry_id})")
-                f.review_status = rev["status"]
-                f.extra["review"] = self.review_of(f.finding_id) or rev
-            db.executemany(
-                "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)",
-                ((run_id, f.finding_id, _json_text(_finding_json(f)))
-                 for f in result.findings))  # row by row: the texts are never all held
-            db.executemany(
-                f"INSERT OR REPLACE INTO finding_keys (run_id, finding_id,"
-                f" {', '.join(KEY_COLUMNS)}) VALUES ({', '.join('?' * (len(KEY_COLUMNS) + 2))})",
-                (_key_row(run_id, f) for f in result.findings))
+                                    f"entry {old_entry} is now {entry_id})")
+                changes[fid] = {"review_status": rev["status"],
+                                "extra": {"review": self.review_of(fid) or rev}}
+            amend_findings(result.findings, changes)
+            ties, rows, keys = [], [], []
+            for f in result.findings:  # once, in slices: the texts are never all held
+                ties.append((f.finding_id, run_id, run_id))
+                rows.append((run_id, f.finding_id, _json_text(_finding_json(f))))
+                keys.append(_key_row(run_id, f))
+                if len(rows) >= _RECORD_SLICE:
+                    self._record_slice(db, ties, rows, keys)
+                    ties, rows, keys = [], [], []
+            self._record_slice(db, ties, rows, keys)
             db.execute("DELETE FROM finding_facets WHERE run_id = ?", (run_id,))
             db.execute(f"INSERT INTO finding_facets (run_id, {', '.join(FACET_COLUMNS)})"
                        f" SELECT DISTINCT run_id, {', '.join(FACET_COLUMNS)} FROM finding_keys"
                        f" WHERE run_id = ?", (run_id,))
         return run_id
 
+    @staticmethod
+    def _record_slice(db: sqlite3.Connection, ties: list[tuple[Any, ...]],
+                      rows: list[tuple[Any, ...]], keys: list[tuple[Any, ...]]) -> None:
+        """Write a slice of a run's findings: its ties, rows and page keys."""
+        db.executemany(
+            "INSERT INTO ties (finding_id, first_run_id, last_run_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (finding_id) DO UPDATE SET last_run_id = excluded.last_run_id", ties)
+        db.executemany(
+            "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)", rows)
+        db.executemany(
+            f"INSERT OR REPLACE INTO finding_keys (run_id, finding_id,"
+            f" {', '.join(KEY_COLUMNS)}) VALUES ({', '.join('?' * (len(KEY_COLUMNS) + 2))})",
+            keys)
+
     def _carried_reviews(self, result: ScreenResult, latest: dict[str, dict[str, Any]],
                          registry: Registry | None
-                         ) -> list[tuple[Finding, str, str, dict[str, Any]]]:
-        """Findings without a decision whose tie has one under a former ID:
-        ``(finding, former finding ID, former entry ID, that decision)``."""
-        todo = [f for f in result.findings if f.finding_id not in latest]
-        if not todo or not latest:
+                         ) -> list[tuple[str, str, str, str, dict[str, Any]]]:
+        """Findings without a decision whose tie has one under a former ID: ``(finding
+        ID, its entry ID, former finding ID, former entry ID, that decision)``."""
+        if not latest:
             return []
         reg = registry if registry is not None else _run_registry(result.run)
         if reg is None:
             return []
         out = []
-        for f in todo:
+        for f in result.findings:
+            if f.finding_id in latest:
+                continue
             found = [(latest[old_id]["at"], old_id, old_entry)
                      for old_id, old_entry in former_finding_ids(f, reg)
                      if old_id in latest and latest[old_id]["status"] != "unreviewed"]
             if found:
                 _at, old_id, old_entry = max(found)
-                out.append((f, old_id, old_entry, latest[old_id]))
+                out.append((f.finding_id, f.entry_id, old_id, old_entry, latest[old_id]))
         return out
 
     @_guarded

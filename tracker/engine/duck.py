@@ -8,9 +8,12 @@ pick the works that can hold a tie, and only those works are read into
 :class:`~tracker.records.Work` records and screened by :func:`tracker.screening.screen`, so
 every finding is built by the same code as on the Python path: same rows, same IDs.
 
-Memory is bounded by DuckDB's ``memory_limit`` (it spills to a temporary folder) and by the
-share of works that can hold a tie: the findings are held, and the flagged works are kept
-as their compressed records (:class:`~tracker.records.PackedWorks`), parsed when read.
+Memory is bounded by DuckDB's ``memory_limit`` (it spills to a temporary folder), by
+``findings_in_memory`` (past it the findings are sorted into runs on disk and merged:
+:class:`~tracker.findings.SpooledFindings`) and by :data:`_WORKS_IN_MEMORY` (past it the
+flagged works' compressed records go to a temporary file:
+:class:`~tracker.records.PackedWorks`); what stays in memory per finding or flagged work
+is its place in those files, and the run's counts.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from tracker.engine.plan import (
     texts_sql,
     window_sql,
 )
+from tracker.findings import IN_MEMORY, SpooledFindings
 from tracker.matching import Matcher
 from tracker.records import (
     Authorship,
@@ -50,7 +54,7 @@ from tracker.records import (
     short_id,
     short_ror,
 )
-from tracker.risk import Finding, make_finding
+from tracker.risk import Finding, finding_order, make_finding
 from tracker.screening import (
     MAX_SKIPPED_LISTED,
     Progress,
@@ -76,6 +80,9 @@ _FETCH = 2000
 #: text for the plan; a candidate work's record is read again whole.
 _PLAN_FIELDS = ("id", "publication_date", "publication_year", "is_authors_truncated",
                 "authorships", "results")
+#: Bytes of flagged works' packed records held before they go to a temporary file
+#: (:class:`~tracker.records.PackedWorks`; about 4.4 kB a work).
+_WORKS_IN_MEMORY = 256 << 20
 _BATCH_BYTES = 8 << 20  # candidate records sent to a worker at a time (by JSON size)
 
 
@@ -231,6 +238,7 @@ def _connect(threads: int | None, memory_limit: str, folder: Path) -> Any:
                                  "memory_limit": memory_limit,
                                  "temp_directory": str(folder / "spill"),
                                  "preserve_insertion_order": True})
+    con.execute("SET enable_progress_bar = false")  # tracker reports its own progress
     # the scan is estimated at a few rows: without this a join builds its hash table on
     # the works side and runs out of memory at scale
     con.execute("SET disabled_optimizers = 'build_side_probe_side'")
@@ -415,11 +423,13 @@ def _start_pool(job: _Screening, processes: int | None) -> Any:
 
 
 def _screen_candidates(batches: Iterable[list[tuple[int, str, str]]], job: _Screening,
-                       keys: _Keys, pool: Any, progress: Progress | None
-                       ) -> tuple[list[Finding], PackedWorks]:
-    """Screen the candidate records, batch by batch, in the worker processes or here."""
-    findings: list[Finding] = []
-    flagged = PackedWorks()
+                       keys: _Keys, pool: Any, progress: Progress | None, *,
+                       in_memory: int, folder: str | Path | None
+                       ) -> tuple[SpooledFindings, PackedWorks]:
+    """Screen the candidate records, batch by batch, in the worker processes or here; the
+    findings past ``in_memory`` go to disk (:class:`~tracker.findings.SpooledFindings`)."""
+    findings = SpooledFindings(key=finding_order, in_memory=in_memory, folder=folder)
+    flagged = PackedWorks(in_memory=_WORKS_IN_MEMORY, folder=folder)
     done = 0
     if pool is None:
         answers: Iterable[tuple[int, list[Finding], dict[str, bytes]]] = (
@@ -439,8 +449,7 @@ def _screen_candidates(batches: Iterable[list[tuple[int, str, str]]], job: _Scre
     finally:
         if enabled:
             gc.enable()
-    findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
-    return findings, flagged.sorted()
+    return findings.finish(), flagged.sorted()
 
 
 class _Misaligned(RuntimeError):
@@ -654,6 +663,7 @@ def screen_files(
     threads: int | None = None,
     temp_dir: str | Path | None = None,
     processes: int | None = None,
+    findings_in_memory: int = IN_MEMORY,
 ) -> ScreenResult:
     """Screen works files on DuckDB; the same result as :func:`tracker.screening.screen`.
 
@@ -674,6 +684,10 @@ def screen_files(
     processes : int, optional
         Processes that parse and screen the works that can hold a tie (default: one per
         core; 1: this process only).  They are forked before DuckDB starts.
+    findings_in_memory : int, default 1,000,000 (:data:`tracker.findings.IN_MEMORY`)
+        Findings held as objects (about 1.3 kB each); past that they are sorted into runs
+        on disk under ``temp_dir`` and read back in order
+        (:class:`~tracker.findings.SpooledFindings`), so memory does not grow with them.
 
     Returns
     -------
@@ -714,7 +728,9 @@ def screen_files(
                 return _screen_staged(_Staging(Path(tmp), files), registry, reg, settings,
                                       name_matcher, assessor, progress, run_args,
                                       threads=threads, memory_limit=memory_limit,
-                                      processes=processes, typed=typed)
+                                      processes=processes, typed=typed,
+                                      findings_in_memory=findings_in_memory,
+                                      temp_dir=temp_dir)
             except _Misaligned:
                 if not typed:
                     raise EngineError("the DuckDB engine could not pair records with their "
@@ -727,7 +743,8 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
                    assessor: Callable[[Finding, Work], Finding] | None,
                    progress: Progress | None, run_args: dict[str, Any], *,
                    threads: int | None, memory_limit: str, processes: int | None,
-                   typed: bool) -> ScreenResult:
+                   typed: bool, findings_in_memory: int = IN_MEMORY,
+                   temp_dir: str | Path | None = None) -> ScreenResult:
     """:func:`screen_files` in its temporary folder; ``typed``: read with DuckDB's typed
     JSON reader (:func:`tracker.engine.plan.recs_typed_sql`)."""
     import duckdb
@@ -763,7 +780,8 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         keys = _Keys()
         _candidates(con, reg, keys, _names_probe(name_matcher, keys), progress)
         findings, flagged = _screen_candidates(_candidate_lines(con, staging), job, keys,
-                                               pool, progress)
+                                               pool, progress, in_memory=findings_in_memory,
+                                               folder=temp_dir)
         # the run record as screen() writes it, then the counts of everything read
         result = screen((), registry=registry, settings=settings,
                         name_matcher=name_matcher, **run_args)
@@ -787,14 +805,21 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
 
 
 def _patch_run(run: dict[str, Any], counts: dict[str, int], skipped: list[dict[str, str]],
-               findings: list[Finding]) -> None:
+               findings: Sequence[Finding]) -> None:
     """Put the counts of every record read and every finding into the run record (written
-    by ``screen`` over no works)."""
+    by ``screen`` over no works); the findings are read once."""
+    works: set[str] = set()
+    by_list: Counter[str] = Counter()
+    by_method: Counter[str] = Counter()
+    for f in findings:
+        works.add(f.work_id)
+        by_list[f.list] += 1
+        by_method[f.match_method] += 1
     c = run["counts"]
-    c["works_flagged"] = len({f.work_id for f in findings})
+    c["works_flagged"] = len(works)
     c["findings"] = len(findings)
-    c["findings_by_list"] = dict(sorted(Counter(f.list for f in findings).items()))
-    c["findings_by_method"] = dict(sorted(Counter(f.match_method for f in findings).items()))
+    c["findings_by_list"] = dict(sorted(by_list.items()))
+    c["findings_by_method"] = dict(sorted(by_method.items()))
     for k in ("works_read", "works_skipped", "works_out_of_window", "works_duplicate",
               "authorships"):
         c[k] = counts[k]

@@ -38,6 +38,7 @@ from typing import Any
 
 from tracker.engine.duck import (
     _REASONS,
+    _WORKS_IN_MEMORY,
     EngineError,
     EngineSettingError,
     _clean,
@@ -53,9 +54,10 @@ from tracker.engine.duck import (
 )
 from tracker.engine.inputs import expand_inputs
 from tracker.engine.plan import ID_RE, counts_sql, window_sql
+from tracker.findings import IN_MEMORY, SpooledFindings
 from tracker.matching import Matcher
 from tracker.records import PackedWorks, Work, short_id, short_ror
-from tracker.risk import Finding
+from tracker.risk import Finding, finding_order
 from tracker.screening import (
     MAX_SKIPPED_LISTED,
     Progress,
@@ -544,10 +546,11 @@ def _candidates(spark: Any, reg: Registry, name_matcher: object | None, keys: _K
 
 
 def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
-                       progress: Progress | None, cached: list[Any]
-                       ) -> tuple[list[Finding], PackedWorks]:
+                       progress: Progress | None, cached: list[Any], *,
+                       in_memory: int = IN_MEMORY, folder: str | Path | None = None
+                       ) -> tuple[SpooledFindings, PackedWorks]:
     """Screen the candidate records on the executors; findings in the DuckDB engine's
-    order."""
+    order, past ``in_memory`` on disk (:class:`~tracker.findings.SpooledFindings`)."""
     cand = cand.persist()
     cached.append(cand)
     cand.createOrReplaceTempView("cand")
@@ -558,8 +561,8 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
                       "ON s.rn = c.rn")
     parts = max(1, spark.sparkContext.defaultParallelism)
     answers = lines.repartition(parts, "rn").rdd.mapPartitions(_screener(job, keys))
-    findings: list[Finding] = []
-    flagged = PackedWorks()
+    findings = SpooledFindings(key=finding_order, in_memory=in_memory, folder=folder)
+    flagged = PackedWorks(in_memory=_WORKS_IN_MEMORY, folder=folder)
     done = 0
     enabled = gc.isenabled()
     gc.disable()  # the findings are long-lived and hold no cycles (as in screening)
@@ -574,8 +577,7 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
     finally:
         if enabled:
             gc.enable()
-    findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
-    return findings, flagged.sorted()
+    return findings.finish(), flagged.sorted()
 
 
 def _skipped(spark: Any, staging: _Staging) -> list[dict[str, str]]:
