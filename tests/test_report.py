@@ -490,3 +490,25 @@ def test_report_size_does_not_grow_with_the_findings(tmp_path):
                      .group(1))
     assert len(fig["layout"]["yaxis"]["categoryarray"]) <= report.TIMELINE_MAX_ENTRIES
     assert page.count("<tr data-list") + page.count("<tr class") <= report.TABLE_MAX_ROWS
+
+
+@pytest.mark.parametrize("full_hover", [None, 2])
+def test_spooled_findings_give_the_same_report(demo, monkeypatch, tmp_path, full_hover):
+    """A run whose findings went to disk (read back in order, work by work) renders the
+    report a held run renders: counts (context-only ties among them), table, figures."""
+    from dataclasses import replace
+
+    import tracker.report as report
+    from tracker.findings import SpooledFindings
+    from tracker.risk import finding_order
+
+    if full_hover is not None:
+        monkeypatch.setattr(report, "TIMELINE_FULL_HOVER", full_hover)
+    ordered = replace(demo, findings=sorted(demo.findings, key=finding_order))  # a run's
+    spool = SpooledFindings(key=finding_order, in_memory=7, folder=tmp_path)
+    spool.extend(demo.findings)
+    assert spool.finish().spilled
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    held = report.render_report(ordered, generated_at=when)
+    assert report.render_report(replace(demo, findings=spool), generated_at=when) == held
+    assert "ties flagged by context lists only" in held

@@ -51,6 +51,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import Markup
 
+from tracker.findings import SpooledFindings
 from tracker.graph import (
     ScreenResultLike,
     flagged_network,
@@ -388,8 +389,10 @@ def network_figure(g: nx.Graph, *, seed: int = 7, title: str = "") -> go.Figure:
     return fig
 
 
-def _binned_trace(marks: list[dict[str, Any]], name: str, colour: str) -> go.Scatter:
-    """One dot per (list entry, publication year), its size growing with the works in it."""
+def _binned_trace(marks: list[dict[str, Any]], name: str, colour: str,
+                  entries: Mapping[str, Mapping[str, Any]]) -> go.Scatter:
+    """One dot per (list entry, publication year), its size growing with the works in it
+    (``entries``: an entry's row, by its label: the hover names the list and entry)."""
     bins: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for m in marks:
         bins.setdefault((m["y"], m["x"][:4]), []).append(m)
@@ -398,7 +401,7 @@ def _binned_trace(marks: list[dict[str, Any]], name: str, colour: str) -> go.Sca
         year_only = all(m["year_only"] for m in ms)
         xs.append(f"{year}-07-01")
         ys.append(label)
-        hs.append(str(_chart_text().year_bin(len(ms), year, _row(ms[0]["src"]), name)))
+        hs.append(str(_chart_text().year_bin(len(ms), year, entries[label], name)))
         sizes.append(min(8 + 3 * math.log2(len(ms)), 30))
         symbols.append("circle-open" if year_only else "circle")
     return go.Scatter(x=xs, y=ys, mode="markers", name=name, hoverinfo="text", hovertext=hs,
@@ -471,9 +474,10 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
     entries: dict[str, dict[str, Any]] = {}
     marks: dict[tuple[str, str], dict[str, Any]] = {}
     undated: set[str] = set()
+    brief = False  # past TIMELINE_FULL_HOVER marks: binned, and the marks need no text
     for f in findings:
-        # each mark keeps its first finding (not a copy of its row): memory grows with the
-        # marks, not with the findings' text
+        # each mark keeps its first finding (not a copy of its row) and its authors only
+        # while the hover may name them: memory grows with the marks, not with the findings
         label = entry_label(f)
         if label not in entries:
             entries[label] = _row(f)
@@ -486,10 +490,17 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
         if m is None:
             designated = _get(f, "is_designation", True)
             m = marks[(work, label)] = {
-                "x": x, "y": label, "year_only": year_only, "src": f, "authors": [],
+                "x": x, "y": label, "year_only": year_only, "src": None if brief else f,
+                "authors": [],
                 "group": (f"listed at publication: "
                           f"{_get(f, 'listed_at_publication', 'unknown')}" if designated
                           else "context list (assessment, not a designation)")}
+            if not brief and len(marks) > TIMELINE_FULL_HOVER:
+                brief = True
+                for held in marks.values():
+                    held["src"], held["authors"] = None, []
+        if brief:
+            continue
         name = _get(f, "author_name")
         if name and name not in m["authors"]:
             m["authors"].append(name)
@@ -499,7 +510,6 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
     for m in marks.values():
         groups.setdefault(m["group"], []).append(m)
     traces: list[go.Scatter] = []
-    brief = len(marks) > TIMELINE_FULL_HOVER
     for key in sorted(groups, key=lambda k: ("context" in k, k)):
         ms = groups[key]
         colour = (_CONTEXT_COLOUR if "context" in key
@@ -513,7 +523,7 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
             return str(_chart_text().work_mark(r, when, who))
 
         if brief:  # thousands of marks: one dot per (entry, year), sized by its works
-            traces.append(_binned_trace(ms, key, colour))
+            traces.append(_binned_trace(ms, key, colour, entries))
             continue
         traces.append(go.Scatter(
             x=[m["x"] for m in ms], y=[m["y"] for m in ms], mode="markers", name=key,
@@ -583,11 +593,17 @@ class _Overview:
     the summary, the data gaps, the filters and the "leaves out" block need, without keeping
     the findings' rows."""
 
-    def __init__(self, wanted: Iterable[str] = ()) -> None:
+    def __init__(self, wanted: Iterable[str] = (), *, by_work: bool = False) -> None:
         self.n = 0
         self.works: set[str] = set()
         self.designation = 0
+        # (work, author, institution) ties: whether any of a tie's findings is on a
+        # designation list.  ``by_work``: the findings come work by work (a spooled run, in
+        # its order), so only the current work's ties are held and the rest counted
+        self.by_work = by_work
         self.ties: dict[tuple[str, str, str], bool] = {}
+        self._work = ""
+        self._context_only = 0
         self.by_list: Counter[tuple[str, bool]] = Counter()
         self.status: Counter[str] = Counter()
         self.listed: Counter[str] = Counter()
@@ -602,10 +618,14 @@ class _Overview:
 
     def add(self, r: dict[str, Any]) -> dict[str, Any]:
         self.n += 1
-        self.works.add(str(r.get("work_id")))
+        work = str(r.get("work_id"))
+        self.works.add(work)
         designated = bool(r.get("is_designation", True))
         self.designation += designated
-        key = (str(r.get("work_id")), str(r.get("author_id") or r.get("author_name")),
+        if self.by_work and work != self._work:
+            self._context_only += sum(1 for d in self.ties.values() if not d)
+            self.ties, self._work = {}, work
+        key = (work, str(r.get("author_id") or r.get("author_name")),
                str(r.get("institution_id") or r.get("institution_ror")
                    or r.get("list_entry_name")))
         self.ties[key] = self.ties.get(key, False) or designated
@@ -627,7 +647,7 @@ class _Overview:
 
     def context_only_ties(self) -> int:
         """(work, author, institution) ties whose every finding is on a context list."""
-        return sum(1 for designated in self.ties.values() if not designated)
+        return self._context_only + sum(1 for d in self.ties.values() if not d)
 
     def top_entries(self, k: int) -> list[str]:
         """The ``k`` list entries with the most findings (then by name): entries of lists
@@ -830,7 +850,7 @@ def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
     findings = result.findings
     # one pass over every finding: the counts, and the newest rows for the table (only
     # those rows are kept: heapq.nlargest is sorted(..., reverse=True)[:n], stably)
-    ov = _Overview(_wanted_ids(record))
+    ov = _Overview(_wanted_ids(record), by_work=isinstance(findings, SpooledFindings))
     rows = heapq.nlargest(TABLE_MAX_ROWS, (ov.add(_row(f)) for f in findings),
                           key=_newest_first)
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
