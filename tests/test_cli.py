@@ -73,6 +73,21 @@ def test_screen_files_same_as_demo(tmp_path, capsys):
     assert data["findings"]
 
 
+def test_no_record_writes_the_folder_and_keeps_nothing_in_a_case_file(tmp_path, capsys):
+    from tracker.home import case_file_path
+
+    assert not case_file_path().exists()
+    code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "-o",
+                       str(tmp_path / "r"), "--no-progress", "--no-record")
+    assert code == 0, err
+    assert json.loads((tmp_path / "r" / "run.json").read_text("utf-8"))["counts"]["findings"]
+    assert not case_file_path().exists()
+    code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "-o",
+                       str(tmp_path / "r"), "--no-progress")
+    assert code == 0, err
+    assert case_file_path().exists()  # recorded by default
+
+
 def test_screen_several_files_and_forms(tmp_path, capsys):
     out_dir = tmp_path / "r"
     code, _, err = run(
@@ -111,6 +126,7 @@ def test_subject_org_marks_own_affiliation_vs_coauthor(tmp_path, capsys):
     (["screen", "--author", "0000-0002-1825-0098"], "check digit"),
     (["screen", "--works", "{demo}", "--lists", "NOPE"], "unknown list code"),
     (["screen"], "give --works FILE"),
+    (["screen", "--works", "{demo}", "--no-record", "--db", "{csv}.db"], "leave out --db"),
     (["screen", "--bogus"], "No such option"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, needle):

@@ -226,6 +226,11 @@ def screen_cmd(
     keep_works: Annotated[bool, typer.Option(
         help="Keep the works read from --works files with the run in the case file, so "
         "`tracker rescreen` can screen them again when a list changes.")] = True,
+    record: Annotated[bool, typer.Option(
+        help="Record the run in the case file (--db): its changes since the previous run "
+        "of the same screen, and review decisions shown in the report. --no-record keeps "
+        "nothing there (a one-off screen of a whole snapshot: the case file takes about "
+        "2.4 GB a million works); the report folder is written as usual.")] = True,
     engine: Annotated[str, typer.Option(
         help="How --works files are screened: duckdb (any size, bounded memory), python, "
         "or auto (duckdb for inputs of 256 MB or more and for Parquet, unless "
@@ -263,6 +268,8 @@ def screen_cmd(
 
         tracker screen --works 'snapshot/works/' --engine spark --no-keep-works -o r/
 
+        tracker screen --works 'snapshot/works/' --no-record -o r/
+
     Fetched answers are kept (--cache-dir): a rerun asks nothing again (--refresh does),
     and a run stopped by a spent daily allowance or Ctrl-C resumes where it stopped.
     """
@@ -280,6 +287,8 @@ def screen_cmd(
         fail("with --works, give either --roster or --org/--author, not both")
     if works and confirm is not None and roster is None:
         fail("--confirm with --works needs --roster: the people to screen")
+    if not record and db is not None:
+        fail("--no-record keeps nothing in a case file: leave out --db")
     request = RunRequest(
         works=tuple(works or ()), orgs=tuple(org or ()), authors=tuple(author or ()),
         roster=roster, confirm=confirm, watchlists=tuple(watchlist or ()),
@@ -291,7 +300,7 @@ def screen_cmd(
         api_key=os.environ.get("OPENALEX_API_KEY"), cache_dir=cache_dir, refresh=refresh,
         db=db, out=out_dir, command=_command(), registry_version=registry_version,
         keep_works=keep_works, engine=engine, spark_master=spark_master,
-        engine_memory=engine_memory)
+        engine_memory=engine_memory, record=record)
     _run(request, progress, fail_on_findings)
 
 
