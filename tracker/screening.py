@@ -40,7 +40,7 @@ from typing import Any
 from tracker import __version__
 from tracker.matching import Matcher
 from tracker.records import Authorship, Work
-from tracker.risk import Finding, make_finding
+from tracker.risk import Finding, finding_order, make_finding
 from tracker.skipped import SkippedRecord
 from tracker.watchlists import Registry
 
@@ -315,7 +315,7 @@ def _result(ctx: _Context, total: _Share, started: datetime, command: Sequence[s
             inputs: Sequence[dict[str, Any]], extra_run: dict[str, Any] | None
             ) -> ScreenResult:
     findings = total.findings
-    findings.sort(key=lambda f: (f.publication_date, f.work_id, f.list, f.finding_id))
+    findings.sort(key=finding_order)
     finished = datetime.now(UTC)
     run = _run_record(ctx.settings, ctx.registry, total.gaps, findings, ctx.subjects, started,
                       finished, command, inputs, extra_run or {})
