@@ -345,3 +345,22 @@ def test_cli_refuses_what_the_duckdb_engine_cannot_do_in_one_line(capsys, tmp_pa
                         "--engine", "hadoop", "--no-progress", "--db",
                         str(tmp_path / "case.db"), "-o", str(tmp_path / "r"))
     assert code == 2 and "engine must be one of" in err
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_a_record_larger_than_the_readers_take_is_read_again_with_room(
+        reg, nm, messy, monkeypatch):
+    """Ten million generated works held a 17.6 MB record, past DuckDB's 16 MB default: the
+    run is read again with room for it (here with the limits scaled down)."""
+    import tracker.engine.duck as duck
+
+    biggest = max(len(line.encode("utf-8")) for line in messy.read_text("utf-8").splitlines())
+    assert biggest > 40_000
+    a = _python([messy], reg, nm)
+    monkeypatch.setattr(duck, "_MAX_LINE", 1 << 14)  # 16 kB: smaller than some records
+    monkeypatch.setattr(duck, "_MAX_RECORD", 1 << 24)  # the largest messy record: 9.8 MB
+    b = screen_files(messy, registry=reg, name_matcher=nm, threads=2)
+    assert_same(a, b)
+    monkeypatch.setattr(duck, "_MAX_RECORD", 1 << 15)  # the largest allowed is too small
+    with pytest.raises(duck.EngineError, match="use --engine python"):
+        screen_files(messy, registry=reg, name_matcher=nm, threads=2)
