@@ -348,19 +348,24 @@ def test_cli_refuses_what_the_duckdb_engine_cannot_do_in_one_line(capsys, tmp_pa
 
 
 @pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
-def test_a_record_larger_than_the_readers_take_is_read_again_with_room(
-        reg, nm, messy, monkeypatch):
-    """Ten million generated works held a 17.6 MB record, past DuckDB's 16 MB default: the
-    run is read again with room for it (here with the limits scaled down)."""
+def test_a_record_larger_than_the_readers_take_stops_the_run_at_once_in_one_line(
+        reg, messy, monkeypatch, capsys):
+    """Ten million generated works held a 17.6 MB record, past the readers' 16 MB: the run
+    stops at once, saying so and naming the Python engine (here with the limit scaled
+    down), without reading every file again to explain it."""
     import tracker.engine.duck as duck
+    from tracker.cli import main
 
     biggest = max(len(line.encode("utf-8")) for line in messy.read_text("utf-8").splitlines())
-    assert biggest > 40_000
-    a = _python([messy], reg, nm)
-    monkeypatch.setattr(duck, "_MAX_LINE", 1 << 14)  # 16 kB: smaller than some records
-    monkeypatch.setattr(duck, "_MAX_RECORD", 1 << 24)  # the largest messy record: 9.8 MB
-    b = screen_files(messy, registry=reg, name_matcher=nm, threads=2)
-    assert_same(a, b)
-    monkeypatch.setattr(duck, "_MAX_RECORD", 1 << 15)  # the largest allowed is too small
-    with pytest.raises(duck.EngineError, match="use --engine python"):
-        screen_files(messy, registry=reg, name_matcher=nm, threads=2)
+    monkeypatch.setattr(duck, "_MAX_LINE", biggest // 2)
+
+    def not_again(files):
+        raise AssertionError("the files were read again to explain the error")
+
+    monkeypatch.setattr(duck, "_reader_error", not_again)
+    with pytest.raises(duck.EngineError, match="--engine python"):
+        screen_files(messy, registry=reg, threads=2)
+    code = main(["screen", "--works", str(messy), "--engine", "duckdb", "--no-record",
+                 "--no-progress", "-o", str(messy.parent / "out")])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert code != 0 and len(lines) == 1 and "--engine python" in lines[0], lines

@@ -72,10 +72,12 @@ __all__ = ["EngineError", "EngineSettingError", "screen_files"]
 
 #: Two characters no valid JSON text holds unescaped: each line is read as one column.
 _NO_DELIMITER = "\x1f\x1e"
-_MAX_LINE = 1 << 24  # 16 MB: a larger record makes the run read again (_RecordTooLarge)
-#: The largest record the engine reads: a run with a larger one is read again with room for
-#: it, up to this (each reader's buffer is then twice the size; the text reader one thread).
-_MAX_RECORD = 1 << 26  # 64 MB; the largest synthetic record of ten million works: 17.6 MB
+#: The largest record DuckDB's readers take here (16 MB; the largest real recorded record is
+#: 2.1 MB, the largest of ten million generated works 17.6 MB).  A larger one stops the run
+#: at once with one line (:class:`EngineError`) that names the Python engine, which has no
+#: such limit.  Raising it does not pay: at 64 MB, DuckDB's readers hold buffers twice that
+#: size and spilled 47 GB in two minutes of reading ten million works.
+_MAX_LINE = 1 << 24
 _TOO_LARGE = re.compile(r"maximum_object_size|maximum line size", re.IGNORECASE)
 _PARQUET_BASE = 1 << 62  # rn of Parquet rows: after every JSON Lines row
 _FILE_STRIDE = 1 << 36  # rn of a file's rows: its index times this, plus its line
@@ -111,7 +113,6 @@ class _Staging:
     reread: int = 0  # records the typed reader could not vouch for, read from their text
     threads: int = 1  # files read at once
     plan_columns: dict[int, str] = field(default_factory=dict)  # Parquet: what the plan reads
-    max_line: int = _MAX_LINE  # the largest record read (bytes)
 
     def stage(self, documents: Iterable[int] = ()) -> None:
         """Link each JSON Lines file under a name that says its compression; write each
@@ -156,17 +157,13 @@ class _Staging:
         counts non-blank lines, then Parquet rows).  ``narrow``: a Parquet row's ``line``
         holds only the fields the plan reads (see :meth:`narrow_parquet`)."""
         parts = []
-        # DuckDB's buffer is 16 times the largest line unless told: past the default, twice
-        # (read by one thread: the parallel reader wants more than one line a buffer)
-        buffer = (f"buffer_size={2 * self.max_line}, parallel=false, "
-                  if self.max_line > _MAX_LINE else "")
         for i, p in self.jsonl:
             parts.append(
                 f"SELECT * FROM (SELECT {i * _FILE_STRIDE} + row_number() OVER () AS rn, "
                 f"{i}::BIGINT AS fidx, line FROM (SELECT line FROM read_csv({_lit(str(p))}, "
                 f"columns={{'line': 'VARCHAR'}}, delim={_lit(_NO_DELIMITER)}, quote='', "
-                f"escape='', header=false, auto_detect=false, max_line_size={self.max_line}, "
-                f"{buffer}strict_mode=false) WHERE line IS NOT NULL "
+                f"escape='', header=false, auto_detect=false, max_line_size={_MAX_LINE}, "
+                "strict_mode=false) WHERE line IS NOT NULL "
                 "AND (starts_with(line, '{') OR strip(line) <> ''))) t"
                 f"{rows}")
         for i, p in self.parquet if parquet else ():
@@ -487,7 +484,7 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         cur = con.cursor()  # files read at once, one cursor each (each read is one thread)
         try:
             cur.execute(recs_typed_sql(str(item[1]), item[0], item[0] * _FILE_STRIDE,
-                                       staging.max_line, insert=insert))
+                                       _MAX_LINE, insert=insert))
         finally:
             cur.close()
 
@@ -732,13 +729,12 @@ def screen_files(
     reg = registry.restricted_to(settings.lists) if settings.lists else registry
     run_args = {"command": command, "inputs": inputs,
                 "extra_run": {"engine": "duckdb", **(extra_run or {})}}
-    typed, max_line = True, _MAX_LINE
-    while True:
+    for typed in (True, False):
         with tempfile.TemporaryDirectory(prefix="tracker-engine-", dir=temp_dir) as tmp:
             try:
-                return _screen_staged(_Staging(Path(tmp), files, max_line=max_line), registry,
-                                      reg, settings, name_matcher, assessor, progress,
-                                      run_args, threads=threads, memory_limit=memory_limit,
+                return _screen_staged(_Staging(Path(tmp), files), registry, reg, settings,
+                                      name_matcher, assessor, progress, run_args,
+                                      threads=threads, memory_limit=memory_limit,
                                       processes=processes, typed=typed,
                                       findings_in_memory=findings_in_memory,
                                       temp_dir=temp_dir)
@@ -746,17 +742,11 @@ def screen_files(
                 if not typed:
                     raise EngineError("the DuckDB engine could not pair records with their "
                                       "lines") from None
-                typed = False
-            except _RecordTooLarge as exc:
-                if max_line >= _MAX_RECORD:
-                    raise EngineError(
-                        f"a record is larger than the DuckDB engine reads ({_MAX_RECORD:,} "
-                        f"bytes): use --engine python for these files ({exc})") from None
-                max_line = min(max_line * 4, _MAX_RECORD)
+    raise AssertionError("unreachable")
 
 
-class _RecordTooLarge(RuntimeError):
-    """A record is larger than the run's readers take: the run is read again with room."""
+class _RecordTooLarge(EngineError):
+    """A record is larger than DuckDB's readers take (:data:`_MAX_LINE`)."""
 
 
 def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
@@ -812,7 +802,10 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         skipped = _skipped(con, staging) if counts["works_skipped"] else []
     except duckdb.Error as exc:
         if isinstance(exc, duckdb.InvalidInputException) and _TOO_LARGE.search(str(exc)):
-            raise _RecordTooLarge(str(exc).splitlines()[0]) from exc
+            raise _RecordTooLarge(
+                f"a record is larger than the DuckDB engine reads ({_MAX_LINE:,} bytes): "
+                f"screen these files with --engine python ({str(exc).splitlines()[0]})"
+            ) from exc
         _reader_error(staging.files)
         raise EngineError(f"the DuckDB engine failed: {exc}") from exc
     finally:
