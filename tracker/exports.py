@@ -274,14 +274,14 @@ def write_json(findings: Iterable[Finding], run: Mapping[str, Any] | None,
     text = orjson.dumps(head, default=str, option=opt)
     written = total = 0
     rows: Iterable[Finding] = findings
-    known = isinstance(findings, Sequence) and max_rows is not None
     if isinstance(findings, Sequence) and max_rows is not None:
         total = len(findings)  # a sequence says how many: only the rows written are read
         rows = itertools.islice(findings, max_rows)
+    counting = rows is findings
     with path.open("wb") as fh:
         fh.write(text[:-2] + b',\n  "findings": [')  # the head without its closing "\n}"
         for r in _rows(rows):
-            total += not known
+            total += counting
             if max_rows is not None and written >= max_rows:
                 continue
             # (orjson: about ten times faster than json.dumps(indent=...) at this size)

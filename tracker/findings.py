@@ -157,16 +157,11 @@ class SpooledFindings(Sequence[Finding]):
 
     def _spill(self) -> None:
         self._buffer.sort(key=self._key)
-        file = self._file or self._new_file()
-        self._runs.append((file, file.write(self._buffer)))
+        if self._file is None:  # every run goes into one file
+            self._file = _File(self._folder)
+            self._files.append(self._file)
+        self._runs.append((self._file, self._file.write(self._buffer)))
         self._buffer = []
-
-    def _new_file(self) -> _File:
-        file = _File(self._folder)
-        self._files.append(file)
-        if self._file is None:
-            self._file = file
-        return file
 
     def finish(self) -> SpooledFindings:
         """Sort and merge what was added; return this sequence, now readable."""

@@ -614,18 +614,21 @@ class _Tie:
 
 def _author_key_alone(f: Finding) -> bool:
     """Whether :func:`_finding_author_key` gives ``f``'s author key without its work."""
-    if f.author_id:
-        return True
-    return isinstance(f.extra.get("authorship_index") if isinstance(f.extra, dict) else None,
-                      int)
+    return _own_author_key(f) is not None
 
 
-def _finding_author_key(f: Finding, work: Work | None) -> str:
+def _own_author_key(f: Finding) -> str | None:
+    """``f``'s author key from the finding alone (its author ID or authorship index)."""
     if f.author_id:
         return f"author:{f.author_id}"
     idx = f.extra.get("authorship_index") if isinstance(f.extra, dict) else None
-    if isinstance(idx, int):
-        return f"author:{f.work_id}#{idx}"
+    return f"author:{f.work_id}#{idx}" if isinstance(idx, int) else None
+
+
+def _finding_author_key(f: Finding, work: Work | None) -> str:
+    own = _own_author_key(f)
+    if own is not None:
+        return own
     if work is not None:  # recover the authorship: same name, same raw affiliation
         for a in work.authorships:
             if a.author_id is None and (a.author_name or "") == f.author_name and (

@@ -661,11 +661,8 @@ class Store:
                   _now())
         with self._page_cache(_RECORD_CACHE_KIB), self._tx() as db:
             latest = self.latest_reviews()
-            carried = self._carried_reviews(result, latest, registry)
-            amend_findings(result.findings, {
-                f.finding_id: {"review_status": rev["status"], "extra": {"review": rev}}
-                for f in result.findings if (rev := latest.get(f.finding_id)) is not None}
-                if latest else {})
+            decided, carried = self._earlier_reviews(result, latest, registry)
+            amend_findings(result.findings, decided)
             if run_id is None:
                 cur = db.execute(
                     "INSERT INTO runs (started_at, finished_at, tool_version, command,"
@@ -719,27 +716,36 @@ class Store:
             f" {', '.join(KEY_COLUMNS)}) VALUES ({', '.join('?' * (len(KEY_COLUMNS) + 2))})",
             keys)
 
-    def _carried_reviews(self, result: ScreenResult, latest: dict[str, dict[str, Any]],
+    def _earlier_reviews(self, result: ScreenResult, latest: dict[str, dict[str, Any]],
                          registry: Registry | None
-                         ) -> list[tuple[str, str, str, str, dict[str, Any]]]:
-        """Findings without a decision whose tie has one under a former ID: ``(finding
-        ID, its entry ID, former finding ID, former entry ID, that decision)``."""
+                         ) -> tuple[dict[str, dict[str, Any]],
+                                    list[tuple[str, str, str, str, dict[str, Any]]]]:
+        """In one pass over the findings: the changes that give findings with a decision
+        that decision (for :func:`~tracker.findings.amend_findings`), and the findings
+        without one whose tie has one under a former ID: ``(finding ID, its entry ID,
+        former finding ID, former entry ID, that decision)``."""
+        decided: dict[str, dict[str, Any]] = {}
+        carried: list[tuple[str, str, str, str, dict[str, Any]]] = []
         if not latest:
-            return []
-        reg = registry if registry is not None else _run_registry(result.run)
-        if reg is None:
-            return []
-        out = []
+            return decided, carried
+        reg, looked = registry, registry is not None  # the run's registry, when first needed
         for f in result.findings:
-            if f.finding_id in latest:
+            rev = latest.get(f.finding_id)
+            if rev is not None:
+                decided[f.finding_id] = {"review_status": rev["status"],
+                                         "extra": {"review": rev}}
+                continue
+            if not looked:
+                reg, looked = _run_registry(result.run), True
+            if reg is None:
                 continue
             found = [(latest[old_id]["at"], old_id, old_entry)
                      for old_id, old_entry in former_finding_ids(f, reg)
                      if old_id in latest and latest[old_id]["status"] != "unreviewed"]
             if found:
                 _at, old_id, old_entry = max(found)
-                out.append((f.finding_id, f.entry_id, old_id, old_entry, latest[old_id]))
-        return out
+                carried.append((f.finding_id, f.entry_id, old_id, old_entry, latest[old_id]))
+        return decided, carried
 
     @_guarded
     def runs(self) -> list[dict[str, Any]]:

@@ -101,6 +101,10 @@ class EngineError(RuntimeError):
     """The engine stopped on something the files do not explain (a DuckDB failure)."""
 
 
+class _RecordTooLarge(EngineError):
+    """A record is larger than DuckDB's readers take (:data:`_MAX_LINE`)."""
+
+
 @dataclass
 class _Staging:
     """The files of one run as DuckDB reads them, in a temporary folder of its own."""
@@ -743,10 +747,6 @@ def screen_files(
                     raise EngineError("the DuckDB engine could not pair records with their "
                                       "lines") from None
     raise AssertionError("unreachable")
-
-
-class _RecordTooLarge(EngineError):
-    """A record is larger than DuckDB's readers take (:data:`_MAX_LINE`)."""
 
 
 def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
