@@ -348,16 +348,46 @@ def test_cli_refuses_what_the_duckdb_engine_cannot_do_in_one_line(capsys, tmp_pa
 
 
 @pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
-def test_a_record_larger_than_the_readers_take_stops_the_run_at_once_in_one_line(
+def test_records_larger_than_the_readers_take_are_set_aside_and_give_the_python_findings(
+        reg, nm, messy, monkeypatch, tmp_path):
+    """Ten million generated works held a 17.6 MB record, past the readers' 16 MB: the file
+    is copied with such records set aside and read from their text (here with the limit
+    scaled down, over a plain file and a gzip one), giving the Python path's findings."""
+    import tracker.engine.duck as duck
+
+    sizes = [len(line.encode("utf-8")) + 1 for line in messy.read_text("utf-8").splitlines()]
+    limit = sorted(sizes)[-3]  # two records past it
+    monkeypatch.setattr(duck, "_MAX_LINE", limit)
+    large = sum(n > limit // 2 for n in sizes)
+    assert large >= 3
+    gz = tmp_path / "again.jsonl.gz"
+    gz.write_bytes(gzip.compress(messy.read_bytes()))
+
+    def not_again(files):
+        raise AssertionError("the files were read again to explain an error")
+
+    monkeypatch.setattr(duck, "_reader_error", not_again)
+    a = _python([messy, gz], reg, nm)
+    b = screen_files([messy, gz], registry=reg, name_matcher=nm, threads=2)
+    assert_same(a, b)
+    assert f"; {2 * large:,} records larger than" in b.run["engine_reader"]
+    big_ids = {json.loads(line).get("id") for line in messy.read_text("utf-8").splitlines()
+               if len(line.encode("utf-8")) + 1 > limit // 2}
+    assert {f.work_id for f in b.findings} & {str(i).rsplit("/", 1)[-1] for i in big_ids}
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_a_record_still_too_large_stops_the_run_at_once_in_one_line(
         reg, messy, monkeypatch, capsys):
-    """Ten million generated works held a 17.6 MB record, past the readers' 16 MB: the run
-    stops at once, saying so and naming the Python engine (here with the limit scaled
-    down), without reading every file again to explain it."""
+    """Were a record still too large for the readers once set aside (here: nothing is set
+    aside), the run stops at once, naming the Python engine, without reading every file
+    again to explain it."""
     import tracker.engine.duck as duck
     from tracker.cli import main
 
     biggest = max(len(line.encode("utf-8")) for line in messy.read_text("utf-8").splitlines())
     monkeypatch.setattr(duck, "_MAX_LINE", biggest // 2)
+    monkeypatch.setattr(duck, "_ASIDE_FRACTION", 0.25)  # set aside only past 4x the limit
 
     def not_again(files):
         raise AssertionError("the files were read again to explain the error")

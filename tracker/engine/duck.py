@@ -73,11 +73,17 @@ __all__ = ["EngineError", "EngineSettingError", "screen_files"]
 #: Two characters no valid JSON text holds unescaped: each line is read as one column.
 _NO_DELIMITER = "\x1f\x1e"
 #: The largest record DuckDB's readers take here (16 MB; the largest real recorded record is
-#: 2.1 MB, the largest of ten million generated works 17.6 MB).  A larger one stops the run
-#: at once with one line (:class:`EngineError`) that names the Python engine, which has no
-#: such limit.  Raising it does not pay: at 64 MB, DuckDB's readers hold buffers twice that
-#: size and spilled 47 GB in two minutes of reading ten million works.
+#: 2.1 MB, the largest of ten million generated works 17.6 MB).  A file holding a larger one
+#: is copied with each record past :data:`_ASIDE` set aside (:meth:`_Staging.set_aside`).
+#: Raising the limit does not pay: at 64 MB, DuckDB's readers hold buffers twice that size
+#: and spilled 47 GB in two minutes of reading ten million works.
 _MAX_LINE = 1 << 24
+#: Records past this many bytes are set aside when a file holds one too large for the
+#: readers: half :data:`_MAX_LINE`, since DuckDB's JSON reader counts an object against its
+#: buffer, not the line alone (it failed on 17.6 MB where its limit said 16).
+_ASIDE_FRACTION = 2
+#: The start of a set-aside record's stand-in line (see :meth:`_Staging.set_aside`).
+_ASIDE_KEY = '{"__tracker_set_aside__":'
 _TOO_LARGE = re.compile(r"maximum_object_size|maximum line size", re.IGNORECASE)
 _PARQUET_BASE = 1 << 62  # rn of Parquet rows: after every JSON Lines row
 _FILE_STRIDE = 1 << 36  # rn of a file's rows: its index times this, plus its line
@@ -117,6 +123,9 @@ class _Staging:
     reread: int = 0  # records the typed reader could not vouch for, read from their text
     threads: int = 1  # files read at once
     plan_columns: dict[int, str] = field(default_factory=dict)  # Parquet: what the plan reads
+    aside: dict[int, Path] = field(default_factory=dict)  # copies with large records set aside
+    scanned: set[int] = field(default_factory=set)  # files looked through for large records
+    set_aside_records: int = 0
 
     def stage(self, documents: Iterable[int] = ()) -> None:
         """Link each JSON Lines file under a name that says its compression; write each
@@ -127,6 +136,11 @@ class _Staging:
             if f.kind == "parquet":
                 self.parquet.append((i, f.path))
                 continue
+            if i in self.aside and i not in redo:
+                self.jsonl.append((i, self.aside[i]))
+                continue
+            self.aside.pop(i, None)
+            self.scanned.discard(i)
             if f.kind == "jsonl" and i not in redo:
                 link = self.folder / f"f{i:06d}.jsonl{'.gz' if f.compression == 'gzip' else ''}"
                 with contextlib.suppress(FileNotFoundError):
@@ -145,6 +159,53 @@ class _Staging:
             self.staged_skips[i] = skipped
             self.jsonl.append((i, out))
 
+    def set_aside(self, con: Any, which: set[int] | None = None) -> int:
+        """Copy each JSON Lines file in ``which`` (every one not yet looked through when
+        None) with each record past ``_MAX_LINE // _ASIDE_FRACTION`` bytes replaced by a
+        short stand-in line; return how many records were set aside.
+
+        The stand-in (``{"__tracker_set_aside__":"<key>","id":"<its work ID>"}``) keeps
+        every line where it was, so both readers count lines as before; the record itself
+        goes into the table ``aside``, from which :meth:`source` gives its text back in the
+        stand-in's place.  The typed reader finds no authorships in the stand-in and so
+        leaves the row in doubt: it is read again from the record's text, which must name
+        the same work.  Copying is the only way past the readers' limit (DuckDB reads a
+        file whole or not at all); it costs one pass over the file (about 15 s for a
+        million works) and happens only when a file holds such a record.
+        """
+        from isal import igzip  # ISA-L gzip: a pass over the file three times faster
+
+        limit = _MAX_LINE // _ASIDE_FRACTION
+        con.execute("CREATE TABLE IF NOT EXISTS aside (stub VARCHAR, line VARCHAR)")
+        found = 0
+        for n, (i, p) in enumerate(self.jsonl):
+            if i in self.scanned or (which is not None and i not in which):
+                continue
+            self.scanned.add(i)
+            out = self.folder / f"f{i:06d}.aside.jsonl.gz"
+            here = 0
+            opener = igzip.open if p.name.endswith(".gz") else open
+            with opener(p, "rb") as src, igzip.open(out, "wb", compresslevel=0) as dst:
+                for line in src:
+                    if len(line) <= limit:
+                        dst.write(line)
+                        continue
+                    here += 1
+                    key = f"{i}:{self.set_aside_records + found + here}"  # one run: unique
+                    stub = orjson.dumps({"__tracker_set_aside__": key,
+                                         "id": _work_id(line)})
+                    con.execute("INSERT INTO aside VALUES (?, ?)", [
+                        stub.decode(), line.rstrip(b"\r\n").decode("utf-8", "replace")])
+                    dst.write(stub + b"\n")
+            if here:
+                self.aside[i] = out
+                self.jsonl[n] = (i, out)
+                found += here
+            else:
+                out.unlink()
+        self.set_aside_records += found
+        return found
+
     def narrow_parquet(self, con: Any) -> None:
         """Note, per Parquet file, the columns of :data:`_PLAN_FIELDS` it has, so that
         ``source(narrow=True)`` turns only those into JSON text (every column otherwise)."""
@@ -162,14 +223,18 @@ class _Staging:
         holds only the fields the plan reads (see :meth:`narrow_parquet`)."""
         parts = []
         for i, p in self.jsonl:
-            parts.append(
-                f"SELECT * FROM (SELECT {i * _FILE_STRIDE} + row_number() OVER () AS rn, "
+            lines = (
+                f"SELECT {i * _FILE_STRIDE} + row_number() OVER () AS rn, "
                 f"{i}::BIGINT AS fidx, line FROM (SELECT line FROM read_csv({_lit(str(p))}, "
                 f"columns={{'line': 'VARCHAR'}}, delim={_lit(_NO_DELIMITER)}, quote='', "
                 f"escape='', header=false, auto_detect=false, max_line_size={_MAX_LINE}, "
                 "strict_mode=false) WHERE line IS NOT NULL "
-                "AND (starts_with(line, '{') OR strip(line) <> ''))) t"
-                f"{rows}")
+                "AND (starts_with(line, '{') OR strip(line) <> ''))")
+            if i in self.aside:  # a set-aside record's text in its stand-in's place
+                lines = (f"SELECT t.rn, t.fidx, coalesce(a.line, t.line) AS line FROM ({lines}) t "
+                         f"LEFT JOIN aside a ON a.stub = CASE WHEN starts_with(t.line, "
+                         f"{_lit(_ASIDE_KEY)}) THEN t.line END")
+            parts.append(f"SELECT * FROM ({lines}) t{rows}")
         for i, p in self.parquet if parquet else ():
             parts.append(
                 f"SELECT {_PARQUET_BASE + i * _FILE_STRIDE} + file_row_number AS rn, "
@@ -177,6 +242,16 @@ class _Staging:
                 "::VARCHAR AS line "
                 f"FROM read_parquet({_lit(str(p))}, file_row_number=true) t{rows}")
         return "\nUNION ALL\n".join(parts)
+
+
+def _work_id(line: bytes) -> str:
+    """The ``id`` of the record on ``line`` as written, or "" (not a JSON object, no ID)."""
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return ""
+    got = rec.get("id") if isinstance(rec, dict) else None
+    return got if isinstance(got, str) else ""
 
 
 def _lit(text: str) -> str:
@@ -540,6 +615,37 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         con.execute("INSERT INTO recs SELECT * FROM pq")
 
 
+_NAMED_FILE = re.compile(r"[/\\]f(\d{6})\.(?:staged\.|aside\.)?jsonl")
+
+
+def _read_fitting(con: Any, staging: _Staging, typed: bool) -> None:
+    """:func:`_read_records`, setting aside the records too large for DuckDB's readers
+    (:meth:`_Staging.set_aside`) of the file the error names (of every file when it names
+    none) and reading again, until the files read.
+
+    Raises
+    ------
+    _RecordTooLarge
+        A record is still too large once every file was looked through.
+    """
+    import duckdb
+
+    while True:
+        try:
+            _read_records(con, staging, typed)
+            return
+        except duckdb.InvalidInputException as exc:
+            if not _TOO_LARGE.search(str(exc)):
+                raise
+            named = {int(m) for m in _NAMED_FILE.findall(str(exc))}
+            if not staging.set_aside(con, named or None) and not (
+                    named and staging.set_aside(con)):
+                raise _RecordTooLarge(
+                    f"a record is larger than the DuckDB engine reads ({_MAX_LINE:,} bytes): "
+                    f"screen these files with --engine python ({str(exc).splitlines()[0]})"
+                ) from exc
+
+
 def _parquet_only(staging: _Staging) -> str:
     keep = staging.jsonl
     staging.jsonl = []
@@ -769,12 +875,12 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         if progress is not None:
             progress("read", 0, None)
         con.execute(macros_sql())
-        _read_records(con, staging, typed)
+        _read_fitting(con, staging, typed)
         mixed = [int(i) for (i,) in con.execute(
             "SELECT DISTINCT fidx FROM recs WHERE status = 'envelope'").fetchall()]
         if mixed:  # list responses inside a works file: read those files as documents
             staging.stage(documents=mixed)
-            _read_records(con, staging, typed)
+            _read_fitting(con, staging, typed)
         since = settings.since.isoformat() if settings.since else None
         until = settings.until.isoformat() if settings.until else None
         con.execute("CREATE OR REPLACE TABLE firsts AS SELECT min(rn) AS rn "
@@ -799,6 +905,10 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         result.run["engine_reader"] = (
             f"DuckDB typed JSON reader; {staging.reread:,} records read again from their "
             "text" if typed else "DuckDB, each record from its text")
+        if staging.set_aside_records:
+            result.run["engine_reader"] += (
+                f"; {staging.set_aside_records:,} records larger than "
+                f"{_MAX_LINE // _ASIDE_FRACTION:,} bytes set aside and read from their text")
         skipped = _skipped(con, staging) if counts["works_skipped"] else []
     except duckdb.Error as exc:
         if isinstance(exc, duckdb.InvalidInputException) and _TOO_LARGE.search(str(exc)):
