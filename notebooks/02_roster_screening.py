@@ -47,6 +47,7 @@
 
 # %%
 import csv
+import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -266,6 +267,7 @@ store.close()
 gaps = result.run["data_gaps"]
 assert gaps["people_not_found"] == ["line 8: Josiah Carberry"]
 assert gaps["people_not_screened"] == ["line 9: A. Name-Only"]
+shutil.rmtree(workdir)  # the temporary roster, case file and workbook: not left behind
 {k: gaps[k] for k in ("people_not_found", "people_not_screened", "roster_resolution_limits",
                       "works_year_only", "authorships_without_institution")}
 

@@ -213,3 +213,43 @@ def test_engine_memory_reaches_duckdb_and_a_bad_size_is_one_line(tmp_path, capsy
     assert err.strip() == ("tracker: error: engine memory must be a size such as 512MB or "
                            "4GB, not 'lots'")
     assert seen == ["512MB"]
+
+
+def test_ctrl_c_in_the_duckdb_engine_stops_at_once_in_one_line(tmp_path):
+    """Ctrl-C while DuckDB reads: exit 130 and the usual line within seconds (DuckDB turns
+    it into its own error, which said "internal error", and the other reads ran on to
+    their end), the engine's temporary folder removed and the recorded run marked."""
+    import gzip
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    lines = gzip.decompress(demo_works_path().read_bytes())
+    works = tmp_path / "works.jsonl.gz"
+    works.write_bytes(gzip.compress(lines * 1500, compresslevel=1))  # long enough to stop
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from tracker.cli import main; sys.exit(main())",
+         "screen", "--works", str(works), "--engine", "duckdb", "--no-progress",
+         "--db", str(tmp_path / "case.db"), "-o", str(tmp_path / "r")],
+        env={**os.environ, "TMPDIR": str(tmp)}, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(tmp.glob("tracker-engine-*")) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "tracker: interrupted; rerun the same command to go on"], err
+    assert not list(tmp.iterdir())
+    assert not (tmp_path / "r").exists()
+    with sqlite3.connect(tmp_path / "case.db") as con:
+        rows = con.execute("SELECT status, status_reason FROM runs").fetchall()
+    assert rows == [("interrupted", "stopped by Ctrl-C")], rows
