@@ -399,3 +399,33 @@ def test_a_record_still_too_large_stops_the_run_at_once_in_one_line(
                  "--no-progress", "-o", str(messy.parent / "out")])
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert code != 0 and len(lines) == 1 and "--engine python" in lines[0], lines
+
+
+def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(reg, tmp_path):
+    """A run killed before it could clean up (SIGKILL, the out-of-memory killer) leaves its
+    folder, tens of GB at ten million works: the next run removes it when the process that
+    made it has ended on this machine, and leaves a running one's and any unowned folder."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead_pid = int(ended.stdout)
+    host = socket.gethostname()
+    folders = {}
+    for name, owner in (("dead", {"pid": dead_pid, "host": host}),
+                        ("alive", {"pid": os.getppid(), "host": host}),
+                        ("elsewhere", {"pid": dead_pid, "host": host + ".other"}),
+                        ("unowned", None)):
+        d = tmp_path / f"tracker-engine-{name}"
+        (d / "spill").mkdir(parents=True)
+        (d / "plan.duckdb").write_bytes(b"x" * 1000)
+        if owner is not None:
+            (d / "owner.json").write_text(json.dumps(owner), "utf-8")
+        folders[name] = d
+    got = screen_files(tracker.demo_works_path(), registry=reg, threads=1, temp_dir=tmp_path)
+    assert got.run["counts"]["works_read"] == 71
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "tracker-engine-alive", "tracker-engine-elsewhere", "tracker-engine-unowned"]

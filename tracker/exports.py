@@ -48,6 +48,7 @@ import orjson
 from xlsxwriter.exceptions import XlsxWriterException
 
 from tracker.graph import ScreenResultLike, flagged_network, write_network_files
+from tracker.home import process_alive
 from tracker.redaction import clean_run_record
 from tracker.report import write_report
 from tracker.risk import FINDING_COLUMNS, Finding
@@ -406,16 +407,6 @@ STALE_WRITING_SECONDS = 24 * 3600
 STALE_UNOWNED_SECONDS = 3600
 
 
-def _writer_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists (another user's), or cannot tell: leave it
-    return True
-
-
 def _is_stale_writing_folder(path: Path, now: float) -> bool:
     """True for a writing folder of ours that no running process will finish."""
     if not path.name.startswith(WRITING_PREFIX) or path.is_symlink() or not path.is_dir():
@@ -432,7 +423,7 @@ def _is_stale_writing_folder(path: Path, now: float) -> bool:
         return True
     if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
         return False  # another machine's (a shared folder): only its age tells
-    return owner["pid"] != os.getpid() and not _writer_alive(owner["pid"])
+    return owner["pid"] != os.getpid() and not process_alive(owner["pid"])
 
 
 def remove_stale_writing_folders(out_dir: str | Path) -> list[Path]:

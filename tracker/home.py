@@ -17,11 +17,22 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["cache_dir", "case_file_path", "confirmed_profiles_path", "data_dir",
-           "names_cache_dir", "resolved_ids_path", "tracker_home"]
+           "names_cache_dir", "owned_temp_dir", "process_alive", "remove_stale_temp_dirs",
+           "resolved_ids_path", "tracker_home"]
+
+#: Inside a temporary folder of :func:`owned_temp_dir`: the process using it.
+TEMP_OWNER = "owner.json"
 
 
 def tracker_home() -> Path | None:
@@ -68,3 +79,76 @@ def confirmed_profiles_path() -> Path:
 def names_cache_dir() -> Path:
     """The built name matcher (a cache: rebuilt when missing)."""
     return cache_dir()
+
+
+def process_alive(pid: int) -> bool:
+    """Is process ``pid`` running on this machine?  True when it cannot be told (another
+    user's process), so that nothing of a running process is ever removed."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists (another user's), or cannot tell: leave it
+    return True
+
+
+@contextlib.contextmanager
+def owned_temp_dir(prefix: str, parent: str | Path | None = None) -> Iterator[Path]:
+    """A temporary folder (as :class:`tempfile.TemporaryDirectory`) that names the process
+    using it, so that a later run can remove it should this process be killed before it
+    could (:func:`remove_stale_temp_dirs`, called here first for ``prefix``): a screening
+    engine's folder holds tens of GB at ten million works.
+
+    Examples
+    --------
+    >>> with owned_temp_dir("tracker-doc-") as d:
+    ...     (d / TEMP_OWNER).is_file()
+    True
+    >>> d.exists()
+    False
+    """
+    remove_stale_temp_dirs(prefix, parent)
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as tmp:
+        (Path(tmp) / TEMP_OWNER).write_text(json.dumps(
+            {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}),
+            "utf-8")
+        yield Path(tmp)
+
+
+def remove_stale_temp_dirs(prefix: str, parent: str | Path | None = None) -> list[Path]:
+    """Remove the folders of :func:`owned_temp_dir` named ``prefix*`` in ``parent`` (the
+    system's temporary folder by default) whose process has ended on this machine.  A
+    folder without an owner, or another machine's, is left alone.
+
+    Examples
+    --------
+    >>> d = Path(tempfile.mkdtemp())
+    >>> left = d / "tracker-doc-abc"; left.mkdir()
+    >>> _ = (left / TEMP_OWNER).write_text('{"pid": 999999999, "host": "%s"}'
+    ...                                    % socket.gethostname())
+    >>> [p.name for p in remove_stale_temp_dirs("tracker-doc-", d)], left.exists()
+    (['tracker-doc-abc'], False)
+    """
+    folder = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in folder.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for p in candidates:
+        try:
+            if p.is_symlink() or not p.is_dir():
+                continue
+            owner = json.loads((p / TEMP_OWNER).read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+            continue
+        pid = owner.get("pid")
+        if not isinstance(pid, int) or pid == os.getpid() or process_alive(pid):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        if not p.exists():
+            removed.append(p)
+    return removed

@@ -25,7 +25,6 @@ import gzip
 import os
 import re
 import sys
-import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,6 +45,7 @@ from tracker.engine.plan import (
     window_sql,
 )
 from tracker.findings import IN_MEMORY, SpooledFindings
+from tracker.home import owned_temp_dir
 from tracker.matching import Matcher
 from tracker.records import (
     Authorship,
@@ -858,9 +858,9 @@ def screen_files(
     run_args = {"command": command, "inputs": inputs,
                 "extra_run": {"engine": "duckdb", **(extra_run or {})}}
     for typed in (True, False):
-        with tempfile.TemporaryDirectory(prefix="tracker-engine-", dir=temp_dir) as tmp:
+        with owned_temp_dir("tracker-engine-", temp_dir) as tmp:
             try:
-                return _screen_staged(_Staging(Path(tmp), files), registry, reg, settings,
+                return _screen_staged(_Staging(tmp, files), registry, reg, settings,
                                       name_matcher, assessor, progress, run_args,
                                       threads=threads, memory_limit=memory_limit,
                                       processes=processes, typed=typed,

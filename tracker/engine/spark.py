@@ -30,7 +30,6 @@ import importlib.util
 import os
 import shutil
 import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -55,6 +54,7 @@ from tracker.engine.duck import (
 from tracker.engine.inputs import expand_inputs
 from tracker.engine.plan import ID_RE, counts_sql, window_sql
 from tracker.findings import IN_MEMORY, SpooledFindings
+from tracker.home import owned_temp_dir
 from tracker.matching import Matcher
 from tracker.records import PackedWorks, Work, short_id, short_ror
 from tracker.risk import Finding, finding_order
@@ -387,8 +387,8 @@ def screen_spark(
                 "extra_run": {"engine": "spark", **(extra_run or {})}}
     spark, own = _session(session, master, spark_conf)
     try:
-        with tempfile.TemporaryDirectory(prefix="tracker-spark-", dir=temp_dir) as tmp:
-            staging = _Staging(Path(tmp), files)
+        with owned_temp_dir("tracker-spark-", temp_dir) as tmp:
+            staging = _Staging(tmp, files)
             return _screen(spark, staging, remote, registry, reg, settings, name_matcher,
                            assessor, progress, run_args)
     finally:
