@@ -358,6 +358,7 @@ def test_records_larger_than_the_readers_take_are_set_aside_and_give_the_python_
     sizes = [len(line.encode("utf-8")) + 1 for line in messy.read_text("utf-8").splitlines()]
     limit = sorted(sizes)[-3]  # two records past it
     monkeypatch.setattr(duck, "_MAX_LINE", limit)
+    monkeypatch.setattr(duck, "_PARSE_ALONE", limit // 2)  # each parsed on its own
     large = sum(n > limit // 2 for n in sizes)
     assert large >= 3
     gz = tmp_path / "again.jsonl.gz"
@@ -429,3 +430,17 @@ def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(reg, tmp_path
     assert got.run["counts"]["works_read"] == 71
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "tracker-engine-alive", "tracker-engine-elsewhere", "tracker-engine-unowned"]
+
+
+def test_duckdb_out_of_memory_says_so_at_once_without_reading_the_files_again(
+        reg, monkeypatch):
+    """DuckDB past its memory limit is not a fault of the files: one message naming
+    --engine-memory, not an hour of reading ten million works again to explain it."""
+    import tracker.engine.duck as duck
+
+    def not_again(files):
+        raise AssertionError("the files were read again to explain the error")
+
+    monkeypatch.setattr(duck, "_reader_error", not_again)
+    with pytest.raises(duck.EngineError, match="--engine-memory"):
+        screen_files(tracker.demo_works_path(), registry=reg, threads=1, memory_limit="4MB")

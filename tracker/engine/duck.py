@@ -75,17 +75,20 @@ __all__ = ["EngineError", "EngineSettingError", "screen_files"]
 _NO_DELIMITER = "\x1f\x1e"
 #: The largest record DuckDB's readers take here (16 MB; the largest real recorded record is
 #: 2.1 MB, the largest of ten million generated works 17.6 MB).  A file holding a larger one
-#: is copied with each record past :data:`_ASIDE` set aside (:meth:`_Staging.set_aside`).
+#: is copied with each record past half the limit set aside (:meth:`_Staging.set_aside`).
 #: Raising the limit does not pay: at 64 MB, DuckDB's readers hold buffers twice that size
 #: and spilled 47 GB in two minutes of reading ten million works.
 _MAX_LINE = 1 << 24
-#: Records past this many bytes are set aside when a file holds one too large for the
-#: readers: half :data:`_MAX_LINE`, since DuckDB's JSON reader counts an object against its
-#: buffer, not the line alone (it failed on 17.6 MB where its limit said 16).
+#: Records past ``_MAX_LINE // _ASIDE_FRACTION`` bytes are set aside when a file holds one
+#: too large for the readers.  The margin is wide because DuckDB applies its limits to its
+#: buffers, not exactly to each line (a 20 MB record was read with the limit at 16 MB, and a
+#: 17.6 MB one was not).
 _ASIDE_FRACTION = 2
 #: The start of a set-aside record's stand-in line (see :meth:`_Staging.set_aside`).
 _ASIDE_KEY = '{"__tracker_set_aside__":'
 _TOO_LARGE = re.compile(r"maximum_object_size|maximum line size", re.IGNORECASE)
+#: Records read again from their text past this many bytes are parsed one at a time.
+_PARSE_ALONE = 1 << 20
 _PARQUET_BASE = 1 << 62  # rn of Parquet rows: after every JSON Lines row
 _FILE_STRIDE = 1 << 36  # rn of a file's rows: its index times this, plus its line
 _FETCH = 2000
@@ -326,8 +329,8 @@ def _connect(threads: int | None, memory_limit: str, folder: Path) -> Any:
     import duckdb
 
     # a database file, not memory: tables past the memory limit are then stored compressed
-    # (at a million generated works 0.16 GB on disk, against 3.3 GB spilled from memory,
-    # and no slower; at ten million, memory spilled 22 GB in the first third of the read)
+    # (at a million generated works 0.16 GB on disk against 3.3 GB spilled from memory, and
+    # 179 s against 206-226 s; at ten million, memory spilled 22 GB in a third of the read)
     con = duckdb.connect(str(folder / "plan.duckdb"),
                          config={"threads": threads or max(1, os.cpu_count() or 1),
                                  "memory_limit": memory_limit,
@@ -618,8 +621,15 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
             raise _Misaligned(f"{other} of {n} lines read again hold other works")
         con.execute("UPDATE recs SET status = 'ok', partial = t.partial FROM texts t "
                     "WHERE recs.rn = t.rn AND recs.status = 'date'")
-        con.execute(recs_sql("SELECT rn, fidx, line FROM texts WHERE line IS NOT NULL",
-                             table="again"))
+        con.execute(recs_sql("SELECT rn, fidx, line FROM texts WHERE line IS NOT NULL "
+                             f"AND strlen(line) <= {_PARSE_ALONE}", table="again"))
+        # a large record parsed on its own: sixteen of 9-18 MB in one go took more than
+        # DuckDB's 1 GB (ten million generated works); one at a time, 0.2 s each
+        for (rn,) in con.execute(f"SELECT rn FROM texts WHERE strlen(line) > {_PARSE_ALONE} "
+                                 "ORDER BY rn").fetchall():
+            con.execute(recs_sql(f"SELECT rn, fidx, line FROM texts WHERE rn = {int(rn)}",
+                                 table="again1"))
+            con.execute("INSERT INTO again SELECT * FROM again1")
         (bad,) = con.execute(
             "SELECT count(*) FROM recs r JOIN again a USING (rn) WHERE r.wid <> '' AND "
             "a.wid <> r.wid").fetchone()
@@ -940,6 +950,10 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
                 f"a record is larger than the DuckDB engine reads ({_MAX_LINE:,} bytes): "
                 f"screen these files with --engine python ({str(exc).splitlines()[0]})"
             ) from exc
+        if isinstance(exc, duckdb.OutOfMemoryException):  # not the files: say so at once
+            raise EngineError(
+                f"the DuckDB engine ran out of its memory limit ({memory_limit}): give it more "
+                f"with --engine-memory ({str(exc).splitlines()[0]})") from exc
         _reader_error(staging.files)
         raise EngineError(f"the DuckDB engine failed: {exc}") from exc
     finally:
