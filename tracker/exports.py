@@ -48,7 +48,7 @@ import orjson
 from xlsxwriter.exceptions import XlsxWriterException
 
 from tracker.graph import ScreenResultLike, flagged_network, write_network_files
-from tracker.home import process_alive
+from tracker.home import process_alive, remove_stale_dirs
 from tracker.redaction import clean_run_record
 from tracker.report import write_report
 from tracker.risk import FINDING_COLUMNS, Finding
@@ -449,23 +449,9 @@ def remove_stale_writing_folders(out_dir: str | Path) -> list[Path]:
     >>> [p.name for p in remove_stale_writing_folders(d)], left.exists()
     (['.tracker-writing-abc'], False)
     """
-    folder = Path(out_dir)
-    removed: list[Path] = []
     now = time.time()
-    try:
-        candidates = [p for p in folder.iterdir() if p.name.startswith(WRITING_PREFIX)]
-    except OSError:
-        return removed
-    for p in candidates:
-        try:
-            stale = _is_stale_writing_folder(p, now)
-        except OSError:
-            continue
-        if stale:
-            shutil.rmtree(p, ignore_errors=True)
-            if not p.exists():
-                removed.append(p)
-    return removed
+    return remove_stale_dirs(Path(out_dir), WRITING_PREFIX,
+                             lambda p: _is_stale_writing_folder(p, now))
 
 
 #: The files of a report folder, in the order :func:`write_report_folder` returns them.

@@ -24,12 +24,12 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = ["cache_dir", "case_file_path", "confirmed_profiles_path", "data_dir",
-           "names_cache_dir", "owned_temp_dir", "process_alive", "remove_stale_temp_dirs",
-           "resolved_ids_path", "tracker_home"]
+           "names_cache_dir", "owned_temp_dir", "process_alive", "remove_stale_dirs",
+           "remove_stale_temp_dirs", "resolved_ids_path", "tracker_home"]
 
 #: Inside a temporary folder of :func:`owned_temp_dir`: the process using it.
 TEMP_OWNER = "owner.json"
@@ -131,6 +131,27 @@ def remove_stale_temp_dirs(prefix: str, parent: str | Path | None = None) -> lis
     (['tracker-doc-abc'], False)
     """
     folder = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    return remove_stale_dirs(folder, prefix, _owner_gone)
+
+
+def _owner_gone(path: Path) -> bool:
+    """Has the process named in ``path``'s owner file ended on this machine?"""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        owner = json.loads((path / TEMP_OWNER).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False  # no owner: not ours to judge
+    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+        return False
+    pid = owner.get("pid")
+    return isinstance(pid, int) and pid != os.getpid() and not process_alive(pid)
+
+
+def remove_stale_dirs(folder: Path, prefix: str,
+                      is_stale: Callable[[Path], bool]) -> list[Path]:
+    """Remove each folder named ``prefix*`` in ``folder`` that ``is_stale`` says no running
+    process will use again (one it cannot look at is left); return those removed."""
     removed: list[Path] = []
     try:
         candidates = [p for p in folder.iterdir() if p.name.startswith(prefix)]
@@ -138,17 +159,11 @@ def remove_stale_temp_dirs(prefix: str, parent: str | Path | None = None) -> lis
         return removed
     for p in candidates:
         try:
-            if p.is_symlink() or not p.is_dir():
-                continue
-            owner = json.loads((p / TEMP_OWNER).read_text("utf-8"))
-        except (OSError, ValueError):
+            stale = is_stale(p)
+        except OSError:
             continue
-        if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
-            continue
-        pid = owner.get("pid")
-        if not isinstance(pid, int) or pid == os.getpid() or process_alive(pid):
-            continue
-        shutil.rmtree(p, ignore_errors=True)
-        if not p.exists():
-            removed.append(p)
+        if stale:
+            shutil.rmtree(p, ignore_errors=True)
+            if not p.exists():
+                removed.append(p)
     return removed
