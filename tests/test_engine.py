@@ -433,14 +433,21 @@ def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(reg, tmp_path
 
 
 def test_duckdb_out_of_memory_says_so_at_once_without_reading_the_files_again(
-        reg, monkeypatch):
+        reg, monkeypatch, capsys, tmp_path):
     """DuckDB past its memory limit is not a fault of the files: one message naming
     --engine-memory, not an hour of reading ten million works again to explain it."""
     import tracker.engine.duck as duck
+    from tracker.cli import main
 
     def not_again(files):
         raise AssertionError("the files were read again to explain the error")
 
     monkeypatch.setattr(duck, "_reader_error", not_again)
-    with pytest.raises(duck.EngineError, match="--engine-memory"):
+    with pytest.raises(duck.EngineMemoryError, match="--engine-memory"):
         screen_files(tracker.demo_works_path(), registry=reg, threads=1, memory_limit="4MB")
+    code = main(["screen", "--works", str(tracker.demo_works_path()), "--engine", "duckdb",
+                 "--engine-memory", "4MB", "--no-record", "--no-progress",
+                 "-o", str(tmp_path / "out")])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert code == 5 and len(lines) == 1, lines  # the machine's settings, not a bug
+    assert "--engine-memory" in lines[0] and "internal error" not in lines[0]

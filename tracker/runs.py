@@ -835,10 +835,14 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
     except engine.EngineSettingError as exc:
         raise RunInputError(str(exc)) from None
     if chosen == "duckdb":
-        result = engine.screen_files(req.works, registry=reg, settings=settings,
-                                     name_matcher=nm, progress=report, command=req.command,
-                                     inputs=inputs, assessor=assessor,
-                                     memory_limit=req.engine_memory.strip())
+        try:
+            result = engine.screen_files(req.works, registry=reg, settings=settings,
+                                         name_matcher=nm, progress=report,
+                                         command=req.command, inputs=inputs,
+                                         assessor=assessor,
+                                         memory_limit=req.engine_memory.strip())
+        except engine.EngineMemoryError as exc:  # the machine's settings, not a bug
+            raise RunEnvironmentError(str(exc)) from None
     elif chosen == "spark":
         result = engine.screen_spark(req.works, registry=reg, settings=settings,
                                      name_matcher=nm, progress=report, command=req.command,

@@ -22,11 +22,12 @@ import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
-from tracker.engine.duck import EngineError, EngineSettingError, screen_files
+from tracker.engine.duck import EngineError, EngineMemoryError, EngineSettingError, screen_files
 from tracker.engine.inputs import InputFile, WorksInputError, expand_inputs, sniff
 from tracker.engine.spark import screen_spark, spark_missing
 
-__all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineError", "EngineSettingError", "InputFile",
+__all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineError", "EngineMemoryError",
+           "EngineSettingError", "InputFile",
            "WorksInputError", "choose_engine", "expand_inputs", "screen_files", "screen_spark",
            "sniff", "works_files"]
 

@@ -69,7 +69,7 @@ from tracker.skipped import SkippedRecord
 from tracker.sources.files import TruncatedWorksFile, iter_raw_works, read_works
 from tracker.watchlists import Registry
 
-__all__ = ["EngineError", "EngineSettingError", "screen_files"]
+__all__ = ["EngineError", "EngineMemoryError", "EngineSettingError", "screen_files"]
 
 #: Two characters no valid JSON text holds unescaped: each line is read as one column.
 _NO_DELIMITER = "\x1f\x1e"
@@ -109,6 +109,10 @@ class EngineSettingError(ValueError):
 
 class EngineError(RuntimeError):
     """The engine stopped on something the files do not explain (a DuckDB failure)."""
+
+
+class EngineMemoryError(EngineError):
+    """DuckDB needed more than its ``memory_limit`` (``--engine-memory``)."""
 
 
 class _RecordTooLarge(EngineError):
@@ -951,7 +955,7 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
                 f"screen these files with --engine python ({str(exc).splitlines()[0]})"
             ) from exc
         if isinstance(exc, duckdb.OutOfMemoryException):  # not the files: say so at once
-            raise EngineError(
+            raise EngineMemoryError(
                 f"the DuckDB engine ran out of its memory limit ({memory_limit}): give it more "
                 f"with --engine-memory ({str(exc).splitlines()[0]})") from exc
         _reader_error(staging.files)
