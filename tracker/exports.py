@@ -34,7 +34,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,7 @@ import orjson
 from xlsxwriter.exceptions import XlsxWriterException
 
 from tracker.graph import ScreenResultLike, flagged_network, write_network_files
-from tracker.home import process_alive, remove_stale_dirs
+from tracker.home import owner_ended, owner_record, remove_stale_dirs
 from tracker.redaction import clean_run_record
 from tracker.report import write_report
 from tracker.risk import FINDING_COLUMNS, Finding
@@ -421,9 +420,7 @@ def _is_stale_writing_folder(path: Path, now: float) -> bool:
         return age > STALE_UNOWNED_SECONDS
     if age > STALE_WRITING_SECONDS:
         return True
-    if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
-        return False  # another machine's (a shared folder): only its age tells
-    return owner["pid"] != os.getpid() and not process_alive(owner["pid"])
+    return owner_ended(owner)  # another machine's (a shared folder): only its age tells
 
 
 def remove_stale_writing_folders(out_dir: str | Path) -> list[Path]:
@@ -441,7 +438,7 @@ def remove_stale_writing_folders(out_dir: str | Path) -> list[Path]:
 
     Examples
     --------
-    >>> import tempfile
+    >>> import socket, tempfile
     >>> d = Path(tempfile.mkdtemp())
     >>> left = d / ".tracker-writing-abc"; left.mkdir()
     >>> _ = (left / WRITING_OWNER).write_text('{"pid": 999999999, "host": "%s"}'
@@ -559,8 +556,7 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     final.mkdir(parents=True, exist_ok=True)
     remove_stale_writing_folders(final)
     out = Path(tempfile.mkdtemp(prefix=WRITING_PREFIX, dir=final))
-    (out / WRITING_OWNER).write_text(json.dumps(
-        {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}), "utf-8")
+    (out / WRITING_OWNER).write_text(json.dumps(owner_record()), "utf-8")
     findings: Sequence[Finding] = (result.findings if isinstance(result.findings, Sequence)
                                    else list(result.findings))
     n = len(findings)

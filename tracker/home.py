@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = ["cache_dir", "case_file_path", "confirmed_profiles_path", "data_dir",
-           "names_cache_dir", "owned_temp_dir", "process_alive", "remove_stale_dirs",
-           "remove_stale_temp_dirs", "resolved_ids_path", "tracker_home"]
+           "names_cache_dir", "owned_temp_dir", "owner_ended", "owner_record", "process_alive",
+           "remove_stale_dirs", "remove_stale_temp_dirs", "resolved_ids_path", "tracker_home"]
 
 #: Inside a temporary folder of :func:`owned_temp_dir`: the process using it.
 TEMP_OWNER = "owner.json"
@@ -110,10 +110,22 @@ def owned_temp_dir(prefix: str, parent: str | Path | None = None) -> Iterator[Pa
     """
     remove_stale_temp_dirs(prefix, parent)
     with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as tmp:
-        (Path(tmp) / TEMP_OWNER).write_text(json.dumps(
-            {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}),
-            "utf-8")
+        (Path(tmp) / TEMP_OWNER).write_text(json.dumps(owner_record()), "utf-8")
         yield Path(tmp)
+
+
+def owner_record() -> dict[str, object]:
+    """Who uses a folder: this process, this machine, since when (see :func:`owner_ended`)."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+
+
+def owner_ended(owner: object) -> bool:
+    """Has the process of an :func:`owner_record` ended on this machine?  False for another
+    machine's, this process's, or a record that is not one."""
+    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+        return False
+    pid = owner.get("pid")
+    return isinstance(pid, int) and pid != os.getpid() and not process_alive(pid)
 
 
 def remove_stale_temp_dirs(prefix: str, parent: str | Path | None = None) -> list[Path]:
@@ -142,10 +154,7 @@ def _owner_gone(path: Path) -> bool:
         owner = json.loads((path / TEMP_OWNER).read_text("utf-8"))
     except (OSError, ValueError):
         return False  # no owner: not ours to judge
-    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
-        return False
-    pid = owner.get("pid")
-    return isinstance(pid, int) and pid != os.getpid() and not process_alive(pid)
+    return owner_ended(owner)
 
 
 def remove_stale_dirs(folder: Path, prefix: str,

@@ -187,7 +187,7 @@ class _Staging:
 
         limit = _MAX_LINE // _ASIDE_FRACTION
         con.execute("CREATE TABLE IF NOT EXISTS aside (stub VARCHAR, line VARCHAR)")
-        found = 0
+        before = self.set_aside_records
         for n, (i, p) in enumerate(self.jsonl):
             if i in self.scanned or (which is not None and i not in which):
                 continue
@@ -203,7 +203,8 @@ class _Staging:
                         dst.write(line)
                         continue
                     here += 1
-                    key = f"{i}:{self.set_aside_records + found + here}"  # one run: unique
+                    self.set_aside_records += 1
+                    key = f"{i}:{self.set_aside_records}"  # unique within the run
                     stub = orjson.dumps({"__tracker_set_aside__": key,
                                          "id": _work_id(line)})
                     con.execute("INSERT INTO aside VALUES (?, ?)", [
@@ -212,11 +213,9 @@ class _Staging:
             if here:
                 self.aside[i] = out
                 self.jsonl[n] = (i, out)
-                found += here
             else:
                 out.unlink()
-        self.set_aside_records += found
-        return found
+        return self.set_aside_records - before
 
     def narrow_parquet(self, con: Any) -> None:
         """Note, per Parquet file, the columns of :data:`_PLAN_FIELDS` it has, so that
@@ -670,8 +669,10 @@ def _read_fitting(con: Any, staging: _Staging, typed: bool,
             # DuckDB names the file read (and quotes the record: only our folder counts)
             named = {int(m) for m in re.findall(
                 re.escape(str(staging.folder)) + r"[/\\]f(\d{6})\.", str(exc))}
-            if not staging.set_aside(con, named or None, progress) and not (
-                    named and staging.set_aside(con, None, progress)):
+            found = staging.set_aside(con, named, progress) if named else 0
+            if not found:  # not the file named, or none named: look through every file
+                found = staging.set_aside(con, None, progress)
+            if not found:
                 raise _RecordTooLarge(
                     f"a record is larger than the DuckDB engine reads ({_MAX_LINE:,} bytes): "
                     f"screen these files with --engine python ({str(exc).splitlines()[0]})"
