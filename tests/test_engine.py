@@ -123,6 +123,57 @@ def test_generated_works_with_duplicates_and_a_broken_line(reg, nm, messy):
     assert b.run["engine_reader"].startswith("DuckDB typed JSON reader")
 
 
+def _rewritten(auth: dict, form: int) -> None:
+    """One authorship's keys written in another form the readers accept, each alone (the
+    authorship's other keys removed): short IDs, a bare ROR, raw strings with an entity and
+    padding, the older ``raw_affiliation_string`` (joined by ';'), a listed ID only in a
+    made-up sub-unit's lineage."""
+    insts = auth.get("institutions") or []
+    raws = auth.get("raw_affiliation_strings") or []
+    if form in (0, 1, 4):
+        auth["raw_affiliation_strings"], auth["affiliations"] = [], []
+        for i in insts:
+            i["display_name"] = None
+    if form == 0:
+        for i in insts:
+            i["id"] = (i.get("id") or "").rsplit("/", 1)[-1] or None
+            i["lineage"] = [x.rsplit("/", 1)[-1] for x in i.get("lineage") or []]
+            i["ror"] = None
+    elif form == 1:
+        for i in insts:
+            i["ror"] = (i.get("ror") or "").rsplit("/", 1)[-1] or None
+            i["id"], i["lineage"] = None, []
+    elif form == 4:
+        for i in insts:
+            i["lineage"] = [x for x in [i.get("id"), *(i.get("lineage") or [])] if x]
+            i["id"], i["ror"] = "https://openalex.org/I9999999999", None
+    else:
+        auth["institutions"], auth["affiliations"] = [], []
+        if form == 2:
+            auth["raw_affiliation_strings"] = [f"  {r.replace('&', '&amp;')}  " for r in raws]
+        elif raws:
+            auth.pop("raw_affiliation_strings", None)
+            auth["raw_affiliation_string"] = ";".join(raws)
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_keys_written_in_every_form_the_readers_take_give_the_same_findings(
+        reg, nm, tmp_path):
+    """The engine parses only the authorships whose keys, as written, were found listed or
+    named: every way a record may write them must still reach the Python path's findings."""
+    recs = [json.loads(line) for line in messy_lines()[:700]]
+    n = 0
+    for rec in recs:
+        for auth in rec.get("authorships") or []:
+            _rewritten(auth, n % 5)
+            n += 1
+    path = tmp_path / "forms.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in recs) + "\n", encoding="utf-8")
+    a = _python([path], reg, nm)
+    assert {"openalex_id", "ror", "lineage", "name"} <= {f.match_method for f in a.findings}
+    assert_same(a, screen_files(path, registry=reg, name_matcher=nm, threads=1))
+
+
 @pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
 def test_findings_spilled_to_disk_give_the_same_result_folder_and_case_file(
         reg, nm, messy, tmp_path, monkeypatch):

@@ -28,7 +28,7 @@ import sys
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +278,45 @@ class _Keys:
     rors: set[str] = field(default_factory=set)
     texts: set[str] = field(default_factory=set)
     any_text: bool = False  # a name matcher that cannot say: every string may name one
+    #: the same keys as the records write them (a full ID URL, a ROR URL, a raw string):
+    #: what :meth:`may_tie_raw` looks for before an authorship is parsed
+    raw: set[str] = field(default_factory=set)
+
+    def may_tie_raw(self, auth: Any) -> bool:
+        """Can the authorship object ``auth``, as read from JSON, hold a tie?  False only
+        where none of its identifiers and strings, as written, is a key found listed or
+        named; where it cannot say (an unhashable value, a matcher that reads every string)
+        True, and :meth:`may_tie` decides on the parsed authorship.
+
+        Parsing an authorship into a record costs about ten times this test, and in the
+        candidate works most authorships hold no key (a consortium paper with one listed
+        institution among 2,000 authors): only those that may tie are parsed.
+        """
+        if self.any_text or type(auth) is not dict:
+            return True
+        raw = self.raw
+        try:
+            for inst in auth.get("institutions") or ():
+                if type(inst) is not dict:
+                    continue
+                if (inst.get("id") in raw or inst.get("ror") in raw
+                        or inst.get("display_name") in raw):
+                    return True
+                for x in inst.get("lineage") or ():
+                    if x in raw:
+                        return True
+            for r in auth.get("raw_affiliation_strings") or ():
+                if r in raw:
+                    return True
+            old = auth.get("raw_affiliation_string")
+            if type(old) is str and any(r in raw for r in old.split(";")):
+                return True
+            for a in auth.get("affiliations") or ():
+                if type(a) is dict and a.get("raw_affiliation_string") in raw:
+                    return True
+        except TypeError:  # an unhashable value, or an iterable that is not a list
+            return True
+        return False
 
     def may_tie(self, auth: Authorship) -> bool:
         for inst in auth.institutions:
@@ -378,6 +417,7 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
             done += len(rows)
             if progress is not None:
                 progress("keys", done, None)
+    keys.raw.update(k for _, k in found)
     if found:
         con.executemany("INSERT INTO hits VALUES (?, ?)", found)
     con.execute("CREATE OR REPLACE TABLE cand0 (rn BIGINT)")
@@ -410,8 +450,14 @@ def _candidate_lines(con: Any, staging: _Staging) -> Iterator[list[tuple[int, st
         yield batch
 
 
-def _parse_lines(rows: Iterable[tuple[int, str, str]]) -> Iterator[Work]:
+def _parse_lines(rows: Iterable[tuple[int, str, str]], keys: _Keys | None = None
+                 ) -> Iterator[Work]:
     """Works parsed by :func:`tracker.records.parse_work` from ``(rn, line, work ID)``.
+
+    With ``keys``, each work holds only the authorships that may hold a tie
+    (:meth:`_Keys.may_tie_raw`), each with its place in the record (``index``): what
+    screening reads of a work besides them (ID, dates, DOI, title, truncation) is parsed
+    as it is for the whole record.
 
     Raises
     ------
@@ -423,7 +469,16 @@ def _parse_lines(rows: Iterable[tuple[int, str, str]]) -> Iterator[Work]:
             rec = orjson.loads(line)
             if rn >= _PARQUET_BASE and isinstance(rec, dict):
                 rec.pop("file_row_number", None)
-            work = parse_work(rec)
+            if keys is not None and type(rec) is dict and type(
+                    auths := rec.get("authorships")) is list:
+                if any(type(a) is not dict for a in auths):
+                    raise RecordError("an authorship is not an object")
+                rec["authorships"] = []
+                work = replace(parse_work(rec), authorships=tuple(
+                    Authorship.from_openalex(a, i) for i, a in enumerate(auths)
+                    if keys.may_tie_raw(a)))
+            else:
+                work = parse_work(rec)
         except (RecordError, orjson.JSONDecodeError):
             raise _Misaligned(f"record {rn} is not the work {wid}") from None
         if work.id != wid:
@@ -481,7 +536,7 @@ def _screen_batch(rows: list[tuple[int, str, str]], job: _Screening, keys: _Keys
     """One batch of candidate records ``(rn, line, work ID)``: how many, their findings, and
     the flagged works' records packed for :class:`~tracker.records.PackedWorks` (the
     process gathering the batches keeps bytes, not records: see there why)."""
-    findings, flagged = _screen_works(_parse_lines(rows), job, keys)
+    findings, flagged = _screen_works(_parse_lines(rows, keys), job, keys)
     packed: dict[str, bytes] = {}
     for rn, line, wid in rows:
         if wid in flagged:

@@ -533,6 +533,7 @@ def _candidates(spark: Any, reg: Registry, name_matcher: object | None, keys: _K
                                 "kind STRING, k STRING, key STRING").collect()
     for h in hits:
         {"i": keys.ids, "r": keys.rors, "s": keys.texts}[h["kind"]].add(h["key"])
+        keys.raw.add(h["k"])
     if progress is not None:
         progress("keys", len(hits), None)
     spark.createDataFrame([(h["kind"], h["k"]) for h in hits], "kind STRING, k STRING"
