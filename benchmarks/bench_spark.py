@@ -5,7 +5,8 @@ engine on the same files.  It prints one JSON line: works read, findings, the wa
 the screening call (for Spark, the session's start included, and given apart), the CPU
 seconds of the whole process tree (the Spark JVM and its Python workers included; reaped
 children counted; measured before the session stops), and the peak resident memory of
-the process tree (summed, sampled every 0.2 s).  Names on, as ``tracker screen`` runs.
+the process tree (summed, sampled every 0.2 s by another process).  Names on, as
+``tracker screen`` runs.
 
     python -m benchmarks.generate --n 100000 --seed 1 --out works100k.jsonl.gz
     python -m benchmarks.bench_spark --shard works100k.jsonl.gz 4 shards/
@@ -20,8 +21,8 @@ import gzip
 import hashlib
 import json
 import os
+import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,9 +34,12 @@ def _tree() -> list:
     return [me, *me.children(recursive=True)]
 
 
-def _cpu() -> float:
+def _cpu(skip: int = -1) -> float:
+    """CPU seconds of the process tree (reaped children included), ``skip``'s left out."""
     total = 0.0
     for p in _tree():
+        if p.pid == skip:
+            continue
         try:
             t = p.cpu_times()
         except Exception:  # gone meanwhile
@@ -44,24 +48,34 @@ def _cpu() -> float:
     return total
 
 
-class _Peak(threading.Thread):
-    """The largest summed RSS of the process tree, sampled."""
+_SAMPLER = """
+import select, sys, psutil
+root = psutil.Process(int(sys.argv[1])); me = psutil.Process().pid; peak = 0
+while not select.select([sys.stdin], [], [], 0.2)[0]:
+    rss = 0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            rss += p.memory_info().rss if p.pid != me else 0
+        except Exception:
+            pass
+    peak = max(peak, rss)
+print(peak)
+"""
+
+
+class _Peak:
+    """The largest summed RSS of the process tree (this sampler left out), sampled every
+    0.2 s by another process: a thread here would keep the DuckDB engine from forking
+    its worker processes (it forks only a process running no other thread)."""
 
     def __init__(self) -> None:
-        super().__init__(daemon=True)
+        self.proc = subprocess.Popen([sys.executable, "-c", _SAMPLER, str(os.getpid())],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.peak = 0
-        self.stop = threading.Event()
 
-    def run(self) -> None:
-        while not self.stop.is_set():
-            rss = 0
-            for p in _tree():
-                try:
-                    rss += p.memory_info().rss
-                except Exception:
-                    continue
-            self.peak = max(self.peak, rss)
-            self.stop.wait(0.2)
+    def stop(self) -> None:
+        out, _ = self.proc.communicate("stop\n")
+        self.peak = int(out.strip() or 0)
 
 
 def shard(src: Path, n: int, out: Path) -> list[Path]:
@@ -109,9 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{time.perf_counter() - t0:7.1f} s {stage} {done} {total}", file=sys.stderr)
 
     peak = _Peak()
-    peak.start()
     started = 0.0
-    cpu0 = _cpu()
+    cpu0 = _cpu(peak.proc.pid)
     t0 = time.perf_counter()
     if args.engine == "duckdb":
         res = screen_files(args.paths, registry=reg, name_matcher=nm, threads=2,
@@ -124,11 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         res = screen_spark(args.paths, registry=reg, name_matcher=nm, session=spark,
                            progress=stages)
     wall = time.perf_counter() - t0
-    cpu = _cpu() - cpu0
+    cpu = _cpu(peak.proc.pid) - cpu0
     if args.engine == "spark":
         spark.stop()
-    peak.stop.set()
-    peak.join()
+    peak.stop()
     digest = hashlib.sha256("\n".join(json.dumps(f.row(), sort_keys=True, default=str)
                                       for f in res.findings).encode()).hexdigest()
     print(json.dumps({"engine": args.engine, "cores": os.cpu_count(),
