@@ -457,14 +457,11 @@ def _candidate_lines(con: Any, staging: _Staging) -> Iterator[list[_Row]]:
         yield batch
 
 
-def _parse_lines(rows: Iterable[_Row], keys: _Keys | None = None
-                 ) -> Iterator[Work]:
-    """Works parsed by :func:`tracker.records.parse_work` from ``(rn, line, work ID)``.
-
-    With ``keys``, each work holds only the authorships that may hold a tie
-    (:meth:`_Keys.may_tie_raw`), each with its place in the record (``index``): what
-    screening reads of a work besides them (ID, dates, DOI, title, truncation) is parsed
-    as it is for the whole record.
+def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
+    """Works parsed by :func:`tracker.records.parse_work` from ``(rn, line, work ID)``,
+    each holding only the authorships that may hold a tie (:meth:`_Keys.may_tie_raw`),
+    each with its place in the record (``index``): what screening reads of a work besides
+    them (ID, dates, DOI, title, truncation) is parsed as it is for the whole record.
 
     Raises
     ------
@@ -476,8 +473,7 @@ def _parse_lines(rows: Iterable[_Row], keys: _Keys | None = None
             rec = orjson.loads(line)
             if rn >= _PARQUET_BASE and isinstance(rec, dict):
                 rec.pop("file_row_number", None)
-            if keys is not None and type(rec) is dict and type(
-                    auths := rec.get("authorships")) is list:
+            if type(rec) is dict and type(auths := rec.get("authorships")) is list:
                 if any(type(a) is not dict for a in auths):
                     raise RecordError("an authorship is not an object")
                 rec["authorships"] = []
