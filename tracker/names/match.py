@@ -122,6 +122,8 @@ class NameMatcher:
         self._part_cache: dict[tuple[str, ...], tuple[tuple[_Alias, int, int, float, str],
                                                       ...]] = {}
         self._part_cands: dict[tuple[str, ...], tuple[tuple[_Cand, ...], frozenset[str]]] = {}
+        self._token_memo: dict[str, tuple[str, ...]] = {}
+        self._entry_parents: dict[str, frozenset[tuple[str, ...]]] = {}
         self.lookalikes = tuple(load_lookalikes() if lookalikes is None else lookalikes)
         countries = load_country_names() if country_names is None else country_names
         self._country_words = frozenset(name for name in countries if " " not in name)
@@ -415,6 +417,7 @@ class NameMatcher:
             self._token_cache.clear()
             self._part_cache.clear()
             self._part_cands.clear()
+            self._token_memo.clear()
         text = unicodedata.normalize("NFKC", raw)
         toks, seg = _seg_tokens(text)
         tkey = (" ".join(toks), tuple(seg))
@@ -423,6 +426,23 @@ class NameMatcher:
             got = self._scan_tokens(text, toks, seg)
             self._token_cache[tkey] = got
         self._cache[raw] = got
+        return got
+
+    def _toks(self, text: str) -> tuple[str, ...]:
+        """``_tokens(text)`` remembered per string: the notes written for each match
+        normalise the same display names and raw strings again and again (a third of
+        the name matcher's time at 100,000 works before this memo)."""
+        got = self._token_memo.get(text)
+        if got is None:
+            got = self._token_memo[text] = tuple(_tokens(text))
+        return got
+
+    def _parents_of(self, e: ListEntry) -> frozenset[tuple[str, ...]]:
+        """The known parents named in an entry's name or aliases, once per entry."""
+        got = self._entry_parents.get(e.entry_id)
+        if got is None:
+            got = self._entry_parents[e.entry_id] = frozenset(
+                p for n in (e.name, *e.aliases) for p in self._parent_phrases(self._toks(n)))
         return got
 
     def _scan_uncached(self, raw: str) -> _Scan:
@@ -951,7 +971,7 @@ class NameMatcher:
         places = self._places.get(e.institution_key or e.entry_id)
         if not places or not raw:
             return None
-        toks = normalize(raw).split()
+        toks = self._toks(raw)
         for pl in places:
             pt = pl.tokens
             k = len(pt)
@@ -981,8 +1001,8 @@ class NameMatcher:
                     + ", whose name is this entry's name; the entry holds no identifier "
                     "matching it, so the tie rests on the name (OpenAlex and the raw string "
                     "agree)", "agree")
-        parents = {p for n in (e.name, *e.aliases) for p in self._parent_phrases(_tokens(n))}
-        above = [i for i in oa if i.display_name and tuple(_tokens(i.display_name)) in parents]
+        parents = self._parents_of(e)
+        above = [i for i in oa if i.display_name and self._toks(i.display_name) in parents]
         if above:
             return ("OpenAlex attached " + ", ".join(_label(i) for i in above)
                     + f", the parent institution named in '{e.name}', not the listed unit the "
@@ -992,9 +1012,10 @@ class NameMatcher:
             return ("OpenAlex attached " + ", ".join(_label(i) for i in under)
                     + ", which sits under the listed institution; the string names the "
                     "institution itself", "agree")
-        text = f" {normalize(raw)} "
-        named = [i for i in oa if i.display_name and len(normalize(i.display_name)) >= 4
-                 and f" {normalize(i.display_name)} " in text]
+        text = f" {' '.join(self._toks(raw))} "
+        named = [i for i in oa if i.display_name
+                 and len(norm := " ".join(self._toks(i.display_name))) >= 4
+                 and f" {norm} " in text]
         if named:
             return ("OpenAlex attached " + ", ".join(_label(i) for i in oa)
                     + f" to this string, not '{e.name}'; the string names several "
