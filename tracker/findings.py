@@ -12,8 +12,9 @@ holding them.
 
 Hand code rather than a database: the findings go out in one order and come back whole, in
 that order, several times (each export, the case file, the report); a block of pickled
-value tuples, compressed with zlib at level 1, reads back at about 2.5 µs a finding, and
-the files are the process's own (unlinked temporary files, never read by anything else).
+value tuples, compressed by ISA-L at level 1 (zlib's format, several times faster than
+zlib's own), reads back at about 2.5 µs a finding, and the files are the process's own
+(unlinked temporary files, never read by anything else).
 
 Examples
 --------
@@ -40,10 +41,11 @@ import os
 import pickle
 import tempfile
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, overload
+
+from isal import isal_zlib
 
 from tracker.risk import Finding
 
@@ -61,12 +63,12 @@ _Span = tuple[int, int, int]  # offset, length, findings
 
 
 def _dump(findings: Sequence[Finding]) -> bytes:
-    return zlib.compress(pickle.dumps([(*f.values(), f.extra) for f in findings],
-                                      protocol=pickle.HIGHEST_PROTOCOL), 1)
+    return isal_zlib.compress(pickle.dumps([(*f.values(), f.extra) for f in findings],
+                                           protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
 def _load(blob: bytes) -> list[Finding]:
-    return [Finding(*values) for values in pickle.loads(zlib.decompress(blob))]
+    return [Finding(*values) for values in pickle.loads(isal_zlib.decompress(blob))]
 
 
 class _File:
