@@ -567,3 +567,57 @@ def test_csv_cells_of_a_finding_equal_the_cell_by_cell_rule(demo):
             assert _finding_csv_cells(g.values()) == _csv_cells(g.values()), (column, start)
             assert not _finding_csv_cells(g.values())[FINDING_COLUMNS.index(column)].startswith(
                 FORMULA_START)
+
+
+# findings.csv of a report folder is written by DuckDB from findings.parquet: the same cells.
+TRICKY = ["=SUM(A1)", "+1", "-x", "@a", "\tt", "\rr", "", "a,b", 'q"q', "line\nbreak",
+          "cr\rmid", "ünï 中文", "#hash", " lead", "'quoted", "NULL", "null", FORMULA_TEXT]
+
+
+def _csv_rows(path):
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_csv_from_parquet_has_the_python_writers_cells(formula, tmp_path):
+    """Formula-like cells quoted, empty cells, quotes, line breaks, non-Latin text, scores
+    and booleans: read back by ``csv``, the DuckDB file equals the Python writer's."""
+    pytest.importorskip("duckdb")
+    from dataclasses import replace
+
+    base = list(formula.findings)
+    scores = [0.1 + 0.2, 1.0, 0.0, 1e-05, 0.5]
+    made = [replace(base[i % len(base)], title=t, doi=t, raw_affiliation=t,
+                    match_score=scores[i % 5], is_designation=bool(i % 2))
+            for i, t in enumerate(TRICKY)]
+    findings = made + base
+    exports.write_findings_csv(findings, tmp_path / "py.csv")
+    exports.write_findings_jsonl(findings, tmp_path / "f.jsonl")
+    pq = exports.write_findings_parquet(tmp_path / "f.jsonl", tmp_path / "f.parquet")
+    n = exports.write_findings_csv_from_parquet(pq, tmp_path / "dk.csv")
+    assert n == len(findings)
+    got, want = _csv_rows(tmp_path / "dk.csv"), _csv_rows(tmp_path / "py.csv")
+    assert got == want
+    assert [r[3] for r in got[1:len(TRICKY) + 1]] == [neutralise(t) for t in TRICKY]
+    # CRLF line ends, as the csv module's (the cells' own line breaks are quoted as they are)
+    assert (tmp_path / "dk.csv").read_bytes().count(b"\r\n") == n + 1
+    assert (tmp_path / "py.csv").read_bytes().count(b"\r\n") == n + 1
+
+
+def test_report_folder_csv_is_the_csv_writers_even_when_duckdb_fails(formula, tmp_path,
+                                                                     monkeypatch):
+    pytest.importorskip("duckdb")
+    import duckdb
+
+    write_csv(formula.findings, tmp_path / "want.csv")
+    files = write_report_folder(formula, tmp_path / "a")
+    assert _csv_rows(files["findings.csv"]) == _csv_rows(tmp_path / "want.csv")
+
+    def fail(*a, **k):
+        (tmp_path / "b" / "half.csv").write_text("x")
+        raise duckdb.IOException("disk said no")
+
+    monkeypatch.setattr(exports, "write_findings_csv_from_parquet", fail)
+    (tmp_path / "b").mkdir()
+    files = write_report_folder(formula, tmp_path / "b")
+    assert files["findings.csv"].read_bytes() == (tmp_path / "want.csv").read_bytes()

@@ -17,12 +17,13 @@ The JSON export follows the JSON Schema in ``tracker/data/findings.schema.json``
 
 At scale
 --------
-findings.csv and findings.jsonl are written row by row from the findings (nothing held but
-one row), findings.parquet by DuckDB from findings.jsonl in bounded memory; these three
-always hold every finding.  findings.json holds at most :data:`JSON_MAX_ROWS` findings (it is
-one JSON document, read whole by whoever opens it) and says so; findings.xlsx is not written
-past :data:`XLSX_MAX_ROWS` findings (Excel's row limit), and the run record says why
-(``outputs`` in run.json).
+findings.jsonl is written row by row from the findings (nothing held but one row),
+findings.parquet by DuckDB from findings.jsonl in bounded memory, and in a report folder
+findings.csv by DuckDB from findings.parquet (row by row from the findings where DuckDB
+cannot); these three always hold every finding.  findings.json holds at most
+:data:`JSON_MAX_ROWS` findings (it is one JSON document, read whole by whoever opens it) and
+says so; findings.xlsx is not written past :data:`XLSX_MAX_ROWS` findings (Excel's row
+limit), and the run record says why (``outputs`` in run.json).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ __all__ = [
     "remove_stale_writing_folders",
     "write_csv",
     "write_findings_csv",
+    "write_findings_csv_from_parquet",
     "write_findings_jsonl",
     "write_findings_parquet",
     "write_json",
@@ -235,6 +237,71 @@ def write_findings_parquet(jsonl: str | Path, path: str | Path, *,
     finally:
         con.close()
     return Path(path)
+
+
+def _csv_select() -> str:
+    """The columns of findings.csv as :func:`write_findings_csv` writes them, in SQL over
+    findings.parquet: a text cell beginning like a formula gets a leading quote
+    (:func:`neutralise`), an empty one is written empty (NULL), booleans are ``true`` /
+    ``false`` and the score a double as DuckDB writes it (as Python's ``repr``)."""
+    starts = [f"chr({ord(c)})" if not c.isprintable() else "'" + c.replace("'", "''") + "'"
+              for c in FORMULA_START]
+    cells = []
+    for c in FINDING_COLUMNS:
+        q = '"' + c + '"'
+        if c in _PARQUET_TYPES:
+            cells.append(q)
+            continue
+        test = " OR ".join(f"starts_with({q}, {s})" for s in starts)
+        cells.append(f"CASE WHEN {test} THEN chr(39) || {q} ELSE nullif({q}, '') END AS {q}")
+    return ", ".join(cells)
+
+
+def write_findings_csv_from_parquet(parquet: str | Path, path: str | Path, *,
+                                    memory_limit: str = "1GB") -> int:
+    """Write findings.csv from a :func:`write_findings_parquet` file, by DuckDB: the same
+    cells as :func:`write_findings_csv` writes from the findings (read back by
+    :mod:`csv`, row for row; DuckDB quotes a few more cells, such as text holding ``#``,
+    which a CSV reader reads alike), CRLF line ends.  Returns how many rows.
+
+    Why: Python's csv module wrote about 65 MB a second here (a million-work run's
+    1.37 GB took 21 s); DuckDB writes the same file from the Parquet file several times
+    faster, in one thread, in the order of the rows.
+
+    Raises
+    ------
+    ImportError
+        The duckdb package is not installed (:func:`parquet_available`).
+    duckdb.Error
+        DuckDB could not write it (the caller writes it from the findings instead).
+    """
+    import duckdb
+
+    src = str(parquet).replace("'", "''")
+    dst = str(path).replace("'", "''")
+    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 1})
+    try:
+        row = con.execute(
+            f"COPY (SELECT {_csv_select()} FROM read_parquet('{src}')) TO '{dst}' "
+            r"(FORMAT csv, HEADER, NEW_LINE '\r\n')").fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else 0
+
+
+def _write_folder_csv(findings: Iterable[Finding], parquet: Path | None, path: Path) -> None:
+    """findings.csv of a report folder: from findings.parquet by DuckDB where it was
+    written (:func:`write_findings_csv_from_parquet`), else, or if DuckDB fails, row by row
+    from the findings (:func:`write_findings_csv`)."""
+    if parquet is not None:
+        import duckdb
+
+        try:
+            write_findings_csv_from_parquet(parquet, path)
+            return
+        except duckdb.Error:
+            path.unlink(missing_ok=True)
+    write_findings_csv(findings, path)
 
 
 def findings_schema() -> dict[str, Any]:
@@ -533,12 +600,13 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     left out with the reason (:func:`outputs_plan`; :func:`left_out` reads it back).
 
     The finding files are written row by row: findings.jsonl first, then findings.parquet
-    from it (DuckDB, bounded memory); from :data:`PARALLEL_XLSX_ROWS` findings on,
-    findings.xlsx is written by a second Python process from findings.jsonl meanwhile (the
-    function returns when every file is complete; where that process cannot run, it writes
-    the workbook itself).  The flagged network is built once (report.html draws its first
-    works, as :func:`tracker.graph.prune_flagged_network` states) and the run record is
-    scrubbed of secrets once (:func:`tracker.redaction.clean_run_record`) for all the files.
+    from it and findings.csv from that (DuckDB, bounded memory); from
+    :data:`PARALLEL_XLSX_ROWS` findings on, findings.xlsx is written by a second Python
+    process from findings.jsonl meanwhile (the function returns when every file is complete;
+    where that process cannot run, it writes the workbook itself).  The flagged network is
+    built once (report.html draws its first works, as
+    :func:`tracker.graph.prune_flagged_network` states) and the run record is scrubbed of
+    secrets once (:func:`tracker.redaction.clean_run_record`) for all the files.
 
     The files are written into a hidden folder inside ``out_dir`` and moved into place only
     when all are complete: a run stopped part-way (an error, Ctrl-C) leaves the previous
@@ -572,12 +640,12 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                 if "findings.xlsx" in plan["files"] else None)
         try:
             g, _note = flagged_network(result, max_nodes=max_nodes)
-            write_findings_csv(findings, out / "findings.csv")
             files["findings.csv"] = out / "findings.csv"
             files["findings.jsonl"] = jsonl
             if "findings.parquet" in plan["files"]:
                 files["findings.parquet"] = write_findings_parquet(
                     jsonl, out / "findings.parquet")
+            _write_folder_csv(findings, files.get("findings.parquet"), out / "findings.csv")
             files["findings.json"] = write_json(findings, run, out / "findings.json",
                                                 max_rows=json_max_rows)
             if "findings.xlsx" in plan["files"]:
