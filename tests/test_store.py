@@ -79,6 +79,55 @@ def test_record_run_keeps_the_run_record_and_findings(store, works, reg):
     assert store.run_record(run_id)["data_gaps"] == res.run["data_gaps"]
 
 
+_connect = sqlite3.connect
+
+
+def _pages_in_file(path):
+    db = _connect(f"file:{path}?mode=ro", uri=True)
+    try:  # the file's own size, not what a reader sees through the write-ahead log
+        return path.stat().st_size // db.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("later", [True, False])
+def test_a_large_run_is_checkpointed_in_the_background(tmp_path, works, reg, monkeypatch,
+                                                       later):
+    """From ``_CHECKPOINT_AFTER`` findings on, the run's pages reach the case file itself
+    by a thread's checkpoint (not at the commit); either way the file holds them by the
+    time the store is closed, and a fresh store reads the run."""
+    import tracker.store as st
+
+    monkeypatch.setattr(st, "_CHECKPOINT_AFTER", 1 if later else 10**9)
+    res = _run(works, reg)
+    path = tmp_path / "case.db"
+    store = Store(path)
+    store._db.execute("PRAGMA wal_autocheckpoint = 1")  # a commit checkpoints what it wrote
+    before = _pages_in_file(path)
+    released = __import__("threading").Event()
+    if later:  # hold the thread's checkpoint until the commit is known not to have done it
+        real = sqlite3.connect
+
+        def connect(*a, **k):
+            released.wait(10)
+            return real(*a, **k)
+
+        monkeypatch.setattr(st.sqlite3, "connect", connect)
+    run_id = store.record_run(res)
+    grown = _pages_in_file(path) - before
+    assert (store._checkpointing is not None) is later
+    assert (grown == 0) is later  # at the commit: only with the automatic checkpoint
+    assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1  # as it was
+    released.set()
+    store.wait_checkpoint()  # the store still open: the thread did it, not the close
+    assert _pages_in_file(path) - before > 10
+    store.close()
+    monkeypatch.undo()
+    with Store(path) as again:
+        assert [r["finding_id"] for r in again.findings(run_id)] == [
+            f.finding_id for f in res.findings]
+
+
 def test_a_run_s_finding_keys_go_with_the_run(store, works, reg):
     res = _run(works, reg)
     cache = store._db.execute("PRAGMA cache_size").fetchone()

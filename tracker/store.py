@@ -61,6 +61,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -207,6 +208,10 @@ _SCHEMA += _KEY_INDEXES
 #: the default cache and 32 s with this one).  It is used only as the pages are needed.
 _RECORD_SLICE = 20_000  # findings written at a time by record_run
 _RECORD_CACHE_KIB = 256 * 1024
+#: From this many findings on, record_run leaves the checkpoint (copying the run's pages
+#: from the write-ahead log into the case file: 8.5 s of a million-work run's 36 s) to a
+#: thread of its own, so that it overlaps what the run does next (its report folder).
+_CHECKPOINT_AFTER = 100_000
 
 #: The columns of finding_keys after run_id and finding_id, as record_run writes them.
 KEY_COLUMNS = ("work_id", "list", "listed_at_publication", "listed_rank", "relation",
@@ -502,6 +507,7 @@ class Store:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        self._checkpointing: threading.Thread | None = None  # see _checkpoint_later
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             new = not self.path.exists()
@@ -556,7 +562,38 @@ class Store:
 
     # ----------------------------------------------------------------- plumbing
     def close(self) -> None:
+        """Close the case file (once a background checkpoint, if any, has ended)."""
+        self.wait_checkpoint()
         self._db.close()
+
+    def wait_checkpoint(self) -> None:
+        """Wait for the checkpoint :meth:`record_run` left to a thread, if any."""
+        thread, self._checkpointing = self._checkpointing, None
+        if thread is not None:
+            thread.join()
+
+    def _checkpoint_later(self) -> None:
+        """Checkpoint the write-ahead log in a thread with a connection of its own (SQLite
+        releases the GIL meanwhile; a PASSIVE checkpoint never blocks this connection's
+        readers or writers).  Should it fail, the next commit's automatic checkpoint does
+        the work; should the process end first, the log stays valid and SQLite finishes
+        the copy when the file is next opened."""
+        self.wait_checkpoint()
+        path = self.path
+
+        def checkpoint() -> None:
+            try:
+                con = sqlite3.connect(path, isolation_level=None, timeout=5)
+                try:
+                    con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    con.close()
+            except sqlite3.Error:
+                pass
+
+        self._checkpointing = threading.Thread(
+            target=checkpoint, name="tracker-case-file-checkpoint", daemon=True)
+        self._checkpointing.start()
 
     def __enter__(self) -> Store:
         return self
@@ -659,6 +696,19 @@ class Store:
                   _json_text(run.get("registry", {})), _json_text(run.get("counts", {})),
                   _json_text(run.get("data_gaps", {})), _json_text(run), comparable_key(run),
                   _now())
+        if len(result.findings) < _CHECKPOINT_AFTER:
+            return self._record_run(result, run_id, registry, values)
+        (auto,) = self._db.execute("PRAGMA wal_autocheckpoint").fetchone()
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")  # not at this commit
+        try:
+            run_id = self._record_run(result, run_id, registry, values)
+        finally:
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {int(auto)}")
+        self._checkpoint_later()
+        return run_id
+
+    def _record_run(self, result: ScreenResult, run_id: int | None,
+                    registry: Registry | None, values: tuple[Any, ...]) -> int:
         with self._page_cache(_RECORD_CACHE_KIB), self._tx() as db:
             latest = self.latest_reviews()
             decided, carried = self._earlier_reviews(result, latest, registry)
