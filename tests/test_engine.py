@@ -221,6 +221,51 @@ def test_when_typed_rows_and_lines_do_not_pair_every_record_is_read_from_text(
 
 
 @pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+@pytest.mark.parametrize("gz", [False, True])
+def test_candidate_lines_read_directly_pair_with_the_plans_lines(reg, nm, messy, tmp_path,
+                                                                 monkeypatch, gz):
+    """The candidate works' lines are read by tracker itself (not DuckDB) from JSON Lines
+    files: CRLF line ends, blank and whitespace-only lines and a last line without a line
+    break are counted as the plan counts them, so the findings are the Python path's."""
+    from tracker.engine import duck
+
+    lines = messy.read_bytes().split(b"\n")[:-1]
+    text = b"\r\n".join(line if k % 97 else b"  \t " + b"\r\n" + line
+                        for k, line in enumerate(lines)) + b"\r\n\r\n" + lines[0]
+    path = tmp_path / ("crlf.jsonl.gz" if gz else "crlf.jsonl")
+    path.write_bytes(gzip.compress(text) if gz else text)
+    read = []
+    real = duck._direct_lines
+    monkeypatch.setattr(duck, "_direct_lines", lambda con, files: (
+        read.append(row[0]) or row for row in real(con, files)))
+    a = _python([path], reg, nm)
+    b = screen_files(path, registry=reg, name_matcher=nm, threads=2)
+    assert b.run["engine_reader"].startswith("DuckDB typed JSON reader")
+    assert len(read) > 100  # the candidates came from the direct reader
+    assert_same(a, b)
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_a_file_that_ends_before_its_last_candidate_is_read_again_by_duckdb(
+        reg, nm, messy, tmp_path, monkeypatch):
+    """The safety net of the direct reader: a file it finds shorter than the plan did (here
+    it is handed a copy cut in half) is noticed at its end, and the run is read again with
+    DuckDB's readers alone, with the Python path's findings."""
+    from tracker.engine import duck
+
+    half = tmp_path / "half.jsonl"
+    lines = messy.read_bytes().split(b"\n")
+    half.write_bytes(b"\n".join(lines[:len(lines) // 2]) + b"\n")
+    real = duck._direct_lines
+    monkeypatch.setattr(duck, "_direct_lines",
+                        lambda con, files: real(con, [(i, half) for i, _p in files]))
+    a = _python([messy], reg, nm)
+    b = screen_files(messy, registry=reg, name_matcher=nm, threads=2)
+    assert b.run["engine_reader"] == "DuckDB, each record from its text"
+    assert_same(a, b)
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
 def test_many_files_a_glob_and_gzip_under_any_name(reg, nm, messy, tmp_path):
     lines = messy.read_text(encoding="utf-8").splitlines()
     (tmp_path / "a.jsonl").write_text("\n".join(lines[:900]) + "\n", encoding="utf-8")
