@@ -266,6 +266,9 @@ def measure(tool: str, stage: str, works_path: Path, timeout: float) -> dict[str
         return {"stopped": True, "limit_s": timeout, "tmp": str(tmp)}
     wall = time.perf_counter() - t0
     line = next((x for x in reversed(p.stdout.splitlines()) if x.startswith("RESULT ")), None)
+    if p.returncode < 0:  # a signal: SIGKILL is most often the kernel's out-of-memory killer
+        why = "SIGKILL: most likely out of memory" if p.returncode == -9 else "a signal"
+        return {"error": f"killed by signal {-p.returncode} ({why})", "tmp": str(tmp)}
     if p.returncode != 0 or line is None:
         return {"error": (p.stderr.strip().splitlines() or ["no output"])[-1], "tmp": str(tmp)}
     out = json.loads(line[len("RESULT "):])

@@ -485,16 +485,17 @@ def _direct_lines(con: Any, files: Sequence[tuple[int, Path]]) -> Iterator[_Row]
     Why not DuckDB: its read of a gzip file is one thread at zlib's pace, and the query
     runs only while its rows are fetched, so the process feeding the workers spent most of
     a million-work run's screening decompressing 8.8 GB (two workers at half a core each).
-    ISA-L decompresses about three times as fast in a thread of its own
-    (:func:`isal.igzip_threaded.open`), and a line not a candidate is never copied out of
-    the buffer.  Lines are counted as the plan counts them (blank ones skipped; the line
-    break, ``\n`` or ``\r\n``, not part of the line).
+    ISA-L decompresses about three times as fast, in a thread of its own
+    (:func:`isal.igzip_threaded.open`), and the lines not asked for are dropped as they
+    are read.  Lines are counted as the plan counts them (blank ones skipped; the line
+    break, ``\n`` or ``\r\n``, not part of the line).  A line that holds another work than
+    the plan read at its place is caught where it is parsed (:func:`_parse_lines`).
 
     Raises
     ------
     _Misaligned
         A file ends before its last candidate (the plan and this reader split its lines
-        differently): the run is read again with DuckDB's readers only.
+        differently): the run is read again from the text, by DuckDB alone.
     """
     from isal import igzip_threaded
 
@@ -1057,10 +1058,9 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
             progress("read", counts["works_read"], counts["works_read"])
         keys = _Keys()
         _candidates(con, reg, keys, _names_probe(name_matcher, keys), progress)
-        findings, flagged = _screen_candidates(_candidate_lines(con, staging, direct=typed),
-                                               job, keys,
-                                               pool, progress, in_memory=findings_in_memory,
-                                               folder=temp_dir)
+        findings, flagged = _screen_candidates(
+            _candidate_lines(con, staging, direct=typed), job, keys, pool, progress,
+            in_memory=findings_in_memory, folder=temp_dir)
         # the run record as screen() writes it, then the counts of everything read
         result = screen((), registry=registry, settings=settings,
                         name_matcher=name_matcher, **run_args)
