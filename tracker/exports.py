@@ -224,19 +224,28 @@ def write_findings_parquet(jsonl: str | Path, path: str | Path, *,
     ImportError
         The duckdb package is not installed (:func:`parquet_available`).
     """
+    cols = ", ".join(f"'{c}': '{_PARQUET_TYPES.get(c, 'VARCHAR')}'" for c in FINDING_COLUMNS)
+    _duckdb_copy(f"SELECT * FROM read_json({_sql_text(jsonl)}, format='newline_delimited', "
+                 f"columns={{{cols}}}, maximum_object_size=16777216)", path,
+                 "FORMAT parquet, COMPRESSION zstd", memory_limit)
+    return Path(path)
+
+
+def _sql_text(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _duckdb_copy(query: str, path: str | Path, options: str, memory_limit: str) -> int:
+    """``COPY (query) TO path (options)`` by DuckDB in one thread (rows in order, memory
+    bounded by ``memory_limit``); returns how many rows."""
     import duckdb
 
-    cols = ", ".join(f"'{c}': '{_PARQUET_TYPES.get(c, 'VARCHAR')}'" for c in FINDING_COLUMNS)
-    src = str(jsonl).replace("'", "''")
-    dst = str(path).replace("'", "''")
     con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 1})
     try:
-        con.execute(f"COPY (SELECT * FROM read_json('{src}', format='newline_delimited', "
-                    f"columns={{{cols}}}, maximum_object_size=16777216)) TO '{dst}' "
-                    f"(FORMAT parquet, COMPRESSION zstd)")
+        row = con.execute(f"COPY ({query}) TO {_sql_text(path)} ({options})").fetchone()
     finally:
         con.close()
-    return Path(path)
+    return int(row[0]) if row else 0
 
 
 def _csv_select() -> str:
@@ -275,18 +284,8 @@ def write_findings_csv_from_parquet(parquet: str | Path, path: str | Path, *,
     duckdb.Error
         DuckDB could not write it (the caller writes it from the findings instead).
     """
-    import duckdb
-
-    src = str(parquet).replace("'", "''")
-    dst = str(path).replace("'", "''")
-    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 1})
-    try:
-        row = con.execute(
-            f"COPY (SELECT {_csv_select()} FROM read_parquet('{src}')) TO '{dst}' "
-            r"(FORMAT csv, HEADER, NEW_LINE '\r\n')").fetchone()
-    finally:
-        con.close()
-    return int(row[0]) if row else 0
+    return _duckdb_copy(f"SELECT {_csv_select()} FROM read_parquet({_sql_text(parquet)})",
+                        path, r"FORMAT csv, HEADER, NEW_LINE '\r\n'", memory_limit)
 
 
 def _write_folder_csv(findings: Iterable[Finding], parquet: Path | None, path: Path) -> None:

@@ -63,12 +63,13 @@ _Span = tuple[int, int, int]  # offset, length, findings
 
 
 def _dump(findings: Sequence[Finding]) -> bytes:
-    return isal_zlib.compress(pickle.dumps([(*f.values(), f.extra) for f in findings],
-                                           protocol=pickle.HIGHEST_PROTOCOL), 1)
+    # a Finding pickles as its values (tracker.records.pickle_by_fields)
+    return isal_zlib.compress(pickle.dumps(list(findings), protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
 def _load(blob: bytes) -> list[Finding]:
-    return [Finding(*values) for values in pickle.loads(isal_zlib.decompress(blob))]
+    found: list[Finding] = pickle.loads(isal_zlib.decompress(blob))
+    return found
 
 
 class _File:

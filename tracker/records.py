@@ -409,13 +409,14 @@ def parse_work(raw: Any) -> Work:
     )
 
 
-def _pickle_by_fields(cls: type) -> None:
-    """Pickle instances of a frozen record class as its field values, rebuilt by
-    ``__init__``.
+def pickle_by_fields(cls: type) -> None:
+    """Pickle instances of a slots dataclass as its field values, rebuilt by ``__init__``.
 
-    The default for a frozen slots dataclass rebuilds each object with a Python loop over
-    ``object.__setattr__``; this is about three times faster to load.  It matters when
-    screened works come back from another process (:func:`tracker.screening.screen_shares`).
+    The default for a slots dataclass rebuilds each object with a Python loop over
+    ``object.__setattr__``; this is about three times faster to load (and half the time
+    both ways for a :class:`tracker.risk.Finding`).  It matters when screened works and
+    findings come back from another process (:func:`tracker.screening.screen_shares`, the
+    engines' worker processes) or from disk (:mod:`tracker.findings`).
     """
     values = attrgetter(*(f.name for f in fields(cls)))
 
@@ -426,7 +427,7 @@ def _pickle_by_fields(cls: type) -> None:
 
 
 for _cls in (InstitutionRef, Authorship, Work):
-    _pickle_by_fields(_cls)
+    pickle_by_fields(_cls)
 
 
 class PackedWorks(Mapping[str, Work]):
