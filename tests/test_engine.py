@@ -353,6 +353,92 @@ def test_parquet_read_for_the_plan_by_its_columns_gives_what_whole_rows_give(
         assert a.run["counts"]["works_skipped"] >= 1
 
 
+def _parquet_of(recs, path, select="*"):
+    import duckdb
+    import orjson
+
+    plain = path.with_suffix(".jsonl")
+    plain.write_bytes(b"\n".join(orjson.dumps(r) for r in recs) + b"\n")
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT {select} FROM read_json('{plain}', format='newline_delimited')) "
+                f"TO '{path}' (FORMAT parquet)")
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("select, by_columns", [
+    ("*", True),
+    # a column the plan reads missing: every record partial, and read so by both
+    ("* EXCLUDE (publication_date)", True),
+    ("* EXCLUDE (authorships)", True),
+    # the work ID as JSON, a raw string as a float: their text is not their JSON's
+    ("* REPLACE (to_json(id) AS id)", False),
+    ("* REPLACE (list_transform(authorships, lambda a: struct_insert(a, "
+     "raw_affiliation_string := 1.5::DOUBLE)) AS authorships)", False),
+    # a field named as the plan's in other letter case: JSON would not read it
+    ("* REPLACE (list_transform(authorships, lambda a: struct_insert(a, "
+     "Raw_Affiliation_String := 'Beihang University')) AS authorships)", False),
+    # a list response's envelope column: told apart by the text
+    ("*, [] AS results", False),
+])
+def test_parquet_read_by_its_columns_gives_what_its_text_gives(reg, nm, tmp_path, monkeypatch,
+                                                              select, by_columns):
+    """A Parquet file is read by its columns where their cast reads as their JSON text
+    does, from its rows' text otherwise; either way, with rows that test the reading (no
+    ID, an ID not a work's, null authorships, no date, a date with a time, a year only, a
+    year as text, authors truncated), findings, counts, data gaps and skipped rows are
+    those of the text path."""
+    import orjson
+
+    from tracker.engine import duck
+
+    recs = [orjson.loads(x) for x in gzip.decompress(
+        tracker.demo_works_path().read_bytes()).splitlines() if x.strip()]
+    recs[0]["id"] = None
+    recs[1]["authorships"] = None
+    recs[2]["publication_date"] = recs[2]["publication_year"] = None
+    recs[3]["publication_date"], recs[3]["publication_year"] = None, 2020
+    recs[4]["is_authors_truncated"] = True
+    recs[5]["id"] = "https://openalex.org/A5000000001"
+    recs[6]["publication_date"], recs[6]["publication_year"] = "2021-06-01T12:00:00", None
+    pq = _parquet_of(recs, tmp_path / "works.parquet", select)
+    a = screen_files(pq, registry=reg, name_matcher=nm, threads=1)
+    n = "1" if by_columns else "0"
+    assert f"; Parquet: {n} of 1 files read by their columns" in a.run["engine_reader"]
+    monkeypatch.setattr(duck, "_fits", lambda kind, shape: False)
+    b = screen_files(pq, registry=reg, name_matcher=nm, threads=1)
+    assert "; Parquet: 0 of 1 files read by their columns" in b.run["engine_reader"]
+    assert [f.row() for f in a.findings] == [f.row() for f in b.findings]
+    assert a.run["counts"] == b.run["counts"] and a.run["counts"]["works_read"] > 0
+    assert a.run["data_gaps"] == b.run["data_gaps"]
+    assert a.run["data_gaps"]["skipped"] == b.run["data_gaps"]["skipped"]
+    if select == "*":
+        assert a.findings
+        assert a.run["counts"]["works_skipped"] == 2
+        gaps = a.run["data_gaps"]
+        assert gaps["works_without_date"] >= 1 and gaps["works_year_only"] >= 1
+        assert gaps["works_authors_truncated"] >= 1 and gaps["works_without_authorships"] >= 1
+    if "EXCLUDE" in select:
+        assert a.run["data_gaps"]["works_partial_record"] == a.run["counts"]["works_read"]
+
+
+def test_parquet_columns_that_fail_their_cast_are_read_from_text(reg, nm, tmp_path,
+                                                                 monkeypatch):
+    """Authorships that are not a list (here a number) fail the cast: the file is read
+    from its rows' text, where those records are skipped as the Python reader skips them."""
+    import orjson
+
+    from tracker.engine import duck
+
+    recs = [orjson.loads(x) for x in gzip.decompress(
+        tracker.demo_works_path().read_bytes()).splitlines() if x.strip()][:5]
+    pq = _parquet_of(recs, tmp_path / "works.parquet", "* REPLACE (1 AS authorships)")
+    monkeypatch.setattr(duck, "_fits", lambda kind, shape: True)
+    b = screen_files(pq, registry=reg, name_matcher=nm, threads=1)
+    assert "; Parquet: 0 of 1 files read by their columns" in b.run["engine_reader"]
+    assert b.run["counts"]["works_skipped"] == 5
+
+
 def test_inputs_that_cannot_be_used(reg, tmp_path):
     with pytest.raises(WorksInputError, match="no such file"):
         screen_files(tmp_path / "missing.jsonl", registry=reg)

@@ -40,6 +40,7 @@ from tracker.engine.plan import (
     KEYS,
     counts_sql,
     macros_sql,
+    recs_parquet_sql,
     recs_sql,
     recs_typed_sql,
     texts_sql,
@@ -101,6 +102,20 @@ _Row = tuple[int, str | bytes, str]
 #: text for the plan; a candidate work's record is read again whole.
 _PLAN_FIELDS = ("id", "publication_date", "publication_year", "is_authors_truncated",
                 "authorships", "results")
+#: The values the plan reads as text (None), lists ([...]) and structs ({...}) of them, by the
+#: names the plan reads them (:data:`tracker.engine.plan.SCHEMA`).
+_PLAN_SHAPE: dict[str, Any] = {
+    "id": None, "publication_date": None,
+    "authorships": [{"institutions": [{"id": None, "ror": None, "display_name": None,
+                                       "lineage": [None]}],
+                     "raw_affiliation_strings": [None], "raw_affiliation_string": None,
+                     "affiliations": [{"raw_affiliation_string": None}]}],
+}
+#: Parquet types whose text (a cast to VARCHAR) is what the plan reads from their JSON
+#: (``to_json``, then ``from_json`` as VARCHAR): text, whole numbers, booleans, dates.
+_SCALARS = frozenset({"varchar", "null", "boolean", "tinyint", "smallint", "integer", "bigint",
+                      "hugeint", "utinyint", "usmallint", "uinteger", "ubigint", "uhugeint",
+                      "date"})
 #: Bytes of flagged works' packed records held before they go to a temporary file
 #: (:class:`~tracker.records.PackedWorks`; about 4.4 kB a work).
 _WORKS_IN_MEMORY = 256 << 20
@@ -135,6 +150,9 @@ class _Staging:
     reread: int = 0  # records the typed reader could not vouch for, read from their text
     threads: int = 1  # files read at once
     plan_columns: dict[int, str] = field(default_factory=dict)  # Parquet: what the plan reads
+    parquet_columns: dict[int, set[str]] = field(default_factory=dict)  # of _PLAN_FIELDS
+    parquet_castable: dict[int, bool] = field(default_factory=dict)  # see _fits
+    parquet_text: int = 0  # Parquet files whose columns could not be cast: read from text
     aside: dict[int, Path] = field(default_factory=dict)  # copies with large records set aside
     scanned: set[int] = field(default_factory=set)  # files looked through for large records
     set_aside_records: int = 0
@@ -225,19 +243,24 @@ class _Staging:
         """Note, per Parquet file, the columns of :data:`_PLAN_FIELDS` it has, so that
         ``source(narrow=True)`` turns only those into JSON text (every column otherwise)."""
         for i, p in self.parquet:
-            have = {str(r[0]) for r in con.execute(
-                f"DESCRIBE SELECT * FROM read_parquet({_lit(str(p))})").fetchall()}
+            rel = con.sql(f"SELECT * FROM read_parquet({_lit(str(p))}) LIMIT 0")
+            have = dict(zip(rel.columns, rel.types, strict=True))
             keep = [c for c in _PLAN_FIELDS if c in have]
+            self.parquet_columns[i] = set(keep)
+            self.parquet_castable[i] = all(_fits(have[c], _PLAN_SHAPE[c]) for c in keep
+                                           if c in _PLAN_SHAPE)
             if keep:
                 self.plan_columns[i] = "struct_pack(" + ", ".join(
                     f'"{c}" := t."{c}"' for c in keep) + ")"
 
-    def source(self, rows: str = "", *, parquet: bool = True, narrow: bool = False) -> str:
+    def source(self, rows: str = "", *, parquet: bool = True, narrow: bool = False,
+               only: int | None = None) -> str:
         """A query of ``rn``, ``fidx`` and ``line``: every record in file order (``rn``
-        counts non-blank lines, then Parquet rows).  ``narrow``: a Parquet row's ``line``
-        holds only the fields the plan reads (see :meth:`narrow_parquet`)."""
+        counts non-blank lines, then Parquet rows), or of the file ``only``.  ``narrow``:
+        a Parquet row's ``line`` holds only the fields the plan reads (see
+        :meth:`narrow_parquet`)."""
         parts = []
-        for i, p in self.jsonl:
+        for i, p in self.jsonl if only is None else ():
             lines = (
                 f"SELECT {i * _FILE_STRIDE} + row_number() OVER () AS rn, "
                 f"{i}::BIGINT AS fidx, line FROM (SELECT line FROM read_csv({_lit(str(p))}, "
@@ -251,12 +274,44 @@ class _Staging:
                          f"{_lit(_ASIDE_KEY)}) THEN t.line END")
             parts.append(f"SELECT * FROM ({lines}) t{rows}")
         for i, p in self.parquet if parquet else ():
+            if only is not None and i != only:
+                continue
             parts.append(
                 f"SELECT {_PARQUET_BASE + i * _FILE_STRIDE} + file_row_number AS rn, "
                 f"{i} AS fidx, to_json({self.plan_columns.get(i, 't') if narrow else 't'})"
                 "::VARCHAR AS line "
                 f"FROM read_parquet({_lit(str(p))}, file_row_number=true) t{rows}")
         return "\nUNION ALL\n".join(parts)
+
+
+def _fits(kind: Any, shape: Any) -> bool:
+    """Whether a Parquet column of DuckDB type ``kind`` cast to the plan's type reads as its
+    JSON text does (:func:`tracker.engine.plan.recs_parquet_sql`).
+
+    ``shape`` is the plan's (see :data:`_PLAN_SHAPE`).  Not so where the plan reads text
+    and the column holds a list, a struct, a float (its text may differ from its JSON's) or
+    JSON (a cast keeps the quotes that parsing drops), nor for a struct with a field named
+    as the plan's but in other letter case (casts match names in any case, JSON does not).
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> types = duckdb.sql("SELECT 'W1' AS a, 1.5 AS b, [1] AS c, {'ID': 'x'} AS d").types
+    >>> [_fits(types[0], None), _fits(types[1], None), _fits(types[2], [None]),
+    ...  _fits(types[3], {"id": None})]
+    [True, False, True, False]
+    """
+    if shape is None:
+        return str(kind.id) in _SCALARS and str(kind) != "JSON"
+    if isinstance(shape, list):
+        return str(kind.id) == "list" and _fits(kind.children[0][1], shape[0])
+    if str(kind.id) != "struct":
+        return False
+    fields = dict(kind.children)
+    lower = {k.lower() for k in shape}
+    if any(name not in shape and name.lower() in lower for name in fields):
+        return False
+    return all(_fits(fields[k], v) for k, v in shape.items() if k in fields)
 
 
 def _work_id(line: bytes) -> str:
@@ -698,8 +753,12 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         A row read again from its text is another work than the typed reader's.
     """
     staging.narrow_parquet(con)
-    if not typed or not staging.jsonl:
-        con.execute(recs_sql(staging.source(narrow=True)))
+    if not staging.jsonl:
+        _read_parquet(con, staging, typed, create=True)
+        return
+    if not typed:
+        con.execute(recs_sql(staging.source(parquet=False)))
+        _read_parquet(con, staging, typed)
         return
     first, *others = staging.jsonl
     cursors: list[Any] = []  # to stop the others when one read fails or Ctrl-C comes
@@ -770,9 +829,29 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         staging.reread += int(n)
         con.execute("DELETE FROM recs WHERE status = 'doubt'")
         con.execute("INSERT INTO recs SELECT * FROM again")
-    if staging.parquet:
-        con.execute(recs_sql(_parquet_only(staging), table="pq"))
-        con.execute("INSERT INTO recs SELECT * FROM pq")
+    _read_parquet(con, staging, typed)
+
+
+def _read_parquet(con: Any, staging: _Staging, typed: bool, *, create: bool = False) -> None:
+    """Add the Parquet files' rows to ``recs`` (``create``: create it with the first),
+    each file by its columns (:func:`tracker.engine.plan.recs_parquet_sql`) when ``typed``,
+    or from its rows' text (:func:`tracker.engine.plan.recs_sql`) when not, when the file
+    has a ``results`` column, or when its columns cannot be cast to the plan's types."""
+    import duckdb
+
+    for n, (i, p) in enumerate(staging.parquet):
+        table = "recs" if create and n == 0 else "pq"
+        have = staging.parquet_columns.get(i, set())
+        try:
+            if not typed or "results" in have or not staging.parquet_castable.get(i):
+                raise LookupError("read from text")
+            con.execute(recs_parquet_sql(str(p), i, _PARQUET_BASE + i * _FILE_STRIDE, have,
+                                         table=table))
+        except (LookupError, duckdb.ConversionException, duckdb.BinderException):
+            staging.parquet_text += 1
+            con.execute(recs_sql(staging.source(narrow=True, only=i), table=table))
+        if table == "pq":
+            con.execute("INSERT INTO recs SELECT * FROM pq")
 
 
 def _read_fitting(con: Any, staging: _Staging, typed: bool,
@@ -806,15 +885,6 @@ def _read_fitting(con: Any, staging: _Staging, typed: bool,
                     f"a record is larger than the DuckDB engine reads ({_MAX_LINE:,} bytes): "
                     f"screen these files with --engine python ({str(exc).splitlines()[0]})"
                 ) from exc
-
-
-def _parquet_only(staging: _Staging) -> str:
-    keep = staging.jsonl
-    staging.jsonl = []
-    try:
-        return staging.source(narrow=True)
-    finally:
-        staging.jsonl = keep
 
 
 def _reason(line: bytes) -> str | None:
@@ -1067,6 +1137,11 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         result.run["engine_reader"] = (
             f"DuckDB typed JSON reader; {staging.reread:,} records read again from their "
             "text" if typed else "DuckDB, each record from its text")
+        if staging.parquet:
+            by_columns = len(staging.parquet) - staging.parquet_text
+            result.run["engine_reader"] += (
+                f"; Parquet: {by_columns:,} of {len(staging.parquet):,} files read by their "
+                "columns, the others from each row's JSON text")
         if staging.set_aside_records:
             result.run["engine_reader"] += (
                 f"; {staging.set_aside_records:,} records larger than "

@@ -25,8 +25,10 @@ hold a tie (``cand``).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 __all__ = ["AUTHS", "COLUMNS", "ID_RE", "KEYS", "ROR_RE", "SCHEMA", "counts_sql", "macros_sql",
-           "recs_sql", "recs_typed_sql", "texts_sql", "window_sql"]
+           "recs_parquet_sql", "recs_sql", "recs_typed_sql", "texts_sql", "window_sql"]
 
 #: :func:`tracker.records.short_id` as a regular expression (RE2).
 ID_RE = r"^(?:https?://(?:api\.)?openalex\.org/)?(?:\w+/)?([WAISCFPTwaiscfpt]\d+)$"
@@ -45,6 +47,30 @@ SCHEMA = (
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _year(value: str) -> str:
+    """The publication year :func:`tracker.records.parse_work` reads from ``value`` (JSON):
+    a whole number, or a string of digits."""
+    return f"""CASE json_type({value})
+              WHEN 'UBIGINT' THEN TRY_CAST({value}::VARCHAR AS BIGINT)
+              WHEN 'BIGINT' THEN TRY_CAST({value}::VARCHAR AS BIGINT)
+              WHEN 'VARCHAR' THEN CASE WHEN regexp_matches(strip({value} ->> '$'), '^[0-9]+$')
+                                       THEN TRY_CAST(strip({value} ->> '$') AS BIGINT)
+                                  END
+         END"""
+
+
+def _truncated(value: str) -> str:
+    """``is_authors_truncated`` (JSON) as tracker reads it: true only when it is JSON true."""
+    return (f"coalesce(json_type({value}) = 'BOOLEAN' AND {value}::VARCHAR = 'true', false)")
+
+
+def _date(value: str) -> str:
+    """The publication date tracker reads from ``value`` (text): its first ten characters
+    when they are a date written YYYY-MM-DD, else NULL."""
+    return (f"CASE WHEN regexp_matches(left({value}, 10), '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$') "
+            f"THEN TRY_CAST(left({value}, 10) AS DATE) END")
 
 
 def macros_sql() -> str:
@@ -79,17 +105,8 @@ WITH parsed AS (
 ), w AS (
   SELECT rn, fidx, line, j,
          upper(regexp_extract(strip(coalesce(j.id, '')), {_lit(ID_RE)}, 1)) AS wid,
-         CASE WHEN regexp_matches(left(j.publication_date, 10),
-                                  '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$')
-              THEN TRY_CAST(left(j.publication_date, 10) AS DATE) END AS pdate,
-         CASE json_type(j.publication_year)
-              WHEN 'UBIGINT' THEN TRY_CAST(j.publication_year::VARCHAR AS BIGINT)
-              WHEN 'BIGINT' THEN TRY_CAST(j.publication_year::VARCHAR AS BIGINT)
-              WHEN 'VARCHAR' THEN CASE WHEN regexp_matches(strip(j.publication_year ->> '$'),
-                                                           '^[0-9]+$')
-                                       THEN TRY_CAST(strip(j.publication_year ->> '$') AS BIGINT)
-                                  END
-         END AS year0
+         {_date('j.publication_date')} AS pdate,
+         {_year('j.publication_year')} AS year0
   FROM parsed
 ), k AS (
   -- the record's keys, read (once more) only where the typed values leave them unknown
@@ -110,8 +127,7 @@ SELECT rn, fidx, wid,
        ELSE 'ok' END AS status,
   pdate,
   coalesce(nullif(year0, 0), year(pdate)) AS year,
-  coalesce(json_type(j.is_authors_truncated) = 'BOOLEAN'
-           AND j.is_authors_truncated::VARCHAR = 'true', false) AS trunc,
+  {_truncated('j.is_authors_truncated')} AS trunc,
   NOT ((j.authorships IS NOT NULL OR coalesce(list_contains(keys, 'authorships'), false))
        AND (j.publication_date IS NOT NULL
             OR coalesce(list_contains(keys, 'publication_date'), false))) AS partial,
@@ -122,12 +138,15 @@ FROM k
 
 
 #: The columns the typed reader reads (``read_json``); JSON where a value's type matters.
+#: The authorships as the plan reads them (the type :data:`SCHEMA` gives them).
+AUTHORSHIPS_TYPE = (
+    "STRUCT(institutions STRUCT(id VARCHAR, ror VARCHAR, display_name VARCHAR, "
+    "lineage VARCHAR[])[], raw_affiliation_strings VARCHAR[], raw_affiliation_string VARCHAR, "
+    "affiliations STRUCT(raw_affiliation_string VARCHAR)[])[]"
+)
 COLUMNS = (
     "{id: 'VARCHAR', publication_date: 'JSON', publication_year: 'JSON', "
-    "is_authors_truncated: 'JSON', authorships: 'STRUCT(institutions STRUCT(id VARCHAR, "
-    "ror VARCHAR, display_name VARCHAR, lineage VARCHAR[])[], raw_affiliation_strings "
-    "VARCHAR[], raw_affiliation_string VARCHAR, affiliations STRUCT(raw_affiliation_string "
-    "VARCHAR)[])[]'}"
+    f"is_authors_truncated: 'JSON', authorships: '{AUTHORSHIPS_TYPE}'}}"
 )
 
 
@@ -158,16 +177,8 @@ WITH src AS (
                    AND regexp_matches(left(publication_date ->> '$', 10),
                                       '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$')
               THEN TRY_CAST(left(publication_date ->> '$', 10) AS DATE) END AS pdate,
-         CASE json_type(publication_year)
-              WHEN 'UBIGINT' THEN TRY_CAST(publication_year::VARCHAR AS BIGINT)
-              WHEN 'BIGINT' THEN TRY_CAST(publication_year::VARCHAR AS BIGINT)
-              WHEN 'VARCHAR' THEN CASE WHEN regexp_matches(strip(publication_year ->> '$'),
-                                                           '^[0-9]+$')
-                                       THEN TRY_CAST(strip(publication_year ->> '$') AS BIGINT)
-                                  END
-         END AS year0,
-         coalesce(json_type(is_authors_truncated) = 'BOOLEAN'
-                  AND is_authors_truncated::VARCHAR = 'true', false) AS trunc,
+         {_year('publication_year')} AS year0,
+         {_truncated('is_authors_truncated')} AS trunc,
          authorships, publication_date IS NULL AS no_date
   FROM src
 )
@@ -180,6 +191,48 @@ SELECT rn, fidx, wid,
   false AS partial,
   coalesce(len(authorships), 0) AS n_auth,
   authorships AS auths
+FROM w
+"""
+
+
+def recs_parquet_sql(path: str, fidx: int, offset: int, have: Collection[str], *,
+                     table: str = "recs") -> str:
+    """``table`` from the Parquet file ``path`` (the input's ``fidx``-th; ``rn`` is
+    ``offset`` plus the row's number in the file), read by its columns: the rows
+    :func:`recs_sql` gives for the same rows turned into JSON text, five times faster (one
+    million works: 7 s against 38 s), with ``have`` the plan's columns the file holds.
+
+    The columns are cast to the plan's types by name (a struct's fields not in the plan are
+    dropped, a field it lacks is NULL); a column that cannot be cast (a list where the plan
+    reads text) fails the query, and the file is read from its text instead.  A column the
+    file lacks reads as the text does when the field is absent: a record without
+    ``authorships`` or ``publication_date`` is partial.  Not for a file with a ``results``
+    column (list responses, told apart by their text: :func:`recs_sql`).
+    """
+    def col(name: str, cast: str = "") -> str:
+        return f'{name}{cast}' if name in have else "NULL"
+
+    partial = "false" if {"authorships", "publication_date"} <= set(have) else "true"
+    return f"""
+CREATE OR REPLACE TABLE {table} AS
+WITH w AS (
+  SELECT {offset} + file_row_number AS rn,
+         upper(regexp_extract(strip(coalesce({col("id", "::VARCHAR")}, '')), {_lit(ID_RE)}, 1))
+           AS wid,
+         {col("publication_date", "::VARCHAR")} AS pd,
+         to_json({col("publication_year")}) AS py,
+         to_json({col("is_authors_truncated")}) AS tr,
+         CAST({col("authorships")} AS {AUTHORSHIPS_TYPE}) AS auths
+  FROM read_parquet({_lit(path)}, file_row_number=true)
+)
+SELECT rn, {fidx}::BIGINT AS fidx, wid,
+  CASE WHEN wid = '' OR NOT starts_with(wid, 'W') THEN 'id' ELSE 'ok' END AS status,
+  {_date("pd")} AS pdate,
+  coalesce(nullif({_year("py")}, 0), year({_date("pd")})) AS year,
+  {_truncated("tr")} AS trunc,
+  {partial} AS partial,
+  coalesce(len(auths), 0) AS n_auth,
+  auths
 FROM w
 """
 
