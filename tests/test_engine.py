@@ -633,3 +633,48 @@ def test_duckdb_out_of_memory_says_so_at_once_without_reading_the_files_again(
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert code == 5 and len(lines) == 1, lines  # the machine's settings, not a bug
     assert "--engine-memory" in lines[0] and "internal error" not in lines[0]
+
+
+AUTHORSHIPS_FOR_THE_MACROS = [
+    {},
+    {"institutions": None, "raw_affiliation_strings": None},
+    {"institutions": [], "raw_affiliation_strings": []},
+    {"institutions": [{"id": None, "ror": None, "display_name": " "}]},
+    {"institutions": [{"id": None, "ror": None, "display_name": None},
+                      {"id": "https://openalex.org/I1", "lineage": []}]},
+    {"institutions": [{"id": None, "ror": "https://ror.org/00wk2mp56"}]},
+    {"institutions": [{"display_name": "Beihang University"}]},
+    {"institutions": [{"id": "https://openalex.org/I2"}]},
+    {"raw_affiliation_strings": [" ", "Harbin Institute of Technology"]},
+    {"raw_affiliation_strings": ["\t"]},
+    {"raw_affiliation_strings": [], "raw_affiliation_string": "USTC, Hefei"},
+    {"raw_affiliation_strings": None, "raw_affiliation_string": "USTC, Hefei; ; "},
+    {"raw_affiliation_string": " ; "},
+    {"affiliations": [{"raw_affiliation_string": "Beihang University"}]},
+    {"affiliations": [{"raw_affiliation_string": "  "}], "raw_affiliation_strings": []},
+]
+
+
+@pytest.mark.parametrize("auth", AUTHORSHIPS_FOR_THE_MACROS)
+def test_plan_macros_count_authorships_as_the_records_read_them(auth):
+    """``no_inst`` and ``has_raw`` (each with shortcuts before its lambda) say what
+    :class:`tracker.records.Authorship` keeps: no institution, and a raw string."""
+    import duckdb
+    import orjson
+
+    from tracker.engine.plan import macros_sql, recs_sql
+    from tracker.records import Authorship
+
+    line = orjson.dumps({"id": "https://openalex.org/W1", "publication_date": "2024-01-01",
+                         "authorships": [auth]}).decode()
+    con = duckdb.connect()
+    con.execute(macros_sql())
+    con.execute(recs_sql(f"SELECT 1::BIGINT AS rn, 0::BIGINT AS fidx, {_sql(line)} AS line"))
+    no_inst, has_raw = con.execute(
+        "SELECT no_inst(a), has_raw(a) FROM (SELECT unnest(auths) AS a FROM recs)").fetchone()
+    rec = Authorship.from_openalex(auth, 0)
+    assert (no_inst, has_raw) == (not rec.institutions, bool(rec.raw_affiliations))
+
+
+def _sql(text):
+    return "'" + text.replace("'", "''") + "'"
