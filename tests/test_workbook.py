@@ -38,12 +38,21 @@ def test_cells_are_typed_and_empty_values_left_blank(tmp_path, streamed):
     assert ws["C2"].number_format == "yyyy-mm-dd" and ws["E2"].number_format == "0.000"
 
 
-def test_constant_memory_workbook_from_an_iterator_has_the_same_cells(tmp_path):
+@pytest.mark.parametrize("remembered", [None, (3, 2)])
+def test_constant_memory_workbook_from_an_iterator_has_the_same_cells(tmp_path, monkeypatch,
+                                                                      remembered):
     """Large workbooks are written row by row from an iterator (each row to disk as it
-    comes): the cells, types, filter range and run sheet are those of the default mode."""
+    comes): the cells, types, filter range and run sheet are those of the default mode,
+    whether a column's cells are remembered or not (``remembered``: a column judged
+    after 3 values, at most 2 values remembered a column)."""
     import tracker
+    from tracker import workbook
     from tracker.exports import write_findings_jsonl
     from tracker.workbook import jsonl_rows
+
+    if remembered:
+        monkeypatch.setattr(workbook, "_TRIAL", remembered[0])
+        monkeypatch.setattr(workbook, "_CACHED_CELLS", remembered[1])
 
     res = tracker.screen(tracker.read_works(tracker.demo_works_path()),
                          registry=tracker.load_registry())
@@ -124,3 +133,25 @@ def test_the_streamed_workbook_keeps_a_literal_excel_escape(tmp_path):
     with zipfile.ZipFile(path) as zf:
         sheet = zf.read("xl/worksheets/sheet1.xml").decode()
     assert "<t>_x005F_x0041_ stays</t>" in sheet
+
+
+def test_the_streamed_findings_sheet_is_deflated_by_isal(tmp_path, monkeypatch):
+    """The findings sheet of a streamed workbook is deflated by ISA-L (same format, several
+    times faster than zlib), and the workbook reads back."""
+    from isal import isal_zlib
+
+    made = []
+    real = isal_zlib.compressobj
+
+    def counted(*a, **k):
+        made.append(a)
+        return real(*a, **k)
+
+    monkeypatch.setattr(isal_zlib, "compressobj", counted)
+    rows = [{"work_id": f"W{i}", "title": "t" * (i % 7), "match_score": 0.5} for i in range(50)]
+    path = write_workbook(iter(rows), COLUMNS, {"counts": {"findings": 50}},
+                          tmp_path / "f.xlsx")
+    assert made == [(1, isal_zlib.DEFLATED, -15)]
+    ws = load_workbook(path)["findings"]
+    assert [c.value for c in next(ws.iter_rows(min_row=50, max_row=50))] == [
+        "W48", None, None, None, 0.5, None, "tttttt"]

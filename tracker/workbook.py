@@ -274,7 +274,8 @@ _ESCAPED_ESCAPE = re.compile("(_x[0-9a-fA-F]{4}_)")
 _NEEDS_ESCAPE = re.compile("[&<>\r_\ufffe\uffff]")
 _EPOCH = date(1899, 12, 31)
 _ROWS_PER_WRITE = 2000
-_CACHED_CELLS = 200_000  # distinct cell values remembered while a sheet is written
+_CACHED_CELLS = 200_000  # distinct cell values remembered per column of a sheet
+_TRIAL = 20_000  # values not remembered before a column's repeats are judged (_Column)
 
 
 def _column_letter(j: int) -> str:
@@ -342,6 +343,39 @@ def _sheet_head(widths: Sequence[float], header: Sequence[str], selected: bool) 
             f'<sheetData><row r="1">{head}</row>')
 
 
+class _Column:
+    """A findings column as :func:`_stream_workbook` writes it: its cells' text after the
+    reference (:func:`_tail`), remembered by value for text that repeats.
+
+    A column whose values hardly repeat (finding IDs, titles, raw strings: a new value
+    in more than three rows of four by its :data:`_TRIAL`-th) stops being remembered:
+    each value cost a dictionary entry for nothing.  Only text is remembered (a text
+    never equals a number, while ``True == 1``), at most :data:`_CACHED_CELLS` values a
+    column.
+    """
+
+    __slots__ = ("letter", "misses", "name", "score", "tails")
+
+    def __init__(self, name: str, letter: str) -> None:
+        self.name, self.letter = name, letter
+        self.score = name == "match_score"
+        self.tails: dict[str, str] = {}
+        self.misses = 0  # values not remembered so far; -1: no longer remembering
+
+    def tail(self, v: Any, rows: int) -> str:
+        """The cell's text after its reference, for a value not remembered (``rows``:
+        the rows written so far)."""
+        tail = _tail(_typed(self.name, v), self.score)
+        if type(v) is not str or self.misses < 0:
+            return tail
+        self.misses += 1
+        if self.misses == _TRIAL and self.misses * 4 > rows * 3:
+            self.misses, self.tails = -1, {}
+        elif len(self.tails) < _CACHED_CELLS:
+            self.tails[v] = tail
+        return tail
+
+
 def _stream_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
                      run: Mapping[str, Any], path: Path) -> Path:
     """:func:`write_workbook` in constant memory: the sheets' XML written here, row by
@@ -357,29 +391,26 @@ def _stream_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
         zf.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
         zf.writestr("xl/styles.xml", _STYLES)
         with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as fh:
+            _deflate_faster(fh)  # before anything is written: nothing held by zlib's
             fh.write(_sheet_head([_WIDTHS.get(c, 16) for c in columns], columns,
                                  True).encode("utf-8"))
             chunk: list[str] = []
-            # a column's values repeat (lists, methods, outcomes, dates): each distinct
-            # one is typed and escaped once
-            tails: dict[tuple[int, type, Any], str] = {}
+            cols = [_Column(name, letter) for name, letter in zip(columns, letters, strict=True)]
             for n, r in enumerate(rows, start=1):
                 row = str(n + 1)
-                cells = []
-                for j, name in enumerate(columns):
-                    v = r.get(name)
+                cells = [f'<row r="{row}">']
+                for col in cols:
+                    v = r.get(col.name)
                     if v is None or v == "":
                         continue
-                    try:
-                        tail = tails[j, type(v), v]
-                    except KeyError:
-                        tail = _tail(_typed(name, v), name == "match_score")
-                        if len(tails) < _CACHED_CELLS:
-                            tails[j, type(v), v] = tail
-                    except TypeError:  # a list or mapping: not a key
-                        tail = _tail(_typed(name, v), name == "match_score")
-                    cells.append(f'<c r="{letters[j]}{row}"{tail}')
-                chunk.append(f'<row r="{row}">{"".join(cells)}</row>')
+                    # a column's text repeats (lists, methods, outcomes, dates): each distinct
+                    # one is typed and escaped once, in a column where it pays
+                    tail = col.tails.get(v) if type(v) is str else None
+                    if tail is None:
+                        tail = col.tail(v, n)
+                    cells.append(f'<c r="{col.letter}{row}"{tail}')
+                cells.append("</row>")
+                chunk.append("".join(cells))
                 if len(chunk) >= _ROWS_PER_WRITE:
                     fh.write("".join(chunk).encode("utf-8"))
                     chunk = []
@@ -397,6 +428,22 @@ def _stream_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
             '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
             f"findings!$A$1:${last}${n + 1}</definedName></definedNames></workbook>"))
     return path
+
+
+def _deflate_faster(fh: Any) -> None:
+    """Deflate a zip member being written with ISA-L (``isal_zlib``, level 1: the same
+    deflate format, about three times as fast as zlib's level 1; the findings sheet of a
+    million works is several GB of XML) where ``zipfile`` compresses with a zlib object
+    held in ``_compressor``, as Python 3.11-3.13 do; otherwise leave zlib's.  Call it
+    before the first write (zlib's object may hold output not yet given)."""
+    try:
+        import zlib
+
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover - isal is a dependency
+        return
+    if type(getattr(fh, "_compressor", None)) is type(zlib.compressobj()):
+        fh._compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
 
 
 def jsonl_rows(path: str | Path) -> Iterator[dict[str, Any]]:
