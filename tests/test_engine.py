@@ -678,3 +678,56 @@ def test_plan_macros_count_authorships_as_the_records_read_them(auth):
 
 def _sql(text):
     return "'" + text.replace("'", "''") + "'"
+
+
+class _ThreadsCon:
+    """A stand-in for a DuckDB connection whose Parquet query runs out of memory on more
+    than one thread (as a million works in row groups of 100,000 did at 1 GB)."""
+
+    def __init__(self, threads):
+        self.threads, self.ran, self._row = threads, [], None
+
+    def execute(self, sql):
+        import duckdb
+
+        if sql.startswith("SET threads"):
+            self.threads = int(sql.split("=")[1])
+        elif sql.startswith("SELECT current_setting('threads')"):
+            self._row = (str(self.threads),)
+        else:
+            self.ran.append((sql, self.threads))
+            if self.threads > 1:
+                raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate")
+        return self
+
+    def fetchone(self):
+        return self._row
+
+
+def test_parquet_read_out_of_memory_on_several_threads_is_read_again_on_one(tmp_path):
+    import duckdb
+
+    from tracker.engine import duck
+
+    staging = duck._Staging(tmp_path, [])
+    con = _ThreadsCon(2)
+    duck._reading_parquet(con, staging, "READ A")
+    assert con.ran == [("READ A", 2), ("READ A", 1)]
+    assert staging.parquet_threads == 1 and con.threads == 2  # put back for other reads
+    duck._reading_parquet(con, staging, "READ B")  # Parquet on one thread from then on
+    assert con.ran[2:] == [("READ B", 1)] and con.threads == 2
+    with pytest.raises(duckdb.OutOfMemoryException):  # one thread already: the error stands
+        duck._reading_parquet(_FailingCon(), duck._Staging(tmp_path, []), "READ C")
+
+
+class _FailingCon(_ThreadsCon):
+    def __init__(self):
+        super().__init__(1)
+
+    def execute(self, sql):
+        import duckdb
+
+        super().execute(sql)
+        if not sql.startswith(("SET", "SELECT current_setting")):
+            raise duckdb.OutOfMemoryException("Out of Memory Error")
+        return self

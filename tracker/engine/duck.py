@@ -153,6 +153,7 @@ class _Staging:
     parquet_columns: dict[int, set[str]] = field(default_factory=dict)  # of _PLAN_FIELDS
     parquet_castable: dict[int, bool] = field(default_factory=dict)  # see _fits
     parquet_text: int = 0  # Parquet files whose columns could not be cast: read from text
+    parquet_threads: int | None = None  # 1: Parquet read on one thread (_reading_parquet)
     aside: dict[int, Path] = field(default_factory=dict)  # copies with large records set aside
     scanned: set[int] = field(default_factory=set)  # files looked through for large records
     set_aside_records: int = 0
@@ -514,10 +515,11 @@ def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True
     # each line as bytes (BLOB): no text is decoded here, in the one process that feeds the
     # workers (decoding, then encoding for the pipe, held them idle: 1M works, 2 workers at
     # 7 % of a core each); orjson reads bytes as they are
-    cur = con.execute(f"SELECT s.rn, encode(s.line) AS line, c.wid FROM ({src}) s "
-                      "JOIN cand c USING (rn)")
-    yield from _batches(row for rows in iter(partial(cur.fetchmany, _FETCH), [])
-                        for row in rows)
+    with _threads(con, staging.parquet_threads if staging.parquet else None):
+        cur = con.execute(f"SELECT s.rn, encode(s.line) AS line, c.wid FROM ({src}) s "
+                          "JOIN cand c USING (rn)")
+        yield from _batches(row for rows in iter(partial(cur.fetchmany, _FETCH), [])
+                            for row in rows)
 
 
 def _batches(rows: Iterable[_Row]) -> Iterator[list[_Row]]:
@@ -845,13 +847,52 @@ def _read_parquet(con: Any, staging: _Staging, typed: bool, *, create: bool = Fa
         try:
             if not typed or "results" in have or not staging.parquet_castable.get(i):
                 raise LookupError("read from text")
-            con.execute(recs_parquet_sql(str(p), i, _PARQUET_BASE + i * _FILE_STRIDE, have,
-                                         table=table))
+            _reading_parquet(con, staging, recs_parquet_sql(
+                str(p), i, _PARQUET_BASE + i * _FILE_STRIDE, have, table=table))
         except (LookupError, duckdb.ConversionException, duckdb.BinderException):
             staging.parquet_text += 1
-            con.execute(recs_sql(staging.source(narrow=True, only=i), table=table))
+            _reading_parquet(con, staging,
+                             recs_sql(staging.source(narrow=True, only=i), table=table))
         if table == "pq":
             con.execute("INSERT INTO recs SELECT * FROM pq")
+
+
+@contextlib.contextmanager
+def _threads(con: Any, n: int | None) -> Iterator[None]:
+    """DuckDB's threads set to ``n`` for the block (None: left as they are)."""
+    if n is None:
+        yield
+        return
+    (was,) = con.execute("SELECT current_setting('threads')").fetchone()
+    con.execute(f"SET threads = {int(n)}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {int(was)}")
+
+
+def _reading_parquet(con: Any, staging: _Staging, sql: str) -> None:
+    """Run ``sql``, which reads Parquet files; when DuckDB runs out of memory on several
+    threads, run it again on one, and read Parquet on one thread for the rest of the run
+    (``staging.parquet_threads``).
+
+    Why: each thread holds the row group it reads, and a row group of nested authorships
+    is large (a million synthetic works in row groups of 100,000: two threads needed about
+    1.5 GB, one fits in the default 1 GB); DuckDB itself advises fewer threads.
+    """
+    import duckdb
+
+    try:
+        with _threads(con, staging.parquet_threads):
+            con.execute(sql)
+        return
+    except duckdb.OutOfMemoryException:
+        (n,) = con.execute("SELECT current_setting('threads')").fetchone()
+        if int(n) <= 1 or staging.parquet_threads == 1:
+            raise
+    staging.parquet_threads = 1
+    with _threads(con, 1):
+        con.execute(sql)
 
 
 def _read_fitting(con: Any, staging: _Staging, typed: bool,
@@ -1142,6 +1183,10 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
             result.run["engine_reader"] += (
                 f"; Parquet: {by_columns:,} of {len(staging.parquet):,} files read by their "
                 "columns, the others from each row's JSON text")
+            if staging.parquet_threads == 1:
+                result.run["engine_reader"] += (
+                    " (on one thread: on more, its row groups took more than the memory "
+                    f"limit, {memory_limit})")
         if staging.set_aside_records:
             result.run["engine_reader"] += (
                 f"; {staging.set_aside_records:,} records larger than "
