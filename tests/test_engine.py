@@ -731,3 +731,30 @@ class _FailingCon(_ThreadsCon):
         if not sql.startswith(("SET", "SELECT current_setting")):
             raise duckdb.OutOfMemoryException("Out of Memory Error")
         return self
+
+
+def test_the_run_record_says_when_the_engine_started_and_what_it_read(reg, tmp_path):
+    """``started_at`` is when the run began, not when its record was made at the end; a
+    run of Parquet alone does not name the JSON reader."""
+    import time
+    from datetime import datetime
+
+    import orjson
+
+    recs = [orjson.loads(x) for x in gzip.decompress(
+        tracker.demo_works_path().read_bytes()).splitlines() if x.strip()][:5]
+    pq = _parquet_of(recs, tmp_path / "works.parquet")
+    slept = []
+
+    def slow(stage, done, total):
+        if not slept:
+            slept.append(stage)
+            time.sleep(1.1)
+
+    for path in (tracker.demo_works_path(), pq):
+        slept.clear()
+        res = screen_files(path, registry=reg, threads=1, progress=slow)
+        started = datetime.fromisoformat(res.run["started_at"])
+        finished = datetime.fromisoformat(res.run["finished_at"])
+        assert slept and (finished - started).total_seconds() >= 1
+    assert res.run["engine_reader"].startswith("DuckDB; Parquet: 1 of 1 files read by their")

@@ -29,6 +29,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -1112,15 +1113,18 @@ def screen_files(
     reg = registry.restricted_to(settings.lists) if settings.lists else registry
     run_args = {"command": command, "inputs": inputs,
                 "extra_run": {"engine": "duckdb", **(extra_run or {})}}
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     for typed in (True, False):
         with owned_temp_dir("tracker-engine-", temp_dir) as tmp:
             try:
-                return _screen_staged(_Staging(tmp, files), registry, reg, settings,
-                                      name_matcher, assessor, progress, run_args,
-                                      threads=threads, memory_limit=memory_limit,
-                                      processes=processes, typed=typed,
-                                      findings_in_memory=findings_in_memory,
-                                      temp_dir=temp_dir)
+                result = _screen_staged(_Staging(tmp, files), registry, reg, settings,
+                                        name_matcher, assessor, progress, run_args,
+                                        threads=threads, memory_limit=memory_limit,
+                                        processes=processes, typed=typed,
+                                        findings_in_memory=findings_in_memory,
+                                        temp_dir=temp_dir)
+                result.run["started_at"] = started  # the record was made at the end
+                return result
             except _Misaligned:
                 if not typed:
                     raise EngineError("the DuckDB engine could not pair records with their "
@@ -1176,8 +1180,9 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         result = screen((), registry=registry, settings=settings,
                         name_matcher=name_matcher, **run_args)
         result.run["engine_reader"] = (
-            f"DuckDB typed JSON reader; {staging.reread:,} records read again from their "
-            "text" if typed else "DuckDB, each record from its text")
+            (f"DuckDB typed JSON reader; {staging.reread:,} records read again from their "
+             "text" if typed else "DuckDB, each record from its text")
+            if staging.jsonl else "DuckDB")
         if staging.parquet:
             by_columns = len(staging.parquet) - staging.parquet_text
             result.run["engine_reader"] += (

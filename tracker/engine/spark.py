@@ -32,6 +32,7 @@ import shutil
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -385,12 +386,15 @@ def screen_spark(
     reg = registry.restricted_to(settings.lists) if settings.lists else registry
     run_args = {"command": command, "inputs": inputs,
                 "extra_run": {"engine": "spark", **(extra_run or {})}}
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     spark, own = _session(session, master, spark_conf)
     try:
         with owned_temp_dir("tracker-spark-", temp_dir) as tmp:
             staging = _Staging(tmp, files)
-            return _screen(spark, staging, remote, registry, reg, settings, name_matcher,
-                           assessor, progress, run_args)
+            result = _screen(spark, staging, remote, registry, reg, settings, name_matcher,
+                             assessor, progress, run_args)
+            result.run["started_at"] = started  # the record was made at the end
+            return result
     finally:
         if own:
             spark.stop()
