@@ -512,3 +512,22 @@ def test_spooled_findings_give_the_same_report(demo, monkeypatch, tmp_path, full
     held = report.render_report(ordered, generated_at=when)
     assert report.render_report(replace(demo, findings=spool), generated_at=when) == held
     assert "ties flagged by context lists only" in held
+
+
+def test_the_overview_reads_only_its_fields_and_gives_what_whole_rows_give(demo,
+                                                                          monkeypatch):
+    """The overview reads a finding's fields it needs only (whole rows are built for the
+    table alone): the page is the one whole rows give, the changes section's rows
+    included."""
+    from dataclasses import replace
+
+    import tracker.report as report
+
+    new = [f.finding_id for f in demo.findings[:3]]
+    run = {**demo.run, "diff": {"previous_run": 1, "run": 2, "new": new, "gone": [],
+                                "changed": [], "changed_fields": [], "gone_rows": []}}
+    fast = render_report(replace(demo, run=run), generated_at=FIXED)
+    monkeypatch.setattr(report, "_overview_rows",
+                        lambda findings, ov: ((ov.add(f.row()), f) for f in findings))
+    assert render_report(replace(demo, run=run), generated_at=FIXED) == fast
+    assert all(i in fast for i in new)

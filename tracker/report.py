@@ -38,10 +38,11 @@ import json
 import math
 import shlex
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -616,7 +617,9 @@ class _Overview:
         self.wanted = set(wanted)
         self.by_id: dict[str, dict[str, Any]] = {}
 
-    def add(self, r: dict[str, Any]) -> dict[str, Any]:
+    def add(self, r: dict[str, Any], source: Finding | None = None) -> dict[str, Any]:
+        """Count the finding whose row (or :data:`_OVERVIEW_FIELDS` of it) is ``r``;
+        ``source``: the finding, when ``r`` holds only those fields."""
         self.n += 1
         work = str(r.get("work_id"))
         self.works.add(work)
@@ -642,7 +645,7 @@ class _Overview:
             self.entry_rows[label] = {k: r.get(k) for k in (
                 "list", "list_entry_name", "is_designation", "listed_on", "removed_on")}
         if self.wanted and str(r.get("finding_id")) in self.wanted:
-            self.by_id[str(r.get("finding_id"))] = r
+            self.by_id[str(r.get("finding_id"))] = r if source is None else source.row()
         return r
 
     def context_only_ties(self) -> int:
@@ -653,6 +656,30 @@ class _Overview:
         """The ``k`` list entries with the most findings (then by name): entries of lists
         (institutions), never people."""
         return sorted(self.entries, key=lambda e: (-self.entries[e], e))[:k]
+
+
+#: The fields of a finding the overview and the table's order read (:class:`_Overview`).
+_OVERVIEW_FIELDS = ("finding_id", "work_id", "publication_date", "author_id", "author_name",
+                    "institution_id", "institution_ror", "list", "list_entry_name",
+                    "listed_on", "removed_on", "listed_at_publication", "review_status",
+                    "is_designation")
+_OVERVIEW_VALUES = attrgetter(*_OVERVIEW_FIELDS)
+
+
+def _overview_rows(findings: Iterable[Finding | Mapping[str, Any]], ov: _Overview
+                   ) -> Iterator[tuple[dict[str, Any], Finding | Mapping[str, Any]]]:
+    """Each finding counted by ``ov``, as (what :func:`_newest_first` reads, the finding).
+
+    A :class:`~tracker.risk.Finding` is read for the fields the overview needs only; its
+    whole row is built for the table's rows alone (788,020 findings: the full rows took
+    about 2.5 s of the report's 6.5 s)."""
+    for f in findings:
+        if isinstance(f, Finding):
+            r = dict(zip(_OVERVIEW_FIELDS, _OVERVIEW_VALUES(f), strict=True))
+            yield ov.add(r, f), f
+        else:
+            r = _row(f)
+            yield ov.add(r), r
 
 
 def _newest_first(r: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -851,8 +878,8 @@ def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
     # one pass over every finding: the counts, and the newest rows for the table (only
     # those rows are kept: heapq.nlargest is sorted(..., reverse=True)[:n], stably)
     ov = _Overview(_wanted_ids(record), by_work=isinstance(findings, SpooledFindings))
-    rows = heapq.nlargest(TABLE_MAX_ROWS, (ov.add(_row(f)) for f in findings),
-                          key=_newest_first)
+    rows = [_row(f) for _r, f in heapq.nlargest(TABLE_MAX_ROWS, _overview_rows(findings, ov),
+                                                 key=lambda pair: _newest_first(pair[0]))]
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     figures: list[dict[str, Any]] = []
     drawn: dict[str, Any] | None = None
