@@ -748,7 +748,7 @@ class _Misaligned(RuntimeError):
 def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
     """Create ``recs``: JSON Lines by the typed reader, with the rows it cannot vouch for
     read again from their text (or every row from its text when ``typed`` is False), and
-    Parquet rows from their text.
+    Parquet files by their columns, or from their rows' text (:func:`_read_parquet`).
 
     Raises
     ------
