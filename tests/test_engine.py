@@ -295,6 +295,22 @@ def test_snapshot_folder_layout(reg, nm, tmp_path):
     assert b.run["counts"]["works_read"] == 71
 
 
+def _demo_records(*, quirks: bool = False) -> list[dict]:
+    """The demo works as dicts; ``quirks``: the first five changed to test the reading (no
+    ID, null authorships, no date nor year, a year only, authors truncated)."""
+    import orjson
+
+    recs = [orjson.loads(x) for x in gzip.decompress(
+        tracker.demo_works_path().read_bytes()).splitlines() if x.strip()]
+    if quirks:
+        recs[0]["id"] = None
+        recs[1]["authorships"] = None
+        recs[2]["publication_date"] = recs[2]["publication_year"] = None
+        recs[3]["publication_date"], recs[3]["publication_year"] = None, 2020
+        recs[4]["is_authors_truncated"] = True
+    return recs
+
+
 def test_parquet_input_same_findings(reg, nm, tmp_path):
     import duckdb
 
@@ -322,13 +338,7 @@ def test_parquet_read_for_the_plan_by_its_columns_gives_what_whole_rows_give(
 
     from tracker.engine import duck
 
-    recs = [orjson.loads(x) for x in gzip.decompress(
-        tracker.demo_works_path().read_bytes()).splitlines() if x.strip()]
-    recs[0]["id"] = None
-    recs[1]["authorships"] = None
-    recs[2]["publication_date"] = recs[2]["publication_year"] = None
-    recs[3]["publication_date"], recs[3]["publication_year"] = None, 2020
-    recs[4]["is_authors_truncated"] = True
+    recs = _demo_records(quirks=True)
     plain = tmp_path / "works.jsonl"
     plain.write_bytes(b"\n".join(orjson.dumps(r) for r in recs[:60]) + b"\n")
     pq = tmp_path / "works.parquet"
@@ -388,17 +398,10 @@ def test_parquet_read_by_its_columns_gives_what_its_text_gives(reg, nm, tmp_path
     ID, an ID not a work's, null authorships, no date, a date with a time, a year only, a
     year as text, authors truncated), findings, counts, data gaps and skipped rows are
     those of the text path."""
-    import orjson
 
     from tracker.engine import duck
 
-    recs = [orjson.loads(x) for x in gzip.decompress(
-        tracker.demo_works_path().read_bytes()).splitlines() if x.strip()]
-    recs[0]["id"] = None
-    recs[1]["authorships"] = None
-    recs[2]["publication_date"] = recs[2]["publication_year"] = None
-    recs[3]["publication_date"], recs[3]["publication_year"] = None, 2020
-    recs[4]["is_authors_truncated"] = True
+    recs = _demo_records(quirks=True)
     recs[5]["id"] = "https://openalex.org/A5000000001"
     recs[6]["publication_date"], recs[6]["publication_year"] = "2021-06-01T12:00:00", None
     pq = _parquet_of(recs, tmp_path / "works.parquet", select)
@@ -426,12 +429,10 @@ def test_parquet_columns_that_fail_their_cast_are_read_from_text(reg, nm, tmp_pa
                                                                  monkeypatch):
     """Authorships that are not a list (here a number) fail the cast: the file is read
     from its rows' text, where those records are skipped as the Python reader skips them."""
-    import orjson
 
     from tracker.engine import duck
 
-    recs = [orjson.loads(x) for x in gzip.decompress(
-        tracker.demo_works_path().read_bytes()).splitlines() if x.strip()][:5]
+    recs = _demo_records()[:5]
     pq = _parquet_of(recs, tmp_path / "works.parquet", "* REPLACE (1 AS authorships)")
     monkeypatch.setattr(duck, "_fits", lambda kind, shape: True)
     b = screen_files(pq, registry=reg, name_matcher=nm, threads=1)
@@ -739,10 +740,8 @@ def test_the_run_record_says_when_the_engine_started_and_what_it_read(reg, tmp_p
     import time
     from datetime import datetime
 
-    import orjson
 
-    recs = [orjson.loads(x) for x in gzip.decompress(
-        tracker.demo_works_path().read_bytes()).splitlines() if x.strip()][:5]
+    recs = _demo_records()[:5]
     pq = _parquet_of(recs, tmp_path / "works.parquet")
     slept = []
 
