@@ -671,8 +671,8 @@ def _overview_rows(findings: Iterable[Finding | Mapping[str, Any]], ov: _Overvie
     """Each finding counted by ``ov``, as (what :func:`_newest_first` reads, the finding).
 
     A :class:`~tracker.risk.Finding` is read for the fields the overview needs only; its
-    whole row is built for the table's rows alone (788,020 findings: the full rows took
-    about 2.5 s of the report's 6.5 s)."""
+    whole row is built for the table's rows alone (788,020 findings: the pass took 3.5 s,
+    against 4.6 s with every row whole)."""
     for f in findings:
         if isinstance(f, Finding):
             r = dict(zip(_OVERVIEW_FIELDS, _OVERVIEW_VALUES(f), strict=True))

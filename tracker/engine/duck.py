@@ -516,7 +516,7 @@ def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True
     # each line as bytes (BLOB): no text is decoded here, in the one process that feeds the
     # workers (decoding, then encoding for the pipe, held them idle: 1M works, 2 workers at
     # 7 % of a core each); orjson reads bytes as they are
-    with _threads(con, staging.parquet_threads if staging.parquet else None):
+    with _threads(con, staging.parquet_threads):  # set only by a Parquet read
         cur = con.execute(f"SELECT s.rn, encode(s.line) AS line, c.wid FROM ({src}) s "
                           "JOIN cand c USING (rn)")
         yield from _batches(row for rows in iter(partial(cur.fetchmany, _FETCH), [])
@@ -845,12 +845,14 @@ def _read_parquet(con: Any, staging: _Staging, typed: bool, *, create: bool = Fa
     for n, (i, p) in enumerate(staging.parquet):
         table = "recs" if create and n == 0 else "pq"
         have = staging.parquet_columns.get(i, set())
-        try:
-            if not typed or "results" in have or not staging.parquet_castable.get(i):
-                raise LookupError("read from text")
-            _reading_parquet(con, staging, recs_parquet_sql(
-                str(p), i, _PARQUET_BASE + i * _FILE_STRIDE, have, table=table))
-        except (LookupError, duckdb.ConversionException, duckdb.BinderException):
+        by_columns = typed and "results" not in have and staging.parquet_castable.get(i, False)
+        if by_columns:
+            try:
+                _reading_parquet(con, staging, recs_parquet_sql(
+                    str(p), i, _PARQUET_BASE + i * _FILE_STRIDE, have, table=table))
+            except (duckdb.ConversionException, duckdb.BinderException):
+                by_columns = False  # a value the cast refuses: the text reads it
+        if not by_columns:
             staging.parquet_text += 1
             _reading_parquet(con, staging,
                              recs_sql(staging.source(narrow=True, only=i), table=table))

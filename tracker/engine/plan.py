@@ -147,13 +147,13 @@ FROM k
 """
 
 
-#: The columns the typed reader reads (``read_json``); JSON where a value's type matters.
 #: The authorships as the plan reads them (the type :data:`SCHEMA` gives them).
 AUTHORSHIPS_TYPE = (
     "STRUCT(institutions STRUCT(id VARCHAR, ror VARCHAR, display_name VARCHAR, "
     "lineage VARCHAR[])[], raw_affiliation_strings VARCHAR[], raw_affiliation_string VARCHAR, "
     "affiliations STRUCT(raw_affiliation_string VARCHAR)[])[]"
 )
+#: The columns the typed reader reads (``read_json``); JSON where a value's type matters.
 COLUMNS = (
     "{id: 'VARCHAR', publication_date: 'JSON', publication_year: 'JSON', "
     f"is_authors_truncated: 'JSON', authorships: '{AUTHORSHIPS_TYPE}'}}"
@@ -209,8 +209,9 @@ def recs_parquet_sql(path: str, fidx: int, offset: int, have: Collection[str], *
                      table: str = "recs") -> str:
     """``table`` from the Parquet file ``path`` (the input's ``fidx``-th; ``rn`` is
     ``offset`` plus the row's number in the file), read by its columns: the rows
-    :func:`recs_sql` gives for the same rows turned into JSON text, five times faster (one
-    million works: 7 s against 38 s), with ``have`` the plan's columns the file holds.
+    :func:`recs_sql` gives for the same rows turned into JSON text, several times faster
+    (a million works: 7 s against about 35 s), with ``have`` the plan's columns the file
+    holds.
 
     The columns are cast to the plan's types by name (a struct's fields not in the plan are
     dropped, a field it lacks is NULL); a column that cannot be cast (a list where the plan
