@@ -514,6 +514,47 @@ def test_cli_screens_a_snapshot_folder_and_a_glob_with_either_engine(capsys, tmp
     assert run["engine"] == "duckdb" and run["counts"]["works_read"] == 71
 
 
+def test_cli_screens_parquet_with_every_engine_and_keeps_its_works(capsys, tmp_path):
+    """A Parquet works file through ``tracker screen`` as a user runs it (case file, works
+    kept for ``tracker rescreen``): each engine gives the same findings.csv and skipped
+    rows, and the case file holds the works.  (The works kept had been read by the Python
+    reader as JSON Lines, and the run stopped: "line N ... is cut off mid-record".)"""
+    import sqlite3
+
+    pq = _parquet_of(_demo_records(quirks=True), tmp_path / "works.parquet")
+    for e in ("auto", "duckdb", "python"):
+        code, _out, err = _cli(capsys, "screen", "--works", str(pq), "--engine", e,
+                              "--no-progress", "-o", str(tmp_path / e),
+                              "--db", str(tmp_path / f"{e}.db"))
+        assert code == 0, err
+        with sqlite3.connect(tmp_path / f"{e}.db") as db:
+            assert db.execute("SELECT n_works FROM run_works").fetchall() == [(70,)]
+    csv = {e: (tmp_path / e / "findings.csv").read_bytes() for e in ("auto", "duckdb", "python")}
+    assert csv["auto"] == csv["duckdb"] == csv["python"] and csv["python"].count(b"\n") > 1
+    runs = {e: json.loads((tmp_path / e / "run.json").read_text("utf-8"))
+            for e in ("duckdb", "python")}
+    assert runs["duckdb"]["data_gaps"]["skipped"] == runs["python"]["data_gaps"]["skipped"] == [
+        {"source": str(pq), "location": "row 0", "reason": "record has no OpenAlex work id"}]
+    code, _out, err = _cli(capsys, "rescreen", "--db", str(tmp_path / "auto.db"))
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "python"])
+def test_a_cut_off_parquet_file_is_refused_in_one_line(capsys, tmp_path, engine):
+    """A Parquet download cut off before its footer: one line naming the file and exit 2
+    (it was an internal error with both engines)."""
+    pq = _parquet_of(_demo_records(), tmp_path / "works.parquet")
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(pq.read_bytes()[:20_000])
+    code, _out, err = _cli(capsys, "screen", "--works", str(cut), "--engine", engine,
+                          "--no-progress", "-o", str(tmp_path / "r"),
+                          "--db", str(tmp_path / "c.db"))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"tracker: error: {cut}: cannot be read as Parquet (no Parquet footer: the file "
+        "looks cut off; download it again)"]
+
+
 def test_cli_refuses_what_the_duckdb_engine_cannot_do_in_one_line(capsys, tmp_path):
     code, _, err = _cli(capsys, "screen", "--works", str(tracker.demo_works_path()),
                         "--engine", "duckdb", "--topic", "graphene", "--no-progress",

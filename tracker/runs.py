@@ -411,20 +411,20 @@ def setup_framework(name: str, as_of: date | None, lookback_years: int | None,
 def _keep_file_works(store: Store, run_id: int, files: Sequence[Path],
                      warnings: list[str]) -> None:
     """Keep the works of a file run with it, for ``tracker rescreen`` (read once more: the
-    screening read them in other processes).  Inputs from
+    screening read them in other processes; Parquet by DuckDB: :func:`_file_records`).
+    Inputs from
     :data:`tracker.engine.AUTO_DUCKDB_BYTES` on are not copied into the case file (it would
     double their size and the run's time): the run then says so."""
-    from tracker.sources.files import read_works
     from tracker.store import store_run_works
 
-    paths = engine.works_files(files)
-    if sum(p.stat().st_size for p in paths) >= engine.AUTO_DUCKDB_BYTES:
+    inputs = engine.expand_inputs(files)
+    if sum(f.path.stat().st_size for f in inputs) >= engine.AUTO_DUCKDB_BYTES:
         warnings.append("the works were not kept in the case file (inputs of "
                         f"{engine.AUTO_DUCKDB_BYTES // 2**20} MB or more): `tracker rescreen` "
                         "cannot screen this run again; rerun `tracker screen` instead")
         return
-    store_run_works(store, run_id, (w for f in engine.works_files(files)
-                                    for w in read_works(f) if isinstance(w, Work)))
+    store_run_works(store, run_id, (w for f in inputs for w in _file_records(f.path)
+                                    if isinstance(w, Work)))
 
 
 def _keep_api_works(store: Store, run_id: int, works: Sequence[Work]) -> None:
@@ -528,11 +528,19 @@ def _parse_subject_ids(orgs: Sequence[str], authors: Sequence[str]
         raise RunInputError(str(exc)) from None
 
 
-def _iter_files(files: Sequence[Path]) -> Iterator[Work | SkippedRecord]:
+def _file_records(path: Path) -> Iterable[Work | SkippedRecord]:
+    """A works file's records: Parquet by DuckDB (:func:`tracker.engine.parquet_works`),
+    the others by the Python reader."""
     from tracker.sources.files import read_works
 
+    if engine.sniff(path).kind == "parquet":
+        return engine.parquet_works(path)
+    return read_works(path)
+
+
+def _iter_files(files: Sequence[Path]) -> Iterator[Work | SkippedRecord]:
     for f in files:
-        yield from read_works(f)
+        yield from _file_records(f)
 
 
 def local_subjects(orgs: Sequence[str], authors: Sequence[str],
@@ -848,7 +856,7 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
                                      name_matcher=nm, progress=report, command=req.command,
                                      inputs=inputs, assessor=assessor,
                                      master=req.spark_master)
-    elif len(files) == 1:
+    elif len(files) == 1 and engine.sniff(files[0]).kind != "parquet":
         shares = split_works(files[0], os.cpu_count() or 1)
         result, _ = screen_shares(shares, registry=reg, settings=settings, subjects=subjects,
                                   name_matcher=nm, progress=report, command=req.command,

@@ -22,13 +22,20 @@ import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
-from tracker.engine.duck import EngineError, EngineMemoryError, EngineSettingError, screen_files
+from tracker.engine.duck import (
+    EngineError,
+    EngineMemoryError,
+    EngineSettingError,
+    parquet_works,
+    screen_files,
+)
 from tracker.engine.inputs import InputFile, WorksInputError, expand_inputs, sniff
 from tracker.engine.spark import screen_spark, spark_missing
 
 __all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineError", "EngineMemoryError",
            "EngineSettingError", "InputFile",
-           "WorksInputError", "choose_engine", "expand_inputs", "screen_files", "screen_spark",
+           "WorksInputError", "choose_engine", "expand_inputs", "parquet_works", "screen_files",
+           "screen_spark",
            "sniff", "works_files"]
 
 #: Engines a screening run of works files can ask for: ``auto`` (DuckDB for large inputs
@@ -51,8 +58,9 @@ def choose_engine(requested: str, *, subjects: bool, topics: bool,
 
     ``auto`` takes DuckDB when it is installed, the run needs nothing it does not do
     (subjects whose own affiliations are told apart, topic filters) and the input is large
-    (``size_bytes`` of at least :data:`AUTO_DUCKDB_BYTES`) or Parquet (which only DuckDB
-    reads); Python otherwise, which is faster on smaller inputs.
+    (``size_bytes`` of at least :data:`AUTO_DUCKDB_BYTES`) or Parquet (which the Python
+    path reads row by row through DuckDB: :func:`parquet_works`); Python otherwise, which is
+    faster on smaller inputs.
 
     ``spark`` is taken only when asked for (Spark in local mode starts a JVM and is slower
     than DuckDB on one machine), and needs pyspark and Java (:func:`spark_missing`).

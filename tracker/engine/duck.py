@@ -69,10 +69,16 @@ from tracker.screening import (
     screen,
 )
 from tracker.skipped import SkippedRecord
-from tracker.sources.files import TruncatedWorksFile, iter_raw_works, read_works
+from tracker.sources.files import (
+    TruncatedWorksFile,
+    WorksFileError,
+    iter_raw_works,
+    read_works,
+)
 from tracker.watchlists import Registry
 
-__all__ = ["EngineError", "EngineMemoryError", "EngineSettingError", "screen_files"]
+__all__ = ["EngineError", "EngineMemoryError", "EngineSettingError", "parquet_works",
+           "screen_files"]
 
 #: Two characters no valid JSON text holds unescaped: each line is read as one column.
 _NO_DELIMITER = "\x1f\x1e"
@@ -314,6 +320,38 @@ def _fits(kind: Any, shape: Any) -> bool:
     if any(name not in shape and name.lower() in lower for name in fields):
         return False
     return all(_fits(fields[k], v) for k, v in shape.items() if k in fields)
+
+
+def parquet_works(path: str | Path, *, memory_limit: str = "1GB"
+                  ) -> Iterator[Work | SkippedRecord]:
+    """The works of a Parquet file as the Python reader gives a JSON Lines file's
+    (:func:`tracker.sources.files.read_works`): in row order, each row read from its JSON
+    text (as the engine reads a candidate work) by :func:`tracker.records.parse_work`, a
+    row that is not a work as a :class:`~tracker.skipped.SkippedRecord` (``row N``, from 0,
+    as the engine names it).
+
+    For the Python path, which reads no Parquet itself: ``--engine python``, subjects and
+    rosters, and the works ``tracker screen`` keeps in the case file for ``tracker
+    rescreen``.  One DuckDB thread: a row group of nested authorships is large (see
+    :func:`_reading_parquet`).
+    """
+    import duckdb
+
+    _parquet_error(Path(path))
+    con = duckdb.connect(config={"threads": 1, "memory_limit": memory_limit})
+    try:
+        cur = con.execute(f"SELECT encode(to_json(t)::VARCHAR) FROM read_parquet("
+                          f"{_lit(str(path))}) t")
+        n = 0
+        for rows in iter(partial(cur.fetchmany, _FETCH), []):
+            for (line,) in rows:
+                try:
+                    yield parse_work(orjson.loads(line))
+                except RecordError as exc:
+                    yield SkippedRecord(str(path), f"row {n}", str(exc))
+                n += 1
+    finally:
+        con.close()
 
 
 def _work_id(line: bytes) -> str:
@@ -1025,11 +1063,31 @@ WHERE k <= {MAX_SKIPPED_LISTED}""")
 
 def _reader_error(files: Sequence[InputFile]) -> None:
     """DuckDB could not read the files: raise the Python reader's error for them, which
-    names the file and what is wrong with it (cut off, not JSON, unreadable)."""
+    names the file and what is wrong with it (cut off, not JSON, unreadable), or, for a
+    Parquet file DuckDB cannot open, :func:`_parquet_error`'s."""
     for f in files:
-        if f.kind != "parquet":
+        if f.kind == "parquet":
+            _parquet_error(f.path)
+        else:
             for _ in read_works(f.path):
                 pass
+
+
+def _parquet_error(path: Path) -> None:
+    """Raise :class:`~tracker.sources.files.WorksFileError` naming ``path`` if DuckDB
+    cannot open it as Parquet (cut off, not Parquet after all, unreadable)."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        con.execute(f"SELECT count(*) FROM parquet_metadata({_lit(str(path))})").fetchone()
+    except duckdb.Error as exc:
+        why = str(exc).splitlines()[0]
+        if "magic bytes" in why.lower():
+            why = "no Parquet footer: the file looks cut off; download it again"
+        raise WorksFileError(f"{path}: cannot be read as Parquet ({why})") from None
+    finally:
+        con.close()
 
 
 _REASONS = {"json": "not valid JSON", "id": "record has no OpenAlex work id",
