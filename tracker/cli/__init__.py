@@ -166,8 +166,8 @@ def screen_cmd(
     works: Annotated[list[Path] | None, typer.Option(
         "--works", "-w", help="OpenAlex works file: JSON Lines (plain or .gz), a saved API "
         "list response, or one work object; also a glob "
-        "('works/*.gz') or a folder (the OpenAlex snapshot as published); Parquet with the "
-        "duckdb and spark engines. "
+        "('works/*.gz') or a folder (the OpenAlex snapshot as published); or Parquet "
+        "(works.parquet). "
         "Repeatable.")] = None,
     org: Annotated[list[str] | None, typer.Option(
         help="Organisation: ROR ID or URL, or OpenAlex institution ID. Repeatable. Without "
