@@ -27,7 +27,7 @@ import re
 import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -262,13 +262,15 @@ class _Staging:
                     f'"{c}" := t."{c}"' for c in keep) + ")"
 
     def source(self, rows: str = "", *, parquet: bool = True, narrow: bool = False,
-               only: int | None = None) -> str:
+               files: Collection[int] | None = None) -> str:
         """A query of ``rn``, ``fidx`` and ``line``: every record in file order (``rn``
-        counts non-blank lines, then Parquet rows), or of the file ``only``.  ``narrow``:
-        a Parquet row's ``line`` holds only the fields the plan reads (see
-        :meth:`narrow_parquet`)."""
+        counts non-blank lines, then Parquet rows), of the files whose index is in
+        ``files`` when given.  ``narrow``: a Parquet row's ``line`` holds only the fields
+        the plan reads (see :meth:`narrow_parquet`)."""
         parts = []
-        for i, p in self.jsonl if only is None else ():
+        for i, p in self.jsonl:
+            if files is not None and i not in files:
+                continue
             lines = (
                 f"SELECT {i * _FILE_STRIDE} + row_number() OVER () AS rn, "
                 f"{i}::BIGINT AS fidx, line FROM (SELECT line FROM read_csv({_lit(str(p))}, "
@@ -282,7 +284,7 @@ class _Staging:
                          f"{_lit(_ASIDE_KEY)}) THEN t.line END")
             parts.append(f"SELECT * FROM ({lines}) t{rows}")
         for i, p in self.parquet if parquet else ():
-            if only is not None and i != only:
+            if files is not None and i not in files:
                 continue
             parts.append(
                 f"SELECT {_PARQUET_BASE + i * _FILE_STRIDE} + file_row_number AS rn, "
@@ -538,19 +540,16 @@ def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True
     ``direct``: the JSON Lines files without set-aside records are read here
     (:func:`_direct_lines`); the others, and every file otherwise, by DuckDB.
     """
-    rest = staging.jsonl
+    rest = {i for i, _ in staging.jsonl}
     if direct:
-        here = [(i, p) for i, p in staging.jsonl if i not in staging.aside]
-        rest = [(i, p) for i, p in staging.jsonl if i in staging.aside]
-        yield from _batches(_direct_lines(con, here))
+        rest &= set(staging.aside)
+        yield from _batches(_direct_lines(con, [(i, p) for i, p in staging.jsonl
+                                                if i not in rest]))
     if not rest and not staging.parquet:
         return
-    keep, staging.jsonl = staging.jsonl, rest
-    try:
-        # the filter inside each file's query: a Parquet row not a candidate is never text
-        src = staging.source(" WHERE rn IN (SELECT rn FROM cand)")
-    finally:
-        staging.jsonl = keep
+    # the filter inside each file's query: a Parquet row not a candidate is never text
+    src = staging.source(" WHERE rn IN (SELECT rn FROM cand)",
+                         files=rest | {i for i, _ in staging.parquet})
     # each line as bytes (BLOB): no text is decoded here, in the one process that feeds the
     # workers (decoding, then encoding for the pipe, held them idle: 1M works, 2 workers at
     # 7 % of a core each); orjson reads bytes as they are
@@ -893,7 +892,7 @@ def _read_parquet(con: Any, staging: _Staging, typed: bool, *, create: bool = Fa
         if not by_columns:
             staging.parquet_text += 1
             _reading_parquet(con, staging,
-                             recs_sql(staging.source(narrow=True, only=i), table=table))
+                             recs_sql(staging.source(narrow=True, files={i}), table=table))
         if table == "pq":
             con.execute("INSERT INTO recs SELECT * FROM pq")
 

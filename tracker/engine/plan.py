@@ -226,21 +226,24 @@ def recs_parquet_sql(path: str, fidx: int, offset: int, have: Collection[str], *
     partial = "false" if {"authorships", "publication_date"} <= set(have) else "true"
     return f"""
 CREATE OR REPLACE TABLE {table} AS
-WITH w AS (
-  SELECT {offset} + file_row_number AS rn,
-         upper(regexp_extract(strip(coalesce({col("id", "::VARCHAR")}, '')), {_lit(ID_RE)}, 1))
-           AS wid,
+WITH t AS (
+  SELECT file_row_number, {col("id", "::VARCHAR")} AS id,
          {col("publication_date", "::VARCHAR")} AS pd,
          to_json({col("publication_year")}) AS py,
          to_json({col("is_authors_truncated")}) AS tr,
          CAST({col("authorships")} AS {AUTHORSHIPS_TYPE}) AS auths
   FROM read_parquet({_lit(path)}, file_row_number=true)
+), w AS (
+  SELECT {offset} + file_row_number AS rn,
+         upper(regexp_extract(strip(coalesce(id, '')), {_lit(ID_RE)}, 1)) AS wid,
+         {_date("pd")} AS pdate, {_year("py")} AS year0, {_truncated("tr")} AS trunc, auths
+  FROM t
 )
 SELECT rn, {fidx}::BIGINT AS fidx, wid,
   CASE WHEN wid = '' OR NOT starts_with(wid, 'W') THEN 'id' ELSE 'ok' END AS status,
-  {_date("pd")} AS pdate,
-  coalesce(nullif({_year("py")}, 0), year({_date("pd")})) AS year,
-  {_truncated("tr")} AS trunc,
+  pdate,
+  coalesce(nullif(year0, 0), year(pdate)) AS year,
+  trunc,
   {partial} AS partial,
   coalesce(len(auths), 0) AS n_auth,
   auths
