@@ -172,9 +172,11 @@ class RunRequest:
         ``local[*]``, every core of this machine).
     engine_memory : str, default ``1GB``
         With the duckdb engine: the memory DuckDB may use before it spills to disk (a size
-        such as ``512MB`` or ``4GB``).  More is somewhat faster on large inputs and raises
-        the run's peak as much (1,000,000 synthetic works, two runs each: 1 GB 206-226 s and
-        3.2 GB for the process tree, 4 GB 181-194 s and 6.0 GB; benchmarks/README.md).
+        such as ``512MB`` or ``4GB``).  More lets the run's peak rise by as much where
+        DuckDB needs it, and is faster there: 1,000,000 synthetic works end to end from
+        Parquet, 1 GB 170.1 s (its row groups then read on one thread) and 2.63 GB for the
+        process tree, 2 GB 144.6 s and 3.27 GB; from JSON Lines, 1 GB 149.4-153.3 s and
+        2.4-2.6 GB, 4 GB 143.4 s and 2.55 GB (benchmarks/README.md).
     """
 
     works: tuple[Path, ...] = ()
