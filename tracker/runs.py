@@ -837,11 +837,11 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
     files = engine.works_files(req.works)  # globs and folders: their files, in order
     subjects = local_subjects(req.orgs, req.authors, files)
     report = _screen_progress(progress)
+    parquet = [engine.sniff(f).kind == "parquet" for f in files]
     try:
         chosen = engine.choose_engine(
             req.engine, subjects=bool(subjects), topics=bool(settings.topics),
-            size_bytes=sum(f.stat().st_size for f in files),
-            parquet=any(engine.sniff(f).kind == "parquet" for f in files))
+            size_bytes=sum(f.stat().st_size for f in files), parquet=any(parquet))
     except engine.EngineSettingError as exc:
         raise RunInputError(str(exc)) from None
     if chosen == "duckdb":
@@ -858,7 +858,7 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
                                      name_matcher=nm, progress=report, command=req.command,
                                      inputs=inputs, assessor=assessor,
                                      master=req.spark_master)
-    elif len(files) == 1 and engine.sniff(files[0]).kind != "parquet":
+    elif len(files) == 1 and not parquet[0]:
         shares = split_works(files[0], os.cpu_count() or 1)
         result, _ = screen_shares(shares, registry=reg, settings=settings, subjects=subjects,
                                   name_matcher=nm, progress=report, command=req.command,

@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ import orjson
 
 from tracker.engine.inputs import InputFile, expand_inputs
 from tracker.engine.plan import (
+    AUTHORSHIPS_TYPE,
     KEYS,
     counts_sql,
     macros_sql,
@@ -109,15 +110,6 @@ _Row = tuple[int, str | bytes, str]
 #: text for the plan; a candidate work's record is read again whole.
 _PLAN_FIELDS = ("id", "publication_date", "publication_year", "is_authors_truncated",
                 "authorships", "results")
-#: The values the plan reads as text (None), lists ([...]) and structs ({...}) of them, by the
-#: names the plan reads them (:data:`tracker.engine.plan.SCHEMA`).
-_PLAN_SHAPE: dict[str, Any] = {
-    "id": None, "publication_date": None,
-    "authorships": [{"institutions": [{"id": None, "ror": None, "display_name": None,
-                                       "lineage": [None]}],
-                     "raw_affiliation_strings": [None], "raw_affiliation_string": None,
-                     "affiliations": [{"raw_affiliation_string": None}]}],
-}
 #: Parquet types whose text (a cast to VARCHAR) is what the plan reads from their JSON
 #: (``to_json``, then ``from_json`` as VARCHAR): text, whole numbers, booleans, dates.
 _SCALARS = frozenset({"varchar", "null", "boolean", "tinyint", "smallint", "integer", "bigint",
@@ -255,8 +247,9 @@ class _Staging:
             have = dict(zip(rel.columns, rel.types, strict=True))
             keep = [c for c in _PLAN_FIELDS if c in have]
             self.parquet_columns[i] = set(keep)
-            self.parquet_castable[i] = all(_fits(have[c], _PLAN_SHAPE[c]) for c in keep
-                                           if c in _PLAN_SHAPE)
+            shape = _plan_shape()
+            self.parquet_castable[i] = all(_fits(have[c], shape[c]) for c in keep
+                                           if c in shape)
             if keep:
                 self.plan_columns[i] = "struct_pack(" + ", ".join(
                     f'"{c}" := t."{c}"' for c in keep) + ")"
@@ -294,11 +287,34 @@ class _Staging:
         return "\nUNION ALL\n".join(parts)
 
 
+@cache
+def _plan_shape() -> dict[str, Any]:
+    """The values the plan reads as text (None), and lists (``[...]``) and structs
+    (``{...}``) of them, by the names it reads them: ``id`` and ``publication_date`` as
+    text, ``authorships`` as :data:`tracker.engine.plan.AUTHORSHIPS_TYPE` (read from that
+    type, so that the two cannot differ)."""
+    import duckdb
+
+    def shape(kind: Any) -> Any:
+        if str(kind.id) == "list":
+            return [shape(kind.children[0][1])]
+        if str(kind.id) == "struct":
+            return {name: shape(child) for name, child in kind.children}
+        return None
+
+    con = duckdb.connect()
+    try:
+        (auths,) = con.sql(f"SELECT NULL::{AUTHORSHIPS_TYPE}").types
+    finally:
+        con.close()
+    return {"id": None, "publication_date": None, "authorships": shape(auths)}
+
+
 def _fits(kind: Any, shape: Any) -> bool:
     """Whether a Parquet column of DuckDB type ``kind`` cast to the plan's type reads as its
     JSON text does (:func:`tracker.engine.plan.recs_parquet_sql`).
 
-    ``shape`` is the plan's (see :data:`_PLAN_SHAPE`).  Not so where the plan reads text
+    ``shape`` is the plan's (see :func:`_plan_shape`).  Not so where the plan reads text
     and the column holds a list, a struct, a float (its text may differ from its JSON's) or
     JSON (a cast keeps the quotes that parsing drops), nor for a struct with a field named
     as the plan's but in other letter case (casts match names in any case, JSON does not).
@@ -339,11 +355,14 @@ def parquet_works(path: str | Path, *, memory_limit: str = "1GB"
     """
     import duckdb
 
-    _parquet_error(Path(path))
     con = duckdb.connect(config={"threads": 1, "memory_limit": memory_limit})
     try:
-        cur = con.execute(f"SELECT encode(to_json(t)::VARCHAR) FROM read_parquet("
-                          f"{_lit(str(path))}) t")
+        try:
+            cur = con.execute(f"SELECT encode(to_json(t)::VARCHAR) FROM read_parquet("
+                              f"{_lit(str(path))}) t")
+        except duckdb.Error:
+            _parquet_error(Path(path))  # names what is wrong when DuckDB cannot open it
+            raise
         n = 0
         for rows in iter(partial(cur.fetchmany, _FETCH), []):
             for (line,) in rows:
