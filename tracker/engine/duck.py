@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import gzip
+import io
 import os
 import re
 import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache, partial
@@ -39,6 +40,7 @@ import orjson
 from tracker.engine.inputs import InputFile, expand_inputs
 from tracker.engine.plan import (
     AUTHORSHIPS_TYPE,
+    ID_RE,
     KEYS,
     counts_sql,
     macros_sql,
@@ -102,6 +104,7 @@ _PARSE_ALONE = 1 << 20
 _PARQUET_BASE = 1 << 62  # rn of Parquet rows: after every JSON Lines row
 _FILE_STRIDE = 1 << 36  # rn of a file's rows: its index times this, plus its line
 _FETCH = 2000
+_READ_BUFFER = 1 << 20  # bytes read at a time from a works file (see _lines)
 #: a candidate record: its place (``rn``), its JSON text (bytes from DuckDB, str from Spark),
 #: the work ID the plan read there
 _Row = tuple[int, str | bytes, str]
@@ -611,8 +614,6 @@ def _direct_lines(con: Any, files: Sequence[tuple[int, Path]]) -> Iterator[_Row]
         A file ends before its last candidate (the plan and this reader split its lines
         differently): the run is read again from the text, by DuckDB alone.
     """
-    from isal import igzip_threaded
-
     for i, path in files:
         base = i * _FILE_STRIDE
         cur = con.execute("SELECT rn, wid FROM cand WHERE rn > ? AND rn < ? ORDER BY rn",
@@ -622,24 +623,76 @@ def _direct_lines(con: Any, files: Sequence[tuple[int, Path]]) -> Iterator[_Row]
         nxt = next(pending, None)
         if nxt is None:
             continue
-        opener = (igzip_threaded.open(path, "rb", threads=1) if path.name.endswith(".gz")
-                  else path.open("rb"))
-        n = base
-        with opener as fh:
-            for line in fh:
-                if not line.startswith(b"{") and not line.strip():
-                    continue  # blank: not counted
-                n += 1
-                if n != nxt[0]:
-                    continue
-                if line.endswith(b"\n"):
-                    line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-                yield n, line, nxt[1]
-                nxt = next(pending, None)
-                if nxt is None:
-                    break
+        lines = _lines(path)
+        for n, line in enumerate(lines, base + 1):
+            if n != nxt[0]:
+                continue
+            if line.endswith(b"\n"):
+                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            yield n, line, nxt[1]
+            nxt = next(pending, None)
+            if nxt is None:
+                break
+        lines.close()  # the file, now (not when the generator is collected)
         if nxt is not None:
             raise _Misaligned(f"file {i} ended before record {nxt[0] - base}")
+
+
+def _lines(path: Path) -> Generator[bytes, None, None]:
+    """The lines of a JSON Lines file that the plan counts (blank ones skipped), each with
+    its line break.  A gzip file is decompressed by ISA-L in a thread of its own
+    (:func:`isal.igzip_threaded.open`: about three times zlib's pace, and the lines are
+    split here meanwhile)."""
+    from isal import igzip_threaded
+
+    # a buffer larger than the lines (1 MB, not io's 8 kB): a line longer than the buffer is
+    # read in pieces and joined (a million generated works, 8.6 kB a line: 8.8 s, not 3.5)
+    fh = (io.BufferedReader(igzip_threaded.open(path, "rb", threads=1), _READ_BUFFER)
+          if path.name.endswith(".gz") else path.open("rb", buffering=_READ_BUFFER))
+    with fh:
+        for line in fh:
+            if not line.startswith(b"{") and not line.strip():
+                continue  # blank: not counted
+            yield line
+
+
+_DATE_KEY = b'"publication_date"'
+_NULL_VALUE = re.compile(rb"\s*:\s*null")
+
+
+def _date_fields(files: Sequence[tuple[int, Path]], out: Path,
+                 stop: threading.Event) -> None:
+    """Write to ``out`` (JSON Lines: ``rn``, ``id``, ``named``) each record of ``files``
+    that has no ``publication_date`` field (``named`` false: a partial record) or has it
+    null: what the typed reader cannot tell apart (both read as NULL).  The others (a
+    date is written) are passed over by a byte search, without parsing.
+
+    Why not DuckDB: this runs beside the typed read, and DuckDB's pass over a gzip file's
+    text decompresses it at zlib's pace on one core (a million generated works: 50 s,
+    while the typed read needed both cores).  Lines are counted as the plan counts them
+    (:func:`_lines`); each row carries the record's ``id`` so that a line counted
+    differently cannot pass for another record (the update joins on the work ID too).
+    ``stop``: set when the run stops; the pass ends at the next line.
+    """
+    with out.open("wb") as fh:
+        for i, path in files:
+            lines = _lines(path)
+            for n, line in enumerate(lines, i * _FILE_STRIDE + 1):
+                if stop.is_set():
+                    break
+                at = line.find(_DATE_KEY)
+                if at >= 0 and not _NULL_VALUE.match(line, at + len(_DATE_KEY)):
+                    continue  # named, with a value (the first field so named, if several)
+                try:
+                    rec = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue  # not a record: the typed reader leaves it in doubt
+                if type(rec) is dict and type(wid := rec.get("id")) is str:
+                    fh.write(orjson.dumps({"rn": n, "id": wid,
+                                           "named": "publication_date" in rec}) + b"\n")
+            lines.close()
+            if stop.is_set():
+                return
 
 
 def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
@@ -823,7 +876,8 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
     cursors: list[Any] = []  # to stop the others when one read fails or Ctrl-C comes
 
     def read(item: tuple[int, Path], insert: bool = True) -> None:
-        cur = con.cursor()  # files read at once, one cursor each (each read is one thread)
+        cur = con.cursor()  # files read at once, one cursor each (a gzip file's
+        # text is decompressed on one thread, its records parsed on the others)
         cursors.append(cur)
         try:
             cur.execute(recs_typed_sql(str(item[1]), item[0], item[0] * _FILE_STRIDE,
@@ -831,37 +885,32 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         finally:
             cur.close()
 
-    def named() -> None:
-        # meanwhile, on another core: does each line name the publication_date field (the
-        # typed reader cannot tell an absent field, a partial record, from a null one)?
-        cur = con.cursor()
-        cursors.append(cur)
-        try:
-            cur.execute(f"CREATE OR REPLACE TABLE pdkeys AS SELECT rn, "
-                        f"contains(line, '\"publication_date\"') AS named, "
-                        f"contains(line, '\"publication_date\":null') OR "
-                        f"contains(line, '\"publication_date\": null') AS null_value "
-                        f"FROM ({staging.source(parquet=False)})")
-        finally:
-            cur.close()
-
+    stop = threading.Event()
+    dates = staging.folder / "dates.jsonl"
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, staging.threads) + 1) as ex:
-        text = ex.submit(named)
+        # meanwhile, on another core: which records lack the publication_date field, or
+        # have it null (the typed reader cannot tell a partial record from a null date)
+        text = ex.submit(_date_fields, staging.jsonl, dates, stop)
         try:
             read(first, insert=False)
             list(ex.map(read, others))
         except BaseException:  # no read left running to its end (minutes at scale)
+            stop.set()
             for cur in cursors:
                 with contextlib.suppress(Exception):
                     cur.interrupt()
             raise
         text.result()
-    # no field name in the text: absent (a partial record); named with a null: present
+    con.execute(
+        f"CREATE OR REPLACE TABLE pdkeys AS SELECT rn, named, "
+        f"upper(regexp_extract(strip(id), {_lit(ID_RE)}, 1)) AS wid "
+        f"FROM read_json({_lit(str(dates))}, format='newline_delimited', "
+        "columns={rn: 'BIGINT', id: 'VARCHAR', named: 'BOOLEAN'})")
+    # the same record (its work ID) at the same place: absent field, a partial record
     con.execute("UPDATE recs SET status = 'ok', partial = NOT k.named FROM pdkeys k "
-                "WHERE recs.rn = k.rn AND recs.status = 'date' "
-                "AND (NOT k.named OR k.null_value)")
+                "WHERE recs.rn = k.rn AND recs.status = 'date' AND recs.wid = k.wid")
     (n,) = con.execute("SELECT count(*) FROM recs WHERE status IN ('doubt', 'date')").fetchone()
     if n:
         con.execute(texts_sql(staging.source(parquet=False)))
