@@ -623,17 +623,16 @@ def _direct_lines(con: Any, files: Sequence[tuple[int, Path]]) -> Iterator[_Row]
         nxt = next(pending, None)
         if nxt is None:
             continue
-        lines = _lines(path)
-        for n, line in enumerate(lines, base + 1):
-            if n != nxt[0]:
-                continue
-            if line.endswith(b"\n"):
-                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-            yield n, line, nxt[1]
-            nxt = next(pending, None)
-            if nxt is None:
-                break
-        lines.close()  # the file, now (not when the generator is collected)
+        with contextlib.closing(_lines(path)) as lines:  # the file closed at the last
+            for n, line in enumerate(lines, base + 1):
+                if n != nxt[0]:
+                    continue
+                if line.endswith(b"\n"):
+                    line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+                yield n, line, nxt[1]
+                nxt = next(pending, None)
+                if nxt is None:
+                    break
         if nxt is not None:
             raise _Misaligned(f"file {i} ended before record {nxt[0] - base}")
 
@@ -676,23 +675,20 @@ def _date_fields(files: Sequence[tuple[int, Path]], out: Path,
     """
     with out.open("wb") as fh:
         for i, path in files:
-            lines = _lines(path)
-            for n, line in enumerate(lines, i * _FILE_STRIDE + 1):
-                if stop.is_set():
-                    break
-                at = line.find(_DATE_KEY)
-                if at >= 0 and not _NULL_VALUE.match(line, at + len(_DATE_KEY)):
-                    continue  # named, with a value (the first field so named, if several)
-                try:
-                    rec = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue  # not a record: the typed reader leaves it in doubt
-                if type(rec) is dict and type(wid := rec.get("id")) is str:
-                    fh.write(orjson.dumps({"rn": n, "id": wid,
-                                           "named": "publication_date" in rec}) + b"\n")
-            lines.close()
-            if stop.is_set():
-                return
+            with contextlib.closing(_lines(path)) as lines:
+                for n, line in enumerate(lines, i * _FILE_STRIDE + 1):
+                    if stop.is_set():
+                        return
+                    at = line.find(_DATE_KEY)
+                    if at >= 0 and not _NULL_VALUE.match(line, at + len(_DATE_KEY)):
+                        continue  # named, with a value (the first field so named, if several)
+                    try:
+                        rec = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        continue  # not a record: the typed reader leaves it in doubt
+                    if type(rec) is dict and type(wid := rec.get("id")) is str:
+                        fh.write(orjson.dumps({"rn": n, "id": wid,
+                                               "named": "publication_date" in rec}) + b"\n")
 
 
 def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
