@@ -541,8 +541,9 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
             if progress is not None:
                 progress("keys", done, None)
     keys.raw.update(k for _, k in found)
-    if found:
-        con.executemany("INSERT INTO hits VALUES (?, ?)", found)
+    if found:  # two lists unnested side by side: executemany took 0.7 s for 4,478 rows
+        con.execute("INSERT INTO hits SELECT unnest($1), unnest($2)",
+                    [[kind for kind, _ in found], [k for _, k in found]])
     con.execute("CREATE OR REPLACE TABLE cand0 (rn BIGINT)")
     for query in queries:
         con.execute(f"INSERT INTO cand0 SELECT DISTINCT rn FROM ({query}) SEMI JOIN hits "
