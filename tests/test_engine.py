@@ -269,28 +269,26 @@ def _dates_lines() -> list[str]:
 
 
 @pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
-def test_a_partial_record_and_a_null_date_are_told_apart_beside_the_typed_read(
+def test_a_partial_record_and_a_null_date_are_told_apart_after_the_typed_read(
         reg, nm, tmp_path, monkeypatch):
     """The typed reader reads an absent ``publication_date`` and a null one alike; the pass
-    beside it tells them apart from the text (absent: a partial record).  Its rows carry the
-    work ID: counted one line off, none is taken for its neighbour (the runs of four put a
-    null date after each absent one), and the records are read again from their text."""
+    that reads the candidates again tells them apart from the text (absent: a partial
+    record).  Its rows carry the work ID: counted one line off, none is taken for its
+    neighbour (the runs of four put a null date after each absent one), and the records
+    are read again from their text."""
     from tracker.engine import duck
 
     path = tmp_path / "dates.jsonl.gz"
     path.write_bytes(gzip.compress(("\n".join(_dates_lines()) + "\n").encode()))
     a = _python([path], reg, nm)
     assert a.run["data_gaps"]["works_partial_record"] > 60
-    real = duck._date_fields
+    real = duck._date_row
     again = []
     for shift in (0, 1):
-        def shifted(files, out, stop, shift=shift):
-            real(files, out, stop)
-            rows = [json.loads(x) for x in out.read_text().splitlines()]
-            out.write_text("".join(json.dumps({**r, "rn": r["rn"] + shift}) + "\n"
-                                   for r in rows))
+        def shifted(n, line, shift=shift):
+            return real(n + shift, line)
 
-        monkeypatch.setattr(duck, "_date_fields", shifted)
+        monkeypatch.setattr(duck, "_date_row", shifted)
         b = screen_files(path, registry=reg, name_matcher=nm, threads=2)
         assert_same(a, b)
         # "...; N records read again from their text"
@@ -314,8 +312,8 @@ def test_candidate_lines_read_directly_pair_with_the_plans_lines(reg, nm, messy,
     path.write_bytes(gzip.compress(text) if gz else text)
     read = []
     real = duck._direct_lines
-    monkeypatch.setattr(duck, "_direct_lines", lambda con, files: (
-        read.append(row[0]) or row for row in real(con, files)))
+    monkeypatch.setattr(duck, "_direct_lines", lambda con, files, dates: (
+        read.append(row[0]) or row for row in real(con, files, dates)))
     a = _python([path], reg, nm)
     b = screen_files(path, registry=reg, name_matcher=nm, threads=2)
     assert b.run["engine_reader"].startswith("DuckDB typed JSON reader")
@@ -335,8 +333,8 @@ def test_a_file_that_ends_before_its_last_candidate_is_read_again_by_duckdb(
     lines = messy.read_bytes().split(b"\n")
     half.write_bytes(b"\n".join(lines[:len(lines) // 2]) + b"\n")
     real = duck._direct_lines
-    monkeypatch.setattr(duck, "_direct_lines",
-                        lambda con, files: real(con, [(i, half) for i, _p in files]))
+    monkeypatch.setattr(duck, "_direct_lines", lambda con, files, dates: real(
+        con, [(i, half) for i, _p in files], dates))
     a = _python([messy], reg, nm)
     b = screen_files(messy, registry=reg, name_matcher=nm, threads=2)
     assert b.run["engine_reader"] == "DuckDB, each record from its text"

@@ -161,6 +161,11 @@ class _Staging:
     scanned: set[int] = field(default_factory=set)  # files looked through for large records
     set_aside_records: int = 0
 
+    @property
+    def dates(self) -> Path:
+        """Where the partial-record answers go (:func:`_date_row`)."""
+        return self.folder / "dates.jsonl"
+
     def stage(self, documents: Iterable[int] = ()) -> None:
         """Link each JSON Lines file under a name that says its compression; write each
         document (and each index in ``documents``) out as JSON Lines of its records."""
@@ -568,7 +573,7 @@ def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True
     if direct:
         rest &= set(staging.aside)
         yield from _batches(_direct_lines(con, [(i, p) for i, p in staging.jsonl
-                                                if i not in rest]))
+                                                if i not in rest], staging.dates))
     if not rest and not staging.parquet:
         return
     # the filter inside each file's query: a Parquet row not a candidate is never text
@@ -598,8 +603,11 @@ def _batches(rows: Iterable[_Row]) -> Iterator[list[_Row]]:
         yield batch
 
 
-def _direct_lines(con: Any, files: Sequence[tuple[int, Path]]) -> Iterator[_Row]:
-    """The candidate lines of JSON Lines ``files``, read here: ``(rn, line, work ID)``.
+def _direct_lines(con: Any, files: Sequence[tuple[int, Path]], dates: Path
+                  ) -> Iterator[_Row]:
+    """The candidate lines of JSON Lines ``files``, read here: ``(rn, line, work ID)``; and,
+    of the records in ``undated`` (no date read by the typed reader), whether they name
+    ``publication_date`` (:func:`_date_row`, written to ``dates``).
 
     Why not DuckDB: its read of a gzip file is one thread at zlib's pace, and the query
     runs only while its rows are fetched, so the process feeding the workers spent most of
@@ -608,35 +616,43 @@ def _direct_lines(con: Any, files: Sequence[tuple[int, Path]]) -> Iterator[_Row]
     (:func:`isal.igzip_threaded.open`), and the lines not asked for are dropped as they
     are read.  Lines are counted as the plan counts them (blank ones skipped; the line
     break, ``\n`` or ``\r\n``, not part of the line).  A line that holds another work than
-    the plan read at its place is caught where it is parsed (:func:`_parse_lines`).
+    the plan read at its place is caught where it is parsed (:func:`_parse_lines`), or,
+    for an undated record, where its answer is applied (:func:`_apply_dates`).
 
     Raises
     ------
     _Misaligned
-        A file ends before its last candidate (the plan and this reader split its lines
-        differently): the run is read again from the text, by DuckDB alone.
+        A file ends before its last candidate or undated record (the plan and this reader
+        split its lines differently): the run is read again from the text, by DuckDB alone.
     """
-    for i, path in files:
-        base = i * _FILE_STRIDE
-        cur = con.execute("SELECT rn, wid FROM cand WHERE rn > ? AND rn < ? ORDER BY rn",
-                          [base, base + _FILE_STRIDE])
-        pending: Iterator[tuple[int, str]] = (
-            row for rows in iter(partial(cur.fetchmany, _FETCH), []) for row in rows)
-        nxt = next(pending, None)
-        if nxt is None:
-            continue
-        with contextlib.closing(_lines(path)) as lines:  # the file closed at the last
-            for n, line in enumerate(lines, base + 1):
-                if n != nxt[0]:
-                    continue
-                if line.endswith(b"\n"):
-                    line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-                yield n, line, nxt[1]
-                nxt = next(pending, None)
-                if nxt is None:
-                    break
-        if nxt is not None:
-            raise _Misaligned(f"file {i} ended before record {nxt[0] - base}")
+    with dates.open("wb") as fh:
+        for i, path in files:
+            base = i * _FILE_STRIDE
+            cur = con.execute(
+                "SELECT rn, any_value(wid), bool_or(c), bool_or(NOT c) FROM ("
+                "SELECT rn, wid, true AS c FROM cand UNION ALL "
+                "SELECT rn, wid, false AS c FROM undated) "
+                "WHERE rn > ? AND rn < ? GROUP BY rn ORDER BY rn", [base, base + _FILE_STRIDE])
+            pending: Iterator[tuple[int, str, bool, bool]] = (
+                row for rows in iter(partial(cur.fetchmany, _FETCH), []) for row in rows)
+            nxt = next(pending, None)
+            if nxt is None:
+                continue
+            with contextlib.closing(_lines(path)) as lines:  # the file closed at the last
+                for n, line in enumerate(lines, base + 1):
+                    if n != nxt[0]:
+                        continue
+                    if nxt[3] and (row := _date_row(n, line)) is not None:
+                        fh.write(row)
+                    if nxt[2]:
+                        if line.endswith(b"\n"):
+                            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+                        yield n, line, nxt[1]
+                    nxt = next(pending, None)
+                    if nxt is None:
+                        break
+            if nxt is not None:
+                raise _Misaligned(f"file {i} ended before record {nxt[0] - base}")
 
 
 def _lines(path: Path) -> Generator[bytes, None, None]:
@@ -657,40 +673,70 @@ def _lines(path: Path) -> Generator[bytes, None, None]:
             yield line
 
 
-_DATE_KEY = b'"publication_date"'
-_NULL_VALUE = re.compile(rb"\s*:\s*null")
+def _date_row(n: int, line: bytes) -> bytes | None:
+    """The row of ``dates.jsonl`` for the record at ``n`` whose line is ``line``: its work ID
+    as written and whether it names ``publication_date`` (``named``; false: a partial
+    record); None for a line that is not a record with an ID (left to the text reader).
+    The ID goes with it so that a line counted differently cannot pass for another record
+    (:func:`_apply_dates` joins on the work ID too)."""
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if type(rec) is dict and type(wid := rec.get("id")) is str:
+        return orjson.dumps({"rn": n, "id": wid, "named": "publication_date" in rec}) + b"\n"
+    return None
 
 
-def _date_fields(files: Sequence[tuple[int, Path]], out: Path,
-                 stop: threading.Event) -> None:
-    """Write to ``out`` (JSON Lines: ``rn``, ``id``, ``named``) each record of ``files``
-    that has no ``publication_date`` field (``named`` false: a partial record) or has it
-    null: what the typed reader cannot tell apart (both read as NULL).  The others (a
-    date is written) are passed over by a byte search, without parsing.
+def _date_fields(con: Any, files: Sequence[tuple[int, Path]], out: Path) -> int:
+    """Write to ``out`` :func:`_date_row` of each record of ``files`` the typed reader
+    marked ``date`` (no ``publication_date`` read: the field is absent, a partial record,
+    or null, which it reads alike); return how many were so marked.  Only those lines are
+    parsed, and a file is read up to its last such line (none: not read at all).
 
-    Why not DuckDB: this runs beside the typed read, and DuckDB's pass over a gzip file's
-    text decompresses it at zlib's pace on one core (a million generated works: 50 s,
-    while the typed read needed both cores).  Lines are counted as the plan counts them
-    (:func:`_lines`); each row carries the record's ``id`` so that a line counted
-    differently cannot pass for another record (the update joins on the work ID too).
-    ``stop``: set when the run stops; the pass ends at the next line.
+    For the files whose candidates are read again by DuckDB (those with records set
+    aside); in the others :func:`_direct_lines` answers it while it reads their candidates
+    (in a million generated works, 14 % have no date: a pass of its own over the text,
+    beside the typed read, took about 8 s of its 36 s).  Why not DuckDB: its pass over a
+    gzip file's text decompresses it at zlib's pace on one core (the same works: 50 s).
+    A line not answered here is left to :func:`tracker.engine.plan.texts_sql`.
     """
+    asked = 0
     with out.open("wb") as fh:
         for i, path in files:
-            with contextlib.closing(_lines(path)) as lines:
-                for n, line in enumerate(lines, i * _FILE_STRIDE + 1):
-                    if stop.is_set():
-                        return
-                    at = line.find(_DATE_KEY)
-                    if at >= 0 and not _NULL_VALUE.match(line, at + len(_DATE_KEY)):
-                        continue  # named, with a value (the first field so named, if several)
-                    try:
-                        rec = orjson.loads(line)
-                    except orjson.JSONDecodeError:
-                        continue  # not a record: the typed reader leaves it in doubt
-                    if type(rec) is dict and type(wid := rec.get("id")) is str:
-                        fh.write(orjson.dumps({"rn": n, "id": wid,
-                                               "named": "publication_date" in rec}) + b"\n")
+            base = i * _FILE_STRIDE
+            cur = con.execute("SELECT rn FROM recs WHERE status = 'date' AND rn > ? AND rn < ? "
+                              "ORDER BY rn", [base, base + _FILE_STRIDE])
+            pending: Iterator[int] = (
+                rn for rows in iter(partial(cur.fetchmany, _FETCH), []) for (rn,) in rows)
+            nxt = next(pending, None)
+            if nxt is None:
+                continue
+            with contextlib.closing(_lines(path)) as lines:  # the file closed at the last
+                for n, line in enumerate(lines, base + 1):
+                    if n != nxt:
+                        continue
+                    asked += 1
+                    if (row := _date_row(n, line)) is not None:
+                        fh.write(row)
+                    nxt = next(pending, None)
+                    if nxt is None:
+                        break
+            asked += sum(1 for _ in pending) + (nxt is not None)
+    return asked
+
+
+def _apply_dates(con: Any, dates: Path, rows: str) -> None:
+    """Apply the answers in ``dates`` (:func:`_date_row`) to the ``recs`` rows the
+    condition ``rows`` chooses: where the same work (its ID) is at the same place, it is
+    read (``status`` ok) and partial where the field is absent."""
+    con.execute(
+        f"CREATE OR REPLACE TABLE pdkeys AS SELECT rn, named, "
+        f"upper(regexp_extract(strip(id), {_lit(ID_RE)}, 1)) AS wid "
+        f"FROM read_json({_lit(str(dates))}, format='newline_delimited', "
+        "columns={rn: 'BIGINT', id: 'VARCHAR', named: 'BOOLEAN'})")
+    con.execute("UPDATE recs SET status = 'ok', partial = NOT k.named FROM pdkeys k "
+                f"WHERE recs.rn = k.rn AND recs.wid = k.wid AND ({rows})")
 
 
 def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
@@ -900,32 +946,43 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         finally:
             cur.close()
 
-    stop = threading.Event()
-    dates = staging.folder / "dates.jsonl"
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=max(1, staging.threads) + 1) as ex:
-        # meanwhile, on another core: which records lack the publication_date field, or
-        # have it null (the typed reader cannot tell a partial record from a null date)
-        text = ex.submit(_date_fields, staging.jsonl, dates, stop)
+    with ThreadPoolExecutor(max_workers=max(1, staging.threads)) as ex:
         try:
             read(first, insert=False)
             list(ex.map(read, others))
         except BaseException:  # no read left running to its end (minutes at scale)
-            stop.set()
             for cur in cursors:
                 with contextlib.suppress(Exception):
                     cur.interrupt()
             raise
-        text.result()
-    con.execute(
-        f"CREATE OR REPLACE TABLE pdkeys AS SELECT rn, named, "
-        f"upper(regexp_extract(strip(id), {_lit(ID_RE)}, 1)) AS wid "
-        f"FROM read_json({_lit(str(dates))}, format='newline_delimited', "
-        "columns={rn: 'BIGINT', id: 'VARCHAR', named: 'BOOLEAN'})")
-    # the same record (its work ID) at the same place: absent field, a partial record
-    con.execute("UPDATE recs SET status = 'ok', partial = NOT k.named FROM pdkeys k "
-                "WHERE recs.rn = k.rn AND recs.status = 'date' AND recs.wid = k.wid")
+    # where the typed reader read no date: the field absent (a partial record), or null?
+    # (It reads them alike.)  In the files whose candidates are read here, answered while
+    # they are (_direct_lines): meanwhile read, partial unknown (NULL); in the others, now
+    con.execute("CREATE OR REPLACE TABLE undated (rn BIGINT, wid VARCHAR)")
+    later = [i for i, _ in staging.jsonl if i not in staging.aside]
+    if later:
+        con.execute("INSERT INTO undated SELECT rn, wid FROM recs WHERE status = 'date' "
+                    f"AND fidx IN ({', '.join(str(int(i)) for i in later)})")
+        con.execute("UPDATE recs SET status = 'ok', partial = NULL FROM undated u "
+                    "WHERE recs.rn = u.rn")
+    if _date_fields(con, [(i, p) for i, p in staging.jsonl if i in staging.aside],
+                    staging.dates):
+        _apply_dates(con, staging.dates, "recs.status = 'date'")
+    _read_again(con, staging)
+    _read_parquet(con, staging, typed)
+
+
+def _read_again(con: Any, staging: _Staging) -> None:
+    """Read again from their text the ``recs`` rows the typed reader left in doubt, and
+    those without a date read whose partial-record answer is still unknown (``date``).
+
+    Raises
+    ------
+    _Misaligned
+        A row read again from its text is another work than the typed reader's.
+    """
     (n,) = con.execute("SELECT count(*) FROM recs WHERE status IN ('doubt', 'date')").fetchone()
     if n:
         con.execute(texts_sql(staging.source(parquet=False)))
@@ -952,7 +1009,27 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         staging.reread += int(n)
         con.execute("DELETE FROM recs WHERE status = 'doubt'")
         con.execute("INSERT INTO recs SELECT * FROM again")
-    _read_parquet(con, staging, typed)
+
+
+def _settle_undated(con: Any, staging: _Staging) -> int:
+    """Apply the partial-record answers :func:`_direct_lines` wrote for the records read
+    without a date (``undated``); read those it left from their text (:func:`_read_again`).
+    Returns how many works read are partial records, counted again.
+
+    Raises
+    ------
+    _Misaligned
+        An undated record read again from its text is another work than the typed
+        reader's.
+    """
+    if staging.dates.exists():
+        _apply_dates(con, staging.dates,
+                     "recs.partial IS NULL AND recs.rn IN (SELECT rn FROM undated)")
+    con.execute("UPDATE recs SET status = 'date' FROM undated u "
+                "WHERE recs.rn = u.rn AND recs.partial IS NULL")
+    _read_again(con, staging)
+    (n,) = con.execute("SELECT count(*) FROM readw WHERE partial").fetchone()
+    return int(n)
 
 
 def _read_parquet(con: Any, staging: _Staging, typed: bool, *, create: bool = False) -> None:
@@ -1318,6 +1395,8 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         findings, flagged = _screen_candidates(
             _candidate_lines(con, staging, direct=typed), job, keys, pool, progress,
             in_memory=findings_in_memory, folder=temp_dir)
+        if typed and staging.jsonl:  # the partial records among those read undated
+            counts["works_partial_record"] = _settle_undated(con, staging)
         # the run record as screen() writes it, then the counts of everything read
         result = screen((), registry=registry, settings=settings,
                         name_matcher=name_matcher, **run_args)

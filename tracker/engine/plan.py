@@ -179,8 +179,9 @@ def recs_typed_sql(path: str, fidx: int, offset: int, max_object: int, *,
     usable work ID (a broken line, a list response, a record without ID) or no authorships
     (absent, null, or not a list).  A record without a publication date is marked
     ``date``: whether the field is absent (a partial record) or null is read from its text
-    (by a pass beside this read, ``tracker.engine.duck._date_fields``; what that pass
-    leaves, by :func:`texts_sql`).  ``rn`` counts the non-blank lines, as the text reader
+    later, where the candidates' lines are read again (``tracker.engine.duck``:
+    ``_direct_lines``, or ``_date_fields`` for files with records set aside; what they
+    leave, by :func:`texts_sql`).  ``rn`` counts the non-blank lines, as the text reader
     does.
 
     Two statements: the rows are read into a table of their own in file order, then
