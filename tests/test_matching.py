@@ -11,7 +11,7 @@ import pytest
 
 from tests._paths import OPENALEX
 from tests.matching_eval.evaluate import load_works
-from tracker.matching import METHODS, Matcher
+from tracker.matching import METHODS, Matcher, MatchMemo
 from tracker.names import NameMatcher
 from tracker.records import Authorship, InstitutionRef, Work
 from tracker.watchlists import ListEntry, Registry, load_registry
@@ -185,3 +185,35 @@ def test_every_row_names_the_institutions_attached_when_openalex_gives_no_string
     f = make_finding(Work(id="W0"), auth, ms[0])
     assert f.institution_id == "I19820366"
     assert f.openalex_agreement == "disagree" and f.confidence == "low"
+
+
+def test_matches_are_remembered_by_all_that_matching_reads_of_an_authorship(reg: Registry,
+                                                                           works) -> None:
+    """:class:`MatchMemo` matches each distinct (institutions, raw strings, their pairing,
+    countries) once and gives the same matches to every authorship that has them: an
+    authorship's other fields (its author, its place) must not change what matches, and a
+    field added to authorships must be placed on one side or the other."""
+    from dataclasses import fields, replace
+
+    remembered_by = {"institutions", "raw_affiliations", "affiliations", "countries"}
+    about_the_author = {"index", "author_id", "author_name", "orcid", "author_position",
+                        "is_corresponding"}
+    assert {f.name for f in fields(Authorship)} == remembered_by | about_the_author
+    matcher = Matcher(reg, name_matcher=NameMatcher(reg))
+    match = MatchMemo(matcher, held=50)
+    tried = 0
+    for work in works.values():
+        for auth in work.authorships:
+            found = matcher.match_authorship(auth)
+            assert match(auth) == found
+            if not found:
+                continue
+            other = replace(auth, index=auth.index + 7, author_id="A1", author_name="X Y",
+                            orcid="0000-0002-1825-0097", author_position="middle",
+                            is_corresponding=not auth.is_corresponding)
+            assert matcher.match_authorship(other) == found
+            got = match(other)
+            assert got == found and got is not match(other)  # a list of its own each time
+            tried += 1
+            assert len(match) <= 50
+    assert tried > 20

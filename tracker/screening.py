@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from tracker import __version__
-from tracker.matching import Matcher
+from tracker.matching import Matcher, MatchMemo
 from tracker.records import Authorship, Work
 from tracker.risk import Finding, finding_order, make_finding
 from tracker.skipped import SkippedRecord
@@ -201,8 +201,8 @@ class _Share:
 
 def _screen_share(works: Iterable[Work | SkippedRecord], ctx: _Context, *, ledger: bool,
                   progress: Progress | None = None) -> _Share:
-    settings, matcher, subjects, assessor = (ctx.settings, ctx.matcher, ctx.subjects,
-                                             ctx.assessor)
+    settings, subjects, assessor = ctx.settings, ctx.subjects, ctx.assessor
+    match = MatchMemo(ctx.matcher)  # each distinct authorship matched once
     out = _Share(ledger={} if ledger else None)
     gaps, findings, flagged, book = out.gaps, out.findings, out.flagged, out.ledger
     seen_ids: set[str] = set()
@@ -250,7 +250,7 @@ def _screen_share(works: Iterable[Work | SkippedRecord], ctx: _Context, *, ledge
         if work.is_authors_truncated:
             work_gaps.append("author list truncated")
         for auth in work.authorships:
-            matches = matcher.match_authorship(auth)
+            matches = match(auth)
             if not matches:
                 continue
             if subjects:

@@ -52,7 +52,7 @@ from tracker.engine.plan import (
 )
 from tracker.findings import IN_MEMORY, SpooledFindings
 from tracker.home import owned_temp_dir
-from tracker.matching import Match, Matcher
+from tracker.matching import Matcher, MatchMemo
 from tracker.records import (
     Authorship,
     PackedWorks,
@@ -122,7 +122,6 @@ _SCALARS = frozenset({"varchar", "null", "boolean", "tinyint", "smallint", "inte
 #: (:class:`~tracker.records.PackedWorks`; about 4.4 kB a work).
 _WORKS_IN_MEMORY = 256 << 20
 _BATCH_BYTES = 8 << 20  # candidate records sent to a worker at a time (by JSON size)
-_MATCHES_HELD = 1 << 16  # authorships' matches a process remembers (see _screen_works)
 
 
 class EngineSettingError(ValueError):
@@ -778,9 +777,11 @@ class _Screening:
     matcher: Matcher
     settings: ScreenSettings
     assessor: Callable[[Finding, Work], Finding] | None
-    #: the matches of the authorships matched so far, by what matching reads of them
-    #: (each process fills its own: see :func:`_screen_works`)
-    matches: dict[tuple[Any, ...], list[Match]] = field(default_factory=dict)
+    #: each distinct authorship matched once (each process fills its own)
+    match: MatchMemo = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.match = MatchMemo(self.matcher)
 
 
 _SCREENING: _Screening | None = None  # the worker processes' own (inherited by fork)
@@ -790,18 +791,11 @@ def _screen_works(works: Iterable[Work], job: _Screening, keys: _Keys
                   ) -> tuple[list[Finding], dict[str, Work]]:
     """The findings of candidate works, built as :func:`tracker.screening.screen` builds
     them; only authorships that hold a listed or named key are matched (the others cannot
-    match anything).
-
-    An authorship's matches depend only on its institutions, raw strings, their pairing
-    and its countries (:meth:`tracker.matching.Matcher.match_authorship`: never on the
-    author), and the same ones recur on thousands of authorships (15,000 generated works:
-    123,145 authorships, 4,328 distinct), so each distinct one is matched once
-    (``job.matches``, up to :data:`_MATCHES_HELD`, then begun afresh)."""
+    match anything), each distinct one once (:class:`tracker.matching.MatchMemo`)."""
     findings: list[Finding] = []
     flagged: dict[str, Work] = {}
     seen: set[str] = set()
-    settings, matcher, assessor = job.settings, job.matcher, job.assessor
-    memo = job.matches
+    settings, match, assessor = job.settings, job.match, job.assessor
     for work in works:
         work_gaps: list[str] = []
         if in_window(work, settings.since, settings.until) is None:
@@ -811,14 +805,7 @@ def _screen_works(works: Iterable[Work], job: _Screening, keys: _Keys
         for auth in work.authorships:
             if not keys.may_tie(auth):
                 continue
-            key = (auth.institutions, auth.raw_affiliations, auth.affiliations, auth.countries)
-            found = memo.get(key)
-            if found is None:
-                found = matcher.match_authorship(auth)
-                if len(memo) >= _MATCHES_HELD:
-                    memo.clear()
-                memo[key] = found
-            for m in found:
+            for m in match(auth):
                 if m.context_only:
                     continue
                 f = make_finding(work, auth, m, relation="unspecified",
