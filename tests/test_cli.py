@@ -188,6 +188,21 @@ def test_ctrl_c_says_so_in_one_line(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_file_that_ends_early_is_not_taken_for_ctrl_c(tmp_path, capsys, monkeypatch):
+    """The CLI framework turns an EOFError into the same Abort as Ctrl-C; one that reaches
+    it (a cut-off file read where tracker does not name it) is an input error, exit 2."""
+    def cut_off(*args, **kwargs):
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    monkeypatch.setattr("tracker.runs.screen_shares", cut_off)
+    monkeypatch.setattr("tracker.engine.screen_files", cut_off)
+    code, _, err = run(capsys, "screen", "--works", str(demo_works_path()), "-o",
+                       str(tmp_path / "r"), "--no-progress")
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1, lines
+    assert "looks cut off" in lines[0] and "interrupted" not in lines[0]
+
+
 def test_engine_memory_reaches_duckdb_and_a_bad_size_is_one_line(tmp_path, capsys, monkeypatch):
     """--engine-memory is DuckDB's memory_limit for the duckdb engine; a value DuckDB
     could not read is refused before anything is read, in one line."""

@@ -538,6 +538,23 @@ def _cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, cap.out, cap.err
 
 
+@pytest.mark.parametrize("engine", ["duckdb", "python"])
+def test_a_small_gzip_file_cut_off_is_refused_in_one_line(capsys, tmp_path, engine):
+    """A gzip file cut off within the first megabyte its first line is looked for in (a
+    small download cut short) is refused as truncated, exit code 2, not taken for Ctrl-C
+    (the CLI framework reads an EOFError as the end of input)."""
+    whole = tracker.demo_works_path().read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole[: len(whole) // 5])  # about 0.6 MB of text
+    with gzip.open(cut) as fh, pytest.raises(EOFError):
+        fh.read(1 << 20)
+    code, _out, err = _cli(capsys, "screen", "--works", str(cut), "--engine", engine,
+                           "--no-record", "--no-progress", "-o", str(tmp_path / "out"))
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1, lines
+    assert "download looks truncated" in lines[0]
+
+
 def test_cli_screens_a_snapshot_folder_and_a_glob_with_either_engine(capsys, tmp_path):
     """--works takes a folder in the snapshot layout or a glob; the DuckDB and the Python
     engine give the same findings.csv for them."""

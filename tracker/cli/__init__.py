@@ -365,7 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return say(exc, exc.code)
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except typer.Abort as exc:
+        if isinstance(exc.__cause__, EOFError):  # the framework reads one as the end of input
+            return say(f"a file ended before its end ({exc.__cause__}): it looks cut off; "
+                       "check it and run again", EXIT_INPUT)
+        return _interrupted()
+    except KeyboardInterrupt:
         return _interrupted()
     except typer.TyperException as exc:  # usage errors: unknown option, missing value...
         return say(f"{exc.format_message()} (see --help)", EXIT_INPUT)

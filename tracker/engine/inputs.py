@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import glob
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from tracker.sources.files import WorksFileError
+from tracker.sources.files import TruncatedWorksFile, WorksFileError
 
 __all__ = ["InputFile", "WorksInputError", "expand_inputs", "sniff"]
 
@@ -78,6 +79,8 @@ def sniff(path: str | Path) -> InputFile:
     ------
     WorksInputError
         The file is missing, empty or unreadable.
+    tracker.sources.files.TruncatedWorksFile
+        A gzip file ends within its first lines (a download cut off).
     """
     p = Path(path)
     if not p.is_file():
@@ -89,7 +92,10 @@ def sniff(path: str | Path) -> InputFile:
             return InputFile(p, "parquet", "none")
         compression = "gzip" if magic[:2] == _GZIP_MAGIC else "none"
         line = _head_line(p, compression)
-    except OSError as exc:
+    except EOFError as exc:  # a gzip file that ends within the lines read here
+        raise TruncatedWorksFile(f"{p}: the compressed file ends early ({exc}): the download "
+                                 f"looks truncated; download the file again") from exc
+    except (OSError, zlib.error) as exc:
         raise WorksInputError(f"{p}: cannot read the file ({exc})") from exc
     if not line:
         raise WorksInputError(f"{p}: the file is empty")
