@@ -367,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.exit_code)
     except typer.Abort as exc:
         if isinstance(exc.__cause__, EOFError):  # the framework reads one as the end of input
-            return say(f"a file ended before its end ({exc.__cause__}): it looks cut off; "
+            return say(f"the input ended early ({exc.__cause__}): a file looks cut off; "
                        "check it and run again", EXIT_INPUT)
         return _interrupted()
     except KeyboardInterrupt:
