@@ -584,8 +584,7 @@ def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True
     with _threads(con, staging.parquet_threads):  # set only by a Parquet read
         cur = con.execute(f"SELECT s.rn, encode(s.line) AS line, c.wid FROM ({src}) s "
                           "JOIN cand c USING (rn)")
-        yield from _batches(row for rows in iter(partial(cur.fetchmany, _FETCH), [])
-                            for row in rows)
+        yield from _batches(_fetched(cur))
 
 
 def _batches(rows: Iterable[_Row]) -> Iterator[list[_Row]]:
@@ -632,26 +631,44 @@ def _direct_lines(con: Any, files: Sequence[tuple[int, Path]], dates: Path
                 "SELECT rn, wid, true AS c FROM cand UNION ALL "
                 "SELECT rn, wid, false AS c FROM undated) "
                 "WHERE rn > ? AND rn < ? GROUP BY rn ORDER BY rn", [base, base + _FILE_STRIDE])
-            pending: Iterator[tuple[int, str, bool, bool]] = (
-                row for rows in iter(partial(cur.fetchmany, _FETCH), []) for row in rows)
-            nxt = next(pending, None)
-            if nxt is None:
+            for line, (n, wid, cand, undated) in _lines_at(i, path, _fetched(cur)):
+                if undated and (row := _date_row(n, line)) is not None:
+                    fh.write(row)
+                if cand:
+                    if line.endswith(b"\n"):
+                        line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+                    yield n, line, wid
+
+
+def _fetched(cur: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of DuckDB's cursor ``cur``, fetched :data:`_FETCH` at a time."""
+    return (row for rows in iter(partial(cur.fetchmany, _FETCH), []) for row in rows)
+
+
+def _lines_at(i: int, path: Path, wanted: Iterator[tuple[Any, ...]]
+              ) -> Iterator[tuple[bytes, tuple[Any, ...]]]:
+    """The lines of the ``i``-th file, ``path``, at the places ``wanted`` names (rows whose
+    first value is an ``rn``, in order), each with its row; the file is read up to the
+    last (:func:`_lines`, counted as the plan counts them) and closed.
+
+    Raises
+    ------
+    _Misaligned
+        The file ends before the last place wanted.
+    """
+    nxt = next(wanted, None)
+    if nxt is None:
+        return
+    base = i * _FILE_STRIDE
+    with contextlib.closing(_lines(path)) as lines:  # the file closed at the last
+        for n, line in enumerate(lines, base + 1):
+            if n != nxt[0]:
                 continue
-            with contextlib.closing(_lines(path)) as lines:  # the file closed at the last
-                for n, line in enumerate(lines, base + 1):
-                    if n != nxt[0]:
-                        continue
-                    if nxt[3] and (row := _date_row(n, line)) is not None:
-                        fh.write(row)
-                    if nxt[2]:
-                        if line.endswith(b"\n"):
-                            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-                        yield n, line, nxt[1]
-                    nxt = next(pending, None)
-                    if nxt is None:
-                        break
-            if nxt is not None:
-                raise _Misaligned(f"file {i} ended before record {nxt[0] - base}")
+            yield line, nxt
+            nxt = next(wanted, None)
+            if nxt is None:
+                return
+    raise _Misaligned(f"file {i} ended before record {nxt[0] - base}")
 
 
 def _lines(path: Path) -> Generator[bytes, None, None]:
@@ -687,11 +704,11 @@ def _date_row(n: int, line: bytes) -> bytes | None:
     return None
 
 
-def _date_fields(con: Any, files: Sequence[tuple[int, Path]], out: Path) -> int:
+def _date_fields(con: Any, files: Sequence[tuple[int, Path]], out: Path) -> bool:
     """Write to ``out`` :func:`_date_row` of each record of ``files`` the typed reader
     marked ``date`` (no ``publication_date`` read: the field is absent, a partial record,
-    or null, which it reads alike); return how many were so marked.  Only those lines are
-    parsed, and a file is read up to its last such line (none: not read at all).
+    or null, which it reads alike); return whether any row was written.  Only those lines
+    are parsed, and a file is read up to its last such line (none: not read at all).
 
     For the files whose candidates are read again by DuckDB (those with records set
     aside); in the others :func:`_direct_lines` answers it while it reads their candidates
@@ -700,29 +717,18 @@ def _date_fields(con: Any, files: Sequence[tuple[int, Path]], out: Path) -> int:
     gzip file's text decompresses it at zlib's pace on one core (the same works: 50 s).
     A line not answered here is left to :func:`tracker.engine.plan.texts_sql`.
     """
-    asked = 0
+    wrote = False
     with out.open("wb") as fh:
         for i, path in files:
             base = i * _FILE_STRIDE
             cur = con.execute("SELECT rn FROM recs WHERE status = 'date' AND rn > ? AND rn < ? "
                               "ORDER BY rn", [base, base + _FILE_STRIDE])
-            pending: Iterator[int] = (
-                rn for rows in iter(partial(cur.fetchmany, _FETCH), []) for (rn,) in rows)
-            nxt = next(pending, None)
-            if nxt is None:
-                continue
-            with contextlib.closing(_lines(path)) as lines:  # the file closed at the last
-                for n, line in enumerate(lines, base + 1):
-                    if n != nxt:
-                        continue
-                    asked += 1
+            with contextlib.suppress(_Misaligned):  # a file that ends first: left to the text
+                for line, (n,) in _lines_at(i, path, _fetched(cur)):
                     if (row := _date_row(n, line)) is not None:
                         fh.write(row)
-                    nxt = next(pending, None)
-                    if nxt is None:
-                        break
-            asked += sum(1 for _ in pending) + (nxt is not None)
-    return asked
+                        wrote = True
+    return wrote
 
 
 def _apply_dates(con: Any, dates: Path, rows: str) -> None:

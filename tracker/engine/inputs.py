@@ -93,8 +93,7 @@ def sniff(path: str | Path) -> InputFile:
         compression = "gzip" if magic[:2] == _GZIP_MAGIC else "none"
         line = _head_line(p, compression)
     except EOFError as exc:  # a gzip file that ends within the lines read here
-        raise TruncatedWorksFile(f"{p}: the compressed file ends early ({exc}): the download "
-                                 f"looks truncated; download the file again") from exc
+        raise TruncatedWorksFile.gzip_ended(p, exc) from exc
     except (OSError, zlib.error) as exc:
         raise WorksInputError(f"{p}: cannot read the file ({exc})") from exc
     if not line:

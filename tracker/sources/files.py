@@ -45,6 +45,12 @@ class TruncatedWorksFile(WorksFileError):
     """A works file ends part-way through a record: a download that was cut off.  Works
     beyond the cut are missing, so the file is refused rather than screened in part."""
 
+    @classmethod
+    def gzip_ended(cls, path: str | Path, exc: EOFError) -> TruncatedWorksFile:
+        """The error for a gzip file whose stream ends early (``exc``, from :mod:`gzip`)."""
+        return cls(f"{path}: the compressed file ends early ({exc}): the download looks "
+                   f"truncated; download the file again")
+
 
 def _open_binary(path: Path) -> io.BufferedIOBase:
     with path.open("rb") as fh:
@@ -123,8 +129,7 @@ def _iter_raw(p: Path, span: tuple[int, int | None] | None
                 return
             yield from _iter_lines(p, chunks, span)
     except EOFError as exc:
-        raise TruncatedWorksFile(f"{p}: the compressed file ends early ({exc}): the download "
-                                 f"looks truncated; download the file again") from exc
+        raise TruncatedWorksFile.gzip_ended(p, exc) from exc
     except (OSError, gzip.BadGzipFile) as exc:
         raise WorksFileError(f"{p}: cannot read the file ({exc})") from exc
     except orjson.JSONDecodeError as exc:
