@@ -43,6 +43,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -254,9 +255,29 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
-def measure(tool: str, stage: str, works_path: Path, timeout: float) -> dict[str, Any]:
-    """One stage in a fresh subprocess; ``stopped`` when it ran past ``timeout``."""
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{tool}-{stage}-"))
+#: What a stage's folder keeps once its child has ended: the ties it found, compared
+#: between rows (:func:`_triples_equal`).  Its outputs go: a million works' report folder
+#: is 3.6 GB, and a run of every row at that size wrote about 30 GB.
+KEPT_FILES = ("tracker_triples.json", "peer_triples.json")
+
+
+def _prune(tmp: Path) -> None:
+    """Remove from a stage's folder all but :data:`KEPT_FILES`."""
+    for p in tmp.iterdir():
+        if p.name in KEPT_FILES:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def measure(tool: str, stage: str, works_path: Path, timeout: float, *,
+            scratch: Path | None = None) -> dict[str, Any]:
+    """One stage in a fresh subprocess, in a folder of its own inside ``scratch`` (the
+    system's temporary folder by default), which keeps only :data:`KEPT_FILES` once the
+    stage has ended; ``stopped`` when it ran past ``timeout``."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{tool}-{stage}-", dir=scratch))
     cmd = [sys.executable, "-m", "benchmarks.run_all", "--child", f"{tool}:{stage}",
            "--works", str(works_path), "--tmp", str(tmp)]
     t0 = time.perf_counter()
@@ -264,6 +285,8 @@ def measure(tool: str, stage: str, works_path: Path, timeout: float) -> dict[str
         p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"stopped": True, "limit_s": timeout, "tmp": str(tmp)}
+    finally:
+        _prune(tmp)
     wall = time.perf_counter() - t0
     line = next((x for x in reversed(p.stdout.splitlines()) if x.startswith("RESULT ")), None)
     if p.returncode < 0:  # a signal: SIGKILL is most often the kernel's out-of-memory killer
@@ -279,14 +302,14 @@ def measure(tool: str, stage: str, works_path: Path, timeout: float) -> dict[str
 
 
 def measure_repeated(tool: str, stage: str, works_path: Path, timeout: float,
-                     repeat: int) -> dict[str, Any]:
+                     repeat: int, *, scratch: Path | None = None) -> dict[str, Any]:
     """``measure`` ``repeat`` times; ``seconds`` and ``peak_mb`` are the medians, ``runs``
     every run's seconds.  A run that stopped or failed ends the series and is the result (a
     stopped run is not worth repeating: it would only stop again); so does a run of
     more than :data:`RUN_ONCE_S`."""
     runs: list[dict[str, Any]] = []
     for _ in range(max(1, repeat)):
-        r = measure(tool, stage, works_path, timeout)
+        r = measure(tool, stage, works_path, timeout, scratch=scratch)
         if "seconds" not in r:
             return r if not runs else {**runs[0], "runs": [x["seconds"] for x in runs],
                                        "note": f"a later run: {r.get('error', 'stopped')}"}
@@ -348,7 +371,7 @@ def other_benchmarks() -> dict[str, Any]:
 
 def run_size(n: int, seed: int, work_dir: Path, peer_timeout: float,
              tracker_timeout: float, names_max: int, repeat: int = 1,
-             stages: bool = True) -> dict[str, Any]:
+             stages: bool = True, *, scratch: Path | None = None) -> dict[str, Any]:
     works = work_dir / f"works_n{n}_seed{seed}.jsonl.gz"
     t0 = time.perf_counter()
     if not works.exists():
@@ -369,18 +392,21 @@ def run_size(n: int, seed: int, work_dir: Path, peer_timeout: float,
         times = repeat if stage == "e2e" else 1  # the compared row: median of `repeat` runs
         print(f"  n={n:,} tracker {stage} ..." + (f" ({times} runs)" if times > 1 else ""),
               file=sys.stderr, flush=True)
-        res["tracker"][stage] = measure_repeated("tracker", stage, works, tracker_timeout, times)
+        res["tracker"][stage] = measure_repeated("tracker", stage, works, tracker_timeout, times,
+                                                  scratch=scratch)
     for stage in ("e2e_engine", "e2e_engine_names"):
         print(f"  n={n:,} tracker {stage} ..." + (f" ({repeat} runs)" if repeat > 1 else ""),
               file=sys.stderr, flush=True)
         res["tracker"][stage] = measure_repeated("tracker", stage, works, tracker_timeout,
-                                                 repeat if stage == "e2e_engine" else 1)
+                                                 repeat if stage == "e2e_engine" else 1,
+                                                 scratch=scratch)
     res["identical_findings"]["engine"] = _triples_equal(
         res["tracker"]["e2e"], res["tracker"]["e2e_engine"], "tracker_triples.json")
     for peer in PEERS:
         print(f"  n={n:,} peer {peer} e2e ..." + (f" ({repeat} runs)" if repeat > 1 else ""),
               file=sys.stderr, flush=True)
-        res["peers"][peer]["e2e"] = measure_repeated(peer, "e2e", works, peer_timeout, repeat)
+        res["peers"][peer]["e2e"] = measure_repeated(peer, "e2e", works, peer_timeout, repeat,
+                                                      scratch=scratch)
         res["identical_findings"][peer] = _triples_equal(res["tracker"]["e2e"],
                                                          res["peers"][peer]["e2e"])
     return res
@@ -615,10 +641,19 @@ def main(argv: list[str] | None = None) -> int:
         args.peer_timeout = min(args.peer_timeout, 60.0)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    for n in sizes:
-        results.append(run_size(n, args.seed, args.work_dir, args.peer_timeout,
-                                args.tracker_timeout, args.names_max,
-                                1 if args.quick else args.repeat, not args.e2e_only))
+    scratch = Path(tempfile.mkdtemp(prefix="bench-run_all-"))  # every stage's folder
+    try:
+        for n in sizes:
+            results.append(run_size(n, args.seed, args.work_dir, args.peer_timeout,
+                                    args.tracker_timeout, args.names_max,
+                                    1 if args.quick else args.repeat, not args.e2e_only,
+                                    scratch=scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for r in results:  # the folders are gone: not named in the results
+        for row in (*r["tracker"].values(), *(s for p in r["peers"].values()
+                                              for s in p.values())):
+            row.pop("tmp", None)
     fw = next((r["tracker"]["e2e"].get("framework") for r in results), "")
     doc = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

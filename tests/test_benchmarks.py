@@ -98,11 +98,38 @@ def test_each_peer_finds_the_same_identifier_ties_as_tracker(works_file, tmp_pat
     assert got == ours
 
 
+def test_a_stage_folder_keeps_only_the_ties_once_its_child_has_ended(monkeypatch, tmp_path):
+    import subprocess
+
+    from benchmarks import run_all
+
+    def child(cmd, **kw):  # what a tracker stage leaves: its ties and its outputs
+        tmp = Path(cmd[cmd.index("--tmp") + 1])
+        (tmp / "tracker_triples.json").write_text("[]")
+        (tmp / "report").mkdir()
+        (tmp / "report" / "findings.csv").write_text("x")
+        (tmp / "plan.duckdb").write_text("x")
+        return subprocess.CompletedProcess(cmd, 0, 'RESULT {"seconds": 1.5}\n', "")
+
+    monkeypatch.setattr(run_all.subprocess, "run", child)
+    r = run_all.measure("tracker", "e2e", Path("w"), 10, scratch=tmp_path)
+    assert Path(r["tmp"]).parent == tmp_path
+    assert sorted(p.name for p in Path(r["tmp"]).iterdir()) == ["tracker_triples.json"]
+
+    def slow(cmd, **kw):
+        (Path(cmd[cmd.index("--tmp") + 1]) / "findings.jsonl").write_text("x")
+        raise subprocess.TimeoutExpired(cmd, 10)
+
+    monkeypatch.setattr(run_all.subprocess, "run", slow)
+    r = run_all.measure("tracker", "e2e", Path("w"), 10, scratch=tmp_path)
+    assert r["stopped"] and not any(Path(r["tmp"]).iterdir())
+
+
 def test_repeated_end_to_end_rows_keep_the_median_run(monkeypatch):
     from benchmarks import run_all
 
     seconds = iter([4.0, 3.5, 5.2])
-    monkeypatch.setattr(run_all, "measure", lambda *a: {
+    monkeypatch.setattr(run_all, "measure", lambda *a, **k: {
         "seconds": (s := next(seconds)), "peak_mb": 100 * s, "tmp": f"run-{s}"})
     r = run_all.measure_repeated("tracker", "e2e", Path("w"), 10, 3)
     assert r["seconds"] == 4.0 and r["tmp"] == "run-4.0"  # the median run, with its outputs
@@ -112,6 +139,6 @@ def test_repeated_end_to_end_rows_keep_the_median_run(monkeypatch):
     # a stopped run is the result when it comes first, and is not repeated
     calls = []
     monkeypatch.setattr(run_all, "measure",
-                        lambda *a: calls.append(a) or {"stopped": True, "limit_s": 10})
+                        lambda *a, **k: calls.append(a) or {"stopped": True, "limit_s": 10})
     assert run_all.measure_repeated("python", "e2e", Path("w"), 10, 3)["stopped"]
     assert len(calls) == 1
