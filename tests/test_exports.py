@@ -621,3 +621,67 @@ def test_report_folder_csv_is_the_csv_writers_even_when_duckdb_fails(formula, tm
     (tmp_path / "b").mkdir()
     files = write_report_folder(formula, tmp_path / "b")
     assert files["findings.csv"].read_bytes() == (tmp_path / "want.csv").read_bytes()
+
+
+@pytest.mark.parametrize("copy", ["write_findings_parquet", "write_findings_csv_from_parquet"])
+def test_a_stopped_folder_interrupts_duckdbs_copy_and_writes_no_fallback(formula, tmp_path,
+                                                                         monkeypatch, copy):
+    """Ctrl-C while findings.parquet or findings.csv is being copied in its thread: DuckDB's
+    copy is interrupted (not waited for) and findings.csv is not then written row by row."""
+    pytest.importorskip("duckdb")
+    import threading
+
+    import duckdb
+
+    copying = threading.Event()
+    interrupted = threading.Event()
+    rows_written = []
+
+    class Copy:  # a copy that runs until it is interrupted, as DuckDB's does
+        def interrupt(self):
+            interrupted.set()
+
+    def running(parquet, path, *, on_connect=None, **kw):
+        on_connect(Copy())
+        try:
+            copying.set()
+            if not interrupted.wait(30):
+                raise AssertionError("never interrupted")
+            raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+        finally:
+            on_connect(None)
+
+    def report(*a, **k):
+        assert copying.wait(30)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exports, copy, running)
+    monkeypatch.setattr(exports, "write_report", report)
+    monkeypatch.setattr(exports, "write_findings_csv", lambda *a: rows_written.append(a))
+    with pytest.raises(KeyboardInterrupt):
+        write_report_folder(formula, tmp_path / "out")
+    assert interrupted.is_set() and not rows_written
+    assert not [t for t in threading.enumerate() if t.name == "tracker-findings-tables"]
+    assert list((tmp_path / "out").iterdir()) == []  # no half-written folder left behind
+
+
+def test_findings_jsonl_failing_part_way_stops_the_workbook_process_reading_it(
+        demo, tmp_path, monkeypatch):
+    """The workbook's process reads findings.jsonl as it is written: if writing it fails
+    part-way, that process is stopped (not left waiting for rows) and nothing is left."""
+    import tracker.exports as ex
+
+    r = DemoResult(demo.findings, demo.works, _secret_run(demo), demo.subjects)
+    started = _record_helper_starts(monkeypatch)
+    real = ex.write_findings_jsonl
+
+    def half(findings, path):
+        real(list(findings)[:10], path)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ex, "write_findings_jsonl", half)
+    with pytest.raises(OSError, match="disk full"):
+        write_report_folder(r, tmp_path / "out")
+    (proc, payload), = started
+    assert proc.poll() is not None
+    assert not payload.exists() and list((tmp_path / "out").iterdir()) == []

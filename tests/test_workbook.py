@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import orjson
 import pytest
 from openpyxl import load_workbook
 
@@ -155,3 +156,41 @@ def test_the_streamed_findings_sheet_is_deflated_by_isal(tmp_path, monkeypatch):
     ws = load_workbook(path)["findings"]
     assert [c.value for c in next(ws.iter_rows(min_row=50, max_row=50))] == [
         "W48", None, None, None, 0.5, None, "tttttt"]
+
+
+def test_following_rows_reads_a_file_as_it_is_written_and_stops_when_its_writer_is_gone(
+        tmp_path):
+    """The workbook's process reads findings.jsonl while the report's process writes it:
+    each row once its line is complete, whatever the pieces it is written in; if the
+    writer is gone before the last row, it stops with WriterGone rather than wait."""
+    import threading
+    import time
+
+    from tracker.workbook import WriterGone, following_rows
+
+    path = tmp_path / "f.jsonl"
+    rows = [{"i": i, "text": "x" * (i * 37 % 500)} for i in range(300)]
+    data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
+    def write():  # in pieces that cut lines anywhere, with pauses
+        time.sleep(0.05)  # the file does not exist yet when the reader starts
+        with path.open("wb") as fh:
+            for at in range(0, len(data), 997):
+                fh.write(data[at:at + 997])
+                fh.flush()
+                time.sleep(0.001)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    got = list(following_rows(path, len(rows), lambda: True, poll=0.001))
+    writer.join()
+    assert got == rows
+
+    gone = tmp_path / "g.jsonl"
+    gone.write_bytes(data[:5000])  # cut inside a row, and the writer has ended
+    with pytest.raises(WriterGone, match=r"ended after \d+ of 300 rows"):
+        list(following_rows(gone, len(rows), lambda: False, poll=0.001))
+    with pytest.raises(WriterGone, match="never written"):
+        list(following_rows(tmp_path / "none.jsonl", 1, lambda: False))
+    # a writer whose end cannot be seen: a file that stops growing
+    with pytest.raises(WriterGone, match=r"ended after \d+ of 300 rows"):
+        list(following_rows(gone, len(rows), lambda: True, poll=0.001, stall=0.05))
