@@ -332,10 +332,11 @@ class _Tables:
 
     Why a thread: DuckDB lets go of the interpreter while it copies, so the two copies
     (9 s for 788,020 findings, on one core) overlap the report's Python work rather than
-    adding to it (without a workbook, the same million works' report folder took 23.0 and
-    34.5 s rather than 33.1 and 39.4).  Not while a second process writes the workbook:
-    that process and this one already fill two cores, and the copies then slowed the
-    workbook's process, the longest part (42.2 and 44.7 s against 38.7 and 42.3).
+    adding to it (without a workbook, a million works' report folder took 23.0–25.3 s in
+    three runs, against 31.3–39.4 s).  Not while a second process writes the workbook:
+    that process and this one already fill the two cores of the machine measured, and
+    the copies in a thread then slowed the workbook's process (42.2 and 44.7 s against
+    38.7 and 42.3).
 
     :meth:`wait` returns when both files are complete, or raises what the thread raised;
     :meth:`stop` interrupts DuckDB and waits (a run stopped part-way leaves
@@ -353,8 +354,10 @@ class _Tables:
                                         daemon=True)
         if background:
             self._thread.start()
-        else:  # here and now (wait() raises what it raised)
-            self._run()
+            return
+        self._run()  # here and now
+        if self._error is not None:
+            raise self._error
 
     def _connected(self, con: Any) -> None:
         """DuckDB's connection while a copy runs, None once it has ended."""
@@ -728,8 +731,10 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                 if "findings.xlsx" in plan["files"] else None)
         tables = None
         try:
-            if write_findings_jsonl(findings, jsonl) != n:  # cannot be: it would wait on
-                _abandon_xlsx(xlsx)                         # rows that never come
+            if write_findings_jsonl(findings, jsonl) != n:
+                # (should not happen) the workbook's process would wait for rows that
+                # never come: stopped, and the workbook written here from the file
+                _abandon_xlsx(xlsx)
                 xlsx = None
             files["findings.csv"] = out / "findings.csv"
             files["findings.jsonl"] = jsonl
