@@ -351,11 +351,15 @@ def _run_script(args: list[str], timeout: float) -> dict[str, Any]:
     return {"error": (p.stderr.strip().splitlines() or ["no JSON output"])[-1]}
 
 
-def other_benchmarks() -> dict[str, Any]:
+def other_benchmarks(scratch: Path | None = None) -> dict[str, Any]:
+    """The side benchmarks' results; their files go to ``scratch`` (by default the
+    report's to a temporary folder of its own, which it names)."""
     out: dict[str, Any] = {}
     bench = ROOT / "benchmarks"
     if (bench / "bench_report.py").exists():
-        out["bench_report"] = _run_script(["benchmarks/bench_report.py", "--repeat", "3"], 600)
+        where = ["--out", str(scratch / "bench_report")] if scratch is not None else []
+        out["bench_report"] = _run_script(["benchmarks/bench_report.py", "--repeat", "3",
+                                           *where], 600)
     if (bench / "bench_matching.py").exists():
         works = "20000"  # its speed section; the default 100,000 takes minutes more
         out["bench_matching"] = _run_script(["benchmarks/bench_matching.py", "--works", works],
@@ -380,7 +384,7 @@ def run_size(n: int, seed: int, work_dir: Path, peer_timeout: float,
                         str(seed), "--out", str(works)], cwd=ROOT, check=True,
                        capture_output=True)
     gen_s = time.perf_counter() - t0
-    res: dict[str, Any] = {"works": n, "seed": seed, "file": str(works),
+    res: dict[str, Any] = {"works": n, "seed": seed, "file": works.name,  # not a path
                            "file_bytes": works.stat().st_size,
                            "generate_s": round(gen_s, 2), "tracker": {},
                            "peers": {p: {} for p in PEERS}, "identical_findings": {}}
@@ -648,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
                                     args.tracker_timeout, args.names_max,
                                     1 if args.quick else args.repeat, not args.e2e_only,
                                     scratch=scratch))
+        other = {} if args.no_other else other_benchmarks(scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for r in results:  # the folders are gone: not named in the results
@@ -664,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat_e2e": 1 if args.quick else args.repeat,
         "sizes": results,
         "targets": targets(results),
-        "other_benchmarks": {} if args.no_other else other_benchmarks(),
+        "other_benchmarks": other,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", "utf-8")
