@@ -230,6 +230,27 @@ def _confidence(match: Match, work: Work, answer: str) -> str:
     return "low"
 
 
+#: Texts built for findings, each kept once: :func:`_shared` (cleared when this full).
+_TEXTS: dict[str, str] = {}
+_TEXTS_HELD = 65_536
+
+
+def _shared(text: str) -> str:
+    """``text``, as the one object equal to it that findings already hold, if any.
+
+    A finding's dates, its entry's editions and the reasons are built anew for each
+    finding, though they repeat (the same entry, the same work): shared, a batch of
+    findings pickles each once (a worker process sends its findings back pickled) and
+    the process gathering a run's findings holds each once.
+    """
+    got = _TEXTS.get(text)
+    if got is None:
+        if len(_TEXTS) >= _TEXTS_HELD:
+            _TEXTS.clear()
+        _TEXTS[text] = got = text
+    return got
+
+
 def make_finding(
     work: Work,
     auth: Authorship,
@@ -260,8 +281,9 @@ def make_finding(
         work_id=work.id,
         doi=work.doi or "",
         title=work.title or "",
-        publication_date=(work.publication_date.isoformat() if work.publication_date
-                          else (str(work.publication_year) if work.publication_year else "")),
+        publication_date=_shared(
+            work.publication_date.isoformat() if work.publication_date
+            else (str(work.publication_year) if work.publication_year else "")),
         author_id=auth.author_id or "",
         author_name=auth.author_name or "",
         author_position=auth.author_position or "",
@@ -271,7 +293,7 @@ def make_finding(
         institution_name=" | ".join(i.display_name or "" for i in shown),
         list=entry.list,
         list_entry_name=entry.name,
-        listed_on=entry.listed_on.isoformat() if entry.listed_on else "",
+        listed_on=_shared(entry.listed_on.isoformat()) if entry.listed_on else "",
         listed_at_publication=answer,
         match_method=match.method,
         match_detail=match.detail,
@@ -279,20 +301,20 @@ def make_finding(
         entry_id=entry.entry_id,
         match_score=round(match.score, 3),
         relation=relation,
-        date_compared=compared,
+        date_compared=_shared(compared),
         date_basis=basis,
         listed_on_basis=entry.listed_on_basis,
         listed_on_source=entry.listed_on_source,
-        removed_on=entry.removed_on.isoformat() if entry.removed_on else "",
-        list_editions=" | ".join(entry.editions),
+        removed_on=_shared(entry.removed_on.isoformat()) if entry.removed_on else "",
+        list_editions=_shared(" | ".join(entry.editions)),
         is_designation=entry.is_designation,
         confidence=_confidence(match, work, answer),
-        data_gaps="; ".join(dict.fromkeys(gaps)),
-        reason=reason,
+        data_gaps=_shared("; ".join(dict.fromkeys(gaps))),
+        reason=_shared(reason),
         openalex_agreement=match.agreement,
         institution_basis=inst_basis,
         match_support=match.support,
-        list_since=entry.list_since.isoformat() if entry.list_since else "",
+        list_since=_shared(entry.list_since.isoformat()) if entry.list_since else "",
         extra={"authorship_index": auth.index},
     )
 
