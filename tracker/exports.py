@@ -53,7 +53,7 @@ from tracker.home import owner_ended, owner_record, remove_stale_dirs
 from tracker.redaction import clean_run_record
 from tracker.report import write_report
 from tracker.risk import FINDING_COLUMNS, Finding
-from tracker.workbook import CONSTANT_MEMORY_ROWS, FORMULA_START, jsonl_rows, write_workbook
+from tracker.workbook import FORMULA_START, jsonl_rows, write_workbook
 
 __all__ = [
     "FINDINGS_SCHEMA_VERSION",
@@ -479,13 +479,11 @@ def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
     >>> wb.sheetnames, wb["run"]["A2"].value, wb["run"]["B2"].value
     (['findings', 'run'], 'counts.findings', 0)
     """
-    return write_workbook(_rows(findings), FINDING_COLUMNS, clean_run_record(run), path,
-                          constant_memory=(isinstance(findings, Sequence)
-                                           and len(findings) >= CONSTANT_MEMORY_ROWS))
+    return write_workbook(_rows(findings), FINDING_COLUMNS, clean_run_record(run), path)
 
 
 #: From this many findings on, findings.xlsx is written by a second process while this one
-#: writes the other files (xlsxwriter is pure Python: about 0.2 ms per row).
+#: writes the other files (the workbook is written in Python: about 40 µs a row).
 PARALLEL_XLSX_ROWS = 5_000
 
 
@@ -508,8 +506,7 @@ def _start_xlsx(jsonl: Path, n: int, run: Mapping[str, Any], path: Path
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(orjson.dumps({"jsonl": str(jsonl), "rows": n, "columns": FINDING_COLUMNS,
-                                   "run": run, "path": str(path),
-                                   "constant_memory": n >= CONSTANT_MEMORY_ROWS},
+                                   "run": run, "path": str(path)},
                                   default=str, option=orjson.OPT_NON_STR_KEYS))
         package_root = str(Path(__file__).resolve().parents[1])
         # tracker.workbook imports only xlsxwriter and orjson: this process starts in 0.1 s.
@@ -537,8 +534,7 @@ def _finish_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None,
             payload.unlink(missing_ok=True)
         if code == 0 and path.is_file():
             return path
-    return write_workbook(jsonl_rows(jsonl), FINDING_COLUMNS, run, path,
-                          constant_memory=n >= CONSTANT_MEMORY_ROWS)
+    return write_workbook(jsonl_rows(jsonl), FINDING_COLUMNS, run, path)
 
 
 def _abandon_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None) -> None:
