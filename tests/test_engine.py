@@ -211,8 +211,13 @@ def test_when_typed_rows_and_lines_do_not_pair_every_record_is_read_from_text(
     from tracker.engine import duck
 
     real = duck.recs_typed_sql
-    monkeypatch.setattr(duck, "recs_typed_sql", lambda *a, **k: real(*a, **k).replace(
-        "rowid + 1 AS rn", "rowid + 2 AS rn"))
+
+    def shifted(*a, **k):
+        sql = real(*a, **k)
+        assert "+ rowid + 1;" in sql
+        return sql.replace("+ rowid + 1;", "+ rowid + 2;")
+
+    monkeypatch.setattr(duck, "recs_typed_sql", shifted)
     path = tracker.demo_works_path()
     a = _python([path], reg, nm)
     b = screen_files(path, registry=reg, name_matcher=nm, threads=1)
