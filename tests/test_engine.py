@@ -123,6 +123,22 @@ def test_generated_works_with_duplicates_and_a_broken_line(reg, nm, messy):
     assert b.run["engine_reader"].startswith("DuckDB typed JSON reader")
 
 
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+def test_several_files_read_at_once_keep_each_record_at_its_place(reg, nm, messy, tmp_path):
+    """The first file's typed rows become the table the plan reads and the others' are
+    added to it, two files at a time: each record keeps its own place (a record counted at
+    another's place would be read again from the text, and the run would say so)."""
+    lines = messy.read_text(encoding="utf-8").splitlines()
+    parts = [tmp_path / f"part_{k}.jsonl" for k in range(3)]
+    for k, part in enumerate(parts):
+        part.write_text("\n".join(lines[k::3]) + "\n", encoding="utf-8")
+    a = _python(parts, reg, nm)
+    b = screen_files(parts, registry=reg, name_matcher=nm, threads=2)
+    assert_same(a, b)
+    assert b.run["engine_reader"].startswith("DuckDB typed JSON reader")
+    assert a.findings
+
+
 def _rewritten(auth: dict, form: int) -> None:
     """One authorship's keys written in another form the readers accept, each alone (the
     authorship's other keys removed): short IDs, a bare ROR, raw strings with an entity and
