@@ -665,6 +665,27 @@ def test_a_stopped_folder_interrupts_duckdbs_copy_and_writes_no_fallback(formula
     assert list((tmp_path / "out").iterdir()) == []  # no half-written folder left behind
 
 
+def test_ctrl_c_during_a_duckdb_copy_in_the_main_thread_is_an_interrupt(tmp_path):
+    """Ctrl-C while DuckDB copies in the main thread (where the report folder writes its
+    tables while the workbook's process runs) stops the run as Ctrl-C does (exit 130), not
+    as a failure: DuckDB answers it with ``RuntimeError("Query interrupted")``."""
+    pytest.importorskip("duckdb")
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("a signal is handled in the main thread only")
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            exports._duckdb_copy("SELECT sum(hash(i)) AS n FROM range(1000000000000) t(i)",
+                                 tmp_path / "n.csv", "FORMAT csv", "256MB")
+    finally:
+        timer.cancel()
+
+
 def test_findings_jsonl_failing_part_way_stops_the_workbook_process_reading_it(
         demo, tmp_path, monkeypatch):
     """The workbook's process reads findings.jsonl as it is written: if writing it fails

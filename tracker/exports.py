@@ -244,7 +244,14 @@ def _duckdb_copy(query: str, path: str | Path, options: str, memory_limit: str,
                  on_connect: Callable[[Any], None] | None = None) -> int:
     """``COPY (query) TO path (options)`` by DuckDB in one thread (rows in order, memory
     bounded by ``memory_limit``); returns how many rows.  ``on_connect`` is given the
-    connection before the copy and None before it is closed."""
+    connection before the copy and None before it is closed.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        Ctrl-C came while the copy ran in the main thread (DuckDB stops the query and
+        raises ``RuntimeError("Query interrupted")``, which would read as a failure).
+    """
     import duckdb
 
     con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 1})
@@ -252,6 +259,10 @@ def _duckdb_copy(query: str, path: str | Path, options: str, memory_limit: str,
         if on_connect is not None:
             on_connect(con)
         row = con.execute(f"COPY ({query}) TO {_sql_text(path)} ({options})").fetchone()
+    except RuntimeError as exc:
+        if str(exc) == "Query interrupted":
+            raise KeyboardInterrupt from exc
+        raise
     finally:
         if on_connect is not None:
             on_connect(None)
