@@ -233,3 +233,73 @@ def test_a_file_cut_off_is_refused_as_the_python_reader_refuses_it(spark, reg, t
     gz.write_bytes(whole[: len(whole) // 2])  # the compressed stream ends early
     with pytest.raises(TruncatedWorksFile):
         screen_spark(gz, registry=reg, session=spark)
+
+
+#: The one line a run on a fresh JVM may print that is not tracker's: Java's own, at start.
+JAVA_NOTE = "WARNING: Using incubator modules"
+
+
+def _spark_cli(tmp_path, works, tmp):
+    """``tracker screen --engine spark`` in a process of its own (a JVM of its own, whose
+    output the test reads as a user's terminal shows it)."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys; from tracker.cli import main; sys.exit(main())",
+         "screen", "--works", str(works), "--engine", "spark", "--no-progress",
+         "--no-keep-works", "--db", str(tmp_path / "case.db"), "-o", str(tmp_path / "r")],
+        env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+def _not_java(err):
+    return [line for line in err.splitlines() if not line.startswith(JAVA_NOTE)]
+
+
+@needs_spark
+def test_a_spark_run_prints_tracker_s_lines_not_spark_s_logs(tmp_path):
+    """Spark's start-up notes (its default log profile, the log level it sets, the host's
+    address, Hadoop's native library) and pyspark's warning about pandas 3 are not printed:
+    tracker's log settings for the session it makes (``session_settings``)."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _spark_cli(tmp_path, tracker.demo_works_path(), tmp)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert _not_java(err) == [], err
+    assert out.startswith("tracker ") and "576 ties on 45 works" in out, out
+
+
+@needs_spark
+def test_ctrl_c_during_a_spark_run_is_one_line(tmp_path):
+    """Ctrl-C while Spark works: exit 130 and tracker's one line, not py4j's tracebacks of
+    the calls it cut short (some forty lines: pyspark's own handler of Ctrl-C calls the JVM
+    while a call is under way) nor Spark's errors about the tasks its stop drops; no
+    report folder, no temporary folder, the run marked interrupted."""
+    import signal
+    import sqlite3
+    import time
+
+    lines = gzip.decompress(tracker.demo_works_path().read_bytes())
+    works = tmp_path / "works.jsonl.gz"
+    works.write_bytes(gzip.compress(lines * 4, compresslevel=1))  # long enough to stop
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _spark_cli(tmp_path, works, tmp)
+    deadline = time.monotonic() + 240
+    while not any(tmp.glob("tracker-spark-*")) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)  # Spark is reading the works: a call to the JVM is under way
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err
+    assert _not_java(err) == ["tracker: interrupted; rerun the same command to go on"], err
+    assert not list(tmp.glob("tracker-spark-*"))
+    assert not (tmp_path / "r").exists()
+    with sqlite3.connect(tmp_path / "case.db") as con:
+        rows = con.execute("SELECT status, status_reason FROM runs").fetchall()
+    assert rows == [("interrupted", "stopped by Ctrl-C")], rows

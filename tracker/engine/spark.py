@@ -25,14 +25,18 @@ pyspark is imported only here, and only when the engine runs (``pip install
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
+import logging
 import os
 import shutil
 import sys
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +74,18 @@ from tracker.skipped import SkippedRecord
 from tracker.sources.files import read_works
 from tracker.watchlists import Registry
 
-__all__ = ["INSTALL_HINT", "screen_spark", "spark_missing"]
+__all__ = ["INSTALL_HINT", "LOG_SETTINGS", "screen_spark", "session_settings", "spark_missing"]
 
 #: What to install for ``--engine spark``.
 INSTALL_HINT = ("pip install 'tracker[spark]' (pyspark, pyarrow, pandas) and Java 17 "
                 "(java on the PATH, or JAVA_HOME)")
+#: The log settings of a session made here (Spark's errors only), in tracker's data.
+LOG_SETTINGS = "data/spark/log4j2.properties"
+#: What py4j logs, traceback and all, when a call to the JVM is cut short: by Ctrl-C (its
+#: own ``KeyboardInterrupt while sending command.``, and pyspark's handler of Ctrl-C calling
+#: the JVM again while a call is under way: ``Exception while sending command.``).
+_PY4J_CUT_SHORT = frozenset({"KeyboardInterrupt while sending command.",
+                             "Exception while sending command."})
 
 #: An authorship as the plan reads it (Spark SQL type syntax); the fields of
 #: :data:`tracker.engine.plan.SCHEMA`.
@@ -296,13 +307,8 @@ def _session(session: Any, master: str | None, conf: dict[str, str] | None
         # the Python workers must be this interpreter (tracker is installed in it), not
         # the first python3 on the PATH
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    cores = os.cpu_count() or 1
-    settings = {"spark.sql.shuffle.partitions": str(max(2, 4 * cores)),
-                "spark.ui.showConsoleProgress": "false",
-                "spark.sql.files.maxPartitionBytes": "16m",
-                **(conf or {})}
     builder = SparkSession.builder.master(master).appName("tracker screen")
-    for k, v in settings.items():
+    for k, v in session_settings(conf).items():
         builder = builder.config(k, v)
     try:
         spark = builder.getOrCreate()
@@ -310,6 +316,68 @@ def _session(session: Any, master: str | None, conf: dict[str, str] | None
         raise EngineSettingError(f"Spark did not start ({exc}); {INSTALL_HINT}") from exc
     spark.sparkContext.setLogLevel("ERROR")
     return spark, True
+
+
+def session_settings(conf: dict[str, str] | None = None) -> dict[str, str]:
+    """The Spark settings of a session made for a run: tracker's, then ``conf``'s.
+
+    The driver's Java options name tracker's log settings (:data:`LOG_SETTINGS`: Spark's
+    errors only) unless ``conf``'s name a log4j file of their own: otherwise a run's first
+    lines are Spark's start-up notes and warnings (its default log profile, the host's
+    address, Hadoop's native library), which say nothing to a user of tracker.  Spark's
+    errors still come back to tracker, which reports them (:class:`EngineError`).
+
+    Examples
+    --------
+    >>> java = "spark.driver.extraJavaOptions"
+    >>> mine = session_settings({"spark.driver.memory": "8g"})
+    >>> mine["spark.driver.memory"], "tracker/data/spark/log4j2.properties" in mine[java]
+    ('8g', True)
+    >>> own = "-Dlog4j2.configurationFile=file:/etc/spark/log4j2.properties"
+    >>> session_settings({java: own})[java] == own
+    True
+    """
+    cores = os.cpu_count() or 1
+    settings = {"spark.sql.shuffle.partitions": str(max(2, 4 * cores)),
+                "spark.ui.showConsoleProgress": "false",
+                "spark.sql.files.maxPartitionBytes": "16m",
+                **(conf or {})}
+    java = settings.get("spark.driver.extraJavaOptions", "")
+    log = Path(str(resources.files("tracker").joinpath(LOG_SETTINGS)))
+    if "log4j" not in java and log.is_file():  # a file on disk (not inside a zip)
+        settings["spark.driver.extraJavaOptions"] = (
+            f"{java} -Dlog4j2.configurationFile={log.resolve().as_uri()}".strip())
+    return settings
+
+
+class _CutShort(logging.Filter):
+    """Drops py4j's report of a call to the JVM cut short (:data:`_PY4J_CUT_SHORT`).
+
+    py4j logs it with a traceback on the root logger (which it first sets up to print, if
+    nothing has); on Ctrl-C that is some forty lines before tracker's one.  What stopped
+    the call still reaches tracker: Ctrl-C as ``KeyboardInterrupt``, a JVM that has gone
+    as an error (:class:`EngineError`).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.module == "java_gateway" and record.msg in _PY4J_CUT_SHORT)
+
+
+@contextlib.contextmanager
+def _quiet_spark() -> Iterator[None]:
+    """While a run uses Spark: no py4j report of a call cut short (:class:`_CutShort`),
+    and no warning from pyspark 4.3 that it is not yet tested with pandas 3 (the engine's
+    ``mapInPandas`` gives the DuckDB engine's findings row for row under pandas 3: see
+    tests/test_engine_spark.py)."""
+    root, cut = logging.getLogger(), _CutShort()
+    root.addFilter(cut)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support "
+                                    "pandas", category=FutureWarning)
+            yield
+    finally:
+        root.removeFilter(cut)
 
 
 def screen_spark(
@@ -387,17 +455,29 @@ def screen_spark(
     run_args = {"command": command, "inputs": inputs,
                 "extra_run": {"engine": "spark", **(extra_run or {})}}
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    spark, own = _session(session, master, spark_conf)
-    try:
-        with owned_temp_dir("tracker-spark-", temp_dir) as tmp:
-            staging = _Staging(tmp, files)
-            result = _screen(spark, staging, remote, registry, reg, settings, name_matcher,
-                             assessor, progress, run_args)
-            result.run["started_at"] = started  # the record was made at the end
-            return result
-    finally:
-        if own:
-            spark.stop()
+    with _quiet_spark():
+        spark, own = _session(session, master, spark_conf)
+        cached: list[Any] = []  # the run's cached tables
+        try:
+            with owned_temp_dir("tracker-spark-", temp_dir) as tmp:
+                staging = _Staging(tmp, files)
+                result = _screen(spark, staging, remote, registry, reg, settings,
+                                 name_matcher, assessor, progress, run_args, cached)
+                result.run["started_at"] = started  # the record was made at the end
+                return result
+        except BaseException:
+            if own:  # stopped part-way (Ctrl-C, an error said in tracker's words): what
+                # Spark logs of the tasks it then drops (a dozen lines) is not news
+                with contextlib.suppress(Exception):
+                    spark.sparkContext.setLogLevel("OFF")
+            raise
+        finally:
+            if own:
+                spark.stop()  # with its cached tables
+            else:  # a session left running: its memory given back
+                for df in cached:
+                    with contextlib.suppress(Exception):
+                        df.unpersist()
 
 
 def _uri(p: Path) -> str:
@@ -441,13 +521,12 @@ def _source(spark: Any, staging: _Staging, remote: Sequence[str]) -> Any:
 def _screen(spark: Any, staging: _Staging, remote: Sequence[str], registry: Registry,
             reg: Registry, settings: ScreenSettings, name_matcher: object | None,
             assessor: Callable[[Finding, Work], Finding] | None, progress: Progress | None,
-            run_args: dict[str, Any]) -> ScreenResult:
+            run_args: dict[str, Any], cached: list[Any]) -> ScreenResult:
     from py4j.protocol import Py4JError
     from pyspark.errors import PySparkException
 
     staging.stage()
     job = _Screening(Matcher(reg, name_matcher=name_matcher), settings, assessor)
-    cached: list[Any] = []
     try:
         if progress is not None:
             progress("read", 0, None)
@@ -483,9 +562,6 @@ def _screen(spark: Any, staging: _Staging, remote: Sequence[str], registry: Regi
     except (PySparkException, Py4JError) as exc:
         _reader_error(staging.files)
         raise EngineError(f"the Spark engine failed: {exc}") from exc
-    finally:
-        for df in cached:
-            df.unpersist()
     _patch_run(result.run, counts, skipped, findings)
     if progress is not None:
         progress("screen", counts["works_read"], counts["works_read"])
