@@ -302,6 +302,23 @@ def _record_helper_starts(monkeypatch) -> list:
     return started
 
 
+@pytest.mark.parametrize("helper", [False, True], ids=["workbook here", "workbook process"])
+def test_the_folder_reports_its_files_as_they_are_complete(demo, tmp_path, monkeypatch,
+                                                          helper):
+    """``progress("report", done, total)``: counts that only grow, the last one every file
+    written (the tables are counted where they are complete: at once beside the workbook's
+    process, at the end when they were written in a thread)."""
+    if helper:
+        _record_helper_starts(monkeypatch)
+    calls: list = []
+    files = write_report_folder(demo, tmp_path / "r",
+                                progress=lambda *a: calls.append(a))
+    assert {stage for stage, _, _ in calls} == {"report"}
+    assert calls[-1] == ("report", len(files), len(files))
+    assert [d for _, d, _ in calls] == sorted(d for _, d, _ in calls)
+    assert {t for _, _, t in calls} == {len(files)}
+
+
 def test_workbook_from_the_second_process_equals_the_one_written_here(demo, tmp_path,
                                                                       monkeypatch):
     """Above PARALLEL_XLSX_ROWS a spawned process writes findings.xlsx: same cells, and a

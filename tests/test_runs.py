@@ -63,7 +63,17 @@ def test_run_reports_progress_records_and_writes(tmp_path, demo_copy):
     assert done.status == "finished" and done.run_id == 1 and done.previous_run_id is None
     assert done.result.run["counts"]["works_read"] == 71 and done.result.findings
     assert (tmp_path / "r" / "run.json").is_file() and set(done.paths) >= {"report.html"}
-    assert events and events[-1].stage == "screen" and events[-1].done == events[-1].total
+    stages = list(dict.fromkeys(e.stage for e in events))
+    assert stages == ["screen", "case", "report"]  # screening, the case file, the folder
+    last = {e.stage: e for e in events}
+    assert last["screen"].done == last["screen"].total
+    assert last["case"].done == last["case"].total == len(done.result.findings)
+    assert last["case"].unit == "findings" and last["case"].note == "case file"
+    assert last["report"].done == last["report"].total == len(done.paths)
+    assert last["report"].unit == "files" and last["report"].note == "report folder"
+    for stage in ("case", "report"):
+        counts = [e.done for e in events if e.stage == stage]
+        assert counts == sorted(counts)
     with Store(tmp_path / "case.db") as st:
         assert [(r["id"], r["status"]) for r in st.runs()] == [(1, "finished")]
     # names are on by default, and the record says so

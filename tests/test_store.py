@@ -79,6 +79,19 @@ def test_record_run_keeps_the_run_record_and_findings(store, works, reg):
     assert store.run_record(run_id)["data_gaps"] == res.run["data_gaps"]
 
 
+def test_record_run_reports_the_findings_written_slice_by_slice(store, works, reg,
+                                                                monkeypatch):
+    import tracker.store as store_module
+
+    monkeypatch.setattr(store_module, "_RECORD_SLICE", 100)
+    res = _run(works, reg)
+    written: list[int] = []
+    run_id = store.record_run(res, progress=written.append)
+    n = len(res.findings)
+    assert n > 200 and written == [*range(100, n, 100), n]
+    assert len(store.findings(run_id)) == n
+
+
 _connect = sqlite3.connect
 
 

@@ -684,7 +684,9 @@ def left_out(paths: Mapping[str, Path]) -> list[str]:
 
 def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                         max_nodes: int = 5000,
-                        json_max_rows: int | None = None) -> dict[str, Path]:
+                        json_max_rows: int | None = None,
+                        progress: Callable[[str, int, int | None], None] | None = None
+                        ) -> dict[str, Path]:
     """Write everything a case file needs into ``out_dir``.
 
     Files (:data:`FOLDER_FILES`): findings.csv, findings.jsonl and findings.parquet (every
@@ -713,6 +715,9 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     left by a process that was killed is removed by the next write (see
     :func:`remove_stale_writing_folders`).
 
+    ``progress("report", done, total)`` is called as files are complete (``total``: the
+    files to write; the last call has ``done == total``), from the calling thread.
+
     Returns
     -------
     dict of str to Path
@@ -732,6 +737,14 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     run = {**clean_run_record(result.run), "outputs": plan}
     jsonl = out / "findings.jsonl"
     files: dict[str, Path] = {}
+    done = 0
+
+    def wrote(k: int = 1) -> None:
+        nonlocal done
+        done += k
+        if progress is not None:
+            progress("report", done, len(plan["files"]))
+
     try:
         # the longest: started first, reading findings.jsonl as it is written
         xlsx = (_start_xlsx(jsonl, n, run, out / "findings.xlsx")
@@ -743,6 +756,7 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                 # never come: stopped, and the workbook written here from the file
                 _abandon_xlsx(xlsx)
                 xlsx = None
+            wrote()
             files["findings.csv"] = out / "findings.csv"
             files["findings.jsonl"] = jsonl
             if "findings.parquet" in plan["files"]:
@@ -750,19 +764,28 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
             # beside the workbook's process, two processes' work already fills two cores
             tables = _Tables(findings, jsonl, files.get("findings.parquet"),
                              out / "findings.csv", background=xlsx is None)
+            n_tables = 2 if "findings.parquet" in files else 1
+            if xlsx is not None:  # written by now
+                wrote(n_tables)
             g, _note = flagged_network(result, max_nodes=max_nodes)
             files["findings.json"] = write_json(findings, run, out / "findings.json",
                                                 max_rows=json_max_rows)
+            wrote()
             if "findings.xlsx" in plan["files"]:
                 files["findings.xlsx"] = out / "findings.xlsx"
             files["run.json"] = out / "run.json"
             files["report.html"] = write_report(result, out, network=g, run=run)
+            wrote()
             files["network.graphml"], files["network.gexf"] = write_network_files(
                 g, out / "network.graphml", out / "network.gexf")
+            wrote(2)
             tables.wait()
+            if xlsx is None:
+                wrote(n_tables)
             if "findings.xlsx" in files:
                 try:
                     _finish_xlsx(xlsx, jsonl, run, out / "findings.xlsx")
+                    wrote()
                 except XlsxWriterException as exc:  # the workbook only: the rest stands
                     del files["findings.xlsx"]
                     plan["files"].pop("findings.xlsx", None)
@@ -782,6 +805,7 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
             if name != "run.json":
                 plan["files"][name]["bytes"] = path.stat().st_size
         write_run(run, out / "run.json")  # last: it records the others' sizes
+        wrote()
         for name, path in files.items():  # all complete: into place, each in one step
             os.replace(path, final / name)
             files[name] = final / name

@@ -88,7 +88,8 @@ class RunEnvironmentError(OSError):
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """One progress report: ``stage`` (``screen``, ``fetch`` or ``calls``), how many
+    """One progress report: ``stage`` (``screen``, ``fetch``, ``calls``, ``case`` for the
+    findings written to the case file, ``report`` for the report folder's files), how many
     ``unit`` are done of ``total`` (None: unknown), and a ``note`` to show instead of the
     stage name."""
 
@@ -438,7 +439,8 @@ def _keep_api_works(store: Store, run_id: int, works: Sequence[Work]) -> None:
 
 
 def keep_run(result: ScreenResult, store: Store, setup: FrameworkSetup | None = None, *,
-             run_id: int | None = None) -> tuple[int, int | None]:
+             run_id: int | None = None,
+             progress: Callable[[int], None] | None = None) -> tuple[int, int | None]:
     """Record a run's result in the case file, apply earlier review decisions to its
     findings, and put the diff against the previous finished run of the same screen into
     the run record.  Call it after screening and before writing the report folder.
@@ -452,6 +454,9 @@ def keep_run(result: ScreenResult, store: Store, setup: FrameworkSetup | None = 
     run_id : int, optional
         The ID :meth:`Store.start_run` gave (the run keeps its status); without it the run
         is stored as finished.
+    progress : callable, optional
+        ``progress(done)``: findings written to the case file so far
+        (:meth:`Store.record_run`).
 
     Returns
     -------
@@ -460,7 +465,7 @@ def keep_run(result: ScreenResult, store: Store, setup: FrameworkSetup | None = 
     if setup is not None:
         result.run["framework"] = setup.record()
     previous = store.previous_comparable_run(result, before_run_id=run_id)
-    run_id = store.record_run(result, run_id=run_id)
+    run_id = store.record_run(result, run_id=run_id, progress=progress)
     result.run["case_file"] = {"database": str(store.path), "run_id": run_id,
                                "previous_run_id": previous}
     if previous is None:
@@ -497,11 +502,16 @@ def _check_out_folder(out: Path) -> None:
                                   f"choose a folder you can write")
 
 
-def _write_folder(result: ScreenResult, out: Path) -> dict[str, Path]:
+def _write_folder(result: ScreenResult, out: Path,
+                  progress: ProgressCallback | None = None) -> dict[str, Path]:
     from tracker.exports import write_report_folder
 
+    def files(stage: str, done: int, total: int | None) -> None:
+        if progress is not None:
+            progress(ProgressEvent(stage, done, total, unit="files", note="report folder"))
+
     try:
-        return write_report_folder(result, out)
+        return write_report_folder(result, out, progress=files)
     except OSError as exc:
         raise RunEnvironmentError(f"--out {out}: cannot write the report "
                                   f"({exc.strerror or exc}): {_disk_advice(exc)}") from None
@@ -1069,7 +1079,10 @@ def run(request: RunRequest, *, progress: ProgressCallback | None = None,
             result.run["framework"] = fw.record()
             previous = None
             if store is not None:
-                run_id, previous = keep_run(result, store, fw, run_id=run_id)
+                n = len(result.findings)
+                run_id, previous = keep_run(result, store, fw, run_id=run_id, progress=(
+                    None if progress is None else lambda done: progress(ProgressEvent(
+                        "case", done, n, unit="findings", note="case file"))))
                 if request.keep_works and request.works and request.roster is None \
                         and request.confirm is None:
                     # (a roster run screens only its people's authorships in the files,
@@ -1077,7 +1090,8 @@ def run(request: RunRequest, *, progress: ProgressCallback | None = None,
                     _keep_file_works(store, run_id, request.works, warnings)
                 elif request.keep_works and screened.works is not None:
                     _keep_api_works(store, run_id, screened.works)
-            paths = _write_folder(result, request.out) if request.out is not None else {}
+            paths = (_write_folder(result, request.out, progress)
+                     if request.out is not None else {})
         except BaseException as exc:
             if store is not None and run_id is not None:
                 status, reason = _ended(exc)

@@ -670,7 +670,8 @@ class Store:
 
     @_guarded
     def record_run(self, result: ScreenResult, *, run_id: int | None = None,
-                   registry: Registry | None = None) -> int:
+                   registry: Registry | None = None,
+                   progress: Callable[[int], None] | None = None) -> int:
         """Store a run and its findings; return the run's ID.
 
         Without ``run_id`` the run is stored as ``finished`` (a complete result).  With the
@@ -688,6 +689,9 @@ class Store:
         registry : Registry, optional
             The registry the run screened against, for former entry IDs (default: the
             registry version the run record names, when it can be loaded).
+        progress : callable, optional
+            ``progress(done)``: how many findings are written so far, after each slice of
+            them (the last call: all of them).
         """
         run = result.run
         values = (run.get("started_at", ""), run.get("finished_at", ""),
@@ -697,18 +701,19 @@ class Store:
                   _json_text(run.get("data_gaps", {})), _json_text(run), comparable_key(run),
                   _now())
         if len(result.findings) < _CHECKPOINT_AFTER:
-            return self._record_run(result, run_id, registry, values)
+            return self._record_run(result, run_id, registry, values, progress)
         (auto,) = self._db.execute("PRAGMA wal_autocheckpoint").fetchone()
         self._db.execute("PRAGMA wal_autocheckpoint = 0")  # not at this commit
         try:
-            run_id = self._record_run(result, run_id, registry, values)
+            run_id = self._record_run(result, run_id, registry, values, progress)
         finally:
             self._db.execute(f"PRAGMA wal_autocheckpoint = {int(auto)}")
         self._checkpoint_later()
         return run_id
 
     def _record_run(self, result: ScreenResult, run_id: int | None,
-                    registry: Registry | None, values: tuple[Any, ...]) -> int:
+                    registry: Registry | None, values: tuple[Any, ...],
+                    progress: Callable[[int], None] | None = None) -> int:
         with self._page_cache(_RECORD_CACHE_KIB), self._tx() as db:
             latest = self.latest_reviews()
             decided, carried = self._earlier_reviews(result, latest, registry)
@@ -738,14 +743,20 @@ class Store:
                                 "extra": {"review": self.review_of(fid) or rev}}
             amend_findings(result.findings, changes)
             ties, rows, keys = [], [], []
+            done = 0
             for f in result.findings:  # once, in slices: the texts are never all held
                 ties.append((f.finding_id, run_id, run_id))
                 rows.append((run_id, f.finding_id, _json_text(_finding_json(f))))
                 keys.append(_key_row(run_id, f))
                 if len(rows) >= _RECORD_SLICE:
                     self._record_slice(db, ties, rows, keys)
+                    done += len(rows)
                     ties, rows, keys = [], [], []
+                    if progress is not None:
+                        progress(done)
             self._record_slice(db, ties, rows, keys)
+            if progress is not None and (rows or not done):
+                progress(done + len(rows))
             db.execute("DELETE FROM finding_facets WHERE run_id = ?", (run_id,))
             db.execute(f"INSERT INTO finding_facets (run_id, {', '.join(FACET_COLUMNS)})"
                        f" SELECT DISTINCT run_id, {', '.join(FACET_COLUMNS)} FROM finding_keys"
