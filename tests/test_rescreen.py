@@ -176,3 +176,16 @@ def test_a_roster_run_on_saved_files_keeps_no_works(tmp_path) -> None:
     with Store(db) as st:
         assert run_works(st, out.run_id) is None
         assert run_works(st, plain.run_id) is not None
+
+
+def test_a_rescreen_reports_each_run_s_works_as_it_screens_them(case):
+    """``progress("run N", done, total)``: first while the stored works are read (no total
+    yet), then the works screened of all of them; counts that only grow."""
+    store, versions, run_id, works, _ = case
+    calls: list = []
+    rescreen_runs(store, versions.load(), record=False, progress=lambda *a: calls.append(a))
+    stage = f"run {run_id}"
+    assert calls[0] == (stage, 0, None)
+    assert calls[-1] == (stage, len(works), len(works)) and len(works) == 71
+    assert {s for s, _, _ in calls} == {stage}
+    assert [d for _, d, _ in calls] == sorted(d for _, d, _ in calls)

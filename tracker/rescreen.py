@@ -135,7 +135,9 @@ def _matcher(settings: ScreenSettings, registry: Registry) -> object | None:
 
 def rescreen_run(store: Store, run_id: int, registry: Registry, *,
                  record: bool = True,
-                 screen_fn: Callable[..., ScreenResult] = screen) -> RescreenReport:
+                 screen_fn: Callable[..., ScreenResult] = screen,
+                 progress: Callable[[str, int, int | None], None] | None = None
+                 ) -> RescreenReport:
     """Re-screen one stored run against ``registry`` and report what changed.
 
     Parameters
@@ -147,6 +149,11 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
         Usually a registry version: ``VersionStore().load()``.
     record : bool
         Keep the report (and, when something changed, the new run) in the case file.
+    screen_fn : callable
+        What screens the works (:func:`tracker.screening.screen`).
+    progress : callable, optional
+        ``progress("run N", done, total)``: the stored works screened so far of all of them
+        (``total`` None while they are read from the case file).
 
     Raises
     ------
@@ -157,6 +164,8 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
         record_ = store.run_record(run_id)
     except StoreError as exc:
         raise RescreenError(str(exc)) from exc
+    if progress is not None:  # the stored works are read first
+        progress(f"run {run_id}", 0, None)
     works = run_works(store, run_id)
     if works is None:
         raise RescreenError(f"run {run_id} has no stored works: it cannot be re-screened "
@@ -173,9 +182,12 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
     if "+" in registry_from:
         notes.append(f"the run used a user watchlist too ({registry_from}); the rescreen "
                      "uses the registry version only")
+    n = len(works)
+    more = ({} if progress is None else  # the run's works screened so far, of all of them
+            {"progress": lambda _stage, done, _total: progress(f"run {run_id}", done, n)})
     result = screen_fn(works, registry=registry, settings=settings,
                        name_matcher=_matcher(settings, registry),
-                       assessor=_assessor(settings, registry),
+                       assessor=_assessor(settings, registry), **more,
                        command=["tracker", "rescreen", str(run_id)],
                        extra_run={"rescreen": {"of_run": run_id, "compared_with_run": base_id,
                                                "registry_from": registry_from}})
@@ -232,10 +244,13 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
 
 def rescreen_runs(store: Store, registry: Registry, run_ids: Sequence[int] = (), *,
                   record: bool = True,
-                  progress: Callable[[str, int, int], None] | None = None
+                  progress: Callable[[str, int, int | None], None] | None = None
                   ) -> list[RescreenReport]:
     """Re-screen the named runs, or every run whose works are stored (rescreens of a run
     are not themselves re-screened: the run is, against its latest state).
+
+    ``progress(stage, done, total)``: for each run, ``stage`` ``run N``, its stored works
+    screened so far of all of them.
 
     Raises
     ------
@@ -251,14 +266,8 @@ def rescreen_runs(store: Store, registry: Registry, run_ids: Sequence[int] = (),
     else:
         made = {r["new_run_id"] for r in rescreens(store) if r["new_run_id"] is not None}
         targets = [r for r in runs_with_works(store) if r not in made]
-    out = []
-    for i, run_id in enumerate(targets):
-        if progress is not None:
-            progress("rescreen", i, len(targets))
-        out.append(rescreen_run(store, run_id, registry, record=record))
-    if progress is not None:
-        progress("rescreen", len(targets), len(targets))
-    return out
+    return [rescreen_run(store, run_id, registry, record=record, progress=progress)
+            for run_id in targets]
 
 
 def keep_works(result: ScreenResult, works: Iterable[Work | Any]) -> int | None:

@@ -45,6 +45,7 @@ def rescreen_cmd(
         help="Report only: record nothing in the case file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")
                        ] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Re-screen stored runs against the current registry version; exit 10 when
     something changed (new findings, changed listing dates, entries removed, a dismissed
@@ -64,9 +65,16 @@ def rescreen_cmd(
         reg = VersionStore(home).load(registry)
     except RegistryError as exc:
         _stop(str(exc), EXIT_REGISTRY)
+    from tracker.cli.common import ProgressView
+    from tracker.runs import ProgressEvent
+
     try:
-        with Store(db if db is not None else default_db_path()) as store:
-            reports = rescreen_runs(store, reg, list(runs or []), record=not dry_run)
+        with Store(db if db is not None else default_db_path()) as store, \
+                ProgressView(progress and err.is_terminal) as view:
+            reports = rescreen_runs(
+                store, reg, list(runs or []), record=not dry_run,
+                progress=lambda stage, done, total: view(ProgressEvent(
+                    stage, done, total, note=f"re-screening {stage}")))
     except (RescreenError, StoreError) as exc:
         _stop(f"{exc}; nothing recorded", EXIT_BAD_INPUT)
     if as_json:
