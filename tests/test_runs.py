@@ -80,6 +80,23 @@ def test_run_reports_progress_records_and_writes(tmp_path, demo_copy):
     assert done.result.run["settings"]["name_matching"] is True
 
 
+def test_the_duckdb_engine_s_stages_each_end_and_say_what_they_count(tmp_path, demo_copy):
+    """The engine's bars: reading works, the distinct keys looked up (keys, not works),
+    screening; each ends (a last event with its total), so no bar's clock runs on."""
+    pytest.importorskip("duckdb")
+    events: list[ProgressEvent] = []
+    run(RunRequest(works=(demo_copy,), engine="duckdb", record=False, out=tmp_path / "r",
+                   command=("test",)), progress=events.append)
+    stages = list(dict.fromkeys(e.stage for e in events))
+    assert stages == ["read", "keys", "screen", "report"]
+    last = {e.stage: e for e in events}
+    for stage in stages:
+        assert last[stage].done == last[stage].total, last[stage]
+    assert {e.unit for e in events if e.stage == "keys"} == {"keys"}
+    assert last["read"].done == last["screen"].done == 71
+    assert last["keys"].done > 0
+
+
 def test_run_without_the_case_file_keeps_nothing(tmp_path, demo_copy, monkeypatch):
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "home"))
     done = run(RunRequest(works=(demo_copy,), record=False))

@@ -88,8 +88,9 @@ class RunEnvironmentError(OSError):
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """One progress report: ``stage`` (``screen``, ``fetch``, ``calls``, ``case`` for the
-    findings written to the case file, ``report`` for the report folder's files), how many
+    """One progress report: ``stage`` (``screen``, ``fetch``, ``calls``; the engines'
+    ``read`` and ``keys``, distinct keys looked up; ``case`` for the findings written to
+    the case file, ``report`` for the report folder's files), how many
     ``unit`` are done of ``total`` (None: unknown), and a ``note`` to show instead of the
     stage name."""
 
@@ -813,7 +814,10 @@ def _screen_progress(progress: ProgressCallback | None) -> Callable[[str, int, i
         return None
 
     def report(stage: str, done: int, total: int | None) -> None:
-        progress(ProgressEvent(stage, done, total))
+        if stage == "keys":  # the engines' distinct IDs, RORs and strings looked up
+            progress(ProgressEvent(stage, done, total, unit="keys", note="distinct keys"))
+        else:
+            progress(ProgressEvent(stage, done, total))
 
     return report
 

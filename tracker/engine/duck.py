@@ -545,6 +545,8 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
             done += len(rows)
             if progress is not None:
                 progress("keys", done, None)
+    if progress is not None:  # every distinct key looked up
+        progress("keys", done, done)
     keys.raw.update(k for _, k in found)
     if found:  # two lists unnested side by side: executemany took 0.7 s for 4,478 rows
         con.execute("INSERT INTO hits SELECT unnest($1), unnest($2)",
