@@ -614,7 +614,7 @@ def _candidates(spark: Any, reg: Registry, name_matcher: object | None, keys: _K
     for h in hits:
         {"i": keys.ids, "r": keys.rors, "s": keys.texts}[h["kind"]].add(h["key"])
         keys.raw.add(h["k"])
-    if progress is not None:  # the keys found listed or named (Spark counts the others)
+    if progress is not None:  # the keys found listed or named (the others are not counted)
         progress("keys", len(hits), len(hits))
     spark.createDataFrame([(h["kind"], h["k"]) for h in hits], "kind STRING, k STRING"
                           ).createOrReplaceTempView("hits")
