@@ -87,6 +87,41 @@ def test_every_page_carries_the_safeguards_and_the_data_gaps(client, result):
             assert 'id="data-gaps"' in body and "authorships without any institution" in body
 
 
+def _figures(html: str) -> list[str]:
+    return re.findall(r'<script type="application/json" id="fig-[a-z]+-data">(.*?)</script>',
+                      html, re.S)
+
+
+def test_a_finished_run_s_network_is_drawn_once(client, monkeypatch):
+    """A finished run's rows never change and the page shows no review decision: the
+    second view is the first one's drawing, the run not read again."""
+    first = client.get("/network?run=2").text
+
+    def read_again(*a, **k):
+        raise AssertionError("the run was read again")
+
+    monkeypatch.setattr(Store, "findings_by_work", read_again)
+    again = client.get("/network?run=2")
+    assert again.status_code == 200
+    assert _figures(again.text) == _figures(first) and len(_figures(first)) == 2
+
+
+def test_an_older_case_file_s_rows_are_drawn_by_name(case, registry, client):
+    """Rows recorded before a later column (``list_since``) are read by name, with that
+    column's default: the page is drawn as before."""
+    import sqlite3
+
+    expected = _figures(client.get("/network?run=2").text)
+    with sqlite3.connect(case) as db:
+        db.execute("UPDATE findings SET row = json_remove(row, '$.list_since') "
+                   "WHERE run_id = 2")
+        assert db.execute("SELECT count(*) FROM findings WHERE run_id = 2 AND "
+                          "json_type(row, '$.list_since') IS NOT NULL").fetchone() == (0,)
+    with TestClient(create_app(case, registry=registry), base_url=LOCAL) as fresh:
+        got = fresh.get("/network?run=2")
+    assert got.status_code == 200 and _figures(got.text) == expected
+
+
 def test_the_network_page_draws_what_the_whole_run_gives(client, case, result):
     """The page reads the run per work from the case file; its network, note and timeline
     are those built from every finding at once."""
