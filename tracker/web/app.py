@@ -146,8 +146,8 @@ def create_app(case: Path, *, token_hash: str | None = None,
     sessions = SessionStore()
     state: dict[str, Any] = {"registry": registry, "matcher": None}
     lock = threading.Lock()
-    #: the network page of the last runs drawn: run ID -> (findings, figures, note)
-    network_pages: dict[int, tuple[int, list[dict[str, str]], str]] = {}
+    #: the network page of the last runs drawn: run ID -> (stamp, figures, note)
+    network_pages: dict[int, tuple[str, list[dict[str, str]], str]] = {}
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def get_registry() -> Registry:
@@ -458,10 +458,13 @@ def create_app(case: Path, *, token_hash: str | None = None,
             rid = run_or_latest(st, run)
             n = st.findings_count(rid)
             finished = st.run_status(rid)[0] == "finished"
+            record = st.run_record(rid)
         # a finished run's finding rows never change, and the page shows no review
-        # decision: drawn once per run (a million findings took about a minute to draw)
+        # decision: drawn once per run (a million findings took about a minute to draw);
+        # the run's times and count tell it from a run of a case file made anew
+        stamp = f"{n} {record.get('started_at')} {record.get('finished_at')}"
         drawn = network_pages.get(rid)
-        if finished and drawn is not None and drawn[0] == n:
+        if finished and drawn is not None and drawn[0] == stamp:
             return page(request, "network.html", run_id=rid, figs=drawn[1], note=drawn[2])
         order = [k for k in Finding.__dataclass_fields__ if k != "extra"]
         names, values = set(order), itemgetter(*order)
@@ -502,7 +505,7 @@ def create_app(case: Path, *, token_hash: str | None = None,
                         timeline, validate=False))}]
         if finished:
             with lock:
-                network_pages[rid] = (n, figs, note)
+                network_pages[rid] = (stamp, figs, note)
                 while len(network_pages) > _NETWORK_PAGES:
                     network_pages.pop(next(iter(network_pages)))
         return page(request, "network.html", run_id=rid, figs=figs, note=note)
