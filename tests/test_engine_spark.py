@@ -259,17 +259,17 @@ def _not_java(err):
 
 
 @needs_spark
-def test_a_spark_run_prints_tracker_s_lines_not_spark_s_logs(tmp_path):
-    """Spark's start-up notes (its default log profile, the log level it sets, the host's
-    address, Hadoop's native library) and pyspark's warning about pandas 3 are not printed:
-    tracker's log settings for the session it makes (``session_settings``)."""
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    proc = _spark_cli(tmp_path, tracker.demo_works_path(), tmp)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    assert _not_java(err) == [], err
-    assert out.startswith("tracker ") and "576 ties on 45 works" in out, out
+def test_a_run_does_not_pass_on_pyspark_s_pandas_3_warning(spark, reg):
+    """pyspark 4.3 warns at each ``mapInPandas`` that it is not yet tested with pandas 3;
+    the findings equal DuckDB's under pandas 3 (the tests above), so a run does not show
+    it (the module's filter is set aside here: every warning is seen)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = screen_spark(tracker.demo_works_path(), registry=reg, session=spark)
+    assert len(result.findings) > 100
+    assert [str(w.message) for w in seen if "support pandas" in str(w.message)] == []
 
 
 @needs_spark
@@ -277,7 +277,10 @@ def test_ctrl_c_during_a_spark_run_is_one_line(tmp_path):
     """Ctrl-C while Spark works: exit 130 and tracker's one line, not py4j's tracebacks of
     the calls it cut short (some forty lines: pyspark's own handler of Ctrl-C calls the JVM
     while a call is under way) nor Spark's errors about the tasks its stop drops; no
-    report folder, no temporary folder, the run marked interrupted."""
+    report folder, no temporary folder, the run marked interrupted.  The JVM is the run's
+    own, so its start-up is read too: none of Spark's notes (its default log profile, the
+    log level it sets, the host's address, Hadoop's native library), as tracker's log
+    settings for the session it makes say (``session_settings``)."""
     import signal
     import sqlite3
     import time
