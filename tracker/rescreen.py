@@ -183,11 +183,11 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
         notes.append(f"the run used a user watchlist too ({registry_from}); the rescreen "
                      "uses the registry version only")
     n = len(works)
-    more = ({} if progress is None else  # the run's works screened so far, of all of them
-            {"progress": lambda _stage, done, _total: progress(f"run {run_id}", done, n)})
     result = screen_fn(works, registry=registry, settings=settings,
                        name_matcher=_matcher(settings, registry),
-                       assessor=_assessor(settings, registry), **more,
+                       assessor=_assessor(settings, registry),
+                       progress=None if progress is None else (  # works screened, of all
+                           lambda _stage, done, _total: progress(f"run {run_id}", done, n)),
                        command=["tracker", "rescreen", str(run_id)],
                        extra_run={"rescreen": {"of_run": run_id, "compared_with_run": base_id,
                                                "registry_from": registry_from}})

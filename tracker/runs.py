@@ -508,11 +508,11 @@ def _write_folder(result: ScreenResult, out: Path,
     from tracker.exports import write_report_folder
 
     def files(stage: str, done: int, total: int | None) -> None:
-        if progress is not None:
-            progress(ProgressEvent(stage, done, total, unit="files", note="report folder"))
+        assert progress is not None
+        progress(ProgressEvent(stage, done, total, unit="files", note="report folder"))
 
     try:
-        return write_report_folder(result, out, progress=files)
+        return write_report_folder(result, out, progress=None if progress is None else files)
     except OSError as exc:
         raise RunEnvironmentError(f"--out {out}: cannot write the report "
                                   f"({exc.strerror or exc}): {_disk_advice(exc)}") from None
