@@ -37,3 +37,30 @@ def messy_lines(*, typed_quirks: bool = False) -> list[str]:
               json.dumps(changed)]
     lines += [json.dumps(r) for r in recs[700:]]
     return lines
+
+
+def odd_authorship_lines() -> tuple[list[str], set[str]]:
+    """The bundled demo works (real OpenAlex records) as JSON Lines, with authorships that
+    are not objects added to some: a number to a flagged work, ``null`` to another, a
+    string and a list to works without findings; and an empty object (an authorship:
+    nothing to read) to one more.  Returns the lines and the IDs of the works the Python
+    reader skips for it."""
+    import gzip
+
+    import tracker
+
+    text = gzip.decompress(tracker.demo_works_path().read_bytes()).decode("utf-8")
+    lines = text.splitlines()
+    reg = tracker.load_registry()
+    flagged = {f.work_id for f in tracker.screen(tracker.read_works(
+        tracker.demo_works_path()), registry=reg, name_matcher=None).findings}
+    recs = [json.loads(line) for line in lines]
+    ids = [r["id"].rsplit("/", 1)[-1] for r in recs]
+    hit = [k for k, w in enumerate(ids) if w in flagged]
+    clear = [k for k, w in enumerate(ids) if w not in flagged]
+    skipped: set[str] = set()
+    for k, odd in ((hit[0], 7), (hit[1], None), (clear[0], "x"), (clear[1], [])):
+        recs[k]["authorships"].insert(1, odd)
+        skipped.add(ids[k])
+    recs[hit[2]]["authorships"].append({})
+    return [json.dumps(r) for r in recs], skipped

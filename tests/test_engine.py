@@ -18,12 +18,13 @@ import pytest
 pytest.importorskip("duckdb")
 
 import tracker
-from tests._messy import messy_lines
+from tests._messy import messy_lines, odd_authorship_lines
 from tests._paths import OPENALEX
 from tracker.engine import (
     EngineSettingError,
     WorksInputError,
     expand_inputs,
+    parquet_works,
     screen_files,
 )
 from tracker.exports import write_report_folder
@@ -903,3 +904,44 @@ def test_the_run_record_says_when_the_engine_started_and_what_it_read(reg, tmp_p
         finished = datetime.fromisoformat(res.run["finished_at"])
         assert slept and (finished - started).total_seconds() >= 1
     assert res.run["engine_reader"].startswith("DuckDB; Parquet: 1 of 1 files read by their")
+
+
+def test_records_with_an_authorship_that_is_not_an_object_are_skipped_as_python_skips_them(
+        reg, tmp_path):
+    """The Python reader skips a record with an authorship that is not an object (a number,
+    null, a string, a list) and reads one with an empty object; so does each engine reader
+    (typed, text, Parquet), whether the record is a candidate (its lines read again) or
+    not, in one process or two."""
+    import duckdb
+
+    lines, skipped = odd_authorship_lines()
+    path = tmp_path / "works.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    a = _python([path], reg, None)
+    assert a.run["counts"]["works_skipped"] == len(skipped) == 4
+    assert not skipped & {f.work_id for f in a.findings}
+    assert a.findings
+    from tracker.engine import duck
+
+    real = duck.recs_typed_sql
+
+    def shifted(*args, **kw):  # typed rows that do not pair with the lines: text only
+        return real(*args, **kw).replace("+ rowid + 1;", "+ rowid + 2;")
+
+    for reader in ("DuckDB typed JSON reader", "DuckDB, each record from its text"):
+        with pytest.MonkeyPatch.context() as mp:
+            if "text" in reader:
+                mp.setattr(duck, "recs_typed_sql", shifted)
+            for processes in (1, 2):
+                b = screen_files(path, registry=reg, threads=1, processes=processes)
+                assert b.run["engine_reader"].startswith(reader)
+                assert_same(a, b)
+    pq = tmp_path / "works.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_json('{path}', format='newline_delimited', "
+                f"ignore_errors=true)) TO '{pq}' (FORMAT parquet)")
+    con.close()
+    c = screen_files(pq, registry=reg, threads=1)
+    d = tracker.screen(parquet_works(pq), registry=reg)
+    assert c.run["counts"] == d.run["counts"]
+    assert [f.row() for f in c.findings] == [f.row() for f in d.findings]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import tracker
-from tests._messy import messy_lines
+from tests._messy import messy_lines, odd_authorship_lines
 from tests._paths import OPENALEX
 from tracker.engine import EngineSettingError, choose_engine, screen_files
 from tracker.engine.spark import screen_spark, spark_missing
@@ -306,3 +306,18 @@ def test_ctrl_c_during_a_spark_run_is_one_line(tmp_path):
     with sqlite3.connect(tmp_path / "case.db") as con:
         rows = con.execute("SELECT status, status_reason FROM runs").fetchall()
     assert rows == [("interrupted", "stopped by Ctrl-C")], rows
+
+
+@needs_spark
+def test_records_with_an_authorship_that_is_not_an_object_are_skipped_as_duckdb_skips_them(
+        spark, reg, tmp_path):
+    """A number, null, a string or a list among a record's authorships: the record is
+    skipped, as by the Python reader and the DuckDB engine; an empty object is read."""
+    lines, skipped = odd_authorship_lines()
+    path = tmp_path / "works.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    a = screen_files(path, registry=reg, threads=1, processes=1)
+    b = screen_spark(path, registry=reg, session=spark)
+    assert a.run["counts"]["works_skipped"] == len(skipped)
+    assert a.findings
+    assert_same(a, b)

@@ -66,6 +66,20 @@ def _truncated(value: str) -> str:
     return (f"coalesce(json_type({value}) = 'BOOLEAN' AND {value}::VARCHAR = 'true', false)")
 
 
+def _odd_authorship(value: str) -> str:
+    """True where the authorships ``value`` (typed) hold a NULL or an authorship with none
+    of the plan's fields: what a JSON value that is not an object (``null``, a number, a
+    string, a list) reads as, and also an empty object.  Only these records are looked at
+    again (a rare case): tracker skips a record with an authorship that is not an object
+    (:class:`tracker.records.RecordError`), and an empty object is an authorship.
+
+    Each field tested in a lambda: ``list_position`` of the empty struct took seven times
+    as long (100,000 generated works: 0.5 s against 0.08 s)."""
+    return (f"len(list_filter({value}, lambda a: a.institutions IS NULL"
+            f" AND a.raw_affiliation_strings IS NULL AND a.raw_affiliation_string IS NULL"
+            f" AND a.affiliations IS NULL)) > 0")
+
+
 def _date(value: str) -> str:
     """The publication date tracker reads from ``value`` (text): its first ten characters
     when they are a date written YYYY-MM-DD, else NULL."""
@@ -142,6 +156,10 @@ SELECT rn, fidx, wid,
        WHEN j.authorships IS NULL AND list_contains(keys, 'authorships')
             AND coalesce(try(json_type(line, '$.authorships')), 'NULL') <> 'NULL'
             THEN 'authorships'
+       WHEN {_odd_authorship('j.authorships')}
+            AND len(list_filter(try(json_type(line, '$.authorships[*]')),
+                                lambda t: t <> 'OBJECT')) > 0
+            THEN 'authorship'
        ELSE 'ok' END AS status,
   pdate,
   coalesce(nullif(year0, 0), year(pdate)) AS year,
@@ -220,7 +238,8 @@ WITH w AS (
                  ignore_errors=true, columns={COLUMNS})
 )
 SELECT NULL::BIGINT AS rn, {int(fidx)}::BIGINT AS fidx, wid,
-  CASE WHEN wid = '' OR NOT starts_with(wid, 'W') OR authorships IS NULL THEN 'doubt'
+  CASE WHEN wid = '' OR NOT starts_with(wid, 'W') OR authorships IS NULL
+            OR {_odd_authorship('authorships')} THEN 'doubt'
        WHEN no_date THEN 'date' ELSE 'ok' END AS status,
   pdate,
   coalesce(nullif(year0, 0), year(pdate)) AS year,
@@ -269,7 +288,8 @@ WITH t AS (
   FROM t
 )
 SELECT rn, {fidx}::BIGINT AS fidx, wid,
-  CASE WHEN wid = '' OR NOT starts_with(wid, 'W') THEN 'id' ELSE 'ok' END AS status,
+  CASE WHEN wid = '' OR NOT starts_with(wid, 'W') THEN 'id'
+       WHEN list_position(auths, NULL) IS NOT NULL THEN 'authorship' ELSE 'ok' END AS status,
   pdate,
   coalesce(nullif(year0, 0), year(pdate)) AS year,
   trunc,

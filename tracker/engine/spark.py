@@ -159,7 +159,9 @@ def recs_sql() -> str:
     so a line is ``json`` (unreadable) when Spark marks it bad *and* it is not a JSON
     object (``json_object_keys`` is null); JSON types are told apart by how Spark renders
     them as text (``get_json_object``) rather than by DuckDB's ``json_type``; ``size`` of a
-    null list is not 0 in Spark.
+    null list is not 0 in Spark.  An authorship that is a number, a string or a list makes
+    Spark's authorships null (the record is then ``authorships``, skipped as DuckDB's
+    ``authorship`` is); only ``null`` among them is read as a null authorship.
     """
     wid_ok = "wid <> '' AND startswith(wid, 'W')"
     return f"""
@@ -171,6 +173,7 @@ SELECT rn, path, blk, wid,
                  THEN 'envelope' ELSE 'id' END
        WHEN j.authorships IS NULL AND array_contains(keys, 'authorships')
             AND get_json_object(line, '$.authorships') IS NOT NULL THEN 'authorships'
+       WHEN exists(j.authorships, a -> a IS NULL) THEN 'authorship'
        ELSE 'ok' END AS status,
   pdate,
   coalesce(nullif(year0, 0), year(pdate)) AS year,
