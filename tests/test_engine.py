@@ -764,6 +764,33 @@ def test_duckdb_out_of_memory_says_so_at_once_without_reading_the_files_again(
     assert "--engine-memory" in lines[0] and "internal error" not in lines[0]
 
 
+
+def test_a_full_disk_under_the_engine_says_so_in_one_line_without_reading_the_files_again(
+        monkeypatch, capsys, tmp_path):
+    """DuckDB's working folder on a full disk: one line naming the folder and TMPDIR, the
+    environment's exit code (5), not "internal error".  The full disk is DuckDB's own
+    message, as it gave it when its working folder was a 40 MB tmpfs that filled up
+    (``Could not write file ".../plan.duckdb.wal": No space left on device``): it is raised
+    here by DuckDB from the plan's first statement."""
+    import tracker.engine.duck as duck
+    from tracker.cli import main
+
+    def not_again(files):
+        raise AssertionError("the files were read again to explain the error")
+
+    real = duck.macros_sql
+    monkeypatch.setattr(duck, "_reader_error", not_again)
+    monkeypatch.setattr(duck, "macros_sql", lambda: real() + (
+        "SELECT error('Failed to commit: Could not write file \"x/plan.duckdb.wal\": "
+        "No space left on device');"))
+    code = main(["screen", "--works", str(tracker.demo_works_path()), "--engine", "duckdb",
+                 "--no-record", "--no-progress", "-o", str(tmp_path / "out")])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert code == 5 and len(lines) == 1, lines
+    assert "disk space" in lines[0] and "TMPDIR" in lines[0]
+    assert "internal error" not in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
 AUTHORSHIPS_FOR_THE_MACROS = [
     {},
     {"institutions": None, "raw_affiliation_strings": None},

@@ -865,7 +865,7 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
                                          command=req.command, inputs=inputs,
                                          assessor=assessor,
                                          memory_limit=req.engine_memory.strip())
-        except engine.EngineMemoryError as exc:  # the machine's settings, not a bug
+        except (engine.EngineMemoryError, engine.EngineDiskError) as exc:  # the machine
             raise RunEnvironmentError(str(exc)) from None
     elif chosen == "spark":
         result = engine.screen_spark(req.works, registry=reg, settings=settings,

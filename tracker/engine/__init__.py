@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tracker.engine.duck import (
+    EngineDiskError,
     EngineError,
     EngineMemoryError,
     EngineSettingError,
@@ -32,7 +33,7 @@ from tracker.engine.duck import (
 from tracker.engine.inputs import InputFile, WorksInputError, expand_inputs, sniff
 from tracker.engine.spark import screen_spark, spark_missing
 
-__all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineError", "EngineMemoryError",
+__all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineDiskError", "EngineError", "EngineMemoryError",
            "EngineSettingError", "InputFile",
            "WorksInputError", "choose_engine", "expand_inputs", "parquet_works", "screen_files",
            "screen_spark",

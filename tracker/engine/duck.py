@@ -136,6 +136,15 @@ class EngineMemoryError(EngineError):
     """DuckDB needed more than its ``memory_limit`` (``--engine-memory``)."""
 
 
+class EngineDiskError(EngineError):
+    """DuckDB's working folder (in the system's temporary folder, ``TMPDIR``) ran out of
+    disk space: the machine, not the files."""
+
+
+#: How DuckDB says a write found the disk full (its errors carry the system's message).
+_NO_SPACE = re.compile(r"No space left on device|Disk quota exceeded", re.IGNORECASE)
+
+
 class _RecordTooLarge(EngineError):
     """A record is larger than DuckDB's readers take (:data:`_MAX_LINE`)."""
 
@@ -1435,6 +1444,11 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
             raise EngineMemoryError(
                 f"the DuckDB engine ran out of its memory limit ({memory_limit}): give it more "
                 f"with --engine-memory ({str(exc).splitlines()[0]})") from exc
+        if _NO_SPACE.search(str(exc)):  # nor the files: the disk of its working folder
+            raise EngineDiskError(
+                f"the DuckDB engine ran out of disk space in its working folder in "
+                f"{staging.folder.parent} ({_NO_SPACE.search(str(exc)).group(0)}): free "
+                f"space there, or point TMPDIR at a folder on a disk with room") from exc
         _reader_error(staging.files)
         raise EngineError(f"the DuckDB engine failed: {exc}") from exc
     finally:
