@@ -1444,10 +1444,11 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
             raise EngineMemoryError(
                 f"the DuckDB engine ran out of its memory limit ({memory_limit}): give it more "
                 f"with --engine-memory ({str(exc).splitlines()[0]})") from exc
-        if _NO_SPACE.search(str(exc)):  # nor the files: the disk of its working folder
+        full = _NO_SPACE.search(str(exc))
+        if full is not None:  # nor the files: the disk of its working folder
             raise EngineDiskError(
                 f"the DuckDB engine ran out of disk space in its working folder in "
-                f"{staging.folder.parent} ({_NO_SPACE.search(str(exc)).group(0)}): free "
+                f"{staging.folder.parent} ({full.group(0)}): free "
                 f"space there, or point TMPDIR at a folder on a disk with room") from exc
         _reader_error(staging.files)
         raise EngineError(f"the DuckDB engine failed: {exc}") from exc
