@@ -577,6 +577,72 @@ def test_a_small_gzip_file_cut_off_is_refused_in_one_line(capsys, tmp_path, engi
     assert "download looks truncated" in lines[0]
 
 
+def _damaged_gzip(reg, tmp_path) -> Path:
+    """The demo works (real records), flagged works first, gzip with its checksum changed:
+    the text reads whole, and only the check at the file's end finds the damage."""
+    text = gzip.decompress(tracker.demo_works_path().read_bytes()).decode("utf-8")
+    flagged = {f.work_id for f in _python([tracker.demo_works_path()], reg, None).findings}
+    lines = sorted(text.splitlines(),
+                   key=lambda ln: json.loads(ln)["id"].rsplit("/", 1)[-1] not in flagged)
+    data = bytearray(gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
+    data[-8] ^= 0xFF  # the trailer's CRC-32
+    path = tmp_path / "damaged.jsonl.gz"
+    path.write_bytes(data)
+    return path
+
+
+def test_a_damaged_gzip_file_is_refused_as_the_python_reader_refuses_it(
+        reg, capsys, tmp_path):
+    """DuckDB verifies no gzip checksum: a file damaged where its text still reads is
+    refused all the same, with the Python reader's message and exit code (2), whichever
+    reader of the engine reads it."""
+    from tracker.engine import duck
+    from tracker.sources.files import WorksFileError
+
+    path = _damaged_gzip(reg, tmp_path)
+    with pytest.raises(WorksFileError) as py:
+        _python([path], reg, None)
+    assert "CRC check failed" in str(py.value)
+    real = duck.recs_typed_sql
+
+    def shifted(*args, **kw):  # typed rows that do not pair with the lines: text only
+        return real(*args, **kw).replace("+ rowid + 1;", "+ rowid + 2;")
+
+    for text_only in (False, True):
+        with pytest.MonkeyPatch.context() as mp:
+            if text_only:
+                mp.setattr(duck, "recs_typed_sql", shifted)
+            with pytest.raises(WorksFileError) as eng:
+                screen_files(path, registry=reg, threads=1, processes=1)
+        assert str(eng.value) == str(py.value).replace(str(path), str(path.resolve()))
+    code, _out, err = _cli(capsys, "screen", "--works", str(path), "--engine", "duckdb",
+                           "--no-record", "--no-progress", "-o", str(tmp_path / "out"))
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1, lines
+    assert "cannot read the file (CRC check failed" in lines[0]
+
+
+def test_candidate_lines_are_read_to_the_end_of_a_gzip_file(reg, monkeypatch, tmp_path):
+    """Past its last candidate a gzip file is read on, to its end, where its checksum is
+    verified (a file read only up to its last candidate was never checked)."""
+    from tracker.engine import duck
+
+    path = tmp_path / "works.jsonl.gz"
+    data = bytearray(_damaged_gzip(reg, tmp_path).read_bytes())
+    data[-8] ^= 0xFF  # the checksum mended
+    path.write_bytes(data)
+    ended: list[bool] = []
+    real = duck._lines
+
+    def watched(p):
+        yield from real(p)
+        ended.append(True)
+
+    monkeypatch.setattr(duck, "_lines", watched)
+    b = screen_files(path, registry=reg, threads=1, processes=1)
+    assert b.findings and b.run["engine_reader"].startswith("DuckDB typed JSON reader")
+    assert ended == [True]
+
 def test_cli_screens_a_snapshot_folder_and_a_glob_with_either_engine(capsys, tmp_path):
     """--works takes a folder in the snapshot layout or a glob; the DuckDB and the Python
     engine give the same findings.csv for them."""

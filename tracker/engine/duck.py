@@ -27,6 +27,7 @@ import os
 import re
 import sys
 import threading
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -234,7 +235,8 @@ class _Staging:
             out = self.folder / f"f{i:06d}.aside.jsonl.gz"
             here = 0
             opener = igzip.open if p.name.endswith(".gz") else open
-            with opener(p, "rb") as src, igzip.open(out, "wb", compresslevel=0) as dst:
+            with (_read_errors(p), opener(p, "rb") as src,
+                  igzip.open(out, "wb", compresslevel=0) as dst):
                 for k, line in enumerate(src, 1):
                     if progress is not None and not k % 100_000:
                         progress("set aside large records", k, None)
@@ -623,10 +625,12 @@ def _direct_lines(con: Any, files: Sequence[tuple[int, Path]], dates: Path
     a million-work run's screening decompressing 8.8 GB (two workers at half a core each).
     ISA-L decompresses about three times as fast, in a thread of its own
     (:func:`isal.igzip_threaded.open`), and the lines not asked for are dropped as they
-    are read.  Lines are counted as the plan counts them (blank ones skipped; the line
-    break, ``\n`` or ``\r\n``, not part of the line).  A line that holds another work than
-    the plan read at its place is caught where it is parsed (:func:`_parse_lines`), or,
-    for an undated record, where its answer is applied (:func:`_apply_dates`).
+    are read.  Each gzip file is read to its end, past its last candidate, to verify its
+    checksum (DuckDB verifies none).  Lines are counted as the plan counts them (blank
+    ones skipped; the line break, ``\n`` or ``\r\n``, not part of the line).  A line that
+    holds another work than the plan read at its place is caught where it is parsed
+    (:func:`_parse_lines`), or, for an undated record, where its answer is applied
+    (:func:`_apply_dates`).
 
     Raises
     ------
@@ -642,7 +646,8 @@ def _direct_lines(con: Any, files: Sequence[tuple[int, Path]], dates: Path
                 "SELECT rn, wid, true AS c FROM cand UNION ALL "
                 "SELECT rn, wid, false AS c FROM undated) "
                 "WHERE rn > ? AND rn < ? GROUP BY rn ORDER BY rn", [base, base + _FILE_STRIDE])
-            for line, (n, wid, cand, undated) in _lines_at(i, path, _fetched(cur)):
+            for line, (n, wid, cand, undated) in _lines_at(i, path, _fetched(cur),
+                                                            to_end=True):
                 if undated and (row := _date_row(n, line)) is not None:
                     fh.write(row)
                 if cand:
@@ -656,11 +661,12 @@ def _fetched(cur: Any) -> Iterator[tuple[Any, ...]]:
     return (row for rows in iter(partial(cur.fetchmany, _FETCH), []) for row in rows)
 
 
-def _lines_at(i: int, path: Path, wanted: Iterator[tuple[Any, ...]]
+def _lines_at(i: int, path: Path, wanted: Iterator[tuple[Any, ...]], *, to_end: bool = False
               ) -> Iterator[tuple[bytes, tuple[Any, ...]]]:
     """The lines of the ``i``-th file, ``path``, at the places ``wanted`` names (rows whose
     first value is an ``rn``, in order), each with its row; the file is read up to the
-    last (:func:`_lines`, counted as the plan counts them) and closed.
+    last (:func:`_lines`, counted as the plan counts them) and closed; with ``to_end``, a
+    gzip file is read to its end, so that its checksum is verified (:func:`_lines`).
 
     Raises
     ------
@@ -668,36 +674,82 @@ def _lines_at(i: int, path: Path, wanted: Iterator[tuple[Any, ...]]
         The file ends before the last place wanted.
     """
     nxt = next(wanted, None)
-    if nxt is None:
+    check = to_end and path.name.endswith(".gz")
+    if nxt is None and not check:
         return
     base = i * _FILE_STRIDE
     with contextlib.closing(_lines(path)) as lines:  # the file closed at the last
         for n, line in enumerate(lines, base + 1):
-            if n != nxt[0]:
+            if nxt is None or n != nxt[0]:
                 continue
             yield line, nxt
             nxt = next(wanted, None)
-            if nxt is None:
+            if nxt is None and not check:
                 return
-    raise _Misaligned(f"file {i} ended before record {nxt[0] - base}")
+    if nxt is not None:
+        raise _Misaligned(f"file {i} ended before record {nxt[0] - base}")
+
+
+@contextlib.contextmanager
+def _read_errors(path: Path) -> Iterator[None]:
+    """Errors reading the works file at ``path`` (a link to the user's file, named as it
+    is) raised as the Python reader raises them: a gzip stream that ends early is
+    :class:`~tracker.sources.files.TruncatedWorksFile`, a damaged one (a checksum that does
+    not match, data that does not decompress) or an unreadable file
+    :class:`~tracker.sources.files.WorksFileError`, each naming the file."""
+    try:
+        yield
+    except EOFError as exc:
+        raise TruncatedWorksFile.gzip_ended(_user_path(path), exc) from exc
+    except (OSError, zlib.error) as exc:
+        raise WorksFileError(f"{_user_path(path)}: cannot read the file ({exc})") from exc
+
+
+def _user_path(path: Path) -> Path:
+    """The user's file behind a staged link (:meth:`_Staging.stage`), else ``path``."""
+    return path.resolve() if path.is_symlink() else path
 
 
 def _lines(path: Path) -> Generator[bytes, None, None]:
     """The lines of a JSON Lines file that the plan counts (blank ones skipped), each with
     its line break.  A gzip file is decompressed by ISA-L in a thread of its own
     (:func:`isal.igzip_threaded.open`: about three times zlib's pace, and the lines are
-    split here meanwhile)."""
+    split here meanwhile); its checksum is verified at its end, where DuckDB's reader
+    verifies none (a file damaged near its end read as text with a few broken lines).
+
+    Raises
+    ------
+    tracker.sources.files.WorksFileError
+        See :func:`_read_errors`.
+    """
     from isal import igzip_threaded
 
     # a buffer larger than the lines (1 MB, not io's 8 kB): a line longer than the buffer is
     # read in pieces and joined (a million generated works, 8.6 kB a line: 8.8 s, not 3.5)
-    fh = (io.BufferedReader(igzip_threaded.open(path, "rb", threads=1), _READ_BUFFER)
-          if path.name.endswith(".gz") else path.open("rb", buffering=_READ_BUFFER))
-    with fh:
-        for line in fh:
-            if not line.startswith(b"{") and not line.strip():
-                continue  # blank: not counted
-            yield line
+    with _read_errors(path):
+        fh = (io.BufferedReader(igzip_threaded.open(path, "rb", threads=1), _READ_BUFFER)
+              if path.name.endswith(".gz") else path.open("rb", buffering=_READ_BUFFER))
+        with fh:
+            for line in fh:
+                if not line.startswith(b"{") and not line.strip():
+                    continue  # blank: not counted
+                yield line
+
+
+def _check_gzip(path: Path) -> None:
+    """Read the gzip file ``path`` to its end (its checksum verified), for a file no pass
+    here has read whole (:func:`_lines`).
+
+    Raises
+    ------
+    tracker.sources.files.WorksFileError
+        See :func:`_read_errors`.
+    """
+    from isal import igzip_threaded
+
+    with _read_errors(path), igzip_threaded.open(path, "rb", threads=1) as fh:
+        while fh.read(_READ_BUFFER):
+            pass
 
 
 def _date_row(n: int, line: bytes) -> bytes | None:
@@ -1165,7 +1217,7 @@ def _line_skips(f: InputFile, texts: list[bytes], to_end: bool) -> list[SkippedR
     k = 0
     lineno = 0
     last = b"\n"
-    with opener(f.path, "rb") as fh:
+    with _read_errors(f.path), opener(f.path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             last = raw
             if k < len(texts) and raw.rstrip(b"\n").rstrip(b"\r") == texts[k]:
@@ -1405,6 +1457,10 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         findings, flagged = _screen_candidates(
             _candidate_lines(con, staging, direct=typed), job, keys, pool, progress,
             in_memory=findings_in_memory, folder=temp_dir)
+        if not typed:  # no pass here read these gzip files whole: their checksums
+            for i, p in staging.jsonl:
+                if i not in staging.scanned and p.name.endswith(".gz"):
+                    _check_gzip(p)
         if typed and staging.jsonl:  # the partial records among those read undated
             counts["works_partial_record"] = _settle_undated(con, staging)
         # the run record as screen() writes it, then the counts of everything read
