@@ -321,3 +321,22 @@ def test_records_with_an_authorship_that_is_not_an_object_are_skipped_as_duckdb_
     assert a.run["counts"]["works_skipped"] == len(skipped)
     assert a.findings
     assert_same(a, b)
+
+
+@needs_spark
+def test_a_damaged_gzip_file_is_one_line_in_a_spark_run(tmp_path):
+    """A gzip file whose checksum does not match fails Spark's task: the user reads the
+    Python reader's one line naming the file (exit 2), not the executor's stack trace and
+    the scheduler's "aborting job" (tracker's log settings turn those two loggers off)."""
+    data = bytearray(tracker.demo_works_path().read_bytes())
+    data[-8] ^= 0xFF  # the trailer's CRC-32
+    works = tmp_path / "damaged.jsonl.gz"
+    works.write_bytes(data)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _spark_cli(tmp_path, works, tmp)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 2, err
+    lines = _not_java(err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"tracker: error: {works}: cannot read the file (CRC check")
