@@ -13,7 +13,7 @@ and the run record are written on the driver.  docs/scale.md describes a whole r
         --archives tracker-env.tar.gz#env \\
         --conf spark.pyspark.python=./env/bin/python \\
         scripts/spark_screen.py --out result/ \\
-        's3a://openalex/data/works/updated_date=*/part_*.gz'
+        's3a://openalex/data/jsonl/works/updated_date=*/part_*.gz'
 """
 
 from __future__ import annotations

@@ -347,22 +347,121 @@ def test_many_files_a_glob_and_gzip_under_any_name(reg, nm, messy, tmp_path):
     assert_same(a, screen_files(str(tmp_path / "[ab].*"), registry=reg, name_matcher=nm))
 
 
+def _manifest(works: Path, parts: list[Path]) -> None:
+    """``works/manifest`` listing ``parts`` as OpenAlex writes it (Amazon Redshift's
+    manifest format: each part's S3 URL, size and record count), written by the test for
+    the parts it wrote."""
+    entries = [{"url": f"s3://openalex/data/works/{p.relative_to(works).as_posix()}",
+                "meta": {"content_length": p.stat().st_size,
+                         "record_count": len(gzip.decompress(p.read_bytes()).splitlines())}}
+               for p in parts]
+    (works / "manifest").write_text(json.dumps({"entries": entries}), encoding="utf-8")
+
+
 def test_snapshot_folder_layout(reg, nm, tmp_path):
+    """The snapshot's works folder, its manifest listing each part at its size: the
+    parts newest partition first, screened as the Python path screens them."""
     src = tracker.demo_works_path()
     lines = gzip.decompress(src.read_bytes()).decode("utf-8").splitlines()
-    for i, day in enumerate(("2024-01-02", "2024-03-04")):
+    parts = []
+    for i, (day, name) in enumerate((("2024-01-02", "part_000.gz"),
+                                     ("2024-03-04", "part_000.gz"),
+                                     ("2024-03-04", "part_001.gz"))):
         folder = tmp_path / "works" / f"updated_date={day}"
-        folder.mkdir(parents=True)
-        with gzip.open(folder / "part_000.gz", "wt", encoding="utf-8") as fh:
-            fh.write("\n".join(lines[i::2]) + "\n")
-    (tmp_path / "works" / "manifest").write_text("{}", encoding="utf-8")
+        folder.mkdir(parents=True, exist_ok=True)
+        with gzip.open(folder / name, "wt", encoding="utf-8") as fh:
+            fh.write("\n".join(lines[i::3]) + "\n")
+        parts.append(folder / name)
+    _manifest(tmp_path / "works", parts)
     files = expand_inputs([tmp_path])
-    assert [f.path.parent.name for f in files] == ["updated_date=2024-01-02",
-                                                   "updated_date=2024-03-04"]
+    assert [f.path.relative_to(tmp_path / "works").as_posix() for f in files] == [
+        "updated_date=2024-03-04/part_000.gz", "updated_date=2024-03-04/part_001.gz",
+        "updated_date=2024-01-02/part_000.gz"]
     b = screen_files(tmp_path, registry=reg, name_matcher=nm, threads=1)
     a = _python([f.path for f in files], reg, nm)
     assert_same(a, b)
     assert b.run["counts"]["works_read"] == 71
+
+
+#: The manifest entries of two works parts of a real OpenAlex snapshot, as OpenAlex wrote
+#: them (go-openalex keeps a copy of that manifest: sample/openalex/works/manifest at commit
+#: dc0a2cfd9a7609b5a07a4a945de3837868f5e129); the first part is in the shared data, byte for
+#: byte (its PROVENANCE.md: 6,937 bytes, 27 records, as this entry says).
+REAL_ENTRIES = [
+    {"url": "s3://openalex/data/works/updated_date=2023-05-16/part_000.gz",
+     "meta": {"content_length": 6937, "record_count": 27}},
+    {"url": "s3://openalex/data/works/updated_date=2023-07-17/part_000.gz",
+     "meta": {"content_length": 12227, "record_count": 24}},
+]
+REAL_PART = OPENALEX / "snapshot_works_updated_date_2023-05-16_part_000.jsonl.gz"
+
+
+@pytest.mark.skipif(not REAL_PART.is_file(), reason="needs the shared snapshot part")
+def test_a_snapshot_download_that_does_not_match_its_manifest_is_refused_in_one_line(
+        capsys, tmp_path):
+    """A part the manifest lists that is missing or of another size (a download not
+    complete), or a part it does not list (not of this snapshot): one line saying which
+    and how to screen the parts at hand (a glob), exit 2, with either engine."""
+    works = tmp_path / "snap" / "works"
+    part = works / "updated_date=2023-05-16" / "part_000.gz"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(REAL_PART.read_bytes())
+    manifest = works / "manifest"
+    manifest.write_text(json.dumps({"entries": REAL_ENTRIES[:1]}), encoding="utf-8")
+    assert [f.path for f in expand_inputs([tmp_path / "snap"])] == [part]
+
+    def refused(why: str, *, glob_reads: bool = True) -> None:
+        for engine in ("duckdb", "python"):
+            code, _, err = _cli(capsys, "screen", "--works", str(tmp_path / "snap"),
+                                "--engine", engine, "--no-record", "--no-progress",
+                                "-o", str(tmp_path / "out"))
+            lines = [ln for ln in err.splitlines() if ln.strip()]
+            assert code == 2 and len(lines) == 1, lines
+            assert why in lines[0] and "updated_date=*/part_*" in lines[0], lines[0]
+        # the glob: the parts at hand, whatever the manifest says
+        code, _, err = _cli(capsys, "screen", "--works", str(works / "updated_date=*/part_*"),
+                            "--no-record", "--no-progress", "-o", str(tmp_path / "out"))
+        assert code == (0 if glob_reads else 2), err
+
+    manifest.write_text(json.dumps({"entries": REAL_ENTRIES}), encoding="utf-8")
+    refused("1 of the 2 parts its manifest lists are missing or of another size "
+            "(updated_date=2023-07-17/part_000.gz): the download is not complete")
+    manifest.write_text(json.dumps({"entries": REAL_ENTRIES[:1]}), encoding="utf-8")
+    part.write_bytes(REAL_PART.read_bytes()[:-100])
+    refused("(updated_date=2023-05-16/part_000.gz): the download is not complete",
+            glob_reads=False)  # the part itself is cut off
+    part.write_bytes(REAL_PART.read_bytes())
+    other = works / "updated_date=2022-01-01" / "part_000.gz"
+    other.parent.mkdir()
+    other.write_bytes(REAL_PART.read_bytes())
+    refused("1 part files are not in its manifest (updated_date=2022-01-01/part_000.gz)")
+    other.unlink()
+    manifest.write_text("{}", encoding="utf-8")
+    with pytest.raises(WorksInputError, match="not a snapshot manifest"):
+        expand_inputs([tmp_path / "snap"])
+
+
+def test_a_work_in_two_snapshot_partitions_is_read_from_the_newest(reg, tmp_path):
+    """A download caught between OpenAlex moving a record to a newer partition and
+    rewriting the older part holds the work twice: the newest copy is the one screened
+    (the other counted as a duplicate), whichever engine reads it."""
+    recs = _demo_records()
+    a = _python([tracker.demo_works_path()], reg, None)
+    wid = a.findings[0].work_id
+    rec = next(r for r in recs if r["id"].endswith("/" + wid))
+    newer = {**rec, "title": "the newer copy"}
+    for day, rows in (("2024-01-01", recs), ("2024-06-01", [newer])):
+        folder = tmp_path / "works" / f"updated_date={day}"
+        folder.mkdir(parents=True)
+        with gzip.open(folder / "part_000.gz", "wt", encoding="utf-8") as fh:
+            fh.write("\n".join(json.dumps(r) for r in rows) + "\n")
+    for engine in ("duckdb", "python"):
+        if engine == "duckdb":
+            b = screen_files(tmp_path, registry=reg, threads=1)
+        else:
+            b = _python([f.path for f in expand_inputs([tmp_path])], reg, None)
+        assert b.run["counts"]["works_duplicate"] == 1
+        assert {f.title for f in b.findings if f.work_id == wid} == {"the newer copy"}
 
 
 def _demo_records(*, quirks: bool = False) -> list[dict]:

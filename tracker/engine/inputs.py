@@ -2,8 +2,9 @@
 
 An argument may be a file (JSON Lines, plain or gzip, under any name; a saved API response or
 single JSON document; a Parquet file of works), a glob (``works/*.jsonl.gz``), or a folder:
-the OpenAlex snapshot's ``works/updated_date=*/part_*.gz`` layout as published, or any
-folder of works files.  Files are taken in a stable order (sorted by path), so that the
+the OpenAlex snapshot's ``works/updated_date=*/part_*.gz`` layout as published (checked
+against its ``manifest`` where there is one), or any folder of works files.  Files are
+taken in a stable order (sorted by path; a snapshot's newest partition first), so that the
 first record of a work met twice is the same one on every run.
 
 Examples
@@ -108,15 +109,77 @@ def sniff(path: str | Path) -> InputFile:
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    snapshot = sorted(folder.glob("works/updated_date=*/part_*"))
-    if not snapshot:
-        snapshot = sorted(folder.glob("updated_date=*/part_*"))
+    works = folder / "works"
+    if not any(works.glob("updated_date=*/part_*")):
+        works = folder
+    snapshot = [p for p in works.glob("updated_date=*/part_*") if p.is_file()]
     if snapshot:
-        return [p for p in snapshot if p.is_file() and p.stat().st_size > 0]
+        return _snapshot_parts(works, snapshot)
     found: set[Path] = set()
     for pattern in _FOLDER_PATTERNS:
         found.update(p for p in folder.glob(pattern) if p.is_file())
+    if not found and any((folder / f).is_dir() for f in ("jsonl", "parquet")):
+        formats = " and ".join(f for f in ("jsonl", "parquet") if (folder / f).is_dir())
+        raise WorksInputError(f"{folder}: holds the snapshot's {formats} copies: name one "
+                              f"folder of works, e.g. {folder / 'jsonl' / 'works'}")
     return sorted(found)
+
+
+def _snapshot_parts(works: Path, parts: list[Path]) -> list[Path]:
+    """The part files of an OpenAlex snapshot's ``works`` folder, newest partition first
+    (``updated_date=…`` descending, then by name): a work met in two partitions (a download
+    caught between OpenAlex moving a record to a newer partition and rewriting the older
+    one) is read from its newest copy, the one kept.  Empty files are left out.
+
+    Where the folder holds the snapshot's ``manifest`` (JSON in Amazon Redshift's manifest
+    format: ``entries``, each with the part's ``url`` and ``meta.content_length``), the
+    parts must be exactly those it lists, each of its listed size: OpenAlex removes a
+    manifest while it writes a partition and writes it anew when all its files are there
+    [1]_, so a part it lists that is missing or of another size is a download not yet
+    complete, and a part it does not list is not in this snapshot.
+
+    Raises
+    ------
+    WorksInputError
+        The manifest cannot be read, or the parts do not match it (the message says how
+        to screen only the parts at hand: name them with a glob).
+
+    References
+    ----------
+    .. [1] OpenAlex, "Snapshot data format", https://docs.openalex.org/download-all-data/
+       snapshot-data-format (the manifest; the ``updated_date`` partitions).
+    """
+    parts = sorted((p for p in parts if p.stat().st_size > 0), key=lambda p: p.name)
+    parts.sort(key=lambda p: p.parent.name, reverse=True)  # stable: names stay ascending
+    manifest = works / "manifest"
+    if not manifest.is_file():
+        return parts
+    try:
+        entries = orjson.loads(manifest.read_bytes())["entries"]
+        listed = {str(e["url"]).split("/works/", 1)[-1]:
+                  (e.get("meta") or {}).get("content_length") for e in entries}
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise WorksInputError(f"{manifest}: not a snapshot manifest (JSON with the listed "
+                              f"parts' entries) ({type(exc).__name__}: {exc})") from None
+    here = {p.relative_to(works).as_posix(): p for p in parts}
+    short = sorted(r for r, size in listed.items()
+                   if r not in here or (isinstance(size, int) and size > 0
+                                        and here[r].stat().st_size != size))
+    extra = sorted(set(here) - set(listed))
+    if short or extra:
+        what = []
+        if short:
+            what.append(f"{len(short):,} of the {len(listed):,} parts its manifest lists "
+                        f"are missing or of another size ({short[0]}"
+                        f"{', …' if len(short) > 1 else ''}): the download is not complete")
+        if extra:
+            what.append(f"{len(extra):,} part files are not in its manifest ({extra[0]}"
+                        f"{', …' if len(extra) > 1 else ''}): not of this snapshot")
+        raise WorksInputError(
+            f"{works}: {'; '.join(what)}. Finish the download (aws s3 sync, then run "
+            f"again), or name the parts to screen with a glob, e.g. "
+            f"'{works}/updated_date=*/part_*'")
+    return parts
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[InputFile]:
