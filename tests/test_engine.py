@@ -409,6 +409,14 @@ def test_a_snapshot_download_that_does_not_match_its_manifest_is_refused_in_one_
     manifest = works / "manifest"
     manifest.write_text(json.dumps({"entries": REAL_ENTRIES[:1]}), encoding="utf-8")
     assert [f.path for f in expand_inputs([tmp_path / "snap"])] == [part]
+    code, _, err = _cli(capsys, "screen", "--works", str(tmp_path / "snap"), "--no-record",
+                        "--no-progress", "-o", str(tmp_path / "ok"))
+    assert code == 0, err
+    run = json.loads((tmp_path / "ok" / "run.json").read_text("utf-8"))
+    checked = [i for i in run["inputs"] if i["kind"] == "snapshot manifest"]
+    assert [(i["path"], i["parts"], i["records"]) for i in checked] == [
+        (str(manifest), 1, 27)]
+    assert run["counts"]["works_read"] == 27
 
     def refused(why: str, *, glob_reads: bool = True) -> None:
         for engine in ("duckdb", "python"):

@@ -1001,6 +1001,10 @@ def _screen_request(req: RunRequest, reg: Registry, settings: ScreenSettings,
     if not req.works:
         return _screen_api(req, reg, settings, nm, assessor, progress)
     inputs = [input_record(f, "file") for f in engine.works_files(req.works)]
+    # a snapshot folder's manifest, which its parts were checked against (expand_inputs)
+    inputs += [{**input_record(Path(m["path"]), "snapshot manifest"),
+                "parts": m["parts"], "records": m["records"]}
+               for m in engine.snapshot_manifests(req.works)]
     if req.roster is not None:
         return _screen_roster_files(req, reg, settings, nm, assessor, inputs)
     return _screen_files(req, reg, settings, nm, assessor, inputs, progress)

@@ -30,13 +30,19 @@ from tracker.engine.duck import (
     parquet_works,
     screen_files,
 )
-from tracker.engine.inputs import InputFile, WorksInputError, expand_inputs, sniff
+from tracker.engine.inputs import (
+    InputFile,
+    WorksInputError,
+    expand_inputs,
+    snapshot_manifests,
+    sniff,
+)
 from tracker.engine.spark import screen_spark, spark_missing
 
 __all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineDiskError", "EngineError", "EngineMemoryError",
            "EngineSettingError", "InputFile",
            "WorksInputError", "choose_engine", "expand_inputs", "parquet_works", "screen_files",
-           "screen_spark",
+           "screen_spark", "snapshot_manifests",
            "sniff", "works_files"]
 
 #: Engines a screening run of works files can ask for: ``auto`` (DuckDB for large inputs

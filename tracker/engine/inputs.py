@@ -27,12 +27,13 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from tracker.sources.files import TruncatedWorksFile, WorksFileError
 
-__all__ = ["InputFile", "WorksInputError", "expand_inputs", "sniff"]
+__all__ = ["InputFile", "WorksInputError", "expand_inputs", "snapshot_manifests", "sniff"]
 
 #: File names taken from a folder that is not the snapshot layout.
 _FOLDER_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.json.gz", "*.gz", "*.parquet")
@@ -180,6 +181,44 @@ def _snapshot_parts(works: Path, parts: list[Path]) -> list[Path]:
             f"again), or name the parts to screen with a glob, e.g. "
             f"'{works}/updated_date=*/part_*'")
     return parts
+
+
+def snapshot_manifests(inputs: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """The OpenAlex ``works/manifest`` files that the folders among ``inputs`` were checked
+    against (:func:`expand_inputs`), for the run record: each one's path, how many parts
+    and records it lists.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> works = Path(tempfile.mkdtemp()) / "works"
+    >>> (works / "updated_date=2024-01-02").mkdir(parents=True)
+    >>> _ = (works / "updated_date=2024-01-02" / "part_000.gz").write_bytes(b"x")
+    >>> _ = (works / "manifest").write_text('{"entries": [{"url": "s3://openalex/data/'
+    ...     'works/updated_date=2024-01-02/part_000.gz", "meta": {"content_length": 1, '
+    ...     '"record_count": 1}}]}')
+    >>> [(m["parts"], m["records"]) for m in snapshot_manifests([works.parent])]
+    [(1, 1)]
+    """
+    out = []
+    for item in inputs:
+        folder = Path(os.fspath(item))
+        if not folder.is_dir():
+            continue
+        works = folder / "works" if any(
+            (folder / "works").glob("updated_date=*/part_*")) else folder
+        manifest = works / "manifest"
+        if not manifest.is_file() or not any(works.glob("updated_date=*/part_*")):
+            continue
+        try:
+            entries = orjson.loads(manifest.read_bytes())["entries"]
+            records = sum(int((e.get("meta") or {}).get("record_count") or 0)
+                          for e in entries)
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError,
+                AttributeError):
+            continue  # expand_inputs refuses it
+        out.append({"path": str(manifest), "parts": len(entries), "records": records})
+    return out
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[InputFile]:
