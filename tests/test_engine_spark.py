@@ -340,3 +340,27 @@ def test_a_damaged_gzip_file_is_one_line_in_a_spark_run(tmp_path):
     lines = _not_java(err)
     assert len(lines) == 1, err
     assert lines[0].startswith(f"tracker: error: {works}: cannot read the file (CRC check")
+
+
+@needs_spark
+def test_a_work_in_two_snapshot_partitions_is_read_from_the_newest_local_or_remote(
+        spark, reg, tmp_path):
+    """A work in two partitions of a snapshot (a download caught between OpenAlex's
+    moves): its newest copy is screened, from a local folder as by DuckDB, and from
+    partitions named by URI (as in object storage), whose paths Spark orders itself."""
+    lines = gzip.decompress(tracker.demo_works_path().read_bytes()).decode().splitlines()
+    a = screen_files(tracker.demo_works_path(), registry=reg, threads=1, processes=1)
+    wid = a.findings[0].work_id
+    rec = next(json.loads(ln) for ln in lines if json.loads(ln)["id"].endswith("/" + wid))
+    newer = json.dumps({**rec, "title": "the newer copy"})
+    for day, rows in (("2024-01-01", lines), ("2024-06-01", [newer])):
+        folder = tmp_path / "works" / f"updated_date={day}"
+        folder.mkdir(parents=True)
+        (folder / "part_000.gz").write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+    local = screen_spark(tmp_path, registry=reg, session=spark)
+    assert_same(screen_files(tmp_path, registry=reg, threads=1, processes=1), local)
+    remote = screen_spark([f"file://{tmp_path / 'works' / d / 'part_000.gz'}" for d in (
+        "updated_date=2024-01-01", "updated_date=2024-06-01")], registry=reg, session=spark)
+    for b in (local, remote):
+        assert b.run["counts"]["works_duplicate"] == 1
+        assert {f.title for f in b.findings if f.work_id == wid} == {"the newer copy"}

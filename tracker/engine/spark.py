@@ -443,8 +443,10 @@ def screen_spark(
     The run's temporary views (``src``, ``recs``, ``firsts``, ``readw``...) and SQL
     functions (``strip``, ``raws``, ``no_inst``, ``has_raw``) are created in the session.
     A work met twice is taken from its first record in path order, then file order (as on
-    the other engines).  The line numbers of skipped records in remote files are counted
-    by Spark; in local JSON Lines files they are read as the Python reader reads them.
+    the other engines), a snapshot's newest partition first (``updated_date=`` in a remote
+    path; local folders are ordered so by :func:`~tracker.engine.inputs.expand_inputs`).
+    The line numbers of skipped records in remote files are counted by Spark; in local
+    JSON Lines files they are read as the Python reader reads them.
     """
     settings = settings or ScreenSettings()
     if settings.topics:
@@ -544,7 +546,11 @@ def _screen(spark: Any, staging: _Staging, remote: Sequence[str], registry: Regi
             recs = _read(spark, staging, remote, cached)
         since = settings.since.isoformat() if settings.since else None
         until = settings.until.isoformat() if settings.until else None
-        spark.sql("SELECT min_by(rn, struct(path, blk, rn)) AS rn FROM recs "
+        # a snapshot part's partition, newest first (its date's digits turned 9 - d, so
+        # the smallest is the newest); "" for a staged local file, named in input order
+        newest = ("translate(regexp_extract(path, 'updated_date=([0-9-]+)/', 1), "
+                  "'0123456789', '9876543210')")
+        spark.sql(f"SELECT min_by(rn, struct({newest}, path, blk, rn)) AS rn FROM recs "
                   "WHERE status = 'ok' GROUP BY wid").createOrReplaceTempView("firsts")
         readw = spark.sql("SELECT r.* FROM recs r LEFT SEMI JOIN firsts f ON r.rn = f.rn "
                           f"WHERE coalesce({window_sql(since, until)}, true)")
