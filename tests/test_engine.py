@@ -463,13 +463,15 @@ def test_a_work_in_two_snapshot_partitions_is_read_from_the_newest(reg, tmp_path
         folder.mkdir(parents=True)
         with gzip.open(folder / "part_000.gz", "wt", encoding="utf-8") as fh:
             fh.write("\n".join(json.dumps(r) for r in rows) + "\n")
-    for engine in ("duckdb", "python"):
-        if engine == "duckdb":
-            b = screen_files(tmp_path, registry=reg, threads=1)
-        else:
-            b = _python([f.path for f in expand_inputs([tmp_path])], reg, None)
-        assert b.run["counts"]["works_duplicate"] == 1
-        assert {f.title for f in b.findings if f.work_id == wid} == {"the newer copy"}
+    glob = str(tmp_path / "works" / "updated_date=*" / "part_*")
+    for given in (tmp_path, glob):  # the folder, or its parts named by a glob
+        for engine in ("duckdb", "python"):
+            if engine == "duckdb":
+                b = screen_files(given, registry=reg, threads=1)
+            else:
+                b = _python([f.path for f in expand_inputs([given])], reg, None)
+            assert b.run["counts"]["works_duplicate"] == 1
+            assert {f.title for f in b.findings if f.work_id == wid} == {"the newer copy"}
 
 
 def _demo_records(*, quirks: bool = False) -> list[dict]:

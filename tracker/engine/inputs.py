@@ -126,6 +126,23 @@ def _folder_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def _newest_first(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` sorted by path, but a snapshot's parts (in ``updated_date=…`` folders)
+    newest partition first, before any other file.
+
+    >>> got = _newest_first([Path("a.gz"), Path("updated_date=2024-01-01/p1"),
+    ...                      Path("updated_date=2024-06-01/p2"),
+    ...                      Path("updated_date=2024-06-01/p1")])
+    >>> [p.as_posix() for p in got]  # doctest: +NORMALIZE_WHITESPACE
+    ['updated_date=2024-06-01/p1', 'updated_date=2024-06-01/p2',
+     'updated_date=2024-01-01/p1', 'a.gz']
+    """
+    out = sorted(paths)
+    out.sort(key=lambda p: p.parent.name if p.parent.name.startswith("updated_date=")
+             else "", reverse=True)  # stable: each partition's names stay ascending
+    return out
+
+
 def _snapshot_parts(works: Path, parts: list[Path]) -> list[Path]:
     """The part files of an OpenAlex snapshot's ``works`` folder, newest partition first
     (``updated_date=…`` descending, then by name): a work met in two partitions (a download
@@ -150,8 +167,7 @@ def _snapshot_parts(works: Path, parts: list[Path]) -> list[Path]:
     .. [1] OpenAlex, "Snapshot data format", https://docs.openalex.org/download-all-data/
        snapshot-data-format (the manifest; the ``updated_date`` partitions).
     """
-    parts = sorted((p for p in parts if p.stat().st_size > 0), key=lambda p: p.name)
-    parts.sort(key=lambda p: p.parent.name, reverse=True)  # stable: names stay ascending
+    parts = _newest_first(p for p in parts if p.stat().st_size > 0)
     manifest = works / "manifest"
     if not manifest.is_file():
         return parts
@@ -252,8 +268,8 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[InputFile]:
         elif p.exists():
             files = [p]
         elif glob.has_magic(text):
-            files = sorted(Path(x) for x in glob.glob(text, recursive=True)
-                           if Path(x).is_file())
+            files = _newest_first(Path(x) for x in glob.glob(text, recursive=True)
+                                  if Path(x).is_file())
             if not files:
                 raise WorksInputError(f"{text}: no file matches")
         else:
