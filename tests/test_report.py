@@ -531,3 +531,64 @@ def test_the_overview_reads_only_its_fields_and_gives_what_whole_rows_give(demo,
                         lambda findings, ov: ((ov.add(f.row()), f) for f in findings))
     assert render_report(replace(demo, run=run), generated_at=FIXED) == fast
     assert all(i in fast for i in new)
+
+
+@pytest.mark.parametrize("regime", ["hover", "binned", "read again"])
+def test_timeline_marks_gathered_from_every_finding_draw_the_capped_timeline(
+        demo, monkeypatch, regime):
+    """The marks the review workspace gathers while it reads a run for the network
+    (:class:`TimelineMarks`, every entry) draw the figure the findings draw, capped to the
+    entries with the most findings: without reading the findings again where the marks
+    still hold what the hover needs (few marks) or none is needed (binned); read again
+    where the marks of every entry were too many to keep the hover's text but those of the
+    entries drawn are few enough for it."""
+    import plotly.io as pio
+
+    import tracker.report as report
+
+    monkeypatch.setattr(report, "TIMELINE_MAX_ENTRIES", 3)
+    rows = [f.row() for f in demo.findings]
+    per_entry = Counter(report.entry_label(r) for r in rows)
+    kept = sorted(per_entry, key=lambda e: (-per_entry[e], e))[:3]
+    kept_marks = len({(r["work_id"], report.entry_label(r)) for r in rows
+                      if report.entry_label(r) in kept and r["publication_date"]})
+    all_marks = len({(r["work_id"], report.entry_label(r)) for r in rows
+                     if r["publication_date"]})
+    assert kept_marks < all_marks
+    full = {"hover": 10**6, "binned": 2, "read again": kept_marks}[regime]
+    monkeypatch.setattr(report, "TIMELINE_FULL_HOVER", full)
+    want = report.capped_timeline(rows)
+    marks = report.TimelineMarks()
+    for r in rows:
+        marks.add(r)
+    read: list[int] = []
+
+    def again():
+        read.append(1)
+        yield from rows
+
+    got = report.capped_timeline(again(), marks=marks)
+    assert got[1:] == want[1:]
+    assert pio.to_json(got[0]) == pio.to_json(want[0])
+    assert got[0].layout.meta["brief_hover"] is (regime == "binned")
+    assert read == ([1] if regime == "read again" else [])
+
+
+def test_the_network_layout_is_the_same_in_every_python_process():
+    """Two runs of the same screening build the same flagged network, but sets of strings
+    are ordered anew in each Python process (``PYTHONHASHSEED``), and a component's nodes
+    came out of one: the layout, and so report.html, is the same all the same."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, tracker; from tracker.graph import flagged_network; "
+            "from tracker.report import _layout_positions; "
+            "res = tracker.screen(tracker.read_works(tracker.demo_works_path()), "
+            "registry=tracker.load_registry()); g, _ = flagged_network(res, max_nodes=400); "
+            "print(json.dumps(sorted((str(k), v) for k, v in _layout_positions(g, 7).items())))")
+    got = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+           for seed in ("1", "2")]
+    assert len(json.loads(got[0])) > 10
+    assert got[0] == got[1]

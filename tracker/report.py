@@ -38,7 +38,7 @@ import json
 import math
 import shlex
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
@@ -217,7 +217,10 @@ def _layout_positions(g: nx.Graph, seed: int, aspect: float = 2.0) -> dict[Any, 
 
     One spring layout of a graph of many small components squeezes each into a dot; laying
     each out on its own, with room growing as the square root of its size, keeps ties
-    visible.  Deterministic for a given seed.
+    visible.  Deterministic for a given seed, whatever order ``g`` holds its nodes in: the
+    layout's random start is drawn in node order, so each component is laid out with its
+    nodes sorted (in ``g``'s order, which follows sets of strings, two runs of the same
+    screening drew different layouts: Python orders such sets anew in each process).
     """
     if len(g) == 0:
         return {}
@@ -225,7 +228,9 @@ def _layout_positions(g: nx.Graph, seed: int, aspect: float = 2.0) -> dict[Any, 
                    key=lambda c: (-len(c), str(c[0])))
     placed: list[tuple[list[Any], dict[Any, Any], float]] = []
     for nodes in comps:
-        sub = g.subgraph(nodes)
+        sub = nx.Graph()
+        sub.add_nodes_from(nodes)  # sorted: the start positions do not follow g's order
+        sub.add_edges_from(g.subgraph(nodes).edges(data=True))
         radius = 0.35 + 0.22 * len(nodes) ** 0.5
         if len(nodes) == 1:
             pos = {nodes[0]: (0.0, 0.0)}
@@ -421,27 +426,36 @@ def _timeline_x(text: str) -> tuple[str | None, bool]:
 
 def capped_timeline(findings: Iterable[Finding | Mapping[str, Any]],
                     per_entry: Mapping[str, int] | None = None, *,
-                    max_entries: int | None = None) -> tuple[go.Figure, int, str]:
+                    max_entries: int | None = None,
+                    marks: TimelineMarks | None = None) -> tuple[go.Figure, int, str]:
     """:func:`timeline_figure` of the ``max_entries`` list entries with the most findings
     (default :data:`TIMELINE_MAX_ENTRIES`; ties by name): the figure, how many entries it
     draws, and a sentence saying what it leaves out (``""`` when nothing).
 
     ``per_entry`` (findings per entry, as :func:`entry_label` names them) saves a pass when
     the caller has counted them; ``findings`` is then read once, for the figure (an iterator
-    is not held in memory).
+    is not held in memory).  ``marks``, gathered from every finding by the caller
+    (:class:`TimelineMarks`), saves that pass too: ``findings`` is then read only where
+    the marks cannot draw the entries kept (see there).
     """
     limit = TIMELINE_MAX_ENTRIES if max_entries is None else max_entries
+    if marks is not None and per_entry is None:
+        per_entry = marks.counts
     items = (findings if isinstance(findings, list | tuple) or per_entry is not None
              else list(findings))
     counts = per_entry if per_entry is not None else Counter(entry_label(f) for f in items)
     if len(counts) <= limit:
-        return timeline_figure(items), len(counts), ""
+        fig = marks.figure() if marks is not None else None
+        return (fig if fig is not None else timeline_figure(items)), len(counts), ""
     kept = set(sorted(counts, key=lambda e: (-counts[e], e))[:limit])
     left = sum(c for e, c in counts.items() if e not in kept)
     note = (f"The timeline draws the {len(kept):,} list entries with the most findings, of "
             f"{len(counts):,}: {len(counts) - len(kept):,} entries with {left:,} findings are "
             f"not drawn.")
-    return timeline_figure(f for f in items if entry_label(f) in kept), len(kept), note
+    fig = marks.figure(kept) if marks is not None else None
+    if fig is None:
+        fig = timeline_figure(f for f in items if entry_label(f) in kept)
+    return fig, len(kept), note
 
 
 def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figure:
@@ -472,43 +486,92 @@ def timeline_figure(findings: Iterable[Finding | Mapping[str, Any]]) -> go.Figur
     >>> fig.data[1].x
     ('2020-06-05',)
     """
-    entries: dict[str, dict[str, Any]] = {}
-    marks: dict[tuple[str, str], dict[str, Any]] = {}
-    undated: set[str] = set()
-    brief = False  # past TIMELINE_FULL_HOVER marks: binned, and the marks need no text
+    marks = TimelineMarks()
     for f in findings:
+        marks.add(f)
+    fig = marks.figure()
+    assert fig is not None  # every entry kept: the marks held their text as long as needed
+    return fig
+
+
+class TimelineMarks:
+    """What :func:`timeline_figure` draws, gathered one finding at a time (:meth:`add`),
+    for every list entry; :meth:`figure` draws the entries asked for.
+
+    Why: the review workspace reads a large run's findings from the case file once, for
+    the flagged network and the timeline's entries together (reading 788,020 findings a
+    second time, for the timeline, took 24 s).  Each mark (work x entry) keeps its first
+    finding and its authors, for the hover, only while the marks of every entry are at most
+    :data:`TIMELINE_FULL_HOVER`; past that the figure bins them (as it does for as many
+    marks of the entries drawn).  When fewer entries are drawn and their marks are few
+    enough for the full hover after all, that text is gone: :meth:`figure` then returns
+    None, and the caller draws from the findings again.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.marks: dict[tuple[str, str], dict[str, Any]] = {}
+        self.undated: set[tuple[str, str]] = set()  # (work, entry)
+        self.brief = False  # past TIMELINE_FULL_HOVER marks: the marks hold no text
+        self.counts: Counter[str] = Counter()  # findings per entry
+
+    def add(self, f: Finding | Mapping[str, Any]) -> None:
+        """Take one finding (or row) into the marks."""
         # each mark keeps its first finding (not a copy of its row) and its authors only
         # while the hover may name them: memory grows with the marks, not with the findings
         label = entry_label(f)
-        if label not in entries:
-            entries[label] = _row(f)
+        self.counts[label] += 1
+        if label not in self.entries:
+            self.entries[label] = _row(f)
         x, year_only = _timeline_x(str(_get(f, "publication_date") or ""))
         work = str(_get(f, "work_id"))
         if x is None:
-            undated.add(work)
-            continue
+            self.undated.add((work, label))
+            return
+        marks = self.marks
         m = marks.get((work, label))
         if m is None:
             designated = _get(f, "is_designation", True)
             m = marks[(work, label)] = {
-                "x": x, "y": label, "year_only": year_only, "src": None if brief else f,
-                "authors": [],
+                "x": x, "y": label, "year_only": year_only,
+                "src": None if self.brief else f, "authors": [],
                 "group": (f"listed at publication: "
                           f"{_get(f, 'listed_at_publication', 'unknown')}" if designated
                           else "context list (assessment, not a designation)")}
-            if not brief and len(marks) > TIMELINE_FULL_HOVER:
-                brief = True
+            if not self.brief and len(marks) > TIMELINE_FULL_HOVER:
+                self.brief = True
                 for held in marks.values():
                     held["src"], held["authors"] = None, []
-        if brief:
-            continue
+        if self.brief:
+            return
         name = _get(f, "author_name")
         if name and name not in m["authors"]:
             m["authors"].append(name)
+
+    def figure(self, kept: Collection[str] | None = None) -> go.Figure | None:
+        """The timeline of the entries ``kept`` (all: None), as :func:`timeline_figure`
+        draws it from their findings; None where the hover text it needs was let go."""
+        if kept is None:
+            marks = list(self.marks.values())
+            entries = self.entries
+            undated = {w for w, _ in self.undated}
+        else:
+            marks = [m for (_, label), m in self.marks.items() if label in kept]
+            entries = {k: v for k, v in self.entries.items() if k in kept}
+            undated = {w for w, label in self.undated if label in kept}
+        brief = len(marks) > TIMELINE_FULL_HOVER
+        if self.brief and not brief:
+            return None
+        return _timeline_of(marks, entries, undated, brief)
+
+
+def _timeline_of(marks: list[dict[str, Any]], entries: dict[str, dict[str, Any]],
+                 undated: set[str], brief: bool) -> go.Figure:
+    """The timeline figure of ``marks`` (:class:`TimelineMarks`), binned when ``brief``."""
     order = sorted(entries, key=lambda k: (not entries[k].get("is_designation", True),
                                            str(entries[k].get("listed_on") or "9999"), k))
     groups: dict[str, list[dict[str, Any]]] = {}
-    for m in marks.values():
+    for m in marks:
         groups.setdefault(m["group"], []).append(m)
     traces: list[go.Scatter] = []
     for key in sorted(groups, key=lambda k: ("context" in k, k)):
