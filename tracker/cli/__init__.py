@@ -166,7 +166,8 @@ def screen_cmd(
     works: Annotated[list[Path] | None, typer.Option(
         "--works", "-w", help="OpenAlex works file: JSON Lines (plain or .gz), a saved API "
         "list response, or one work object; also a glob "
-        "('works/*.gz') or a folder (the OpenAlex snapshot as published); or Parquet "
+        "('works/*.gz') or a folder (the OpenAlex snapshot as published, newest "
+        "partition first, checked against its works/manifest); or Parquet "
         "(works.parquet). "
         "Repeatable.")] = None,
     org: Annotated[list[str] | None, typer.Option(
