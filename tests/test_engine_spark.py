@@ -364,3 +364,24 @@ def test_a_work_in_two_snapshot_partitions_is_read_from_the_newest_local_or_remo
     for b in (local, remote):
         assert b.run["counts"]["works_duplicate"] == 1
         assert {f.title for f in b.findings if f.work_id == wid} == {"the newer copy"}
+
+
+@needs_spark
+def test_a_full_disk_under_spark_is_said_at_once(spark, reg, monkeypatch):
+    """Spark's local folder on a full disk: EngineDiskError (which the CLI reports as the
+    machine's, exit 5), naming where Spark writes, without reading the files again.  The
+    disk is full in the words the system gives ("No space left on device"), raised here by
+    Spark from the plan's counts."""
+    import tracker.engine.spark as sp
+    from tracker.engine import EngineDiskError
+
+    def not_again(files):
+        raise AssertionError("the files were read again to explain the error")
+
+    real = sp.counts_sql
+    monkeypatch.setattr(sp, "_reader_error", not_again)
+    monkeypatch.setattr(sp, "counts_sql", lambda *a: (
+        "SELECT *, raise_error('Could not write /tmp/blockmgr-1/0d/shuffle_0_0.data: "
+        f"No space left on device') AS full FROM ({real(*a)})"))
+    with pytest.raises(EngineDiskError, match="spark.local.dir"):
+        screen_spark(tracker.demo_works_path(), registry=reg, session=spark)

@@ -868,10 +868,13 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
         except (engine.EngineMemoryError, engine.EngineDiskError) as exc:  # the machine
             raise RunEnvironmentError(str(exc)) from None
     elif chosen == "spark":
-        result = engine.screen_spark(req.works, registry=reg, settings=settings,
-                                     name_matcher=nm, progress=report, command=req.command,
-                                     inputs=inputs, assessor=assessor,
-                                     master=req.spark_master)
+        try:
+            result = engine.screen_spark(req.works, registry=reg, settings=settings,
+                                         name_matcher=nm, progress=report,
+                                         command=req.command, inputs=inputs,
+                                         assessor=assessor, master=req.spark_master)
+        except engine.EngineDiskError as exc:  # the machine
+            raise RunEnvironmentError(str(exc)) from None
     elif len(files) == 1 and not parquet[0]:
         shares = split_works(files[0], os.cpu_count() or 1)
         result, _ = screen_shares(shares, registry=reg, settings=settings, subjects=subjects,

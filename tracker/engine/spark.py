@@ -41,8 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from tracker.engine.duck import (
+    _NO_SPACE,
     _REASONS,
     _WORKS_IN_MEMORY,
+    EngineDiskError,
     EngineError,
     EngineSettingError,
     _clean,
@@ -569,6 +571,12 @@ def _screen(spark: Any, staging: _Staging, remote: Sequence[str], registry: Regi
         result.run["engine_reader"] = "Spark from_json, each record from its text"
         skipped = _skipped(spark, staging) if counts["works_skipped"] else []
     except (PySparkException, Py4JError) as exc:
+        full = _NO_SPACE.search(str(exc))
+        if full is not None:  # the machine, not the files: said at once
+            raise EngineDiskError(
+                f"the Spark engine ran out of disk space ({full.group(0)}): free space in "
+                f"its local folder (spark.local.dir; by default in the system's temporary "
+                f"folder, TMPDIR), or point it at a disk with room") from exc
         _reader_error(staging.files)
         raise EngineError(f"the Spark engine failed: {exc}") from exc
     _patch_run(result.run, counts, skipped, findings)
