@@ -383,5 +383,5 @@ def test_a_full_disk_under_spark_is_said_at_once(spark, reg, monkeypatch):
     monkeypatch.setattr(sp, "counts_sql", lambda *a: (
         "SELECT *, raise_error('Could not write /tmp/blockmgr-1/0d/shuffle_0_0.data: "
         f"No space left on device') AS full FROM ({real(*a)})"))
-    with pytest.raises(EngineDiskError, match="spark.local.dir"):
+    with pytest.raises(EngineDiskError, match=r"spark\.local\.dir"):
         screen_spark(tracker.demo_works_path(), registry=reg, session=spark)
