@@ -109,10 +109,35 @@ def sniff(path: str | Path) -> InputFile:
     return InputFile(p, "jsonl" if is_work else "document", compression)
 
 
-def _folder_files(folder: Path) -> list[Path]:
+def _works_folder(folder: Path) -> Path:
+    """The folder of a snapshot's ``updated_date=*`` partitions: ``folder/works`` (the
+    snapshot's root given) where it holds them, else ``folder``."""
     works = folder / "works"
-    if not any(works.glob("updated_date=*/part_*")):
-        works = folder
+    return works if any(works.glob("updated_date=*/part_*")) else folder
+
+
+def _manifest_entries(manifest: Path) -> list[dict[str, Any]]:
+    """The ``entries`` of a snapshot's manifest (Amazon Redshift's manifest format).
+
+    Raises
+    ------
+    WorksInputError
+        The file is not such a manifest.
+    """
+    try:
+        entries = orjson.loads(manifest.read_bytes())["entries"]
+        if not isinstance(entries, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("url"), str)
+                and isinstance(e.get("meta") or {}, dict) for e in entries):
+            raise TypeError("each entry needs a url")
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise WorksInputError(f"{manifest}: not a snapshot manifest (JSON with the listed "
+                              f"parts' entries) ({type(exc).__name__}: {exc})") from None
+    return entries
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    works = _works_folder(folder)
     snapshot = [p for p in works.glob("updated_date=*/part_*") if p.is_file()]
     if snapshot:
         return _snapshot_parts(works, snapshot)
@@ -171,13 +196,8 @@ def _snapshot_parts(works: Path, parts: list[Path]) -> list[Path]:
     manifest = works / "manifest"
     if not manifest.is_file():
         return parts
-    try:
-        entries = orjson.loads(manifest.read_bytes())["entries"]
-        listed = {str(e["url"]).split("/works/", 1)[-1]:
-                  (e.get("meta") or {}).get("content_length") for e in entries}
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise WorksInputError(f"{manifest}: not a snapshot manifest (JSON with the listed "
-                              f"parts' entries) ({type(exc).__name__}: {exc})") from None
+    listed = {e["url"].split("/works/", 1)[-1]: (e.get("meta") or {}).get("content_length")
+              for e in _manifest_entries(manifest)}
     here = {p.relative_to(works).as_posix(): p for p in parts}
     short = sorted(r for r, size in listed.items()
                    if r not in here or (isinstance(size, int) and size > 0
@@ -204,6 +224,11 @@ def snapshot_manifests(inputs: Iterable[str | Path]) -> list[dict[str, Any]]:
     against (:func:`expand_inputs`), for the run record: each one's path, how many parts
     and records it lists.
 
+    Raises
+    ------
+    WorksInputError
+        A manifest is not one (as :func:`expand_inputs` raises it).
+
     Examples
     --------
     >>> import tempfile
@@ -221,18 +246,13 @@ def snapshot_manifests(inputs: Iterable[str | Path]) -> list[dict[str, Any]]:
         folder = Path(os.fspath(item))
         if not folder.is_dir():
             continue
-        works = folder / "works" if any(
-            (folder / "works").glob("updated_date=*/part_*")) else folder
+        works = _works_folder(folder)
         manifest = works / "manifest"
         if not manifest.is_file() or not any(works.glob("updated_date=*/part_*")):
             continue
-        try:
-            entries = orjson.loads(manifest.read_bytes())["entries"]
-            records = sum(int((e.get("meta") or {}).get("record_count") or 0)
-                          for e in entries)
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError,
-                AttributeError):
-            continue  # expand_inputs refuses it
+        entries = _manifest_entries(manifest)
+        records = sum(n for e in entries
+                      if isinstance(n := (e.get("meta") or {}).get("record_count"), int))
         out.append({"path": str(manifest), "parts": len(entries), "records": records})
     return out
 
