@@ -858,32 +858,30 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
             size_bytes=sum(f.stat().st_size for f in files), parquet=any(parquet))
     except engine.EngineSettingError as exc:
         raise RunInputError(str(exc)) from None
-    if chosen == "duckdb":
-        try:
+    try:
+        if chosen == "duckdb":
             result = engine.screen_files(req.works, registry=reg, settings=settings,
                                          name_matcher=nm, progress=report,
                                          command=req.command, inputs=inputs,
                                          assessor=assessor,
                                          memory_limit=req.engine_memory.strip())
-        except (engine.EngineMemoryError, engine.EngineDiskError) as exc:  # the machine
-            raise RunEnvironmentError(str(exc)) from None
-    elif chosen == "spark":
-        try:
+        elif chosen == "spark":
             result = engine.screen_spark(req.works, registry=reg, settings=settings,
                                          name_matcher=nm, progress=report,
                                          command=req.command, inputs=inputs,
                                          assessor=assessor, master=req.spark_master)
-        except engine.EngineDiskError as exc:  # the machine
-            raise RunEnvironmentError(str(exc)) from None
-    elif len(files) == 1 and not parquet[0]:
-        shares = split_works(files[0], os.cpu_count() or 1)
-        result, _ = screen_shares(shares, registry=reg, settings=settings, subjects=subjects,
-                                  name_matcher=nm, progress=report, command=req.command,
-                                  inputs=inputs, assessor=assessor, processes=req.processes)
-    else:
-        result = screen(_iter_files(files), registry=reg, settings=settings,
-                        subjects=subjects, name_matcher=nm, progress=report,
-                        command=req.command, inputs=inputs, assessor=assessor)
+        elif len(files) == 1 and not parquet[0]:
+            shares = split_works(files[0], os.cpu_count() or 1)
+            result, _ = screen_shares(shares, registry=reg, settings=settings,
+                                      subjects=subjects, name_matcher=nm, progress=report,
+                                      command=req.command, inputs=inputs, assessor=assessor,
+                                      processes=req.processes)
+        else:
+            result = screen(_iter_files(files), registry=reg, settings=settings,
+                            subjects=subjects, name_matcher=nm, progress=report,
+                            command=req.command, inputs=inputs, assessor=assessor)
+    except (engine.EngineMemoryError, engine.EngineDiskError) as exc:  # the machine's
+        raise RunEnvironmentError(str(exc)) from None  # settings or disk, not a bug
     _require_works(req.works, result)
     return _Screened(result)
 
