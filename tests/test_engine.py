@@ -125,18 +125,34 @@ def test_generated_works_with_duplicates_and_a_broken_line(reg, nm, messy):
 
 
 @pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
-def test_several_files_read_at_once_keep_each_record_at_its_place(reg, nm, messy, tmp_path):
-    """The first file's typed rows become the table the plan reads and the others' are
-    added to it, two files at a time: each record keeps its own place (a record counted at
+@pytest.mark.parametrize("together", [True, False], ids=["one-statement", "each-alone"])
+def test_several_files_read_at_once_keep_each_record_at_its_place(reg, nm, messy, tmp_path,
+                                                                   monkeypatch, together):
+    """Small files are read by one statement (each row's file from the reader's file name),
+    larger ones each alone, two at a time, the first file's typed rows becoming the table
+    the plan reads: either way each record keeps its own place (a record counted at
     another's place would be read again from the text, and the run would say so)."""
+    from tracker.engine import duck
+
+    if not together:
+        monkeypatch.setattr(duck, "_GROUP_BYTES", 1)
     lines = messy.read_text(encoding="utf-8").splitlines()
     parts = [tmp_path / f"part_{k}.jsonl" for k in range(3)]
     for k, part in enumerate(parts):
         part.write_text("\n".join(lines[k::3]) + "\n", encoding="utf-8")
+    calls: list[int] = []
+    real = duck.recs_typed_sql
+
+    def counted(files, *args, **kw):
+        calls.append(len(files))
+        return real(files, *args, **kw)
+
+    monkeypatch.setattr(duck, "recs_typed_sql", counted)
     a = _python(parts, reg, nm)
     b = screen_files(parts, registry=reg, name_matcher=nm, threads=2)
     assert_same(a, b)
     assert b.run["engine_reader"].startswith("DuckDB typed JSON reader")
+    assert calls == ([3] if together else [1, 1, 1])
     assert a.findings
 
 
@@ -231,8 +247,8 @@ def test_when_typed_rows_and_lines_do_not_pair_every_record_is_read_from_text(
 
     def shifted(*a, **k):
         sql = real(*a, **k)
-        assert "+ rowid + 1;" in sql
-        return sql.replace("+ rowid + 1;", "+ rowid + 2;")
+        assert "+ rowid + 1" in sql
+        return sql.replace("+ rowid + 1", "+ rowid + 2")
 
     monkeypatch.setattr(duck, "recs_typed_sql", shifted)
     path = tracker.demo_works_path()
@@ -715,7 +731,7 @@ def test_a_damaged_gzip_file_is_refused_as_the_python_reader_refuses_it(
     real = duck.recs_typed_sql
 
     def shifted(*args, **kw):  # typed rows that do not pair with the lines: text only
-        return real(*args, **kw).replace("+ rowid + 1;", "+ rowid + 2;")
+        return real(*args, **kw).replace("+ rowid + 1", "+ rowid + 2")
 
     for text_only in (False, True):
         with pytest.MonkeyPatch.context() as mp:
@@ -1128,7 +1144,7 @@ def test_records_with_an_authorship_that_is_not_an_object_are_skipped_as_python_
     real = duck.recs_typed_sql
 
     def shifted(*args, **kw):  # typed rows that do not pair with the lines: text only
-        return real(*args, **kw).replace("+ rowid + 1;", "+ rowid + 2;")
+        return real(*args, **kw).replace("+ rowid + 1", "+ rowid + 2")
 
     for reader in ("DuckDB typed JSON reader", "DuckDB, each record from its text"):
         with pytest.MonkeyPatch.context() as mp:

@@ -123,6 +123,10 @@ _SCALARS = frozenset({"varchar", "null", "boolean", "tinyint", "smallint", "inte
 #: (:class:`~tracker.records.PackedWorks`; about 4.4 kB a work).
 _WORKS_IN_MEMORY = 256 << 20
 _BATCH_BYTES = 8 << 20  # candidate records sent to a worker at a time (by JSON size)
+#: JSON Lines files read by one statement, up to this many bytes on disk together: a
+#: statement per file costs about 45 ms of its own (see ``plan.recs_typed_sql``); a file
+#: this large takes seconds to read, and files read at once keep both cores busy.
+_GROUP_BYTES = 32 << 20
 
 
 class EngineSettingError(ValueError):
@@ -1016,15 +1020,15 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         _interruptible(con, recs_sql(staging.source(parquet=False)))
         _read_parquet(con, staging, typed)
         return
-    first, *others = staging.jsonl
+    first, *others = _file_groups(staging.jsonl)
     cursors: list[Any] = []  # to stop the others when one read fails or Ctrl-C comes
 
-    def read(item: tuple[int, Path], insert: bool = True) -> None:
+    def read(group: list[tuple[int, Path]], insert: bool = True) -> None:
         cur = con.cursor()  # files read at once, one cursor each (a gzip file's
         # text is decompressed on one thread, its records parsed on the others)
         cursors.append(cur)
         try:
-            cur.execute(recs_typed_sql(str(item[1]), item[0], item[0] * _FILE_STRIDE,
+            cur.execute(recs_typed_sql([(i, str(p)) for i, p in group], _FILE_STRIDE,
                                        _MAX_LINE, insert=insert))
         finally:
             cur.close()
@@ -1057,6 +1061,35 @@ def _read_records(con: Any, staging: _Staging, typed: bool) -> None:
         _apply_dates(con, staging.dates, "recs.status = 'date'")
     _read_again(con, staging)
     _read_parquet(con, staging, typed)
+
+
+def _file_groups(files: Sequence[tuple[int, Path]]) -> list[list[tuple[int, Path]]]:
+    """JSON Lines files ``(index, path)`` in groups that one statement reads
+    (:func:`tracker.engine.plan.recs_typed_sql`): consecutive files up to
+    :data:`_GROUP_BYTES` together, a larger file alone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> files = [(i, d / f"{i}.jsonl") for i in range(3)]
+    >>> for (_, p), n in zip(files, (10, 20, _GROUP_BYTES)):
+    ...     with p.open("wb") as fh:
+    ...         _ = fh.truncate(n)
+    >>> [[i for i, _ in g] for g in _file_groups(files)]
+    [[0, 1], [2]]
+    """
+    groups: list[list[tuple[int, Path]]] = []
+    size = 0
+    for i, p in files:
+        n = p.stat().st_size
+        if groups and size + n <= _GROUP_BYTES:
+            groups[-1].append((i, p))
+            size += n
+        else:
+            groups.append([(i, p)])
+            size = n
+    return groups
 
 
 def _read_again(con: Any, staging: _Staging) -> None:

@@ -25,7 +25,7 @@ hold a tie (``cand``).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 __all__ = ["AUTHS", "COLUMNS", "ID_RE", "KEYS", "ROR_RE", "SCHEMA", "counts_sql", "macros_sql",
            "recs_parquet_sql", "recs_sql", "recs_typed_sql", "texts_sql", "window_sql"]
@@ -186,11 +186,19 @@ COLUMNS = (
 )
 
 
-def recs_typed_sql(path: str, fidx: int, offset: int, max_object: int, *,
+def recs_typed_sql(files: Sequence[tuple[int, str]], stride: int, max_object: int, *,
                    insert: bool = False) -> str:
-    """``recs`` from the JSON Lines file ``path`` (the input's ``fidx``-th; ``rn`` starts
-    after ``offset``) by DuckDB's typed JSON reader, several times faster than reading each
-    line's text.  ``insert``: add its rows to ``recs`` rather than create it.
+    """``recs`` from JSON Lines files ``(fidx, path)`` (the input's ``fidx``-th file; its
+    ``rn`` start after ``fidx * stride``) by DuckDB's typed JSON reader, several times
+    faster than reading each line's text.  ``insert``: add their rows to ``recs`` rather
+    than create it.
+
+    Several files are read by one statement: a statement per small file cost about 45 ms
+    of its own (500 files of 200 generated works: 22.7 s, against 3.5 s for one
+    statement), which a snapshot's many small parts add up.  Each row's file is then
+    known from the reader's ``filename``, and its line from its place after the file's
+    first row (the rows of one file are stored together, in order, as the next paragraph
+    says of one file).
 
     It reads a record as tracker does wherever the typed values say enough.  Where they do
     not, the row is marked ``doubt`` and read again from its text (:func:`recs_sql`): no
@@ -220,9 +228,25 @@ def recs_typed_sql(path: str, fidx: int, offset: int, max_object: int, *,
     .. [1] DuckDB 2.0, "Order Preservation",
        https://duckdb.org/docs/2.0/sql/dialect/order_preservation.html
     """
-    stage = f"typed_{int(fidx)}"
+    if not files:
+        raise ValueError("no files to read")
+    stage = f"typed_{int(files[0][0])}"
     tail = (f"INSERT INTO recs SELECT * FROM {stage};\nDROP TABLE {stage};" if insert
             else f"DROP TABLE IF EXISTS recs;\nALTER TABLE {stage} RENAME TO recs;")
+    if len(files) == 1:
+        (fidx, path), = files
+        source, file_column = _lit(path), ""
+        fidx_sql, number = f"{int(fidx)}::BIGINT", f"{int(fidx) * int(stride)} + rowid + 1"
+        numbered = ""
+    else:
+        source = "[" + ", ".join(_lit(p) for _, p in files) + "]"
+        file_column, fidx_sql, number = ", filename", "NULL::BIGINT", "f.base + rowid + 1"
+        names = ", ".join(f"({_lit(p)}, {int(i)}::BIGINT)" for i, p in files)
+        numbered = (f", fidx = f.fidx FROM (SELECT t.filename, n.fidx, "
+                    f"n.fidx * {int(stride)} - min(t.rowid) AS base FROM {stage} t "
+                    f"JOIN (VALUES {names}) n(filename, fidx) USING (filename) "
+                    f"GROUP BY t.filename, n.fidx) f WHERE {stage}.filename = f.filename;\n"
+                    f"ALTER TABLE {stage} DROP COLUMN filename")
     return f"""
 CREATE OR REPLACE TABLE {stage} AS
 WITH w AS (
@@ -233,11 +257,11 @@ WITH w AS (
               THEN TRY_CAST(left(publication_date ->> '$', 10) AS DATE) END AS pdate,
          {_year('publication_year')} AS year0,
          {_truncated('is_authors_truncated')} AS trunc,
-         authorships, publication_date IS NULL AS no_date
-  FROM read_json({_lit(path)}, format='newline_delimited', maximum_object_size={max_object},
-                 ignore_errors=true, columns={COLUMNS})
+         authorships, publication_date IS NULL AS no_date{file_column}
+  FROM read_json({source}, format='newline_delimited', maximum_object_size={max_object},
+                 ignore_errors=true, columns={COLUMNS}{', filename=true' if file_column else ''})
 )
-SELECT NULL::BIGINT AS rn, {int(fidx)}::BIGINT AS fidx, wid,
+SELECT NULL::BIGINT AS rn, {fidx_sql} AS fidx, wid,
   CASE WHEN wid = '' OR NOT starts_with(wid, 'W') OR authorships IS NULL
             OR {_odd_authorship('authorships')} THEN 'doubt'
        WHEN no_date THEN 'date' ELSE 'ok' END AS status,
@@ -246,9 +270,9 @@ SELECT NULL::BIGINT AS rn, {int(fidx)}::BIGINT AS fidx, wid,
   trunc,
   false AS partial,
   coalesce(len(authorships), 0) AS n_auth,
-  authorships AS auths
+  authorships AS auths{file_column}
 FROM w;
-UPDATE {stage} SET rn = {int(offset)} + rowid + 1;
+UPDATE {stage} SET rn = {number}{numbered};
 {tail}
 """
 
