@@ -174,6 +174,48 @@ def test_one_large_file_is_screened_in_shares_with_the_same_result(tmp_path, cap
     assert a["counts"]["findings"] > 0
 
 
+def test_several_files_are_screened_in_shares_of_files_with_the_same_result(
+        tmp_path, capsys, monkeypatch):
+    """A folder of files (a snapshot's parts) is read on every core, in shares of
+    consecutive files, as one pass reads them: a work met again in a later file is a
+    duplicate either way."""
+    import gzip
+
+    import tracker.sources.files as files
+    from tracker.screening import screen_shares
+
+    lines = gzip.decompress((OPENALEX / "works_bibgraph_2025-10.jsonl.gz").read_bytes()
+                            ).splitlines(keepends=True)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    cut = len(lines) // 5
+    for k in range(5):
+        part = lines[k * cut:(k + 1) * cut if k < 4 else None]
+        if k == 4:
+            part = [*part, lines[0]]  # the first file's first work again
+        (folder / f"part_{k}.jsonl.gz").write_bytes(gzip.compress(b"".join(part)))
+    shares: list[int] = []
+
+    def counted(parts, **kw):
+        shares.append(len(parts))
+        return screen_shares(parts, **kw)
+
+    monkeypatch.setattr("tracker.runs.screen_shares", counted)
+    monkeypatch.setattr("tracker.runs.os.cpu_count", lambda: 3)
+    args = ("screen", "--works", str(folder), "--engine", "python", "--no-progress", "--out")
+    code, _, err = run(capsys, *args, str(tmp_path / "one"))
+    assert code == 0, err
+    monkeypatch.setattr(files, "MIN_SPLIT_BYTES", 0)  # as if the files were large
+    code, _, err = run(capsys, *args, str(tmp_path / "three"))
+    assert code == 0, err
+    assert shares == [1, 3]
+    one, three = tmp_path / "one", tmp_path / "three"
+    assert (one / "findings.csv").read_bytes() == (three / "findings.csv").read_bytes()
+    a, b = (json.loads((d / "run.json").read_text()) for d in (one, three))
+    assert a["counts"] == b["counts"] and a["data_gaps"] == b["data_gaps"]
+    assert a["counts"]["findings"] > 0 and a["counts"]["works_duplicate"] == 1
+
+
 def test_ctrl_c_says_so_in_one_line(tmp_path, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

