@@ -620,6 +620,62 @@ def test_parquet_read_by_its_columns_gives_what_its_text_gives(reg, nm, tmp_path
         assert a.run["data_gaps"]["works_partial_record"] == a.run["counts"]["works_read"]
 
 
+def test_parquet_parts_of_the_same_columns_are_read_together(reg, nm, tmp_path, monkeypatch):
+    """A snapshot's Parquet parts: those of the same columns are read by one statement,
+    wherever they are in the input (a row's place is its file's and its row number), and
+    give what each part's text gives; a group whose cast fails is read again file by
+    file."""
+    import duckdb
+    import orjson
+
+    from tracker.engine import duck
+
+    recs = _demo_records(quirks=True)
+    plain = tmp_path / "all.jsonl"
+    plain.write_bytes(b"\n".join(orjson.dumps(r) for r in recs) + b"\n")
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_json('{plain}', "
+                "format='newline_delimited')")
+    parts = []
+    for k in range(4):  # the same columns in parts 0 and 2; 1 and 3 lack the date column
+        part = tmp_path / f"part_{k}.parquet"
+        cols = "*" if k % 2 == 0 else "* EXCLUDE (publication_date)"
+        con.execute(f"COPY (SELECT {cols} FROM t WHERE rowid % 4 = {k}) TO '{part}' "
+                    "(FORMAT parquet)")
+        parts.append(part)
+    con.close()
+    calls: list[list[int]] = []
+    real = duck.recs_parquet_sql
+
+    def counted(files, *args, **kw):
+        calls.append([i for i, _ in files])
+        return real(files, *args, **kw)
+
+    monkeypatch.setattr(duck, "recs_parquet_sql", counted)
+    a = screen_files(parts, registry=reg, name_matcher=nm, threads=1)
+    assert "; Parquet: 4 of 4 files read by their columns" in a.run["engine_reader"]
+    assert sorted(calls) == [[0, 2], [1, 3]]
+
+    def refused(files, *args, **kw):  # as if a value of one of them failed its cast
+        calls.append([i for i, _ in files])
+        if len(files) > 1:
+            raise duckdb.ConversionException("could not convert")
+        return real(files, *args, **kw)
+
+    calls.clear()
+    monkeypatch.setattr(duck, "recs_parquet_sql", refused)
+    b = screen_files(parts, registry=reg, name_matcher=nm, threads=1)
+    assert "; Parquet: 4 of 4 files read by their columns" in b.run["engine_reader"]
+    assert sorted(calls) == [[0], [0, 2], [1], [1, 3], [2], [3]]
+    monkeypatch.setattr(duck, "_fits", lambda kind, shape: False)
+    c = screen_files(parts, registry=reg, name_matcher=nm, threads=1)
+    assert "; Parquet: 0 of 4 files read by their columns" in c.run["engine_reader"]
+    for r in (a, b):
+        assert [f.row() for f in r.findings] == [f.row() for f in c.findings]
+        assert r.run["counts"] == c.run["counts"] and r.run["data_gaps"] == c.run["data_gaps"]
+    assert a.findings and 0 < a.run["data_gaps"]["works_partial_record"] < len(recs)
+
+
 def test_parquet_columns_that_fail_their_cast_are_read_from_text(reg, nm, tmp_path,
                                                                  monkeypatch):
     """Authorships that are not a list (here a number) fail the cast: the file is read

@@ -19,6 +19,7 @@ readers is set aside (:meth:`_Staging.set_aside`) rather than stopping the run.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import gzip
@@ -168,6 +169,7 @@ class _Staging:
     plan_columns: dict[int, str] = field(default_factory=dict)  # Parquet: what the plan reads
     parquet_columns: dict[int, set[str]] = field(default_factory=dict)  # of _PLAN_FIELDS
     parquet_castable: dict[int, bool] = field(default_factory=dict)  # see _fits
+    parquet_schema: dict[int, str] = field(default_factory=dict)  # columns, types, in order
     parquet_text: int = 0  # Parquet files whose columns could not be cast: read from text
     parquet_threads: int | None = None  # 1: Parquet read on one thread (_reading_parquet)
     aside: dict[int, Path] = field(default_factory=dict)  # copies with large records set aside
@@ -268,6 +270,7 @@ class _Staging:
         for i, p in self.parquet:
             rel = con.sql(f"SELECT * FROM read_parquet({_lit(str(p))}) LIMIT 0")
             have = dict(zip(rel.columns, rel.types, strict=True))
+            self.parquet_schema[i] = repr([(c, str(t)) for c, t in have.items()])
             keep = [c for c in _PLAN_FIELDS if c in have]
             self.parquet_columns[i] = set(keep)
             shape = _plan_shape()
@@ -592,16 +595,24 @@ def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True
                                                 if i not in rest], staging.dates))
     if not rest and not staging.parquet:
         return
-    # the filter inside each file's query: a Parquet row not a candidate is never text
-    src = staging.source(" WHERE rn IN (SELECT rn FROM cand)",
-                         files=rest | {i for i, _ in staging.parquet})
-    # each line as bytes (BLOB): no text is decoded here, in the one process that feeds the
-    # workers (decoding, then encoding for the pipe, held them idle: 1M works, 2 workers at
-    # 7 % of a core each); orjson reads bytes as they are
-    with _threads(con, staging.parquet_threads):  # set only by a Parquet read
-        cur = con.execute(f"SELECT s.rn, encode(s.line) AS line, c.wid FROM ({src}) s "
-                          "JOIN cand c USING (rn)")
-        yield from _batches(_fetched(cur))
+    yield from _batches(_file_candidates(con, staging, rest))
+
+
+def _file_candidates(con: Any, staging: _Staging, jsonl: Collection[int]) -> Iterator[_Row]:
+    """The candidate records of the JSON Lines files ``jsonl`` and of every Parquet file
+    read by DuckDB, ``(rn, line, work ID)``, one file a query: a query of every file at
+    once (a UNION ALL) held each file's reader and join at once, and ran out of its memory
+    limit (1 GB) on a folder of 500 Parquet parts of 200 works."""
+    for i in sorted({*jsonl, *(i for i, _ in staging.parquet)}):
+        # the filter inside the file's query: a Parquet row not a candidate is never text
+        src = staging.source(" WHERE rn IN (SELECT rn FROM cand)", files={i})
+        # each line as bytes (BLOB): no text is decoded here, in the one process that feeds
+        # the workers (decoding, then encoding for the pipe, held them idle: 1M works, 2
+        # workers at 7 % of a core each); orjson reads bytes as they are
+        with _threads(con, staging.parquet_threads):  # set only by a Parquet read
+            cur = con.execute(f"SELECT s.rn, encode(s.line) AS line, c.wid FROM ({src}) s "
+                              "JOIN cand c USING (rn)")
+            yield from _fetched(cur)
 
 
 def _batches(rows: Iterable[_Row]) -> Iterator[list[_Row]]:
@@ -1154,25 +1165,47 @@ def _read_parquet(con: Any, staging: _Staging, typed: bool, *, create: bool = Fa
     """Add the Parquet files' rows to ``recs`` (``create``: create it with the first),
     each file by its columns (:func:`tracker.engine.plan.recs_parquet_sql`) when ``typed``,
     or from its rows' text (:func:`tracker.engine.plan.recs_sql`) when not, when the file
-    has a ``results`` column, or when its columns cannot be cast to the plan's types."""
+    has a ``results`` column, or when its columns cannot be cast to the plan's types.
+    Files of the same columns are read by their columns together (:func:`_file_groups`);
+    when a group's cast fails, each of its files is tried alone."""
     import duckdb
 
-    for n, (i, p) in enumerate(staging.parquet):
-        table = "recs" if create and n == 0 else "pq"
+    def by_columns(i: int) -> bool:
         have = staging.parquet_columns.get(i, set())
-        by_columns = typed and "results" not in have and staging.parquet_castable.get(i, False)
-        if by_columns:
+        return typed and "results" not in have and staging.parquet_castable.get(i, False)
+
+    # a Parquet row's place is its file's and its row number there (not its place in
+    # recs): files of the same columns are read together wherever they are in the input
+    alike: dict[tuple[bool, str | None], list[tuple[int, Path]]] = {}
+    for i, p in staging.parquet:
+        alike.setdefault((by_columns(i), staging.parquet_schema.get(i)), []).append((i, p))
+    pending = collections.deque(g for same in alike.values() for g in _file_groups(same))
+    while pending:
+        group = pending.popleft()
+        texts = [] if by_columns(group[0][0]) else [i for i, _ in group]
+        if not texts:
+            table = "recs" if create else "pq"
             try:
                 _reading_parquet(con, staging, recs_parquet_sql(
-                    str(p), i, _PARQUET_BASE + i * _FILE_STRIDE, have, table=table))
+                    [(i, str(p)) for i, p in group], _PARQUET_BASE, _FILE_STRIDE,
+                    staging.parquet_columns.get(group[0][0], set()), table=table))
             except (duckdb.ConversionException, duckdb.BinderException):
-                by_columns = False  # a value the cast refuses: the text reads it
-        if not by_columns:
+                if len(group) > 1:  # which file's values the cast refuses: each alone
+                    pending.extendleft([f] for f in reversed(group))
+                    continue
+                texts = [group[0][0]]  # a value the cast refuses: the text reads it
+            else:
+                create = False
+                if table == "pq":
+                    con.execute("INSERT INTO recs SELECT * FROM pq")
+        for i in texts:
+            table = "recs" if create else "pq"
             staging.parquet_text += 1
             _reading_parquet(con, staging,
                              recs_sql(staging.source(narrow=True, files={i}), table=table))
-        if table == "pq":
-            con.execute("INSERT INTO recs SELECT * FROM pq")
+            create = False
+            if table == "pq":
+                con.execute("INSERT INTO recs SELECT * FROM pq")
 
 
 @contextlib.contextmanager
