@@ -63,6 +63,43 @@ def test_works_round_trip_through_the_case_file(case) -> None:
                                                                     for w in works]
 
 
+def test_works_with_unicode_line_separators_in_their_texts_round_trip(tmp_path) -> None:
+    """Real OpenAlex texts hold U+2028, U+2029 and U+0085 (the shared works files write
+    them escaped for that reason): a kept work with one in its title or a raw affiliation
+    comes back whole, as do the works kept beside it, from the case file written now and
+    from one written as before (JSON with the characters as they are, zlib level 6)."""
+    import dataclasses
+    import hashlib
+    import json
+    import zlib
+
+    works = [w for w in tracker.read_works(tracker.demo_works_path())
+             if isinstance(w, tracker.Work)][:4]
+    a = works[1].authorships[0]
+    works[1] = dataclasses.replace(
+        works[1], title="Line\u2028separated\u2029paragraph\x85next",
+        authorships=(dataclasses.replace(
+            a, raw_affiliations=("Beihang University\u2028Beijing",)),
+            *works[1].authorships[1:]))
+    expected = [work_to_json(w) for w in works]
+    with Store(tmp_path / "now.db") as st:
+        run_id = st.start_run(["test"], {})
+        assert store_run_works(st, run_id, works) == 4
+        back = run_works(st, run_id)
+        assert back is not None and [work_to_json(w) for w in back] == expected
+    with Store(tmp_path / "before.db") as st:
+        run_id = st.start_run(["test"], {})
+        store_run_works(st, run_id, [])  # the table
+        blob = "\n".join(json.dumps(d, ensure_ascii=False, sort_keys=True)
+                         for d in expected).encode("utf-8")
+        assert "\u2028".encode() in blob
+        st._db.execute("UPDATE run_works SET n_works = 4, sha256 = ?, data = ? "
+                       "WHERE run_id = ?", (hashlib.sha256(blob).hexdigest(),
+                                            zlib.compress(blob, 6), run_id))
+        back = run_works(st, run_id)
+        assert back is not None and [work_to_json(w) for w in back] == expected
+
+
 def test_rescreen_against_newer_version_shows_new_findings_without_api(case, monkeypatch
                                                                        ) -> None:
     store, versions, run_id, _, first = case
