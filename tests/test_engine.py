@@ -716,6 +716,21 @@ def test_skipped_records_listed_as_the_python_reader_lists_them(reg, messy, tmp_
     assert len(a.run["data_gaps"]["skipped"]) == 2
 
 
+def test_a_line_broken_inside_a_string_is_skipped_for_the_python_readers_reason(reg, tmp_path):
+    """The reason is the one the Python reader gives for the line without its line break
+    (the engine gave "unexpected control character in string", the break read as part of
+    the unterminated string, where the Python reader says "unexpected end of data")."""
+    lines = gzip.decompress(tracker.demo_works_path().read_bytes()).splitlines(keepends=True)
+    path = tmp_path / "works.jsonl.gz"
+    path.write_bytes(gzip.compress(b"".join(
+        [*lines[:5], b'{"id": "https://openalex.org/W1", "broken\n', *lines[5:]])))
+    a = _python([path], reg, None)
+    b = screen_files(path, registry=reg, threads=1, processes=1)
+    assert b.run["data_gaps"]["skipped"] == a.run["data_gaps"]["skipped"]
+    assert [s["reason"] for s in a.run["data_gaps"]["skipped"]] == [
+        "not valid JSON (unexpected end of data)"]
+
+
 def test_a_file_cut_off_mid_record_is_refused_as_the_python_reader_refuses_it(reg, tmp_path):
     from tracker.sources.files import TruncatedWorksFile
 

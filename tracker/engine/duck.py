@@ -1114,7 +1114,17 @@ def _read_again(con: Any, staging: _Staging) -> None:
     """
     (n,) = con.execute("SELECT count(*) FROM recs WHERE status IN ('doubt', 'date')").fetchone()
     if n:
-        con.execute(texts_sql(staging.source(parquet=False)))
+        # the files that hold such rows, one a query (all in one UNION ALL held every
+        # file's reader at once: 500 parts with a broken line each ran out of memory)
+        jsonl = {i for i, _ in staging.jsonl}
+        files = [int(i) for (i,) in con.execute(
+            "SELECT DISTINCT fidx FROM recs WHERE status IN ('doubt', 'date') ORDER BY fidx"
+        ).fetchall() if int(i) in jsonl]
+        con.execute("CREATE OR REPLACE TABLE texts (rn BIGINT, fidx BIGINT, line VARCHAR, "
+                    "partial BOOLEAN, same BOOLEAN)")
+        for i in files:
+            con.execute(texts_sql(staging.source(parquet=False, files={i}), table="texts1"))
+            con.execute("INSERT INTO texts SELECT * FROM texts1")
         (found, other) = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE NOT same) FROM texts").fetchone()
         if found != n or other:
@@ -1312,7 +1322,7 @@ def _line_skips(f: InputFile, texts: list[bytes], to_end: bool) -> list[SkippedR
             last = raw
             if k < len(texts) and raw.rstrip(b"\n").rstrip(b"\r") == texts[k]:
                 k += 1
-                reason = _reason(raw)
+                reason = _reason(raw[:-1] if raw.endswith(b"\n") else raw)  # as split there
                 if reason is not None:
                     out.append(SkippedRecord(str(f.path), f"line {lineno}", reason))
             elif k >= len(texts) and not to_end:
@@ -1349,10 +1359,11 @@ WHERE k <= {MAX_SKIPPED_LISTED}""")
         ends = {int(i) for (i,) in con.execute(
             f"SELECT fidx FROM recs WHERE fidx IN ({listed}) GROUP BY fidx "
             "HAVING arg_max(status, rn) = 'json'").fetchall()}
-        cur = con.execute("SELECT rn, fidx, line FROM (" + staging.source(
-            " WHERE rn IN (SELECT rn FROM skip_rn)") + ") ORDER BY rn")
-        for _rn, fidx, line in cur.fetchall():
-            texts[int(fidx)].append(line.encode("utf-8"))
+        for i in lines:  # one file a query (see _read_again)
+            cur = con.execute("SELECT rn, fidx, line FROM (" + staging.source(
+                " WHERE rn IN (SELECT rn FROM skip_rn)", files={i}) + ") ORDER BY rn")
+            for _rn, fidx, line in cur.fetchall():
+                texts[int(fidx)].append(line.encode("utf-8"))
     out: list[dict[str, str]] = []
     for i in bad:
         f = staging.files[i]

@@ -338,13 +338,13 @@ FROM w
 """
 
 
-def texts_sql(source: str) -> str:
-    """``texts``: for the rows of ``recs`` the typed reader left in doubt, the line (for
+def texts_sql(source: str, table: str = "texts") -> str:
+    """``table``: for the rows of ``recs`` the typed reader left in doubt, the line (for
     ``doubt`` rows, read again by :func:`recs_sql`) or whether the record lacks the
     ``publication_date`` field (``date`` rows: the key's name in the text at all, and only
     then its parse), and whether the line names the work the typed reader read there."""
     return f"""
-CREATE OR REPLACE TABLE texts AS
+CREATE OR REPLACE TABLE {table} AS
 SELECT s.rn, s.fidx, CASE WHEN r.status = 'doubt' THEN s.line END AS line,
   CASE WHEN r.status = 'date' THEN
     CASE WHEN NOT contains(s.line, '"publication_date"') THEN true
