@@ -1189,33 +1189,33 @@ def _read_parquet(con: Any, staging: _Staging, typed: bool, *, create: bool = Fa
     alike: dict[tuple[bool, str | None], list[tuple[int, Path]]] = {}
     for i, p in staging.parquet:
         alike.setdefault((by_columns(i), staging.parquet_schema.get(i)), []).append((i, p))
+
+    def add(sql: Callable[..., str]) -> None:
+        """Read ``sql(table=...)`` into ``recs``: created by the first read, added to after."""
+        nonlocal create
+        table = "recs" if create else "pq"
+        _reading_parquet(con, staging, sql(table=table))
+        create = False
+        if table == "pq":
+            con.execute("INSERT INTO recs SELECT * FROM pq")
+
     pending = collections.deque(g for same in alike.values() for g in _file_groups(same))
     while pending:
         group = pending.popleft()
         texts = [] if by_columns(group[0][0]) else [i for i, _ in group]
         if not texts:
-            table = "recs" if create else "pq"
+            have = staging.parquet_columns.get(group[0][0], set())
             try:
-                _reading_parquet(con, staging, recs_parquet_sql(
-                    [(i, str(p)) for i, p in group], _PARQUET_BASE, _FILE_STRIDE,
-                    staging.parquet_columns.get(group[0][0], set()), table=table))
+                add(partial(recs_parquet_sql, [(i, str(p)) for i, p in group],
+                            _PARQUET_BASE, _FILE_STRIDE, have))
             except (duckdb.ConversionException, duckdb.BinderException):
                 if len(group) > 1:  # which file's values the cast refuses: each alone
                     pending.extendleft([f] for f in reversed(group))
                     continue
                 texts = [group[0][0]]  # a value the cast refuses: the text reads it
-            else:
-                create = False
-                if table == "pq":
-                    con.execute("INSERT INTO recs SELECT * FROM pq")
         for i in texts:
-            table = "recs" if create else "pq"
             staging.parquet_text += 1
-            _reading_parquet(con, staging,
-                             recs_sql(staging.source(narrow=True, files={i}), table=table))
-            create = False
-            if table == "pq":
-                con.execute("INSERT INTO recs SELECT * FROM pq")
+            add(partial(recs_sql, staging.source(narrow=True, files={i})))
 
 
 @contextlib.contextmanager
