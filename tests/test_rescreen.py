@@ -226,3 +226,92 @@ def test_a_rescreen_reports_each_run_s_works_as_it_screens_them(case):
     assert calls[-1] == (stage, len(works), len(works)) and len(works) == 71
     assert {s for s, _, _ in calls} == {stage}
     assert [d for _, d, _ in calls] == sorted(d for _, d, _ in calls)
+
+
+def test_stored_works_come_back_in_consecutive_shares_across_chunk_ends(tmp_path, monkeypatch
+                                                                        ) -> None:
+    """Kept works are read as they are decompressed, a chunk at a time: with chunks far
+    smaller than a line (lines cut anywhere), every cut into shares gives the works back
+    whole and in order, each once."""
+    import tracker.store as store_module
+    from tracker.store import stored_works
+
+    works = [w for w in tracker.read_works(tracker.demo_works_path())
+             if isinstance(w, tracker.Work)]
+    monkeypatch.setattr(store_module, "_WORKS_CHUNK", 997)
+    with Store(tmp_path / "t.db") as st:
+        run_id = st.start_run(["test"], {})
+        store_run_works(st, run_id, works)
+        stored = stored_works(st, run_id)
+    assert stored is not None and stored.n_works == len(works) == 71
+    assert len(stored.data) > 10 * 997  # many chunks
+    expected = [work_to_json(w) for w in works]
+    for parts in (1, 2, 3, 5, 71):
+        shares = stored.shares(parts)
+        assert len(shares) == parts
+        got = [[work_to_json(w) for w in share()] for share in shares]
+        assert [d for g in got for d in g] == expected, parts
+        assert all(got), parts  # no empty share
+
+
+def test_damaged_stored_works_are_refused_even_by_a_share_that_stops_early(tmp_path) -> None:
+    """A changed byte, a cut-off text or a hash that does not match: reading the works
+    raises StoreError, never returns fewer or other works; the first share checks the
+    whole text although it stops at the middle."""
+    import dataclasses
+
+    from tracker.store import StoreError, stored_works
+
+    works = [w for w in tracker.read_works(tracker.demo_works_path())
+             if isinstance(w, tracker.Work)]
+    with Store(tmp_path / "t.db") as st:
+        run_id = st.start_run(["test"], {})
+        store_run_works(st, run_id, works)
+        stored = stored_works(st, run_id)
+    assert stored is not None
+    data = stored.data
+    flipped = data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0x55]) \
+        + data[len(data) // 2 + 1:]
+    for bad in (dataclasses.replace(stored, data=flipped),
+                dataclasses.replace(stored, data=data[:-8]),
+                dataclasses.replace(stored, sha256="0" * 64)):
+        with pytest.raises(StoreError, match="are damaged"):
+            list(bad.works())
+        first, _second = bad.shares(2)
+        with pytest.raises(StoreError, match="are damaged"):
+            list(first())
+    assert len(list(stored.works())) == 71
+
+
+def test_a_rescreen_in_shares_reports_what_one_pass_reports(case, monkeypatch) -> None:
+    """The stored works screened in consecutive shares, each in a forked process (where
+    this process may fork: one thread running), give the same change report as one screen
+    over all of them in this process."""
+    import tracker.rescreen as rescreen
+    import tracker.screening as screening
+
+    store, versions, run_id, _, _ = case
+    update_registry(versions, [read_source(CSL_2022)])
+    reg1 = versions.load()
+    one = rescreen.rescreen_run(store, run_id, reg1, record=False,
+                                screen_fn=lambda works, **how: screen(works, **how))
+    shares: list[int] = []
+    forks: list[int] = []
+    fork, in_shares = screening._fork, rescreen.screen_shares
+
+    def counted_fork(*args, **kwargs):
+        forks.append(1)
+        return fork(*args, **kwargs)
+
+    def counted_shares(parts, **how):
+        shares.append(len(parts))
+        return in_shares(parts, **how)
+
+    monkeypatch.setattr(screening, "_fork", counted_fork)
+    monkeypatch.setattr(rescreen, "screen_shares", counted_shares)
+    monkeypatch.setattr(rescreen, "SHARE_WORKS", 10)
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    shared = rescreen.rescreen_run(store, run_id, reg1, record=False)
+    assert shares == [3]
+    assert forks == ([1, 1] if screening._can_fork() else [])  # two of three forked
+    assert one.new and shared.to_json() == one.to_json()

@@ -69,8 +69,9 @@ def rescreen_cmd(
     from tracker.runs import ProgressEvent
 
     try:
+        # bars redrawn on each update: the works are screened in forked processes
         with Store(db if db is not None else default_db_path()) as store, \
-                ProgressView(progress and err.is_terminal) as view:
+                ProgressView(progress and err.is_terminal, threaded=False) as view:
             reports = rescreen_runs(
                 store, reg, list(runs or []), record=not dry_run,
                 progress=lambda stage, done, total: view(ProgressEvent(
