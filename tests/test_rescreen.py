@@ -315,3 +315,69 @@ def test_a_rescreen_in_shares_reports_what_one_pass_reports(case, monkeypatch) -
     assert shares == [3]
     assert forks == ([1, 1] if screening._can_fork() else [])  # two of three forked
     assert one.new and shared.to_json() == one.to_json()
+
+
+def test_the_works_of_files_are_kept_by_the_shares_that_screen_them(tmp_path, monkeypatch
+                                                                     ) -> None:
+    """The demo works cut into three files (shares of consecutive files): the works kept
+    with the run are every work of the files, in order, packed as the shares read them;
+    the files are not read a second time to keep them."""
+    import gzip
+
+    import tracker.runs as runs
+
+    with gzip.open(tracker.demo_works_path(), "rt", encoding="utf-8") as fh:
+        lines = [ln for ln in fh if ln.strip()]
+    parts = []
+    for k, cut in enumerate((lines[:20], lines[20:50], lines[50:])):
+        p = tmp_path / f"part_{k}.jsonl"
+        p.write_text("".join(cut), "utf-8")
+        parts.append(p)
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    reads: list[str] = []
+    read = runs._file_records
+
+    def counted(path, *args, **kwargs):
+        reads.append(path.name)
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(runs, "_file_records", counted)
+    # the shares in this process (processes=False), so that their reads are counted here
+    out = tracker.run(tracker.RunRequest(works=tuple(parts), db=tmp_path / "case.db",
+                                         names=False, engine="python", processes=False))
+    assert sorted(reads) == ["part_0.jsonl", "part_1.jsonl", "part_2.jsonl"]  # once each
+    demo = [w for w in tracker.read_works(tracker.demo_works_path())
+            if isinstance(w, tracker.Work)]
+    with Store(tmp_path / "case.db") as st:
+        kept = run_works(st, out.run_id)
+    assert kept is not None
+    assert [work_to_json(w) for w in kept] == [work_to_json(w) for w in demo]
+
+
+def test_packed_pieces_join_into_one_zlib_stream(tmp_path) -> None:
+    """Pieces packed apart (as forked shares pack them) are kept as one zlib stream that
+    plain ``zlib.decompress`` reads whole, as tracker versions before them read kept works;
+    a piece that does not hold the works it counts is refused."""
+    import zlib
+
+    from tracker.store import WorksPacker, store_packed_works
+
+    works = [w for w in tracker.read_works(tracker.demo_works_path())
+             if isinstance(w, tracker.Work)]
+    pieces = []
+    for cut in (works[:10], works[10:11], [], works[11:]):
+        packer = WorksPacker()
+        for w in cut:
+            packer.add(w)
+        pieces.append(packer.done())
+    with Store(tmp_path / "t.db") as st:
+        run_id = st.start_run(["test"], {})
+        assert store_packed_works(st, run_id, pieces) == 71
+        (blob,) = st._db.execute("SELECT data FROM run_works").fetchone()
+        text = zlib.decompress(blob)
+        assert [json.loads(ln) for ln in text.split(b"\n") if ln] == \
+            [json.loads(json.dumps(work_to_json(w))) for w in works]
+        back = run_works(st, run_id)
+        assert back is not None and [w.id for w in back] == [w.id for w in works]
+        with pytest.raises(ValueError, match="lines for 72 works"):
+            store_packed_works(st, run_id, [*pieces[:-1], (pieces[-1][0] + 1, pieces[-1][1])])

@@ -16,7 +16,7 @@ from datetime import date
 import pytest
 
 from tests._paths import OPENALEX
-from tracker.records import parse_work
+from tracker.records import Work, parse_work
 from tracker.screening import ScreenSettings, SubjectSpec, screen
 from tracker.skipped import SkippedRecord
 from tracker.sources.files import read_works
@@ -236,6 +236,39 @@ def test_fork_a_share_collects_in_the_process_that_read_it(forking, registry, mi
     assert got[0][0] == os.getpid() and {p for p, _ in got[1:]}.isdisjoint({os.getpid()})
     total = sum(n for _, n in got)
     assert total == res.run["counts"]["works_read"] + res.run["counts"]["works_duplicate"]
+
+
+def test_fork_a_share_sink_packs_its_works_in_the_process_that_read_it(forking, registry,
+                                                                       mixed_file, tmp_path):
+    """Each share's sink is given every work the share reads (duplicates and all), in its
+    own process; the pieces, joined in share order, are the file's works in order."""
+    from tracker.screening import screen_shares
+    from tracker.sources.files import split_works
+    from tracker.store import Store, WorksPacker, run_works, store_packed_works, work_to_json
+
+    class Where(WorksPacker):
+        def done(self):
+            return os.getpid(), super().done()
+
+    _res, got = screen_shares(split_works(mixed_file, 3, min_bytes=0), registry=registry,
+                              settings=ScreenSettings(name_matching=False), sink=Where)
+    assert got[0][0] == os.getpid() and {p for p, _ in got[1:]}.isdisjoint({os.getpid()})
+    with Store(tmp_path / "t.db") as st:
+        run_id = st.start_run(["test"], {})
+        store_packed_works(st, run_id, [piece for _, piece in got])
+        kept = run_works(st, run_id)
+    works = [w for w in read_works(mixed_file) if isinstance(w, Work)]
+    assert kept is not None and len(kept) == len(works) > len({w.id for w in works})
+    assert [work_to_json(w) for w in kept] == [work_to_json(w) for w in works]
+
+
+def test_a_share_takes_a_sink_or_collect_not_both(registry):
+    from tracker.screening import screen_shares
+    from tracker.store import WorksPacker
+
+    with pytest.raises(ValueError, match="not both"):
+        screen_shares([lambda: []], registry=registry, sink=WorksPacker,
+                      collect=lambda works: None)
 
 
 def test_fork_an_error_in_another_share_stops_the_run(forking, registry):

@@ -32,10 +32,10 @@ import signal
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tracker import __version__
 from tracker.matching import Matcher, MatchMemo
@@ -44,7 +44,7 @@ from tracker.risk import Finding, finding_order, make_finding
 from tracker.skipped import SkippedRecord
 from tracker.watchlists import Registry
 
-__all__ = ["Progress", "ScreenResult", "ScreenSettings", "SubjectSpec", "screen",
+__all__ = ["Progress", "ScreenResult", "ScreenSettings", "ShareSink", "SubjectSpec", "screen",
            "screen_shares"]
 
 #: ``progress(stage, done, total)``; total is None when unknown.  Rendered by the CLI.
@@ -369,6 +369,26 @@ def screen(
     return _result(ctx, share, started, command, inputs, extra_run)
 
 
+class ShareSink(Protocol):
+    """What :func:`screen_shares` gives each Work of a share as it is read (``sink``)."""
+
+    def add(self, work: Work) -> None:
+        """Take one work."""
+
+    def done(self) -> Any:
+        """What the share's works made, sent back from its process (picklable)."""
+
+
+def _passed_to(items: Iterable[Work | SkippedRecord], sink: ShareSink
+               ) -> Iterator[Work | SkippedRecord]:
+    """``items`` as they come, each Work given to ``sink`` first."""
+    add = sink.add
+    for item in items:
+        if isinstance(item, Work):
+            add(item)
+        yield item
+
+
 def screen_shares(
     shares: Sequence[Callable[[], Iterable[Work | SkippedRecord]]],
     *,
@@ -382,6 +402,7 @@ def screen_shares(
     inputs: Sequence[dict[str, Any]] = (),
     extra_run: dict[str, Any] | None = None,
     collect: Callable[[list[Work]], Any] | None = None,
+    sink: Callable[[], ShareSink] | None = None,
     processes: bool = True,
 ) -> tuple[ScreenResult, list[Any]]:
     """Screen consecutive shares of the works, each in its own process; the same result as
@@ -403,6 +424,12 @@ def screen_shares(
         ``collect(works)`` runs on each share's works (every Work it read, duplicates and
         works outside the window included) in the process that read them, e.g.
         :func:`tracker.graph.coauthor_share`; its results come back in share order.
+    sink : callable, optional
+        Instead of ``collect``: ``sink()`` makes a :class:`ShareSink` for each share, which
+        is given every Work the share reads (as ``collect``'s works) one at a time, as it
+        is read (the share is never held whole); each sink's ``done()`` comes back in
+        share order.  E.g. :class:`tracker.store.WorksPacker`, which keeps a run's works
+        while they are screened.
     processes : bool, default True
         False: screen every share in this process.
     registry, settings, subjects, name_matcher, assessor, progress, command, inputs, extra_run
@@ -411,7 +438,8 @@ def screen_shares(
     Returns
     -------
     (ScreenResult, list)
-        The result, and ``collect``'s result per share (empty without ``collect``).
+        The result, and ``collect``'s (or ``sink``'s) result per share (empty without
+        either).
 
     Examples
     --------
@@ -429,7 +457,16 @@ def screen_shares(
     ctx = _context(registry, settings, subjects, name_matcher, assessor)
     ledger = len(shares) > 1
 
+    if collect is not None and sink is not None:
+        raise ValueError("screen_shares: give collect or sink, not both")
+
     def run(i: int, report: Progress | None) -> _Share:
+        if sink is not None:
+            into = sink()
+            out = _screen_share(_passed_to(shares[i](), into), ctx, ledger=ledger,
+                                progress=report)
+            out.collected = into.done()
+            return out
         if collect is None:
             return _screen_share(shares[i](), ctx, ledger=ledger, progress=report)
         items = list(shares[i]())
@@ -459,7 +496,7 @@ def screen_shares(
     if progress is not None:
         progress("screen", total.items, total.items)
     return (_result(ctx, total, started, command, inputs, extra_run),
-            [s.collected for s in done] if collect is not None else [])
+            [s.collected for s in done] if collect is not None or sink is not None else [])
 
 
 def _can_fork() -> bool:

@@ -94,12 +94,14 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredWorks",
+    "WorksPacker",
     "default_db_path",
     "former_finding_ids",
     "record_rescreen",
     "rescreens",
     "run_works",
     "runs_with_works",
+    "store_packed_works",
     "store_run_works",
     "stored_works",
     "work_from_json",
@@ -1429,15 +1431,60 @@ def work_from_json(d: dict[str, Any]) -> Work:
 _WORKS_CHUNK = 1 << 20
 
 
+class WorksPacker:
+    """Works packed for the case file as they come (:func:`store_run_works`): JSON lines
+    (:func:`work_to_json`, keys sorted, each line ended by ``\\n``) compressed by ISA-L's
+    deflate in 1 MB chunks; only the compressed text is held.  :meth:`done` ends the piece
+    at a byte boundary without ending the stream, so the pieces of consecutive shares
+    screened in other processes join into one stream (:func:`store_packed_works`; pigz
+    compresses on several cores the same way): a run's works are then kept by the
+    processes that read them for screening, with no second reading of the files.
+
+    Examples
+    --------
+    >>> packer = WorksPacker()
+    >>> packer.n
+    0
+    >>> packer.done()[0]
+    0
+    """
+
+    def __init__(self) -> None:
+        from isal import isal_zlib
+
+        self._pack = isal_zlib.compressobj(2, isal_zlib.DEFLATED, -15)  # raw deflate
+        self._chunk = bytearray()
+        self._out: list[bytes] = []
+        self.n = 0
+
+    def add(self, work: Work) -> None:
+        """Pack one work."""
+        self._chunk += orjson.dumps(work_to_json(work), option=orjson.OPT_SORT_KEYS)
+        self._chunk += b"\n"
+        self.n += 1
+        if len(self._chunk) >= _WORKS_CHUNK:
+            self._out.append(self._pack.compress(self._chunk))
+            self._chunk = bytearray()
+
+    def done(self) -> tuple[int, bytes]:
+        """``(works, their compressed text)``: a piece :func:`store_packed_works` joins."""
+        from isal import isal_zlib
+
+        self._out.append(self._pack.compress(self._chunk))
+        self._out.append(self._pack.flush(isal_zlib.Z_SYNC_FLUSH))
+        self._chunk = bytearray()
+        return self.n, b"".join(self._out)
+
+
 def store_run_works(store: Store, run_id: int, works: Iterable[Work]) -> int:
     """Keep the works run ``run_id`` screened (compressed), for a later rescreen.
 
-    The works are written as JSON lines (:func:`work_to_json`, keys sorted), hashed and
-    compressed as they come: only the compressed text is held.  Compressed by ISA-L
-    (:mod:`isal.isal_zlib`, the zlib format :func:`run_works` reads with :mod:`zlib`):
-    100,000 generated works took 42.3 s and 2.7 GB to keep when the text was built whole
-    by :mod:`json` and compressed by zlib at level 6; 15,000 works' 81 MB of text
-    compress in 0.11 s against 1.32 s, into 11.2 MB against 9.1 MB.
+    The works are packed as they come (:class:`WorksPacker`): only the compressed text is
+    held.  Compressed by ISA-L (:mod:`isal.isal_zlib`, into the zlib format
+    :class:`StoredWorks` reads with :mod:`zlib`): 100,000 generated works took 42.3 s and
+    2.7 GB to keep when the text was built whole by :mod:`json` and compressed by zlib at
+    level 6; 15,000 works' 81 MB of text compress in 0.11 s against 1.32 s, into 11.2 MB
+    against 9.1 MB.
 
     Returns
     -------
@@ -1449,31 +1496,60 @@ def store_run_works(store: Store, run_id: int, works: Iterable[Work]) -> int:
     StoreError
         No such run.
     """
-    import hashlib
+    packer = WorksPacker()
+    for w in works:
+        packer.add(w)
+    return store_packed_works(store, run_id, [packer.done()])
 
-    from isal import isal_zlib
+
+def store_packed_works(store: Store, run_id: int, pieces: Sequence[tuple[int, bytes]]
+                       ) -> int:
+    """Keep the works of run ``run_id`` from :meth:`WorksPacker.done` pieces of consecutive
+    works, in their order: one zlib stream, as :func:`store_run_works` keeps them.
+
+    Why by hand: the zlib format is a two-byte header, deflate blocks, and the Adler-32 of
+    the text; Python's :mod:`zlib` joins no streams made apart.  The pieces' blocks end at
+    a byte boundary and refer only to their own text, so header + pieces + an empty final
+    block + Adler-32 is the stream one compressor would have written with flushes.  The
+    joined pieces are decompressed once here, for the text's SHA-256 and Adler-32 and its
+    count of lines (one a work: a piece that lost or gained a line is refused).
+
+    Returns
+    -------
+    int
+        The number of works stored.
+
+    Raises
+    ------
+    StoreError
+        No such run.
+    ValueError
+        The pieces do not hold the works they count.
+    """
+    import hashlib
+    import zlib
 
     _ensure_works_tables(store)
     store._require_run(run_id)
-    digest, packer = hashlib.sha256(), isal_zlib.compressobj(2)
-    packed: list[bytes] = []
-    chunk = bytearray()
-    n = 0
-    for w in works:
-        if n:
-            chunk += b"\n"
-        chunk += orjson.dumps(work_to_json(w), option=orjson.OPT_SORT_KEYS)
-        n += 1
-        if len(chunk) >= _WORKS_CHUNK:
-            digest.update(chunk)
-            packed.append(packer.compress(chunk))
-            chunk = bytearray()
-    digest.update(chunk)
-    packed.append(packer.compress(chunk))
-    packed.append(packer.flush())
+    header = zlib.compressobj(2).flush()[:2]
+    final = zlib.compressobj(2, zlib.DEFLATED, -15).flush()  # an empty last block
+    digest, adler, lines, unpack = hashlib.sha256(), zlib.adler32(b""), 0, \
+        zlib.decompressobj(-15)
+    for _, data in pieces:
+        for at in range(0, len(data), _WORKS_CHUNK):
+            text = unpack.decompress(data[at:at + _WORKS_CHUNK])
+            digest.update(text)
+            adler = zlib.adler32(text, adler)
+            lines += text.count(b"\n")
+    if unpack.decompress(final) or not unpack.eof:
+        raise ValueError("the packed works do not end where their pieces end")
+    n = sum(k for k, _ in pieces)
+    if lines != n:
+        raise ValueError(f"the packed works hold {lines} lines for {n} works")
+    blob = b"".join([header, *(data for _, data in pieces), final, adler.to_bytes(4, "big")])
     with store._tx() as db:
         db.execute("INSERT OR REPLACE INTO run_works (run_id, n_works, sha256, data) "
-                   "VALUES (?, ?, ?, ?)", (run_id, n, digest.hexdigest(), b"".join(packed)))
+                   "VALUES (?, ?, ?, ?)", (run_id, n, digest.hexdigest(), blob))
     return n
 
 
