@@ -156,7 +156,9 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
     record : bool
         Keep the report (and, when something changed, the new run) in the case file.
     screen_fn : callable
-        What screens the works (:func:`tracker.screening.screen`).
+        What screens the works, given them all as one iterable.  With the default
+        (:func:`tracker.screening.screen`) they are screened in consecutive shares, one
+        process per core, by :func:`tracker.screening.screen_shares` (the same result).
     progress : callable, optional
         ``progress("run N", done, total)``: the stored works screened so far of all of them
         (``total`` None while they are read from the case file).
