@@ -1643,8 +1643,9 @@ class StoredWorks:
         2
         """
         parts = max(1, int(parts))
-        cuts = [self.n_works * k // parts for k in range(parts + 1)]
-        return [functools.partial(self.works, cuts[k], cuts[k + 1], verify=k == 0)
+        cuts: list[int | None] = [self.n_works * k // parts for k in range(parts)]
+        cuts.append(None)  # the last share reads to the end, whatever the count says
+        return [functools.partial(self.works, cuts[k] or 0, cuts[k + 1], verify=k == 0)
                 for k in range(parts)]
 
     def _damaged(self) -> StoreError:
