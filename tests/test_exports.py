@@ -330,7 +330,7 @@ def test_workbook_from_the_second_process_equals_the_one_written_here(demo, tmp_
     started = _record_helper_starts(monkeypatch)
     spawned = write_report_folder(r, tmp_path / "spawned")["findings.xlsx"]
     assert started and started[0] is not None  # a second process did write it
-    assert not started[0][1].exists()
+    assert not started[0].payload.exists() and not started[0].run_file.exists()
     assert spawned.stat().st_size > 0
 
     def cells(p):
@@ -347,10 +347,12 @@ def test_workbook_from_the_second_process_equals_the_one_written_here(demo, tmp_
     payload = tmp_path / "payload.json"
     payload.write_text("{}")
     dead = subprocess.Popen([sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"])
-    monkeypatch.setattr(ex, "_start_xlsx", lambda *a: (dead, payload))
+    monkeypatch.setattr(ex, "_start_xlsx",
+                        lambda *a: ex._Xlsx(dead, payload, tmp_path / "payload-run.json"))
     fallback = write_report_folder(r, tmp_path / "fallback")["findings.xlsx"]
     assert cells(fallback) == cells(inline)
     assert not payload.exists()  # the temporary rows file never outlives the run
+    assert not (tmp_path / "payload-run.json").exists()  # nor the run record given it
 
 
 def test_a_failing_report_leaves_no_helper_process_and_no_rows_file(demo, tmp_path,
@@ -368,9 +370,61 @@ def test_a_failing_report_leaves_no_helper_process_and_no_rows_file(demo, tmp_pa
     monkeypatch.setattr(tracker.exports, "write_report", broken)
     with pytest.raises(OSError, match="disk full"):
         write_report_folder(r, tmp_path / "out")
-    (proc, payload), = started
+    (proc, payload, run_file), = started
     assert proc.poll() is not None  # stopped, not left running
-    assert not payload.exists()
+    assert not payload.exists() and not run_file.exists()
+
+
+@pytest.mark.parametrize("helper", [False, True], ids=["workbook here", "workbook process"])
+def test_meanwhile_runs_beside_the_finding_files_and_before_the_run_record_is_read(
+        demo, tmp_path, monkeypatch, helper):
+    """``meanwhile`` (a run records its case file there) is called once findings.jsonl is
+    written and before the run record is read: what it puts into the record is in
+    run.json, findings.json, report.html and the workbook's run sheet, also where a
+    second process writes the workbook."""
+    import tracker.exports as ex
+
+    if helper:
+        _record_helper_starts(monkeypatch)
+    r = DemoResult(demo.findings, demo.works, dict(demo.run), demo.subjects)
+    out = tmp_path / "r"
+    seen: list = []
+
+    def meanwhile():
+        writing, = out.glob(ex.WRITING_PREFIX + "*")
+        seen.append(sorted(p.name for p in writing.iterdir() if not p.name.startswith(".")))
+        assert (writing / "findings.jsonl").read_bytes().count(b"\n") == len(demo.findings)
+        r.run["diff"] = {"previous_run": 41, "note": "set meanwhile",
+                         "counts": {"new": 0, "gone": 0, "changed": 0, "unchanged": 7}}
+
+    files = write_report_folder(r, out, meanwhile=meanwhile)
+    assert len(seen) == 1 and "findings.jsonl" in seen[0]
+    assert not {"run.json", "findings.json", "report.html"} & set(seen[0])
+    assert json.loads(files["run.json"].read_text())["diff"]["note"] == "set meanwhile"
+    assert json.loads(files["findings.json"].read_text())["run"]["diff"]["previous_run"] == 41
+    assert "Compared with run 41 of the same screen" in files["report.html"].read_text("utf-8")
+    wb = load_workbook(files["findings.xlsx"])
+    run_sheet = {row[0]: row[1] for row in wb["run"].iter_rows(min_row=2, values_only=True)
+                 if row}
+    assert run_sheet["diff.note"] == "set meanwhile"
+    assert run_sheet["diff.previous_run"] == 41
+
+
+def test_an_error_meanwhile_stops_the_workbook_process_and_leaves_no_folder(demo, tmp_path,
+                                                                          monkeypatch):
+    """An error in ``meanwhile`` (a case file that cannot be written) stops the writing:
+    the workbook's process is stopped, its files are gone and no report file is left."""
+    started = _record_helper_starts(monkeypatch)
+
+    def meanwhile():
+        raise OSError("case file: disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_report_folder(demo, tmp_path / "r", meanwhile=meanwhile)
+    (proc, payload, run_file), = started
+    assert proc.poll() is not None
+    assert not payload.exists() and not run_file.exists()
+    assert list((tmp_path / "r").iterdir()) == []
 
 
 @pytest.mark.parametrize("where", ["tracker.exports.write_report",
@@ -720,6 +774,7 @@ def test_findings_jsonl_failing_part_way_stops_the_workbook_process_reading_it(
     monkeypatch.setattr(ex, "write_findings_jsonl", half)
     with pytest.raises(OSError, match="disk full"):
         write_report_folder(r, tmp_path / "out")
-    (proc, payload), = started
+    (proc, payload, run_file), = started
     assert proc.poll() is not None
-    assert not payload.exists() and list((tmp_path / "out").iterdir()) == []
+    assert not payload.exists() and not run_file.exists()
+    assert list((tmp_path / "out").iterdir()) == []

@@ -80,6 +80,42 @@ def test_run_reports_progress_records_and_writes(tmp_path, demo_copy):
     assert done.result.run["settings"]["name_matching"] is True
 
 
+def test_a_rerun_s_finding_files_hold_earlier_decisions_and_its_records_the_diff(
+        tmp_path, demo_copy, monkeypatch):
+    """The finding files are written while the run is recorded in the case file: they
+    still hold the decisions made on earlier runs, and what reads the run record (run.json,
+    the workbook's run sheet, here written by its second process) its diff against the
+    previous run."""
+    import csv
+
+    from openpyxl import load_workbook
+
+    import tracker.exports as ex
+
+    monkeypatch.setattr(ex, "PARALLEL_XLSX_ROWS", 1)  # the workbook's second process
+    req = dict(works=(demo_copy,), db=tmp_path / "case.db", command=("test",))
+    first = run(RunRequest(**req, out=tmp_path / "r1"))
+    fid = first.result.findings[0].finding_id
+    with Store(tmp_path / "case.db") as st:
+        st.set_review(fid, "confirmed", "ana")
+    again = run(RunRequest(**req, out=tmp_path / "r2"))
+    assert again.previous_run_id == first.run_id
+    with (tmp_path / "r2" / "findings.csv").open(encoding="utf-8") as fh:
+        status = {r["finding_id"]: r["review_status"] for r in csv.DictReader(fh)}
+    assert status[fid] == "confirmed"
+    assert set(status.values()) == {"confirmed", "unreviewed"}
+    rows = [json.loads(x) for x in (tmp_path / "r2" / "findings.jsonl").read_text().split("\n")
+            if x]
+    assert [r["review_status"] for r in rows if r["finding_id"] == fid] == ["confirmed"]
+    record = json.loads((tmp_path / "r2" / "run.json").read_text())
+    assert record["diff"]["previous_run"] == first.run_id
+    assert record["case_file"]["run_id"] == again.run_id
+    wb = load_workbook(tmp_path / "r2" / "findings.xlsx")
+    sheet = {r[0]: r[1] for r in wb["run"].iter_rows(min_row=2, values_only=True) if r}
+    assert sheet["diff.previous_run"] == first.run_id
+    assert sheet["case_file.run_id"] == again.run_id
+
+
 def test_the_duckdb_engine_s_stages_each_end_and_say_what_they_count(tmp_path, demo_copy):
     """The engine's bars: reading works, the distinct keys looked up (keys, not works),
     screening; each ends (a last event with its total), so no bar's clock runs on."""

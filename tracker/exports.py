@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from xlsxwriter.exceptions import XlsxWriterException
@@ -498,12 +498,20 @@ def write_xlsx(findings: Iterable[Finding], run: Mapping[str, Any] | None,
 PARALLEL_XLSX_ROWS = 5_000
 
 
-def _start_xlsx(jsonl: Path, n: int, run: Mapping[str, Any], path: Path
-                ) -> tuple[subprocess.Popen[bytes], Path] | None:
+class _Xlsx(NamedTuple):
+    """The second process writing findings.xlsx (:func:`_start_xlsx`)."""
+
+    proc: subprocess.Popen[bytes]
+    payload: Path  # what to write, removed by the process as it starts
+    run_file: Path  # the run record, once given (:func:`_give_run`)
+
+
+def _start_xlsx(jsonl: Path, n: int, path: Path) -> _Xlsx | None:
     """Start writing findings.xlsx in a second Python process, from the ``n`` rows of
     findings.jsonl (``jsonl``), read as this process writes them
     (:func:`tracker.workbook.following_rows`); None when that does not pay (few rows, one
-    core) or cannot be done here.
+    core) or cannot be done here.  Its run sheet waits for the run record
+    (:func:`_give_run`).
 
     A fresh interpreter (``python -c``) rather than :mod:`multiprocessing`: ``spawn`` would
     re-run an analyst's unguarded script, and ``fork`` is unsafe under a progress thread or a
@@ -514,11 +522,11 @@ def _start_xlsx(jsonl: Path, n: int, run: Mapping[str, Any], path: Path
         return None
     fd, name = tempfile.mkstemp(prefix="tracker-xlsx-", suffix=".json")  # mode 0600
     payload = Path(name)
+    run_file = payload.with_name(payload.stem + "-run.json")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(orjson.dumps({"jsonl": str(jsonl), "rows": n, "columns": FINDING_COLUMNS,
-                                   "run": run, "path": str(path)},
-                                  default=str, option=orjson.OPT_NON_STR_KEYS))
+                                   "run_file": str(run_file), "path": str(path)}))
         package_root = str(Path(__file__).resolve().parents[1])
         # tracker.workbook imports only xlsxwriter and orjson: this process starts in 0.1 s.
         # Its cyclic garbage collector is off: the passes over the rows free nothing
@@ -530,34 +538,52 @@ def _start_xlsx(jsonl: Path, n: int, run: Mapping[str, Any], path: Path
     except (OSError, TypeError, ValueError):
         payload.unlink(missing_ok=True)
         return None
-    return proc, payload
+    return _Xlsx(proc, payload, run_file)
 
 
-def _finish_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None,
-                 jsonl: Path, run: Mapping[str, Any], path: Path) -> Path:
+def _give_run(started: _Xlsx | None, run: Mapping[str, Any]) -> None:
+    """Give the second process the run record for the workbook's run sheet: written to a
+    private file beside its payload, then renamed into place (it reads it whole or not at
+    all).  Where that fails, the process is stopped and the workbook written here
+    (:func:`_finish_xlsx`)."""
+    if started is None:
+        return
+    part = started.run_file.with_suffix(".part")
+    try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(run, default=str, option=orjson.OPT_NON_STR_KEYS))
+        os.replace(part, started.run_file)
+    except (OSError, TypeError, ValueError):
+        part.unlink(missing_ok=True)
+        started.proc.kill()
+
+
+def _finish_xlsx(started: _Xlsx | None, jsonl: Path, run: Mapping[str, Any],
+                 path: Path) -> Path:
     """Wait for the second process; if it failed (killed, out of memory, no tracker there),
     write the workbook here, so a finished report folder always holds it."""
     if started is not None:
-        proc, payload = started
         try:
-            code = proc.wait()
+            code = started.proc.wait()
         finally:
-            payload.unlink(missing_ok=True)
+            started.payload.unlink(missing_ok=True)
+            started.run_file.unlink(missing_ok=True)
         if code == 0 and path.is_file():
             return path
     return write_workbook(jsonl_rows(jsonl), FINDING_COLUMNS, run, path)
 
 
-def _abandon_xlsx(started: tuple[subprocess.Popen[bytes], Path] | None) -> None:
-    """Stop the second process and remove its rows file: the report folder failed."""
+def _abandon_xlsx(started: _Xlsx | None) -> None:
+    """Stop the second process and remove its files: the report folder failed."""
     if started is None:
         return
-    proc, payload = started
     try:
-        proc.kill()
-        proc.wait()
+        started.proc.kill()
+        started.proc.wait()
     finally:
-        payload.unlink(missing_ok=True)
+        started.payload.unlink(missing_ok=True)
+        started.run_file.unlink(missing_ok=True)
 
 
 #: The hidden folder a report folder is written into before its files move into place.
@@ -685,7 +711,8 @@ def left_out(paths: Mapping[str, Path]) -> list[str]:
 def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                         max_nodes: int = 5000,
                         json_max_rows: int | None = None,
-                        progress: Callable[[str, int, int | None], None] | None = None
+                        progress: Callable[[str, int, int | None], None] | None = None,
+                        meanwhile: Callable[[], None] | None = None
                         ) -> dict[str, Path]:
     """Write everything a case file needs into ``out_dir``.
 
@@ -718,6 +745,14 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     ``progress("report", done, total)`` is called as files are complete (``total``: the
     files to write; the last call has ``done == total``), from the calling thread.
 
+    ``meanwhile()`` is called once findings.jsonl is written, while findings.parquet,
+    findings.csv and findings.xlsx are being written from it, and before anything that
+    reads the run record (``result.run``: run.json, findings.json, report.html, the
+    workbook's run sheet) is made: :func:`tracker.runs.run` records the run in its case
+    file there, which puts the diff against the previous run into the record (a million
+    synthetic works: the case file and those files each took about half a minute, one after
+    the other).  An error it raises stops the writing, as any other does.
+
     Returns
     -------
     dict of str to Path
@@ -734,7 +769,6 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     if json_max_rows is None:
         json_max_rows = JSON_MAX_ROWS
     plan = outputs_plan(n, parquet=parquet_available(), json_max_rows=json_max_rows)
-    run = {**clean_run_record(result.run), "outputs": plan}
     jsonl = out / "findings.jsonl"
     files: dict[str, Path] = {}
     done = 0
@@ -747,7 +781,7 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
 
     try:
         # the longest: started first, reading findings.jsonl as it is written
-        xlsx = (_start_xlsx(jsonl, n, run, out / "findings.xlsx")
+        xlsx = (_start_xlsx(jsonl, n, out / "findings.xlsx")
                 if "findings.xlsx" in plan["files"] else None)
         tables = None
         try:
@@ -761,12 +795,19 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
             files["findings.jsonl"] = jsonl
             if "findings.parquet" in plan["files"]:
                 files["findings.parquet"] = out / "findings.parquet"
-            # beside the workbook's process, two processes' work already fills two cores
+            # beside the workbook's process, two processes' work already fills two cores;
+            # unless this process waits on meanwhile (a case file, written by SQLite, which
+            # lets this thread run)
             tables = _Tables(findings, jsonl, files.get("findings.parquet"),
-                             out / "findings.csv", background=xlsx is None)
+                             out / "findings.csv",
+                             background=xlsx is None or meanwhile is not None)
             n_tables = 2 if "findings.parquet" in files else 1
             if xlsx is not None:  # written by now
                 wrote(n_tables)
+            if meanwhile is not None:
+                meanwhile()
+            run = {**clean_run_record(result.run), "outputs": plan}
+            _give_run(xlsx, run)
             g, _note = flagged_network(result, max_nodes=max_nodes)
             files["findings.json"] = write_json(findings, run, out / "findings.json",
                                                 max_rows=json_max_rows)

@@ -458,7 +458,10 @@ def keep_run(result: ScreenResult, store: Store, setup: FrameworkSetup | None = 
              progress: Callable[[int], None] | None = None) -> tuple[int, int | None]:
     """Record a run's result in the case file, apply earlier review decisions to its
     findings, and put the diff against the previous finished run of the same screen into
-    the run record.  Call it after screening and before writing the report folder.
+    the run record.  Call it after screening and before the report folder's files that
+    read the run record are written (:func:`run` calls it while the finding files are
+    written, having given the findings their review statuses first:
+    :meth:`Store.apply_reviews`).
 
     Parameters
     ----------
@@ -518,16 +521,33 @@ def _check_out_folder(out: Path) -> None:
 
 
 def _write_folder(result: ScreenResult, out: Path,
-                  progress: ProgressCallback | None = None) -> dict[str, Path]:
+                  progress: ProgressCallback | None = None,
+                  meanwhile: Callable[[], None] | None = None) -> dict[str, Path]:
+    """The report folder (``meanwhile``: see :func:`tracker.exports.write_report_folder`);
+    an error of the folder's files is a :class:`RunEnvironmentError`, one of ``meanwhile``
+    is raised as it is."""
     from tracker.exports import write_report_folder
 
     def files(stage: str, done: int, total: int | None) -> None:
         assert progress is not None
         progress(ProgressEvent(stage, done, total, unit="files", note="report folder"))
 
+    raised: list[BaseException] = []
+
+    def during() -> None:
+        assert meanwhile is not None
+        try:
+            meanwhile()
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+
     try:
-        return write_report_folder(result, out, progress=None if progress is None else files)
+        return write_report_folder(result, out, progress=None if progress is None else files,
+                                   meanwhile=None if meanwhile is None else during)
     except OSError as exc:
+        if raised and exc is raised[0]:
+            raise
         raise RunEnvironmentError(f"--out {out}: cannot write the report "
                                   f"({exc.strerror or exc}): {_disk_advice(exc)}") from None
 
@@ -1136,17 +1156,35 @@ def run(request: RunRequest, *, progress: ProgressCallback | None = None,
             result = screened.result
             result.run["framework"] = fw.record()
             previous = None
-            if store is not None:
-                n = len(result.findings)
+
+            n = len(result.findings)
+
+            def case_progress(done: int) -> None:
+                assert progress is not None
+                progress(ProgressEvent("case", done, n, unit="findings", note="case file"))
+
+            def record() -> None:  # the run, into the case file
+                nonlocal run_id, previous
+                assert store is not None
                 run_id, previous = keep_run(result, store, fw, run_id=run_id, progress=(
-                    None if progress is None else lambda done: progress(ProgressEvent(
-                        "case", done, n, unit="findings", note="case file"))))
+                    None if progress is None else case_progress))
                 if request.keeps_file_works:
                     _keep_file_works(store, run_id, request.works, warnings, screened.packed)
                 elif request.keep_works and screened.works is not None:
                     _keep_api_works(store, run_id, screened.works)
-            paths = (_write_folder(result, request.out, progress)
-                     if request.out is not None else {})
+
+            if store is not None and request.out is not None:
+                # the finding files (review statuses first) are written while the run is
+                # recorded; the files that read the run record (its diff), after
+                store.apply_reviews(result)
+                if progress is not None:  # its bar first: the case file, then the folder
+                    case_progress(0)
+                paths = _write_folder(result, request.out, progress, meanwhile=record)
+            else:
+                if store is not None:
+                    record()
+                paths = (_write_folder(result, request.out, progress)
+                         if request.out is not None else {})
         except BaseException as exc:
             if store is not None and run_id is not None:
                 status, reason = _ended(exc)

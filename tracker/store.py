@@ -715,6 +715,18 @@ class Store:
         self._checkpoint_later()
         return run_id
 
+    def apply_reviews(self, result: ScreenResult, *, registry: Registry | None = None) -> None:
+        """Give a run's findings the review status of the latest decision on their tie (or
+        on its former ID), as :meth:`record_run` does, writing nothing: for files written
+        before the run is recorded (:func:`tracker.runs.run` writes the finding files while
+        it records the run).  :meth:`record_run` applies the decisions again, as they are
+        when it records the run."""
+        latest = self.latest_reviews()
+        decided, carried = self._earlier_reviews(result, latest, registry)
+        decided.update({fid: {"review_status": rev["status"], "extra": {"review": rev}}
+                        for fid, _entry, _old, _old_entry, rev in carried})
+        amend_findings(result.findings, decided)
+
     def _record_run(self, result: ScreenResult, run_id: int | None,
                     registry: Registry | None, values: tuple[Any, ...],
                     progress: Callable[[int], None] | None = None) -> int:

@@ -28,7 +28,7 @@ import orjson
 import xlsxwriter
 
 __all__ = ["FORMULA_START", "ILLEGAL_CHARACTERS", "jsonl_rows",
-           "set_openpyxl_cell", "write_workbook", "xlsx_text"]
+           "set_openpyxl_cell", "waited_run", "write_workbook", "xlsx_text"]
 
 #: Cell text that spreadsheet programs run as a formula begins with one of these.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -143,8 +143,8 @@ def _findings_rows(ws: Any, rows: Iterable[Mapping[str, Any]], columns: Sequence
 
 
 def write_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
-                   run: Mapping[str, Any], path: str | Path, *,
-                   constant_memory: bool = True) -> Path:
+                   run: Mapping[str, Any] | Callable[[], Mapping[str, Any]], path: str | Path,
+                   *, constant_memory: bool = True) -> Path:
     """Write sheet ``findings`` (``columns`` of ``rows``: typed, frozen header, autofilter;
     an empty value is a blank cell) and sheet ``run`` (``run`` flattened to ``key``/``value``
     rows).
@@ -158,7 +158,9 @@ def write_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
     repeated text once (the smaller file; about 3.4 KB of memory a row).
 
     ``run`` is written as given: :func:`tracker.exports.write_xlsx` scrubs it of secrets
-    first.
+    first.  It may be a function that returns it, called once the findings are written
+    (the second process that writes a large workbook gets the run record only once the run
+    is recorded in its case file: :func:`waited_run`).
 
     Examples
     --------
@@ -206,7 +208,7 @@ def write_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
     rs.freeze_panes(1, 0)
     rs.write_string(0, 0, "key", fmt["bold"])
     rs.write_string(0, 1, "value", fmt["bold"])
-    for i, (k, v) in enumerate(_flatten(run), start=1):
+    for i, (k, v) in enumerate(_flatten(run() if callable(run) else run), start=1):
         _cell(rs, i, 0, k, fmt, False)
         _cell(rs, i, 1, v, fmt, False)
     wb.close()
@@ -373,7 +375,8 @@ class _Column:
 
 
 def _stream_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
-                     run: Mapping[str, Any], path: Path) -> Path:
+                     run: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+                     path: Path) -> Path:
     """:func:`write_workbook` in constant memory: the sheets' XML written here, row by
     row, into the zip (ZIP64 for the findings sheet, deflated at level 1: the sheet of a
     million works is several GB of XML, and level 1 deflates it several times faster than
@@ -413,7 +416,8 @@ def _stream_workbook(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
             fh.write(("".join(chunk) + f'</sheetData><autoFilter ref="A1:{last}{n + 1}"/>'
                       '</worksheet>').encode("utf-8"))
         body = [f'<row r="{i}">{_xml_cell(f"A{i}", k)}{_xml_cell(f"B{i}", v)}</row>'
-                for i, (k, v) in enumerate(_flatten(run), start=2)]
+                for i, (k, v) in enumerate(_flatten(run() if callable(run) else run),
+                                           start=2)]
         zf.writestr("xl/worksheets/sheet2.xml", _sheet_head([48, 80], ["key", "value"], False)
                     + "".join(body) + "</sheetData></worksheet>")
         zf.writestr("xl/workbook.xml", (
@@ -513,20 +517,73 @@ def following_rows(path: str | Path, n: int, writing: Callable[[], bool], *,
                 got += 1
 
 
+#: How long :func:`waited_run` waits for a run record where the end of the process that
+#: writes it cannot be seen (no run takes a day to record).
+RUN_WAIT_SECONDS = 24 * 3600
+
+
+def waited_run(path: str | Path, writing: Callable[[], bool], *, poll: float = 0.05,
+               stall: float = RUN_WAIT_SECONDS) -> dict[str, Any]:
+    """The run record another process writes to ``path`` (whole, in one step: a rename)
+    once it has it, waiting ``poll`` seconds between looks as long as ``writing()`` says
+    that process is there, at most ``stall`` seconds.
+
+    Why: a run's finding files are written while its case file is recorded (which gives
+    the run record its diff against the previous run); the workbook's run sheet, written
+    after its findings sheet, waits for the record here.
+
+    Raises
+    ------
+    WriterGone
+        ``writing()`` is false, or ``stall`` seconds have passed, before the file is there.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = (Path(d) / "run.json").write_bytes(b'{"diff": {"new": 2}}')
+    ...     waited_run(Path(d) / "run.json", lambda: True)
+    {'diff': {'new': 2}}
+    """
+    p = Path(path)
+    since = time.monotonic()
+    while True:
+        try:
+            got: dict[str, Any] = orjson.loads(p.read_bytes())
+            return got
+        except FileNotFoundError:
+            if not writing() or time.monotonic() - since > stall:
+                raise WriterGone(f"{p} was never written") from None
+            time.sleep(poll)
+
+
 def _worker(payload: str) -> None:
     """Entry point of the second process: write the workbook a payload file describes
     (``jsonl``: the findings.jsonl to read the rows from, row by row, and ``rows``, how
     many: the file may still be being written by the process that started this one
-    (:func:`following_rows`); ``columns``, ``run``, ``path``),
-    removing the file as soon as it is read (the run record belongs to a case file)."""
+    (:func:`following_rows`); ``columns``, ``path``; the run record as ``run``, or as
+    ``run_file``, the file it will be in once the run is recorded: :func:`waited_run`),
+    removing each file as soon as it is read (the run record belongs to a case file)."""
     parent = os.getppid()
     p = Path(payload)
     try:
         doc = orjson.loads(p.read_bytes())
     finally:
         p.unlink(missing_ok=True)
-    write_workbook(following_rows(doc["jsonl"], doc["rows"], lambda: os.getppid() == parent),
-                   doc["columns"], doc["run"], doc["path"])
+
+    def writing() -> bool:
+        return os.getppid() == parent
+
+    def run() -> dict[str, Any]:
+        if "run" in doc:
+            return dict(doc["run"])
+        try:
+            return waited_run(doc["run_file"], writing)
+        finally:
+            Path(doc["run_file"]).unlink(missing_ok=True)
+
+    write_workbook(following_rows(doc["jsonl"], doc["rows"], writing),
+                   doc["columns"], run, doc["path"])
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a script by tracker.exports
