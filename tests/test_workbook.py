@@ -194,3 +194,16 @@ def test_following_rows_reads_a_file_as_it_is_written_and_stops_when_its_writer_
     # a writer whose end cannot be seen: a file that stops growing
     with pytest.raises(WriterGone, match=r"ended after \d+ of 300 rows"):
         list(following_rows(gone, len(rows), lambda: True, poll=0.001, stall=0.05))
+
+
+def test_waited_run_stops_when_its_writer_is_gone(tmp_path):
+    """The workbook's process waits for the run record only while the process that will
+    write it is there (or for ``stall`` seconds): never for ever."""
+    from tracker.workbook import WriterGone, waited_run
+
+    with pytest.raises(WriterGone, match="never written"):
+        waited_run(tmp_path / "run.json", lambda: False)
+    with pytest.raises(WriterGone):
+        waited_run(tmp_path / "run.json", lambda: True, poll=0.01, stall=0.05)
+    (tmp_path / "run.json").write_bytes(b'{"diff": {"previous_run": 3}}')
+    assert waited_run(tmp_path / "run.json", lambda: False) == {"diff": {"previous_run": 3}}

@@ -229,8 +229,9 @@ class SpooledFindings(Sequence[Finding]):
             raise RuntimeError("findings read before finish()")
 
     def _block(self, k: int) -> list[Finding]:
-        if self._cached is not None and self._cached[0] == k:
-            return self._cached[1]
+        cached = self._cached  # read once: another thread may read (and cache) meanwhile
+        if cached is not None and cached[0] == k:
+            return cached[1]
         assert self._file is not None
         got = self._file.read(self._spans[k])
         if self._amend:
