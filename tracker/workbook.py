@@ -561,9 +561,9 @@ def _worker(payload: str) -> None:
     """Entry point of the second process: write the workbook a payload file describes
     (``jsonl``: the findings.jsonl to read the rows from, row by row, and ``rows``, how
     many: the file may still be being written by the process that started this one
-    (:func:`following_rows`); ``columns``, ``path``; the run record as ``run``, or as
-    ``run_file``, the file it will be in once the run is recorded: :func:`waited_run`),
-    removing each file as soon as it is read (the run record belongs to a case file)."""
+    (:func:`following_rows`); ``columns``, ``path``; ``run_file``, where the run record
+    will be once the run is recorded: :func:`waited_run`), removing each file as soon as
+    it is read (the run record belongs to a case file)."""
     parent = os.getppid()
     p = Path(payload)
     try:
@@ -575,8 +575,6 @@ def _worker(payload: str) -> None:
         return os.getppid() == parent
 
     def run() -> dict[str, Any]:
-        if "run" in doc:
-            return dict(doc["run"])
         try:
             return waited_run(doc["run_file"], writing)
         finally:
