@@ -310,3 +310,43 @@ def test_ctrl_c_in_the_duckdb_engine_stops_at_once_in_one_line(tmp_path):
     with sqlite3.connect(tmp_path / "case.db") as con:
         rows = con.execute("SELECT status, status_reason FROM runs").fetchall()
     assert rows == [("interrupted", "stopped by Ctrl-C")], rows
+
+
+def test_progress_bars_say_done_of_total_and_the_time_left_where_it_means_something():
+    """A bar with a total reads ``done/total unit`` and, once there is a pace to go by,
+    the time left; one without, its count alone; a stage may change what it counts (the
+    engine's read: megabytes, then works); a count of files shows no time left (its
+    files take from a blink to most of its time)."""
+    from typing import ClassVar
+
+    from rich.progress import Progress
+
+    from tracker.cli.common import ProgressView, _Count, _Left
+    from tracker.runs import ProgressEvent
+
+    with ProgressView(True, threaded=False) as view:
+        view(ProgressEvent("read", 0, None))
+        view(ProgressEvent("read", 40, 100, unit="MB"))
+        view(ProgressEvent("case", 10, 40, unit="findings"))
+        view(ProgressEvent("report", 3, 9, unit="files"))
+        tasks = {t.description: t for t in view._progress.tasks}
+        assert _Count().render(tasks["read"]).plain.strip() == "40/100 MB"
+        view(ProgressEvent("read", 71, 71))
+        assert _Count().render(tasks["read"]).plain.strip() == "71/71 works"
+    bars = Progress()
+    counting = bars.add_task("screen", total=None, unit=" works")
+    bars.update(counting, completed=1234)
+    assert _Count().render(bars.tasks[0]).plain.strip() == "1,234 works"
+    assert _Left().render(bars.tasks[0]).plain == ""  # no total: no time left
+
+    class Paced:  # a task rich has seen move: 10 a second, 30 to go
+        total, finished, time_remaining = 40, False, 3.0
+        fields: ClassVar[dict[str, str]] = {"unit": " findings"}
+
+    assert _Left().render(Paced()).plain == "~0:00:03 left"  # type: ignore[arg-type]
+    Paced.fields = {"unit": " files"}
+    assert _Left().render(Paced()).plain == ""  # type: ignore[arg-type]
+    Paced.fields, Paced.time_remaining = {"unit": " works"}, 3725.0
+    assert _Left().render(Paced()).plain == "~1:02:05 left"  # type: ignore[arg-type]
+    Paced.finished = True
+    assert _Left().render(Paced()).plain == ""  # type: ignore[arg-type]

@@ -1234,3 +1234,126 @@ def test_records_with_an_authorship_that_is_not_an_object_are_skipped_as_python_
     d = tracker.screen(parquet_works(pq), registry=reg)
     assert c.run["counts"] == d.run["counts"]
     assert [f.row() for f in c.findings] == [f.row() for f in d.findings]
+
+
+def test_progress_counts_the_read_in_bytes_of_the_input_and_the_candidates_of_a_total(
+        reg, tmp_path):
+    """While DuckDB reads, ``read input`` counts bytes of the input files, from none to all
+    of them, never going back; the candidate works are counted against their number (the
+    bar can say how far it has got), for JSON Lines in groups and for Parquet."""
+    recs = _demo_records()
+    pq = _parquet_of(recs[:20], tmp_path / "works.parquet")
+    parts = []
+    for i, chunk in enumerate((recs[20:40], recs[40:])):
+        p = tmp_path / f"part{i}.jsonl.gz"
+        p.write_bytes(gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in chunk)))
+        parts.append(p)
+    for paths in ([tracker.demo_works_path()], [*parts, pq], [pq]):
+        events: list[tuple] = []
+        res = screen_files(paths if len(paths) > 1 else paths[0], registry=reg, threads=2,
+                           progress=lambda *e, into=events: into.append(e))
+        size = sum(p.stat().st_size for p in paths)
+        read = [(done, total) for stage, done, total in events if stage == "read input"]
+        assert read[0] == (0, size) and read[-1] == (size, size), (paths, read)
+        assert [d for d, _ in read] == sorted(d for d, _ in read)
+        screened = [(done, total) for stage, done, total in events if stage == "screen"]
+        *candidates, last = screened
+        n = res.run["counts"]["works_read"]
+        assert last == (n, n)  # at the end: every work read
+        total = candidates[-1][1]
+        assert isinstance(total, int) and candidates[-1] == (total, total), candidates
+        assert {t for _, t in candidates} == {total}
+        assert len({f.work_id for f in res.findings}) <= total < n
+
+
+class _Cursor:
+    def __init__(self, pct):
+        self.pct = pct
+
+    def query_progress(self):
+        if self.pct is None:
+            raise RuntimeError("connection closed")
+        return self.pct
+
+
+def test_read_meter_adds_each_running_read_by_its_progress_and_never_goes_back():
+    from tracker.engine.duck import _ReadMeter
+
+    said = []
+    meter = _ReadMeter(lambda *e: said.append(e), 1000)
+    a, b = _Cursor(50.0), _Cursor(-1.0)  # -1: DuckDB cannot say yet
+    meter.report()
+    meter.watch(a, 600)
+    meter.watch(b, 400)
+    meter.report()
+    assert said == [("read input", 0, 1000), ("read input", 300, 1000)]
+    a.pct = 10.0  # a lower figure (another pipeline of the statement): not shown
+    meter.report()
+    assert said[-1] == ("read input", 300, 1000) and len(said) == 2
+    b.pct = None  # ended meanwhile: counted when it says it has finished
+    meter.finished(b)
+    meter.report()
+    assert said[-1] == ("read input", 460, 1000)
+    meter.finished(a)
+    meter.report()
+    assert said[-1] == ("read input", 1000, 1000)
+    quiet = _ReadMeter(None, 10)  # no progress asked for: nothing asked of DuckDB
+    quiet.watch(_Cursor(None), 10)
+    quiet.report()
+
+
+def test_read_meter_counts_a_read_that_failed_and_is_tried_again_once():
+    """A Parquet read that ran out of memory on two threads is read again on one: its
+    bytes count once, when the second read has read them."""
+    from tracker.engine.duck import _ReadMeter
+
+    said = []
+    meter = _ReadMeter(lambda *e: said.append(e), 100)
+    first = _Cursor(-1.0)
+    meter.watch(first, 100)
+    meter.finished(first, read=False)
+    meter.report()
+    assert said == [("read input", 0, 100)]
+    again = _Cursor(40.0)
+    meter.watch(again, 100)
+    meter.report()
+    meter.finished(again)
+    meter.report()
+    assert said[1:] == [("read input", 40, 100), ("read input", 100, 100)]
+
+
+def test_parquet_works_read_in_row_ranges_are_the_whole_file_s_in_order(tmp_path):
+    """Two row ranges of a Parquet file give its records as one read does, in order, a
+    skipped row named by its place in the file; the row count comes from the footer."""
+    from tracker.engine import parquet_rows
+    from tracker.skipped import SkippedRecord
+
+    recs = _demo_records(quirks=True)
+    pq = _parquet_of(recs, tmp_path / "works.parquet")
+
+    def seen(items):
+        return [(w.location, w.reason) if isinstance(w, SkippedRecord) else w.id
+                for w in items]
+
+    n = parquet_rows(pq)
+    assert n == len(recs) == 71
+    whole = seen(parquet_works(pq))
+    assert seen(parquet_works(pq, rows=(0, 3))) + seen(parquet_works(pq, rows=(3, n))) == whole
+    assert any(isinstance(x, tuple) and x[0] == "row 0" for x in whole)
+    assert seen(parquet_works(pq, rows=(5, 5))) == []
+
+
+def test_parquet_works_stopped_early_leave_no_reader_thread(tmp_path):
+    """A caller that stops after the first work (or Ctrl-C) stops the thread that fetches
+    the rows, whose query is stopped; an error of the query is raised to the caller."""
+    import threading
+
+    pq = _parquet_of(_demo_records() * 20, tmp_path / "works.parquet")
+    works = parquet_works(pq)
+    first = next(works)
+    assert first.id
+    works.close()
+    assert not [t for t in threading.enumerate() if t.name == "tracker-parquet-rows"]
+    with pytest.raises(tracker.sources.files.WorksFileError):
+        list(parquet_works(tmp_path / "missing.parquet"))
+    assert not [t for t in threading.enumerate() if t.name == "tracker-parquet-rows"]

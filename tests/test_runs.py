@@ -131,6 +131,30 @@ def test_the_duckdb_engine_s_stages_each_end_and_say_what_they_count(tmp_path, d
     assert {e.unit for e in events if e.stage == "keys"} == {"keys"}
     assert last["read"].done == last["screen"].done == 71
     assert last["keys"].done > 0
+    # while DuckDB reads: megabytes of the input, from none to all; then the works read
+    mb = [(e.done, e.total) for e in events if e.stage == "read" and e.unit == "MB"]
+    size = -(-demo_copy.stat().st_size // 1_000_000)
+    assert mb[0] == (0, size) and mb[-1] == (size, size)
+    assert last["read"].unit == "works"
+
+
+def test_works_read_again_to_be_kept_have_a_bar_that_ends(tmp_path, demo_copy):
+    """A run of the DuckDB engine keeps its works in the case file by reading them once
+    more (tens of seconds at 100,000 works): a bar of its own counts them, to all of them."""
+    pytest.importorskip("duckdb")
+    events: list[ProgressEvent] = []
+    done = run(RunRequest(works=(demo_copy,), engine="duckdb", db=tmp_path / "case.db",
+                          out=tmp_path / "r", command=("test",)), progress=events.append)
+    kept = [e for e in events if e.stage == "keep"]
+    assert kept and kept[0].done == 0 and kept[-1].done == kept[-1].total == 71
+    assert {e.note for e in kept} == {"works kept for rescreen"}
+    assert {e.unit for e in kept} == {"works"}
+    with Store(tmp_path / "case.db") as st:
+        assert st.runs()[0]["status"] == "finished" and done.run_id == 1
+    events.clear()  # the python engine: its screening packs them, nothing read again
+    run(RunRequest(works=(demo_copy,), engine="python", db=tmp_path / "case.db",
+                   out=tmp_path / "r", command=("test",)), progress=events.append)
+    assert not [e for e in events if e.stage == "keep"]
 
 
 def test_run_without_the_case_file_keeps_nothing(tmp_path, demo_copy, monkeypatch):
@@ -486,3 +510,65 @@ def test_large_inputs_are_not_copied_into_the_case_file_and_the_run_says_so(tmp_
     assert any("not kept in the case file" in w for w in out.warnings)
     with Store(tmp_path / "case.db") as st:
         assert run_works(st, out.run_id) is None
+
+
+def _kept_text(db: Path, run_id: int) -> tuple[int, str]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        row = con.execute("SELECT n_works, sha256 FROM run_works WHERE run_id = ?",
+                          (run_id,)).fetchone()
+    finally:
+        con.close()
+    return int(row[0]), str(row[1])
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_works_read_again_by_two_processes_are_kept_as_one_would_keep_them(
+        tmp_path, demo_copy, monkeypatch, kind):
+    """A DuckDB engine run keeps its works by reading them once more, in two shares, the
+    second by another Python process: the case file holds the same text, byte for byte,
+    as one process reading them all; where that process fails, its share is read here."""
+    duckdb = pytest.importorskip("duckdb")
+    import sys
+    import tempfile
+
+    from tracker import runs as runs_mod
+
+    src = demo_copy
+    if kind == "parquet":
+        plain = tmp_path / "works.jsonl"
+        plain.write_bytes(__import__("gzip").decompress(demo_copy.read_bytes()))
+        src = tmp_path / "works.parquet"
+        duckdb.connect().execute(f"COPY (SELECT * FROM read_json('{plain}', "
+                                 f"format='newline_delimited')) TO '{src}' (FORMAT parquet)")
+    req = dict(works=(src,), engine="duckdb", names=False, command=("test",))
+    monkeypatch.setattr(runs_mod, "PARALLEL_KEEP_BYTES", 10 ** 12)  # one process
+    one = run(RunRequest(**req, db=tmp_path / "one.db"))
+    monkeypatch.setattr(runs_mod, "PARALLEL_KEEP_BYTES", 0)
+    from tracker import engine
+
+    shares = runs_mod._keep_shares(engine.expand_inputs([src]))
+    assert shares is not None and len(shares) == 2
+    read_here: list[dict] = []  # the shares this process reads (the other's: not here)
+    real = runs_mod._share_works
+    monkeypatch.setattr(runs_mod, "_share_works",
+                        lambda share: read_here.append(share) or real(share))
+    kept: list[ProgressEvent] = []
+    before = set(Path(tempfile.gettempdir()).glob("tracker-keep-*"))
+    two = run(RunRequest(**req, db=tmp_path / "two.db"),
+              progress=lambda e: kept.append(e) if e.stage == "keep" else None)
+    assert read_here == shares[:1]
+    assert _kept_text(tmp_path / "two.db", two.run_id) == _kept_text(
+        tmp_path / "one.db", one.run_id)
+    assert _kept_text(tmp_path / "one.db", one.run_id)[0] == 71
+    assert kept[-1].done == kept[-1].total == 71
+    # the second process cannot run: its share is read here, with the same result
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    read_here.clear()
+    alone = run(RunRequest(**req, db=tmp_path / "alone.db"))
+    assert read_here == shares
+    assert _kept_text(tmp_path / "alone.db", alone.run_id) == _kept_text(
+        tmp_path / "one.db", one.run_id)
+    assert set(Path(tempfile.gettempdir()).glob("tracker-keep-*")) == before  # none left

@@ -91,9 +91,12 @@ class RunEnvironmentError(OSError):
 class ProgressEvent:
     """One progress report: ``stage`` (``screen``, ``fetch``, ``calls``; the engines'
     ``read`` and ``keys``, distinct keys looked up; ``case`` for the findings written to
-    the case file, ``report`` for the report folder's files), how many
+    the case file, ``keep`` for the works of a file run kept in it when they are read
+    again, ``report`` for the report folder's files), how many
     ``unit`` are done of ``total`` (None: unknown), and a ``note`` to show instead of the
-    stage name."""
+    stage name.  The DuckDB engine's ``read`` counts megabytes of the input files (unit
+    ``MB``) while DuckDB reads them, then the works read; its ``screen`` counts the works
+    that may hold a tie (the others need no Python), then every work read."""
 
     stage: str
     done: int
@@ -423,13 +426,19 @@ def setup_framework(name: str, as_of: date | None, lookback_years: int | None,
 
 def _keep_file_works(store: Store, run_id: int, files: Sequence[Path],
                      warnings: list[str],
-                     packed: Sequence[tuple[int, bytes]] | None = None) -> None:
+                     packed: Sequence[tuple[int, bytes]] | None = None, *,
+                     progress: ProgressCallback | None = None,
+                     total: int | None = None) -> None:
     """Keep the works of a file run with it, for ``tracker rescreen``: ``packed``, the
     pieces the screening's shares packed as they read them
     (:class:`tracker.store.WorksPacker`), or else read once more (the DuckDB engine read
     them in SQL; Parquet by DuckDB: :func:`_file_records`).  Inputs from
     :data:`tracker.engine.AUTO_DUCKDB_BYTES` on are not copied into the case file (it would
-    double their size and the run's time): the run then says so."""
+    double their size and the run's time): the run then says so.
+
+    Reading them once more takes a while (100,000 generated works: about 20 s), so
+    ``progress`` hears of it: stage ``keep``, works kept of ``total`` (the works the run
+    read, duplicates and works outside the window included)."""
     from tracker.store import store_packed_works, store_run_works
 
     if packed is not None:
@@ -441,8 +450,145 @@ def _keep_file_works(store: Store, run_id: int, files: Sequence[Path],
                         f"{engine.AUTO_DUCKDB_BYTES // 2**20} MB or more): `tracker rescreen` "
                         "cannot screen this run again; rerun `tracker screen` instead")
         return
-    store_run_works(store, run_id, (w for f in inputs for w in _file_records(f.path)
-                                    if isinstance(w, Work)))
+    def tell(done: int) -> None:
+        if progress is not None:
+            progress(ProgressEvent("keep", done, total, note="works kept for rescreen"))
+
+    shares = _keep_shares(inputs)
+    if shares is None:
+        store_run_works(store, run_id, _counted(
+            (w for f in inputs for w in _file_records(f.path, f.kind) if isinstance(w, Work)),
+            tell))
+        return
+    store_packed_works(store, run_id, _pack_shares(shares, tell))
+
+
+#: Inputs of at least this many bytes have their works read again for the case file by
+#: two processes (a second interpreter takes about half a second to start and import).
+PARALLEL_KEEP_BYTES = 8 << 20
+
+
+def _keep_shares(inputs: Sequence[engine.InputFile]) -> list[dict[str, Any]] | None:
+    """Two consecutive shares of one works file's records, each as a second process reads
+    it (:func:`_share_works`): a Parquet file's rows in two halves, a JSON Lines file cut
+    by :func:`tracker.sources.files.split_works`.  None where that does not pay or cannot
+    be done: several files, a small file, one core."""
+    from tracker.sources.files import split_works
+
+    if len(inputs) != 1 or (os.cpu_count() or 1) < 2:
+        return None
+    f = inputs[0]
+    if f.path.stat().st_size < PARALLEL_KEEP_BYTES:
+        return None
+    if f.kind == "parquet":
+        n = engine.parquet_rows(f.path)
+        if n < 2:
+            return None
+        return [{"parquet": str(f.path), "rows": [0, n // 2]},
+                {"parquet": str(f.path), "rows": [n // 2, n]}]
+    if f.kind != "jsonl":
+        return None
+    parts = split_works(f.path, 2, min_bytes=PARALLEL_KEEP_BYTES)
+    if len(parts) != 2:
+        return None
+    return [{"jsonl": str(x.path), "start": x.start, "stop": x.stop} for x in parts]
+
+
+def _share_works(share: dict[str, Any]) -> Iterator[Work]:
+    """The works of one share of :func:`_keep_shares` (skipped records left out)."""
+    from tracker.sources.files import WorksPart
+
+    if "parquet" in share:
+        got: Iterable[Work | SkippedRecord] = engine.parquet_works(
+            share["parquet"], rows=tuple(share["rows"]))
+    else:
+        got = WorksPart(Path(share["jsonl"]), share["start"], share["stop"])()
+    return (w for w in got if isinstance(w, Work))
+
+
+def _pack_shares(shares: list[dict[str, Any]], tell: Callable[[int], None]
+                 ) -> list[tuple[int, bytes]]:
+    """The works of two shares, packed (:class:`tracker.store.WorksPacker` pieces, in
+    order): the second by a second Python process, the first here meanwhile; where the
+    second process fails (killed, out of memory), its share is packed here after.
+
+    A fresh interpreter (``python -c``), as for the workbook
+    (:func:`tracker.exports._start_xlsx`): the report folder's threads run meanwhile, so
+    no fork; ``spawn`` would re-run an analyst's unguarded script.  Its piece comes back
+    through a private temporary file.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    import orjson
+
+    fd, name = tempfile.mkstemp(prefix="tracker-keep-", suffix=".json")  # mode 0600
+    payload = Path(name)
+    out_fd, out_name = tempfile.mkstemp(prefix="tracker-keep-", suffix=".packed")
+    os.close(out_fd)  # the second process writes into it (private, as made here)
+    out = Path(out_name)
+    proc = None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps({"share": shares[1], "out": str(out)}))
+        package_root = str(Path(__file__).resolve().parents[1])
+        code = (f"import gc, sys; gc.disable(); sys.path.insert(0, {package_root!r}); "
+                f"from tracker.runs import _keep_worker; _keep_worker({name!r})")
+        with contextlib.suppress(OSError, ValueError):
+            proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        first = WorksPacker()
+        for w in _counted(_share_works(shares[0]), tell):
+            first.add(w)
+        pieces = [first.done()]
+        second: tuple[int, bytes] | None = None
+        if proc is not None:
+            said, _ = proc.communicate()
+            last = said.strip().rsplit(b"\n", 1)[-1].strip()
+            if proc.returncode == 0 and last.isdigit():
+                second = (int(last), out.read_bytes())
+        if second is None:  # no second process, or it failed: the share here
+            packer = WorksPacker()
+            for w in _share_works(shares[1]):
+                packer.add(w)
+            second = packer.done()
+        tell(pieces[0][0] + second[0])
+        return [*pieces, second]
+    finally:
+        if proc is not None and proc.poll() is None:  # an error or Ctrl-C here
+            proc.kill()
+            proc.wait()
+        payload.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+
+
+def _keep_worker(payload: str) -> None:
+    """The second process of :func:`_pack_shares`: pack its share's works into the file
+    the payload names, and say how many on standard output."""
+    import orjson
+
+    job = orjson.loads(Path(payload).read_bytes())
+    packer = WorksPacker()
+    for w in _share_works(job["share"]):
+        packer.add(w)
+    n, data = packer.done()
+    Path(job["out"]).write_bytes(data)
+    print(n)
+
+
+def _counted(works: Iterable[Work], tell: Callable[[int], None], every: int = 1000
+             ) -> Iterator[Work]:
+    """``works`` as they are, calling ``tell(done)`` at the start, every ``every`` works
+    and at the end."""
+    done = 0
+    tell(0)
+    for w in works:
+        yield w
+        done += 1
+        if not done % every:
+            tell(done)
+    tell(done)
 
 
 def _keep_api_works(store: Store, run_id: int, works: Sequence[Work]) -> None:
@@ -877,10 +1023,18 @@ def _screen_progress(progress: ProgressCallback | None) -> Callable[[str, int, i
     def report(stage: str, done: int, total: int | None) -> None:
         if stage == "keys":  # the engines' distinct IDs, RORs and strings looked up
             progress(ProgressEvent(stage, done, total, unit="keys", note="distinct keys"))
+        elif stage == "read input":  # the DuckDB engine's read, in bytes of the input
+            progress(ProgressEvent("read", _megabytes(done),
+                                   None if total is None else _megabytes(total), unit="MB"))
         else:
             progress(ProgressEvent(stage, done, total))
 
     return report
+
+
+def _megabytes(n: int) -> int:
+    """Bytes as whole megabytes (10**6), rounded up: a read under one shows as 1 MB."""
+    return -(-n // 1_000_000)
 
 
 def _no_usable_works(files: Sequence[Path], skipped: int,
@@ -891,14 +1045,20 @@ def _no_usable_works(files: Sequence[Path], skipped: int,
                          f"OpenAlex work{why}); is this an OpenAlex works file?")
 
 
+def _works_met(result: ScreenResult) -> int:
+    """Every work record the run's files held: read, duplicate, or set apart by a filter."""
+    c = result.run["counts"]
+    return sum(int(c.get(k, 0)) for k in ("works_read", "works_out_of_window",
+                                           "works_off_topic", "works_not_of_subject",
+                                           "works_duplicate"))
+
+
 def _require_works(files: Sequence[Path], result: ScreenResult) -> None:
     """No OpenAlex work at all in the files: an error, never an empty 'no findings'."""
-    c = result.run["counts"]
-    used = sum(c.get(k, 0) for k in ("works_read", "works_out_of_window", "works_off_topic",
-                                      "works_not_of_subject", "works_duplicate"))
+    used = _works_met(result)
     if not used:
         skipped = result.run["data_gaps"].get("skipped") or []
-        raise _no_usable_works(files, c.get("works_skipped", 0),
+        raise _no_usable_works(files, result.run["counts"].get("works_skipped", 0),
                                skipped[0] if skipped else None)
 
 
@@ -1169,7 +1329,8 @@ def run(request: RunRequest, *, progress: ProgressCallback | None = None,
                 run_id, previous = keep_run(result, store, fw, run_id=run_id, progress=(
                     None if progress is None else case_progress))
                 if request.keeps_file_works:
-                    _keep_file_works(store, run_id, request.works, warnings, screened.packed)
+                    _keep_file_works(store, run_id, request.works, warnings, screened.packed,
+                                     progress=progress, total=_works_met(result))
                 elif request.keep_works and screened.works is not None:
                     _keep_api_works(store, run_id, screened.works)
 

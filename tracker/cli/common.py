@@ -29,7 +29,16 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 from tracker.dates import parse_date as _parse_iso_date
 
@@ -89,11 +98,41 @@ def parse_date(value: str | None, option: str) -> date | None:
         fail(f"{option}: {exc}")
 
 
+class _Count(ProgressColumn):
+    """``done unit``, or ``done/total unit`` where the total is known."""
+
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit", "")
+        if task.total is None:
+            return Text(f"{task.completed:>8,.0f}{unit}")
+        return Text(f"{task.completed:>8,.0f}/{task.total:,.0f}{unit}")
+
+
+class _Left(ProgressColumn):
+    """The time left, as rich estimates it from the recent pace, where the total is known
+    and the bar is not full (blank otherwise, until there is a pace to go by, and for a
+    count of files: the report folder's files take from a blink to most of its time)."""
+
+    max_refresh = 0.5  # a steadier figure than one recomputed at every redraw
+
+    def render(self, task: Task) -> Text:
+        left = task.time_remaining
+        if (task.total is None or task.finished or left is None
+                or task.fields.get("unit") == " files"):
+            return Text("")
+        minutes, seconds = divmod(int(left), 60)
+        hours, minutes = divmod(minutes, 60)
+        return Text(f"~{hours}:{minutes:02d}:{seconds:02d} left", style="progress.remaining")
+
+
 class ProgressView:
     """Render a run's progress events with rich on stderr (only in the CLI).
 
     Called with :class:`tracker.runs.ProgressEvent` items: ``stage`` names the bar,
-    ``done``/``total`` fill it, ``note`` (when given) replaces its label.
+    ``done``/``total`` fill it (shown as ``done/total unit``, with the time left estimated
+    where the total is known), ``unit`` names what is counted (a stage may change it:
+    the DuckDB engine's read counts megabytes, then works), ``note`` (when given) replaces
+    its label.
     """
 
     def __init__(self, enabled: bool, *, threaded: bool = True) -> None:
@@ -108,8 +147,8 @@ class ProgressView:
     def __enter__(self) -> ProgressView:
         if self.enabled:
             self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                TextColumn("{task.completed:>8,.0f}{task.fields[unit]}"), TimeElapsedColumn(),
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Count(),
+                TimeElapsedColumn(), _Left(),
                 console=err, transient=True, auto_refresh=self.threaded,
             )
             self._progress.__enter__()
@@ -127,4 +166,5 @@ class ProgressView:
             self._tasks[stage] = self._progress.add_task(
                 event.note or stage, total=event.total, unit=f" {event.unit}")
         self._progress.update(self._tasks[stage], completed=event.done, total=event.total,
-                              description=event.note or stage, refresh=not self.threaded)
+                              description=event.note or stage, unit=f" {event.unit}",
+                              refresh=not self.threaded)

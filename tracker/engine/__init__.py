@@ -27,6 +27,7 @@ from tracker.engine.duck import (
     EngineError,
     EngineMemoryError,
     EngineSettingError,
+    parquet_rows,
     parquet_works,
     screen_files,
 )
@@ -41,7 +42,8 @@ from tracker.engine.spark import screen_spark, spark_missing
 
 __all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineDiskError", "EngineError", "EngineMemoryError",
            "EngineSettingError", "InputFile",
-           "WorksInputError", "choose_engine", "expand_inputs", "parquet_works", "screen_files",
+           "WorksInputError", "choose_engine", "expand_inputs", "parquet_rows", "parquet_works",
+           "screen_files",
            "screen_spark", "snapshot_manifests",
            "sniff", "works_files"]
 
