@@ -572,3 +572,21 @@ def test_works_read_again_by_two_processes_are_kept_as_one_would_keep_them(
     assert _kept_text(tmp_path / "alone.db", alone.run_id) == _kept_text(
         tmp_path / "one.db", one.run_id)
     assert set(Path(tempfile.gettempdir()).glob("tracker-keep-*")) == before  # none left
+
+
+def test_pieces_that_are_not_what_they_say_are_read_again_in_one_process(
+        tmp_path, demo_copy, monkeypatch):
+    """Should the two processes' pieces not hold the works they count (or not decompress),
+    the works are read again in one process: the run keeps them all the same."""
+    pytest.importorskip("duckdb")
+    from tracker import runs as runs_mod
+
+    req = dict(works=(demo_copy,), engine="duckdb", names=False, command=("test",))
+    monkeypatch.setattr(runs_mod, "PARALLEL_KEEP_BYTES", 10 ** 12)
+    one = run(RunRequest(**req, db=tmp_path / "one.db"))
+    monkeypatch.setattr(runs_mod, "PARALLEL_KEEP_BYTES", 0)
+    for bad in ([(1, b"")], [(71, b"not deflate at all")]):
+        monkeypatch.setattr(runs_mod, "_pack_shares", lambda shares, tell, bad=bad: bad)
+        db = tmp_path / f"bad{len(bad[0][1])}.db"
+        again = run(RunRequest(**req, db=db))
+        assert _kept_text(db, again.run_id) == _kept_text(tmp_path / "one.db", one.run_id)

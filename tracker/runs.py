@@ -439,6 +439,8 @@ def _keep_file_works(store: Store, run_id: int, files: Sequence[Path],
     Reading them once more takes a while (100,000 generated works: about 20 s), so
     ``progress`` hears of it: stage ``keep``, works kept of ``total`` (the works the run
     read, duplicates and works outside the window included)."""
+    import zlib
+
     from tracker.store import store_packed_works, store_run_works
 
     if packed is not None:
@@ -455,12 +457,15 @@ def _keep_file_works(store: Store, run_id: int, files: Sequence[Path],
             progress(ProgressEvent("keep", done, total, note="works kept for rescreen"))
 
     shares = _keep_shares(inputs)
-    if shares is None:
-        store_run_works(store, run_id, _counted(
-            (w for f in inputs for w in _file_records(f.path, f.kind) if isinstance(w, Work)),
-            tell))
-        return
-    store_packed_works(store, run_id, _pack_shares(shares, tell))
+    if shares is not None:
+        try:
+            store_packed_works(store, run_id, _pack_shares(shares, tell))
+            return
+        except (ValueError, zlib.error):  # (should not happen) a piece is not what it says
+            pass  # read in one process, as if the file could not be cut
+    store_run_works(store, run_id, _counted(
+        (w for f in inputs for w in _file_records(f.path, f.kind) if isinstance(w, Work)),
+        tell))
 
 
 #: Inputs of at least this many bytes have their works read again for the case file by
