@@ -333,6 +333,9 @@ def test_progress_bars_say_done_of_total_and_the_time_left_where_it_means_someth
         assert _Count().render(tasks["read"]).plain.strip() == "40/100 MB"
         view(ProgressEvent("read", 71, 71))
         assert _Count().render(tasks["read"]).plain.strip() == "71/71 works"
+        view(ProgressEvent("screen", 46, 100, unit="%"))  # a file's shares, read in percent
+        screen = next(t for t in view._progress.tasks if t.description == "screen")
+        assert _Count().render(screen).plain.strip() == "46 %"
     bars = Progress()
     counting = bars.add_task("screen", total=None, unit=" works")
     bars.update(counting, completed=1234)

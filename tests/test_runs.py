@@ -590,3 +590,26 @@ def test_pieces_that_are_not_what_they_say_are_read_again_in_one_process(
         db = tmp_path / f"bad{len(bad[0][1])}.db"
         again = run(RunRequest(**req, db=db))
         assert _kept_text(db, again.run_id) == _kept_text(tmp_path / "one.db", one.run_id)
+
+
+def test_a_file_screened_in_shares_has_a_bar_in_percent_then_every_work(
+        tmp_path, demo_copy, monkeypatch):
+    """A works file read in one share per core: the screen bar counts percent of the first
+    share read (the shares are read side by side), held below 100, never going back; at
+    the end, every work screened.  The first share's own count of works, of no known
+    total, is not shown."""
+    from tracker.sources import files
+
+    monkeypatch.setattr(files, "MIN_SPLIT_BYTES", 0)  # the demo file, cut in shares
+    events: list[ProgressEvent] = []
+    run(RunRequest(works=(demo_copy,), engine="python", names=False, record=False,
+                   command=("test",)), progress=events.append)
+    screen = [e for e in events if e.stage == "screen"]
+    *pace, last = screen
+    assert pace and {(e.unit, e.total) for e in pace} == {("%", 100)}
+    assert [e.done for e in pace] == sorted(e.done for e in pace) and pace[-1].done <= 99
+    assert (last.unit, last.done, last.total) == ("works", 71, 71)
+    events.clear()  # one process asked for: the count of works, as before
+    run(RunRequest(works=(demo_copy,), engine="python", names=False, record=False,
+                   processes=False, command=("test",)), progress=events.append)
+    assert {e.unit for e in events if e.stage == "screen"} == {"works"}

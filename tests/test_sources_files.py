@@ -247,3 +247,29 @@ def test_a_byte_order_mark_does_not_move_the_cuts(tmp_path):
     f.write_bytes(b"\xef\xbb\xbf" + b"\n".join(_real_lines()) + b"\n")
     whole = _located(read_works(f))
     assert [x for s in split_works(f, 4, min_bytes=0) for x in _located(s())] == whole
+
+
+def test_a_share_says_how_much_of_it_is_read_as_it_is_read(tmp_path):
+    """``seen(n)``: the content bytes of the share read so far, never going back, from none
+    to about the share's size (a chunk at a time), for plain and gzip files."""
+    import gzip as gz
+
+    from tracker.sources import files
+
+    lines = b"".join(b'{"id": "https://openalex.org/W%d", "authorships": [], "x": "%s"}\n'
+                     % (i, b"y" * 300) for i in range(1, 40_001))
+    plain = tmp_path / "w.jsonl"
+    plain.write_bytes(lines)
+    packed = tmp_path / "w.jsonl.gz"
+    packed.write_bytes(gz.compress(lines))
+    for path in (plain, packed):
+        shares = files.split_works(path, 2, min_bytes=0)
+        assert len(shares) == 2
+        for share in shares:
+            said: list[int] = []
+            works = [w for w in share(seen=said.append) if not isinstance(w, SkippedRecord)]
+            assert works and said == sorted(said) and said[0] == 0
+            size = (share.stop or len(lines)) - share.start
+            assert size - files._CHUNK <= said[-1] <= size, (said[-1], size)
+        whole = [w.id for w in files.read_works(path)]
+        assert [w.id for s in shares for w in s()] == whole

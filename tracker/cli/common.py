@@ -99,10 +99,13 @@ def parse_date(value: str | None, option: str) -> date | None:
 
 
 class _Count(ProgressColumn):
-    """``done unit``, or ``done/total unit`` where the total is known."""
+    """``done unit``, or ``done/total unit`` where the total is known (``done %`` for a
+    percentage)."""
 
     def render(self, task: Task) -> Text:
         unit = task.fields.get("unit", "")
+        if unit == " %" and task.total == 100:
+            return Text(f"{task.completed:>8.0f} %")
         if task.total is None:
             return Text(f"{task.completed:>8,.0f}{unit}")
         return Text(f"{task.completed:>8,.0f}/{task.total:,.0f}{unit}")

@@ -18,7 +18,7 @@ import gc
 import gzip
 import hashlib
 import io
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,9 +109,11 @@ def _read_head(fh: io.BufferedIOBase) -> bytes:
     return head[3:] if head.startswith(b"\xef\xbb\xbf") else head
 
 
-def _iter_raw(p: Path, span: tuple[int, int | None] | None
+def _iter_raw(p: Path, span: tuple[int, int | None] | None,
+              seen: Callable[[int], None] | None = None
               ) -> Generator[tuple[str, Any] | SkippedRecord, None, None]:
-    """:func:`iter_raw_works`, or with ``span`` only the JSON Lines lines starting there."""
+    """:func:`iter_raw_works`, or with ``span`` only the JSON Lines lines starting there;
+    ``seen``: see :func:`_iter_lines`."""
     if not p.is_file():
         raise WorksFileError(f"{p}: no such file")
     try:
@@ -127,7 +129,7 @@ def _iter_raw(p: Path, span: tuple[int, int | None] | None
                 doc = _loads(b"".join(chunks))
                 yield from _iter_document(p, doc)
                 return
-            yield from _iter_lines(p, chunks, span)
+            yield from _iter_lines(p, chunks, span, seen)
     except EOFError as exc:
         raise TruncatedWorksFile.gzip_ended(p, exc) from exc
     except (OSError, gzip.BadGzipFile) as exc:
@@ -167,16 +169,20 @@ def _looks_like_jsonl(head: bytes) -> bool:
         return False
 
 
-def _iter_lines(p: Path, chunks: Iterator[bytes], span: tuple[int, int | None] | None = None
+def _iter_lines(p: Path, chunks: Iterator[bytes], span: tuple[int, int | None] | None = None,
+                seen: Callable[[int], None] | None = None
                 ) -> Iterator[tuple[str, Any] | SkippedRecord]:
     """The records of JSON Lines ``chunks``; with ``span`` ``(lo, hi)``, only those of lines
-    that start at a content offset in ``[lo, hi)`` (line numbers still count from the top)."""
+    that start at a content offset in ``[lo, hi)`` (line numbers still count from the top).
+    ``seen(n)`` is called once a chunk, with the content bytes read past ``lo``."""
     lo, hi = span if span is not None else (0, None)
     buf = b""
     lineno = 0
     pos = 0  # content offset of buf[0]
     good = 0
     for chunk in chunks:
+        if seen is not None:
+            seen(max(0, pos - lo))
         if pos + len(buf) + len(chunk) <= lo:  # every line starting in here is before lo
             data = buf + chunk
             cut = data.rfind(b"\n") + 1
@@ -276,9 +282,9 @@ def read_works(path: str | Path) -> Iterator[Work | SkippedRecord]:
     return _read(Path(path), None)
 
 
-def _read(path: Path, span: tuple[int, int | None] | None
-          ) -> Iterator[Work | SkippedRecord]:
-    raw = _iter_raw(path, span)
+def _read(path: Path, span: tuple[int, int | None] | None,
+          seen: Callable[[int], None] | None = None) -> Iterator[Work | SkippedRecord]:
+    raw = _iter_raw(path, span, seen)
     try:
         while True:
             batch, error = _parse_batch(raw, path)
@@ -297,16 +303,19 @@ class WorksPart:
 
     The share is the lines that start at a content offset (after decompression) in
     ``[start, stop)``; ``stop=None`` runs to the end.  Calling it reads them, as
-    :func:`read_works` would (same records, same ``line N`` locations).
+    :func:`read_works` would (same records, same ``line N`` locations); ``seen(n)``, when
+    given, hears how many of the share's content bytes are read, as they are (once a
+    chunk of :data:`_CHUNK` bytes).
     """
 
     path: Path
     start: int = 0
     stop: int | None = None
 
-    def __call__(self) -> Iterator[Work | SkippedRecord]:
+    def __call__(self, seen: Callable[[int], None] | None = None
+                 ) -> Iterator[Work | SkippedRecord]:
         return _read(self.path, None if (self.start, self.stop) == (0, None)
-                     else (self.start, self.stop))
+                     else (self.start, self.stop), seen)
 
 
 #: Files smaller than this (decompressed) are read in one share: below a few MB a second
