@@ -524,32 +524,42 @@ def _kept_text(db: Path, run_id: int) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+@pytest.mark.parametrize("kind", ["jsonl", "parquet", "files"])
 def test_works_read_again_by_two_processes_are_kept_as_one_would_keep_them(
         tmp_path, demo_copy, monkeypatch, kind):
     """A DuckDB engine run keeps its works by reading them once more, in two shares, the
-    second by another Python process: the case file holds the same text, byte for byte,
-    as one process reading them all; where that process fails, its share is read here."""
+    second by another Python process (one file cut in two, or several files in two runs of
+    files): the case file holds the same text, byte for byte, as one process reading them
+    all; where that process fails, its share is read here."""
     duckdb = pytest.importorskip("duckdb")
+    import gzip
     import sys
     import tempfile
 
     from tracker import runs as runs_mod
 
     src = demo_copy
+    srcs: tuple[Path, ...] = (src,)
+    if kind == "files":
+        lines = gzip.decompress(demo_copy.read_bytes()).splitlines(keepends=True)
+        srcs = (tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl", tmp_path / "c.jsonl.gz")
+        srcs[0].write_bytes(gzip.compress(b"".join(lines[:30])))
+        srcs[1].write_bytes(b"".join(lines[30:50]))
+        srcs[2].write_bytes(gzip.compress(b"".join(lines[50:])))
     if kind == "parquet":
         plain = tmp_path / "works.jsonl"
         plain.write_bytes(__import__("gzip").decompress(demo_copy.read_bytes()))
         src = tmp_path / "works.parquet"
         duckdb.connect().execute(f"COPY (SELECT * FROM read_json('{plain}', "
                                  f"format='newline_delimited')) TO '{src}' (FORMAT parquet)")
-    req = dict(works=(src,), engine="duckdb", names=False, command=("test",))
+        srcs = (src,)
+    req = dict(works=srcs, engine="duckdb", names=False, command=("test",))
     monkeypatch.setattr(runs_mod, "PARALLEL_KEEP_BYTES", 10 ** 12)  # one process
     one = run(RunRequest(**req, db=tmp_path / "one.db"))
     monkeypatch.setattr(runs_mod, "PARALLEL_KEEP_BYTES", 0)
     from tracker import engine
 
-    shares = runs_mod._keep_shares(engine.expand_inputs([src]))
+    shares = runs_mod._keep_shares(engine.expand_inputs(list(srcs)))
     assert shares is not None and len(shares) == 2
     read_here: list[dict] = []  # the shares this process reads (the other's: not here)
     real = runs_mod._share_works

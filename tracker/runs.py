@@ -474,17 +474,26 @@ PARALLEL_KEEP_BYTES = 8 << 20
 
 
 def _keep_shares(inputs: Sequence[engine.InputFile]) -> list[dict[str, Any]] | None:
-    """Two consecutive shares of one works file's records, each as a second process reads
-    it (:func:`_share_works`): a Parquet file's rows in two halves, a JSON Lines file cut
-    by :func:`tracker.sources.files.split_works`.  None where that does not pay or cannot
-    be done: several files, a small file, one core."""
+    """Two consecutive shares of the inputs' records, each as a second process reads it
+    (:func:`_share_works`): several files in two runs of consecutive files of about equal
+    size; one file, a Parquet file's rows in two halves, a JSON Lines file cut by
+    :func:`tracker.sources.files.split_works`.  None where that does not pay or cannot be
+    done: small inputs, one core, one file that cannot be cut."""
     from tracker.sources.files import split_works
 
-    if len(inputs) != 1 or (os.cpu_count() or 1) < 2:
+    if not inputs or (os.cpu_count() or 1) < 2:
         return None
+    sizes = [f.path.stat().st_size for f in inputs]
+    if sum(sizes) < PARALLEL_KEEP_BYTES:
+        return None
+    if len(inputs) > 1:
+        at, done = 1, sizes[0]  # the first run: files up to about half the bytes
+        while at < len(inputs) - 1 and done + sizes[at] <= sum(sizes) / 2:
+            done += sizes[at]
+            at += 1
+        return [{"files": [[str(f.path), f.kind] for f in part]}
+                for part in (inputs[:at], inputs[at:])]
     f = inputs[0]
-    if f.path.stat().st_size < PARALLEL_KEEP_BYTES:
-        return None
     if f.kind == "parquet":
         n = engine.parquet_rows(f.path)
         if n < 2:
@@ -503,9 +512,11 @@ def _share_works(share: dict[str, Any]) -> Iterator[Work]:
     """The works of one share of :func:`_keep_shares` (skipped records left out)."""
     from tracker.sources.files import WorksPart
 
-    if "parquet" in share:
-        got: Iterable[Work | SkippedRecord] = engine.parquet_works(
-            share["parquet"], rows=tuple(share["rows"]))
+    if "files" in share:
+        got: Iterable[Work | SkippedRecord] = (
+            w for path, kind in share["files"] for w in _file_records(Path(path), kind))
+    elif "parquet" in share:
+        got = engine.parquet_works(share["parquet"], rows=tuple(share["rows"]))
     else:
         got = WorksPart(Path(share["jsonl"]), share["start"], share["stop"])()
     return (w for w in got if isinstance(w, Work))
