@@ -404,13 +404,15 @@ def parquet_works(path: str | Path, *, memory_limit: str = "1GB",
             _parquet_error(Path(path))  # names what is wrong when DuckDB cannot open it
             raise
         n = 0 if rows is None else rows[0]
-        for batch in _prefetched(cur):
-            for (line,) in batch:
-                try:
-                    yield parse_work(orjson.loads(line))
-                except RecordError as exc:
-                    yield SkippedRecord(str(path), f"row {n}", str(exc))
-                n += 1
+        # closed first: its thread stops before the connection it fetches from is closed
+        with contextlib.closing(_prefetched(cur)) as batches:
+            for batch in batches:
+                for (line,) in batch:
+                    try:
+                        yield parse_work(orjson.loads(line))
+                    except RecordError as exc:
+                        yield SkippedRecord(str(path), f"row {n}", str(exc))
+                    n += 1
     finally:
         con.close()
 
@@ -441,7 +443,7 @@ def parquet_rows(path: str | Path) -> int:
 _PREFETCH = 8  # batches of rows a reader thread may hold ahead (of _FETCH rows each)
 
 
-def _prefetched(cur: Any) -> Iterator[list[tuple[Any, ...]]]:
+def _prefetched(cur: Any) -> Generator[list[tuple[Any, ...]], None, None]:
     """The rows of DuckDB's cursor ``cur`` in batches of :data:`_FETCH`, fetched in a thread
     of their own, up to :data:`_PREFETCH` batches ahead of the caller: DuckDB runs the
     query while it fetches, without Python's lock, so the query and the caller's work on
