@@ -102,6 +102,41 @@ def test_all_real_files_at_once_with_a_window_and_two_lists(reg, nm):
     assert_same(a, b)
 
 
+@pytest.mark.skipif(not REAL, reason="needs the shared recorded OpenAlex works")
+def test_the_plan_names_the_authorships_that_may_tie(reg, nm, monkeypatch):
+    """Each candidate work comes from the plan with the places of its authorships that hold
+    a key found listed or named: every authorship that may tie as parsed is among them (or
+    its ties would be lost), and none that the record's text shows no key in (or parsing
+    them is wasted)."""
+    import orjson
+
+    from tracker.engine import duck
+    from tracker.records import Authorship
+
+    seen = []
+    real = duck._parse_lines
+
+    def spy(rows, keys):
+        rows = list(rows)
+        seen.append((rows, keys))
+        return real(rows, keys)
+
+    monkeypatch.setattr(duck, "_parse_lines", spy)
+    screen_files(REAL, registry=reg, name_matcher=nm, threads=2, processes=1)
+    works = parsed = 0
+    for rows, keys in seen:
+        for _rn, line, _wid, places in rows:
+            auths = orjson.loads(line)["authorships"]
+            tie = [i for i, a in enumerate(auths)
+                   if keys.may_tie(Authorship.from_openalex(a, i))]
+            assert set(tie) <= set(places)
+            assert set(places) <= {i for i, a in enumerate(auths) if keys.may_tie_raw(a)}
+            assert places == sorted(set(places))
+            works += 1
+            parsed += len(places) < len(auths)
+    assert works > 50 and parsed > 10  # candidates with authorships left unparsed
+
+
 @pytest.fixture(scope="module")
 def messy(tmp_path_factory) -> Path:
     """Generated works plus a repeated work (same record, and changed), a broken line, a

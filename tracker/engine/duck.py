@@ -109,8 +109,9 @@ _FILE_STRIDE = 1 << 36  # rn of a file's rows: its index times this, plus its li
 _FETCH = 2000
 _READ_BUFFER = 1 << 20  # bytes read at a time from a works file (see _lines)
 #: a candidate record: its place (``rn``), its JSON text (bytes from DuckDB, str from Spark),
-#: the work ID the plan read there
-_Row = tuple[int, str | bytes, str]
+#: the work ID the plan read there, and the places of the authorships that may hold a tie
+#: (sorted, from 0), None where they are not known (every authorship is then tested)
+_Row = tuple[int, str | bytes, str, Sequence[int] | None]
 #: The fields the plan reads from a record (the top level of ``plan.SCHEMA``) and
 #: ``results`` (a saved list response): only these of a Parquet row are written out as JSON
 #: text for the plan; a candidate work's record is read again whole.
@@ -527,7 +528,9 @@ class _Keys:
 
         Parsing an authorship into a record costs about ten times this test, and in the
         candidate works most authorships hold no key (a consortium paper with one listed
-        institution among 2,000 authors): only those that may tie are parsed.
+        institution among 2,000 authors): only those that may tie are parsed.  Used where
+        the plan gives no places of the authorships that hold a key (:func:`_parse_lines`:
+        the Spark engine's candidates).
         """
         if self.any_text or type(auth) is not dict:
             return True
@@ -625,7 +628,9 @@ def _connect(threads: int | None, memory_limit: str, folder: Path) -> Any:
 def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], bool] | None,
                 progress: Progress | None) -> int:
     """Create ``cand``: the works read that have a listed ID, ROR or lineage ancestor, or a
-    string the name matcher names; fill ``keys``.  Returns how many works."""
+    string the name matcher names, each with the places of its authorships that hold one
+    (``pos``; NULL where every authorship may, ``keys.any_text``); fill ``keys``.  Returns
+    how many works."""
     def listed_id(v: str) -> bool:
         sid = short_id(v)
         if sid and reg.by_openalex_id(sid):
@@ -660,21 +665,25 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
     if found:  # two lists unnested side by side: executemany took 0.7 s for 4,478 rows
         con.execute("INSERT INTO hits SELECT unnest($1), unnest($2)",
                     [[kind for kind, _ in found], [k for _, k in found]])
-    con.execute("CREATE OR REPLACE TABLE cand0 (rn BIGINT)")
+    con.execute("CREATE OR REPLACE TABLE cand0 (rn BIGINT, pos BIGINT)")
     for query in queries:
-        con.execute(f"INSERT INTO cand0 SELECT DISTINCT rn FROM ({query}) SEMI JOIN hits "
+        con.execute(f"INSERT INTO cand0 SELECT DISTINCT rn, pos FROM ({query}) SEMI JOIN hits "
                     "USING (kind, k)")
-    if keys.any_text:
-        con.execute("INSERT INTO cand0 SELECT rn FROM readw WHERE n_auth > 0")
-    con.execute("CREATE OR REPLACE TABLE cand AS SELECT DISTINCT c.rn, r.wid "
-                "FROM cand0 c JOIN recs r USING (rn)")
+    if keys.any_text:  # every authorship may tie: no places (NULL)
+        con.execute("INSERT INTO cand0 SELECT rn, NULL FROM readw WHERE n_auth > 0")
+    # the places of the authorships that hold a key found (sorted; NULL: every one)
+    con.execute("CREATE OR REPLACE TABLE cand AS SELECT c.rn, any_value(r.wid) AS wid, "
+                "CASE WHEN bool_or(c.pos IS NULL) THEN NULL "
+                "ELSE list_sort(list_distinct(list(c.pos))) END AS pos "
+                "FROM cand0 c JOIN recs r USING (rn) GROUP BY c.rn")
     (n,) = con.execute("SELECT count(*) FROM cand").fetchone()
     return int(n)
 
 
 def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True
                      ) -> Iterator[list[_Row]]:
-    """The candidate works' records, read again, in batches of ``(rn, line, work ID)``.
+    """The candidate works' records, read again, in batches of ``(rn, line, work ID,
+    places)`` (:data:`_Row`).
 
     ``direct``: the JSON Lines files without set-aside records are read here
     (:func:`_direct_lines`); the others, and every file otherwise, by DuckDB.
@@ -691,7 +700,7 @@ def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True
 
 def _file_candidates(con: Any, staging: _Staging, jsonl: Collection[int]) -> Iterator[_Row]:
     """The candidate records of the JSON Lines files ``jsonl`` and of every Parquet file
-    read by DuckDB, ``(rn, line, work ID)``, one file a query: a query of every file at
+    read by DuckDB, ``(rn, line, work ID, places)``, one file a query: a query of every file at
     once (a UNION ALL) held each file's reader and join at once, and ran out of its memory
     limit (1 GB) on a folder of 500 Parquet parts of 200 works."""
     for i in sorted({*jsonl, *(i for i, _ in staging.parquet)}):
@@ -701,7 +710,8 @@ def _file_candidates(con: Any, staging: _Staging, jsonl: Collection[int]) -> Ite
         # the workers (decoding, then encoding for the pipe, held them idle: 1M works, 2
         # workers at 7 % of a core each); orjson reads bytes as they are
         with _threads(con, staging.parquet_threads):  # set only by a Parquet read
-            cur = con.execute(f"SELECT s.rn, encode(s.line) AS line, c.wid FROM ({src}) s "
+            cur = con.execute(f"SELECT s.rn, encode(s.line) AS line, c.wid, c.pos "
+                              f"FROM ({src}) s "
                               "JOIN cand c USING (rn)")
             yield from _fetched(cur)
 
@@ -722,9 +732,9 @@ def _batches(rows: Iterable[_Row]) -> Iterator[list[_Row]]:
 
 def _direct_lines(con: Any, files: Sequence[tuple[int, Path]], dates: Path
                   ) -> Iterator[_Row]:
-    """The candidate lines of JSON Lines ``files``, read here: ``(rn, line, work ID)``; and,
-    of the records in ``undated`` (no date read by the typed reader), whether they name
-    ``publication_date`` (:func:`_date_row`, written to ``dates``).
+    """The candidate lines of JSON Lines ``files``, read here: ``(rn, line, work ID,
+    places)``; and, of the records in ``undated`` (no date read by the typed reader),
+    whether they name ``publication_date`` (:func:`_date_row`, written to ``dates``).
 
     Why not DuckDB: its read of a gzip file is one thread at zlib's pace, and the query
     runs only while its rows are fetched, so the process feeding the workers spent most of
@@ -748,18 +758,18 @@ def _direct_lines(con: Any, files: Sequence[tuple[int, Path]], dates: Path
         for i, path in files:
             base = i * _FILE_STRIDE
             cur = con.execute(
-                "SELECT rn, any_value(wid), bool_or(c), bool_or(NOT c) FROM ("
-                "SELECT rn, wid, true AS c FROM cand UNION ALL "
-                "SELECT rn, wid, false AS c FROM undated) "
+                "SELECT rn, any_value(wid), bool_or(c), bool_or(NOT c), any_value(pos) FROM ("
+                "SELECT rn, wid, true AS c, pos FROM cand UNION ALL "
+                "SELECT rn, wid, false AS c, NULL FROM undated) "
                 "WHERE rn > ? AND rn < ? GROUP BY rn ORDER BY rn", [base, base + _FILE_STRIDE])
-            for line, (n, wid, cand, undated) in _lines_at(i, path, _fetched(cur),
-                                                            to_end=True):
+            for line, (n, wid, cand, undated, pos) in _lines_at(i, path, _fetched(cur),
+                                                                 to_end=True):
                 if undated and (row := _date_row(n, line)) is not None:
                     fh.write(row)
                 if cand:
                     if line.endswith(b"\n"):
                         line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-                    yield n, line, wid
+                    yield n, line, wid, pos
 
 
 def _fetched(cur: Any) -> Iterator[tuple[Any, ...]]:
@@ -914,10 +924,17 @@ def _apply_dates(con: Any, dates: Path, rows: str) -> None:
 
 
 def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
-    """Works parsed by :func:`tracker.records.parse_work` from ``(rn, line, work ID)``,
-    each holding only the authorships that may hold a tie (:meth:`_Keys.may_tie_raw`),
-    each with its place in the record (``index``): what screening reads of a work besides
-    them (ID, dates, DOI, title, truncation) is parsed as it is for the whole record.
+    """Works parsed by :func:`tracker.records.parse_work` from ``(rn, line, work ID,
+    places)``, each holding only the authorships that may hold a tie, each with its place in
+    the record (``index``): those at ``places``, the plan's answer, or where it gave none,
+    those :meth:`_Keys.may_tie_raw` passes; what screening reads of a work besides them (ID,
+    dates, DOI, title, truncation) is parsed as it is for the whole record.
+
+    The plan's places spare testing every authorship here (a consortium paper holds
+    thousands, one of them tied): a million generated works' candidates spent about a
+    tenth of their screening in that test.  They are the places of the authorships with a
+    key found listed or named, so each authorship :meth:`_Keys.may_tie` passes is among
+    them.
 
     Raises
     ------
@@ -925,7 +942,7 @@ def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
         A line holds another work than the one the plan read at its place.
     """
     may_tie = keys.may_tie_raw
-    for rn, line, wid in rows:
+    for rn, line, wid, places in rows:
         try:
             rec = orjson.loads(line)
             if rn >= _PARQUET_BASE and isinstance(rec, dict):
@@ -933,13 +950,16 @@ def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
             if type(rec) is dict and type(auths := rec.get("authorships")) is list:
                 rec["authorships"] = []
                 work = parse_work(rec)
-                # one plain loop: a candidate holds thousands of authorships (a separate
-                # pass to check each is an object cost 8 % of this phase's time).  One that
-                # is not an object may tie (may_tie_raw) and fails to parse: RecordError.
-                kept: list[Authorship] = []
-                for i, a in enumerate(auths):
-                    if may_tie(a):
-                        kept.append(Authorship.from_openalex(a, i))
+                kept: list[Authorship]
+                if places is not None:
+                    n = len(auths)
+                    kept = [Authorship.from_openalex(auths[i], i) for i in places if i < n]
+                else:
+                    # one plain loop (a separate pass to check each is an object cost 8 %
+                    # of this phase's time).  One that is not an object may tie
+                    # (may_tie_raw) and fails to parse: RecordError.
+                    kept = [Authorship.from_openalex(a, i) for i, a in enumerate(auths)
+                            if may_tie(a)]
                 work = replace(work, authorships=tuple(kept))
             else:
                 work = parse_work(rec)
@@ -1002,12 +1022,12 @@ def _screen_works(works: Iterable[Work], job: _Screening, keys: _Keys
 
 def _screen_batch(rows: list[_Row], job: _Screening, keys: _Keys
                   ) -> tuple[int, list[Finding], dict[str, bytes]]:
-    """One batch of candidate records ``(rn, line, work ID)``: how many, their findings, and
+    """One batch of candidate records (:data:`_Row`): how many, their findings, and
     the flagged works' records packed for :class:`~tracker.records.PackedWorks` (the
     process gathering the batches keeps bytes, not records: see there why)."""
     findings, flagged = _screen_works(_parse_lines(rows, keys), job, keys)
     packed: dict[str, bytes] = {}
-    for rn, line, wid in rows:
+    for rn, line, wid, _places in rows:
         if wid in flagged:
             if rn >= _PARQUET_BASE:  # the record as _parse_lines read it
                 rec = orjson.loads(line)

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-__all__ = ["AUTHS", "COLUMNS", "ID_RE", "KEYS", "ROR_RE", "SCHEMA", "counts_sql", "macros_sql",
-           "recs_parquet_sql", "recs_sql", "recs_typed_sql", "texts_sql", "window_sql"]
+__all__ = ["AUTHS", "AUTHS_AT", "COLUMNS", "ID_RE", "KEYS", "ROR_RE", "SCHEMA", "counts_sql",
+           "macros_sql", "recs_parquet_sql", "recs_sql", "recs_typed_sql", "texts_sql",
+           "window_sql"]
 
 #: :func:`tracker.records.short_id` as a regular expression (RE2).
 ID_RE = r"^(?:https?://(?:api\.)?openalex\.org/)?(?:\w+/)?([WAISCFPTwaiscfpt]\d+)$"
@@ -373,18 +374,24 @@ END"""
 #: The authorships of the works read, one row each (``rn``, ``a``).
 AUTHS = "(SELECT rn, unnest(auths) AS a FROM readw)"
 
-#: The institutions OpenAlex attached to them, one row each (``rn``, ``i``).
-INSTS = f"(SELECT rn, unnest(a.institutions) AS i FROM {AUTHS})"
+#: The authorships with their place in the record (``pos``, from 0), one row each (``rn``,
+#: ``pos``, ``a``): the typed ``auths`` hold every element of the record's list, in order.
+AUTHS_AT = "(SELECT rn, generate_subscripts(auths, 1) - 1 AS pos, unnest(auths) AS a FROM readw)"
+
+#: The institutions OpenAlex attached to them, one row each (``rn``, ``pos``, ``i``).
+INSTS = f"(SELECT rn, pos, unnest(a.institutions) AS i FROM {AUTHS_AT})"
 
 #: The keys a tie can be found by, one query per source of keys, each giving rows of
-#: (work, kind, key): ``i`` an institution's OpenAlex ID or a lineage ancestor's, ``r`` its
-#: ROR, ``s`` a string the name matcher reads (a raw affiliation string or an institution's
-#: display name).  (Run apart: DuckDB 2.0 ran out of memory on their UNION ALL.)
+#: (work, authorship's place, kind, key): ``i`` an institution's OpenAlex ID or a lineage
+#: ancestor's, ``r`` its ROR, ``s`` a string the name matcher reads (a raw affiliation
+#: string or an institution's display name).  (Run apart: DuckDB 2.0 ran out of memory on
+#: their UNION ALL.)
 KEYS = (
-    ("i", f"SELECT rn, 'i' AS kind, unnest(list_concat([i.id], i.lineage)) AS k FROM {INSTS}"),
-    ("r", f"SELECT rn, 'r' AS kind, i.ror AS k FROM {INSTS}"),
-    ("s", f"SELECT rn, 's' AS kind, i.display_name AS k FROM {INSTS}"),
-    ("s", f"SELECT rn, 's' AS kind, unnest(raws(a)) AS k FROM {AUTHS}"),
+    ("i", f"SELECT rn, pos, 'i' AS kind, unnest(list_concat([i.id], i.lineage)) AS k "
+          f"FROM {INSTS}"),
+    ("r", f"SELECT rn, pos, 'r' AS kind, i.ror AS k FROM {INSTS}"),
+    ("s", f"SELECT rn, pos, 's' AS kind, i.display_name AS k FROM {INSTS}"),
+    ("s", f"SELECT rn, pos, 's' AS kind, unnest(raws(a)) AS k FROM {AUTHS_AT}"),
 )
 
 

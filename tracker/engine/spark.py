@@ -54,6 +54,7 @@ from tracker.engine.duck import (
     _patch_run,
     _reader_error,
     _reason,
+    _Row,
     _screen_batch,
     _Screening,
     _Staging,
@@ -271,7 +272,7 @@ def _screener(job: _Screening, keys: _Keys
     def run(rows: Iterator[Any]) -> Iterator[tuple[int, list[Finding], dict[str, bytes]]]:
         import gc
 
-        batch = [(int(r["rn"]), r["line"], r["wid"]) for r in rows]
+        batch: list[_Row] = [(int(r["rn"]), r["line"], r["wid"], None) for r in rows]
         if not batch:
             return
         gc.disable()  # records hold no reference cycles: the collector's passes free nothing
