@@ -318,7 +318,7 @@ def test_a_rescreen_in_shares_reports_what_one_pass_reports(case, monkeypatch) -
     monkeypatch.setattr("os.cpu_count", lambda: 3)
     shared = rescreen.rescreen_run(store, run_id, reg1, record=False)
     assert shares == [3]
-    assert forks == ([1, 1] if screening._can_fork() else [])  # two of three forked
+    assert forks == ([1, 1] if screening.can_fork() else [])  # two of three forked
     assert one.new and shared.to_json() == one.to_json()
 
 

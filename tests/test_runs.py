@@ -623,3 +623,25 @@ def test_a_file_screened_in_shares_has_a_bar_in_percent_then_every_work(
     run(RunRequest(works=(demo_copy,), engine="python", names=False, record=False,
                    processes=False, command=("test",)), progress=events.append)
     assert {e.unit for e in events if e.stage == "screen"} == {"works"}
+
+
+def test_shares_read_one_after_another_move_the_bar_past_the_first(
+        tmp_path, demo_copy, monkeypatch):
+    """Where the shares cannot be forked (other threads running, as in a notebook), they
+    are read one after another here: the percent counts each share after those before it,
+    so the bar moves on past the first share's part (it stood at that share's end while
+    the others were read), still below 100 until every work is screened."""
+    from tracker import screening
+    from tracker.sources import files
+
+    monkeypatch.setattr(files, "MIN_SPLIT_BYTES", 0)
+    monkeypatch.setattr(screening, "can_fork", lambda: False)
+    events: list[ProgressEvent] = []
+    run(RunRequest(works=(demo_copy,), engine="python", names=False, record=False,
+                   command=("test",)), progress=events.append)
+    *pace, last = [e for e in events if e.stage == "screen"]
+    done = [e.done for e in pace]
+    assert {(e.unit, e.total) for e in pace} == {("%", 100)}
+    assert done == sorted(set(done)) and done[-1] <= 99
+    assert len(done) >= 2 and done[-1] > 0  # the later shares counted too
+    assert (last.unit, last.done, last.total) == ("works", 71, 71)

@@ -1049,26 +1049,31 @@ def _screen_progress(progress: ProgressCallback | None) -> Callable[[str, int, i
 
 
 class _SharePace:
-    """The first of a file's shares (:func:`tracker.sources.files.split_works`), read with
-    its content bytes counted: the ``screen`` bar in percent of it.
+    """A file's share (:func:`tracker.sources.files.split_works`), read with its content
+    bytes counted: the ``screen`` bar in percent.
 
     Why: the shares are cut to about equal sizes and read side by side, one per core, so
     the first share's part read is the run's (the bar's count of works would be the first
-    share's alone, of a total no one knows until the end).  Held below 100 until the
-    screening says it has ended (the other shares may still be read).
+    share's alone, of a total no one knows until the end); only the first is paced then
+    (``total`` None: percent of itself).  Where they are read one after another here
+    (processes cannot be forked), each is paced, counted after the bytes of the shares
+    before it (``before``: where it starts) out of the file's (``total``).  Held below 100
+    until the screening says it has ended.
     """
 
-    def __init__(self, part: Any, progress: ProgressCallback) -> None:
+    def __init__(self, part: Any, progress: ProgressCallback, *, before: int = 0,
+                 total: int | None = None) -> None:
         self.part = part
         self.progress = progress
-        self.size = max(1, part.stop - part.start)
+        self.before = before
+        self.size = max(1, part.stop - part.start if total is None else total)
         self.shown = -1
 
     def __call__(self) -> Iterator[Work | SkippedRecord]:
         return self.part(seen=self.seen)
 
     def seen(self, n: int) -> None:
-        pct = min(99, n * 100 // self.size)
+        pct = min(99, (self.before + n) * 100 // self.size)
         if pct != self.shown:
             self.shown = pct
             self.progress(ProgressEvent("screen", pct, 100, unit="%"))
@@ -1077,14 +1082,16 @@ class _SharePace:
 def _paced(shares: list[Any], progress: ProgressCallback,
            report: Callable[[str, int, int | None], None] | None
            ) -> tuple[list[Any], Callable[[str, int, int | None], None] | None]:
-    """``shares`` with the first read by :class:`_SharePace` where they are a file's
-    shares, and ``report`` without the first share's count of works (the bar counts
+    """``shares`` read by :class:`_SharePace` where they are a file's shares (the first,
+    or, where :func:`tracker.screening.screen_shares` will read them one after another
+    here, each), and ``report`` without the first share's count of works (the bar counts
     percent, then, at the end, every work screened); as they were otherwise."""
+    from tracker.screening import can_fork
     from tracker.sources.files import WorksPart
 
     first = shares[0] if shares else None
     if (len(shares) < 2 or not isinstance(first, WorksPart) or first.stop is None
-            or report is None):
+            or report is None or not all(isinstance(s, WorksPart) for s in shares)):
         return shares, report
     inner = report
 
@@ -1093,7 +1100,12 @@ def _paced(shares: list[Any], progress: ProgressCallback,
             return
         inner(stage, done, total)
 
-    return [_SharePace(first, progress), *shares[1:]], quiet
+    if can_fork():
+        return [_SharePace(first, progress), *shares[1:]], quiet
+    # the cuts are content offsets of about equal shares: the last runs to the end of the
+    # file, about as long as the first
+    total = shares[-1].start + first.stop - first.start
+    return [_SharePace(s, progress, before=s.start, total=total) for s in shares], quiet
 
 
 def _megabytes(n: int) -> int:

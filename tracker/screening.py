@@ -476,7 +476,7 @@ def screen_shares(
 
     children: dict[int, tuple[int, int]] = {}
     try:
-        if processes and len(shares) > 1 and _can_fork():
+        if processes and len(shares) > 1 and can_fork():
             for i in range(1, len(shares)):
                 children[i] = _fork(functools.partial(run, i, None))
         done = [run(0, progress)]
@@ -499,7 +499,7 @@ def screen_shares(
             [s.collected for s in done] if collect is not None or sink is not None else [])
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
     """Fork only on Linux and only while this process runs one thread.
 
     A forked child inherits just the calling thread: a lock another thread held (a
