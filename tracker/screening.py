@@ -44,8 +44,8 @@ from tracker.risk import Finding, finding_order, make_finding
 from tracker.skipped import SkippedRecord
 from tracker.watchlists import Registry
 
-__all__ = ["Progress", "ScreenResult", "ScreenSettings", "ShareSink", "SubjectSpec", "screen",
-           "screen_shares"]
+__all__ = ["Progress", "ScreenResult", "ScreenSettings", "ShareSink", "SubjectSpec", "can_fork",
+           "screen", "screen_shares"]
 
 #: ``progress(stage, done, total)``; total is None when unknown.  Rendered by the CLI.
 Progress = Callable[[str, int, "int | None"], None]
@@ -500,11 +500,25 @@ def screen_shares(
 
 
 def can_fork() -> bool:
-    """Fork only on Linux and only while this process runs one thread.
+    """Whether :func:`screen_shares` forks a process per share now: only on Linux and
+    only while this process runs one thread (otherwise it reads them one after another).
 
     A forked child inherits just the calling thread: a lock another thread held (a
     logging handler, an HTTP pool) stays held forever in the child.  macOS system
     frameworks are not fork-safe either, so shares run in-process there.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import threading
+    >>> stop = threading.Event()
+    >>> t = threading.Thread(target=stop.wait); t.start()
+    >>> can_fork()  # another thread runs
+    False
+    >>> stop.set(); t.join()
     """
     return (
         sys.platform.startswith("linux")
