@@ -593,6 +593,38 @@ def test_parquet_read_for_the_plan_by_its_columns_gives_what_whole_rows_give(
         assert a.run["counts"]["works_skipped"] >= 1
 
 
+def test_a_parquet_candidate_s_text_is_its_row_as_the_file_holds_it(reg, nm, tmp_path,
+                                                                     monkeypatch):
+    """A candidate work read from Parquet comes to the workers as its row's columns only
+    (not the reader's row number; a column named with a double quote too), so its text is
+    kept for the flagged works as it is, parsed once; the findings and flagged works are
+    the JSON Lines file's."""
+    import orjson
+
+    from tracker.engine import duck
+
+    recs = _demo_records()
+    pq = _parquet_of(recs, tmp_path / "works.parquet", select='*, 1 AS "odd ""name"""')
+    seen = []
+    real = duck._parse_lines
+
+    def spy(rows, keys):
+        rows = list(rows)
+        seen.extend(rows)
+        return real(rows, keys)
+
+    monkeypatch.setattr(duck, "_parse_lines", spy)
+    b = screen_files(pq, registry=reg, name_matcher=nm, threads=1, processes=1)
+    import duckdb
+
+    columns = duckdb.sql(f"SELECT * FROM read_parquet('{pq}') LIMIT 0").columns
+    assert columns[-1] == 'odd "name"' and len(seen) > 10
+    assert all(list(orjson.loads(line)) == columns for _rn, line, _wid, _p in seen)
+    a = _python([tmp_path / "works.jsonl"], reg, nm)
+    assert a.findings and [f.row() for f in b.findings] == [f.row() for f in a.findings]
+    assert set(b.works) == set(a.works)
+
+
 def _parquet_of(recs, path, select="*"):
     import duckdb
     import orjson

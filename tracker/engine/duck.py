@@ -171,6 +171,11 @@ class _Staging:
     reread: int = 0  # records the typed reader could not vouch for, read from their text
     threads: int = 1  # files read at once
     plan_columns: dict[int, str] = field(default_factory=dict)  # Parquet: what the plan reads
+    #: Parquet: a row's every column, as a struct (the text of a candidate work's record; a
+    #: struct of the table alias would add the reader's ``file_row_number``: set apart, it
+    #: cost a parse and a dump of each flagged work's record, and a LATERAL subquery that
+    #: drops the column held every row at once, past the memory limit)
+    row_columns: dict[int, str] = field(default_factory=dict)
     parquet_columns: dict[int, set[str]] = field(default_factory=dict)  # of _PLAN_FIELDS
     parquet_castable: dict[int, bool] = field(default_factory=dict)  # see _fits
     parquet_schema: dict[int, str] = field(default_factory=dict)  # columns, types, in order
@@ -270,7 +275,8 @@ class _Staging:
 
     def narrow_parquet(self, con: Any) -> None:
         """Note, per Parquet file, the columns of :data:`_PLAN_FIELDS` it has, so that
-        ``source(narrow=True)`` turns only those into JSON text (every column otherwise)."""
+        ``source(narrow=True)`` turns only those into JSON text (every column otherwise),
+        and the struct of its every column (``row_columns``)."""
         for i, p in self.parquet:
             rel = con.sql(f"SELECT * FROM read_parquet({_lit(str(p))}) LIMIT 0")
             have = dict(zip(rel.columns, rel.types, strict=True))
@@ -283,13 +289,17 @@ class _Staging:
             if keep:
                 self.plan_columns[i] = "struct_pack(" + ", ".join(
                     f'"{c}" := t."{c}"' for c in keep) + ")"
+            if have:  # the row as the file holds it, without the reader's row number
+                self.row_columns[i] = "struct_pack(" + ", ".join(
+                    f"{_ident(c)} := t.{_ident(c)}" for c in have) + ")"
 
     def source(self, rows: str = "", *, parquet: bool = True, narrow: bool = False,
                files: Collection[int] | None = None) -> str:
         """A query of ``rn``, ``fidx`` and ``line``: every record in file order (``rn``
         counts non-blank lines, then Parquet rows), of the files whose index is in
-        ``files`` when given.  ``narrow``: a Parquet row's ``line`` holds only the fields
-        the plan reads (see :meth:`narrow_parquet`)."""
+        ``files`` when given.  A Parquet row's ``line`` holds its columns (not the reader's
+        row number); ``narrow``: only the fields the plan reads (see
+        :meth:`narrow_parquet`)."""
         parts = []
         for i, p in self.jsonl:
             if files is not None and i not in files:
@@ -309,9 +319,10 @@ class _Staging:
         for i, p in self.parquet if parquet else ():
             if files is not None and i not in files:
                 continue
+            row = self.row_columns.get(i, "t")
             parts.append(
                 f"SELECT {_PARQUET_BASE + i * _FILE_STRIDE} + file_row_number AS rn, "
-                f"{i} AS fidx, to_json({self.plan_columns.get(i, 't') if narrow else 't'})"
+                f"{i} AS fidx, to_json({self.plan_columns.get(i, row) if narrow else row})"
                 "::VARCHAR AS line "
                 f"FROM read_parquet({_lit(str(p))}, file_row_number=true) t{rows}")
         return "\nUNION ALL\n".join(parts)
@@ -505,6 +516,11 @@ def _work_id(line: bytes) -> str:
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    """A column name as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -945,8 +961,6 @@ def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
     for rn, line, wid, places in rows:
         try:
             rec = orjson.loads(line)
-            if rn >= _PARQUET_BASE and isinstance(rec, dict):
-                rec.pop("file_row_number", None)
             if type(rec) is dict and type(auths := rec.get("authorships")) is list:
                 rec["authorships"] = []
                 work = parse_work(rec)
@@ -1027,14 +1041,9 @@ def _screen_batch(rows: list[_Row], job: _Screening, keys: _Keys
     process gathering the batches keeps bytes, not records: see there why)."""
     findings, flagged = _screen_works(_parse_lines(rows, keys), job, keys)
     packed: dict[str, bytes] = {}
-    for rn, line, wid, _places in rows:
+    for _rn, line, wid, _places in rows:
         if wid in flagged:
-            if rn >= _PARQUET_BASE:  # the record as _parse_lines read it
-                rec = orjson.loads(line)
-                rec.pop("file_row_number", None)
-                packed[wid] = PackedWorks.pack(orjson.dumps(rec))
-            else:
-                packed[wid] = PackedWorks.pack(line)
+            packed[wid] = PackedWorks.pack(line)
     return len(rows), findings, packed
 
 
