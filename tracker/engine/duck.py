@@ -83,8 +83,7 @@ from tracker.sources.files import (
 from tracker.watchlists import Registry
 
 __all__ = ["EngineError", "EngineMemoryError", "EngineSettingError", "parquet_rows",
-           "parquet_works",
-           "screen_files"]
+           "parquet_works", "screen_files"]
 
 #: Two characters no valid JSON text holds unescaped: each line is read as one column.
 _NO_DELIMITER = "\x1f\x1e"
@@ -1448,7 +1447,7 @@ def _read_parquet(con: Any, staging: _Staging, typed: bool, *, create: bool = Fa
     pending = collections.deque(g for same in alike.values() for g in _file_groups(same))
     while pending:
         group = pending.popleft()
-        texts = [] if by_columns(group[0][0]) else [i for i, _ in group]
+        texts = [] if by_columns(group[0][0]) else list(group)
         if not texts:
             have = staging.parquet_columns.get(group[0][0], set())
             try:
@@ -1458,11 +1457,10 @@ def _read_parquet(con: Any, staging: _Staging, typed: bool, *, create: bool = Fa
                 if len(group) > 1:  # which file's values the cast refuses: each alone
                     pending.extendleft([f] for f in reversed(group))
                     continue
-                texts = [group[0][0]]  # a value the cast refuses: the text reads it
-        for i in texts:
+                texts = list(group)  # one file: a value the cast refuses, the text reads it
+        for i, p in texts:
             staging.parquet_text += 1
-            add(partial(recs_sql, staging.source(narrow=True, files={i})),
-                [(j, p) for j, p in group if j == i])
+            add(partial(recs_sql, staging.source(narrow=True, files={i})), [(i, p)])
 
 
 @contextlib.contextmanager
