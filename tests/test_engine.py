@@ -1224,6 +1224,85 @@ def test_parquet_read_out_of_memory_on_several_threads_is_read_again_on_one(tmp_
         duck._reading_parquet(_FailingCon(), duck._Staging(tmp_path, []), "READ C")
 
 
+def test_parquet_threads_are_those_its_largest_row_group_fits_in_the_memory_limit(tmp_path):
+    """The threads a Parquet read starts on: the memory limit over the largest row group of
+    the columns the plan reads (times :data:`_PARQUET_GROUP_FACTOR`), at most the
+    connection's threads, at least one; a column the plan does not read is not counted."""
+    import duckdb
+
+    from tracker.engine import duck
+
+    src = tracker.demo_works_path()
+    plain = tmp_path / "works.jsonl"
+    plain.write_bytes(gzip.decompress(src.read_bytes()))
+    pq = tmp_path / "works.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT w.*, repeat(md5(w.id || range), 60) AS abstract "
+                f"FROM read_json('{plain}', format='newline_delimited') w, range(60)) TO '{pq}' "
+                f"(FORMAT parquet, ROW_GROUP_SIZE 2048)")  # 71 works 60 times: 3 row groups
+    groups = con.execute(f"SELECT row_group_id, split_part(path_in_schema, ', ', 1) AS col, "
+                         f"total_uncompressed_size FROM parquet_metadata('{pq}')").fetchall()
+    per_group: dict = {}
+    with_abstract: dict = {}
+    for g, col, size in groups:
+        if col == "abstract":
+            with_abstract[g] = with_abstract.get(g, 0) + size
+        if col in duck._PLAN_FIELDS:
+            with_abstract[g] = with_abstract.get(g, 0) + size
+            per_group[g] = per_group.get(g, 0) + size
+    largest = duck._row_group_bytes(con, pq, duck._PLAN_FIELDS)
+    assert len(per_group) == 3 and largest == max(per_group.values())
+    assert duck._row_group_bytes(con, pq, (*duck._PLAN_FIELDS, "abstract")) == max(
+        with_abstract.values()) > largest + 2048 * 1920
+    need = duck._PARQUET_GROUP_FACTOR * 10**6
+    for limit, threads, fit in ((10 * 2**20, 4, 1), (3 * 2**20, 4, 1), (25 * 2**20, 4, 4),
+                                (17 * 2**20, 4, 17 * 2**20 // need), (25 * 2**20, 2, 2)):
+        con.execute(f"SET memory_limit = '{limit}B'")
+        con.execute(f"SET threads = {threads}")
+        assert duck._memory_limit_bytes(con) == pytest.approx(limit, rel=0.01)
+        assert duck._parquet_threads_fitting(con, 10**6) == fit
+    assert duck._parquet_threads_fitting(con, 0) is None
+
+
+def test_a_parquet_read_starts_on_the_threads_its_row_groups_fit(reg, nm, tmp_path,
+                                                                 monkeypatch):
+    """A Parquet file whose row groups need more memory than two threads have is read on
+    one from the start (not tried on two first), with the findings of a read on two, and
+    the run record says so."""
+    import duckdb
+
+    from tracker.engine import duck
+
+    src = tracker.demo_works_path()
+    plain = tmp_path / "works.jsonl"
+    plain.write_bytes(gzip.decompress(src.read_bytes()))
+    pq = tmp_path / "works.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_json('{plain}', format='newline_delimited')) "
+                f"TO '{pq}' (FORMAT parquet, ROW_GROUP_SIZE 20)")
+    con.close()
+    ran: list[int] = []
+    real = duck._interruptible
+
+    def spy(con, sql, *a, **k):
+        if "read_parquet" in sql and "CREATE OR REPLACE TABLE" in sql:
+            ran.append(int(con.execute("SELECT current_setting('threads')").fetchone()[0]))
+        return real(con, sql, *a, **k)
+
+    monkeypatch.setattr(duck, "_interruptible", spy)
+    two = screen_files(pq, registry=reg, name_matcher=nm, threads=2)
+    assert ran == [2] and "thread" not in two.run["engine_reader"]
+    ran.clear()
+    # row groups that would need 600 GB a thread: one thread, from the first read
+    monkeypatch.setattr(duck, "_PARQUET_GROUP_FACTOR", 600 * 2**30)
+    one = screen_files(pq, registry=reg, name_matcher=nm, threads=2)
+    assert ran == [1]
+    assert "(on one thread: on more, its row groups need more than the memory limit, 1GB)" \
+        in one.run["engine_reader"]
+    assert [f.row() for f in one.findings] == [f.row() for f in two.findings]
+    assert len(one.findings) > 0
+
+
 class _FailingCon(_ThreadsCon):
     def __init__(self):
         super().__init__(1)

@@ -56,6 +56,29 @@ def test_schema_wal_and_foreign_keys(store):
     db.close()
 
 
+def test_a_new_case_file_has_large_pages_and_an_older_one_keeps_its_own(tmp_path, works,
+                                                                         reg):
+    """A new case file is made with 16 KB pages (a finding's row is about 2.4 KB: a 4 KB page
+    holds one); a file made with SQLite's default 4 KB pages, as earlier versions made
+    them, keeps them, and records and reads runs as before."""
+    new = tmp_path / "new.db"
+    Store(new).close()
+    old = tmp_path / "old.db"
+    db = sqlite3.connect(old)  # a case file as an earlier tracker began it
+    db.execute("PRAGMA journal_mode = WAL")
+    db.close()
+    with Store(old) as st:
+        run_id = st.record_run(_run(works, reg))
+    with Store(old) as st:
+        assert st._db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert len(st.findings(run_id)) == len(_run(works, reg).findings) > 0
+    for path, size in ((new, 16384), (old, 4096)):
+        db = sqlite3.connect(path)
+        assert db.execute("PRAGMA page_size").fetchone()[0] == size
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+
+
 def test_a_newer_schema_is_refused(tmp_path):
     path = tmp_path / "case.db"
     Store(path).close()

@@ -179,7 +179,10 @@ class _Staging:
     parquet_castable: dict[int, bool] = field(default_factory=dict)  # see _fits
     parquet_schema: dict[int, str] = field(default_factory=dict)  # columns, types, in order
     parquet_text: int = 0  # Parquet files whose columns could not be cast: read from text
-    parquet_threads: int | None = None  # 1: Parquet read on one thread (_reading_parquet)
+    parquet_threads: int | None = None  # Parquet read on so many threads (_reading_parquet)
+    #: the largest row group of the plan's columns in the Parquet files, uncompressed
+    #: (bytes; parquet_metadata): what a thread reading them holds is a multiple of it
+    parquet_group_bytes: int = 0
     aside: dict[int, Path] = field(default_factory=dict)  # copies with large records set aside
     scanned: set[int] = field(default_factory=set)  # files looked through for large records
     set_aside_records: int = 0
@@ -280,6 +283,8 @@ class _Staging:
             rel = con.sql(f"SELECT * FROM read_parquet({_lit(str(p))}) LIMIT 0")
             have = dict(zip(rel.columns, rel.types, strict=True))
             self.parquet_schema[i] = repr([(c, str(t)) for c, t in have.items()])
+            self.parquet_group_bytes = max(self.parquet_group_bytes,
+                                           _row_group_bytes(con, p, _PLAN_FIELDS))
             keep = [c for c in _PLAN_FIELDS if c in have]
             self.parquet_columns[i] = set(keep)
             shape = _plan_shape()
@@ -1477,18 +1482,77 @@ def _threads(con: Any, n: int | None) -> Iterator[None]:
         con.execute(f"SET threads = {int(was)}")
 
 
+#: What a thread reading a Parquet file's row group holds, as a multiple of the row
+#: group's uncompressed size (of the columns the plan reads): DuckDB reads a nested column
+#: such as ``authorships`` whole, whatever field of it a query takes.  A million generated
+#: works in row groups of about 123,000 rows (151 MB of those columns uncompressed, at
+#: most): two threads ran out of memory at a limit of 1.5 GB and read them at 2 GB, one
+#: read them at 1 GB; so about 5 to 6.6 times, and 6 is taken.
+_PARQUET_GROUP_FACTOR = 6
+#: The units of DuckDB's ``current_setting('memory_limit')`` (``953.6 MiB`` for 1GB).
+_MEMORY_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+                 "PiB": 2**50}
+
+
+def _row_group_bytes(con: Any, path: Path, columns: Collection[str]) -> int:
+    """The largest row group of the Parquet file ``path``, in bytes uncompressed, counting
+    only the columns named in ``columns`` (and their nested fields); 0 when the file has no
+    row group or its metadata cannot be read (the read itself then says why)."""
+    import duckdb
+
+    names = ", ".join(_lit(c) for c in columns)
+    try:
+        (n,) = con.execute(
+            "SELECT coalesce(max(b), 0) FROM (SELECT sum(total_uncompressed_size) AS b "
+            f"FROM parquet_metadata({_lit(str(path))}) "
+            f"WHERE split_part(path_in_schema, ', ', 1) IN ({names}) "
+            "GROUP BY row_group_id)").fetchone()
+    except duckdb.Error:
+        return 0
+    return int(n or 0)
+
+
+def _memory_limit_bytes(con: Any) -> int | None:
+    """DuckDB's memory limit in bytes, read back from the connection (None: not read)."""
+    (text,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    number, _, unit = str(text).partition(" ")
+    try:
+        return int(float(number) * _MEMORY_UNITS[unit])
+    except (ValueError, KeyError):
+        return None
+
+
+def _parquet_threads_fitting(con: Any, group_bytes: int) -> int | None:
+    """How many threads can read row groups of ``group_bytes`` within DuckDB's memory
+    limit (:data:`_PARQUET_GROUP_FACTOR`), at most the connection's threads and at least
+    one; None when it cannot be told (no row group size, or a limit not read)."""
+    if group_bytes <= 0:
+        return None
+    limit = _memory_limit_bytes(con)
+    if limit is None:
+        return None
+    (n,) = con.execute("SELECT current_setting('threads')").fetchone()
+    return max(1, min(int(n), limit // (_PARQUET_GROUP_FACTOR * group_bytes)))
+
+
 def _reading_parquet(con: Any, staging: _Staging, sql: str,
                      meter: _ReadMeter | None = None, nbytes: int = 0) -> None:
-    """Run ``sql``, which reads Parquet files; when DuckDB runs out of memory on several
-    threads, run it again on one, and read Parquet on one thread for the rest of the run
-    (``staging.parquet_threads``).
+    """Run ``sql``, which reads Parquet files, on as many threads as their largest row
+    group allows within the memory limit (:func:`_parquet_threads_fitting`); when DuckDB
+    still runs out of memory on several threads, run it again on one, and read Parquet on
+    one thread for the rest of the run (``staging.parquet_threads``).
 
     Why: each thread holds the row group it reads, and a row group of nested authorships
     is large (a million synthetic works in row groups of 100,000: two threads needed about
-    1.5 GB, one fits in the default 1 GB); DuckDB itself advises fewer threads.
+    1.5 GB, one fits in the default 1 GB); DuckDB itself advises fewer threads.  Told from
+    the files' metadata, the threads are set before the read: a read on two threads that
+    ran out of memory had cost 9.1 s before the read on one (25.3 s; a million works in
+    row groups of about 123,000 rows, at 1 GB).
     """
     import duckdb
 
+    if staging.parquet_threads is None:
+        staging.parquet_threads = _parquet_threads_fitting(con, staging.parquet_group_bytes)
     try:
         with _threads(con, staging.parquet_threads):
             _interruptible(con, sql, meter, nbytes)
@@ -1822,10 +1886,12 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
             result.run["engine_reader"] += (
                 f"; Parquet: {by_columns:,} of {len(staging.parquet):,} files read by their "
                 "columns, the others from each row's JSON text")
-            if staging.parquet_threads == 1:
+            n_threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+            if staging.parquet_threads is not None and staging.parquet_threads < n_threads:
+                on = staging.parquet_threads
                 result.run["engine_reader"] += (
-                    " (on one thread: on more, its row groups took more than the memory "
-                    f"limit, {memory_limit})")
+                    f" (on {'one thread' if on == 1 else f'{on} threads'}: on more, its row "
+                    f"groups need more than the memory limit, {memory_limit})")
         if staging.set_aside_records:
             result.run["engine_reader"] += (
                 f"; {staging.set_aside_records:,} records larger than "
