@@ -541,17 +541,25 @@ def _demo_records(*, quirks: bool = False) -> list[dict]:
     return recs
 
 
-def test_parquet_input_same_findings(reg, nm, tmp_path):
+def _demo_parquet(tmp_path, select="*", more="", row_group_size=20000):
+    """The demo works written to Parquet by DuckDB: ``SELECT {select} FROM`` them (``w``)
+    ``{more}``, in row groups of ``row_group_size`` rows."""
     import duckdb
 
-    src = tracker.demo_works_path()
     plain = tmp_path / "works.jsonl"
-    plain.write_bytes(gzip.decompress(src.read_bytes()))
+    plain.write_bytes(gzip.decompress(tracker.demo_works_path().read_bytes()))
     pq = tmp_path / "works.parquet"
     con = duckdb.connect()
-    con.execute(f"COPY (SELECT * FROM read_json('{plain}', format='newline_delimited')) "
-                f"TO '{pq}' (FORMAT parquet, ROW_GROUP_SIZE 20000)")
+    con.execute(f"COPY (SELECT {select} FROM read_json('{plain}', "
+                f"format='newline_delimited') w{more}) TO '{pq}' "
+                f"(FORMAT parquet, ROW_GROUP_SIZE {int(row_group_size)})")
     con.close()
+    return pq
+
+
+def test_parquet_input_same_findings(reg, nm, tmp_path):
+    src = tracker.demo_works_path()
+    pq = _demo_parquet(tmp_path)
     a = _python([src], reg, nm)
     b = screen_files(pq, registry=reg, name_matcher=nm, threads=1)
     assert [f.row() for f in b.findings] == [f.row() for f in a.findings]
@@ -1232,14 +1240,10 @@ def test_parquet_threads_are_those_its_largest_row_group_fits_in_the_memory_limi
 
     from tracker.engine import duck
 
-    src = tracker.demo_works_path()
-    plain = tmp_path / "works.jsonl"
-    plain.write_bytes(gzip.decompress(src.read_bytes()))
-    pq = tmp_path / "works.parquet"
+    # the 71 demo works 60 times: 3 row groups
+    pq = _demo_parquet(tmp_path, "w.*, repeat(md5(w.id || range), 60) AS abstract",
+                       ", range(60)", row_group_size=2048)
     con = duckdb.connect()
-    con.execute(f"COPY (SELECT w.*, repeat(md5(w.id || range), 60) AS abstract "
-                f"FROM read_json('{plain}', format='newline_delimited') w, range(60)) TO '{pq}' "
-                f"(FORMAT parquet, ROW_GROUP_SIZE 2048)")  # 71 works 60 times: 3 row groups
     groups = con.execute(f"SELECT row_group_id, split_part(path_in_schema, ', ', 1) AS col, "
                          f"total_uncompressed_size FROM parquet_metadata('{pq}')").fetchall()
     per_group: dict = {}
@@ -1269,18 +1273,10 @@ def test_a_parquet_read_starts_on_the_threads_its_row_groups_fit(reg, nm, tmp_pa
     """A Parquet file whose row groups need more memory than two threads have is read on
     one from the start (not tried on two first), with the findings of a read on two, and
     the run record says so."""
-    import duckdb
 
     from tracker.engine import duck
 
-    src = tracker.demo_works_path()
-    plain = tmp_path / "works.jsonl"
-    plain.write_bytes(gzip.decompress(src.read_bytes()))
-    pq = tmp_path / "works.parquet"
-    con = duckdb.connect()
-    con.execute(f"COPY (SELECT * FROM read_json('{plain}', format='newline_delimited')) "
-                f"TO '{pq}' (FORMAT parquet, ROW_GROUP_SIZE 20)")
-    con.close()
+    pq = _demo_parquet(tmp_path)
     ran: list[int] = []
     real = duck._interruptible
 

@@ -219,10 +219,11 @@ _CHECKPOINT_AFTER = 100_000
 #: The page size (bytes) of a new case file (SQLite's default is 4096; a file keeps the
 #: size it was made with).  A finding's stored row is about 2.4 KB of JSON: a 4 KB page
 #: holds one, with the rest of the page unused, so a million-work run wrote about 650,000
-#: pages, each once to the write-ahead log and once to the file.  With 16 KB pages, its
-#: 788,020 rows took 6.2-6.6 s to insert and 2.6-7.8 s to checkpoint, against 10.0-21.6 s
-#: and 10.7-11.9 s (run alternately: 8 KB 8.8-10.0 s and 9.3-10.0 s, 32 KB 5.9-7.8 s and
-#: 6.8-6.9 s), in a file of 2.21 GB against 2.40 GB.
+#: pages, each once to the write-ahead log and once to the file.  Its 788,020 findings'
+#: rows, ties and keys, written slice by slice as record_run writes them, took 21.2-24.4
+#: CPU s with 16 KB pages against 30.8-37.5 s with 4 KB (run alternately; most of it in
+#: the checkpoint, 2.9-3.5 s against 10.6-12.4 s), in a file of 2.46 GB against 2.67 GB.
+#: The rows alone: 8 KB pages were slower than 16 KB, 32 KB slower to checkpoint.
 _PAGE_SIZE = 16384
 
 #: The columns of finding_keys after run_id and finding_id, as record_run writes them.
