@@ -1254,9 +1254,9 @@ def test_parquet_threads_are_those_its_largest_row_group_fits_in_the_memory_limi
         if col in duck._PLAN_FIELDS:
             with_abstract[g] = with_abstract.get(g, 0) + size
             per_group[g] = per_group.get(g, 0) + size
-    largest = duck._row_group_bytes(con, pq, duck._PLAN_FIELDS)
+    largest = duck._row_group_bytes(con, [pq], duck._PLAN_FIELDS)
     assert len(per_group) == 3 and largest == max(per_group.values())
-    assert duck._row_group_bytes(con, pq, (*duck._PLAN_FIELDS, "abstract")) == max(
+    assert duck._row_group_bytes(con, [pq], (*duck._PLAN_FIELDS, "abstract")) == max(
         with_abstract.values()) > largest + 2048 * 1920
     need = duck._PARQUET_GROUP_FACTOR * 10**6
     for limit, threads, fit in ((10 * 2**20, 4, 1), (3 * 2**20, 4, 1), (25 * 2**20, 4, 4),

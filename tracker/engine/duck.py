@@ -283,8 +283,6 @@ class _Staging:
             rel = con.sql(f"SELECT * FROM read_parquet({_lit(str(p))}) LIMIT 0")
             have = dict(zip(rel.columns, rel.types, strict=True))
             self.parquet_schema[i] = repr([(c, str(t)) for c, t in have.items()])
-            self.parquet_group_bytes = max(self.parquet_group_bytes,
-                                           _row_group_bytes(con, p, _PLAN_FIELDS))
             keep = [c for c in _PLAN_FIELDS if c in have]
             self.parquet_columns[i] = set(keep)
             shape = _plan_shape()
@@ -296,6 +294,8 @@ class _Staging:
             if have:  # the row as the file holds it, without the reader's row number
                 self.row_columns[i] = "struct_pack(" + ", ".join(
                     f"{_ident(c)} := t.{_ident(c)}" for c in have) + ")"
+        self.parquet_group_bytes = _row_group_bytes(con, [p for _, p in self.parquet],
+                                                    _PLAN_FIELDS)
 
     def source(self, rows: str = "", *, parquet: bool = True, narrow: bool = False,
                files: Collection[int] | None = None) -> str:
@@ -1485,28 +1485,32 @@ def _threads(con: Any, n: int | None) -> Iterator[None]:
 #: What a thread reading a Parquet file's row group holds, as a multiple of the row
 #: group's uncompressed size (of the columns the plan reads): DuckDB reads a nested column
 #: such as ``authorships`` whole, whatever field of it a query takes.  A million generated
-#: works in row groups of about 123,000 rows (151 MB of those columns uncompressed, at
+#: works in row groups of about 123,000 rows (143 MB of those columns uncompressed, at
 #: most): two threads ran out of memory at a limit of 1.5 GB and read them at 2 GB, one
-#: read them at 1 GB; so about 5 to 6.6 times, and 6 is taken.
+#: read them at 1 GB; so about 5 to 7 times, and 6 is taken.
 _PARQUET_GROUP_FACTOR = 6
 #: The units of DuckDB's ``current_setting('memory_limit')`` (``953.6 MiB`` for 1GB).
 _MEMORY_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
                  "PiB": 2**50}
 
 
-def _row_group_bytes(con: Any, path: Path, columns: Collection[str]) -> int:
-    """The largest row group of the Parquet file ``path``, in bytes uncompressed, counting
-    only the columns named in ``columns`` (and their nested fields); 0 when the file has no
-    row group or its metadata cannot be read (the read itself then says why)."""
+def _row_group_bytes(con: Any, paths: Sequence[Path], columns: Collection[str]) -> int:
+    """The largest row group of the Parquet files ``paths`` (one query of their metadata),
+    in bytes uncompressed, counting only the columns named in ``columns`` (and their nested
+    fields); 0 when there is no row group or the metadata cannot be read (the read itself
+    then says why)."""
     import duckdb
 
+    if not paths:
+        return 0
+    files = ", ".join(_lit(str(p)) for p in paths)
     names = ", ".join(_lit(c) for c in columns)
     try:
         (n,) = con.execute(
             "SELECT coalesce(max(b), 0) FROM (SELECT sum(total_uncompressed_size) AS b "
-            f"FROM parquet_metadata({_lit(str(path))}) "
+            f"FROM parquet_metadata([{files}]) "
             f"WHERE split_part(path_in_schema, ', ', 1) IN ({names}) "
-            "GROUP BY row_group_id)").fetchone()
+            "GROUP BY file_name, row_group_id)").fetchone()
     except duckdb.Error:
         return 0
     return int(n or 0)
