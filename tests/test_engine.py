@@ -1499,3 +1499,30 @@ def test_parquet_works_stopped_early_leave_no_reader_thread(tmp_path):
     with pytest.raises(tracker.sources.files.WorksFileError):
         list(parquet_works(tmp_path / "missing.parquet"))
     assert not [t for t in threading.enumerate() if t.name == "tracker-parquet-rows"]
+
+
+def test_candidate_batches_cross_to_the_workers_in_shared_memory_or_whole(
+        reg, nm, monkeypatch):
+    """A batch of candidate records reaches a worker process through the shared slots
+    (:mod:`tracker.engine.slots`); one larger than a slot goes through the pipe whole.
+    Either way, the Python path's findings."""
+    from tracker.engine import duck
+    from tracker.engine.slots import SharedSlots
+
+    path = tracker.demo_works_path()
+    a = _python([path], reg, nm)
+    monkeypatch.setattr(duck, "_BATCH_BYTES", 1)  # a record a batch
+    monkeypatch.setattr(duck, "_SLOT_BYTES", 30_000)  # the demo's records: 2 kB to 300 kB
+    put = SharedSlots.put
+    crossed: list[bool] = []
+
+    def counted(self, texts):
+        got = put(self, texts)
+        crossed.append(got is not None)
+        return got
+
+    monkeypatch.setattr(SharedSlots, "put", counted)
+    b = screen_files(path, registry=reg, name_matcher=nm, threads=1, processes=2)
+    assert a.findings
+    assert_same(a, b)
+    assert True in crossed and False in crossed

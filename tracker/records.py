@@ -486,7 +486,7 @@ class PackedWorks(Mapping[str, Work]):
         self._spill: Any = None  # the temporary file, once records go to disk
 
     @staticmethod
-    def pack(record: bytes | str) -> bytes:
+    def pack(record: bytes | memoryview | str) -> bytes:
         """A record's JSON text as :class:`PackedWorks` keeps it."""
         return isal_zlib.compress(record.encode("utf-8") if isinstance(record, str) else record,
                                   1)

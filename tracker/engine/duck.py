@@ -25,6 +25,7 @@ import gc
 import gzip
 import io
 import os
+import pickle
 import re
 import sys
 import threading
@@ -52,6 +53,7 @@ from tracker.engine.plan import (
     texts_sql,
     window_sql,
 )
+from tracker.engine.slots import SharedSlots
 from tracker.findings import IN_MEMORY, SpooledFindings
 from tracker.home import owned_temp_dir
 from tracker.matching import Matcher, MatchMemo
@@ -110,7 +112,7 @@ _READ_BUFFER = 1 << 20  # bytes read at a time from a works file (see _lines)
 #: a candidate record: its place (``rn``), its JSON text (bytes from DuckDB, str from Spark),
 #: the work ID the plan read there, and the places of the authorships that may hold a tie
 #: (sorted, from 0), None where they are not known (every authorship is then tested)
-_Row = tuple[int, str | bytes, str, Sequence[int] | None]
+_Row = tuple[int, str | bytes | memoryview, str, Sequence[int] | None]
 #: The fields the plan reads from a record (the top level of ``plan.SCHEMA``) and
 #: ``results`` (a saved list response): only these of a Parquet row are written out as JSON
 #: text for the plan; a candidate work's record is read again whole.
@@ -727,7 +729,7 @@ def _file_candidates(con: Any, staging: _Staging, jsonl: Collection[int]) -> Ite
         # the filter inside the file's query: a Parquet row not a candidate is never text
         src = staging.source(" WHERE rn IN (SELECT rn FROM cand)", files={i})
         # each line as bytes (BLOB): no text is decoded here, in the one process that feeds
-        # the workers (decoding, then encoding for the pipe, held them idle: 1M works, 2
+        # the workers (decoding, then encoding for the workers, held them idle: 1M works, 2
         # workers at 7 % of a core each); orjson reads bytes as they are
         with _threads(con, staging.parquet_threads):  # set only by a Parquet read
             cur = con.execute(f"SELECT s.rn, encode(s.line) AS line, c.wid, c.pos "
@@ -1051,55 +1053,128 @@ def _screen_batch(rows: list[_Row], job: _Screening, keys: _Keys
     return len(rows), findings, packed
 
 
-def _pool_batch(task: tuple[_Keys, list[_Row]]
-                ) -> tuple[int, list[Finding], dict[str, bytes]]:
-    """One batch of candidate records, in a worker process."""
+#: The candidate text a slot of the shared memory holds (:class:`_Workers`): a batch is
+#: :data:`_BATCH_BYTES` and its last record; a larger one is sent through the pipe.
+_SLOT_BYTES = 16 << 20
+#: Where a worker process finds the keys of its batches (written once by the process
+#: feeding it), and those keys once read.
+_WORKER_KEYS: tuple[str, _Keys] | None = None
+#: A batch for a worker process: where its keys are; the shared slot holding its texts and
+#: their end offsets, with each record's (rn, work ID, places); or no slot and its rows.
+_Task = tuple[str, int | None, Sequence[tuple[Any, ...]], Sequence[int]]
+
+
+def _keys_of(at: str) -> _Keys:
+    """A worker's keys: read from the file ``at`` once (the same keys for every batch of a
+    run: each batch carrying them, pickled, cost about 3.7 ms a batch at a million works,
+    360 kB of them, for about a thousand batches)."""
+    global _WORKER_KEYS
+    if _WORKER_KEYS is None or _WORKER_KEYS[0] != at:
+        keys = pickle.loads(Path(at).read_bytes())
+        assert isinstance(keys, _Keys)
+        _WORKER_KEYS = (at, keys)
+    return _WORKER_KEYS[1]
+
+
+def _pool_batch(task: _Task) -> tuple[int | None, int, list[Finding], dict[str, bytes]]:
+    """One batch of candidate records, in a worker process; the answer names the batch's
+    slot, for the feeding process to free."""
     assert _SCREENING is not None
-    keys, rows = task
+    keys_at, slot, rows, ends = task
+    keys = _keys_of(keys_at)
+    if slot is None:
+        batch = list(rows)
+    else:
+        assert _SLOTS is not None
+        batch = [(rn, text, wid, places) for (rn, wid, places), text
+                 in zip(rows, _SLOTS.views(slot, ends), strict=True)]
     gc.disable()  # records hold no reference cycles: the collector's passes free nothing
     try:
-        return _screen_batch(rows, _SCREENING, keys)
+        return (slot, *_screen_batch(batch, _SCREENING, keys))
     finally:
         gc.enable()
 
 
-def _start_pool(job: _Screening, processes: int | None) -> Any:
+@dataclass
+class _Workers:
+    """The worker processes screening candidate records, and the memory they share with
+    the process feeding them (:mod:`tracker.engine.slots`: why not the pool's pipe)."""
+
+    pool: Any
+    slots: SharedSlots
+
+    def tasks(self, batches: Iterable[list[_Row]], keys_at: str) -> Iterator[_Task]:
+        """The batches as tasks: each written into a free slot (waiting for one), or,
+        larger than a slot, as it is."""
+        for rows in batches:
+            put = self.slots.put([text.encode("utf-8") if isinstance(text, str) else text
+                                  for _rn, text, _wid, _places in rows])
+            if put is None:
+                yield keys_at, None, rows, ()
+            else:
+                slot, ends = put
+                yield keys_at, slot, [(rn, wid, places) for rn, _t, wid, places in rows], ends
+
+    def close(self) -> None:
+        self.slots.stop()  # a batch waiting for a slot: dropped
+        self.pool.terminate()
+        self.pool.join()
+        self.slots.close()
+
+
+_SLOTS: SharedSlots | None = None  # the worker processes' own (inherited by fork)
+
+
+def _start_pool(job: _Screening, processes: int | None) -> _Workers | None:
     """Worker processes for the candidate works, forked now, before DuckDB starts its
-    threads (a fork copies only the calling thread: never fork a process running others).
-    None where processes cannot be forked or one process is asked for."""
-    global _SCREENING
+    threads (a fork copies only the calling thread: never fork a process running others),
+    with the memory they share.  None where processes cannot be forked or one process is
+    asked for."""
+    global _SCREENING, _SLOTS
     n = processes if processes is not None else (os.cpu_count() or 1)
     if n < 2 or not sys.platform.startswith("linux") or threading.active_count() != 1:
         return None
     import multiprocessing
 
-    _SCREENING = job
+    # a slot for each worker's batch and one for the next (written while they screen)
+    slots = SharedSlots(n + 1, _SLOT_BYTES)
+    _SCREENING, _SLOTS = job, slots
     try:
-        return multiprocessing.get_context("fork").Pool(n)
+        return _Workers(multiprocessing.get_context("fork").Pool(n), slots)
+    except BaseException:
+        slots.close()
+        raise
     finally:
-        _SCREENING = None
+        _SCREENING = _SLOTS = None
 
 
 def _screen_candidates(batches: Iterable[list[_Row]], job: _Screening,
-                       keys: _Keys, pool: Any, progress: Progress | None, *,
-                       in_memory: int, folder: str | Path | None, total: int | None = None
-                       ) -> tuple[SpooledFindings, PackedWorks]:
+                       keys: _Keys, workers: _Workers | None, progress: Progress | None, *,
+                       in_memory: int, folder: str | Path | None, scratch: Path,
+                       total: int | None = None) -> tuple[SpooledFindings, PackedWorks]:
     """Screen the candidate records, batch by batch, in the worker processes or here; the
-    findings past ``in_memory`` go to disk (:class:`~tracker.findings.SpooledFindings`).
+    findings past ``in_memory`` go to disk (:class:`~tracker.findings.SpooledFindings`,
+    in ``folder``); the workers read their keys from a file in ``scratch``.
     ``progress("screen", done, total)`` counts the candidate works screened, of ``total``
     (the candidate works the plan chose)."""
     findings = SpooledFindings(key=finding_order, in_memory=in_memory, folder=folder)
     flagged = PackedWorks(in_memory=_WORKS_IN_MEMORY, folder=folder)
     done = 0
-    if pool is None:
-        answers: Iterable[tuple[int, list[Finding], dict[str, bytes]]] = (
-            _screen_batch(b, job, keys) for b in batches)
+    answers: Iterable[tuple[int | None, int, list[Finding], dict[str, bytes]]]
+    if workers is None:
+        answers = ((None, *_screen_batch(b, job, keys)) for b in batches)
     else:
-        answers = pool.imap_unordered(_pool_batch, ((keys, b) for b in batches))
+        keys_at = scratch / "keys.pickle"
+        keys_at.write_bytes(pickle.dumps(keys, protocol=pickle.HIGHEST_PROTOCOL))
+        answers = workers.pool.imap_unordered(_pool_batch,
+                                              workers.tasks(batches, str(keys_at)))
     enabled = gc.isenabled()
     gc.disable()  # the findings are long-lived and hold no cycles (as in screening)
     try:
-        for n, found, works in answers:
+        for slot, n, found, works in answers:
+            if slot is not None:
+                assert workers is not None
+                workers.slots.free(slot)
             findings.extend(found)
             flagged.add_packed(works)
             done += n
@@ -1107,6 +1182,8 @@ def _screen_candidates(batches: Iterable[list[_Row]], job: _Screening,
             if progress is not None:
                 progress("screen", done, total)
     finally:
+        if workers is not None:
+            workers.slots.stop()  # the feeding thread, if it waits for a slot, ends
         if enabled:
             gc.enable()
     return findings.finish(), flagged.sorted()
@@ -1842,7 +1919,7 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
     staging.stage()
     staging.threads = threads or os.cpu_count() or 1
     job = _Screening(Matcher(reg, name_matcher=name_matcher), settings, assessor)
-    pool = _start_pool(job, processes)
+    workers = _start_pool(job, processes)
     con = _connect(threads, memory_limit, staging.folder)
     try:
         if progress is not None:
@@ -1870,8 +1947,9 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         keys = _Keys()
         n_cand = _candidates(con, reg, keys, _names_probe(name_matcher, keys), progress)
         findings, flagged = _screen_candidates(
-            _candidate_lines(con, staging, direct=typed), job, keys, pool, progress,
-            in_memory=findings_in_memory, folder=temp_dir, total=n_cand)
+            _candidate_lines(con, staging, direct=typed), job, keys, workers, progress,
+            in_memory=findings_in_memory, folder=temp_dir, scratch=staging.folder,
+            total=n_cand)
         if not typed:  # no pass here read these gzip files whole: their checksums
             for i, p in staging.jsonl:
                 if i not in staging.scanned and p.name.endswith(".gz"):
@@ -1927,9 +2005,8 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         raise EngineError(f"the DuckDB engine failed: {exc}") from exc
     finally:
         con.close()
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        if workers is not None:
+            workers.close()
     _patch_run(result.run, counts, skipped, findings)
     if progress is not None:
         progress("screen", counts["works_read"], counts["works_read"])
