@@ -102,6 +102,31 @@ def test_record_run_keeps_the_run_record_and_findings(store, works, reg):
     assert store.run_record(run_id)["data_gaps"] == res.run["data_gaps"]
 
 
+def test_a_stored_row_is_the_finding_with_sorted_keys_whatever_its_extra(store, works, reg):
+    """A row is stored as the finding's fields and its ``extra`` (but the review), keys
+    sorted, values exact: built in sorted order where there is no extra, sorted by the
+    encoder where there is (runs are compared row text against row text)."""
+    import json
+
+    res = _run(works, reg)
+    fs = res.findings
+    fs[1] = replace(fs[1], extra={"note": "x", "review": {"status": "confirmed"}})
+    fs[2] = replace(fs[2], extra={"review": {"status": "confirmed"}}, title="Über 𝔘 \"q\"")
+    fs[3] = replace(fs[3], match_score=0.875, is_designation=False)
+    run_id = store.record_run(res)
+    texts = [t for (t,) in store._db.execute(
+        "SELECT row FROM findings WHERE run_id = ? ORDER BY rowid", (run_id,))]
+    assert len(texts) == len(fs) > 3
+    for f, text in zip(fs, texts, strict=True):
+        want = f.row()
+        if set(f.extra) - {"review"}:
+            want["extra"] = {k: v for k, v in f.extra.items() if k != "review"}
+        got = json.loads(text)
+        assert got == want and list(got) == sorted(got)
+        assert text == json.dumps(want, sort_keys=True, ensure_ascii=False,
+                                  separators=(",", ":"))
+
+
 def test_record_run_reports_the_findings_written_slice_by_slice(store, works, reg,
                                                                 monkeypatch):
     import tracker.store as store_module

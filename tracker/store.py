@@ -64,7 +64,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
@@ -773,7 +773,7 @@ class Store:
             done = 0
             for f in result.findings:  # once, in slices: the texts are never all held
                 ties.append((f.finding_id, run_id, run_id))
-                rows.append((run_id, f.finding_id, _json_text(_finding_json(f))))
+                rows.append((run_id, f.finding_id, _finding_text(f)))
                 keys.append(_key_row(run_id, f))
                 if len(rows) >= _RECORD_SLICE:
                     self._record_slice(db, ties, rows, keys)
@@ -1354,6 +1354,37 @@ def _run_registry(run: dict[str, Any]) -> Registry | None:
         return VersionStore(bundled=bundled).load(version)
     except (RegistryError, OSError):
         return None
+
+
+#: A finding's row fields in sorted order, read in one C call: the order its stored text
+#: has them in (:func:`_finding_text`).
+_SORTED_FIELDS = tuple(sorted(x.name for x in fields(Finding) if x.name != "extra"))
+_SORTED_VALUES = attrgetter(*_SORTED_FIELDS)
+_PRESORTED_OPTIONS = _JSON_OPTIONS & ~orjson.OPT_SORT_KEYS
+
+
+def _finding_text(f: Finding) -> str:
+    """A finding's stored row, as ``_json_text(_finding_json(f))`` writes it (keys sorted):
+    built in sorted order where it has no ``extra`` to store, so that orjson need not sort
+    every row's keys (300,000 of a million-work run's rows: 1.85–1.88 s against 1.37–1.40
+    s, on the main thread, which writes the case file while nothing else is left to do).
+
+    Examples
+    --------
+    >>> from tracker.risk import Finding
+    >>> f = Finding(finding_id="f1", work_id="W1", doi="", title="T", publication_date="",
+    ...             author_id="", author_name="", author_position="", raw_affiliation="",
+    ...             institution_id="I1", institution_ror="", institution_name="U",
+    ...             list="L", list_entry_name="U", listed_on="", listed_at_publication="unknown",
+    ...             match_method="openalex_id", match_detail="", outcome="review")
+    >>> _finding_text(f) == _json_text(_finding_json(f))
+    True
+    """
+    extra = f.extra
+    if type(f) is not Finding or (extra and (len(extra) > 1 or "review" not in extra)):
+        return _json_text(_finding_json(f))
+    return orjson.dumps(dict(zip(_SORTED_FIELDS, _SORTED_VALUES(f), strict=True)),
+                        default=str, option=_PRESORTED_OPTIONS).decode("utf-8")
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:
