@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
+import time
 import zipfile
 from datetime import date, datetime
 
@@ -778,3 +781,44 @@ def test_findings_jsonl_failing_part_way_stops_the_workbook_process_reading_it(
     assert proc.poll() is not None
     assert not payload.exists() and not run_file.exists()
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own priority")
+def test_the_finding_files_helpers_run_at_a_lower_priority_than_the_case_file(
+        demo, tmp_path, monkeypatch):
+    """While the run is recorded in the case file (``meanwhile``), the thread writing
+    findings.parquet and findings.csv and the process writing findings.xlsx run at
+    :data:`HELPER_NICENESS` more than the calling thread; the calling thread keeps its own."""
+    import threading
+
+    import tracker.exports as ex
+
+    def priority(tid: int) -> int:
+        return os.getpriority(os.PRIO_PROCESS, tid)
+
+    mine = priority(threading.get_native_id())
+    want = min(19, mine + ex.HELPER_NICENESS)
+    if want == mine:
+        pytest.skip("this process already runs at the lowest priority")
+    seen: dict[str, int] = {}
+    real_parquet = ex.write_findings_parquet
+
+    def parquet(*a, **kw):
+        seen["tables"] = priority(threading.get_native_id())
+        return real_parquet(*a, **kw)
+
+    monkeypatch.setattr(ex, "write_findings_parquet", parquet)
+    started = _record_helper_starts(monkeypatch)
+
+    def meanwhile() -> None:  # the workbook's process is running: its priority, read
+        (proc,) = [s.proc for s in started]
+        for _ in range(200):  # until it has set its own (it does so as it starts)
+            seen["workbook"] = priority(proc.pid)
+            if seen["workbook"] != mine:
+                break
+            time.sleep(0.05)
+        seen["caller"] = priority(threading.get_native_id())
+
+    write_report_folder(demo, tmp_path / "r", meanwhile=meanwhile)
+    assert seen == {"tables": want, "workbook": want, "caller": mine}
+    assert priority(threading.get_native_id()) == mine

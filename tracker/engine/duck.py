@@ -109,7 +109,8 @@ _PARQUET_BASE = 1 << 62  # rn of Parquet rows: after every JSON Lines row
 _FILE_STRIDE = 1 << 36  # rn of a file's rows: its index times this, plus its line
 _FETCH = 2000
 _READ_BUFFER = 1 << 20  # bytes read at a time from a works file (see _lines)
-#: a candidate record: its place (``rn``), its JSON text (bytes from DuckDB, str from Spark),
+#: a candidate record: its place (``rn``), its JSON text (bytes from DuckDB, str from Spark;
+#: in a worker process, a view of the shared memory it was written into),
 #: the work ID the plan read there, and the places of the authorships that may hold a tie
 #: (sorted, from 0), None where they are not known (every authorship is then tested)
 _Row = tuple[int, str | bytes | memoryview, str, Sequence[int] | None]
