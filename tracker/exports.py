@@ -380,7 +380,7 @@ class _Tables:
     def _run(self) -> None:
         findings, jsonl, parquet, csv_path = self._args
         if threading.current_thread() is self._thread:
-            _yield_cpu()
+            _lower_priority()
         try:
             if parquet is not None:
                 write_findings_parquet(jsonl, parquet, on_connect=self._connected)
@@ -510,11 +510,11 @@ class _Xlsx(NamedTuple):
 
 #: How much lower (Unix nice) the helpers writing findings.parquet, findings.csv and
 #: findings.xlsx run than the thread that records the run in the case file (see
-#: :func:`_yield_cpu`).
+#: :func:`_lower_priority`).
 HELPER_NICENESS = 10
 
 
-def _yield_cpu() -> None:
+def _lower_priority() -> None:
     """Lower the calling thread's priority by :data:`HELPER_NICENESS` (on Linux, where a
     thread has its own; nothing elsewhere or where the system refuses).
 
@@ -560,12 +560,12 @@ def _start_xlsx(jsonl: Path, n: int, path: Path) -> _Xlsx | None:
         # tracker.workbook imports only xlsxwriter and orjson: this process starts in 0.1 s.
         # Its cyclic garbage collector is off: the passes over the rows free nothing
         # (47,627 findings written by xlsxwriter: 8.9 s → 7.9 s), and the process then ends.
-        # Its priority is lowered (one thread: the whole process), as _yield_cpu says why.
+        # Its priority is lowered (one thread: the whole process): _lower_priority says why.
         code = ("import gc, os, sys\n"
                 "gc.disable()\n"
                 f"if hasattr(os, 'nice'): os.nice({HELPER_NICENESS})\n"
                 f"sys.path.insert(0, {package_root!r})\n"
-                f"from tracker.workbook import _worker\n"
+                "from tracker.workbook import _worker\n"
                 f"_worker({name!r})\n")
         proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

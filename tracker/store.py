@@ -1367,7 +1367,7 @@ def _finding_text(f: Finding) -> str:
     """A finding's stored row, as ``_json_text(_finding_json(f))`` writes it (keys sorted):
     built in sorted order where it has no ``extra`` to store, so that orjson need not sort
     every row's keys (300,000 of a million-work run's rows: 1.85–1.88 s against 1.37–1.40
-    s, on the main thread, which writes the case file while nothing else is left to do).
+    s, on the main thread, whose case file the rest of the report folder waits for).
 
     Examples
     --------
