@@ -1526,3 +1526,30 @@ def test_candidate_batches_cross_to_the_workers_in_shared_memory_or_whole(
     assert a.findings
     assert_same(a, b)
     assert True in crossed and False in crossed
+
+
+def test_a_worker_failing_while_the_feeder_waits_for_a_slot_ends_the_run(reg, monkeypatch):
+    """A worker process's error ends the run with that error, even while the process
+    feeding the workers waits for a free slot (every slot holds a batch): no process or
+    thread is left behind."""
+    import multiprocessing
+    import threading
+
+    from tracker.engine import duck
+
+    real = duck._screen_batch
+    calls = {"n": 0}
+
+    def failing(rows, job, keys):  # in a worker (inherited by fork): the third batch fails
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom in a worker")
+        return real(rows, job, keys)
+
+    monkeypatch.setattr(duck, "_screen_batch", failing)
+    monkeypatch.setattr(duck, "_BATCH_BYTES", 1)  # a record a batch: the slots fill up
+    before = set(threading.enumerate())
+    with pytest.raises(RuntimeError, match="boom in a worker"):
+        screen_files(tracker.demo_works_path(), registry=reg, threads=1, processes=2)
+    assert not multiprocessing.active_children()
+    assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]

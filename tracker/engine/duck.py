@@ -53,7 +53,7 @@ from tracker.engine.plan import (
     texts_sql,
     window_sql,
 )
-from tracker.engine.slots import SharedSlots
+from tracker.engine.slots import SharedSlots, SlotsStopped
 from tracker.findings import IN_MEMORY, SpooledFindings
 from tracker.home import owned_temp_dir
 from tracker.matching import Matcher, MatchMemo
@@ -1106,15 +1106,27 @@ class _Workers:
 
     def tasks(self, batches: Iterable[list[_Row]], keys_at: str) -> Iterator[_Task]:
         """The batches as tasks: each written into a free slot (waiting for one), or,
-        larger than a slot, as it is."""
-        for rows in batches:
-            put = self.slots.put([text.encode("utf-8") if isinstance(text, str) else text
-                                  for _rn, text, _wid, _places in rows])
-            if put is None:
-                yield keys_at, None, rows, ()
-            else:
-                slot, ends = put
-                yield keys_at, slot, [(rn, wid, places) for rn, _t, wid, places in rows], ends
+        larger than a slot, as it is.  Stopped (the run is ending), the tasks end, and
+        ``batches`` is closed at once, with the files it reads (not when its last reference
+        goes: an exception raised here would keep it, and a file's reader thread, alive)."""
+        batches = iter(batches)
+        try:
+            for rows in batches:
+                try:
+                    put = self.slots.put([text.encode("utf-8") if isinstance(text, str)
+                                          else text for _rn, text, _wid, _places in rows])
+                except SlotsStopped:
+                    return
+                if put is None:
+                    yield keys_at, None, rows, ()
+                else:
+                    slot, ends = put
+                    yield (keys_at, slot, [(rn, wid, places) for rn, _t, wid, places in rows],
+                           ends)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
 
     def close(self) -> None:
         self.slots.stop()  # a batch waiting for a slot: dropped
