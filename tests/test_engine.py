@@ -1553,3 +1553,96 @@ def test_a_worker_failing_while_the_feeder_waits_for_a_slot_ends_the_run(reg, mo
         screen_files(tracker.demo_works_path(), registry=reg, threads=1, processes=2)
     assert not multiprocessing.active_children()
     assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]
+
+
+def test_parquet_candidates_are_read_by_the_workers_in_parts_of_whole_row_groups(
+        reg, nm, tmp_path, monkeypatch):
+    """With worker processes, a Parquet file's candidate rows are read by the workers
+    themselves, in parts of whole row groups (a part takes the row groups of at least
+    ``_PART_ROWS`` candidates), every candidate in one part; the process feeding them
+    makes no Parquet text; findings and flagged works are those of one process, which
+    makes the text itself."""
+    from tracker.engine import duck
+
+    # the 71 demo works 60 times, each time under other IDs: 3 row groups
+    pq = _demo_parquet(tmp_path, "w.* REPLACE (w.id || lpad(range::VARCHAR, 2, '0') AS id)",
+                       ", range(60)", row_group_size=2048)
+    parts, fed = [], []
+    real_parts, real_file = duck._parquet_parts, duck._file_candidates
+
+    def spy_parts(con, staging, memory_limit):
+        for part in real_parts(con, staging, memory_limit):
+            parts.append(part)
+            yield part
+
+    def spy_file(con, staging, jsonl, *, parquet=True):
+        fed.append(parquet)
+        return real_file(con, staging, jsonl, parquet=parquet)
+
+    monkeypatch.setattr(duck, "_parquet_parts", spy_parts)
+    monkeypatch.setattr(duck, "_file_candidates", spy_file)
+    one = screen_files(pq, registry=reg, name_matcher=nm, threads=1, processes=1)
+    assert fed == [True] and not parts
+    for at_least, n_parts in ((1, 3), (10**6, 1)):
+        monkeypatch.setattr(duck, "_PART_ROWS", at_least)
+        fed.clear()
+        parts.clear()
+        two = screen_files(pq, registry=reg, name_matcher=nm, threads=1, processes=2)
+        assert fed == [] and len(parts) == n_parts
+        assert one.findings and [f.row() for f in two.findings] == [f.row() for f in one.findings]
+        assert list(two.works) == list(one.works)
+        rows = [rn - p.base for p in parts for rn, _wid, _pos in p.wanted]
+        assert rows == sorted(set(rows)) and len(rows) > len(one.works)  # each once, in order
+        groups = [sorted({(rn - p.base) // 2048 for rn, _w, _p in p.wanted}) for p in parts]
+        assert [g for gs in groups for g in gs] == [0, 1, 2]  # every group in one part, whole
+        assert all(p.memory_limit == "1GB" for p in parts)
+
+
+def test_parquet_candidates_stay_in_the_feeding_process_without_workers(reg, nm, tmp_path,
+                                                                       monkeypatch):
+    """With one process there is no worker to read a part: the candidates' text is made
+    by the feeding process's DuckDB, and the findings are the same."""
+    from tracker.engine import duck
+
+    pq = _demo_parquet(tmp_path, row_group_size=7)
+    made = []
+    monkeypatch.setattr(duck, "_parquet_parts", lambda *a: made.append(a) or iter(()))
+    b = screen_files(pq, registry=reg, name_matcher=nm, threads=1, processes=1)
+    a = _python([tracker.demo_works_path()], reg, nm)
+    assert not made
+    assert a.findings and [f.row() for f in b.findings] == [f.row() for f in a.findings]
+
+
+def test_a_parquet_part_missing_a_candidate_row_fails_the_run(reg, tmp_path, monkeypatch):
+    """A part read by a worker must give every candidate row asked of it: a row the file
+    does not hold is an error, not a quiet gap in the findings."""
+    import pickle
+
+    import duckdb
+
+    from tracker.engine import duck
+    from tracker.matching import Matcher
+    from tracker.screening import ScreenSettings
+
+    pq = _demo_parquet(tmp_path)
+    src = (f"SELECT {duck._PARQUET_BASE} + file_row_number AS rn, "
+           f"to_json(struct_pack(id := t.id))::VARCHAR AS line "
+           f"FROM read_parquet('{pq}', file_row_number=true) t "
+           "WHERE file_row_number IN (SELECT unnest(?::BIGINT[]))")
+    sql = f"SELECT rn, encode(line) AS line FROM ({src})"
+    keys_at = tmp_path / "keys.pickle"
+    keys_at.write_bytes(pickle.dumps(duck._Keys()))
+    monkeypatch.setattr(duck, "_SCREENING", duck._Screening(Matcher(reg), ScreenSettings(),
+                                                            None))
+    monkeypatch.setattr(duck, "_WORKER_DUCK", None)  # this process's, made by the part
+    ((ids,),) = duckdb.sql(f"SELECT list(id ORDER BY file_row_number) "
+                           f"FROM read_parquet('{pq}', file_row_number=true)").fetchall()
+    base = duck._PARQUET_BASE
+    wids = [i.rsplit("/", 1)[-1] for i in ids]
+    whole = duck._ParquetPart(sql, base, [(base, wids[0], []), (base + 1, wids[1], [])],
+                              "256MB", str(tmp_path / "spill"))
+    assert duck._pool_batch((str(keys_at), None, whole, ()))[1] == 2
+    short = duck._ParquetPart(sql, base, [*whole.wanted, (base + 10_000, "W1", [])],
+                              "256MB", str(tmp_path / "spill"))
+    with pytest.raises(duck.EngineError, match="gave 2 of the 3 candidate rows"):
+        duck._pool_batch((str(keys_at), None, short, ()))

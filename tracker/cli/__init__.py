@@ -244,9 +244,10 @@ def screen_cmd(
         "this machine; under spark-submit, the submitted one).")] = None,
     engine_memory: Annotated[str, typer.Option(
         help="With the duckdb engine: the memory DuckDB may use before it spills to disk, "
-        "e.g. 2GB. More lets the run's peak rise by as much where DuckDB needs it, and is "
-        "faster there (1M works from Parquet: 1GB 170 s, read on one thread, 2.6 GB in all; "
-        "2GB 145 s, 3.3 GB. From JSON Lines: 1GB 150 s, 4GB 143 s, both 2.6 GB).")] = "1GB",
+        "e.g. 2GB; each worker process reading Parquet rows has a DuckDB of its own within "
+        "as much. More lets the run's peak rise where DuckDB needs it, and is faster there "
+        "(1M works from JSON Lines: 1GB 150 s, 4GB 143 s, both 2.6 GB in all; from Parquet "
+        "with 1GB: 134-148 s, 3.2 GB).")] = "1GB",
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 

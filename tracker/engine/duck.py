@@ -35,6 +35,7 @@ from collections.abc import Callable, Collection, Generator, Iterable, Iterator,
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache, partial
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -703,30 +704,34 @@ def _candidates(con: Any, reg: Registry, keys: _Keys, probe: Callable[[str], boo
     return int(n)
 
 
-def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True
-                     ) -> Iterator[list[_Row]]:
+def _candidate_lines(con: Any, staging: _Staging, *, direct: bool = True,
+                     parts: str | None = None) -> Iterator[list[_Row] | _ParquetPart]:
     """The candidate works' records, read again, in batches of ``(rn, line, work ID,
     places)`` (:data:`_Row`).
 
     ``direct``: the JSON Lines files without set-aside records are read here
-    (:func:`_direct_lines`); the others, and every file otherwise, by DuckDB.
+    (:func:`_direct_lines`); the others, and every file otherwise, by DuckDB.  ``parts``
+    (a memory limit): the Parquet files' candidates come as :class:`_ParquetPart`, for the
+    worker processes to read (with their own DuckDB, within that limit each).
     """
     rest = {i for i, _ in staging.jsonl}
     if direct:
         rest &= set(staging.aside)
         yield from _batches(_direct_lines(con, [(i, p) for i, p in staging.jsonl
                                                 if i not in rest], staging.dates))
-    if not rest and not staging.parquet:
-        return
-    yield from _batches(_file_candidates(con, staging, rest))
+    if rest or (staging.parquet and parts is None):
+        yield from _batches(_file_candidates(con, staging, rest, parquet=parts is None))
+    if parts is not None:
+        yield from _parquet_parts(con, staging, parts)
 
 
-def _file_candidates(con: Any, staging: _Staging, jsonl: Collection[int]) -> Iterator[_Row]:
-    """The candidate records of the JSON Lines files ``jsonl`` and of every Parquet file
-    read by DuckDB, ``(rn, line, work ID, places)``, one file a query: a query of every file at
-    once (a UNION ALL) held each file's reader and join at once, and ran out of its memory
-    limit (1 GB) on a folder of 500 Parquet parts of 200 works."""
-    for i in sorted({*jsonl, *(i for i, _ in staging.parquet)}):
+def _file_candidates(con: Any, staging: _Staging, jsonl: Collection[int], *,
+                     parquet: bool = True) -> Iterator[_Row]:
+    """The candidate records of the JSON Lines files ``jsonl`` and (``parquet``) of every
+    Parquet file read by DuckDB, ``(rn, line, work ID, places)``, one file a query: a query
+    of every file at once (a UNION ALL) held each file's reader and join at once, and ran
+    out of its memory limit (1 GB) on a folder of 500 Parquet parts of 200 works."""
+    for i in sorted({*jsonl, *(i for i, _ in staging.parquet if parquet)}):
         # the filter inside the file's query: a Parquet row not a candidate is never text
         src = staging.source(" WHERE rn IN (SELECT rn FROM cand)", files={i})
         # each line as bytes (BLOB): no text is decoded here, in the one process that feeds
@@ -751,6 +756,86 @@ def _batches(rows: Iterable[_Row]) -> Iterator[list[_Row]]:
             batch, size = [], 0
     if batch:
         yield batch
+
+
+#: A Parquet file's candidate rows are read by a worker in parts of at least this many
+#: (whole row groups: a part of a row group costs its reader about as much as the group).
+_PART_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class _ParquetPart:
+    """Candidate rows of one Parquet file, whole row groups of it, for a worker process
+    to read with a DuckDB of its own (:func:`_part_batches`).
+
+    Why: made in the process that feeds the workers, a Parquet row's JSON text (``to_json``
+    of its nested authorships) is made on the threads the row groups fit in within the
+    memory limit, one for row groups of 100,000 works and more, while the two workers
+    waited for it (a million works: about 21 s of one core for 250,000 candidate rows, the
+    workers at about half a core each).  Each worker now reads its row groups itself, one
+    thread each, and parses the text where it is made.
+    """
+
+    sql: str  # ``rn`` and ``line`` of the rows whose file row numbers are its parameter
+    base: int  # rn of the file's first row
+    wanted: list[tuple[int, str, Sequence[int] | None]]  # (rn, work ID, places), in order
+    memory_limit: str
+    spill: str  # the folder for what a worker's DuckDB spills
+
+
+def _parquet_parts(con: Any, staging: _Staging, memory_limit: str
+                   ) -> Iterator[_ParquetPart]:
+    """The candidates of every Parquet file in parts (:class:`_ParquetPart`): consecutive
+    row groups up to at least :data:`_PART_ROWS` candidates, told from the file's
+    metadata."""
+    for i, p in staging.parquet:
+        base = _PARQUET_BASE + i * _FILE_STRIDE
+        wanted = con.execute("SELECT rn, wid, pos FROM cand WHERE rn >= ? AND rn < ? "
+                             "ORDER BY rn", [base, base + _FILE_STRIDE]).fetchall()
+        if not wanted:
+            continue
+        sizes = [int(n) for (n,) in con.execute(
+            "SELECT any_value(row_group_num_rows) FROM parquet_metadata(?) "
+            "GROUP BY row_group_id ORDER BY row_group_id", [str(p)]).fetchall()]
+        ends = list(accumulate(sizes))
+        ends[-1:] = [_FILE_STRIDE]  # rows past the metadata's last group: read, found missing
+        at, group = 0, 0
+        while at < len(wanted):
+            stop = at
+            while stop < len(wanted) and (stop - at < _PART_ROWS
+                                          or wanted[stop][0] - base < ends[group]):
+                while wanted[stop][0] - base >= ends[group]:
+                    group += 1  # the part takes the row group of its next row
+                stop += 1
+            lo, hi = wanted[at][0] - base, wanted[stop - 1][0] - base
+            src = staging.source(f" WHERE file_row_number BETWEEN {lo} AND {hi} AND "
+                                 "file_row_number IN (SELECT unnest(?::BIGINT[]))", files={i})
+            yield _ParquetPart(f"SELECT rn, encode(line) AS line FROM ({src})", base,
+                               wanted[at:stop], memory_limit,
+                               str(staging.folder / "spill-workers"))
+            at = stop
+
+
+#: A worker process's DuckDB for the Parquet parts it reads, by its settings.
+_WORKER_DUCK: tuple[tuple[str, str], Any] | None = None
+
+
+def _part_batches(part: _ParquetPart) -> Iterator[list[_Row]]:
+    """A Parquet part's candidate rows (:data:`_Row`), read in a worker process by its
+    DuckDB (made at its first part: one thread, the run's memory limit), in batches."""
+    global _WORKER_DUCK
+    import duckdb
+
+    key = (part.memory_limit, part.spill)
+    if _WORKER_DUCK is None or _WORKER_DUCK[0] != key:
+        spill = Path(part.spill) / str(os.getpid())
+        _WORKER_DUCK = (key, duckdb.connect(config={
+            "threads": 1, "memory_limit": part.memory_limit,
+            "temp_directory": str(spill), "preserve_insertion_order": False}))
+        _WORKER_DUCK[1].execute("SET enable_progress_bar = false")
+    at = {rn: (wid, pos) for rn, wid, pos in part.wanted}
+    cur = _WORKER_DUCK[1].execute(part.sql, [[rn - part.base for rn in at]])
+    yield from _batches((rn, line, *at[rn]) for rn, line in _fetched(cur))
 
 
 def _direct_lines(con: Any, files: Sequence[tuple[int, Path]], dates: Path
@@ -1061,8 +1146,9 @@ _SLOT_BYTES = 16 << 20
 #: feeding it), and those keys once read.
 _WORKER_KEYS: tuple[str, _Keys] | None = None
 #: A batch for a worker process: where its keys are; the shared slot holding its texts and
-#: their end offsets, with each record's (rn, work ID, places); or no slot and its rows.
-_Task = tuple[str, int | None, Sequence[tuple[Any, ...]], Sequence[int]]
+#: their end offsets, with each record's (rn, work ID, places); or no slot and its rows,
+#: or the part of a Parquet file it reads itself.
+_Task = tuple[str, int | None, Sequence[tuple[Any, ...]] | _ParquetPart, Sequence[int]]
 
 
 def _keys_of(at: str) -> _Keys:
@@ -1083,14 +1169,25 @@ def _pool_batch(task: _Task) -> tuple[int | None, int, list[Finding], dict[str, 
     assert _SCREENING is not None
     keys_at, slot, rows, ends = task
     keys = _keys_of(keys_at)
-    if slot is None:
-        batch = list(rows)
-    else:
-        assert _SLOTS is not None
-        batch = [(rn, text, wid, places) for (rn, wid, places), text
-                 in zip(rows, _SLOTS.views(slot, ends), strict=True)]
     gc.disable()  # records hold no reference cycles: the collector's passes free nothing
     try:
+        if isinstance(rows, _ParquetPart):
+            n, findings, packed = 0, [], {}
+            for batch in _part_batches(rows):
+                k, found, works = _screen_batch(batch, _SCREENING, keys)
+                n += k
+                findings += found
+                packed.update(works)
+            if n != len(rows.wanted):
+                raise EngineError(f"a Parquet file gave {n:,} of the {len(rows.wanted):,} "
+                                  "candidate rows asked of it")
+            return None, n, findings, packed
+        if slot is None:
+            batch = list(rows)
+        else:
+            assert _SLOTS is not None
+            batch = [(rn, text, wid, places) for (rn, wid, places), text
+                     in zip(rows, _SLOTS.views(slot, ends), strict=True)]
         return (slot, *_screen_batch(batch, _SCREENING, keys))
     finally:
         gc.enable()
@@ -1104,14 +1201,19 @@ class _Workers:
     pool: Any
     slots: SharedSlots
 
-    def tasks(self, batches: Iterable[list[_Row]], keys_at: str) -> Iterator[_Task]:
+    def tasks(self, batches: Iterable[list[_Row] | _ParquetPart], keys_at: str
+              ) -> Iterator[_Task]:
         """The batches as tasks: each written into a free slot (waiting for one), or,
-        larger than a slot, as it is.  Stopped (the run is ending), the tasks end, and
+        larger than a slot, as it is; a Parquet part as it is (the worker reads its rows).
+        Stopped (the run is ending), the tasks end, and
         ``batches`` is closed at once, with the files it reads (not when its last reference
         goes: an exception raised here would keep it, and a file's reader thread, alive)."""
         batches = iter(batches)
         try:
             for rows in batches:
+                if isinstance(rows, _ParquetPart):
+                    yield keys_at, None, rows, ()
+                    continue
                 try:
                     put = self.slots.put([text.encode("utf-8") if isinstance(text, str)
                                           else text for _rn, text, _wid, _places in rows])
@@ -1161,7 +1263,14 @@ def _start_pool(job: _Screening, processes: int | None) -> _Workers | None:
         _SCREENING = _SLOTS = None
 
 
-def _screen_candidates(batches: Iterable[list[_Row]], job: _Screening,
+def _not_a_part(batch: list[_Row] | _ParquetPart) -> list[_Row]:
+    """``batch``, rows: a Parquet part is only ever made for worker processes to read."""
+    if isinstance(batch, _ParquetPart):
+        raise TypeError("a Parquet part is read by a worker process")
+    return batch
+
+
+def _screen_candidates(batches: Iterable[list[_Row] | _ParquetPart], job: _Screening,
                        keys: _Keys, workers: _Workers | None, progress: Progress | None, *,
                        in_memory: int, folder: str | Path | None, scratch: Path,
                        total: int | None = None) -> tuple[SpooledFindings, PackedWorks]:
@@ -1175,7 +1284,7 @@ def _screen_candidates(batches: Iterable[list[_Row]], job: _Screening,
     done = 0
     answers: Iterable[tuple[int | None, int, list[Finding], dict[str, bytes]]]
     if workers is None:
-        answers = ((None, *_screen_batch(b, job, keys)) for b in batches)
+        answers = ((None, *_screen_batch(_not_a_part(b), job, keys)) for b in batches)
     else:
         keys_at = scratch / "keys.pickle"
         keys_at.write_bytes(pickle.dumps(keys, protocol=pickle.HIGHEST_PROTOCOL))
@@ -1960,7 +2069,9 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         keys = _Keys()
         n_cand = _candidates(con, reg, keys, _names_probe(name_matcher, keys), progress)
         findings, flagged = _screen_candidates(
-            _candidate_lines(con, staging, direct=typed), job, keys, workers, progress,
+            _candidate_lines(con, staging, direct=typed,
+                             parts=memory_limit if workers is not None else None),
+            job, keys, workers, progress,
             in_memory=findings_in_memory, folder=temp_dir, scratch=staging.folder,
             total=n_cand)
         if not typed:  # no pass here read these gzip files whole: their checksums
