@@ -1555,13 +1555,13 @@ def test_a_worker_failing_while_the_feeder_waits_for_a_slot_ends_the_run(reg, mo
     assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]
 
 
-def test_parquet_candidates_are_read_by_the_workers_in_parts_of_whole_row_groups(
+def test_parquet_candidates_are_read_by_the_workers_in_parts_of_their_row_groups(
         reg, nm, tmp_path, monkeypatch):
     """With worker processes, a Parquet file's candidate rows are read by the workers
-    themselves, in parts of whole row groups (a part takes the row groups of at least
-    ``_PART_ROWS`` candidates), every candidate in one part; the process feeding them
-    makes no Parquet text; findings and flagged works are those of one process, which
-    makes the text itself."""
+    themselves, in parts within one row group each, about two parts a worker (row groups
+    of fewer than ``_PART_ROWS`` candidates read together), every candidate in one part;
+    the process feeding them makes no Parquet text; findings and flagged works are those
+    of one process, which makes the text itself."""
     from tracker.engine import duck
 
     # the 71 demo works 60 times, each time under other IDs: 3 row groups
@@ -1570,8 +1570,8 @@ def test_parquet_candidates_are_read_by_the_workers_in_parts_of_whole_row_groups
     parts, fed = [], []
     real_parts, real_file = duck._parquet_parts, duck._file_candidates
 
-    def spy_parts(con, staging, memory_limit):
-        for part in real_parts(con, staging, memory_limit):
+    def spy_parts(con, staging, memory_limit, most):
+        for part in real_parts(con, staging, memory_limit, most):
             parts.append(part)
             yield part
 
@@ -1583,19 +1583,24 @@ def test_parquet_candidates_are_read_by_the_workers_in_parts_of_whole_row_groups
     monkeypatch.setattr(duck, "_file_candidates", spy_file)
     one = screen_files(pq, registry=reg, name_matcher=nm, threads=1, processes=1)
     assert fed == [True] and not parts
-    for at_least, n_parts in ((1, 3), (10**6, 1)):
+    for at_least in (1, 10**6):
         monkeypatch.setattr(duck, "_PART_ROWS", at_least)
         fed.clear()
         parts.clear()
         two = screen_files(pq, registry=reg, name_matcher=nm, threads=1, processes=2)
-        assert fed == [] and len(parts) == n_parts
+        assert fed == [] and parts
         assert one.findings and [f.row() for f in two.findings] == [f.row() for f in one.findings]
         assert list(two.works) == list(one.works)
         rows = [rn - p.base for p in parts for rn, _wid, _pos in p.wanted]
         assert rows == sorted(set(rows)) and len(rows) > len(one.works)  # each once, in order
         groups = [sorted({(rn - p.base) // 2048 for rn, _w, _p in p.wanted}) for p in parts]
-        assert [g for gs in groups for g in gs] == [0, 1, 2]  # every group in one part, whole
         assert all(p.memory_limit == "1GB" for p in parts)
+        if at_least == 1:  # parts within a row group, at most a quarter of the candidates
+            assert all(len(g) == 1 for g in groups) and {g[0] for g in groups} == {0, 1, 2}
+            assert all(len(p.wanted) <= -(-len(rows) // 4) for p in parts)
+            assert len(parts) >= 4
+        else:  # every row group has fewer: read together
+            assert groups == [[0, 1, 2]]
 
 
 def test_parquet_candidates_stay_in_the_feeding_process_without_workers(reg, nm, tmp_path,

@@ -247,7 +247,7 @@ def screen_cmd(
         "e.g. 2GB; each worker process reading Parquet rows has a DuckDB of its own within "
         "as much. More lets the run's peak rise where DuckDB needs it, and is faster there "
         "(1M works from JSON Lines: 1GB 150 s, 4GB 143 s, both 2.6 GB in all; from Parquet "
-        "with 1GB: 134-148 s, 3.2 GB).")] = "1GB",
+        "with 1GB: 134-149 s, 3.3 GB).")] = "1GB",
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 
