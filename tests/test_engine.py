@@ -1609,7 +1609,7 @@ def test_parquet_candidates_stay_in_the_feeding_process_without_workers(reg, nm,
     by the feeding process's DuckDB, and the findings are the same."""
     from tracker.engine import duck
 
-    pq = _demo_parquet(tmp_path, row_group_size=7)
+    pq = _demo_parquet(tmp_path)
     made = []
     monkeypatch.setattr(duck, "_parquet_parts", lambda *a: made.append(a) or iter(()))
     b = screen_files(pq, registry=reg, name_matcher=nm, threads=1, processes=1)
