@@ -353,3 +353,42 @@ def test_progress_bars_say_done_of_total_and_the_time_left_where_it_means_someth
     assert _Left().render(Paced()).plain == "~1:02:05 left"  # type: ignore[arg-type]
     Paced.finished = True
     assert _Left().render(Paced()).plain == ""  # type: ignore[arg-type]
+
+
+def test_ctrl_c_to_every_process_of_an_engine_run_prints_one_line(tmp_path):
+    """Ctrl-C at a terminal reaches every process of the run, the engine's worker
+    processes too: while they screen, the run stops with exit 130 and the one usual line
+    (a worker interrupted mid-batch printed its traceback)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    started = tmp_path / "started"
+    script = (
+        "import sys, time, pathlib\n"
+        "from tracker.engine import duck\n"
+        "started = pathlib.Path(sys.argv[1])\n"
+        "def slow(rows, job, keys):\n"  # in a worker (inherited by fork): it is screening
+        "    started.touch()\n"
+        "    time.sleep(60)\n"
+        "duck._screen_batch = slow\n"
+        "from tracker.cli import main\n"
+        "sys.argv = [sys.argv[0], *sys.argv[2:]]\n"
+        "sys.exit(main())\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(started), "screen", "--works",
+         str(demo_works_path()), "--engine", "duckdb", "--no-progress",
+         "--db", str(tmp_path / "case.db"), "-o", str(tmp_path / "r")],
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None and started.exists(), "no worker started screening"
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "tracker: interrupted; rerun the same command to go on"], err

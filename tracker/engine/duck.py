@@ -27,6 +27,7 @@ import io
 import os
 import pickle
 import re
+import signal
 import sys
 import threading
 import zlib
@@ -1252,6 +1253,13 @@ class _Workers:
 _SLOTS: SharedSlots | None = None  # the worker processes' own (inherited by fork)
 
 
+def _leave_ctrl_c_to_the_feeder() -> None:
+    """A worker process ignores Ctrl-C: a terminal sends it to every process of the run,
+    and the process feeding the workers stops them (:meth:`_Workers.close`) and says so
+    in one line; a worker interrupted mid-batch printed its traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _start_pool(job: _Screening, processes: int | None) -> _Workers | None:
     """Worker processes for the candidate works, forked now, before DuckDB starts its
     threads (a fork copies only the calling thread: never fork a process running others),
@@ -1267,7 +1275,8 @@ def _start_pool(job: _Screening, processes: int | None) -> _Workers | None:
     slots = SharedSlots(n + 1, _SLOT_BYTES)
     _SCREENING, _SLOTS = job, slots
     try:
-        return _Workers(multiprocessing.get_context("fork").Pool(n), slots, n)
+        return _Workers(multiprocessing.get_context("fork").Pool(
+            n, initializer=_leave_ctrl_c_to_the_feeder), slots, n)
     except BaseException:
         slots.close()
         raise
