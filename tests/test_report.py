@@ -574,6 +574,22 @@ def test_timeline_marks_gathered_from_every_finding_draw_the_capped_timeline(
     assert read == ([1] if regime == "read again" else [])
 
 
+def test_counts_read_with_thousands_separators_as_the_cli_prints_them(demo):
+    """Summary cards, data gaps and count tables print 1,234,567, not 1234567 (a
+    million-work run's page was hard to read); a count that is not a number stays as it
+    is."""
+    from dataclasses import replace
+
+    run = {**demo.run, "counts": {**demo.run.get("counts", {}), "works_read": 1234567,
+                                  "authorships": "—"},
+           "data_gaps": {**demo.run.get("data_gaps", {}), "no_institution": 2624536}}
+    page = render_report(replace(demo, run=run), generated_at=FIXED)
+    assert "<b>1,234,567</b><span>works read</span>" in page
+    assert "<b>—</b><span>authorships screened</span>" in page
+    assert "<b>2,624,536</b>" in page
+    assert "<b>1234567</b>" not in page and "<b>2624536</b>" not in page
+
+
 def test_the_network_layout_is_the_same_in_every_python_process():
     """Two runs of the same screening build the same flagged network, but sets of strings
     are ordered anew in each Python process (``PYTHONHASHSEED``), and a component's nodes

@@ -177,6 +177,29 @@ def test_hostile_text_renders_as_text_and_never_runs(page, hostile, tmp_path):
     _keep(page.screenshot(tmp_path / "hostile.png"))
 
 
+def test_the_report_fits_a_1280_pixel_window(page, tmp_path):
+    """The page never scrolls sideways at 1280 px: the list editions' sources and
+    provenance (long unbroken URLs and commit paths) wrap in their cells; the findings
+    table scrolls inside its own frame."""
+    from tracker.screening import screen
+    from tracker.watchlists import load_registry
+
+    result = demo_result()
+    result.run["registry"] = screen((), registry=load_registry()).run["registry"]
+    assert any(len(str(ed.get("provenance") or "")) > 100
+               for ed in result.run["registry"]["editions"])
+    path = write_report(result, tmp_path)
+    page.send("Emulation.setDeviceMetricsOverride",
+              {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        _open(page, path)
+        assert page.evaluate("document.querySelectorAll('table.editions tbody tr').length") > 1
+        assert page.evaluate("window.innerWidth") == 1280
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    finally:
+        page.send("Emulation.clearDeviceMetricsOverride")
+
+
 def test_browser_errors_are_reported(page, tmp_path):
     """The harness itself can fail: a page with an error and a foreign request is caught."""
     bad = tmp_path / "bad.html"

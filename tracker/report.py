@@ -182,7 +182,22 @@ def _templates() -> jinja2.Environment:
         finalize=lambda v: "" if v is None else v)
     env.filters["clip"] = clip
     env.filters["web_url"] = _web_url
+    env.filters["count"] = count_text
     return env
+
+
+def count_text(value: object) -> object:
+    """A count as the CLI prints it, with thousands separators (``1,000,000``); anything
+    that is not a whole number, as it is.
+
+    Examples
+    --------
+    >>> count_text(1234567), count_text(12), count_text("—"), count_text(True)
+    ('1,234,567', '12', '—', True)
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return value
 
 
 @lru_cache(maxsize=1)
