@@ -1651,3 +1651,46 @@ def test_a_parquet_part_missing_a_candidate_row_fails_the_run(reg, tmp_path, mon
                               "256MB", str(tmp_path / "spill"))
     with pytest.raises(duck.EngineError, match="gave 2 of the 3 candidate rows"):
         duck._pool_batch((str(keys_at), None, short, ()))
+
+
+def test_a_candidate_line_is_skimmed_to_the_authorships_at_its_places():
+    """A candidate work's line is read for its places only (``duck._skim``: msgspec leaves
+    the other authorships undecoded): the works are those a whole parse gives; a byte that
+    is not UTF-8 in an authorship left undecoded changes nothing (the whole parse refused
+    the line, though the Python path reads it, its bytes replaced); one in a part that is
+    decoded is refused as before; a line without an authorships list is parsed whole."""
+    from dataclasses import replace
+
+    import orjson
+
+    from tracker.engine import duck
+    from tracker.records import parse_work
+
+    recs = [r for r in _demo_records() if len(r["authorships"]) >= 3]
+    assert len(recs) > 10
+    keys = duck._Keys(any_text=True)
+
+    def whole(rec, places):
+        w = parse_work(rec)
+        return replace(w, authorships=tuple(w.authorships[i] for i in places))
+
+    rows = [(n, orjson.dumps(r), r["id"].rsplit("/", 1)[-1], [0, len(r["authorships"]) - 1])
+            for n, r in enumerate(recs)]
+    assert list(duck._parse_lines(rows, keys)) == [
+        whole(r, places) for r, (_n, _line, _wid, places) in zip(recs, rows, strict=True)]
+    # a stray byte in the middle authorship (left undecoded), then in the title (decoded)
+    rec, (n, line, wid, places) = recs[0], rows[0]
+    middle = orjson.dumps(rec["authorships"][1])
+    stray = line.replace(middle, middle.replace(b'"', b'"\xff', 1), 1)
+    assert stray != line
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(stray)
+    assert list(duck._parse_lines([(n, stray, wid, places)], keys)) == [whole(rec, places)]
+    title = orjson.dumps(rec["title"])
+    bad = line.replace(title, title[:-1] + b'\xff"', 1)
+    with pytest.raises(duck._Misaligned):
+        list(duck._parse_lines([(n, bad, wid, places)], keys))
+    # authorships null: parsed whole, as before (the work has none)
+    empty = {**rec, "authorships": None}
+    assert list(duck._parse_lines([(n, orjson.dumps(empty), wid, [])], keys)) == [
+        parse_work(empty)]

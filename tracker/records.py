@@ -332,6 +332,18 @@ class Work:
         return " ".join([self.title or "", *self.topics, *self.keywords]).lower()
 
 
+#: The top-level fields of a work record that :func:`parse_work` reads, besides the names of
+#: all its fields (``fields_present``).  A reader that leaves the others undecoded (the
+#: DuckDB engine's candidate works: ``tracker.engine.duck._skim``) gives parse_work these
+#: fields and every other key with None.  Kept beside parse_work: a field it reads that is
+#: missing here would read as None there (tests/test_records.py checks the two against
+#: each other on every recorded work).
+PARSE_WORK_FIELDS = frozenset({
+    "id", "authorships", "doi", "ids", "publication_date", "publication_year",
+    "primary_topic", "topics", "concepts", "keywords", "is_authors_truncated", "title",
+    "display_name", "type", "created_date"})
+
+
 def parse_work(raw: Any) -> Work:
     """Turn one OpenAlex work object into a :class:`Work`.
 
