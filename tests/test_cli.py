@@ -272,6 +272,33 @@ def test_engine_memory_reaches_duckdb_and_a_bad_size_is_one_line(tmp_path, capsy
     assert seen == ["512MB"]
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_works_file_that_is_not_utf8_is_one_line_from_the_duckdb_engine(tmp_path, capsys,
+                                                                         gz):
+    """A stray byte that is not UTF-8 (a hand-edited file): DuckDB refuses the text, and
+    the run says so in one line, naming the file and line and what to do, rather than an
+    internal error; the Python path reads the file, the byte replaced."""
+    import gzip
+
+    lines = gzip.decompress(demo_works_path().read_bytes()).splitlines(keepends=True)
+    lines = [ln for ln in lines if ln.strip()][:10]
+    key = lines[2].index(b'"display_name"')
+    name = lines[2].index(b'"', lines[2].index(b":", key)) + 1  # the work's title
+    lines[2] = lines[2][:name] + b"\xe9t\xe9 " + lines[2][name:]  # Latin-1 "été"
+    works = tmp_path / ("works.jsonl.gz" if gz else "works.jsonl")
+    works.write_bytes(gzip.compress(b"".join(lines)) if gz else b"".join(lines))
+    code, _, err = run(capsys, "screen", "--works", str(works), "--engine", "duckdb",
+                       "--no-progress", "--no-record", "-o", str(tmp_path / "r"))
+    out = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == EXIT_INPUT and len(out) == 1, out
+    assert f"{works}, line 3: not UTF-8 text" in out[0] and "--engine python" in out[0]
+    assert not (tmp_path / "r" / "findings.csv").exists()
+    code, said, err = run(capsys, "screen", "--works", str(works), "--engine", "python",
+                          "--no-progress", "--no-record", "-o", str(tmp_path / "p"))
+    assert code == 0, err
+    assert "read 10 works (0 records skipped)" in said + err
+
+
 def test_ctrl_c_in_the_duckdb_engine_stops_at_once_in_one_line(tmp_path):
     """Ctrl-C while DuckDB reads: exit 130 and the usual line within seconds (DuckDB turns
     it into its own error, which said "internal error", and the other reads ran on to

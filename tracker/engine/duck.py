@@ -159,6 +159,8 @@ class EngineDiskError(EngineError):
 
 
 #: How DuckDB says a write found the disk full (its errors carry the system's message).
+#: DuckDB's words for input text that is not UTF-8 (its JSON and its CSV reader).
+_NOT_UTF8 = re.compile(r"invalid UTF-8|invalid unicode|not utf-8 encoded", re.IGNORECASE)
 _NO_SPACE = re.compile(r"No space left on device|Disk quota exceeded", re.IGNORECASE)
 
 
@@ -1967,6 +1969,38 @@ WHERE k <= {MAX_SKIPPED_LISTED}""")
     return out[:MAX_SKIPPED_LISTED]
 
 
+def _not_utf8_error(files: Sequence[InputFile]) -> WorksFileError:
+    """The error for works files DuckDB refused as not UTF-8, naming the first line that is
+    not (found by reading the files again, on this error only).  DuckDB reads UTF-8 only;
+    the Python path reads such a line with the bytes replaced (``_loads`` in
+    :mod:`tracker.sources.files`), so the message offers it, and the conversion."""
+    from isal import igzip
+
+    where = "a works file"
+    for f in files:
+        if f.kind == "parquet":  # DuckDB's own columns: checked as they were written
+            continue
+        opener = igzip.open if f.path.name.endswith(".gz") else open
+        with _read_errors(f.path), opener(f.path, "rb") as fh:
+            bad = next((n for n, line in enumerate(fh, 1)
+                        if not line.isascii() and not _is_utf8(line)), None)
+        if bad is not None:
+            where = f"{_user_path(f.path)}, line {bad:,}"
+            break
+    return WorksFileError(
+        f"{where}: not UTF-8 text, and the DuckDB engine reads UTF-8 only: screen the files "
+        "with --engine python (which reads such bytes as U+FFFD) or convert them to UTF-8 "
+        "first")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _reader_error(files: Sequence[InputFile]) -> None:
     """DuckDB could not read the files: raise the Python reader's error for them, which
     names the file and what is wrong with it (cut off, not JSON, unreadable), or, for a
@@ -2198,6 +2232,8 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
                 f"the DuckDB engine ran out of disk space in its working folder in "
                 f"{staging.folder.parent} ({full.group(0)}): free "
                 f"space there, or point TMPDIR at a folder on a disk with room") from exc
+        if _NOT_UTF8.search(str(exc)):  # the input's text: say where, and what to do
+            raise _not_utf8_error(staging.files) from None
         _reader_error(staging.files)
         raise EngineError(f"the DuckDB engine failed: {exc}") from exc
     finally:
