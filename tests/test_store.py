@@ -79,6 +79,33 @@ def test_a_new_case_file_has_large_pages_and_an_older_one_keeps_its_own(tmp_path
         db.close()
 
 
+def test_ties_are_one_btree_by_their_id_and_an_older_case_file_keeps_its_own(tmp_path,
+                                                                             works, reg):
+    """A new case file keeps its ties WITHOUT ROWID (one B-tree, keyed by the tie's ID);
+    one whose ties table an earlier version made as a rowid table keeps it, and a second
+    run still moves each tie's last run on, as the first run's ties stay."""
+    new = tmp_path / "new.db"
+    Store(new).close()
+    old = tmp_path / "old.db"
+    db = sqlite3.connect(old)  # the ties table as an earlier tracker made it
+    db.execute("CREATE TABLE ties (finding_id TEXT PRIMARY KEY, first_run_id INTEGER NOT"
+               " NULL REFERENCES runs (id), last_run_id INTEGER NOT NULL REFERENCES runs (id))")
+    db.close()
+    ddl = "SELECT sql FROM sqlite_master WHERE name = 'ties'"
+    with Store(new) as st:
+        assert st._db.execute(ddl).fetchone()[0].rstrip().endswith("WITHOUT ROWID")
+    for path in (new, old):
+        with Store(path) as st:
+            first = st.record_run(_run(works, reg))
+            second = st.record_run(_run(works, reg))
+            ties = [tuple(r) for r in st._db.execute(
+                "SELECT first_run_id, last_run_id, count(*) FROM ties GROUP BY 1, 2")]
+            assert ties == [(first, second, len(_run(works, reg).findings))]
+    db = sqlite3.connect(old)
+    assert "WITHOUT ROWID" not in db.execute(ddl).fetchone()[0]
+    db.close()
+
+
 def test_a_newer_schema_is_refused(tmp_path):
     path = tmp_path / "case.db"
     Store(path).close()
