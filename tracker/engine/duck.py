@@ -159,9 +159,9 @@ class EngineDiskError(EngineError):
 
 
 #: How DuckDB says a write found the disk full (its errors carry the system's message).
+_NO_SPACE = re.compile(r"No space left on device|Disk quota exceeded", re.IGNORECASE)
 #: DuckDB's words for input text that is not UTF-8 (its JSON and its CSV reader).
 _NOT_UTF8 = re.compile(r"invalid UTF-8|invalid unicode|not utf-8 encoded", re.IGNORECASE)
-_NO_SPACE = re.compile(r"No space left on device|Disk quota exceeded", re.IGNORECASE)
 
 
 class _RecordTooLarge(EngineError):
@@ -1048,6 +1048,8 @@ def _apply_dates(con: Any, dates: Path, rows: str) -> None:
 
 _TOP_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+#: What :func:`_skim` decodes of a record: the authorships only where they may tie.
+_SKIM_FIELDS = PARSE_WORK_FIELDS - {"authorships"}
 
 
 def _skim(line: bytes | str | memoryview) -> tuple[dict[str, Any], list[Any]] | None:
@@ -1060,9 +1062,10 @@ def _skim(line: bytes | str | memoryview) -> tuple[dict[str, Any], list[Any]] | 
 
     Why: a candidate work is often a large one (a consortium paper's thousands of
     authorships, one of them tied).  Decoding every authorship into Python objects, and
-    freeing them, was about a third of the worker processes' time at a million generated
-    works; msgspec (a JSON library) skips a value by scanning its text.  60,000 generated
-    works: 1.17 s whole, 0.77 s skimmed; those larger than 30 kB, 0.60 s and 0.19 s.
+    freeing them, was about half of the worker processes' CPU at a million generated works
+    (py-spy); msgspec (a JSON library) skips a value by scanning its text.  60,000
+    generated works: 1.17 s whole, 0.77 s skimmed; those larger than 30 kB, 0.60 s and
+    0.19 s.  A million: the workers' CPU 42.5–46.5 s whole, 33.2–35.3 s skimmed.
 
     The parts decoded are decoded by orjson, as before.  msgspec does not check that the
     text it skips is UTF-8 (orjson does): a skipped part holds nothing screening reads,
@@ -1078,10 +1081,6 @@ def _skim(line: bytes | str | memoryview) -> tuple[dict[str, Any], list[Any]] | 
            for k, v in top.items()}
     rec["authorships"] = []
     return rec, raws
-
-
-#: What :func:`_skim` decodes of a record: the authorships only where they may tie.
-_SKIM_FIELDS = PARSE_WORK_FIELDS - {"authorships"}
 
 
 def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
@@ -1994,6 +1993,7 @@ def _not_utf8_error(files: Sequence[InputFile]) -> WorksFileError:
 
 
 def _is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 text (Python's own decoder: the one the reader uses)."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
