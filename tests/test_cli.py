@@ -272,6 +272,30 @@ def test_engine_memory_reaches_duckdb_and_a_bad_size_is_one_line(tmp_path, capsy
     assert seen == ["512MB"]
 
 
+def test_the_summary_prints_every_count_with_thousands_separators(tmp_path, capsys):
+    """The one-line summary's counts per list read 1,234 as its totals do (they read 1234
+    beside "76,028 ties"): generated works with over a thousand findings on a list."""
+    import re
+
+    import orjson
+
+    if not OPENALEX.is_dir():
+        pytest.skip("needs the shared recorded OpenAlex works")
+    gen = pytest.importorskip("benchmarks.generate")
+    works = tmp_path / "works.jsonl"
+    works.write_bytes(b"".join(orjson.dumps(w) + b"\n"
+                               for w in gen.generate(5000, 1, gen.load_pool(OPENALEX))))
+    code, said, err = run(capsys, "screen", "--works", str(works), "--no-progress",
+                          "--no-record", "-o", str(tmp_path / "r"))
+    assert code == 0, err
+    line = " ".join(said.split())
+    by_list = re.search(r"ties on [\d,]+ works \((.*?)\) — evidence", line)
+    assert by_list is not None, line
+    counts = dict(x.rsplit(" ", 1) for x in by_list.group(1).split(", "))
+    assert any("," in v for v in counts.values()), counts
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*", v) for v in counts.values()), counts
+
+
 @pytest.mark.parametrize("gz", [False, True])
 def test_a_works_file_that_is_not_utf8_is_one_line_from_the_duckdb_engine(tmp_path, capsys,
                                                                          gz):

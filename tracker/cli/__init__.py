@@ -77,7 +77,7 @@ def _summary(done: RunOutcome) -> None:
               f"({counts['works_skipped']:,} records skipped), "
               f"{counts['authorships']:,} authorships")
     if result.findings:
-        by_list = ", ".join(f"{k} {v}" for k, v in counts["findings_by_list"].items())
+        by_list = ", ".join(f"{k} {v:,}" for k, v in counts["findings_by_list"].items())
         out.print(f"findings: {counts['findings']:,} ties on {counts['works_flagged']:,} works "
                   f"({by_list}) — evidence for human review, not determinations")
     else:
