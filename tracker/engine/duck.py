@@ -1083,6 +1083,16 @@ def _skim(line: bytes | str | memoryview) -> tuple[dict[str, Any], list[Any]] | 
     return rec, raws
 
 
+def _raw_value(raw: msgspec.Raw) -> Any:
+    """A value :func:`_skim` left undecoded, decoded by orjson."""
+    return orjson.loads(memoryview(raw))
+
+
+def _itself(value: Any) -> Any:
+    """A value already decoded (a line parsed whole), as it is."""
+    return value
+
+
 def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
     """Works parsed by :func:`tracker.records.parse_work` from ``(rn, line, work ID,
     places)``, each holding only the authorships that may hold a tie, each with its place in
@@ -1102,37 +1112,30 @@ def _parse_lines(rows: Iterable[_Row], keys: _Keys) -> Iterator[Work]:
         A line holds another work than the one the plan read at its place.
     """
     may_tie = keys.may_tie_raw
-    kept: list[Authorship]
+    decode: Callable[[Any], Any]
     for rn, line, wid, places in rows:
         try:
             skim = _skim(line)
+            auths: list[Any] | None = None
             if skim is not None:  # the authorships read are decoded, the others skipped
-                rec, raws = skim
-                work = parse_work(rec)
-                if places is not None:
-                    n = len(raws)
-                    kept = [Authorship.from_openalex(orjson.loads(memoryview(raws[i])), i)
-                            for i in places if i < n]
-                else:
-                    kept = [Authorship.from_openalex(a, i) for i, a in enumerate(
-                        orjson.loads(memoryview(r)) for r in raws) if may_tie(a)]
-                work = replace(work, authorships=tuple(kept))
+                rec, auths = skim
+                decode = _raw_value
             elif type(rec := orjson.loads(line)) is dict and type(
-                    auths := rec.get("authorships")) is list:
-                rec["authorships"] = []
-                work = parse_work(rec)
+                    whole := rec.get("authorships")) is list:  # (one msgspec refused)
+                rec["authorships"], auths, decode = [], whole, _itself
+            work = parse_work(rec)
+            if auths is not None:
                 if places is not None:
                     n = len(auths)
-                    kept = [Authorship.from_openalex(auths[i], i) for i in places if i < n]
+                    kept = [Authorship.from_openalex(decode(auths[i]), i)
+                            for i in places if i < n]
                 else:
                     # one plain loop (a separate pass to check each is an object cost 8 %
                     # of this phase's time).  One that is not an object may tie
                     # (may_tie_raw) and fails to parse: RecordError.
-                    kept = [Authorship.from_openalex(a, i) for i, a in enumerate(auths)
-                            if may_tie(a)]
+                    kept = [Authorship.from_openalex(a, i)
+                            for i, a in enumerate(map(decode, auths)) if may_tie(a)]
                 work = replace(work, authorships=tuple(kept))
-            else:
-                work = parse_work(rec)
         except (RecordError, orjson.JSONDecodeError):
             raise _Misaligned(f"record {rn} is not the work {wid}") from None
         if work.id != wid:
@@ -1893,26 +1896,32 @@ def _reason(line: bytes) -> str | None:
     return None
 
 
+def _numbered_lines(f: InputFile) -> Iterator[tuple[int, bytes]]:
+    """Every line of the JSON Lines file ``f``, blank ones too, with its number counted
+    from the top, as the Python reader numbers the records it skips."""
+    opener: Callable[..., Any] = gzip.open if f.compression == "gzip" else open
+    with _read_errors(f.path), opener(f.path, "rb") as fh:
+        yield from enumerate(fh, 1)
+
+
 def _line_skips(f: InputFile, texts: list[bytes], to_end: bool) -> list[SkippedRecord]:
     """Where the skipped lines ``texts`` (in file order) are in the JSON Lines file ``f``,
     as the Python reader says it: line numbers counted from the top, its reason.  With
     ``to_end`` (the last record is broken), a last line cut off without a newline raises
     :class:`~tracker.sources.files.TruncatedWorksFile`, as the Python reader does."""
-    opener: Callable[..., Any] = gzip.open if f.compression == "gzip" else open
     out: list[SkippedRecord] = []
     k = 0
     lineno = 0
     last = b"\n"
-    with _read_errors(f.path), opener(f.path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            last = raw
-            if k < len(texts) and raw.rstrip(b"\n").rstrip(b"\r") == texts[k]:
-                k += 1
-                reason = _reason(raw[:-1] if raw.endswith(b"\n") else raw)  # as split there
-                if reason is not None:
-                    out.append(SkippedRecord(str(f.path), f"line {lineno}", reason))
-            elif k >= len(texts) and not to_end:
-                break
+    for lineno, raw in _numbered_lines(f):
+        last = raw
+        if k < len(texts) and raw.rstrip(b"\n").rstrip(b"\r") == texts[k]:
+            k += 1
+            reason = _reason(raw[:-1] if raw.endswith(b"\n") else raw)  # as split there
+            if reason is not None:
+                out.append(SkippedRecord(str(f.path), f"line {lineno}", reason))
+        elif k >= len(texts) and not to_end:
+            break
     why = _reason(last) if to_end and not last.endswith(b"\n") and last.strip() else None
     if why is not None and why.startswith("not valid JSON"):
         raise TruncatedWorksFile(f"{f.path}: line {lineno}, the last, is cut off mid-record: "
@@ -1973,16 +1982,12 @@ def _not_utf8_error(files: Sequence[InputFile]) -> WorksFileError:
     not (found by reading the files again, on this error only).  DuckDB reads UTF-8 only;
     the Python path reads such a line with the bytes replaced (``_loads`` in
     :mod:`tracker.sources.files`), so the message offers it, and the conversion."""
-    from isal import igzip
-
     where = "a works file"
     for f in files:
         if f.kind == "parquet":  # DuckDB's own columns: checked as they were written
             continue
-        opener = igzip.open if f.path.name.endswith(".gz") else open
-        with _read_errors(f.path), opener(f.path, "rb") as fh:
-            bad = next((n for n, line in enumerate(fh, 1)
-                        if not line.isascii() and not _is_utf8(line)), None)
+        bad = next((n for n, line in _numbered_lines(f)
+                    if not line.isascii() and not _is_utf8(line)), None)
         if bad is not None:
             where = f"{_user_path(f.path)}, line {bad:,}"
             break
