@@ -272,6 +272,35 @@ def test_findings_spilled_to_disk_give_the_same_result_folder_and_case_file(
     assert b"needs_follow_up" in (tmp_path / "spilled" / "findings.csv").read_bytes()
 
 
+def test_the_run_record_counts_spilled_findings_without_reading_them_back(
+        reg, nm, messy, tmp_path, monkeypatch):
+    """The counts of findings, flagged works, lists and methods are taken as the findings
+    come in: the engine reads no finding back from disk for them (two million generated
+    works: a pass of about 6 s), and they are the counts of the findings it returns."""
+    from collections import Counter
+
+    from tracker.findings import SpooledFindings
+
+    passes = []
+    real = SpooledFindings.__iter__
+
+    def counted(self):
+        passes.append(self.spilled)
+        return real(self)
+
+    monkeypatch.setattr(SpooledFindings, "__iter__", counted)
+    res = screen_files(messy, registry=reg, name_matcher=nm, threads=2,
+                       findings_in_memory=5, temp_dir=tmp_path)
+    assert res.findings.spilled and passes == []
+    fs = list(res.findings)
+    c = res.run["counts"]
+    assert c["findings"] == len(fs) > 5
+    assert c["works_flagged"] == len({f.work_id for f in fs})
+    assert c["findings_by_list"] == dict(sorted(Counter(f.list for f in fs).items()))
+    assert c["findings_by_method"] == dict(sorted(
+        Counter(f.match_method for f in fs).items()))
+
+
 def test_when_typed_rows_and_lines_do_not_pair_every_record_is_read_from_text(
         reg, nm, monkeypatch):
     """The safety net: typed rows shifted by one line against the text are noticed (the

@@ -1349,13 +1349,15 @@ def _not_a_part(batch: list[_Row] | _ParquetPart) -> list[_Row]:
 def _screen_candidates(batches: Iterable[list[_Row] | _ParquetPart], job: _Screening,
                        keys: _Keys, workers: _Workers | None, progress: Progress | None, *,
                        in_memory: int, folder: str | Path | None, scratch: Path,
-                       total: int | None = None) -> tuple[SpooledFindings, PackedWorks]:
+                       total: int | None = None
+                       ) -> tuple[SpooledFindings, PackedWorks, _Tally]:
     """Screen the candidate records, batch by batch, in the worker processes or here; the
     findings past ``in_memory`` go to disk (:class:`~tracker.findings.SpooledFindings`,
-    in ``folder``); the workers read their keys from a file in ``scratch``.
-    ``progress("screen", done, total)`` counts the candidate works screened, of ``total``
-    (the candidate works the plan chose)."""
+    in ``folder``), counted as they come (:class:`_Tally`); the workers read their keys
+    from a file in ``scratch``.  ``progress("screen", done, total)`` counts the candidate
+    works screened, of ``total`` (the candidate works the plan chose)."""
     findings = SpooledFindings(key=finding_order, in_memory=in_memory, folder=folder)
+    tally = _Tally()
     flagged = PackedWorks(in_memory=_WORKS_IN_MEMORY, folder=folder)
     done = 0
     answers: Iterable[tuple[int | None, int, list[Finding], dict[str, bytes]]]
@@ -1374,6 +1376,7 @@ def _screen_candidates(batches: Iterable[list[_Row] | _ParquetPart], job: _Scree
                 assert workers is not None
                 workers.slots.free(slot)
             findings.extend(found)
+            tally.add(found)
             flagged.add_packed(works)
             done += n
             gc.freeze()  # out of the collector's sight: it would scan them on every pass
@@ -1384,7 +1387,7 @@ def _screen_candidates(batches: Iterable[list[_Row] | _ParquetPart], job: _Scree
             workers.slots.stop()  # the feeding thread, if it waits for a slot, ends
         if enabled:
             gc.enable()
-    return findings.finish(), flagged.sorted()
+    return findings.finish(), flagged.sorted(), tally
 
 
 class _Misaligned(RuntimeError):
@@ -2179,7 +2182,7 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
             progress("read", counts["works_read"], counts["works_read"])
         keys = _Keys()
         n_cand = _candidates(con, reg, keys, _names_probe(name_matcher, keys), progress)
-        findings, flagged = _screen_candidates(
+        findings, flagged, tally = _screen_candidates(
             _candidate_lines(con, staging, direct=typed,
                              parts=memory_limit if workers is not None else None,
                              part_rows=-(-n_cand // (2 * (workers.n if workers else 1)))),
@@ -2245,29 +2248,46 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         con.close()
         if workers is not None:
             workers.close()
-    _patch_run(result.run, counts, skipped, findings)
+    _patch_run(result.run, counts, skipped, tally)
     if progress is not None:
         progress("screen", counts["works_read"], counts["works_read"])
     return ScreenResult(findings=findings, works=flagged, run=result.run,
                         subjects=result.subjects)
 
 
+@dataclass
+class _Tally:
+    """The run record's counts of findings (:func:`_patch_run`), kept as the findings come
+    in (:meth:`add`).
+
+    Why not counted from the findings at the end: past the findings held in memory, a pass
+    reads every finding back from disk (two million generated works, 1,587,180 findings:
+    a pass of about 6 s)."""
+
+    n: int = 0
+    works: set[str] = field(default_factory=set)
+    by_list: Counter[str] = field(default_factory=Counter)
+    by_method: Counter[str] = field(default_factory=Counter)
+
+    def add(self, findings: Iterable[Finding]) -> _Tally:
+        """Count ``findings`` too; returns this tally."""
+        for f in findings:
+            self.n += 1
+            self.works.add(f.work_id)
+            self.by_list[f.list] += 1
+            self.by_method[f.match_method] += 1
+        return self
+
+
 def _patch_run(run: dict[str, Any], counts: dict[str, int], skipped: list[dict[str, str]],
-               findings: Sequence[Finding]) -> None:
-    """Put the counts of every record read and every finding into the run record (written
-    by ``screen`` over no works); the findings are read once."""
-    works: set[str] = set()
-    by_list: Counter[str] = Counter()
-    by_method: Counter[str] = Counter()
-    for f in findings:
-        works.add(f.work_id)
-        by_list[f.list] += 1
-        by_method[f.match_method] += 1
+               tally: _Tally) -> None:
+    """Put the counts of every record read and every finding (``tally``) into the run
+    record (written by ``screen`` over no works)."""
     c = run["counts"]
-    c["works_flagged"] = len(works)
-    c["findings"] = len(findings)
-    c["findings_by_list"] = dict(sorted(by_list.items()))
-    c["findings_by_method"] = dict(sorted(by_method.items()))
+    c["works_flagged"] = len(tally.works)
+    c["findings"] = tally.n
+    c["findings_by_list"] = dict(sorted(tally.by_list.items()))
+    c["findings_by_method"] = dict(sorted(tally.by_method.items()))
     for k in ("works_read", "works_skipped", "works_out_of_window", "works_duplicate",
               "authorships"):
         c[k] = counts[k]

@@ -58,6 +58,7 @@ from tracker.engine.duck import (
     _screen_batch,
     _Screening,
     _Staging,
+    _Tally,
 )
 from tracker.engine.inputs import expand_inputs
 from tracker.engine.plan import ID_RE, counts_sql, window_sql
@@ -580,7 +581,7 @@ def _screen(spark: Any, staging: _Staging, remote: Sequence[str], registry: Regi
                 f"folder, TMPDIR), or point it at a disk with room") from exc
         _reader_error(staging.files)
         raise EngineError(f"the Spark engine failed: {exc}") from exc
-    _patch_run(result.run, counts, skipped, findings)
+    _patch_run(result.run, counts, skipped, _Tally().add(findings))
     if progress is not None:
         progress("screen", counts["works_read"], counts["works_read"])
     return ScreenResult(findings=findings, works=flagged, run=result.run,
