@@ -115,3 +115,50 @@ def test_a_forked_process_reads_the_same_findings(tmp_path):
     theirs = q.get(timeout=60)
     p.join(60)
     assert theirs == mine and len(mine) == 700
+
+
+def _counting_reads(monkeypatch) -> list[int]:
+    """Count the blocks read back from disk (each call of ``_File.read``)."""
+    import tracker.findings as spooled
+
+    reads: list[int] = []
+    real = spooled._File.read
+
+    def read(self, span):
+        reads.append(span[0])
+        return real(self, span)
+
+    monkeypatch.setattr(spooled._File, "read", read)
+    return reads
+
+
+@pytest.mark.parametrize("in_memory", [40, 10_000])
+def test_the_findings_starting_with_a_prefix_are_read_from_their_blocks_alone(
+        in_memory, tmp_path, monkeypatch):
+    """``starting_with((date, work))`` gives a work's findings as a filter over every
+    finding gives them, held or spilled in blocks (seven findings a block here, so works
+    cross block edges); on disk it reads the blocks that hold them and at most one block
+    before and one after, never the whole file."""
+    import tracker.findings as spooled
+
+    monkeypatch.setattr(spooled, "_BLOCK", 7)
+    fs = _findings(600, seed=5)
+    spool = SpooledFindings(key=finding_order, in_memory=in_memory, folder=tmp_path)
+    spool.extend(fs)
+    spool.finish()
+    assert spool.spilled == (in_memory < len(fs))
+    want = sorted(fs, key=finding_order)
+    reads = _counting_reads(monkeypatch)
+    works = sorted({(f.publication_date, f.work_id) for f in fs})
+    for prefix in [*works, ("2009-01-10", "W1"), ("2030-01-10", "W1"), ("", "")]:
+        spool._cached = None  # every lookup from disk: its own blocks counted
+        del reads[:]
+        got = spool.starting_with(prefix)
+        assert [f.finding_id for f in got] == [
+            f.finding_id for f in want if finding_order(f)[:2] == prefix], prefix
+        if spool.spilled:
+            assert len(reads) <= -(-len(got) // 7) + 2, (prefix, len(got), len(reads))
+    if spool.spilled:  # a date alone is a prefix too
+        day = works[len(works) // 2][0]
+        assert [f.finding_id for f in spool.starting_with((day,))] == [
+            f.finding_id for f in want if f.publication_date == day]

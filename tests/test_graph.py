@@ -231,6 +231,61 @@ def test_the_network_of_findings_read_per_work_equals_the_one_built_at_once(resu
     assert calls[-2] is None and calls[-1] == {f.work_id for f in findings}
 
 
+def test_a_spilled_run_draws_the_same_network_reading_only_the_blocks_of_its_works(
+        result, tmp_path, monkeypatch):
+    """Findings on disk (seven a block here): the flagged network and its smaller view are
+    the ones held findings give; the network reads every block once to plan, then only the
+    blocks of the works it draws, and the smaller view only those of its works (each read
+    every block again before)."""
+    import tracker.findings as spooled
+    from tracker.risk import finding_order
+
+    monkeypatch.setattr(spooled, "_BLOCK", 7)
+    spool = spooled.SpooledFindings(key=finding_order, in_memory=30, folder=tmp_path)
+    spool.extend(result.findings)
+    assert spool.finish().spilled
+    held = dataclasses.replace(result, findings=sorted(result.findings, key=finding_order))
+    on_disk = dataclasses.replace(result, findings=spool)
+    blocks = len(spool._spans)
+    reads: list[int] = []
+    real = spooled._File.read
+    monkeypatch.setattr(spooled._File, "read",
+                        lambda self, span: reads.append(span[0]) or real(self, span))
+
+    def same(a: nx.Graph, b: nx.Graph) -> None:
+        assert dict(a.graph) == dict(b.graph)
+        assert list(a.nodes(data=True)) == list(b.nodes(data=True))
+        assert {frozenset((u, v)): d for u, v, d in a.edges(data=True)} == {
+            frozenset((u, v)): d for u, v, d in b.edges(data=True)}
+
+    def most(g: nx.Graph) -> int:
+        """The blocks a work's findings fill, and one on either side, for each work drawn."""
+        per_work = defaultdict(int)
+        for f in result.findings:
+            per_work[f.work_id] += 1
+        return sum(-(-per_work[n[5:]] // 7) + 2 for n, k in g.nodes(data="kind")
+                   if k == "work")
+
+    full, _ = flagged_network(held)
+    for limit in (60, 5000):
+        spool._cached = None
+        del reads[:]
+        g, note = flagged_network(on_disk, max_nodes=limit)
+        want, want_note = flagged_network(held, max_nodes=limit)
+        same(g, want)
+        assert note == want_note
+        assert len(reads) <= blocks + most(g), (limit, blocks, len(reads))
+        if limit == 60:
+            assert g.graph["pruned"] and len(reads) < 2 * blocks
+    spool._cached = None
+    del reads[:]
+    view, note = prune_flagged_network(full, on_disk, 60)
+    want, want_note = prune_flagged_network(full, held, 60)
+    same(view, want)
+    assert note == want_note
+    assert 0 < len(reads) <= most(view) < blocks, (blocks, len(reads))
+
+
 def test_graphml_and_gexf_round_trip_with_hostile_text(result, tmp_path):
     g, _ = flagged_network(result)
     g.add_node("author:hostile", kind="author", label="a\x00b\x1f<script>", extra=None,

@@ -137,9 +137,10 @@ class SpooledFindings(Sequence[Finding]):
         self._in_memory = in_memory
         self._folder = folder
         self._buffer: list[Finding] = []
-        self._runs: list[tuple[_File, list[_Span]]] = []
+        self._runs: list[tuple[_File, list[_Span], list[Any]]] = []
         self._files: list[_File] = []
         self._spans: list[_Span] = []
+        self._firsts: list[Any] = []  # the key of each block's first finding
         self._starts: list[int] = []
         self._file: _File | None = None
         self._n = 0
@@ -163,7 +164,8 @@ class SpooledFindings(Sequence[Finding]):
         if self._file is None:  # every run goes into one file
             self._file = _File(self._folder)
             self._files.append(self._file)
-        self._runs.append((self._file, self._file.write(self._buffer)))
+        self._runs.append((self._file, self._file.write(self._buffer),
+                           [self._key(f) for f in self._buffer[::_BLOCK]]))
         self._buffer = []
 
     def finish(self) -> SpooledFindings:
@@ -180,12 +182,12 @@ class SpooledFindings(Sequence[Finding]):
         runs = self._runs
         while len(runs) > 1:
             out = _File(self._folder)
-            merged = [(out, self._merge(runs[i:i + FAN_IN], out))
+            merged = [(out, *self._merge(runs[i:i + FAN_IN], out))
                       for i in range(0, len(runs), FAN_IN)]
-            for file in {id(f): f for f, _ in runs}.values():
+            for file in {id(f): f for f, _, _ in runs}.values():
                 file.close()
             runs = merged
-        self._file, self._spans = runs[0]
+        self._file, self._spans, self._firsts = runs[0]
         self._files = [self._file]
         self._runs = []
         total = 0
@@ -195,19 +197,28 @@ class SpooledFindings(Sequence[Finding]):
         self._n = total
         return self
 
-    def _merge(self, runs: list[tuple[_File, list[_Span]]], out: _File) -> list[_Span]:
+    def _merge(self, runs: list[tuple[_File, list[_Span], list[Any]]], out: _File
+               ) -> tuple[list[_Span], list[Any]]:
         spans: list[_Span] = []
+        firsts: list[Any] = []
         block: list[Finding] = []
-        for f in heapq.merge(*(_read_run(file, run) for file, run in runs), key=self._key):
+        for f in heapq.merge(*(_read_run(file, run) for file, run, _ in runs), key=self._key):
             block.append(f)
             if len(block) >= _BLOCK:
                 spans.extend(out.write(block))
+                firsts.append(self._key(block[0]))
                 block = []
         if block:
             spans.extend(out.write(block))
-        return spans
+            firsts.append(self._key(block[0]))
+        return spans, firsts
 
     # -- reading ------------------------------------------------------------------------
+
+    @property
+    def key(self) -> Callable[[Finding], Any]:
+        """The sort key the findings are in."""
+        return self._key
 
     @property
     def spilled(self) -> bool:
@@ -279,6 +290,49 @@ class SpooledFindings(Sequence[Finding]):
             raise IndexError("findings index out of range")
         k = bisect.bisect_right(self._starts, i) - 1
         return self._block(k)[i - self._starts[k]]
+
+    def starting_with(self, prefix: tuple[Any, ...]) -> list[Finding]:
+        """The findings whose key begins with the values ``prefix`` (the key must be a
+        tuple), in order.  On disk, only the blocks that may hold them are read.
+
+        Why: a reader that wants a few works' findings (the flagged network draws a few
+        hundred works of a run's hundreds of thousands) would otherwise read every finding
+        back from disk (two million generated works: about 6 s a pass).  Reading the works
+        in key order reads each block at most once.
+
+        Examples
+        --------
+        >>> from tracker.risk import Finding
+        >>> fs = [Finding(f"F{i}", f"W{i % 3}", "", "", "2020", "", "", "", "", "", "", "",
+        ...               "L", "", "", "", "", "", "") for i in range(9)]
+        >>> spool = SpooledFindings(key=lambda f: (f.work_id, f.finding_id), in_memory=2)
+        >>> spool.extend(fs)
+        >>> [f.finding_id for f in spool.finish().starting_with(("W1",))]
+        ['F1', 'F4', 'F7']
+        """
+        self._check()
+        n = len(prefix)
+        if not self._spans:
+            at = bisect.bisect_left(self._buffer, prefix, key=self._key)
+            out: list[Finding] = []
+            for f in self._buffer[at:]:
+                if self._key(f)[:n] != prefix:
+                    break
+                out.append(f)
+            return out
+        # the block before the first that starts at or past the prefix may hold its first
+        start = max(bisect.bisect_left(self._firsts, prefix) - 1, 0)
+        out = []
+        for k in range(start, len(self._spans)):
+            if k > start and self._firsts[k][:n] > prefix:
+                break  # the block starts past them: not read
+            for f in self._block(k):
+                head = self._key(f)[:n]
+                if head == prefix:
+                    out.append(f)
+                elif head > prefix:
+                    return out
+        return out
 
     def __bool__(self) -> bool:
         return len(self) > 0

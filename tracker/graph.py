@@ -49,7 +49,7 @@ import numpy as np
 from tracker import graphxml
 from tracker.findings import SpooledFindings
 from tracker.records import Authorship, Work
-from tracker.risk import Finding
+from tracker.risk import Finding, finding_order
 
 __all__ = [
     "CoauthorShare",
@@ -773,11 +773,24 @@ def flagged_network(result: ScreenResultLike, *,
     findings = result.findings
     if isinstance(findings, SpooledFindings):
         # in order of publication date and work: a work's findings follow each other, and
-        # each read holds one work's (the planning pass, then the works drawn)
+        # each read holds one work's (the planning pass); the works drawn are then read by
+        # their date and ID, in that order, from the blocks that hold them alone
+        # (SpooledFindings.starting_with), not by a second pass over every finding
+        dates: dict[str, str] = {}
+        by_date = findings.key is finding_order
+
         def runs(ids: set[str] | None) -> Iterator[list[Finding]]:
+            if ids is not None and by_date:
+                for wid in sorted(ids & dates.keys(), key=lambda w: (dates[w], w)):
+                    if found := findings.starting_with((dates[wid], wid)):
+                        yield found
+                return
             for wid, fs in itertools.groupby(findings, key=attrgetter("work_id")):
                 if ids is None or wid in ids:
-                    yield list(fs)
+                    group = list(fs)
+                    if ids is None and by_date:
+                        dates[wid] = group[0].publication_date
+                    yield group
 
         return _network_of_groups(runs, max_nodes, result.works, result.subjects or {})
     by_work: dict[str, list[Finding]] = {}
@@ -949,9 +962,18 @@ def prune_flagged_network(g: nx.Graph, result: ScreenResultLike,
             keep |= need
             shown.append(wid)
     by_work: dict[str, list[Finding]] = {wid: [] for wid in shown}
-    for f in result.findings:
-        if f.work_id in by_work:
-            by_work[f.work_id].append(f)
+    findings = result.findings
+    if isinstance(findings, SpooledFindings) and findings.key is finding_order:
+        # on disk: only the blocks of the works shown, by their date and ID (the key's
+        # first values), in that order: each block is read at most once
+        dated = sorted((str(g.nodes[f"work:{wid}"].get("date", "")), wid) for wid in shown)
+        for prefix in dated:
+            by_work[prefix[1]] = findings.starting_with(prefix)
+    missing = {wid for wid, fs in by_work.items() if not fs}  # in memory (or not found)
+    if missing:
+        for f in findings:
+            if f.work_id in missing:
+                by_work[f.work_id].append(f)
     subjects = result.subjects or {}
     h = nx.Graph()
     for wid, fs in by_work.items():
