@@ -514,6 +514,40 @@ def test_spooled_findings_give_the_same_report(demo, monkeypatch, tmp_path, full
     assert "ties flagged by context lists only" in held
 
 
+def test_a_spilled_runs_report_reads_its_findings_back_once(demo, monkeypatch, tmp_path):
+    """Drawn from the network built for the folder (as write_report draws it), the report
+    of a run on disk reads every block once, for the overview and the timeline's marks
+    together, and then only the blocks of the works its network shows (it read every block
+    three times before: the overview, the network's works, the timeline)."""
+    from dataclasses import replace
+
+    import tracker.findings as spooled
+    import tracker.report as report
+    from tracker.graph import flagged_network
+    from tracker.risk import finding_order
+
+    monkeypatch.setattr(spooled, "_BLOCK", 7)
+    spool = spooled.SpooledFindings(key=finding_order, in_memory=7, folder=tmp_path)
+    spool.extend(demo.findings)
+    assert spool.finish().spilled
+    on_disk = replace(demo, findings=spool)
+    g, _ = flagged_network(on_disk)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    held = report.render_report(replace(demo, findings=sorted(demo.findings,
+                                                              key=finding_order)),
+                                generated_at=when, max_network_nodes=60)
+    reads: list[int] = []
+    real = spooled._File.read
+    monkeypatch.setattr(spooled._File, "read",
+                        lambda self, span: reads.append(span[0]) or real(self, span))
+    spool._cached = None
+    page = report.render_report(on_disk, generated_at=when, network=g, max_network_nodes=60)
+    assert page == held
+    blocks = len(spool._spans)
+    assert sorted(set(reads[:blocks])) == sorted(span[0] for span in spool._spans)
+    assert blocks < len(reads) < 1.5 * blocks, (blocks, len(reads))
+
+
 def test_the_overview_reads_only_its_fields_and_gives_what_whole_rows_give(demo,
                                                                           monkeypatch):
     """The overview reads a finding's fields it needs only (whole rows are built for the
@@ -528,7 +562,7 @@ def test_the_overview_reads_only_its_fields_and_gives_what_whole_rows_give(demo,
                                 "changed": [], "changed_fields": [], "gone_rows": []}}
     fast = render_report(replace(demo, run=run), generated_at=FIXED)
     monkeypatch.setattr(report, "_overview_rows",
-                        lambda findings, ov: ((ov.add(f.row()), f) for f in findings))
+                        lambda findings, ov, marks: ((ov.add(f.row()), f) for f in findings))
     assert render_report(replace(demo, run=run), generated_at=FIXED) == fast
     assert all(i in fast for i in new)
 
