@@ -207,6 +207,43 @@ def test_secrets_never_leave_the_run_record(demo, tmp_path):
     assert find_secrets(json.loads(paths[0].read_text())) == []
 
 
+def test_the_report_folder_pauses_the_collector_and_gives_it_back(demo, tmp_path,
+                                                                   monkeypatch):
+    """A run's findings spilled to disk: the folder's passes over them (the case file's,
+    findings.jsonl's, the flagged network's, the report's) run with Python's cyclic
+    collector paused, whose full passes traced all a pass holds again and again (1,520,560
+    findings: the report 20.6 s with them, 11.0 s without); it is on again afterwards."""
+    import gc
+    from dataclasses import replace
+
+    from tracker.findings import SpooledFindings
+    from tracker.risk import finding_order
+    from tracker.store import Store
+
+    spool = SpooledFindings(key=finding_order, in_memory=7, folder=tmp_path)
+    spool.extend(demo.findings)
+    assert spool.finish().spilled
+    result = replace(demo, findings=spool)
+    seen: dict[str, bool] = {}
+
+    def heard(name, real):
+        def call(*a, **k):
+            seen[name] = gc.isenabled()
+            return real(*a, **k)
+        return call
+
+    for name in ("write_findings_jsonl", "flagged_network", "write_report"):
+        monkeypatch.setattr(exports, name, heard(name, getattr(exports, name)))
+    with Store(tmp_path / "case.db") as store:
+        write_report_folder(result, tmp_path / "out",
+                            meanwhile=heard("record_run", lambda: store.record_run(result)))
+        assert store.findings(store.latest_run_id())
+    assert seen == {"write_findings_jsonl": False, "record_run": False,
+                    "flagged_network": False, "write_report": False}
+    assert gc.isenabled()
+    assert (tmp_path / "out" / "report.html").is_file()
+
+
 def test_report_folder_writes_all_nine_files(demo, tmp_path):
     r = DemoResult(demo.findings, demo.works, _secret_run(demo), demo.subjects)
     files = write_report_folder(r, tmp_path / "out")

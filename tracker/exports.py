@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 import orjson
 from xlsxwriter.exceptions import XlsxWriterException
 
+from tracker.findings import collector_paused
 from tracker.graph import ScreenResultLike, flagged_network, write_network_files
 from tracker.home import owner_ended, owner_record, remove_stale_dirs
 from tracker.redaction import clean_run_record
@@ -742,6 +743,7 @@ def left_out(paths: Mapping[str, Path]) -> list[str]:
             for x in (doc.get("outputs") or {}).get("left_out") or []]
 
 
+@collector_paused()
 def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                         max_nodes: int = 5000,
                         json_max_rows: int | None = None,

@@ -36,6 +36,8 @@ Examples
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gc
 import heapq
 import os
 import pickle
@@ -49,7 +51,7 @@ from isal import isal_zlib
 
 from tracker.risk import Finding
 
-__all__ = ["FAN_IN", "IN_MEMORY", "SpooledFindings", "amend_findings"]
+__all__ = ["FAN_IN", "IN_MEMORY", "SpooledFindings", "amend_findings", "collector_paused"]
 
 #: Findings held as objects by default (about 1.3 GB): a million-work run's 788,020 stay
 #: in memory; spilled, they cost that run 35 s of CPU and 37 s of its 292 (each export,
@@ -346,6 +348,38 @@ class SpooledFindings(Sequence[Finding]):
         for file in self._files:
             file.close()
         self._files = []
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the block (and restored after): for a
+    pass over a run's findings, which makes and frees objects by the million while the
+    reader keeps what it gathers.
+
+    Why: each finding read back from disk is a new object, and what a pass keeps (a
+    report's timeline marks, a network's plan) grows as it goes; the collector's full
+    passes then trace all of it again and again and free nothing, since none of it holds
+    a reference cycle.  1,520,560 findings on disk (the findings of 100,000 generated works,
+    twenty times over): the flagged network took 10.9 s with the collector, 5.2 s without;
+    the report 20.6 s and 11.0 s.  Whatever cycles the block does make are collected when
+    the collector runs again after it.
+
+    Examples
+    --------
+    >>> import gc
+    >>> with collector_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _read_run(file: _File, spans: list[_Span]) -> Iterator[Finding]:

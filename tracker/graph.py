@@ -47,7 +47,7 @@ import networkx as nx
 import numpy as np
 
 from tracker import graphxml
-from tracker.findings import SpooledFindings
+from tracker.findings import SpooledFindings, collector_paused
 from tracker.records import Authorship, Work
 from tracker.risk import Finding, finding_order
 
@@ -842,6 +842,7 @@ def flagged_network_of_groups(
     return _network_of_groups(groups, max_nodes, {}, {})
 
 
+@collector_paused()
 def _network_of_groups(groups: Callable[[set[str] | None], Iterable[list[Finding]]],
                        max_nodes: int, works: Mapping[str, Work],
                        subjects: Mapping[str, Any]) -> tuple[nx.Graph, str]:

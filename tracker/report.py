@@ -52,7 +52,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import Markup
 
-from tracker.findings import SpooledFindings
+from tracker.findings import SpooledFindings, collector_paused
 from tracker.graph import (
     ScreenResultLike,
     flagged_network,
@@ -947,6 +947,7 @@ def _method(run: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@collector_paused()
 def render_report(result: ScreenResultLike, *, max_network_nodes: int = 400,
                   seed: int = 7, generated_at: datetime | None = None,
                   network: nx.Graph | None = None,

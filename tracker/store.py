@@ -72,7 +72,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 
-from tracker.findings import amend_findings
+from tracker.findings import amend_findings, collector_paused
 from tracker.home import case_file_path
 from tracker.records import Authorship, InstitutionRef, Work
 from tracker.risk import Finding, outcome_kind
@@ -689,6 +689,7 @@ class Store:
         return str(row[0]), str(row[1])
 
     @_guarded
+    @collector_paused()
     def record_run(self, result: ScreenResult, *, run_id: int | None = None,
                    registry: Registry | None = None,
                    progress: Callable[[int], None] | None = None) -> int:

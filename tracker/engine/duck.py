@@ -58,7 +58,7 @@ from tracker.engine.plan import (
     window_sql,
 )
 from tracker.engine.slots import SharedSlots, SlotsStopped
-from tracker.findings import IN_MEMORY, SpooledFindings
+from tracker.findings import IN_MEMORY, SpooledFindings, collector_paused
 from tracker.home import owned_temp_dir
 from tracker.matching import Matcher, MatchMemo
 from tracker.records import (
@@ -1368,26 +1368,25 @@ def _screen_candidates(batches: Iterable[list[_Row] | _ParquetPart], job: _Scree
         keys_at.write_bytes(pickle.dumps(keys, protocol=pickle.HIGHEST_PROTOCOL))
         answers = workers.pool.imap_unordered(_pool_batch,
                                               workers.tasks(batches, str(keys_at)))
-    enabled = gc.isenabled()
-    gc.disable()  # the findings are long-lived and hold no cycles (as in screening)
-    try:
-        for slot, n, found, works in answers:
-            if slot is not None:
-                assert workers is not None
-                workers.slots.free(slot)
-            findings.extend(found)
-            tally.add(found)
-            flagged.add_packed(works)
-            done += n
-            gc.freeze()  # out of the collector's sight: it would scan them on every pass
-            if progress is not None:
-                progress("screen", done, total)
-    finally:
-        if workers is not None:
-            workers.slots.stop()  # the feeding thread, if it waits for a slot, ends
-        if enabled:
-            gc.enable()
-    return findings.finish(), flagged.sorted(), tally
+    # the findings are long-lived and hold no cycles (as in screening); past the findings
+    # held, finish() reads them all back to merge them
+    with collector_paused():
+        try:
+            for slot, n, found, works in answers:
+                if slot is not None:
+                    assert workers is not None
+                    workers.slots.free(slot)
+                findings.extend(found)
+                tally.add(found)
+                flagged.add_packed(works)
+                done += n
+                gc.freeze()  # out of the collector's sight: it would scan them on every pass
+                if progress is not None:
+                    progress("screen", done, total)
+        finally:
+            if workers is not None:
+                workers.slots.stop()  # the feeding thread, if it waits for a slot, ends
+        return findings.finish(), flagged.sorted(), tally
 
 
 class _Misaligned(RuntimeError):
