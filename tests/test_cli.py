@@ -296,6 +296,35 @@ def test_the_summary_prints_every_count_with_thousands_separators(tmp_path, caps
     assert all(re.fullmatch(r"\d{1,3}(,\d{3})*", v) for v in counts.values()), counts
 
 
+def test_the_review_commands_print_their_counts_with_thousands_separators(tmp_path, capsys):
+    """``tracker diff`` and ``tracker review list`` read counts as the summary does: a run
+    of generated works with thousands of findings, recorded twice in one case file."""
+    import re
+
+    import orjson
+
+    if not OPENALEX.is_dir():
+        pytest.skip("needs the shared recorded OpenAlex works")
+    gen = pytest.importorskip("benchmarks.generate")
+    works = tmp_path / "works.jsonl"
+    works.write_bytes(b"".join(orjson.dumps(w) + b"\n"
+                               for w in gen.generate(3000, 1, gen.load_pool(OPENALEX))))
+    db = str(tmp_path / "case.db")
+    for _ in range(2):
+        code, _said, err = run(capsys, "screen", "--works", str(works), "--no-progress",
+                               "--db", db)
+        assert code == 0, err
+    code, said, err = run(capsys, "diff", "1", "2", "--db", db)
+    assert code == 0, err
+    unchanged = re.search(r"0 new, 0 gone, 0 changed, ([\d,]+) unchanged", said)
+    assert unchanged is not None and re.fullmatch(r"\d{1,3}(,\d{3})+",
+                                                  unchanged.group(1)), said[:300]
+    code, said, err = run(capsys, "review", "list", "--db", db)
+    assert code == 0, err
+    listed = re.search(r"run 2: ([\d,]+) findings", said)
+    assert listed is not None and "," in listed.group(1), said[:300]
+
+
 @pytest.mark.parametrize("gz", [False, True])
 def test_a_works_file_that_is_not_utf8_is_one_line_from_the_duckdb_engine(tmp_path, capsys,
                                                                          gz):

@@ -469,7 +469,7 @@ def diff(
                                                   edition_b))
     for title, rows in ((f"added in {edition_b}", added), (f"removed since {edition_a}",
                                                            removed)):
-        t = Table(title=f"{list_code.upper()}: {len(rows)} {title}")
+        t = Table(title=f"{list_code.upper()}: {len(rows):,} {title}")
         t.add_column("name", overflow="fold", ratio=3)
         t.add_column("country", no_wrap=True)
         t.add_column("type", no_wrap=True)
@@ -496,7 +496,7 @@ def check_user(
         tracker lists check-user my_watchlist.yaml
     """
     reg = _guard(lambda: load_user_watchlist(file))
-    t = Table(title=f"{file}: {len(reg)} entries, valid")
+    t = Table(title=f"{file}: {len(reg):,} entries, valid")
     for col in ("entry", "name", "ROR", "OpenAlex IDs", "listed on"):
         t.add_column(col, overflow="fold")
     for e in reg.entries:
@@ -581,7 +581,7 @@ def resolve(
                   f"{found['candidates']} new candidate links (review them: tracker lists "
                   f"links); kept in {decisions.path}")
     out.print(f"{report['entries_without_openalex_id']} entries have no OpenAlex ID "
-              f"(matched by ROR or name only); {len(still)} of them have a ROR that OpenAlex "
+              f"(matched by ROR or name only); {len(still):,} of them have a ROR that OpenAlex "
               f"did not resolve" + (": " + ", ".join(still[:20]) + (" ..." if len(still) > 20
                                                                      else "") if still else ""))
 
@@ -614,7 +614,7 @@ def links(
     for e in reg.entries:
         held.setdefault(e.institution_key, []).append(e.list)
     shown = [x for x in rows if status == "all" or x.status == status]
-    t = Table(title=f"{len(shown)} ID links ({status}) of {len(rows)}; lists as of "
+    t = Table(title=f"{len(shown):,} ID links ({status}) of {len(rows):,}; lists as of "
                     f"{_version_label(reg, None)}")
     for col in ("link", "institution", "lists", "OpenAlex", "ROR", "method", "confidence",
                 "status", "evidence / review"):
@@ -774,7 +774,7 @@ def update(
                       f"{p.left_out_individuals} individuals"
                       + (f", {sum(p.left_out_other.values())} other rows"
                          if p.left_out_other else "")
-                      + (f"; {len(p.warnings)} warnings (first: {p.warnings[0]})"
+                      + (f"; {len(p.warnings):,} warnings (first: {p.warnings[0]})"
                          if p.warnings else "") + (f"; licence: {p.licence}"
                                                   if "BY-NC" in p.licence else ""),
                       markup=False)
@@ -793,7 +793,7 @@ def update(
                           "linking", markup=False)
                 dups = info.get("possible_duplicates", [])
                 if dups:
-                    out.print(f"{code}: {len(dups)} new institution(s) look like one already "
+                    out.print(f"{code}: {len(dups):,} new institution(s) look like one already "
                               "held; review each in tracker/data/institution_merges.csv "
                               "(merge or keep_apart):", markup=False)
                     for line in dups:
@@ -849,7 +849,7 @@ def build(
     if quiet:
         return
     doc, summary = result.document, result.summary
-    out.print(f"wrote {out_path}: registry {doc['version']}, {len(doc['entries'])} entries",
+    out.print(f"wrote {out_path}: registry {doc['version']}, {len(doc['entries']):,} entries",
               markup=False)
     for code, d in sorted(summary["per_list"].items()):
         out.print(f"  {code:20} {d['entries']:5d} entries; without ROR {d['no_ror']}, "
@@ -922,8 +922,8 @@ def version_diff(from_version: str | None, to_version: str | None, list_code: st
         out.print(f"no change between {a.version} and {b.version}", markup=False)
         return
     for code, ld in d.items():
-        out.print(f"{code}: +{len(ld.added)} added, -{len(ld.removed)} removed, "
-                  f"~{len(ld.changed)} changed", markup=False)
+        out.print(f"{code}: +{len(ld.added):,} added, -{len(ld.removed):,} removed, "
+                  f"~{len(ld.changed):,} changed", markup=False)
         for e in ld.added:
             out.print(f"  + {e.name} ({e.entry_id})", markup=False)
         for e in ld.removed:

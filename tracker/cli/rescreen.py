@@ -86,11 +86,11 @@ def rescreen_cmd(
         for r in reports:
             c = r.to_json()["counts"]
             what = ("no change" if not r.changed else
-                    f"{c['new']} new, {c['listing_changed']} listing changed, "
-                    f"{c['gone']} gone, {c['review_again']} dismissed finding(s) to review "
+                    f"{c['new']:,} new, {c['listing_changed']:,} listing changed, "
+                    f"{c['gone']:,} gone, {c['review_again']:,} dismissed finding(s) to review "
                     f"again" + (f"; recorded as run {r.new_run_id}" if r.new_run_id else ""))
             out.print(f"run {r.run_id} against {r.registry_to} (was {r.registry_from}): "
-                      f"{what}; {c['reviews_carried']} review decision(s) carried over",
+                      f"{what}; {c['reviews_carried']:,} review decision(s) carried over",
                       markup=False)
             for n in r.notes:
                 out.print(f"  note: {n}", markup=False)

@@ -103,7 +103,7 @@ def review_list(
         except StoreError as exc:
             fail(str(exc))
     rows = [r for r in rows if status is None or r["review_status"] == status]
-    out.print(f"run {run_id}: {len(rows)} findings"
+    out.print(f"run {run_id}: {len(rows):,} findings"
               + (f" with status {status}" if status else ""), markup=False)
     for r in rows:
         where = r["institution_name"] or r["list_entry_name"]
@@ -200,7 +200,7 @@ def review_import(
         except ImportConflictError as exc:
             for c in exc.conflicts:
                 out.print(f"conflict: {c.describe()}", markup=False, soft_wrap=True)
-            fail(f"{path}: nothing imported: {len(exc.conflicts)} row(s) would overwrite a "
+            fail(f"{path}: nothing imported: {len(exc.conflicts):,} row(s) would overwrite a "
                  f"newer decision (listed above); rerun with --on-conflict keep-current or "
                  f"take-file")
         except StoreError as exc:
@@ -209,10 +209,10 @@ def review_import(
         kept = "kept the current decision" if on_conflict == "keep-current" else \
             "recorded the file's decision"
         out.print(f"conflict ({kept}): {c.describe()}", markup=False, soft_wrap=True)
-    extra = (f", {got.stale_untouched} rows not edited kept their newer decision"
+    extra = (f", {got.stale_untouched:,} rows not edited kept their newer decision"
              if got.stale_untouched else "")
-    out.print(f"recorded {got.recorded} decisions ({got.unchanged} rows unchanged{extra}"
-              f"{f', {len(got.conflicts)} conflicts' if got.conflicts else ''}) "
+    out.print(f"recorded {got.recorded:,} decisions ({got.unchanged:,} rows unchanged{extra}"
+              f"{f', {len(got.conflicts):,} conflicts' if got.conflicts else ''}) "
               f"by {reviewer}", markup=False)
 
 
@@ -267,8 +267,8 @@ def diff_cmd(
         out.print(json.dumps(d, indent=1, ensure_ascii=False), markup=False, soft_wrap=True)
         return
     c = d["counts"]
-    out.print(f"run {run_a} -> {run_b}: {c['new']} new, {c['gone']} gone, {c['changed']} "
-              f"changed, {c['unchanged']} unchanged", markup=False)
+    out.print(f"run {run_a} -> {run_b}: {c['new']:,} new, {c['gone']:,} gone, {c['changed']:,} "
+              f"changed, {c['unchanged']:,} unchanged", markup=False)
     for fid in d["new"]:
         out.print(f"new      {fid}", markup=False)
     for fid in d["gone"]:
