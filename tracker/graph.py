@@ -775,7 +775,8 @@ def flagged_network(result: ScreenResultLike, *,
         # in order of publication date and work: a work's findings follow each other, and
         # each read holds one work's (the planning pass); the works drawn are then read by
         # their date and ID, in that order, from the blocks that hold them alone
-        # (SpooledFindings.starting_with), not by a second pass over every finding
+        # (SpooledFindings.starting_with), not by a second pass over every finding; a date
+        # per flagged work is kept for that (the plan keeps each work's node keys already)
         dates: dict[str, str] = {}
         by_date = findings.key is finding_order
 
