@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -272,19 +273,25 @@ def test_engine_memory_reaches_duckdb_and_a_bad_size_is_one_line(tmp_path, capsy
     assert seen == ["512MB"]
 
 
-def test_the_summary_prints_every_count_with_thousands_separators(tmp_path, capsys):
-    """The one-line summary's counts per list read 1,234 as its totals do (they read 1234
-    beside "76,028 ties"): generated works with over a thousand findings on a list."""
-    import re
-
+def _generated_works(path: Path, n: int) -> Path:
+    """``n`` SYNTHETIC works of the benchmarks' generator (seed 1) as JSON Lines at
+    ``path`` (skips the test without the shared recorded works it is fitted to)."""
     import orjson
 
     if not OPENALEX.is_dir():
         pytest.skip("needs the shared recorded OpenAlex works")
     gen = pytest.importorskip("benchmarks.generate")
-    works = tmp_path / "works.jsonl"
-    works.write_bytes(b"".join(orjson.dumps(w) + b"\n"
-                               for w in gen.generate(5000, 1, gen.load_pool(OPENALEX))))
+    path.write_bytes(b"".join(orjson.dumps(w) + b"\n"
+                              for w in gen.generate(n, 1, gen.load_pool(OPENALEX))))
+    return path
+
+
+def test_the_summary_prints_every_count_with_thousands_separators(tmp_path, capsys):
+    """The one-line summary's counts per list read 1,234 as its totals do (they read 1234
+    beside "76,028 ties"): generated works with over a thousand findings on a list."""
+    import re
+
+    works = _generated_works(tmp_path / "works.jsonl", 5000)
     code, said, err = run(capsys, "screen", "--works", str(works), "--no-progress",
                           "--no-record", "-o", str(tmp_path / "r"))
     assert code == 0, err
@@ -301,14 +308,7 @@ def test_the_review_commands_print_their_counts_with_thousands_separators(tmp_pa
     of generated works with thousands of findings, recorded twice in one case file."""
     import re
 
-    import orjson
-
-    if not OPENALEX.is_dir():
-        pytest.skip("needs the shared recorded OpenAlex works")
-    gen = pytest.importorskip("benchmarks.generate")
-    works = tmp_path / "works.jsonl"
-    works.write_bytes(b"".join(orjson.dumps(w) + b"\n"
-                               for w in gen.generate(3000, 1, gen.load_pool(OPENALEX))))
+    works = _generated_works(tmp_path / "works.jsonl", 3000)
     db = str(tmp_path / "case.db")
     for _ in range(2):
         code, _said, err = run(capsys, "screen", "--works", str(works), "--no-progress",
