@@ -1236,8 +1236,8 @@ def _pool_batch(task: _Task) -> tuple[int | None, int, list[Finding], dict[str, 
     assert _SCREENING is not None
     keys_at, slot, rows, ends = task
     keys = _keys_of(keys_at)
-    gc.disable()  # records hold no reference cycles: the collector's passes free nothing
-    try:
+    # records hold no reference cycles: the collector's passes free nothing
+    with collector_paused():
         if isinstance(rows, _ParquetPart):
             n, findings, packed = 0, [], {}
             for batch in _part_batches(rows):
@@ -1256,8 +1256,6 @@ def _pool_batch(task: _Task) -> tuple[int | None, int, list[Finding], dict[str, 
             batch = [(rn, text, wid, places) for (rn, wid, places), text
                      in zip(rows, _SLOTS.views(slot, ends), strict=True)]
         return (slot, *_screen_batch(batch, _SCREENING, keys))
-    finally:
-        gc.enable()
 
 
 @dataclass

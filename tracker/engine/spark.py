@@ -62,7 +62,7 @@ from tracker.engine.duck import (
 )
 from tracker.engine.inputs import expand_inputs
 from tracker.engine.plan import ID_RE, counts_sql, window_sql
-from tracker.findings import IN_MEMORY, SpooledFindings
+from tracker.findings import IN_MEMORY, SpooledFindings, collector_paused
 from tracker.home import owned_temp_dir
 from tracker.matching import Matcher
 from tracker.records import PackedWorks, Work, short_id, short_ror
@@ -664,9 +664,9 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
     findings = SpooledFindings(key=finding_order, in_memory=in_memory, folder=folder)
     flagged = PackedWorks(in_memory=_WORKS_IN_MEMORY, folder=folder)
     done = 0
-    enabled = gc.isenabled()
-    gc.disable()  # the findings are long-lived and hold no cycles (as in screening)
-    try:
+    # the findings are long-lived and hold no cycles (as in screening); past the findings
+    # held, finish() reads them all back to merge them
+    with collector_paused():
         for n, found, works in answers.collect():  # one job (a task per core)
             findings.extend(found)
             flagged.add_packed(works)
@@ -674,10 +674,7 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
             if progress is not None:
                 progress("screen", done, None)
         gc.freeze()  # out of the collector's sight: it would scan them on every pass
-    finally:
-        if enabled:
-            gc.enable()
-    return findings.finish(), flagged.sorted()
+        return findings.finish(), flagged.sorted()
 
 
 def _skipped(spark: Any, staging: _Staging) -> list[dict[str, str]]:
