@@ -1557,6 +1557,27 @@ def test_candidate_batches_cross_to_the_workers_in_shared_memory_or_whole(
     assert True in crossed and False in crossed
 
 
+def test_the_worker_processes_screen_with_the_cyclic_collector_off(reg):
+    """Each worker process runs with Python's cyclic collector off for its whole life,
+    between batches too (turned on there, it traced what the worker keeps and freed
+    nothing); the process that starts them keeps its own."""
+    import gc
+    import sys
+
+    from tracker.engine import duck
+    from tracker.matching import Matcher
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("worker processes are forked on Linux only")
+    workers = duck._start_pool(duck._Screening(Matcher(reg), ScreenSettings(), None), 2)
+    assert workers is not None
+    try:
+        assert workers.pool.starmap(gc.isenabled, [()] * 6) == [False] * 6
+    finally:
+        workers.close()
+    assert gc.isenabled()
+
+
 def test_a_worker_failing_while_the_feeder_waits_for_a_slot_ends_the_run(reg, monkeypatch):
     """A worker process's error ends the run with that error, even while the process
     feeding the workers waits for a free slot (every slot holds a batch): no process or

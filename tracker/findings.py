@@ -180,16 +180,22 @@ class SpooledFindings(Sequence[Finding]):
             self._buffer.sort(key=self._key)
             self._n = len(self._buffer)
             return self
-        if self._buffer:
-            self._spill()
+        # the findings still held join the merge from memory: written out as one more run,
+        # they would be pickled and read back for nothing
+        held, self._buffer = self._buffer, []
+        held.sort(key=self._key)
         runs = self._runs
-        while len(runs) > 1:
+        while len(runs) > 1 or held:
             out = _File(self._folder)
-            merged = [(out, *self._merge(runs[i:i + FAN_IN], out))
-                      for i in range(0, len(runs), FAN_IN)]
+            sources: list[Iterable[Finding]] = [_read_run(file, spans)
+                                                for file, spans, _ in runs]
+            if held:
+                sources.append(held)
+            merged = [(out, *self._merge(sources[i:i + FAN_IN], out))
+                      for i in range(0, len(sources), FAN_IN)]
             for file in {id(f): f for f, _, _ in runs}.values():
                 file.close()
-            runs = merged
+            runs, held = merged, []
         self._file, self._spans, self._firsts = runs[0]
         self._files = [self._file]
         self._runs = []
@@ -200,12 +206,14 @@ class SpooledFindings(Sequence[Finding]):
         self._n = total
         return self
 
-    def _merge(self, runs: list[tuple[_File, list[_Span], list[Any]]], out: _File
+    def _merge(self, sources: Sequence[Iterable[Finding]], out: _File
                ) -> tuple[list[_Span], list[Any]]:
+        """Merge sorted ``sources`` (runs on disk, or findings held) into blocks of ``out``:
+        their spans and first keys."""
         spans: list[_Span] = []
         firsts: list[Any] = []
         block: list[Finding] = []
-        for f in heapq.merge(*(_read_run(file, run) for file, run, _ in runs), key=self._key):
+        for f in heapq.merge(*sources, key=self._key):
             block.append(f)
             if len(block) >= _BLOCK:
                 spans.extend(out.write(block))

@@ -450,14 +450,14 @@ class PackedWorks(Mapping[str, Work]):
     (the works its flagged network draws).  Held as :class:`Work` records, the 116,543
     works flagged among a million synthetic ones took about half of that process's 6.85 GB
     peak, and unpickling them cost it about 80 µs a work.  Kept as their record's JSON
-    text, compressed by ISA-L at level 1 (zlib's format, about a sixth of the text, at
-    about 700 MB/s: zlib's own level 1 took 2.8 times as long, a tenth of the engine's CPU
-    at a million works), they cost a bytes object each (the same run: 3.44 GB).  A work
+    text, compressed by ISA-L (:meth:`pack`), they cost a bytes object each (the same run:
+    3.44 GB).  A work
     read back is :func:`parse_work` of the record: equal to the :class:`Work` it was packed
     from.
 
     Past ``in_memory`` bytes of packed records (the flagged works of millions of works
-    took about 4.4 kB each packed: 5 GB at ten million), the records go to an unlinked
+    took about 4.4 kB each packed at ISA-L's level 1, a fifth more at level 0: 5 to 6 GB at
+    ten million), the records go to an unlinked
     temporary file in ``folder`` and only their places stay in memory; reads are positioned
     (``os.pread``), so a forked process reads them too.
 
@@ -499,9 +499,17 @@ class PackedWorks(Mapping[str, Work]):
 
     @staticmethod
     def pack(record: bytes | memoryview | str) -> bytes:
-        """A record's JSON text as :class:`PackedWorks` keeps it."""
+        """A record's JSON text as :class:`PackedWorks` keeps it: compressed by ISA-L at
+        its level 0, in zlib's format.
+
+        Why ISA-L, and level 0: the worker processes pack every flagged work.  zlib's own
+        level 1 took 2.8 times as long as ISA-L's, a tenth of the engine's CPU at a million
+        works; ISA-L's level 1 was still 4.4 s of the workers' 35 s there (py-spy).  20,000
+        generated records: level 0 packs them in 0.15 s, to 1/5.4 of their text; level 1 in
+        0.27 s, to 1/6.4; both unpack in 0.2 s.  The bytes held are bounded either way
+        (``in_memory``)."""
         return isal_zlib.compress(record.encode("utf-8") if isinstance(record, str) else record,
-                                  1)
+                                  0)
 
     @property
     def on_disk(self) -> bool:
