@@ -451,15 +451,14 @@ class PackedWorks(Mapping[str, Work]):
     works flagged among a million synthetic ones took about half of that process's 6.85 GB
     peak, and unpickling them cost it about 80 µs a work.  Kept as their record's JSON
     text, compressed by ISA-L (:meth:`pack`), they cost a bytes object each (the same run:
-    3.44 GB).  A work
-    read back is :func:`parse_work` of the record: equal to the :class:`Work` it was packed
-    from.
+    3.44 GB, packed at level 1).  A work read back is :func:`parse_work` of the record:
+    equal to the :class:`Work` it was packed from.
 
     Past ``in_memory`` bytes of packed records (the flagged works of millions of works
     took about 4.4 kB each packed at ISA-L's level 1, a fifth more at level 0: 5 to 6 GB at
-    ten million), the records go to an unlinked
-    temporary file in ``folder`` and only their places stay in memory; reads are positioned
-    (``os.pread``), so a forked process reads them too.
+    ten million), the records go to an unlinked temporary file in ``folder`` and only
+    their places stay in memory; reads are positioned (``os.pread``), so a forked process
+    reads them too.
 
     Parameters
     ----------

@@ -807,7 +807,7 @@ class Store:
         The ties go in one statement over a JSON array of their IDs (``json_each``): an
         upsert a row at a time (``executemany``) took about three times as long (788,020
         findings: 3.3 s against 1.2 s).  The rows and keys stay row by row: through
-        ``json_each`` they took longer (17.9 s against 23.0 s, and 4.8 against 9.2)."""
+        ``json_each`` they took longer (23.0 s against 17.9 s, and 9.2 against 4.8)."""
         if ties:
             db.execute(
                 "INSERT INTO ties (finding_id, first_run_id, last_run_id)"
