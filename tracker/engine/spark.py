@@ -567,7 +567,8 @@ def _screen(spark: Any, staging: _Staging, remote: Sequence[str], registry: Regi
         keys = _Keys()
         _names_probe(name_matcher, keys)  # sets keys.any_text for a matcher that cannot say
         cand = _candidates(spark, reg, name_matcher, keys, progress)
-        findings, flagged = _screen_candidates(spark, cand, job, keys, progress, cached)
+        findings, flagged, tally = _screen_candidates(spark, cand, job, keys, progress,
+                                                      cached)
         result = screen((), registry=registry, settings=settings, name_matcher=name_matcher,
                         **run_args)
         result.run["engine_reader"] = "Spark from_json, each record from its text"
@@ -581,7 +582,7 @@ def _screen(spark: Any, staging: _Staging, remote: Sequence[str], registry: Regi
                 f"folder, TMPDIR), or point it at a disk with room") from exc
         _reader_error(staging.files)
         raise EngineError(f"the Spark engine failed: {exc}") from exc
-    _patch_run(result.run, counts, skipped, _Tally().add(findings))
+    _patch_run(result.run, counts, skipped, tally)
     if progress is not None:
         progress("screen", counts["works_read"], counts["works_read"])
     return ScreenResult(findings=findings, works=flagged, run=result.run,
@@ -648,9 +649,10 @@ def _candidates(spark: Any, reg: Registry, name_matcher: object | None, keys: _K
 def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
                        progress: Progress | None, cached: list[Any], *,
                        in_memory: int = IN_MEMORY, folder: str | Path | None = None
-                       ) -> tuple[SpooledFindings, PackedWorks]:
+                       ) -> tuple[SpooledFindings, PackedWorks, _Tally]:
     """Screen the candidate records on the executors; findings in the DuckDB engine's
-    order, past ``in_memory`` on disk (:class:`~tracker.findings.SpooledFindings`)."""
+    order, past ``in_memory`` on disk (:class:`~tracker.findings.SpooledFindings`),
+    counted as they come (:class:`~tracker.engine.duck._Tally`)."""
     cand = cand.persist()
     cached.append(cand)
     cand.createOrReplaceTempView("cand")
@@ -662,6 +664,7 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
     parts = max(1, spark.sparkContext.defaultParallelism)
     answers = lines.repartition(parts, "rn").rdd.mapPartitions(_screener(job, keys))
     findings = SpooledFindings(key=finding_order, in_memory=in_memory, folder=folder)
+    tally = _Tally()
     flagged = PackedWorks(in_memory=_WORKS_IN_MEMORY, folder=folder)
     done = 0
     # the findings are long-lived and hold no cycles (as in screening); past the findings
@@ -669,12 +672,13 @@ def _screen_candidates(spark: Any, cand: Any, job: _Screening, keys: _Keys,
     with collector_paused():
         for n, found, works in answers.collect():  # one job (a task per core)
             findings.extend(found)
+            tally.add(found)
             flagged.add_packed(works)
             done += n
             if progress is not None:
                 progress("screen", done, None)
         gc.freeze()  # out of the collector's sight: it would scan them on every pass
-        return findings.finish(), flagged.sorted()
+        return findings.finish(), flagged.sorted(), tally
 
 
 def _skipped(spark: Any, staging: _Staging) -> list[dict[str, str]]:
