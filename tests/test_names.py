@@ -370,6 +370,26 @@ def test_cached_matcher_is_keyed_by_registry_content(reg: Registry, tmp_path) ->
     assert cached_name_matcher(reg, fuzzy_threshold=80.0, cache_dir=tmp_path).fuzzy_threshold == 80
 
 
+def test_the_cached_matcher_loads_with_the_collector_paused_and_on_after(
+        reg: Registry, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import pickle
+
+    cached_name_matcher(reg, cache_dir=tmp_path)           # builds and stores
+    seen: list[bool] = []
+    loads = pickle.loads
+
+    def spy(data: bytes) -> object:
+        seen.append(gc.isenabled())
+        return loads(data)
+
+    monkeypatch.setattr(pickle, "loads", spy)
+    assert gc.isenabled()
+    nm = cached_name_matcher(reg, cache_dir=tmp_path)      # loads from the file
+    assert seen == [False] and gc.isenabled()
+    assert nm.registry is reg
+
+
 # --------------------------------------------------------------------------- aliases per list
 
 _PARENS = re.compile(r"\s*[(\[（【][^)\]）】]*[)\]）】]")

@@ -451,6 +451,27 @@ def test_missing_and_unknown_kind_of_file(tmp_path):
         load_user_watchlist(write(tmp_path, "list.txt", "name\nA\n"))
 
 
+def test_the_registry_loads_with_the_collector_paused_and_on_after(monkeypatch):
+    import gc
+
+    import tracker.watchlists as wl
+
+    seen: list[bool] = []
+    build = wl._registry_from_json
+
+    def spy(doc):
+        seen.append(gc.isenabled())
+        return build(doc)
+
+    monkeypatch.setattr(wl, "_registry_from_json", spy)
+    assert gc.isenabled()
+    assert load_registry().entries
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(RegistryError):
+        load_registry("/nonexistent/registry.json")
+    assert gc.isenabled()
+
+
 def test_load_registry_error_is_registry_error(tmp_path):
     with pytest.raises(RegistryError):
         load_registry(write(tmp_path, "reg.json", "{not json"))
