@@ -390,6 +390,28 @@ def test_the_cached_matcher_loads_with_the_collector_paused_and_on_after(
     assert nm.registry is reg
 
 
+def test_every_table_the_matcher_package_reads_is_in_its_cache_key() -> None:
+    """The cache key holds the shipped tables' bytes (MATCHER_TABLES), not the tables as
+    loaded: a table the package reads but the list leaves out would leave a stale matcher
+    cached after that table changed.  (The JSON list files under data/sources are read
+    only by ``python -m tracker.names.places``, which rebuilds entry_places.csv.)"""
+    import ast
+
+    from tracker.names.cache import MATCHER_TABLES
+
+    read: set[str] = set()
+    for path in sorted((REPO / "tracker" / "names").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef))
+                      and n.body and isinstance(n.body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and id(node) not in docstrings):
+                read.update(re.findall(r"[\w.-]+\.csv\b", node.value))
+    assert read == set(MATCHER_TABLES)
+
+
 # --------------------------------------------------------------------------- aliases per list
 
 _PARENS = re.compile(r"\s*[(\[（【][^)\]）】]*[)\]）】]")
