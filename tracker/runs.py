@@ -439,8 +439,6 @@ def _keep_file_works(store: Store, run_id: int, files: Sequence[Path],
     Reading them once more takes a while (100,000 generated works: about 20 s), so
     ``progress`` hears of it: stage ``keep``, works kept of ``total`` (the works the run
     read, duplicates and works outside the window included)."""
-    import zlib
-
     from tracker.store import store_packed_works, store_run_works
 
     if packed is not None:
@@ -461,7 +459,7 @@ def _keep_file_works(store: Store, run_id: int, files: Sequence[Path],
         try:
             store_packed_works(store, run_id, _pack_shares(shares, tell))
             return
-        except (ValueError, zlib.error):  # (should not happen) a piece is not what it says
+        except ValueError:  # (should not happen) a piece is not what it says
             pass  # read in one process, as if the file could not be cut
     store_run_works(store, run_id, _counted(
         (w for f in inputs for w in _file_records(f.path, f.kind) if isinstance(w, Work)),

@@ -1595,7 +1595,7 @@ def store_packed_works(store: Store, run_id: int, pieces: Sequence[tuple[int, by
     StoreError
         No such run.
     ValueError
-        The pieces do not hold the works they count.
+        The pieces do not hold the works they count, or do not inflate.
     """
     import hashlib
     import zlib
@@ -1608,14 +1608,18 @@ def store_packed_works(store: Store, run_id: int, pieces: Sequence[tuple[int, by
     final = zlib.compressobj(2, zlib.DEFLATED, -15).flush()  # an empty last block
     digest, adler, lines, unpack = hashlib.sha256(), isal_zlib.adler32(b""), 0, \
         isal_zlib.decompressobj(-15)
-    for _, data in pieces:
-        for at in range(0, len(data), _WORKS_CHUNK):
-            text = unpack.decompress(data[at:at + _WORKS_CHUNK])
-            digest.update(text)
-            adler = isal_zlib.adler32(text, adler)
-            lines += text.count(b"\n")
-    if unpack.decompress(final) or not unpack.eof:
-        raise ValueError("the packed works do not end where their pieces end")
+    bad = cast("type[Exception]", isal_zlib.error)  # (its stubs type it as an instance)
+    try:
+        for _, data in pieces:
+            for at in range(0, len(data), _WORKS_CHUNK):
+                text = unpack.decompress(data[at:at + _WORKS_CHUNK])
+                digest.update(text)
+                adler = isal_zlib.adler32(text, adler)
+                lines += text.count(b"\n")
+        if unpack.decompress(final) or not unpack.eof:
+            raise ValueError("the packed works do not end where their pieces end")
+    except bad as exc:
+        raise ValueError(f"the packed works do not inflate ({exc})") from None
     n = sum(k for k, _ in pieces)
     if lines != n:
         raise ValueError(f"the packed works hold {lines} lines for {n} works")
