@@ -106,6 +106,35 @@ def test_ties_are_one_btree_by_their_id_and_an_older_case_file_keeps_its_own(tmp
     db.close()
 
 
+def test_a_run_s_rows_go_in_with_foreign_keys_off_and_keep_them_after(store, works, reg,
+                                                                    monkeypatch):
+    """record_run writes its rows with SQLite's foreign-key enforcement off (with it on,
+    every INSERT OR REPLACE of a row kept a statement journal), then turns it on again,
+    also when the recording fails; the rows it wrote still satisfy every foreign key."""
+    seen: list[int] = []
+    write = Store._record_slice
+
+    def spy(db, *args):
+        seen.append(db.execute("PRAGMA foreign_keys").fetchone()[0])
+        return write(db, *args)
+
+    monkeypatch.setattr(Store, "_record_slice", staticmethod(spy))
+    fk = "PRAGMA foreign_keys"
+    assert store._db.execute(fk).fetchone()[0] == 1
+    store.record_run(_run(works, reg))
+    assert seen and set(seen) == {0}
+    assert store._db.execute(fk).fetchone()[0] == 1
+    assert store._db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+    def broken(db, *args):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(Store, "_record_slice", staticmethod(broken))
+    with pytest.raises(RuntimeError, match="disk gone"):
+        store.record_run(_run(works, reg))
+    assert store._db.execute(fk).fetchone()[0] == 1
+
+
 def test_a_newer_schema_is_refused(tmp_path):
     path = tmp_path / "case.db"
     Store(path).close()
