@@ -181,6 +181,30 @@ def test_a_stored_row_is_the_finding_with_sorted_keys_whatever_its_extra(store, 
         assert got == want and list(got) == sorted(got)
         assert text == json.dumps(want, sort_keys=True, ensure_ascii=False,
                                   separators=(",", ":"))
+    # bound as UTF-8 bytes, stored as text (json_extract reads it; a blob it would refuse)
+    assert [tuple(r) for r in store._db.execute(
+        "SELECT DISTINCT typeof(row) FROM findings")] == [("text",)]
+    assert store._db.execute(
+        "SELECT json_extract(row, '$.title') FROM findings WHERE finding_id = ?",
+        (fs[2].finding_id,)).fetchone()[0] == "Über 𝔘 \"q\""
+
+
+def test_a_case_file_in_utf16_keeps_the_same_rows(tmp_path, works, reg):
+    """Rows are bound as their UTF-8 bytes only where SQLite keeps text in UTF-8; a case
+    file made in UTF-16 (by another tool) gets them as text."""
+    path = tmp_path / "utf16.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA encoding = 'UTF-16le'")
+    db.execute("CREATE TABLE t (x)")  # the encoding is fixed once the file has a table
+    db.commit()
+    db.close()
+    res = _run(works, reg)
+    with Store(path) as st:
+        assert st._db.execute("PRAGMA encoding").fetchone()[0] == "UTF-16le"
+        run_id = st.record_run(res)
+        rows = st.findings(run_id)
+    assert [r["finding_id"] for r in rows] == [f.finding_id for f in res.findings]
+    assert [r["title"] for r in rows] == [f.title for f in res.findings]
 
 
 def test_record_run_reports_the_findings_written_slice_by_slice(store, works, reg,

@@ -800,9 +800,12 @@ class Store:
             rows: list[tuple[Any, ...]] = []
             keys: list[tuple[Any, ...]] = []
             done = 0
+            # rows bound as their UTF-8 bytes (see _finding_utf8), where SQLite keeps text so
+            utf8 = db.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
             for f in result.findings:  # once, in slices: the texts are never all held
                 ties.append(f.finding_id)
-                rows.append((run_id, f.finding_id, _finding_text(f)))
+                row = _finding_utf8(f)
+                rows.append((run_id, f.finding_id, row if utf8 else row.decode("utf-8")))
                 keys.append(_key_row(run_id, f))
                 if len(rows) >= _RECORD_SLICE:
                     self._record_slice(db, run_id, ties, rows, keys)
@@ -835,8 +838,8 @@ class Store:
                 " SELECT value, ?1, ?1 FROM json_each(?2) WHERE true"
                 " ON CONFLICT (finding_id) DO UPDATE SET last_run_id = excluded.last_run_id",
                 (run_id, orjson.dumps(ties).decode("utf-8")))
-        db.executemany(
-            "INSERT OR REPLACE INTO findings (run_id, finding_id, row) VALUES (?, ?, ?)", rows)
+        db.executemany("INSERT OR REPLACE INTO findings (run_id, finding_id, row)"
+                       " VALUES (?, ?, CAST(? AS TEXT))", rows)
         db.executemany(
             f"INSERT OR REPLACE INTO finding_keys (run_id, finding_id,"
             f" {', '.join(KEY_COLUMNS)}) VALUES ({', '.join('?' * (len(KEY_COLUMNS) + 2))})",
@@ -1395,17 +1398,22 @@ def _run_registry(run: dict[str, Any]) -> Registry | None:
 
 
 #: A finding's row fields in sorted order, read in one C call: the order its stored text
-#: has them in (:func:`_finding_text`).
+#: has them in (:func:`_finding_utf8`).
 _SORTED_FIELDS = tuple(sorted(x.name for x in fields(Finding) if x.name != "extra"))
 _SORTED_VALUES = attrgetter(*_SORTED_FIELDS)
 _PRESORTED_OPTIONS = _JSON_OPTIONS & ~orjson.OPT_SORT_KEYS
 
 
-def _finding_text(f: Finding) -> str:
-    """A finding's stored row, as ``_json_text(_finding_json(f))`` writes it (keys sorted):
-    built in sorted order where it has no ``extra`` to store, so that orjson need not sort
-    every row's keys (300,000 of a million-work run's rows: 1.85–1.88 s against 1.37–1.40
-    s, on the main thread, whose case file the rest of the report folder waits for).
+def _finding_utf8(f: Finding) -> bytes:
+    """A finding's stored row, as ``_json_text(_finding_json(f))`` writes it (keys sorted),
+    in UTF-8: built in sorted order where it has no ``extra`` to store, so that orjson need
+    not sort every row's keys (300,000 of a million-work run's rows: 1.85–1.88 s against
+    1.37–1.40 s, on the main thread, whose case file the rest of the report folder waits
+    for).
+
+    Bytes, not text: :meth:`Store.record_run` binds them as text (``CAST(? AS TEXT)``: in a
+    UTF-8 case file SQLite stores those bytes as the text), so a row is neither decoded
+    here nor encoded again by the sqlite3 module (a row is about 2.4 KB).
 
     Examples
     --------
@@ -1415,14 +1423,14 @@ def _finding_text(f: Finding) -> str:
     ...             institution_id="I1", institution_ror="", institution_name="U",
     ...             list="L", list_entry_name="U", listed_on="", listed_at_publication="unknown",
     ...             match_method="openalex_id", match_detail="", outcome="review")
-    >>> _finding_text(f) == _json_text(_finding_json(f))
+    >>> _finding_utf8(f).decode("utf-8") == _json_text(_finding_json(f))
     True
     """
     extra = f.extra
     if type(f) is not Finding or (extra and (len(extra) > 1 or "review" not in extra)):
-        return _json_text(_finding_json(f))
+        return orjson.dumps(_finding_json(f), default=str, option=_JSON_OPTIONS)
     return orjson.dumps(dict(zip(_SORTED_FIELDS, _SORTED_VALUES(f), strict=True)),
-                        default=str, option=_PRESORTED_OPTIONS).decode("utf-8")
+                        default=str, option=_PRESORTED_OPTIONS)
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:
