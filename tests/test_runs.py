@@ -645,3 +645,13 @@ def test_shares_read_one_after_another_move_the_bar_past_the_first(
     assert done == sorted(set(done)) and done[-1] <= 99
     assert len(done) >= 2 and done[-1] > 0  # the later shares counted too
     assert (last.unit, last.done, last.total) == ("works", 71, 71)
+
+
+def test_files_screened_without_subjects_never_load_the_openalex_client() -> None:
+    """Subjects given by ID are parsed by the OpenAlex source; with none given, its import
+    (pyalex and requests, about 0.04 s from compiled bytecode) is not paid."""
+    code = ("import sys; from tracker.runs import local_subjects; "
+            "assert local_subjects([], [], []) == []; print('pyalex' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(tracker.__file__).parents[1])
+    assert out.stdout.strip() == "False"

@@ -726,6 +726,8 @@ def _disk_advice(exc: OSError) -> str:
 
 def _parse_subject_ids(orgs: Sequence[str], authors: Sequence[str]
                        ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    if not orgs and not authors:  # (the OpenAlex source's import, with pyalex: 0.04 s)
+        return [], []
     from tracker.sources.openalex import InputError, parse_author_id, parse_org_id
 
     try:
