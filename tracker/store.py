@@ -800,7 +800,7 @@ class Store:
             rows: list[tuple[Any, ...]] = []
             keys: list[tuple[Any, ...]] = []
             done = 0
-            # rows bound as their UTF-8 bytes (see _finding_utf8), where SQLite keeps text so
+            # rows bound as their UTF-8 bytes (see _finding_utf8) where the file keeps text so
             utf8 = db.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
             for f in result.findings:  # once, in slices: the texts are never all held
                 ties.append(f.finding_id)
