@@ -14,8 +14,8 @@ Hand code rather than a database: the findings go out in one order and come back
 that order, several times (each export, the case file, the report); a block of pickled
 value tuples, compressed by ISA-L at level 1 (zlib's format, several times faster than
 zlib's own), reads back at about 0.9 µs a finding with Python's cyclic collector paused
-(:func:`collector_paused`; 2.5 to 3.5 µs with it), and the files are the process's own
-(unlinked temporary files, never read by anything else).
+(:func:`~tracker.records.collector_paused`; 2.5 to 3.5 µs with it), and the files are the
+process's own (unlinked temporary files, never read by anything else).
 
 Examples
 --------
@@ -37,8 +37,6 @@ Examples
 from __future__ import annotations
 
 import bisect
-import contextlib
-import gc
 import heapq
 import os
 import pickle
@@ -50,6 +48,7 @@ from typing import Any, overload
 
 from isal import isal_zlib
 
+from tracker.records import collector_paused
 from tracker.risk import Finding
 
 __all__ = ["FAN_IN", "IN_MEMORY", "SpooledFindings", "amend_findings", "collector_paused"]
@@ -357,38 +356,6 @@ class SpooledFindings(Sequence[Finding]):
         for file in self._files:
             file.close()
         self._files = []
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for the block (and restored after): for a
-    pass over a run's findings, which makes and frees objects by the million while the
-    reader keeps what it gathers.
-
-    Why: each finding read back from disk is a new object, and what a pass keeps (a
-    report's timeline marks, a network's plan) grows as it goes; the collector's full
-    passes then trace all of it again and again and free nothing, since none of it holds
-    a reference cycle.  1,520,560 findings on disk (the findings of 100,000 generated works,
-    twenty times over): the flagged network took 10.9 s with the collector, 5.2 s without;
-    the report 20.6 s and 11.0 s.  Whatever cycles the block does make are collected when
-    the collector runs again after it.
-
-    Examples
-    --------
-    >>> import gc
-    >>> with collector_paused():
-    ...     gc.isenabled()
-    False
-    >>> gc.isenabled()
-    True
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _read_run(file: _File, spans: list[_Span]) -> Iterator[Finding]:

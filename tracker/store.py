@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
 import orjson
+from isal import isal_zlib
 
 from tracker.findings import amend_findings, collector_paused
 from tracker.home import case_file_path
@@ -472,9 +473,13 @@ _JSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PAS
                  | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
-def _json_text(value: Any) -> str:
+def _json_utf8(value: Any) -> bytes:
     # orjson: a million-finding run's rows are encoded about ten times faster than by json
-    return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode("utf-8")
+    return orjson.dumps(value, default=str, option=_JSON_OPTIONS)
+
+
+def _json_text(value: Any) -> str:
+    return _json_utf8(value).decode("utf-8")
 
 
 def comparable_key(run: dict[str, Any]) -> str:
@@ -1428,7 +1433,7 @@ def _finding_utf8(f: Finding) -> bytes:
     """
     extra = f.extra
     if type(f) is not Finding or (extra and (len(extra) > 1 or "review" not in extra)):
-        return orjson.dumps(_finding_json(f), default=str, option=_JSON_OPTIONS)
+        return _json_utf8(_finding_json(f))
     return orjson.dumps(dict(zip(_SORTED_FIELDS, _SORTED_VALUES(f), strict=True)),
                         default=str, option=_PRESORTED_OPTIONS)
 
@@ -1527,6 +1532,8 @@ def work_from_json(d: dict[str, Any]) -> Work:
     )
 
 
+#: What ISA-L raises on data that does not inflate (its stubs type it as an instance).
+_INFLATE_ERROR = cast("type[Exception]", isal_zlib.error)
 #: Bytes of works' JSON lines compressed at a time by :func:`store_run_works`.
 _WORKS_CHUNK = 1 << 20
 
@@ -1550,8 +1557,6 @@ class WorksPacker:
     """
 
     def __init__(self) -> None:
-        from isal import isal_zlib
-
         self._pack = isal_zlib.compressobj(2, isal_zlib.DEFLATED, -15)  # raw deflate
         self._chunk = bytearray()
         self._out: list[bytes] = []
@@ -1568,8 +1573,6 @@ class WorksPacker:
 
     def done(self) -> tuple[int, bytes]:
         """``(works, their compressed text)``: a piece :func:`store_packed_works` joins."""
-        from isal import isal_zlib
-
         self._out.append(self._pack.compress(self._chunk))
         self._out.append(self._pack.flush(isal_zlib.Z_SYNC_FLUSH))
         self._chunk = bytearray()
@@ -1629,15 +1632,13 @@ def store_packed_works(store: Store, run_id: int, pieces: Sequence[tuple[int, by
     import hashlib
     import zlib
 
-    from isal import isal_zlib  # the pass below, 100,000 works: 0.92 s; 1.35-1.42 s by zlib
-
     _ensure_works_tables(store)
     store._require_run(run_id)
     header = zlib.compressobj(2).flush()[:2]
     final = zlib.compressobj(2, zlib.DEFLATED, -15).flush()  # an empty last block
+    # ISA-L (the pass below, 100,000 works: 0.92 s; 1.35-1.42 s by zlib)
     digest, adler, lines, unpack = hashlib.sha256(), isal_zlib.adler32(b""), 0, \
         isal_zlib.decompressobj(-15)
-    bad = cast("type[Exception]", isal_zlib.error)  # (its stubs type it as an instance)
     try:
         for _, data in pieces:
             for at in range(0, len(data), _WORKS_CHUNK):
@@ -1647,7 +1648,7 @@ def store_packed_works(store: Store, run_id: int, pieces: Sequence[tuple[int, by
                 lines += text.count(b"\n")
         if unpack.decompress(final) or not unpack.eof:
             raise ValueError("the packed works do not end where their pieces end")
-    except bad as exc:
+    except _INFLATE_ERROR as exc:
         raise ValueError(f"the packed works do not inflate ({exc})") from None
     n = sum(k for k, _ in pieces)
     if lines != n:
@@ -1692,17 +1693,15 @@ class StoredWorks:
         """
         import hashlib
 
-        from isal import isal_zlib  # 100,000 works' lines: 1.15-1.18 s; 1.39-1.40 s by zlib
-
+        # ISA-L (100,000 works' lines: 1.15-1.18 s; 1.39-1.40 s by zlib)
         digest, unpack = hashlib.sha256(), isal_zlib.decompressobj()
-        bad = cast("type[Exception]", isal_zlib.error)  # (its stubs type it as an instance)
         rest, n, step = b"", 0, _WORKS_CHUNK
         last = len(self.data) + step  # where the loop below ends: the flush after it
         for at in range(0, last, step):
             try:
                 text = (unpack.decompress(self.data[at:at + step]) if at < len(self.data)
                         else unpack.flush())
-            except bad as exc:
+            except _INFLATE_ERROR as exc:
                 raise self._damaged() from exc
             if verify:
                 digest.update(text)

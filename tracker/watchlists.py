@@ -16,7 +16,6 @@ designation).  User lists get their own codes.
 from __future__ import annotations
 
 import csv
-import gc
 import hashlib
 import io
 import re
@@ -32,6 +31,7 @@ from typing import Any
 import orjson
 
 from tracker.dates import parse_date
+from tracker.records import collector_paused
 
 __all__ = [
     "CONTEXT_LISTS",
@@ -496,23 +496,16 @@ def load_registry(path: str | Path | None = None) -> Registry:
     RegistryError
         The file is missing or not a registry.
     """
-    # the cyclic collector paused: the entries are tens of thousands of new objects, none
-    # in a cycle, which its passes traced as they came and freed nothing (the bundled
-    # registry: 0.12 s with them, 0.08 s without)
-    enabled = gc.isenabled()
-    gc.disable()
     try:
         if path is None:
             data = resources.files("tracker").joinpath("data/registry.json").read_bytes()
         else:
             data = Path(path).read_bytes()
         doc = orjson.loads(data)  # 6 MB: 0.02 s, where json.loads of the text took 0.07 s
-        return _registry_from_json(doc)
+        with collector_paused():  # tens of thousands of new objects, none in a cycle
+            return _registry_from_json(doc)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RegistryError(f"cannot load registry {path or '(bundled)'}: {exc}") from exc
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # --------------------------------------------------------------------------- data age
