@@ -286,6 +286,41 @@ def test_a_spilled_run_draws_the_same_network_reading_only_the_blocks_of_its_wor
     assert 0 < len(reads) <= most(view) < blocks, (blocks, len(reads))
 
 
+def test_packed_works_are_counted_not_parsed_where_the_network_needs_only_their_size(
+        result, monkeypatch):
+    """Flagged works kept packed (as the engines keep them): the network and its smaller
+    view are those of the works held, and a work is parsed only where its findings need
+    it (a subject's node, an author without an ID or place): never to count its
+    authors."""
+    import orjson
+
+    import tracker.records as records
+    from tests.browser.demo import WORKS_FILE
+
+    lines = {orjson.loads(line)["id"].rsplit("/", 1)[-1]: line
+             for line in WORKS_FILE.read_bytes().splitlines() if line.strip()}
+    packed = records.PackedWorks({w: records.PackedWorks.pack(lines[w]) for w in result.works})
+    plain = dataclasses.replace(result, subjects={"kind": "files"})
+    held = dataclasses.replace(plain, works=dict(result.works))
+    on_disk = dataclasses.replace(plain, works=packed)
+    parsed: list[str] = []
+    real = records.PackedWorks.__getitem__
+    monkeypatch.setattr(records.PackedWorks, "__getitem__",
+                        lambda self, w: parsed.append(w) or real(self, w))
+    need = {f.work_id for f in result.findings
+            if not f.author_id and not isinstance(f.extra.get("authorship_index"), int)}
+    full, note = flagged_network(on_disk)
+    want, want_note = flagged_network(held)
+    assert note == want_note and list(full.nodes(data=True)) == list(want.nodes(data=True))
+    assert any(n > 1 for _, n in full.nodes(data="n_authors") if n is not None)
+    assert set(parsed) == need  # each such work read to plan it and to draw it, no other
+    del parsed[:]
+    view, _ = prune_flagged_network(full, on_disk, 60)
+    assert list(view.nodes(data=True)) == list(
+        prune_flagged_network(want, held, 60)[0].nodes(data=True))
+    assert set(parsed) <= need
+
+
 def test_graphml_and_gexf_round_trip_with_hostile_text(result, tmp_path):
     g, _ = flagged_network(result)
     g.add_node("author:hostile", kind="author", label="a\x00b\x1f<script>", extra=None,

@@ -48,7 +48,7 @@ import numpy as np
 
 from tracker import graphxml
 from tracker.findings import SpooledFindings, collector_paused
-from tracker.records import Authorship, Work
+from tracker.records import Authorship, PackedWorks, Work
 from tracker.risk import Finding, finding_order
 
 __all__ = [
@@ -859,19 +859,29 @@ def _network_of_groups(groups: Callable[[set[str] | None], Iterable[list[Finding
     # the planning pass reads a work only when its node keys depend on it (a subject's
     # node, an author without an ID or authorship index): works may be parsed on each read
     # (tracker.records.PackedWorks), and a large run's findings usually carry both keys
-    subject_nodes = bool(subject_specs(subjects))
+    subject_nodes = any(ids for _, ids, _ in subject_specs(subjects))  # any to draw
+
+    def needed(fs: list[Finding]) -> Work | None:
+        wid = fs[0].work_id
+        return works.get(wid) if subject_nodes or any(
+            not _author_key_alone(f) for f in fs) else None
+
     plan: list[tuple[tuple[int, int, int], str, frozenset[str]]] = []
     for fs in groups(None):
         wid = fs[0].work_id
-        work = works.get(wid) if subject_nodes or any(
-            not _author_key_alone(f) for f in fs) else None
-        keys = {k for t in ties(wid, fs, work) for k in (t.work, t.author, t.institution)}
-        keys |= {s[0] for s in _subject_keys(work, subjects)}
+        work = needed(fs)
+        # the keys alone (a _Tie a finding cost about a second at a million works)
+        keys = {f"work:{wid}"}
+        keys.update([_finding_author_key(f, work) for f in fs])
+        keys.update([_finding_institution_key(f) for f in fs])
+        keys.update([s[0] for s in _subject_keys(work, subjects)])
         plan.append((_work_order(fs), wid, frozenset(keys)))
     plan.sort(key=lambda item: (item[0], item[1]))
     placed: set[str] = set()
     kept: list[str] = []
     for _, wid, work_keys in plan:
+        if len(placed) >= max_nodes:  # full: a work's own node is always new
+            break
         new = work_keys - placed
         if len(placed) + len(new) > max_nodes:
             continue
@@ -882,8 +892,9 @@ def _network_of_groups(groups: Callable[[set[str] | None], Iterable[list[Finding
     found = {fs[0].work_id: fs for fs in groups(want) if fs[0].work_id in want}
     g = nx.Graph()
     for wid in kept:
-        work = works.get(wid)
-        _add_work(g, work, ties(wid, found[wid], work), _subject_keys(work, subjects))
+        work = needed(found[wid])
+        _add_work(g, _authorship_count(works, wid, work), ties(wid, found[wid], work),
+                  _subject_keys(work, subjects))
     note = _describe(g, len(kept), len(plan), nodes_total, max_nodes)
     return g, note
 
@@ -977,24 +988,40 @@ def prune_flagged_network(g: nx.Graph, result: ScreenResultLike,
             if f.work_id in missing:
                 by_work[f.work_id].append(f)
     subjects = result.subjects or {}
+    subject_nodes = any(ids for _, ids, _ in subject_specs(subjects))  # any to draw
     h = nx.Graph()
     for wid, fs in by_work.items():
-        work = result.works.get(wid)
-        _add_work(h, work, [_Tie(f, f"work:{wid}", _finding_author_key(f, work),
-                                 _finding_institution_key(f)) for f in fs],
+        # a work is read only where its node keys need it; its size is g's
+        work = result.works.get(wid) if subject_nodes or any(
+            not _author_key_alone(f) for f in fs) else None
+        _add_work(h, int(g.nodes[f"work:{wid}"].get("n_authors", 0)),
+                  [_Tie(f, f"work:{wid}", _finding_author_key(f, work),
+                        _finding_institution_key(f)) for f in fs],
                   _subject_keys(work, subjects))
     note = _describe(h, len(shown), int(g.graph.get("works_flagged", len(shown))),
                      int(g.graph.get("nodes_total", len(g))), max_nodes)
     return h, note
 
 
-def _add_work(g: nx.Graph, work: Work | None, ties: list[_Tie],
+def _authorship_count(works: Mapping[str, Work], wid: str, work: Work | None) -> int:
+    """How many authorships the work ``wid`` has (0 when ``works`` lacks it): from ``work``
+    when it was read, else from ``works`` without parsing a packed work
+    (:meth:`tracker.records.PackedWorks.authorship_count`)."""
+    if work is not None:
+        return len(work.authorships)
+    if isinstance(works, PackedWorks):
+        return works.authorship_count(wid) if wid in works else 0
+    held = works.get(wid)
+    return len(held.authorships) if held is not None else 0
+
+
+def _add_work(g: nx.Graph, n_authors: int, ties: list[_Tie],
               subjects: list[tuple[str, str, str]]) -> None:
     f0 = ties[0].finding
     wkey = ties[0].work
     g.add_node(wkey, kind="work", label=f0.title or f0.work_id, work_id=f0.work_id,
                doi=f0.doi, date=f0.publication_date, is_subject=False,
-               n_authors=len(work.authorships) if work else 0,
+               n_authors=n_authors,
                designation=any(t.finding.is_designation for t in ties))
     for skey, label, relation in subjects:
         if skey not in g:
