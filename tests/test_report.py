@@ -561,10 +561,52 @@ def test_the_overview_reads_only_its_fields_and_gives_what_whole_rows_give(demo,
     run = {**demo.run, "diff": {"previous_run": 1, "run": 2, "new": new, "gone": [],
                                 "changed": [], "changed_fields": [], "gone_rows": []}}
     fast = render_report(replace(demo, run=run), generated_at=FIXED)
-    monkeypatch.setattr(report, "_overview_rows",
-                        lambda findings, ov, marks: ((ov.add(f.row()), f) for f in findings))
+
+    def whole_rows(findings, ov, marks):  # each finding as its row, counted one at a time
+        for place, f in enumerate(findings):
+            r = f.row()
+            if marks is not None:
+                marks.add(r)
+            ov.add(r)
+            yield report._newest_first(r), -place, r
+        ov.settle()
+
+    monkeypatch.setattr(report, "_overview_rows", whole_rows)
     assert render_report(replace(demo, run=run), generated_at=FIXED) == fast
     assert all(i in fast for i in new)
+
+
+def test_the_overview_s_counts_are_those_of_counting_each_finding(demo):
+    """The overview counts a finding once per combination of its entry, listing and review
+    fields and spreads those counts at the end: each counter is the one a count per finding
+    gives (a review status and a missing listing date set on some, so that they vary)."""
+    from dataclasses import replace
+
+    import tracker.report as report
+
+    findings = [replace(f, review_status="escalated", listed_on="") if i % 5 == 0 else f
+                for i, f in enumerate(demo.findings)]
+    ov = report._Overview(by_work=False)
+    list(report._overview_rows(findings, ov))
+    rows = [f.row() for f in findings]
+    assert ov.n == len(rows) and ov.works == {r["work_id"] for r in rows}
+    assert ov.by_list == Counter((r["list"], r["is_designation"]) for r in rows)
+    assert ov.status == Counter(r["review_status"] or "unreviewed" for r in rows)
+    assert ov.status["escalated"] and ov.unknown_listing >= ov.status["escalated"]
+    assert ov.listed == Counter(r["listed_at_publication"] for r in rows)
+    assert ov.unknown_listing == sum(not r["listed_on"] for r in rows)
+    assert ov.unknown_at == sum(r["listed_at_publication"] == "unknown" for r in rows)
+    assert ov.entries == Counter(report.entry_label(r) for r in rows)
+    assert list(ov.entries) == list(dict.fromkeys(report.entry_label(r) for r in rows))
+    first = {}
+    for r in rows:
+        first.setdefault(report.entry_label(r), {k: r[k] for k in (
+            "list", "list_entry_name", "is_designation", "listed_on", "removed_on")})
+    assert ov.entry_rows == first
+    assert ov.options == {k: {str(r[k] or "") for r in rows}
+                          for k in ("list", "listed_at_publication", "review_status")}
+    ov.settle()  # a second time adds nothing
+    assert ov.by_list == Counter((r["list"], r["is_designation"]) for r in rows)
 
 
 @pytest.mark.parametrize("regime", ["hover", "binned", "read again"])
