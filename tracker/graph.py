@@ -859,18 +859,12 @@ def _network_of_groups(groups: Callable[[set[str] | None], Iterable[list[Finding
     # the planning pass reads a work only when its node keys depend on it (a subject's
     # node, an author without an ID or authorship index): works may be parsed on each read
     # (tracker.records.PackedWorks), and a large run's findings usually carry both keys
-    subject_nodes = any(ids for _, ids, _ in subject_specs(subjects))  # any to draw
-
-    def needed(fs: list[Finding]) -> Work | None:
-        wid = fs[0].work_id
-        return works.get(wid) if subject_nodes or any(
-            not _author_key_alone(f) for f in fs) else None
-
+    subject_nodes = _has_subject_ids(subjects)
     plan: list[tuple[tuple[int, int, int], str, frozenset[str]]] = []
     for fs in groups(None):
         wid = fs[0].work_id
         # the keys alone (a _Tie a finding cost about a second at a million works), each
-        # author's from the finding where it can be (then the work is not read)
+        # author's from the finding where it can be (_reads_work, each finding's key once)
         authors = [_own_author_key(f) for f in fs]
         work = works.get(wid) if subject_nodes or None in authors else None
         keys = {f"work:{wid}", *[_finding_institution_key(f) for f in fs]}
@@ -895,7 +889,7 @@ def _network_of_groups(groups: Callable[[set[str] | None], Iterable[list[Finding
     found = {fs[0].work_id: fs for fs in groups(want) if fs[0].work_id in want}
     g = nx.Graph()
     for wid in kept:
-        work = needed(found[wid])
+        work = works.get(wid) if _reads_work(found[wid], subject_nodes) else None
         _add_work(g, _authorship_count(works, wid, work), ties(wid, found[wid], work),
                   _subject_keys(work, subjects))
     note = _describe(g, len(kept), len(plan), nodes_total, max_nodes)
@@ -991,12 +985,10 @@ def prune_flagged_network(g: nx.Graph, result: ScreenResultLike,
             if f.work_id in missing:
                 by_work[f.work_id].append(f)
     subjects = result.subjects or {}
-    subject_nodes = any(ids for _, ids, _ in subject_specs(subjects))  # any to draw
+    subject_nodes = _has_subject_ids(subjects)
     h = nx.Graph()
-    for wid, fs in by_work.items():
-        # a work is read only where its node keys need it; its size is g's
-        work = result.works.get(wid) if subject_nodes or any(
-            not _author_key_alone(f) for f in fs) else None
+    for wid, fs in by_work.items():  # (each work's size is g's)
+        work = result.works.get(wid) if _reads_work(fs, subject_nodes) else None
         _add_work(h, int(g.nodes[f"work:{wid}"].get("n_authors", 0)),
                   [_Tie(f, f"work:{wid}", _finding_author_key(f, work),
                         _finding_institution_key(f)) for f in fs],
@@ -1004,6 +996,19 @@ def prune_flagged_network(g: nx.Graph, result: ScreenResultLike,
     note = _describe(h, len(shown), int(g.graph.get("works_flagged", len(shown))),
                      int(g.graph.get("nodes_total", len(g))), max_nodes)
     return h, note
+
+
+def _has_subject_ids(subjects: Mapping[str, Any]) -> bool:
+    """Whether any screened subject has IDs (only those draw nodes of their own)."""
+    return any(ids for _, ids, _ in subject_specs(subjects))
+
+
+def _reads_work(fs: list[Finding], subject_nodes: bool) -> bool:
+    """Whether drawing a work's findings ``fs`` reads the work: for its subjects' nodes, or
+    for an author with neither an ID nor a place on it (:func:`_finding_author_key`).
+    Otherwise the work is not read (a packed one is not parsed: see
+    :func:`_authorship_count`)."""
+    return subject_nodes or any(not _author_key_alone(f) for f in fs)
 
 
 def _authorship_count(works: Mapping[str, Work], wid: str, work: Work | None) -> int:
