@@ -576,6 +576,38 @@ def test_the_overview_reads_only_its_fields_and_gives_what_whole_rows_give(demo,
     assert all(i in fast for i in new)
 
 
+def test_compiled_templates_are_kept_and_a_cache_that_cannot_be_kept_is_passed_over(
+        demo, tmp_path, monkeypatch):
+    """The report's templates are compiled once and read back by the next run (the same
+    page, no compiling); where the cache folder cannot be made, they are compiled each
+    time, with no error."""
+    import jinja2
+
+    import tracker.report as report
+
+    compiled: list[str] = []
+    real = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile", lambda self, source, name=None,
+                        *a, **k: compiled.append(name) or real(self, source, name, *a, **k))
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "home"))
+    report._templates.cache_clear()
+    try:
+        first = render_report(demo, generated_at=FIXED)
+        assert "report.html.j2" in compiled
+        assert list((tmp_path / "home" / "cache" / "templates").iterdir())
+        report._templates.cache_clear()  # as a new run does
+        del compiled[:]
+        assert render_report(demo, generated_at=FIXED) == first
+        assert "report.html.j2" not in compiled
+        (tmp_path / "file").write_text("not a folder")
+        monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "file"))
+        report._templates.cache_clear()
+        assert render_report(demo, generated_at=FIXED) == first
+        assert "report.html.j2" in compiled
+    finally:
+        report._templates.cache_clear()
+
+
 def test_the_overview_s_counts_are_those_of_counting_each_finding(demo):
     """The overview counts a finding once per combination of its entry, listing and review
     fields and spreads those counts at the end: each counter is the one a count per finding

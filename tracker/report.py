@@ -57,6 +57,7 @@ from tracker.graph import (
     prune_flagged_network,
     subject_specs,
 )
+from tracker.home import cache_dir
 from tracker.redaction import clean_run_record
 from tracker.risk import Finding
 
@@ -171,13 +172,52 @@ def _web_url(url: object) -> str | None:
     return None
 
 
+class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """The report's templates as Jinja compiled them, kept between runs in tracker's cache
+    folder (:func:`tracker.home.cache_dir`): compiling report.html.j2 took 0.06–0.07 s of
+    every run, reading it back 0.001 s.  Jinja keys each by the template's source (a
+    changed template is compiled again) and checks Python's version.  A cache that cannot
+    be read or written is passed over: the template is compiled, as without one.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     env = jinja2.Environment(bytecode_cache=_CompiledTemplates(d),
+    ...                              loader=jinja2.DictLoader({"t": "{{ 1 + 1 }}"}))
+    ...     first = env.get_template("t").render()
+    ...     again = jinja2.Environment(bytecode_cache=_CompiledTemplates(d),
+    ...                                loader=jinja2.DictLoader({"t": "{{ 1 + 1 }}"}))
+    ...     (first, again.get_template("t").render(), len(os.listdir(d)))
+    ('2', '2', 1)
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        super().__init__(str(directory), "report-%s.jinja")
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            Path(self.directory).mkdir(parents=True, exist_ok=True)
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
 @lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
-    """The report's templates (``tracker/templates``), autoescaped; None renders as ""."""
+    """The report's templates (``tracker/templates``), autoescaped; None renders as "";
+    compiled once a version of them (:class:`_CompiledTemplates`)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("tracker", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        finalize=lambda v: "" if v is None else v)
+        finalize=lambda v: "" if v is None else v,
+        bytecode_cache=_CompiledTemplates(cache_dir() / "templates"))
     env.filters["clip"] = clip
     env.filters["web_url"] = _web_url
     env.filters["count"] = count_text
