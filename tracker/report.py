@@ -177,7 +177,8 @@ class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
     folder (:func:`tracker.home.cache_dir`): compiling report.html.j2 took 0.06–0.07 s of
     every run, reading it back 0.001 s.  Jinja keys each by the template's source (a
     changed template is compiled again) and checks Python's version.  A cache that cannot
-    be read or written is passed over: the template is compiled, as without one.
+    be read or written is passed over: the template is compiled, as without one.  The
+    folder is the user's own, as for the name matcher's cache (also code, a pickle).
 
     Examples
     --------
@@ -212,7 +213,7 @@ class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
 @lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
     """The report's templates (``tracker/templates``), autoescaped; None renders as "";
-    compiled once a version of them (:class:`_CompiledTemplates`)."""
+    each version of a template compiled once (:class:`_CompiledTemplates`)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("tracker", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
