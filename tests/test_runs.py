@@ -647,6 +647,26 @@ def test_shares_read_one_after_another_move_the_bar_past_the_first(
     assert (last.unit, last.done, last.total) == ("works", 71, 71)
 
 
+def test_a_files_screen_through_the_cli_never_loads_the_http_client(tmp_path) -> None:
+    """The CLI names the fetch errors on every run (tracker.sources.failures), but a screen
+    of files fetches nothing: requests (about 0.04 s to import) is never loaded."""
+    from tracker.demo import demo_works_path
+
+    code = ("import sys; from tracker.cli import main\n"
+            "try:\n"
+            f"    main(['screen', '--works', {str(demo_works_path())!r}, '--out', 'r', "
+            "'--no-names', '--no-record', '--no-progress'])\n"
+            "except SystemExit as e:\n"
+            "    assert e.code in (0, None, 1), e.code\n"
+            "assert __import__('pathlib').Path('r/report.html').is_file()\n"
+            "print('requests' in sys.modules, 'tracker.sources.transport' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path,
+                         env={**os.environ, "TRACKER_HOME": str(tmp_path / "home"),
+                              "PYTHONPATH": str(Path(tracker.__file__).parents[1])})
+    assert out.stdout.strip().splitlines()[-1] == "False False", out.stderr
+
+
 def test_files_screened_without_subjects_never_load_the_openalex_client() -> None:
     """Subjects given by ID are parsed by the OpenAlex source; with none given, its import
     (pyalex and requests, about 0.04 s from compiled bytecode) is not paid."""

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from tracker.sources.transport import RequestRejected
+from tracker.sources.failures import RequestRejected
 from tracker.watchlists import ListEntry, Registry
 
 __all__ = ["LINK_STATUSES", "IdLink", "LinkDecisions", "ResolutionCache", "Resolver",

@@ -931,9 +931,10 @@ def prepare_api_run(
         An identifier cannot be read, or the strategy is unknown.
     tracker.sources.roster.RosterError
         The roster or confirmation file cannot be read.
-    tracker.sources.transport.RequestRejected
+    tracker.sources.failures.RequestRejected
         Nothing is left to screen (every subject was unknown to OpenAlex).
     """
+    from tracker.sources.failures import RequestRejected
     from tracker.sources.files import input_record
     from tracker.sources.openalex import (
         InputError,
@@ -950,7 +951,6 @@ def prepare_api_run(
         remember_confirm_file,
         resolve_roster,
     )
-    from tracker.sources.transport import RequestRejected
 
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -1259,9 +1259,9 @@ def fetch_progress_callbacks(progress: ProgressCallback | None
 def _screen_api(req: RunRequest, reg: Registry, settings: ScreenSettings, nm: object | None,
                 assessor: Any, progress: ProgressCallback | None) -> _Screened:
     from tracker.home import cache_dir
+    from tracker.sources.failures import RequestRejected
     from tracker.sources.openalex import InputError, OpenAlexSource
     from tracker.sources.roster import RosterError
-    from tracker.sources.transport import RequestRejected
 
     on_call, fetched = fetch_progress_callbacks(progress)
 
@@ -1324,7 +1324,7 @@ def _ended(exc: BaseException) -> tuple[str, str]:
         return "interrupted", "stopped by Ctrl-C"
     if isinstance(exc, SystemExit):
         return "interrupted", f"stopped (exit {exc.code})"
-    from tracker.sources.transport import FetchError
+    from tracker.sources.failures import FetchError
 
     if isinstance(exc, FetchError) and exc.resumable:
         return "interrupted", f"fetching stopped, resumable: {exc}"[:500]
@@ -1363,7 +1363,7 @@ def run(request: RunRequest, *, progress: ProgressCallback | None = None,
         damaged case file.
     tracker.watchlists.RegistryError
         The registry or a watchlist cannot be loaded.
-    tracker.sources.transport.FetchError
+    tracker.sources.failures.FetchError
         Fetching stopped (``resumable``: run the same request again later).
     """
     request.check()

@@ -43,8 +43,8 @@ from tracker.runs import (
     RunRequest,
     run,
 )
+from tracker.sources.failures import FetchError
 from tracker.sources.files import WorksFileError
-from tracker.sources.transport import FetchError
 from tracker.store import CaseFileError, StoreError
 from tracker.watchlists import RegistryError
 

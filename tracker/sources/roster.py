@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.home import confirmed_profiles_path
 from tracker.records import short_id
+from tracker.sources.failures import RequestRejected
 from tracker.sources.openalex import (
     MAX_COUNTRIES_IN_ONE_YEAR,
     MAX_PLAUSIBLE_WORKS,
@@ -60,7 +61,6 @@ from tracker.sources.openalex import (
     parse_author_id,
     parse_org_id,
 )
-from tracker.sources.transport import RequestRejected
 from tracker.textfiles import CsvText, CsvUnreadable, read_csv_text
 
 if TYPE_CHECKING:

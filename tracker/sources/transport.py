@@ -74,6 +74,13 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 
 from tracker.sources.cache import HttpCache
+from tracker.sources.failures import (
+    AuthRequired,
+    BudgetExhausted,
+    FetchError,
+    RequestRejected,
+    TransientFailure,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -123,35 +130,6 @@ def without_key(url: str) -> str:
     if len(kept) == len(pairs):
         return url
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
-
-
-class FetchError(RuntimeError):
-    """Base class for fetch failures.  ``resumable`` says whether a rerun can go on."""
-
-    resumable = True
-
-
-class BudgetExhausted(FetchError):
-    """The daily allowance is spent.  Stop the run cleanly; resume tomorrow or with a key."""
-
-
-class AuthRequired(FetchError):
-    """The server wants an API key for this request.  Set OPENALEX_API_KEY and rerun."""
-
-
-class TransientFailure(FetchError):
-    """A transient fault (429/403 rate limit, 5xx, timeout, dropped connection,
-    malformed body) outlived all retries."""
-
-
-class RequestRejected(FetchError):
-    """The server refused this request (400, 404...).  Retrying will not help."""
-
-    resumable = False
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
