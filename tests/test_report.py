@@ -579,8 +579,8 @@ def test_the_overview_reads_only_its_fields_and_gives_what_whole_rows_give(demo,
 def test_compiled_templates_are_kept_and_a_cache_that_cannot_be_kept_is_passed_over(
         demo, tmp_path, monkeypatch):
     """The report's templates are compiled once and read back by the next run (the same
-    page, no compiling); where the cache folder cannot be made, they are compiled each
-    time, with no error."""
+    page, no compiling); a kept template cut short, or a cache folder that cannot be made,
+    and they are compiled, with no error."""
     import jinja2
 
     import tracker.report as report
@@ -599,6 +599,11 @@ def test_compiled_templates_are_kept_and_a_cache_that_cannot_be_kept_is_passed_o
         del compiled[:]
         assert render_report(demo, generated_at=FIXED) == first
         assert "report.html.j2" not in compiled
+        for kept in (tmp_path / "home" / "cache" / "templates").iterdir():  # cut short
+            kept.write_bytes(kept.read_bytes()[:len(jinja2.bccache.bc_magic) + 3])
+        report._templates.cache_clear()
+        assert render_report(demo, generated_at=FIXED) == first
+        assert "report.html.j2" in compiled
         (tmp_path / "file").write_text("not a folder")
         monkeypatch.setenv("TRACKER_HOME", str(tmp_path / "file"))
         report._templates.cache_clear()

@@ -177,8 +177,9 @@ class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
     folder (:func:`tracker.home.cache_dir`): compiling report.html.j2 took 0.06–0.07 s of
     every run, reading it back 0.001 s.  Jinja keys each by the template's source (a
     changed template is compiled again) and checks Python's version.  A cache that cannot
-    be read or written is passed over: the template is compiled, as without one.  The
-    folder is the user's own, as for the name matcher's cache (also code, a pickle).
+    be read or written, or is damaged, is passed over: the template is compiled, as without
+    one.  The folder is the user's own, as for the name matcher's cache (also code, a
+    pickle).
 
     Examples
     --------
@@ -199,7 +200,7 @@ class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:
             super().load_bytecode(bucket)
-        except OSError:
+        except Exception:  # unreadable, or damaged (its pickled checksum cut short): compile
             bucket.reset()
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
