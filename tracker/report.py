@@ -264,7 +264,12 @@ def _get(f: Finding | Mapping[str, Any], key: str, default: Any = "") -> Any:
 
 def entry_label(f: Finding | Mapping[str, Any]) -> str:
     """A list entry as the timeline names its row: ``entry name · list``."""
-    return f"{_get(f, 'list_entry_name')} · {_get(f, 'list')}"
+    return _entry_label_of(_get(f, "list_entry_name"), _get(f, "list"))
+
+
+def _entry_label_of(entry_name: object, list_code: object) -> str:
+    """:func:`entry_label` of these values (the report's pass reads them itself)."""
+    return f"{entry_name} · {list_code}"
 
 
 def _layout_positions(g: nx.Graph, seed: int, aspect: float = 2.0) -> dict[Any, Any]:
@@ -874,11 +879,11 @@ def _overview_rows(findings: Iterable[Finding | Mapping[str, Any]], ov: _Overvie
     for f in findings:
         place -= 1
         if isinstance(f, Finding):
-            label = f"{f.list_entry_name} · {f.list}"
+            label = _entry_label_of(f.list_entry_name, f.list)
             if marks is not None:
                 marks.add(f, label)
             ov.add_finding(f, label)
-            yield (str(f.publication_date or ""), str(f.work_id), str(f.list)), place, f
+            yield _order(f.publication_date, f.work_id, f.list), place, f
         else:
             if marks is not None:
                 marks.add(f)
@@ -890,7 +895,13 @@ def _overview_rows(findings: Iterable[Finding | Mapping[str, Any]], ov: _Overvie
 
 def _newest_first(r: Mapping[str, Any]) -> tuple[str, str, str]:
     """The table's order (with ``reverse``): newest publication date, then work, list."""
-    return (str(r.get("publication_date") or ""), str(r.get("work_id")), str(r.get("list")))
+    return _order(r.get("publication_date"), r.get("work_id"), r.get("list"))
+
+
+def _order(publication_date: object, work_id: object, list_code: object
+           ) -> tuple[str, str, str]:
+    """:func:`_newest_first` of these values (the report's pass reads them itself)."""
+    return (str(publication_date or ""), str(work_id), str(list_code))
 
 
 def _gap_items(run: Mapping[str, Any], ov: _Overview) -> list[dict[str, Any]]:
