@@ -339,6 +339,35 @@ def test_network_figure_escapes_labels():
     assert "<b onmouseover" not in texts
 
 
+def test_network_figure_labels_institutions_and_subjects_with_their_names():
+    """The drawn labels are the nodes' own names, clipped to 32 characters (escaped);
+    works and authors carry none (a name is never drawn for a person)."""
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_node("work:W1", kind="work", label="A title", date="2021", work_id="W1")
+    g.add_node("author:A1", kind="author", label="Author One", author_id="A1")
+    g.add_node("inst:I1", kind="institution", label="Harbin Institute of Technology",
+               lists="BIS_ENTITY_LIST", designation=True)
+    g.add_node("inst:I2", kind="institution",
+               label="National University of Defense Technology  (Changsha)",
+               lists="ASPI_UNITRACKER", designation=False)
+    g.add_node("inst:I3", kind="institution", label="Fudan <University>",
+               lists="MOU", designation=False, is_subject=True)
+    g.add_edge("work:W1", "author:A1", relation="authored")
+    for i in ("inst:I1", "inst:I2"):
+        g.add_edge("author:A1", i, relation="flagged affiliation",
+                   designation=g.nodes[i]["designation"], evidence="W1 (2021): X")
+    g.add_edge("work:W1", "inst:I3", relation="screened subject")
+    texts = {t.name: t.text for t in network_figure(g).data if t.mode != "lines"}
+    assert texts["work"] is None and texts["author"] is None
+    assert texts["listed institution (designation)"] == ("Harbin Institute of Technology",)
+    assert texts["institution on a context list only"] == (
+        "National University of Defense …",)
+    assert len(texts["institution on a context list only"][0]) == 32
+    assert texts["screened subject"] == ("Fudan &lt;University&gt;",)
+
+
 def test_bench_script_runs(tmp_path):
     import subprocess
     import sys
