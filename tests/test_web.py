@@ -106,6 +106,32 @@ def test_a_finished_run_s_network_is_drawn_once(client, monkeypatch):
     assert _figures(again.text) == _figures(first) and len(_figures(first)) == 2
 
 
+def test_a_finished_run_s_network_is_kept_in_the_case_file(case, registry, client,
+                                                           monkeypatch):
+    """The drawing is kept with the run: a workspace started afresh on the case file
+    shows it without reading the run; drawn by another tracker version, it is drawn
+    again."""
+    import tracker.web.app as web_app
+
+    first = _figures(client.get("/network?run=2").text)
+    assert len(first) == 2
+    reads: list[int] = []
+    by_work = Store.findings_by_work
+
+    def counted(self, *a, **k):
+        reads.append(1)
+        return by_work(self, *a, **k)
+
+    monkeypatch.setattr(Store, "findings_by_work", counted)
+    with TestClient(create_app(case, registry=registry), base_url=LOCAL) as fresh:
+        got = fresh.get("/network?run=2")
+    assert got.status_code == 200 and _figures(got.text) == first and reads == []
+    monkeypatch.setattr(web_app, "__version__", "0.0.0-other")
+    with TestClient(create_app(case, registry=registry), base_url=LOCAL) as other:
+        again = other.get("/network?run=2")
+    assert again.status_code == 200 and _figures(again.text) == first and reads
+
+
 def test_an_older_case_file_s_rows_are_drawn_by_name(case, registry, client):
     """Rows recorded before a later column (``list_since``) are read by name, with that
     column's default: the page is drawn as before."""
@@ -113,6 +139,7 @@ def test_an_older_case_file_s_rows_are_drawn_by_name(case, registry, client):
 
     expected = _figures(client.get("/network?run=2").text)
     with sqlite3.connect(case) as db:
+        db.execute("DELETE FROM run_pages")  # the drawing kept: drawn again from the rows
         db.execute("UPDATE findings SET row = json_remove(row, '$.list_since') "
                    "WHERE run_id = 2")
         assert db.execute("SELECT count(*) FROM findings WHERE run_id = 2 AND "

@@ -19,6 +19,7 @@ Examples
 """
 
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
+import orjson
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -42,6 +44,8 @@ from tracker.store import (
     ReviewConflictError,
     Store,
     StoreError,
+    save_page,
+    saved_page,
 )
 from tracker.watchlists import Registry, load_registry
 from tracker.web.findings import FILTERS, SORTS, FindingQuery
@@ -459,10 +463,21 @@ def create_app(case: Path, *, token_hash: str | None = None,
             finished = st.run_status(rid)[0] == "finished"
             record = st.run_record(rid)
         # a finished run's finding rows never change, and the page shows no review
-        # decision: drawn once per run (a million findings took about a minute to draw);
-        # the run's times and count tell it from a run of a case file made anew
-        stamp = f"{n} {record.get('started_at')} {record.get('finished_at')}"
+        # decision: drawn once per run (a million findings took about a minute to draw),
+        # and kept in the case file (drawn once per case file, not per start); the run's
+        # times and count tell it from a run of a case file made anew, tracker's version
+        # a drawing by another tracker
+        stamp = (f"{n} {record.get('started_at')} {record.get('finished_at')} "
+                 f"tracker {__version__}")
         drawn = network_pages.get(rid)
+        if finished and (drawn is None or drawn[0] != stamp):
+            with open_store() as st:
+                kept = saved_page(st, rid, "network", stamp)
+            if kept is not None:
+                figs_kept, note_kept = orjson.loads(kept)
+                drawn = (stamp, figs_kept, note_kept)
+                with lock:
+                    network_pages[rid] = drawn
         if finished and drawn is not None and drawn[0] == stamp:
             return page(request, "network.html", run_id=rid, figs=drawn[1], note=drawn[2])
         order = [k for k in Finding.__dataclass_fields__ if k != "extra"]
@@ -509,6 +524,11 @@ def create_app(case: Path, *, token_hash: str | None = None,
                 network_pages[rid] = (stamp, figs, note)
                 while len(network_pages) > _NETWORK_PAGES:
                     network_pages.pop(next(iter(network_pages)))
+            try:
+                with open_store() as st:
+                    save_page(st, rid, "network", stamp, orjson.dumps([figs, note]))
+            except (sqlite3.Error, StoreError, HTTPException):
+                pass  # (a case file this server cannot write) drawn again next start
         return page(request, "network.html", run_id=rid, figs=figs, note=note)
 
     @app.get("/plotly.min.js", include_in_schema=False)
