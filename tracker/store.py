@@ -1832,8 +1832,7 @@ CREATE TABLE IF NOT EXISTS run_pages (
     stamp TEXT NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (run_id, name)
-);
-"""
+)"""
 
 
 def saved_page(store: Store, run_id: int, name: str, stamp: str) -> bytes | None:
@@ -1860,7 +1859,7 @@ def saved_page(store: Store, run_id: int, name: str, stamp: str) -> bytes | None
 def save_page(store: Store, run_id: int, name: str, stamp: str, data: bytes) -> None:
     """Keep page ``name`` of run ``run_id`` as drawn from what ``stamp`` names (replacing
     the one kept before): see :func:`saved_page`."""
-    store._db.executescript("BEGIN IMMEDIATE;" + _PAGES_SCHEMA + "COMMIT;")
-    with store._tx() as db:
+    with store._tx() as db:  # the table made in the same transaction, where none is yet
+        db.execute(_PAGES_SCHEMA)
         db.execute("INSERT OR REPLACE INTO run_pages (run_id, name, stamp, data) "
                    "VALUES (?, ?, ?, ?)", (run_id, name, stamp, data))
