@@ -247,6 +247,36 @@ def test_diff_shows_a_list_change_and_flags_reviewed_ties(tmp_path, capsys):
     assert code == 0 and f"changed  {fid}" in out and "'2024-05-14' -> '2010-01-01'" in out
 
 
+def test_a_diff_with_a_run_that_did_not_finish_says_its_findings_may_be_incomplete(
+        tmp_path, capsys):
+    """A run that failed recorded no findings: every tie of the run before it reads as
+    "gone".  The diff is still printed (exit 0), with one warning line naming the run and
+    why it ended; in the JSON too.  Two finished runs: no warning."""
+    db = str(tmp_path / "case.db")
+    code, _, err = run(capsys, "demo", "-o", str(tmp_path / "a"), "--no-progress",
+                       "--db", db)
+    assert code == 0, err
+    readme = tmp_path / "README.md"
+    readme.write_text("# not works\n\nsome text\n", encoding="utf-8")
+    code, _, err = run(capsys, "screen", "--works", str(readme), "-o", str(tmp_path / "b"),
+                       "--no-progress", "--db", db)
+    assert code == EXIT_INPUT, err
+    code, out, err = run(capsys, "diff", "1", "2", "--db", db)
+    assert code == 0 and "0 new, " in out and " gone, " in out
+    assert err.count("tracker: warning:") == 1, err
+    warning = " ".join(err.split())
+    assert "run 2 did not finish (failed: WorksFileError:" in warning
+    assert "its findings may be incomplete" in warning
+    code, out, err = run(capsys, "diff", "1", "2", "--db", db, "--json")
+    assert code == 0 and "run 2 did not finish" in " ".join(err.split())
+    unfinished = json.loads(out)["unfinished"]
+    assert [(u["run_id"], u["status"]) for u in unfinished] == [(2, "failed")]
+    code, _, _ = run(capsys, "demo", "-o", str(tmp_path / "c"), "--no-progress", "--db", db)
+    assert code == 0
+    code, out, err = run(capsys, "diff", "1", "3", "--db", db)
+    assert code == 0 and err == "" and "0 new, 0 gone" in out
+
+
 def test_a_bad_database_fails_before_screening(tmp_path, capsys):
     bad = tmp_path / "not_a_db.db"
     bad.write_text("this is not SQLite\n" * 100, encoding="utf-8")

@@ -396,7 +396,8 @@ def test_changes_in_sql_equal_reading_both_runs_whole(store, works, reg):
         gone = {r["finding_id"]: r["review_status"] for r in d["gone_rows"]}
         assert gone.get(left.finding_id, "dismissed") == "dismissed"
     assert store.diff(a, b) == {k: v for k, v in store.changes(a, b).items()
-                                if k in ("run_a", "run_b", "new", "gone", "changed", "counts")}
+                                if k in ("run_a", "run_b", "new", "gone", "changed", "counts",
+                                         "unfinished")}
     with pytest.raises(StoreError, match="no run 99"):
         store.changes(a, 99)
 

@@ -198,6 +198,23 @@ def test_runs_page_shows_status_inputs_registry_and_counts(client, result, regis
     assert f"{len(result.findings)}" in body and "diff" in body
 
 
+def test_the_diff_page_compares_finished_runs_and_says_when_one_did_not(client, case,
+                                                                        result):
+    """By default the last two finished runs (a failed run between them is passed over);
+    a run that did not finish, chosen, is named with why it ended: its findings may be
+    incomplete."""
+    with Store(case) as st:
+        failed = st.start_run(["tracker", "screen"])
+        st.end_run(failed, "failed", "WorksFileError: no records")
+        last = st.record_run(result)
+    default = text_of(client.get("/diff").text)
+    assert f"run 2 → {last}:" in default and "did not finish" not in default
+    chosen = text_of(client.get(f"/diff?a=2&b={failed}").text)
+    assert f"run 2 → {failed}: 0 new, {len(result.findings)} gone" in chosen
+    assert (f"Run {failed} did not finish (failed: WorksFileError: no records): its "
+            "findings may be incomplete") in chosen
+
+
 def test_findings_filter_sort_and_page(client, result):
     rows = {f.finding_id: f for f in result.findings}
     default = rows_of(client.get("/findings?per_page=500").text)

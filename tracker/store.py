@@ -1105,12 +1105,29 @@ class Store:
         dict
             ``run_a``, ``run_b``; ``new`` and ``gone`` (finding IDs); ``changed``: one
             ``{"finding_id", "changes": {field: {"before", "after"}}}`` per tie whose
-            :data:`DIFF_FIELDS` differ (e.g. a list moved its listing date); ``counts``.
+            :data:`DIFF_FIELDS` differ (e.g. a list moved its listing date); ``counts``;
+            ``unfinished``: ``{"run_id", "status", "reason"}`` of each of the two runs that
+            did not finish (failed, interrupted, or still running), whose findings may be
+            incomplete: a tie "gone" or "new" may then only be one a run never screened.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as d, Store(pathlib.Path(d) / "t.db") as s:
+        ...     a = s.start_run(["tracker", "screen"])
+        ...     s.end_run(a, "finished")
+        ...     b = s.start_run(["tracker", "screen"])
+        ...     s.end_run(b, "failed", "WorksFileError: no records")
+        ...     s.diff(a, b)["unfinished"]
+        [{'run_id': 2, 'status': 'failed', 'reason': 'WorksFileError: no records'}]
         """
         # in SQL on the two runs' stored rows: only the rows whose text differs are read
         # into Python (a rerun of a million-finding run does not hold either run in memory)
-        for rid in (run_a, run_b):
-            self._require_run(rid)
+        unfinished = []
+        for rid in dict.fromkeys((run_a, run_b)):
+            status, reason = self.run_status(rid)  # (no such run: StoreError)
+            if status != "finished":
+                unfinished.append({"run_id": rid, "status": status, "reason": reason})
         only = ("SELECT x.finding_id FROM findings x WHERE x.run_id = ? AND NOT EXISTS "
                 "(SELECT 1 FROM findings y WHERE y.run_id = ? AND y.finding_id = x.finding_id)"
                 " ORDER BY x.finding_id")
@@ -1130,7 +1147,8 @@ class Store:
                 changed.append({"finding_id": fid, "changes": ch})
         return {"run_a": run_a, "run_b": run_b, "new": new, "gone": gone, "changed": changed,
                 "counts": {"new": len(new), "gone": len(gone), "changed": len(changed),
-                           "unchanged": common - len(changed)}}
+                           "unchanged": common - len(changed)},
+                "unfinished": unfinished}
 
     def _rows_only_in(self, run_id: int, other: int, limit: int, *, order: str = "x.rowid"
                       ) -> list[dict[str, Any]]:

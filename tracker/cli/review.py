@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli.common import APP_SETTINGS, EXIT_ENVIRONMENT, DbOpt, fail, out
+from tracker.cli.common import APP_SETTINGS, EXIT_ENVIRONMENT, DbOpt, err, fail, out
 from tracker.store import REVIEW_STATUSES, CaseFileError, Store, StoreError, default_db_path
 
 __all__ = ["diff_cmd", "parse_lookback", "review_app", "runs_cmd"]
@@ -263,6 +263,11 @@ def diff_cmd(
             d = store.diff(run_a, run_b)
         except StoreError as exc:
             fail(str(exc))
+    for u in d["unfinished"]:  # its findings may be incomplete: said, never left to guess
+        why = f"{u['status']}: {u['reason']}" if u["reason"] else u["status"]
+        err.print(f"tracker: warning: run {u['run_id']} did not finish ({why}); its findings "
+                  "may be incomplete, so a tie new or gone between these runs may only be "
+                  "one it never screened", markup=False, soft_wrap=True)
     if as_json:
         out.print(json.dumps(d, indent=1, ensure_ascii=False), markup=False, soft_wrap=True)
         return

@@ -545,10 +545,13 @@ def create_app(case: Path, *, token_hash: str | None = None,
     def diff_page(request: Request, a: int | None = None, b: int | None = None) -> Response:
         with open_store() as st:
             runs = st.runs()
+            # by default the last two finished runs: an unfinished run's findings may be
+            # incomplete (chosen anyway, the page says so)
+            done = [r["id"] for r in runs if r["status"] == "finished"]
             if b is None and runs:
-                b = runs[-1]["id"]
+                b = done[-1] if done else runs[-1]["id"]
             if a is None and b is not None:
-                a = max((r["id"] for r in runs if r["id"] < b), default=None)
+                a = max((i for i in done if i < b), default=None)
             d = None
             if a is not None and b is not None:
                 try:
