@@ -247,11 +247,12 @@ def test_diff_shows_a_list_change_and_flags_reviewed_ties(tmp_path, capsys):
     assert code == 0 and f"changed  {fid}" in out and "'2024-05-14' -> '2010-01-01'" in out
 
 
-def test_a_diff_with_a_run_that_did_not_finish_says_its_findings_may_be_incomplete(
+def test_a_run_that_did_not_finish_is_said_to_have_findings_that_may_be_incomplete(
         tmp_path, capsys):
     """A run that failed recorded no findings: every tie of the run before it reads as
-    "gone".  The diff is still printed (exit 0), with one warning line naming the run and
-    why it ended; in the JSON too.  Two finished runs: no warning."""
+    "gone", and its list is empty.  The diff and the list are still printed (exit 0), each
+    with one warning line naming the run and why it ended (the diff's JSON says so too).
+    Finished runs: no warning."""
     db = str(tmp_path / "case.db")
     code, _, err = run(capsys, "demo", "-o", str(tmp_path / "a"), "--no-progress",
                        "--db", db)
@@ -271,10 +272,17 @@ def test_a_diff_with_a_run_that_did_not_finish_says_its_findings_may_be_incomple
     assert code == 0 and "run 2 did not finish" in " ".join(err.split())
     unfinished = json.loads(out)["unfinished"]
     assert [(u["run_id"], u["status"]) for u in unfinished] == [(2, "failed")]
+    code, out, err = run(capsys, "review", "list", "--run", "2", "--db", db)
+    assert code == 0 and out.startswith("run 2: 0 findings")
+    warning = " ".join(err.split())
+    assert err.count("tracker: warning:") == 1 and "run 2 did not finish (failed:" in warning
+    assert "a tie not listed here may only be one it never screened" in warning
     code, _, _ = run(capsys, "demo", "-o", str(tmp_path / "c"), "--no-progress", "--db", db)
     assert code == 0
     code, out, err = run(capsys, "diff", "1", "3", "--db", db)
     assert code == 0 and err == "" and "0 new, 0 gone" in out
+    code, out, err = run(capsys, "review", "list", "--run", "3", "--db", db)
+    assert code == 0 and err == "" and out.startswith("run 3: 576 findings")
 
 
 def test_a_bad_database_fails_before_screening(tmp_path, capsys):

@@ -201,18 +201,26 @@ def test_runs_page_shows_status_inputs_registry_and_counts(client, result, regis
 def test_the_diff_page_compares_finished_runs_and_says_when_one_did_not(client, case,
                                                                         result):
     """By default the last two finished runs (a failed run between them is passed over);
-    a run that did not finish, chosen, is named with why it ended: its findings may be
-    incomplete."""
+    a run that did not finish, chosen, is named once with why it ended, as on its findings
+    and network pages: its findings may be incomplete."""
     with Store(case) as st:
         failed = st.start_run(["tracker", "screen"])
         st.end_run(failed, "failed", "WorksFileError: no records")
         last = st.record_run(result)
     default = text_of(client.get("/diff").text)
     assert f"run 2 → {last}:" in default and "did not finish" not in default
+    said = (f"Run {failed} did not finish (failed: WorksFileError: no records): its "
+            "findings may be incomplete")
     chosen = text_of(client.get(f"/diff?a=2&b={failed}").text)
     assert f"run 2 → {failed}: 0 new, {len(result.findings)} gone" in chosen
-    assert (f"Run {failed} did not finish (failed: WorksFileError: no records): its "
-            "findings may be incomplete") in chosen
+    assert chosen.count(said) == 1
+    backwards = text_of(client.get(f"/diff?a={failed}&b=2").text)
+    assert backwards.count(said) == 1
+    for url in (f"/findings?run={failed}", f"/network?run={failed}"):
+        body = text_of(client.get(url).text)
+        assert body.count(said) == 1, url
+        assert f"Run {failed} recorded no data gaps: it did not finish." in body, url
+    assert "did not finish" not in text_of(client.get("/findings?run=2").text)
 
 
 def test_findings_filter_sort_and_page(client, result):

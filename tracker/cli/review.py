@@ -81,6 +81,14 @@ def _run_id(store: Store, run: int | None) -> int:
     return latest
 
 
+def _warn_unfinished(run_id: int, status: str, reason: str, consequence: str) -> None:
+    """One warning line: run ``run_id`` did not finish, so its findings may be incomplete
+    (``consequence``: what that means for what is printed)."""
+    why = f"{status}: {reason}" if reason else status
+    err.print(f"tracker: warning: run {run_id} did not finish ({why}); its findings may be "
+              f"incomplete, so {consequence}", markup=False, soft_wrap=True)
+
+
 @review_app.command("list")
 def review_list(
     run: Annotated[int | None, typer.Option(help="Run ID (default: the latest).")] = None,
@@ -100,8 +108,12 @@ def review_list(
         run_id = _run_id(store, run)
         try:
             rows = store.findings(run_id)
+            ended, why = store.run_status(run_id)
         except StoreError as exc:
             fail(str(exc))
+    if ended != "finished":
+        _warn_unfinished(run_id, ended, why, "a tie not listed here may only be one it never "
+                         "screened")
     rows = [r for r in rows if status is None or r["review_status"] == status]
     out.print(f"run {run_id}: {len(rows):,} findings"
               + (f" with status {status}" if status else ""), markup=False)
@@ -264,10 +276,8 @@ def diff_cmd(
         except StoreError as exc:
             fail(str(exc))
     for u in d["unfinished"]:  # its findings may be incomplete: said, never left to guess
-        why = f"{u['status']}: {u['reason']}" if u["reason"] else u["status"]
-        err.print(f"tracker: warning: run {u['run_id']} did not finish ({why}); its findings "
-                  "may be incomplete, so a tie new or gone between these runs may only be "
-                  "one it never screened", markup=False, soft_wrap=True)
+        _warn_unfinished(u["run_id"], u["status"], u["reason"], "a tie new or gone between "
+                         "these runs may only be one it never screened")
     if as_json:
         out.print(json.dumps(d, indent=1, ensure_ascii=False), markup=False, soft_wrap=True)
         return

@@ -250,8 +250,13 @@ def create_app(case: Path, *, token_hash: str | None = None,
             runs = st.runs()
             run_id = ctx.get("run_id") or (runs[-1]["id"] if runs else None)
             record = st.run_record(run_id) if run_id is not None else {}
+        # a page of a run that did not finish says so: its findings may be incomplete
+        shown = next((r for r in runs if ctx.get("run_id") and r["id"] == run_id), None)
+        unfinished = ("" if shown is None or shown["status"] == "finished" else
+                      ": ".join(x for x in (shown["status"], shown["status_reason"]) if x))
         base = {"request": request, "session": s, "csrf": s.csrf if s else "",
                 "safeguard": SAFEGUARD, "gaps": _gaps(record), "gap_run": run_id,
+                "unfinished": unfinished,
                 "labels": STATUS_LABELS, "version": __version__,
                 "token_required": token_hash is not None}
         return templates.TemplateResponse(request, name, {**base, **ctx},
