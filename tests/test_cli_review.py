@@ -250,9 +250,9 @@ def test_diff_shows_a_list_change_and_flags_reviewed_ties(tmp_path, capsys):
 def test_a_run_that_did_not_finish_is_said_to_have_findings_that_may_be_incomplete(
         tmp_path, capsys):
     """A run that failed recorded no findings: every tie of the run before it reads as
-    "gone", and its list is empty.  The diff and the list are still printed (exit 0), each
-    with one warning line naming the run and why it ended (the diff's JSON says so too).
-    Finished runs: no warning."""
+    "gone", and its list is empty.  The diff, the list and the review workbook are still
+    made (exit 0), each with one warning line naming the run and why it ended (the diff's
+    JSON says so too).  Finished runs: no warning."""
     db = str(tmp_path / "case.db")
     code, _, err = run(capsys, "demo", "-o", str(tmp_path / "a"), "--no-progress",
                        "--db", db)
@@ -277,6 +277,9 @@ def test_a_run_that_did_not_finish_is_said_to_have_findings_that_may_be_incomple
     warning = " ".join(err.split())
     assert err.count("tracker: warning:") == 1 and "run 2 did not finish (failed:" in warning
     assert "a tie not listed here may only be one it never screened" in warning
+    code, out, err = run(capsys, "review", "export", str(tmp_path / "r2.xlsx"), "--run", "2",
+                         "--db", db)
+    assert code == 0 and "wrote" in out and "run 2 did not finish" in " ".join(err.split())
     code, _, _ = run(capsys, "demo", "-o", str(tmp_path / "c"), "--no-progress", "--db", db)
     assert code == 0
     code, out, err = run(capsys, "diff", "1", "3", "--db", db)

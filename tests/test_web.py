@@ -221,6 +221,10 @@ def test_the_diff_page_compares_finished_runs_and_says_when_one_did_not(client, 
         assert body.count(said) == 1, url
         assert f"Run {failed} recorded no data gaps: it did not finish." in body, url
     assert "did not finish" not in text_of(client.get("/findings?run=2").text)
+    api = client.get(f"/api/runs/{failed}/findings").json()
+    assert (api["run_status"], api["run_status_reason"], api["total"]) == (
+        "failed", "WorksFileError: no records", 0)
+    assert client.get("/api/runs/2/findings").json()["run_status"] == "finished"
 
 
 def test_findings_filter_sort_and_page(client, result):

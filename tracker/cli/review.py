@@ -174,10 +174,14 @@ def review_export(
         run_id = _run_id(store, run)
         try:
             export_workbook(store, path, run_id)
+            ended, why = store.run_status(run_id)
         except StoreError as exc:
             fail(str(exc))
         except OSError as exc:
             fail(f"{path}: cannot write ({exc.strerror})")
+    if ended != "finished":
+        _warn_unfinished(run_id, ended, why, "a tie not in the workbook may only be one it "
+                         "never screened")
     out.print(f"wrote {path} (run {run_id})", markup=False)
 
 

@@ -628,7 +628,11 @@ def create_app(case: Path, *, token_hash: str | None = None,
             except StoreError as exc:
                 raise HTTPException(404, str(exc)) from None
             record = st.run_record(run_id)
-        return {"run": run_id, "total": got.total, "page": got.page, "pages": got.pages,
+            ended, why = st.run_status(run_id)
+        # a run that did not finish (failed, interrupted, running): its findings may be
+        # incomplete, which a client reads here
+        return {"run": run_id, "run_status": ended, "run_status_reason": why,
+                "total": got.total, "page": got.page, "pages": got.pages,
                 "findings": got.rows, "data_gaps": record.get("data_gaps") or {},
                 "note": SAFEGUARD}
 
