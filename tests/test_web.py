@@ -225,6 +225,11 @@ def test_the_diff_page_compares_finished_runs_and_says_when_one_did_not(client, 
     assert (api["run_status"], api["run_status_reason"], api["total"]) == (
         "failed", "WorksFileError: no records", 0)
     assert client.get("/api/runs/2/findings").json()["run_status"] == "finished"
+    with Store(case) as st:
+        running = st.start_run(["tracker", "screen"])
+    body = text_of(client.get(f"/findings?run={running}").text)
+    assert f"Run {running} is still running: its findings may be incomplete" in body
+    assert f"Run {running} recorded no data gaps: it is still running." in body
 
 
 def test_findings_filter_sort_and_page(client, result):

@@ -85,8 +85,9 @@ def _warn_unfinished(run_id: int, status: str, reason: str, consequence: str) ->
     """One warning line: run ``run_id`` did not finish, so its findings may be incomplete
     (``consequence``: what that means for what is printed)."""
     why = f"{status}: {reason}" if reason else status
-    err.print(f"tracker: warning: run {run_id} did not finish ({why}); its findings may be "
-              f"incomplete, so {consequence}", markup=False, soft_wrap=True)
+    ended = "is still running" if status == "running" else f"did not finish ({why})"
+    err.print(f"tracker: warning: run {run_id} {ended}; its findings may be incomplete, so "
+              f"{consequence}", markup=False, soft_wrap=True)
 
 
 @review_app.command("list")

@@ -253,7 +253,9 @@ def create_app(case: Path, *, token_hash: str | None = None,
         # a page of a run that did not finish says so: its findings may be incomplete
         shown = next((r for r in runs if ctx.get("run_id") and r["id"] == run_id), None)
         unfinished = ("" if shown is None or shown["status"] == "finished" else
-                      ": ".join(x for x in (shown["status"], shown["status_reason"]) if x))
+                      "is still running" if shown["status"] == "running" else
+                      "did not finish (" + ": ".join(
+                          x for x in (shown["status"], shown["status_reason"]) if x) + ")")
         base = {"request": request, "session": s, "csrf": s.csrf if s else "",
                 "safeguard": SAFEGUARD, "gaps": _gaps(record), "gap_run": run_id,
                 "unfinished": unfinished,
