@@ -303,6 +303,33 @@ def test_the_summary_prints_every_count_with_thousands_separators(tmp_path, caps
     assert all(re.fullmatch(r"\d{1,3}(,\d{3})*", v) for v in counts.values()), counts
 
 
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_the_summary_names_the_works_left_out_by_the_window_and_repeats(tmp_path, capsys,
+                                                                        engine):
+    """Works outside ``--since``/``--until`` and repeated records are not read; the first
+    line says how many, so a window that leaves most works out does not read as a small
+    input (as run.json's counts say)."""
+    import json
+
+    works = _generated_works(tmp_path / "works.jsonl", 400)
+    lines = works.read_bytes().splitlines(keepends=True)
+    works.write_bytes(b"".join(lines) + lines[0] + lines[1])  # two records again
+    code, said, err = run(capsys, "screen", "--works", str(works), "--since", "2020-01-01",
+                          "--engine", engine, "--no-progress", "--no-record",
+                          "-o", str(tmp_path / "r"))
+    assert code == 0, err
+    counts = json.loads((tmp_path / "r" / "run.json").read_text("utf-8"))["counts"]
+    assert counts["works_out_of_window"] > 0 and counts["works_duplicate"] == 2
+    assert counts["works_read"] + counts["works_out_of_window"] == len(lines)
+    first = " ".join(said.split()).split(" authorships")[0]
+    assert (f"read {counts['works_read']:,} works (0 records skipped; "
+            f"{counts['works_out_of_window']:,} outside the date window; 2 repeated), "
+            ) in first + " ", first
+    code, said, err = run(capsys, "screen", "--works", str(works), "--engine", engine,
+                          "--no-progress", "--no-record", "-o", str(tmp_path / "all"))
+    assert code == 0 and "(0 records skipped; 2 repeated)" in " ".join(said.split()), said
+
+
 def test_the_review_commands_print_their_counts_with_thousands_separators(tmp_path, capsys):
     """``tracker diff`` and ``tracker review list`` read counts as the summary does: a run
     of generated works with thousands of findings, recorded twice in one case file."""

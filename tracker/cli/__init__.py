@@ -73,8 +73,15 @@ def _summary(done: RunOutcome) -> None:
     result, paths = done.result, done.paths
     counts = result.run["counts"]
     gaps = result.run["data_gaps"]
+    # the works not read, each kind named where there are any: a window that leaves most
+    # works out reads as such, not as a small input
+    passed = "".join(f"; {n:,} {why}" for n, why in (
+        (counts.get("works_out_of_window", 0), "outside the date window"),
+        (counts.get("works_off_topic", 0), "not on the topics asked"),
+        (counts.get("works_not_of_subject", 0), "not by the screened subjects"),
+        (counts.get("works_duplicate", 0), "repeated")) if n)
     out.print(f"[bold]tracker {__version__}[/bold]: read {counts['works_read']:,} works "
-              f"({counts['works_skipped']:,} records skipped), "
+              f"({counts['works_skipped']:,} records skipped{passed}), "
               f"{counts['authorships']:,} authorships")
     if result.findings:
         by_list = ", ".join(f"{k} {v:,}" for k, v in counts["findings_by_list"].items())
