@@ -692,9 +692,8 @@ def _versions_guard(fn: Callable[[], T]) -> T:
         raise
     except (SourceFileError, UpdateRefused) as exc:
         _stop(f"{exc} (the registry version in force is unchanged)", EXIT_BAD_INPUT)
-    except ListFetchFailed as exc:
-        _stop(f"{exc} (the registry version in force is unchanged; run again later)",
-              EXIT_FETCH_STOP)
+    except ListFetchFailed as exc:  # (its message already says to run the update later)
+        _stop(f"{exc} (the registry version in force is unchanged)", EXIT_FETCH_STOP)
     except RegistryError as exc:
         _stop(str(exc), EXIT_REGISTRY)
     except Exception as exc:  # never a traceback in front of a user
