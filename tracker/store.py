@@ -100,8 +100,11 @@ __all__ = [
     "former_finding_ids",
     "record_rescreen",
     "rescreens",
+    "run_ended_text",
     "run_works",
     "runs_with_works",
+    "save_page",
+    "saved_page",
     "store_packed_works",
     "store_run_works",
     "stored_works",
@@ -112,6 +115,23 @@ __all__ = [
 SCHEMA_VERSION = 3
 #: How a run ended; ``running`` also stays for a run whose process was killed.
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+
+
+def run_ended_text(status: str, reason: str = "") -> str:
+    """How a run that is not finished stands, in the words the CLI and the workspace use
+    after "run N".
+
+    Examples
+    --------
+    >>> run_ended_text("failed", "WorksFileError: no records")
+    'did not finish (failed: WorksFileError: no records)'
+    >>> run_ended_text("running")
+    'is still running'
+    """
+    if status == "running":
+        return "is still running"
+    return f"did not finish ({status}: {reason})" if reason else f"did not finish ({status})"
+
 REVIEW_STATUSES = ("unreviewed", "confirmed", "dismissed", "needs_follow_up")
 #: What makes a tie "changed" between two runs: its dates, listing and outcome.
 DIFF_FIELDS = ("listed_at_publication", "outcome", "list_editions", "listed_on")

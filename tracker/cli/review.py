@@ -19,7 +19,14 @@ from typing import Annotated
 import typer
 
 from tracker.cli.common import APP_SETTINGS, EXIT_ENVIRONMENT, DbOpt, err, fail, out
-from tracker.store import REVIEW_STATUSES, CaseFileError, Store, StoreError, default_db_path
+from tracker.store import (
+    REVIEW_STATUSES,
+    CaseFileError,
+    Store,
+    StoreError,
+    default_db_path,
+    run_ended_text,
+)
 
 __all__ = ["diff_cmd", "parse_lookback", "review_app", "runs_cmd"]
 ReviewerOpt = Annotated[str, typer.Option(
@@ -84,10 +91,8 @@ def _run_id(store: Store, run: int | None) -> int:
 def _warn_unfinished(run_id: int, status: str, reason: str, consequence: str) -> None:
     """One warning line: run ``run_id`` did not finish, so its findings may be incomplete
     (``consequence``: what that means for what is printed)."""
-    why = f"{status}: {reason}" if reason else status
-    ended = "is still running" if status == "running" else f"did not finish ({why})"
-    err.print(f"tracker: warning: run {run_id} {ended}; its findings may be incomplete, so "
-              f"{consequence}", markup=False, soft_wrap=True)
+    err.print(f"tracker: warning: run {run_id} {run_ended_text(status, reason)}; its findings "
+              f"may be incomplete, so {consequence}", markup=False, soft_wrap=True)
 
 
 @review_app.command("list")

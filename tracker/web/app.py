@@ -44,6 +44,7 @@ from tracker.store import (
     ReviewConflictError,
     Store,
     StoreError,
+    run_ended_text,
     save_page,
     saved_page,
 )
@@ -146,6 +147,7 @@ def create_app(case: Path, *, token_hash: str | None = None,
                   docs_url=None, redoc_url=None)
     templates = Jinja2Templates(env=jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True))
+    templates.env.globals["run_ended"] = run_ended_text
     sessions = SessionStore()
     state: dict[str, Any] = {"registry": registry, "matcher": None}
     lock = threading.Lock()
@@ -253,9 +255,7 @@ def create_app(case: Path, *, token_hash: str | None = None,
         # a page of a run that did not finish says so: its findings may be incomplete
         shown = next((r for r in runs if ctx.get("run_id") and r["id"] == run_id), None)
         unfinished = ("" if shown is None or shown["status"] == "finished" else
-                      "is still running" if shown["status"] == "running" else
-                      "did not finish (" + ": ".join(
-                          x for x in (shown["status"], shown["status_reason"]) if x) + ")")
+                      run_ended_text(shown["status"], shown["status_reason"]))
         base = {"request": request, "session": s, "csrf": s.csrf if s else "",
                 "safeguard": SAFEGUARD, "gaps": _gaps(record), "gap_run": run_id,
                 "unfinished": unfinished,
