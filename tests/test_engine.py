@@ -524,9 +524,15 @@ def test_a_snapshot_download_that_does_not_match_its_manifest_is_refused_in_one_
     other.write_bytes(REAL_PART.read_bytes())
     refused("1 part files are not in its manifest (updated_date=2022-01-01/part_000.gz)")
     other.unlink()
-    manifest.write_text("{}", encoding="utf-8")
-    with pytest.raises(WorksInputError, match="not a snapshot manifest"):
-        expand_inputs([tmp_path / "snap"])
+    for text, why in (("{}", 'it has no "entries" list'), ("[1]", "it is not a JSON object"),
+                      ("not json", "it is not a JSON object"),
+                      ('{"entries": [{"meta": {}}]}', 'an entry has no "url"')):
+        manifest.write_text(text, encoding="utf-8")
+        with pytest.raises(WorksInputError) as caught:
+            expand_inputs([tmp_path / "snap"])
+        # what is wrong in words, and the way on (no Python exception's name)
+        assert f"not a snapshot manifest ({why}). Download it again" in str(caught.value)
+        assert "Error" not in str(caught.value)
 
 
 def test_a_work_in_two_snapshot_partitions_is_read_from_the_newest(reg, tmp_path):

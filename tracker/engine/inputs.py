@@ -130,15 +130,25 @@ def _manifest_entries(manifest: Path) -> list[dict[str, Any]]:
         The file is not such a manifest.
     """
     try:
-        entries = orjson.loads(manifest.read_bytes())["entries"]
-        if not isinstance(entries, list) or not all(
-                isinstance(e, dict) and isinstance(e.get("url"), str)
-                and isinstance(e.get("meta") or {}, dict) for e in entries):
-            raise TypeError("each entry needs a url")
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise WorksInputError(f"{manifest}: not a snapshot manifest (JSON with the listed "
-                              f"parts' entries) ({type(exc).__name__}: {exc})") from None
-    return entries
+        doc = orjson.loads(manifest.read_bytes())
+    except OSError as exc:
+        raise WorksInputError(f"{manifest}: cannot read the snapshot manifest ({exc})"
+                              ) from None
+    except orjson.JSONDecodeError:
+        doc = None
+    entries = doc.get("entries") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        why = "it is not a JSON object"
+    elif not isinstance(entries, list):
+        why = 'it has no "entries" list'
+    elif not all(isinstance(e, dict) and isinstance(e.get("url"), str)
+                 and isinstance(e.get("meta") or {}, dict) for e in entries):
+        why = 'an entry has no "url"'
+    else:
+        return entries
+    raise WorksInputError(
+        f"{manifest}: not a snapshot manifest ({why}). Download it again (aws s3 sync), or "
+        f"name the parts to screen with a glob, e.g. '{manifest.parent}/updated_date=*/part_*'")
 
 
 def _folder_files(folder: Path) -> list[Path]:
