@@ -275,16 +275,53 @@ def test_a_run_s_finding_keys_go_with_the_run(store, works, reg):
     a, b = store.record_run(res), store.record_run(res)
     assert store._db.execute("PRAGMA cache_size").fetchone() == cache  # as it was
 
-    def keys(run_id):
-        return store._db.execute("SELECT count(*) FROM finding_keys WHERE run_id = ?",
+    def keys(run_id, table="finding_keys"):
+        return store._db.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?",
                                  (run_id,)).fetchone()[0]
 
     assert keys(a) == keys(b) == len(res.findings) == store.findings_count(a)
     assert store.finding_values(a) == store.finding_values(b)
+    assert 0 < keys(a, "finding_texts") == keys(b, "finding_texts") < len(res.findings)
     # (a recorded run cannot be deleted while its ties name it; by hand, it can)
     store._db.execute("PRAGMA foreign_keys = OFF")
     store._db.execute("DELETE FROM runs WHERE id = ?", (a,))
     assert keys(a) == 0 and store.finding_values(a) == [] and keys(b) == len(res.findings)
+    assert keys(a, "finding_texts") == 0 < keys(b, "finding_texts")
+
+
+@pytest.mark.parametrize("needle", ["istanbul", "İSTANBUL", "i̇stanbul", "οδος", "ΟΔΟΣ", "k",
+                                    "universität", "STRASSE", "  ", "beihang", "zz-none"])
+def test_a_text_search_finds_what_python_s_lower_finds_in_the_three_texts(
+        store, works, reg, monkeypatch, needle):
+    """The run's search texts (institution name, list entry name, raw affiliation) are
+    matched as Python lower-cases them, whatever slice of the run a text was first met in
+    and when the run is recorded again; the same as the search over the JSON rows that
+    runs recorded before the texts have."""
+    import tracker.store as store_module
+
+    monkeypatch.setattr(store_module, "_RECORD_SLICE", 7)
+    res = _run(works, reg)
+    raws = ["İSTANBUL Technical University", "ΟΔΟΣ 12, Athens", "\u212aelvin Lab",
+            "Universität Straße 1", "Beihang University, Beijing", ""]
+    findings = [replace(f, raw_affiliation=raws[i % len(raws)])
+                for i, f in enumerate(res.findings)]
+    res = replace(res, findings=findings)
+    run = store.start_run(["tracker", "screen"])
+    store.record_run(res, run_id=run)
+    store.record_run(res, run_id=run)  # again: the texts keep their numbers
+
+    def found() -> set[str]:
+        rows, total = store.findings_where(run, text=needle)
+        assert total == len(rows)
+        return {r["finding_id"] for r in rows}
+
+    want = {f.finding_id for f in findings if needle.lower() in
+            f"{f.institution_name} {f.list_entry_name} {f.raw_affiliation}".lower()}
+    assert "finding_texts" in store._text_sql(run, needle)[0]
+    assert found() == want
+    store._db.execute("DELETE FROM finding_texts")  # as a run recorded before them
+    assert "json_extract" in store._text_sql(run, needle)[0]
+    assert found() == want
 
 
 def test_review_history_is_kept_and_the_latest_wins(store, works, reg):

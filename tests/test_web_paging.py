@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 import tracker
-from tracker.store import FACET_COLUMNS, SCHEMA_VERSION, Store
+from tracker.store import FACET_COLUMNS, KEY_COLUMNS, SCHEMA_VERSION, Store
 from tracker.web.app import create_app
-from tracker.web.findings import SORTS, FindingQuery
+from tracker.web.findings import _ORDER, SORTS, FindingQuery
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,8 @@ def case(tmp_path_factory, result) -> tuple[Path, int]:
 def _queries(rows: list[dict]) -> Iterator[FindingQuery]:
     lists = sorted({r["list"] for r in rows})
     inst = next(r["institution_name"] for r in rows if r["institution_name"])
+    raw = next(r["raw_affiliation"] for r in rows if len(r["raw_affiliation"]) > 20)
+    entry = next(r["list_entry_name"] for r in rows if r["list_entry_name"] != inst)
     dates = sorted({r["publication_date"] for r in rows if r["publication_date"]})
     filters = [{}, {"list": lists[0]}, {"list": lists[-1]}, {"outcome": "context"},
                {"outcome": "flag"}, {"outcome": "nonsense"}, {"listed": "yes"},
@@ -52,9 +54,12 @@ def _queries(rows: list[dict]) -> Iterator[FindingQuery]:
                {"status": "unreviewed"}, {"status": "needs_follow_up"}, {"status": "nonsense"},
                {"relation": "coauthor"}, {"confidence": "high"},
                {"since": dates[len(dates) // 2]}, {"until": dates[len(dates) // 3][:4]},
-               {"institution": inst[3:12].upper()}, {"list": lists[0], "listed": "no"}]
+               {"institution": inst[3:12].upper()}, {"list": lists[0], "listed": "no"},
+               {"institution": raw[-9:]}, {"institution": entry[:6].lower()},
+               {"institution": "no such institution"},
+               {"institution": inst[:5], "list": lists[0], "sort": "institution"}]
     for f, sort, (page, per) in itertools.product(filters, SORTS, [(1, 50), (2, 7), (99, 10)]):
-        yield FindingQuery(**f, sort=sort, page=page, per_page=per)
+        yield FindingQuery(**{"sort": sort, **f}, page=page, per_page=per)
 
 
 def test_sql_pages_equal_the_pages_of_every_row(case):
@@ -109,8 +114,13 @@ def test_pages_read_the_indexed_keys_not_every_row(case):
         assert work.count("USING COVERING INDEX finding_keys_work (run_id=? AND work_id=?)"
                           ) == 2, work
         assert "SEARCH k USING INDEX" not in work and "SCAN" not in work, work
-        # the institution substring search is the one filter that reads the JSON rows
-        assert "SEARCH f " in _plan(st, rid, *FindingQuery(institution="univ").sql())
+        # the institution substring search reads the run's distinct texts, then its keys
+        found, params = st._text_sql(rid, "univ")
+        text = _plan(st, rid, found, params, _ORDER["listed"])
+        assert "SEARCH t USING PRIMARY KEY (run_id=?)" in text, text
+        assert "findings" not in text and "SEARCH f " not in text, text
+        assert st._db.execute("SELECT count(*) FROM finding_texts WHERE run_id = ?",
+                              (rid,)).fetchone()[0] < len(st.findings(rid)) / 2
 
 
 def test_filter_choices_come_from_the_run_s_facets(case, result):
@@ -147,10 +157,12 @@ def test_a_finding_page_lists_the_other_findings_of_its_work(case, result):
 
 def _to_schema_2(path: Path) -> None:
     """Make a case file what tracker wrote before findings had keys (schema 2): the same
-    tables and rows less ``finding_keys``, ``finding_facets`` and the trigger."""
+    tables and rows less ``finding_keys``, ``finding_facets``, ``finding_texts`` and the
+    trigger."""
     db = sqlite3.connect(path)
     db.executescript("DROP TRIGGER finding_keys_of_run; DROP TABLE finding_keys;"
-                     " DROP TABLE finding_facets; UPDATE schema_version SET version = 2;")
+                     " DROP TABLE finding_facets; DROP TABLE finding_texts;"
+                     " UPDATE schema_version SET version = 2;")
     db.close()
 
 
@@ -163,7 +175,9 @@ def test_a_schema_2_case_file_is_migrated_and_pages_the_same(tmp_path, result):
         want_rows = st.findings(rid)
         history = st.review_log(10_000)
     db = sqlite3.connect(path)
-    keys = db.execute("SELECT * FROM finding_keys ORDER BY run_id, finding_id").fetchall()
+    key_columns = ", ".join(("run_id", "finding_id", *KEY_COLUMNS))
+    keys = db.execute(f"SELECT {key_columns} FROM finding_keys ORDER BY run_id, finding_id"
+                      ).fetchall()
     facets = db.execute(f"SELECT DISTINCT {', '.join(FACET_COLUMNS)} FROM finding_facets"
                         " ORDER BY 1, 2, 3, 4, 5").fetchall()
     stored = db.execute("SELECT * FROM findings ORDER BY rowid").fetchall()
@@ -179,15 +193,47 @@ def test_a_schema_2_case_file_is_migrated_and_pages_the_same(tmp_path, result):
             checked += bool(want.total)
         assert checked > 100
     db = sqlite3.connect(path)
-    # the keys and facets filled from the stored rows are those recording wrote; the rows
+    # the keys and facets filled from the stored rows are those recording wrote (the
+    # search texts are not made again: the run's searches read its rows); the rows
     # themselves are untouched
-    assert db.execute("SELECT * FROM finding_keys ORDER BY run_id, finding_id"
+    assert db.execute(f"SELECT {key_columns} FROM finding_keys ORDER BY run_id, finding_id"
                       ).fetchall() == keys
+    assert db.execute("SELECT count(*) FROM finding_keys WHERE text_id IS NOT NULL"
+                      ).fetchone() == (0,)
     assert db.execute(f"SELECT DISTINCT {', '.join(FACET_COLUMNS)} FROM finding_facets"
                       " ORDER BY 1, 2, 3, 4, 5").fetchall() == facets
     assert db.execute("SELECT * FROM findings ORDER BY rowid").fetchall() == stored
     assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     db.close()
+
+
+def test_a_case_file_made_before_search_texts_searches_its_rows_and_new_runs_their_texts(
+        tmp_path, result):
+    """A case file written before the search texts were kept (schema 3 with no
+    ``text_id`` and no ``finding_texts``) opens, gains them, and searches its old run's
+    JSON rows, with the pages of every row; a run recorded after is searched by its texts,
+    with the same pages."""
+    path = tmp_path / "before.db"
+    with Store(path) as st:
+        old = st.record_run(result)
+    db = sqlite3.connect(path)
+    db.executescript("ALTER TABLE finding_keys DROP COLUMN text_id; DROP TABLE finding_texts;")
+    db.close()
+    with Store(path) as st:  # migrated here: the column and the table
+        new = st.record_run(result)
+        assert "json_extract(f.row" in st._text_sql(old, "x")[0]
+        assert "finding_texts" in st._text_sql(new, "x")[0]
+        for rid in (old, new):
+            rows = st.findings(rid)
+            checked = 0
+            for q in _queries(rows):
+                if not q.institution:
+                    continue
+                want, got = q.page_of(rows), q.page_in(st, rid)
+                assert (got.total, got.page, got.pages, got.rows) == (
+                    want.total, want.page, want.pages, want.rows), (rid, q)
+                checked += bool(want.total)
+            assert checked > 20
 
 
 def test_the_findings_pages_never_load_every_finding(case, monkeypatch):

@@ -20,8 +20,10 @@ a status, reviews a version; version 2 findings gain their keys)::
     findings(run_id -> runs, finding_id -> ties, row)          PK (run_id, finding_id)
     finding_keys(run_id, finding_id, work_id, list, listed_at_publication,
                  listed_rank, relation, confidence, outcome_kind, publication_date,
-                 institution_key)         UNIQUE (run_id, finding_id), stored in the order
+                 institution_key, text_id)
+                                      UNIQUE (run_id, finding_id), stored in the order
                  PK (run_id, listed_rank, publication_date DESC, finding_id)
+    finding_texts(run_id, text_id, text)                      PK (run_id, text_id)
     finding_facets(run_id, list, listed_at_publication, relation, confidence,
                    outcome_kind)
     reviews(id, finding_id -> ties, status, reason, reviewer, at, source, version)
@@ -32,7 +34,10 @@ JSON columns hold the run record's parts as ScreenResult.run has them.  A findin
 workspace filters, sorts and groups on (written with the row, from the same values), so a
 page of a run of a million findings is read through an index, never by parsing every row.
 ``finding_facets`` holds each run's distinct filter values (a run's findings never change
-once recorded), so a page's filter choices are not a pass over the run.
+once recorded), so a page's filter choices are not a pass over the run.  ``finding_texts``
+holds each run's distinct search texts (institution name, list entry name and raw
+affiliation, lower-cased), which ``finding_keys.text_id`` points to, so a text search reads
+those few texts, not every row (runs recorded before have no texts: their rows are read).
 
 A run's ``status`` says how it ended: ``running`` from its start (and for ever when the
 process was killed), then ``finished``, ``failed`` or ``interrupted`` with the reason in
@@ -186,8 +191,15 @@ CREATE TABLE IF NOT EXISTS finding_keys (
     outcome_kind TEXT NOT NULL,
     publication_date TEXT NOT NULL,
     institution_key TEXT NOT NULL,
+    text_id INTEGER,
     PRIMARY KEY (run_id, listed_rank, publication_date DESC, finding_id),
     UNIQUE (run_id, finding_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS finding_texts (
+    run_id INTEGER NOT NULL,
+    text_id INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (run_id, text_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS finding_facets (
     run_id INTEGER NOT NULL,
@@ -201,6 +213,9 @@ CREATE INDEX IF NOT EXISTS finding_facets_run ON finding_facets (run_id);
 CREATE TRIGGER IF NOT EXISTS finding_keys_of_run AFTER DELETE ON runs BEGIN
     DELETE FROM finding_keys WHERE run_id = old.id;
     DELETE FROM finding_facets WHERE run_id = old.id;
+END;
+CREATE TRIGGER IF NOT EXISTS finding_texts_of_run AFTER DELETE ON runs BEGIN
+    DELETE FROM finding_texts WHERE run_id = old.id;
 END;
 """
 #: The secondary index of finding_keys (a migration builds it after filling the table).
@@ -220,6 +235,11 @@ _SCHEMA += _KEY_INDEXES
 #   old row by it); a filter on a review status looks the reviewed ties up by ID;
 # - finding_keys_work (run_id, work_id): a finding's "same work" list.
 #
+# text_id is no index's: a text search finds the matching texts of the run in
+# finding_texts (a few thousand rows where a run has a million findings), then reads the
+# run's narrow key rows once, keeping those whose text_id is among them.  At 788,020
+# findings the search had read every JSON row instead (2.4 GB): 7-10 s a page.
+#
 # ties is WITHOUT ROWID: one B-tree keyed by the tie's ID, its only lookup (as a rowid
 # table it kept a second B-tree, its key's index, beside the rows: recording 788,020
 # findings, the upserts took 4.8 s rather than 3.0 s).  A case file made before keeps its
@@ -227,7 +247,8 @@ _SCHEMA += _KEY_INDEXES
 #
 # finding_keys.run_id is not a foreign key (with foreign keys on, INSERT OR REPLACE of a
 # key row checks it at a cost that doubles the time to write the keys): a trigger deletes a
-# run's keys and facets with the run, as the findings' ON DELETE CASCADE does.
+# run's keys and facets with the run, as the findings' ON DELETE CASCADE does; another its
+# search texts (a trigger of its own: a file made before them gains it when opened).
 #
 # The other sorts read the run's key rows once with SQLite's top-N sort (a LIMIT keeps only
 # the page's rows): no index each, so recording a run stays cheap.
@@ -347,19 +368,65 @@ def _migrate_finding_keys(db: sqlite3.Connection, version: int) -> None:
 #: A finding's fields that its keys are made of (one C call per finding).
 _KEY_FIELDS = attrgetter("finding_id", "work_id", "list", "listed_at_publication", "relation",
                          "confidence", "outcome", "publication_date", "institution_name",
-                         "list_entry_name")
+                         "list_entry_name", "raw_affiliation")
 
 
-def _key_row(run_id: int, f: Finding) -> tuple[Any, ...]:
+class _SearchTexts:
+    """The distinct search texts of a run's findings, numbered as :meth:`Store.record_run`
+    writes them (``finding_texts``; each key row's ``text_id``): a finding's text is its
+    institution name, list entry name and raw affiliation, joined by spaces and
+    lower-cased by Python's :meth:`str.lower`, as the search had read them from its JSON
+    row (``py_lower(a || ' ' || b || ' ' || c)``).  ``known``: the run's texts already
+    stored (a run recorded again keeps its numbers).
+
+    Examples
+    --------
+    >>> texts = _SearchTexts()
+    >>> texts.id_of("Beihang University", "Beihang University", "Beihang Univ, Beijing")
+    1
+    >>> texts.id_of("Other", "", ""), texts.id_of("BEIHANG university", "Beihang University",
+    ...                                          "Beihang Univ, Beijing")
+    (2, 1)
+    >>> texts.take()
+    [(1, 'beihang university beihang university beihang univ, beijing'), (2, 'other  ')]
+    """
+
+    def __init__(self, known: Iterable[tuple[str, int]] = ()) -> None:
+        self._ids: dict[str, int] = dict(known)
+        self._next = max(self._ids.values(), default=0) + 1
+        self._of_fields: dict[tuple[str, str, str], int] = {}  # most findings repeat these
+        self._new: list[tuple[int, str]] = []
+
+    def id_of(self, institution: str, entry: str, raw: str) -> int:
+        """The number of this text (a new one is numbered and kept for :meth:`take`)."""
+        fields_ = (institution, entry, raw)
+        got = self._of_fields.get(fields_)
+        if got is None:
+            text = f"{institution} {entry} {raw}".lower()
+            got = self._ids.get(text)
+            if got is None:
+                got = self._ids[text] = self._next
+                self._next += 1
+                self._new.append((got, text))
+            self._of_fields[fields_] = got
+        return got
+
+    def take(self) -> list[tuple[int, str]]:
+        """The texts numbered since the last call, ``(text_id, text)``."""
+        new, self._new = self._new, []
+        return new
+
+
+def _key_row(run_id: int, f: Finding, texts: _SearchTexts) -> tuple[Any, ...]:
     """The ``finding_keys`` row of a finding (in :data:`KEY_COLUMNS` order after run_id
-    and finding_id), from the values its JSON row is written from (a missing value, None,
-    is ``""`` as the JSON's null reads in SQL)."""
+    and finding_id, then ``text_id``), from the values its JSON row is written from (a
+    missing value, None, is ``""`` as the JSON's null reads in SQL)."""
     values = _KEY_FIELDS(f)
     if None in values:
         values = tuple("" if v is None else v for v in values)
-    fid, work, lst, listed, relation, confidence, outcome, day, inst, entry = values
+    fid, work, lst, listed, relation, confidence, outcome, day, inst, entry, raw = values
     return (run_id, fid, work, lst, listed, LISTED_RANK.get(listed, 3), relation, confidence,
-            outcome_kind(outcome), day, inst or entry)
+            outcome_kind(outcome), day, inst or entry, texts.id_of(inst, entry, raw))
 
 
 #: A finding's review status in SQL over ``k.finding_id``: its latest decision's status
@@ -585,11 +652,21 @@ class Store:
                 if row is None:
                     db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
                 self._migrate_run_status()
+                self._migrate_finding_texts()
         except sqlite3.Error as exc:
             raise _sqlite_problem(exc, self.path) from None
         except OSError as exc:
             raise CaseFileError(f"{self.path}: cannot create the case file ({exc.strerror}): "
                                 f"give --db a file in a folder you can write") from None
+
+    def _migrate_finding_texts(self) -> None:
+        """``finding_keys`` gains ``text_id`` (``finding_texts`` is made by the schema):
+        the runs recorded before keep it NULL, and a text search reads their rows
+        (:meth:`_text_sql`).  No new schema version: a tracker that knows no texts reads and
+        writes such a file as before (its runs have none)."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(finding_keys)")}
+        if "text_id" not in columns:
+            self._db.execute("ALTER TABLE finding_keys ADD COLUMN text_id INTEGER")
 
     def _migrate_run_status(self) -> None:
         """Schema 1 -> 2: runs gain ``status`` and ``status_reason``.  Runs of a version 1
@@ -827,18 +904,20 @@ class Store:
             done = 0
             # rows bound as their UTF-8 bytes (see _finding_utf8) where the file keeps text so
             utf8 = db.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+            texts = _SearchTexts(db.execute(
+                "SELECT text, text_id FROM finding_texts WHERE run_id = ?", (run_id,)))
             for f in result.findings:  # once, in slices: the texts are never all held
                 ties.append(f.finding_id)
                 row = _finding_utf8(f)
                 rows.append((run_id, f.finding_id, row if utf8 else row.decode("utf-8")))
-                keys.append(_key_row(run_id, f))
+                keys.append(_key_row(run_id, f, texts))
                 if len(rows) >= _RECORD_SLICE:
-                    self._record_slice(db, run_id, ties, rows, keys)
+                    self._record_slice(db, run_id, ties, rows, keys, texts.take())
                     done += len(rows)
                     ties, rows, keys = [], [], []
                     if progress is not None:
                         progress(done)
-            self._record_slice(db, run_id, ties, rows, keys)
+            self._record_slice(db, run_id, ties, rows, keys, texts.take())
             if progress is not None and (rows or not done):
                 progress(done + len(rows))
             db.execute("DELETE FROM finding_facets WHERE run_id = ?", (run_id,))
@@ -849,9 +928,10 @@ class Store:
 
     @staticmethod
     def _record_slice(db: sqlite3.Connection, run_id: int, ties: list[str],
-                      rows: list[tuple[Any, ...]], keys: list[tuple[Any, ...]]) -> None:
-        """Write a slice of run ``run_id``'s findings: its ties (their finding IDs), rows and
-        page keys.
+                      rows: list[tuple[Any, ...]], keys: list[tuple[Any, ...]],
+                      texts: Sequence[tuple[int, str]] = ()) -> None:
+        """Write a slice of run ``run_id``'s findings: its ties (their finding IDs), rows,
+        page keys and the search texts first met in it (:class:`_SearchTexts`).
 
         The ties go in one statement over a JSON array of their IDs (``json_each``): an
         upsert a row at a time (``executemany``) took about three times as long (788,020
@@ -867,8 +947,11 @@ class Store:
                        " VALUES (?, ?, CAST(? AS TEXT))", rows)
         db.executemany(
             f"INSERT OR REPLACE INTO finding_keys (run_id, finding_id,"
-            f" {', '.join(KEY_COLUMNS)}) VALUES ({', '.join('?' * (len(KEY_COLUMNS) + 2))})",
-            keys)
+            f" {', '.join(KEY_COLUMNS)}, text_id)"
+            f" VALUES ({', '.join('?' * (len(KEY_COLUMNS) + 3))})", keys)
+        if texts:
+            db.executemany("INSERT INTO finding_texts (run_id, text_id, text) VALUES (?, ?, ?)",
+                           [(run_id, i, t) for i, t in texts])
 
     def _earlier_reviews(self, result: ScreenResult, latest: dict[str, dict[str, Any]],
                          registry: Registry | None
@@ -1003,8 +1086,8 @@ class Store:
 
     @_guarded
     def findings_where(self, run_id: int, where: str = "", params: Sequence[Any] = (), *,
-                       order: str = "f.rowid", limit: int | None = None, offset: int = 0
-                       ) -> tuple[list[dict[str, Any]], int]:
+                       order: str = "f.rowid", limit: int | None = None, offset: int = 0,
+                       text: str = "") -> tuple[list[dict[str, Any]], int]:
         """One page of a run's findings, filtered, ordered and cut in SQL (never the whole
         run in memory): the rows (as :meth:`findings` gives them) and how many match.
 
@@ -1020,6 +1103,10 @@ class Store:
         The page's finding IDs are chosen on the keys alone (an ``OFFSET`` skips index
         entries, not JSON rows); only the page's rows and their decisions are then read.
 
+        ``text`` keeps the findings whose institution name, list entry name or raw
+        affiliation holds it (any case; :meth:`_text_sql`): the run's distinct texts are
+        searched, not its rows.
+
         Examples
         --------
         >>> import tempfile, pathlib, tracker
@@ -1032,6 +1119,9 @@ class Store:
         (3, True)
         """
         self._require_run(run_id)
+        if text:
+            found, more = self._text_sql(run_id, text)
+            where, params = (f"({where}) AND {found}" if where else found), [*params, *more]
         sql, args = self._keys_sql(run_id, where, params, order)
         total = int(self._db.execute("SELECT count(*)" + sql, args).fetchone()[0])
         ids = [r[0] for r in self._db.execute(
@@ -1039,6 +1129,21 @@ class Store:
             + (" LIMIT ? OFFSET ?" if limit is not None else ""),
             args + ([limit, max(offset, 0)] if limit is not None else []))]
         return self._rows_of(run_id, ids), total
+
+    def _text_sql(self, run_id: int, text: str) -> tuple[str, list[Any]]:
+        """SQL over ``k`` keeping the findings whose search text (institution name, list
+        entry name and raw affiliation joined by spaces, lower-cased as Python does:
+        :class:`_SearchTexts`) holds ``text`` lower-cased, and its values: among the run's
+        distinct texts (``finding_texts``) where it has them, else (a run recorded before
+        they were kept) in every JSON row of the run, the same texts read from each."""
+        needle = text.lower()
+        if self._db.execute("SELECT 1 FROM finding_texts WHERE run_id = ? LIMIT 1",
+                            (run_id,)).fetchone() is not None:
+            return ("k.text_id IN (SELECT t.text_id FROM finding_texts t WHERE t.run_id = ?"
+                    " AND instr(t.text, ?) > 0)", [run_id, needle])
+        fields_ = " || ' ' || ".join(f"coalesce(json_extract(f.row, '$.{n}'), '')" for n in
+                                     ("institution_name", "list_entry_name", "raw_affiliation"))
+        return f"instr(py_lower({fields_}), ?) > 0", [needle]
 
     @staticmethod
     def _keys_sql(run_id: int, where: str, params: Sequence[Any], order: str = ""

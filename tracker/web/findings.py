@@ -38,14 +38,8 @@ class FindingsSource(Protocol):
     """What :meth:`FindingQuery.page_in` needs of the case file (:class:`tracker.store.Store`)."""
 
     def findings_where(self, run_id: int, where: str = "", params: Any = (), *,
-                       order: str = "f.rowid", limit: int | None = None, offset: int = 0
-                       ) -> tuple[Rows, int]: ...
-
-
-def _field(name: str) -> str:
-    """SQL for one field of a stored finding (its JSON row), ``""`` when missing: parsed
-    from every row of the run, so only for fields the keys do not hold."""
-    return f"coalesce(json_extract(f.row, '$.{name}'), '')"
+                       order: str = "f.rowid", limit: int | None = None, offset: int = 0,
+                       text: str = "") -> tuple[Rows, int]: ...
 
 
 #: The sorts' ORDER BY over a run's keys (:data:`tracker.store.KEY_COLUMNS`):
@@ -164,8 +158,10 @@ class FindingQuery:
         :meth:`apply`.
 
         Every filter and sort reads the run's typed keys (``finding_keys``), never its JSON
-        rows, except ``institution``: a substring of the institution's name, the list
-        entry's name and the raw affiliation, which stays a pass over the run's JSON rows.
+        rows.  ``institution`` (a substring of the institution's name, the list entry's name
+        or the raw affiliation) is not part of it: :meth:`page_in` hands it to the case
+        file, which searches the run's distinct texts (``text`` of
+        :meth:`tracker.store.Store.findings_where`).
 
         Examples
         --------
@@ -202,11 +198,6 @@ class FindingQuery:
         if self.until:
             where.append("k.publication_date != '' AND substr(k.publication_date, 1, ?) <= ?")
             params += [len(self.until), self.until]
-        if self.institution:  # a substring of three texts: a pass over the run's JSON rows
-            where.append(f"instr(py_lower({_field('institution_name')} || ' ' || "
-                         f"{_field('list_entry_name')} || ' ' || {_field('raw_affiliation')}),"
-                         f" ?) > 0")
-            params.append(self.institution.lower())
         return " AND ".join(where), params, _ORDER.get(self.sort, _ORDER["listed"])
 
     def page_in(self, store: FindingsSource, run_id: int) -> Page:
@@ -215,12 +206,14 @@ class FindingQuery:
         where, params, order = self.sql()
         rows, total = store.findings_where(run_id, where, params, order=order,
                                            limit=self.per_page,
-                                           offset=(self.page - 1) * self.per_page)
+                                           offset=(self.page - 1) * self.per_page,
+                                           text=self.institution)
         pages = max(1, -(-total // self.per_page))
         if self.page > pages:  # past the end: the last page, as page_of gives it
             rows, total = store.findings_where(run_id, where, params, order=order,
                                                limit=self.per_page,
-                                               offset=(pages - 1) * self.per_page)
+                                               offset=(pages - 1) * self.per_page,
+                                               text=self.institution)
         return Page(rows, total, min(self.page, pages), pages)
 
     def page_of(self, rows: Rows) -> Page:
