@@ -4,6 +4,7 @@ call, review decisions carried over, exit 10 only when something changed."""
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 import requests
@@ -136,8 +137,56 @@ def test_dismissed_finding_stays_dismissed_when_evidence_is_the_same(case) -> No
 def test_a_run_without_stored_works_is_refused(case) -> None:
     store, versions, _, _, first = case
     other = store.record_run(first)
-    with pytest.raises(RescreenError, match="no stored works"):
+    with pytest.raises(RescreenError, match=f"run {other} kept no works to re-screen"):
         rescreen_runs(store, versions.load(), [other])
+
+
+def test_a_rescreen_of_every_run_names_the_cases_that_kept_no_works(tmp_path, monkeypatch
+                                                                   ) -> None:
+    """``tracker rescreen`` re-screens the runs whose works are stored and names, on
+    stderr, the latest run of each other case: why it kept none and the command that
+    screens it again (no news for them is not "nothing changed"); naming such a run
+    refuses it in the same words, exit 2."""
+    import shutil
+
+    import tracker.engine
+    from tests._paths import OPENALEX
+    from tracker.cli import main
+    from tracker.rescreen import not_rescreened
+
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    monkeypatch.setattr(tracker.engine, "AUTO_DUCKDB_BYTES", 2**20)  # "large" from 1 MB
+    demo, large = str(tracker.demo_works_path()), tmp_path / "large w.jsonl.gz"
+    shutil.copy(OPENALEX / "works_bibgraph_2025-10.jsonl.gz", large)
+    assert large.stat().st_size > 2**20
+    screens = [[demo],  # run 1, works kept
+               [demo, "--no-keep-works", "--since", "2001-01-01"],  # runs 2, 3: one case
+               [demo, "--no-keep-works", "--since", "2001-01-01"],
+               [str(large)]]  # run 4: too large to copy
+    for i, works in enumerate(screens):
+        assert main(["screen", "--works", *works, "--out", str(tmp_path / f"r{i}"),
+                     "--no-progress", "--no-names"]) == 0
+    with Store(tmp_path / "tracker.db") as st:
+        assert [(n.run_id, n.why) for n in not_rescreened(st)] == [
+            (3, "it was screened with --no-keep-works"),
+            (4, "its inputs were 1 MB or more, too large to copy into the case file")]
+    runner = CliRunner()
+    r = runner.invoke(app, ["rescreen"])
+    assert r.exit_code == 0, r.output
+    assert "run 1 against" in r.stdout and "no change" in r.stdout
+    warned = r.stderr.splitlines()
+    assert [w.split(" kept no works")[0] for w in warned] == [
+        "tracker: warning: run 3", "tracker: warning: run 4"]
+    assert warned[1].endswith("`tracker diff 4 <the new run>`: tracker screen --works "
+                              f"'{large}' --out {tmp_path / 'r3'} --no-progress --no-names")
+    # the command as it was given: it screens the case again
+    assert main(shlex.split(warned[1].split("`: ", 1)[1])[1:]) == 0
+    r = runner.invoke(app, ["rescreen", "3"])
+    assert r.exit_code == 2 and r.stderr.startswith("tracker: error: run 3 kept no works to "
+                                                    "re-screen (it was screened with")
+    assert r.stderr.rstrip().endswith(f"--no-keep-works --since 2001-01-01 --out "
+                                      f"{tmp_path / 'r2'} --no-progress --no-names; "
+                                      "nothing recorded")
 
 
 def test_cli_rescreen_exit_10_then_0(case, tmp_path) -> None:

@@ -20,6 +20,7 @@ the run it re-screened); every rescreen's change report is kept in the case file
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +35,7 @@ from tracker.store import (
     Store,
     StoreError,
     former_finding_ids,
+    latest_comparable_runs,
     record_rescreen,
     rescreens,
     runs_with_works,
@@ -42,8 +44,8 @@ from tracker.store import (
 )
 from tracker.watchlists import Registry
 
-__all__ = ["RescreenError", "RescreenReport", "keep_works", "rescreen_run", "rescreen_runs",
-           "settings_from_record"]
+__all__ = ["NotRescreened", "RescreenError", "RescreenReport", "keep_works", "not_rescreened",
+           "rescreen_run", "rescreen_runs", "settings_from_record"]
 
 
 #: Fewer stored works than this a process are screened in one (a fork costs more than
@@ -53,6 +55,73 @@ SHARE_WORKS = 5_000
 
 class RescreenError(ValueError):
     """A run cannot be re-screened (no stored works, unknown run): nothing recorded."""
+
+
+@dataclass(frozen=True)
+class NotRescreened:
+    """A case's latest run that a rescreen cannot screen again: it kept no works.
+
+    ``why`` says why none were kept; ``command`` is the run's ``tracker screen`` command
+    (shell-quoted; ``""`` when the run was recorded some other way), which screens its
+    inputs again against the lists in force where they are still at hand.
+
+    Examples
+    --------
+    >>> NotRescreened(3, "it was screened with --no-keep-works",
+    ...               "tracker screen --works w.jsonl --no-keep-works").text()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'run 3 kept no works to re-screen (it was screened with --no-keep-works); to screen
+    it against the lists in force, run its command again, then compare the two runs with
+    `tracker diff 3 <the new run>`: tracker screen --works w.jsonl --no-keep-works'
+    """
+
+    run_id: int
+    why: str
+    command: str = ""
+
+    def text(self) -> str:
+        """What happened and what to do, in one sentence."""
+        head = f"run {self.run_id} kept no works to re-screen ({self.why}); to screen it "
+        if not self.command:
+            return head + ("against the lists in force, screen its inputs again (its run "
+                           "record names them)")
+        return head + ("against the lists in force, run its command again, then compare "
+                       f"the two runs with `tracker diff {self.run_id} <the new run>`: "
+                       f"{self.command}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "why": self.why, "command": self.command}
+
+
+def _not_rescreened(store: Store, run_id: int) -> NotRescreened:
+    """Why run ``run_id`` kept no works, from its run record: the command's
+    ``--no-keep-works`` or ``--roster``, or inputs too large to copy
+    (:data:`tracker.engine.AUTO_DUCKDB_BYTES`: see :func:`tracker.runs.run`)."""
+    from tracker.engine import AUTO_DUCKDB_BYTES
+
+    record = store.run_record(run_id)
+    command = [str(a) for a in record.get("command") or []]
+    files = [i for i in record.get("inputs") or [] if i.get("kind") == "file"]
+    if "--no-keep-works" in command:
+        why = "it was screened with --no-keep-works"
+    elif any(a == "--roster" or a.startswith("--roster=") for a in command):
+        why = "a roster's run screens only its people's authorships, and keeps no works"
+    elif files and sum(int(i.get("bytes") or 0) for i in files) >= AUTO_DUCKDB_BYTES:
+        why = (f"its inputs were {AUTO_DUCKDB_BYTES // 2**20} MB or more, too large to copy "
+               "into the case file")
+    else:
+        why = "its works were not kept with it"
+    rerun = shlex.join(command) if command[1:2] == ["screen"] else ""
+    return NotRescreened(run_id, why, rerun)
+
+
+def not_rescreened(store: Store) -> list[NotRescreened]:
+    """The cases a rescreen of every stored run leaves out: the latest run of each kind
+    (:func:`tracker.store.latest_comparable_runs`) that kept no works, oldest first, each
+    with why and the command that screens it again."""
+    with_works = set(runs_with_works(store))
+    return [_not_rescreened(store, r) for r in latest_comparable_runs(store)
+            if r not in with_works]
 
 
 @dataclass(slots=True)
@@ -176,8 +245,7 @@ def rescreen_run(store: Store, run_id: int, registry: Registry, *,
         progress(f"run {run_id}", 0, None)
     stored = stored_works(store, run_id)
     if stored is None:
-        raise RescreenError(f"run {run_id} has no stored works: it cannot be re-screened "
-                            "without fetching again")
+        raise RescreenError(_not_rescreened(store, run_id).text())
     earlier = [r for r in rescreens(store, run_id) if r["new_run_id"] is not None]
     base_id = earlier[-1]["new_run_id"] if earlier else run_id
     registry_from = store.run_record(base_id).get("registry", {}).get("version", "")
@@ -279,7 +347,11 @@ def rescreen_runs(store: Store, registry: Registry, run_ids: Sequence[int] = (),
         stored = set(runs_with_works(store))
         missing = [r for r in targets if r not in stored]
         if missing:
-            raise RescreenError(f"run(s) {', '.join(map(str, missing))} have no stored works")
+            try:
+                why = [_not_rescreened(store, r).text() for r in missing]
+            except StoreError as exc:  # no such run
+                raise RescreenError(str(exc)) from None
+            raise RescreenError("; ".join(why))
     else:
         made = {r["new_run_id"] for r in rescreens(store) if r["new_run_id"] is not None}
         targets = [r for r in runs_with_works(store) if r not in made]

@@ -103,6 +103,7 @@ __all__ = [
     "WorksPacker",
     "default_db_path",
     "former_finding_ids",
+    "latest_comparable_runs",
     "record_rescreen",
     "rescreens",
     "run_ended_text",
@@ -1933,6 +1934,30 @@ def runs_with_works(store: Store) -> list[int]:
     """IDs of the runs whose works are stored, oldest first."""
     _ensure_works_tables(store)
     return [int(r[0]) for r in store._db.execute("SELECT run_id FROM run_works ORDER BY run_id")]
+
+
+def latest_comparable_runs(store: Store) -> list[int]:
+    """The newest finished run of each kind (runs of one :func:`comparable_key`: the same
+    inputs, subjects and settings), oldest first, leaving out the runs rescreens recorded:
+    the cases a case file holds, each as it was last screened.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d, Store(pathlib.Path(d) / "t.db") as s:
+    ...     for _ in range(3):
+    ...         s.end_run(s.start_run(["tracker", "screen"]), "finished")
+    ...     latest_comparable_runs(s)
+    [3]
+    """
+    _ensure_works_tables(store)
+    made = {r["new_run_id"] for r in rescreens(store) if r["new_run_id"] is not None}
+    latest: dict[str, int] = {}
+    for rid, key in store._db.execute(
+            "SELECT id, comparable_key FROM runs WHERE status = 'finished' ORDER BY id"):
+        if rid not in made:
+            latest[key] = int(rid)
+    return sorted(latest.values())
 
 
 def record_rescreen(store: Store, run_id: int, new_run_id: int | None, *,

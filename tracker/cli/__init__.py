@@ -113,9 +113,17 @@ def _parse_lookback(value: str | None) -> int | None:
     return parse_lookback(value)
 
 
-def _command() -> tuple[str, ...]:
+#: The arguments :func:`main` was given (None: not called through it).
+_ARGS: list[str] | None = None
+
+
+def _command(name: str = "screen") -> tuple[str, ...]:
+    """The command as given, for the run record (``tracker rescreen`` shows it to run again):
+    the arguments :func:`main` parsed, else the process's own when it is ``tracker``."""
+    if _ARGS is not None:
+        return ("tracker", *_ARGS)
     return (("tracker", *sys.argv[1:]) if sys.argv and "tracker" in sys.argv[0]
-            else ("tracker", "screen"))
+            else ("tracker", name))
 
 
 def _run(request: RunRequest, progress: bool, fail_on_findings: bool = False) -> None:
@@ -165,7 +173,7 @@ def demo(
     """
     _run(RunRequest(works=(demo_works_path(),), framework=framework,
                     as_of=parse_date(as_of, "--as-of"), lookback_years=_parse_lookback(lookback),
-                    db=db, out=out_dir, command=("tracker", *sys.argv[1:])), progress)
+                    db=db, out=out_dir, command=_command("demo")), progress)
 
 
 @app.command("screen")
@@ -357,10 +365,18 @@ def _interrupted() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn every failure into one line and an exit code."""
+    global _ARGS
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         args = ["--help"]
+    _ARGS = args
+    try:
+        return _main(args)
+    finally:
+        _ARGS = None
 
+
+def _main(args: list[str]) -> int:
     def say(message: object, code: int, what: str = "error") -> int:
         err.print(f"tracker: {what}: {message}", soft_wrap=True, markup=False)
         return code

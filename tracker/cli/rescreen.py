@@ -2,7 +2,9 @@
 force (or one named), from the works stored with each run, with no API call.
 
 Exit codes: 0 nothing changed, 10 something changed, 2 bad input (a run with no stored
-works, an unusable case file), 4 the registry version cannot be loaded.
+works, an unusable case file), 4 the registry version cannot be loaded.  Re-screening every
+stored run, the latest run of each case that kept no works (inputs of 256 MB or more,
+``--no-keep-works``, a roster) is named on stderr with the command that screens it again.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def rescreen_cmd(
         tracker rescreen 12 14 --registry 3 --json
     """
     from tracker.registry_versions import VersionStore
-    from tracker.rescreen import RescreenError, rescreen_runs
+    from tracker.rescreen import RescreenError, not_rescreened, rescreen_runs
     from tracker.store import Store, StoreError, default_db_path
 
     try:
@@ -76,13 +78,20 @@ def rescreen_cmd(
                 store, reg, list(runs or []), record=not dry_run,
                 progress=lambda stage, done, total: view(ProgressEvent(
                     stage, done, total, note=f"re-screening {stage}")))
+            # the cases left out (no works kept): named, so that no news is not read as
+            # "nothing changed" for them
+            left_out = [] if runs else not_rescreened(store)
     except (RescreenError, StoreError) as exc:
         _stop(f"{exc}; nothing recorded", EXIT_BAD_INPUT)
+    for skipped in left_out:
+        err.print(f"tracker: warning: {skipped.text()}", markup=False)
     if as_json:
         out.print(json.dumps([r.to_json() for r in reports], indent=2), markup=False)
     else:
         if not reports:
-            out.print("no stored run with works to re-screen", markup=False)
+            out.print("no stored run with works to re-screen" + (
+                f" ({len(left_out):,} run(s) kept none: see above)" if left_out else ""),
+                markup=False)
         for r in reports:
             c = r.to_json()["counts"]
             what = ("no change" if not r.changed else
