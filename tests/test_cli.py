@@ -330,6 +330,34 @@ def test_the_summary_names_the_works_left_out_by_the_window_and_repeats(tmp_path
     assert code == 0 and "(0 records skipped; 2 repeated)" in " ".join(said.split()), said
 
 
+def test_a_rerun_says_what_changed_since_the_same_screen_was_last_recorded(tmp_path, capsys):
+    """Screened again into the same case file, a screen's summary says what moved since
+    that screen's previous run (the counts run.json's diff holds), and where to list it."""
+    import gzip
+    import json
+
+    from tracker import demo_works_path
+
+    lines = gzip.decompress(demo_works_path().read_bytes()).splitlines(keepends=True)
+    works, db = tmp_path / "works.jsonl", str(tmp_path / "case.db")
+    said_runs = []
+    for part in (lines[:40], lines, lines):  # the file grows, then stays
+        works.write_bytes(b"".join(part))
+        code, said, err = run(capsys, "screen", "--works", str(works), "--no-progress",
+                              "--no-names", "--db", db, "-o", str(tmp_path / "r"))
+        assert code == 0, err
+        diff = json.loads((tmp_path / "r" / "run.json").read_text("utf-8"))["diff"]
+        said_runs.append((" ".join(said.split()), diff))
+    (first, d1), (second, d2), (third, d3) = said_runs
+    assert d1["previous_run"] is None and "since run" not in first
+    c = d2["counts"]
+    assert c["new"] > 0 and c["unchanged"] > 0
+    assert (f"since run 1 (the same screen): {c['new']:,} new, 0 gone, 0 changed, "
+            f"{c['unchanged']:,} unchanged (`tracker diff 1 2` lists them)") in second
+    assert (f"since run 2 (the same screen): 0 new, 0 gone, 0 changed, "
+            f"{d3['counts']['unchanged']:,} unchanged data gaps:") in third
+
+
 def test_the_review_commands_print_their_counts_with_thousands_separators(tmp_path, capsys):
     """``tracker diff`` and ``tracker review list`` read counts as the summary does: a run
     of generated works with thousands of findings, recorded twice in one case file."""

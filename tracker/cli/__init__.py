@@ -90,6 +90,15 @@ def _summary(done: RunOutcome) -> None:
     else:
         out.print("findings: none in the data read. This is not a clearance: see the data "
                   "gaps below and in run.json.")
+    diff = result.run.get("diff") or {}
+    if diff.get("previous_run") is not None:  # the same screen recorded before: what moved
+        c, again = diff["counts"], len(diff.get("changed_since_review") or ())
+        out.print(f"since run {diff['previous_run']} (the same screen): {c['new']:,} new, "
+                  f"{c['gone']:,} gone, {c['changed']:,} changed, {c['unchanged']:,} unchanged"
+                  + (f"; {again:,} reviewed finding(s) whose evidence changed" if again
+                     else "")
+                  + (f" (`tracker diff {diff['previous_run']} {diff['run']}` lists them)"
+                     if c["new"] or c["gone"] or c["changed"] else ""), markup=False)
     out.print(
         "data gaps: "
         f"{gaps['authorships_without_institution']:,} authorships without an OpenAlex "
