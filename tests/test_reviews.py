@@ -348,3 +348,72 @@ def test_reviewers_in_separate_processes_never_lose_a_decision(tmp_path, result)
         done = [f.result(timeout=120) for f in futures]
     assert [d[0] for d in done] == [10, 10, 10]
     _check_no_decision_lost(path, fid, {n: 10 for n in names})
+
+
+def _as_read(value):
+    """A value as a workbook gives it back: empty text as an empty cell, the characters a
+    workbook cannot hold replaced."""
+    if isinstance(value, str):
+        return value.replace("\x07", "\ufffd") or None
+    return value
+
+
+def test_an_export_streams_the_run_and_each_cell_reads_back_as_stored(tmp_path, result,
+                                                                      monkeypatch):
+    """The workbook is written row by row from the case file (the run is never loaded
+    whole: 788,020 findings had taken 10.2 GB); every cell reads back as the finding
+    holds it, text that looks like a formula as text, with the drop-down, the frozen
+    header and the filter; a failed export leaves an earlier workbook as it was, and a
+    run larger than a worksheet is refused in words."""
+    from dataclasses import replace
+
+    import tracker.exports
+
+    raws = ["=HYPERLINK(\"http://x\")", "+1 Beihang Univ", "@home", "plain \x07 text", ""]
+    findings = [replace(f, raw_affiliation=raws[i % len(raws)])
+                for i, f in enumerate(result.findings)]
+    with Store(tmp_path / "case.db") as st:
+        rid = st.record_run(replace(result, findings=findings))
+        fid = findings[2].finding_id
+        st.set_review(fid, "dismissed", "A. Reviewer", "=not the listed unit")
+        want = st.findings(rid)
+
+        def whole_run(self, run_id):
+            raise AssertionError("the export loaded every finding of the run")
+
+        monkeypatch.setattr(Store, "findings", whole_run)
+        path = export_workbook(st, tmp_path / "r.xlsx", rid)
+        ws = load_workbook(path)["reviews"]
+        assert [c.value for c in ws[1]] == list(WORKBOOK_COLUMNS)
+        got = list(ws.iter_rows(min_row=2, values_only=True))
+        assert len(got) == len(want)
+        for row, f in zip(got, want, strict=True):
+            values = {**f, "status": f["review_status"], "reason": f["review_reason"],
+                      "version": f["review_version"]}
+            assert list(row) == [_as_read(values.get(c, "")) for c in WORKBOOK_COLUMNS], \
+                f["finding_id"]
+        cell = ws.cell(row=2, column=WORKBOOK_COLUMNS.index("raw_affiliation") + 1)
+        assert (cell.value, cell.data_type, cell.quotePrefix) == (
+            "=HYPERLINK(\"http://x\")", "s", True)
+        assert ws.freeze_panes == "B2" and ws.auto_filter.ref.startswith("A1:")
+        (dv,) = ws.data_validations.dataValidation
+        assert str(dv.sqref) == f"T2:T{len(want) + 1}".replace(
+            "T", chr(ord("A") + WORKBOOK_COLUMNS.index("status")))
+        # the import reads its own export back with nothing to record
+        assert import_workbook(st, path, "B. Reviewer").counts()["recorded"] == 0
+
+        before = path.read_bytes()
+
+        def broken(self, run_id):
+            yield from []
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(Store, "iter_findings", broken)
+        with pytest.raises(OSError):
+            export_workbook(st, path, rid)
+        assert path.read_bytes() == before and sorted(tmp_path.glob(".r.xlsx*")) == []
+        monkeypatch.setattr(tracker.exports, "XLSX_MAX_ROWS", len(want) - 1)
+        with pytest.raises(StoreError, match=f"run {rid} has {len(want):,} findings, more "
+                                             "than a worksheet holds"):
+            export_workbook(st, tmp_path / "big.xlsx", rid)
+        assert not (tmp_path / "big.xlsx").exists()

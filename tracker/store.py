@@ -1025,10 +1025,45 @@ class Store:
     def findings(self, run_id: int) -> list[dict[str, Any]]:
         """The finding rows of a run (as recorded, plus the current ``review_status``,
         ``review_reason``, ``reviewer`` and ``review_version``)."""
-        self._require_run(run_id)
-        latest = self.latest_reviews()
-        return [self._with_review(r[0], latest.get(r[1])) for r in self._db.execute(
-            "SELECT row, finding_id FROM findings WHERE run_id = ? ORDER BY rowid", (run_id,))]
+        return list(self.iter_findings(run_id))
+
+    def iter_findings(self, run_id: int) -> Iterator[dict[str, Any]]:
+        """The rows :meth:`findings` gives, one at a time, in the same order: a run of a
+        million findings is never held whole (as a list of dicts it took about 8 GB).
+
+        Raises
+        ------
+        StoreError
+            No such run (at once, before the first row).
+        CaseFileError
+            SQLite cannot read the case file.
+        """
+        try:
+            self._require_run(run_id)
+            latest = self.latest_reviews()
+        except sqlite3.Error as exc:
+            raise _sqlite_problem(exc, self.path) from None
+        return self._rows_in_order(run_id, latest)
+
+    def _rows_in_order(self, run_id: int, latest: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """A run's rows in stored order, read along the table between the run's first and
+        last row (a run's rows are written in one transaction, so they lie together).
+        SQLite's own plan for ``WHERE run_id = ? ORDER BY rowid`` took the run's index and
+        sorted every row it pointed to before giving the first: 788,020 findings (2.1 GB of
+        rows) took 6.5 s to give 200,000 of them this way, 0.6 s along the table."""
+        try:
+            lo, hi = self._db.execute("SELECT min(rowid), max(rowid) FROM findings"
+                                      " WHERE run_id = ?", (run_id,)).fetchone()
+            if lo is None:
+                return
+            cur = self._db.execute("SELECT row, finding_id FROM findings NOT INDEXED"
+                                   " WHERE rowid BETWEEN ? AND ? AND run_id = ?"
+                                   " ORDER BY rowid", (lo, hi, run_id))
+            while rows := cur.fetchmany(1000):
+                for text, fid in rows:
+                    yield self._with_review(text, latest.get(fid))
+        except sqlite3.Error as exc:
+            raise _sqlite_problem(exc, self.path) from None
 
     def _require_run(self, run_id: int) -> None:
         if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
