@@ -153,7 +153,8 @@ def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
                          "workspace (tracker serve), or in its report folder's "
                          "findings.parquet or findings.csv")
     partial = path.with_name(f".{path.name}.partial")
-    wb = xlsxwriter.Workbook(str(partial), {"constant_memory": True})
+    # use_zip64: a sheet near a worksheet's million rows can pass 2 GB of XML
+    wb = xlsxwriter.Workbook(str(partial), {"constant_memory": True, "use_zip64": True})
     try:
         bold, quoted = wb.add_format({"bold": True}), wb.add_format({"quote_prefix": True})
         ws = wb.add_worksheet(REVIEW_SHEET)

@@ -27,8 +27,8 @@ from typing import Any
 import orjson
 import xlsxwriter
 
-__all__ = ["FORMULA_START", "ILLEGAL_CHARACTERS", "jsonl_rows",
-           "set_openpyxl_cell", "waited_run", "write_workbook", "xlsx_text"]
+__all__ = ["FORMULA_START", "ILLEGAL_CHARACTERS", "jsonl_rows", "waited_run",
+           "write_workbook", "xlsx_text"]
 
 #: Cell text that spreadsheet programs run as a formula begins with one of these.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -53,28 +53,6 @@ def xlsx_text(value: str) -> str:
     'a\\ufffdb\\tc'
     """
     return ILLEGAL_CHARACTERS.sub("\ufffd", value)
-
-
-def set_openpyxl_cell(ws: Any, row: int, col: int, value: Any) -> Any:
-    """Set one cell of an openpyxl worksheet; text that looks like a formula is stored as
-    text with Excel's quote prefix, never as a formula (the case file's review workbook is
-    written with openpyxl, since it is read back; findings.xlsx with xlsxwriter).
-
-    Examples
-    --------
-    >>> from openpyxl import Workbook
-    >>> ws = Workbook().active
-    >>> cell = set_openpyxl_cell(ws, 1, 1, "=1+1")
-    >>> cell.value, cell.data_type, cell.quotePrefix
-    ('=1+1', 's', True)
-    """
-    if isinstance(value, str):
-        cell = ws.cell(row=row, column=col, value=xlsx_text(value))
-        if value.startswith(FORMULA_START):
-            cell.data_type = "s"
-            cell.quotePrefix = True
-        return cell
-    return ws.cell(row=row, column=col, value=value)
 
 
 def _cell(ws: Any, row: int, col: int, value: Any, fmt: Mapping[str, Any],
