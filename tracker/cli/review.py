@@ -113,22 +113,25 @@ def review_list(
     with _open(db) as store:
         run_id = _run_id(store, run)
         try:
-            rows = store.findings(run_id)
             ended, why = store.run_status(run_id)
+            # counted on the run's keys, then listed as read: a run is never held whole
+            _, total = store.findings_where(
+                run_id, *(("review_status = ?", [status]) if status else ("", [])), limit=0)
+            if ended != "finished":
+                _warn_unfinished(run_id, ended, why, "a tie not listed here may only be one "
+                                 "it never screened")
+            out.print(f"run {run_id}: {total:,} findings"
+                      + (f" with status {status}" if status else ""), markup=False)
+            for r in store.iter_findings(run_id):
+                if status is not None and r["review_status"] != status:
+                    continue
+                where = r["institution_name"] or r["list_entry_name"]
+                out.print(f"{r['finding_id']}  {r['review_status']:<10} "
+                          f"v{r['review_version']:<3} {r['list']:<16}  "
+                          f"{r['publication_date'] or '?':<10}  {where}  |  "
+                          f"{r['outcome'][:90]}", markup=False, soft_wrap=True)
         except StoreError as exc:
             fail(str(exc))
-    if ended != "finished":
-        _warn_unfinished(run_id, ended, why, "a tie not listed here may only be one it never "
-                         "screened")
-    rows = [r for r in rows if status is None or r["review_status"] == status]
-    out.print(f"run {run_id}: {len(rows):,} findings"
-              + (f" with status {status}" if status else ""), markup=False)
-    for r in rows:
-        where = r["institution_name"] or r["list_entry_name"]
-        out.print(f"{r['finding_id']}  {r['review_status']:<10} v{r['review_version']:<3} "
-                  f"{r['list']:<16}  "
-                  f"{r['publication_date'] or '?':<10}  {where}  |  {r['outcome'][:90]}",
-                  markup=False, soft_wrap=True)
 
 
 @review_app.command("set")
