@@ -364,3 +364,45 @@ def test_review_list_reads_the_run_one_finding_at_a_time(capsys, tmp_path, monke
                                     *want]
     code, out, _ = run(capsys, "review", "list")
     assert out.splitlines()[1:] == listed
+
+
+def test_review_export_of_some_findings_and_their_import(capsys, tmp_path):
+    """``review export --list/--outcome/--status`` writes only those findings (a run past a
+    worksheet's rows is reviewed a part at a time); importing it touches only its rows."""
+    from tracker.risk import outcome_kind
+
+    code, _, err = run(capsys, "demo", "--out", str(tmp_path / "r"), "--no-progress")
+    assert code == 0, err
+    found = rows(tmp_path / "r")
+    lists = ("CA_NRO", "BIS_ENTITY_LIST")
+    want = [f["finding_id"] for f in found
+            if f["list"] in lists and outcome_kind(f["outcome"]) == "review"]
+    assert 0 < len(want) < len(found)
+    out = tmp_path / "flags.xlsx"
+    choice = ["--list", lists[0], "--list", lists[1], "--outcome", "review",
+              "--status", "unreviewed"]
+    code, said, err = run(capsys, "review", "export", str(out), *choice)
+    assert code == 0, err
+    wb = load_workbook(out)
+    assert [r[0] for r in wb["reviews"].iter_rows(min_row=2, values_only=True)] == want
+    about = dict(wb["about"].iter_rows(values_only=True))
+    assert about["findings"] == (f"{len(want):,} of lists BIS_ENTITY_LIST, CA_NRO; "
+                                 "outcome review; review status unreviewed")
+    ws = wb["reviews"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=2, column=header.index("status") + 1, value="confirmed")
+    wb.save(out)
+    code, said, err = run(capsys, "review", "import", str(out), "--reviewer", "A. Reviewer")
+    assert code == 0 and f"recorded 1 decisions ({len(want) - 1:,} rows unchanged)" in said, (
+        said, err)
+    code, said, _ = run(capsys, "review", "list", "--status", "confirmed")
+    assert said.splitlines()[1].startswith(want[0])
+    # a second export of the unreviewed ones leaves the decided one out
+    code, _, err = run(capsys, "review", "export", str(out), *choice)
+    assert [r[0] for r in load_workbook(out)["reviews"].iter_rows(
+        min_row=2, values_only=True)] == want[1:]
+    for bad, words in ((["--status", "maybe"], "status must be one of"),
+                       (["--outcome", "flagged"], "outcome must be flag, review or context")):
+        code, _, err = run(capsys, "review", "export", str(tmp_path / "x.xlsx"), *bad)
+        assert code == 2 and words in err and "Traceback" not in err
+        assert not (tmp_path / "x.xlsx").exists()

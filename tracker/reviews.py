@@ -43,11 +43,12 @@ confirmed A. Reviewer
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tracker.risk import outcome_kind
 from tracker.store import (
     REVIEW_EVIDENCE,
     REVIEW_SHEET,
@@ -115,8 +116,10 @@ class ImportOutcome:
                 "stale_untouched": self.stale_untouched, "conflicts": len(self.conflicts)}
 
 
-def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
-    """Write a review workbook for a run.
+def export_workbook(store: Store, path: str | Path, run_id: int, *,
+                    lists: Sequence[str] = (), outcome: str = "", status: str = "") -> Path:
+    """Write a review workbook for a run, or for the findings of some lists, of one outcome
+    (``flag``, ``review`` or ``context``) or with one review status.
 
     One row per finding: the evidence columns, then ``version`` (of the decision shown;
     leave it as it is), ``status`` (a drop-down), ``reason`` and ``reviewer`` holding the
@@ -131,10 +134,14 @@ def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
     place when complete: a failed export leaves no half workbook, and an earlier one
     stands.
 
+    A workbook of some findings imports like a whole one: an import touches only the rows
+    it holds.  The ``about`` sheet says which findings it holds.
+
     Raises
     ------
     StoreError
-        No such run, or more findings than a worksheet holds (Excel's 1,048,576 rows).
+        No such run, or more findings than a worksheet holds (Excel's 1,048,576 rows: a run
+        that large can be reviewed a list or an outcome at a time).
     OSError
         The file cannot be written.
     """
@@ -146,12 +153,23 @@ def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
     from tracker.workbook import FORMULA_START, xlsx_text
 
     path = Path(path)
-    n = store.findings_count(run_id)  # (no such run: StoreError)
-    if n > XLSX_MAX_ROWS:
+    if status and status not in REVIEW_STATUSES:
+        raise StoreError(f"status must be one of {', '.join(REVIEW_STATUSES)}, not {status!r}")
+    if outcome and outcome not in ("flag", "review", "context"):
+        raise StoreError(f"outcome must be flag, review or context, not {outcome!r}")
+    wanted = set(lists)
+
+    def kept(r: dict[str, Any]) -> bool:
+        return ((not wanted or r.get("list") in wanted)
+                and (not outcome or outcome_kind(str(r.get("outcome") or "")) == outcome)
+                and (not status or r["review_status"] == status))
+
+    some = bool(wanted or outcome or status)
+    n = store.findings_count(run_id)  # (no such run: StoreError); of them all, at first
+    if n > XLSX_MAX_ROWS and not some:
         raise StoreError(f"run {run_id} has {n:,} findings, more than a worksheet holds "
-                         f"({XLSX_MAX_ROWS:,} rows below the header): review it in the "
-                         "workspace (tracker serve), or in its report folder's "
-                         "findings.parquet or findings.csv")
+                         f"({XLSX_MAX_ROWS:,} rows below the header): export a list or an "
+                         "outcome at a time, or review it in the workspace (tracker serve)")
     partial = path.with_name(f".{path.name}.partial")
     # use_zip64: a sheet near a worksheet's million rows can pass 2 GB of XML
     wb = xlsxwriter.Workbook(str(partial), {"constant_memory": True, "use_zip64": True})
@@ -163,21 +181,29 @@ def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
             ws.write_string(0, j, name, bold)
             ws.set_column(j, j, 40 if name in ("title", "outcome", "reason", "raw_affiliation")
                           else 9 if name == "version" else 16)
-        for i, r in enumerate(store.iter_findings(run_id), start=1):
+        n = 0
+        for r in store.iter_findings(run_id):
+            if some and not kept(r):
+                continue
+            n += 1
+            if n > XLSX_MAX_ROWS:
+                raise StoreError(f"run {run_id} has more findings of this choice than a "
+                                 f"worksheet holds ({XLSX_MAX_ROWS:,} rows below the header): "
+                                 "export a list or an outcome at a time")
             values = {**r, "status": r["review_status"], "reason": r["review_reason"],
                       "version": r["review_version"]}
             for j, name in enumerate(header):
                 v = values.get(name, "")
                 if isinstance(v, bool):
-                    ws.write_boolean(i, j, v)
+                    ws.write_boolean(n, j, v)
                 elif isinstance(v, int | float):
-                    ws.write_number(i, j, v)
+                    ws.write_number(n, j, v)
                 elif v is not None and v != "":
                     text = v if isinstance(v, str) else str(v)
-                    ws.write_string(i, j, xlsx_text(text),
+                    ws.write_string(n, j, xlsx_text(text),
                                     quoted if text.startswith(FORMULA_START) else None)
-        status = header.index("status")
-        ws.data_validation(1, status, max(n, 1), status, {
+        status_col = header.index("status")
+        ws.data_validation(1, status_col, max(n, 1), status_col, {
             "validate": "list", "source": list(REVIEW_STATUSES), "ignore_blank": False,
             "error_title": "status", "error_message": "choose one of "
             + ", ".join(REVIEW_STATUSES)})
@@ -186,6 +212,10 @@ def export_workbook(store: Store, path: str | Path, run_id: int) -> Path:
         about = wb.add_worksheet("about")
         for i, (k, v) in enumerate((
                 ("run_id", run_id), ("database", str(store.path)), ("exported_at", _now()),
+                ("findings", f"{n:,}" + ("" if not some else " of " + "; ".join(
+                    x for x in (f"lists {', '.join(sorted(wanted))}" if wanted else "",
+                                f"outcome {outcome}" if outcome else "",
+                                f"review status {status}" if status else "") if x))),
                 ("how", "set status to confirmed, dismissed or needs_follow_up (a dismissal "
                         "needs a reason), leave version as it is, then: tracker review "
                         "import FILE --reviewer NAME"),

@@ -166,14 +166,24 @@ def review_set(
 def review_export(
     path: Annotated[Path, typer.Argument(help="Workbook to write (.xlsx).")],
     run: Annotated[int | None, typer.Option(help="Run ID (default: the latest).")] = None,
+    lists: Annotated[list[str] | None, typer.Option(
+        "--list", help="Only findings on this list (repeat for several), e.g. "
+        "BIS_ENTITY_LIST.")] = None,
+    outcome: Annotated[str, typer.Option(
+        help="Only findings of this outcome: flag, review or context.")] = "",
+    status: Annotated[str, typer.Option(
+        help="Only findings with this review status, e.g. unreviewed.")] = "",
     db: DbOpt = None,
 ) -> None:
     """Write a review workbook: one row per finding, with the decision's version, status,
-    reason and reviewer.
+    reason and reviewer; or only the findings of some lists, an outcome or a review
+    status (an import touches only the rows a workbook holds).
 
     Example:
 
         tracker review export reviews.xlsx --run 3
+
+        tracker review export flags.xlsx --outcome flag --status unreviewed
     """
     from tracker.reviews import export_workbook
 
@@ -182,7 +192,8 @@ def review_export(
     with _open(db) as store:
         run_id = _run_id(store, run)
         try:
-            export_workbook(store, path, run_id)
+            export_workbook(store, path, run_id, lists=lists or (), outcome=outcome,
+                            status=status)
             ended, why = store.run_status(run_id)
         except StoreError as exc:
             fail(str(exc))
