@@ -402,6 +402,8 @@ def test_review_export_of_some_findings_and_their_import(capsys, tmp_path):
     assert [r[0] for r in load_workbook(out)["reviews"].iter_rows(
         min_row=2, values_only=True)] == want[1:]
     for bad, words in ((["--status", "maybe"], "status must be one of"),
+                       (["--list", "BIS_ENTITY"], "run 1 has no findings on BIS_ENTITY (its "
+                                                  "lists: ASPI_UNITRACKER, BIS_ENTITY_LIST,"),
                        (["--outcome", "flagged"], "outcome must be flag, review or context")):
         code, _, err = run(capsys, "review", "export", str(tmp_path / "x.xlsx"), *bad)
         assert code == 2 and words in err and "Traceback" not in err

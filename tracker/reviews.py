@@ -166,6 +166,10 @@ def export_workbook(store: Store, path: str | Path, run_id: int, *,
 
     some = bool(wanted or outcome or status)
     n = store.findings_count(run_id)  # (no such run: StoreError); of them all, at first
+    have = {v for (v,) in store.finding_values(run_id, ["list"])}
+    if wanted - have:  # a list code mistyped would give an empty workbook, unexplained
+        raise StoreError(f"run {run_id} has no findings on {', '.join(sorted(wanted - have))}"
+                         f" (its lists: {', '.join(sorted(have)) or 'none'})")
     if n > XLSX_MAX_ROWS and not some:
         raise StoreError(f"run {run_id} has {n:,} findings, more than a worksheet holds "
                          f"({XLSX_MAX_ROWS:,} rows below the header): export a list or an "
