@@ -859,3 +859,85 @@ def test_the_finding_files_helpers_run_at_a_lower_priority_than_the_case_file(
     write_report_folder(demo, tmp_path / "r", meanwhile=meanwhile)
     assert seen == {"tables": want, "workbook": want, "caller": mine}
     assert priority(threading.get_native_id()) == mine
+
+
+@pytest.mark.parametrize("helper", [False, True], ids=["inline", "workbook-process"])
+def test_only_the_formats_asked_for_are_written_and_hold_the_same_rows(demo, tmp_path,
+                                                                       monkeypatch, helper):
+    """``formats``: only those finding files (and report.html, run.json) come into the
+    folder, with the same bytes or cells as a folder of every file; the files they are
+    written from go with the writing folder; a previous run's other files are removed;
+    progress counts the files written; run.json and the report say what was asked for."""
+    duckdb = pytest.importorskip("duckdb")
+    if helper:
+        _record_helper_starts(monkeypatch)
+    full = write_report_folder(demo, tmp_path / "full")
+    out = tmp_path / "out"
+    write_report_folder(demo, out)  # a previous run's files, every one
+    calls: list = []
+    files = write_report_folder(demo, out, formats=["CSV", "xlsx"],
+                                progress=lambda *a: calls.append(a))
+    assert list(files) == ["findings.csv", "findings.xlsx", "run.json", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(files)  # no other, no hidden
+    assert calls[-1] == ("report", 4, 4)
+    assert files["findings.csv"].read_bytes() == full["findings.csv"].read_bytes()
+    wb, wb_full = (load_workbook(p, read_only=True)["findings"]
+                   for p in (files["findings.xlsx"], full["findings.xlsx"]))
+    assert [[c.value for c in r] for r in wb.iter_rows()] == [
+        [c.value for c in r] for r in wb_full.iter_rows()]
+    run = json.loads(files["run.json"].read_text("utf-8"))
+    assert run["outputs"]["formats"] == ["csv", "xlsx"]
+    assert set(run["outputs"]["files"]) == set(files)
+    assert run["outputs"]["left_out"] == []
+    page = " ".join(files["report.html"].read_text("utf-8").split())
+    assert "<b>findings.csv, findings.xlsx</b>, next to this report, hold every finding" in page
+    assert "Only the finding files asked for were written (formats: csv, xlsx)" in page
+
+    files = write_report_folder(demo, out, formats=["parquet"])
+    assert sorted(p.name for p in out.iterdir()) == ["findings.parquet", "report.html",
+                                                      "run.json"]
+    n = len(demo.findings)
+    assert duckdb.sql(f"SELECT count(*) FROM '{files['findings.parquet']}'").fetchall() == [(n,)]
+
+
+def test_a_folder_of_no_finding_file_says_no_file_holds_every_finding(demo, tmp_path,
+                                                                     monkeypatch):
+    """``formats=[]``: report.html and run.json only, and the page says that no file next
+    to it holds every finding; a workbook alone past Excel's rows says the same."""
+    import tracker.exports as ex
+
+    files = write_report_folder(demo, tmp_path / "none", formats=[])
+    assert list(files) == ["run.json", "report.html"]
+    page = " ".join(files["report.html"].read_text("utf-8").split())
+    assert "No file next to this report holds every finding" in page
+    assert "no finding file was asked for (formats none)" in page
+    monkeypatch.setattr(ex, "XLSX_MAX_ROWS", len(demo.findings) - 1)
+    files = write_report_folder(demo, tmp_path / "xlsx", formats=["xlsx", "json"])
+    assert list(files) == ["findings.json", "run.json", "report.html"]
+    reasons = " ".join(left_out(files))
+    assert "findings.xlsx: not written" in reasons
+    assert "no file of this folder holds every finding" in reasons
+
+
+def test_an_unknown_format_is_refused_before_the_folder_is_made(demo, tmp_path):
+    with pytest.raises(ValueError, match="unknown format 'pdf'; known: csv, xlsx"):
+        write_report_folder(demo, tmp_path / "r", formats=["csv", "pdf"])
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_command_line_writes_the_formats_asked_for(tmp_path, capsys):
+    from tracker.cli import main
+
+    out_dir = tmp_path / "report"
+    screen = ["screen", "--works", str(tracker.demo_works_path()), "--out", str(out_dir),
+              "--no-progress", "--db", str(tmp_path / "c.db")]
+    assert main([*screen, "--formats", "parquet,network"]) == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "findings.parquet", "network.gexf", "network.graphml", "report.html", "run.json"]
+    capsys.readouterr()
+    assert main([*screen, "--formats", "parquet,pdf"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("tracker: error: --formats: unknown format 'pdf'; known: csv, xlsx, "
+                   "parquet, jsonl, json, network")
+    assert main([*screen, "--formats", "none"]) == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["report.html", "run.json"]

@@ -59,8 +59,10 @@ from tracker.workbook import FORMULA_START, jsonl_rows, write_workbook
 __all__ = [
     "FINDINGS_SCHEMA_VERSION",
     "FOLDER_FILES",
+    "FORMATS",
     "JSON_MAX_ROWS",
     "XLSX_MAX_ROWS",
+    "check_formats",
     "findings_schema",
     "left_out",
     "neutralise",
@@ -338,9 +340,9 @@ class _TablesStopped(Exception):
 
 
 class _Tables:
-    """findings.parquet (from findings.jsonl) and findings.csv (from findings.parquet),
-    written by DuckDB in a thread of this process while it builds the network and the
-    report (``background``), or at once.
+    """findings.parquet (from findings.jsonl) and findings.csv (from findings.parquet;
+    either may be None, not to be written), written by DuckDB in a thread of this process
+    while it builds the network and the report (``background``), or at once.
 
     Why a thread: DuckDB lets go of the interpreter while it copies, so the two copies
     (9 s for 788,020 findings, on one core) overlap the report's Python work rather than
@@ -356,7 +358,7 @@ class _Tables:
     """
 
     def __init__(self, findings: Iterable[Finding], jsonl: Path, parquet: Path | None,
-                 csv_path: Path, *, background: bool = True) -> None:
+                 csv_path: Path | None, *, background: bool = True) -> None:
         self._args = (findings, jsonl, parquet, csv_path)
         self._con: Any = None
         self._stopping = False
@@ -385,8 +387,9 @@ class _Tables:
         try:
             if parquet is not None:
                 write_findings_parquet(jsonl, parquet, on_connect=self._connected)
-            _write_folder_csv(findings, parquet, csv_path, on_connect=self._connected,
-                              stopped=lambda: self._stopping)
+            if csv_path is not None:
+                _write_folder_csv(findings, parquet, csv_path, on_connect=self._connected,
+                                  stopped=lambda: self._stopping)
         except BaseException as exc:  # raised again in the caller's thread by wait()
             self._error = exc
 
@@ -681,12 +684,58 @@ FOLDER_FILES = ("findings.csv", "findings.jsonl", "findings.parquet", "findings.
                 "findings.xlsx", "run.json", "report.html", "network.graphml", "network.gexf")
 #: The files that always hold every finding (findings.parquet where DuckDB is installed).
 COMPLETE_FILES = ("findings.csv", "findings.jsonl", "findings.parquet")
+#: The finding files a report folder can hold, by the name a user asks for them with
+#: (``tracker screen --formats``); report.html and run.json are always written.
+FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": ("findings.csv",), "xlsx": ("findings.xlsx",), "parquet": ("findings.parquet",),
+    "jsonl": ("findings.jsonl",), "json": ("findings.json",),
+    "network": ("network.graphml", "network.gexf"),
+}
+
+
+def check_formats(formats: Iterable[str] | None) -> tuple[str, ...] | None:
+    """The formats asked for, checked, in :data:`FORMATS` order (None: every one).
+
+    Raises
+    ------
+    ValueError
+        A name that is not one of :data:`FORMATS`.
+
+    Examples
+    --------
+    >>> check_formats(["XLSX", " csv "])
+    ('csv', 'xlsx')
+    >>> check_formats(None) is None
+    True
+    >>> check_formats(["pdf"])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown format 'pdf'; known: csv, xlsx, parquet, jsonl, json, network
+    """
+    if formats is None:
+        return None
+    asked = {f.strip().lower() for f in formats if f.strip()}
+    for f in sorted(asked):
+        if f not in FORMATS:
+            raise ValueError(f"unknown format {f!r}; known: {', '.join(FORMATS)}")
+    return tuple(f for f in FORMATS if f in asked)
+
+
+def _holders(names: Sequence[str]) -> str:
+    """Where every finding is, for a reason in ``outputs.left_out``."""
+    if names:
+        return f"{', '.join(names)} hold{'s' if len(names) == 1 else ''} every finding"
+    return ("no file of this folder holds every finding (the formats csv, jsonl and "
+            "parquet do)")
 
 
 def outputs_plan(n: int, *, parquet: bool = True,
-                 json_max_rows: int | None = None) -> dict[str, Any]:
+                 json_max_rows: int | None = None,
+                 formats: Iterable[str] | None = None) -> dict[str, Any]:
     """The ``outputs`` record of a report folder of ``n`` findings: each file to be written
-    (``findings`` it holds, ``complete``) and what is left out, with the reason.
+    (``findings`` it holds, ``complete``) and what is left out, with the reason; with
+    ``formats`` (:data:`FORMATS` names; None: every one), the formats asked for
+    (``formats``) and only their files, report.html and run.json.
 
     Examples
     --------
@@ -697,36 +746,50 @@ def outputs_plan(n: int, *, parquet: bool = True,
     [('findings.json', 1900000), ('findings.xlsx', 2000000)]
     >>> outputs_plan(10, parquet=False)["left_out"][0]["file"]
     'findings.parquet'
+    >>> plan = outputs_plan(2_000_000, formats=["xlsx"])
+    >>> list(plan["files"]), plan["formats"]
+    (['run.json', 'report.html'], ['xlsx'])
+    >>> plan["left_out"][0]["reason"]  # doctest: +ELLIPSIS
+    'not written: 2,000,000 findings are more than ...; no file of this folder holds ...'
     """
-    full = [f for f in COMPLETE_FILES if parquet or f != "findings.parquet"]
+    chosen = check_formats(formats)
+    asked = {name for f in (FORMATS if chosen is None else chosen) for name in FORMATS[f]}
+    full = [f for f in COMPLETE_FILES if f in asked and (parquet or f != "findings.parquet")]
     if json_max_rows is None:
         json_max_rows = JSON_MAX_ROWS
     files: dict[str, Any] = {f: {"findings": n, "complete": True} for f in full}
     left: list[dict[str, Any]] = []
-    if not parquet:
+    xlsx_whole = "findings.xlsx" in asked and n <= XLSX_MAX_ROWS
+    holders = full + ["findings.xlsx"] * xlsx_whole
+    if not parquet and "findings.parquet" in asked:
         left.append({"file": "findings.parquet", "findings_left_out": n, "reason":
-                     "not written: findings.parquet needs the duckdb package "
-                     "(pip install duckdb); findings.csv and findings.jsonl hold every "
-                     "finding"})
-    held = min(n, json_max_rows)
-    files["findings.json"] = {"findings": held, "complete": held == n}
-    if held < n:
-        left.append({"file": "findings.json", "findings_left_out": n - held, "reason":
-                     f"findings.json holds the first {held:,} findings (one JSON document "
-                     f"is read whole); {', '.join(full)} hold all {n:,}"})
-    if n > XLSX_MAX_ROWS:
+                     f"not written: findings.parquet needs the duckdb package "
+                     f"(pip install duckdb); {_holders(holders)}"})
+    if "findings.json" in asked:
+        held = min(n, json_max_rows)
+        files["findings.json"] = {"findings": held, "complete": held == n}
+        if held < n:
+            left.append({"file": "findings.json", "findings_left_out": n - held, "reason":
+                         f"findings.json holds the first {held:,} findings (one JSON "
+                         f"document is read whole); " + (
+                             f"{', '.join(holders)} hold all {n:,}" if holders
+                             else _holders(holders))})
+    if "findings.xlsx" in asked and not xlsx_whole:
         left.append({"file": "findings.xlsx", "findings_left_out": n, "reason":
                      f"not written: {n:,} findings are more than an Excel sheet holds "
-                     f"({XLSX_MAX_ROWS:,} rows below the header); {', '.join(full)} hold "
-                     f"every finding"})
-    else:
+                     f"({XLSX_MAX_ROWS:,} rows below the header); {_holders(full)}"})
+    elif xlsx_whole:
         files["findings.xlsx"] = {"findings": n, "complete": True}
     files["run.json"] = {}
     files["report.html"] = {"note": (
         "summary counts over every finding; the findings table, the flagged network and "
         "the timeline are capped, and the page says what it leaves out")}
-    files["network.graphml"], files["network.gexf"] = {}, {}
-    return {"findings": n, "files": files, "left_out": left}
+    if "network.graphml" in asked:
+        files["network.graphml"], files["network.gexf"] = {}, {}
+    plan: dict[str, Any] = {"findings": n, "files": files, "left_out": left}
+    if chosen is not None:
+        plan["formats"] = list(chosen)
+    return plan
 
 
 def left_out(paths: Mapping[str, Path]) -> list[str]:
@@ -748,7 +811,8 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                         max_nodes: int = 5000,
                         json_max_rows: int | None = None,
                         progress: Callable[[str, int, int | None], None] | None = None,
-                        meanwhile: Callable[[], None] | None = None
+                        meanwhile: Callable[[], None] | None = None,
+                        formats: Iterable[str] | None = None
                         ) -> dict[str, Path]:
     """Write everything a case file needs into ``out_dir``.
 
@@ -760,6 +824,11 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     ``max_nodes`` as :func:`tracker.graph.flagged_network` states).  run.json's ``outputs``
     names each file written, how many findings it holds and its size, and each file or part
     left out with the reason (:func:`outputs_plan`; :func:`left_out` reads it back).
+    ``formats`` (names of :data:`FORMATS`; None: every one) writes only those finding
+    files besides report.html and run.json: a screen of millions of works need not write
+    the same findings five times (a million generated works: findings.jsonl 1.85 GB,
+    findings.csv 1.37 GB, findings.xlsx 240 MB, findings.json 254 MB, findings.parquet
+    23 MB).
 
     The finding files are written row by row: findings.jsonl first, then findings.parquet
     from it and findings.csv from that (DuckDB, bounded memory, in a thread while the
@@ -794,6 +863,7 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     dict of str to Path
         File name to path, in the order above (the files written).
     """
+    formats = check_formats(formats)  # before anything is made
     final = Path(out_dir)
     final.mkdir(parents=True, exist_ok=True)
     remove_stale_writing_folders(final)
@@ -804,8 +874,18 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
     n = len(findings)
     if json_max_rows is None:
         json_max_rows = JSON_MAX_ROWS
-    plan = outputs_plan(n, parquet=parquet_available(), json_max_rows=json_max_rows)
+    parquet_ok = parquet_available()
+    plan = outputs_plan(n, parquet=parquet_ok, json_max_rows=json_max_rows, formats=formats)
+    want = plan["files"]
     jsonl = out / "findings.jsonl"
+    # findings.jsonl is what findings.parquet and the workbook are written from, and
+    # findings.parquet what findings.csv is: written here when those are asked for, kept
+    # only when asked for themselves (the writing folder goes, with what it still holds)
+    parquet = (out / "findings.parquet" if "findings.parquet" in want
+               or ("findings.csv" in want and parquet_ok) else None)
+    csv_path = out / "findings.csv" if "findings.csv" in want else None
+    rows_file = any(f in want for f in ("findings.jsonl", "findings.xlsx")) or (
+        parquet is not None)
     files: dict[str, Path] = {}
     done = 0
 
@@ -813,31 +893,31 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
         nonlocal done
         done += k
         if progress is not None:
-            progress("report", done, len(plan["files"]))
+            progress("report", done, len(want))
 
     try:
         # the longest: started first, reading findings.jsonl as it is written
         xlsx = (_start_xlsx(jsonl, n, out / "findings.xlsx")
-                if "findings.xlsx" in plan["files"] else None)
+                if "findings.xlsx" in want else None)
         tables = None
         try:
-            if write_findings_jsonl(findings, jsonl) != n:
+            if rows_file and write_findings_jsonl(findings, jsonl) != n:
                 # (should not happen) the workbook's process would wait for rows that
                 # never come: stopped, and the workbook written here from the file
                 _abandon_xlsx(xlsx)
                 xlsx = None
-            wrote()
-            files["findings.csv"] = out / "findings.csv"
-            files["findings.jsonl"] = jsonl
-            if "findings.parquet" in plan["files"]:
-                files["findings.parquet"] = out / "findings.parquet"
+            for name, path in (("findings.csv", csv_path), ("findings.jsonl", jsonl),
+                               ("findings.parquet", parquet)):
+                if name in want and path is not None:
+                    files[name] = path
+            wrote("findings.jsonl" in files)
             # beside the workbook's process, two processes' work already fills two cores;
             # unless this process waits on meanwhile (a case file, written by SQLite, which
             # lets this thread run)
-            tables = _Tables(findings, jsonl, files.get("findings.parquet"),
-                             out / "findings.csv",
-                             background=xlsx is None or meanwhile is not None)
-            n_tables = 2 if "findings.parquet" in files else 1
+            if parquet is not None or csv_path is not None:
+                tables = _Tables(findings, jsonl, parquet, csv_path,
+                                 background=xlsx is None or meanwhile is not None)
+            n_tables = ("findings.parquet" in files) + ("findings.csv" in files)
             if xlsx is not None:  # written by now
                 wrote(n_tables)
             if meanwhile is not None:
@@ -845,18 +925,21 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
             run = {**clean_run_record(result.run), "outputs": plan}
             _give_run(xlsx, run)
             g, _note = flagged_network(result, max_nodes=max_nodes)
-            files["findings.json"] = write_json(findings, run, out / "findings.json",
-                                                max_rows=json_max_rows)
-            wrote()
-            if "findings.xlsx" in plan["files"]:
+            if "findings.json" in want:
+                files["findings.json"] = write_json(findings, run, out / "findings.json",
+                                                    max_rows=json_max_rows)
+                wrote()
+            if "findings.xlsx" in want:
                 files["findings.xlsx"] = out / "findings.xlsx"
             files["run.json"] = out / "run.json"
             files["report.html"] = write_report(result, out, network=g, run=run)
             wrote()
-            files["network.graphml"], files["network.gexf"] = write_network_files(
-                g, out / "network.graphml", out / "network.gexf")
-            wrote(2)
-            tables.wait()
+            if "network.graphml" in want:
+                files["network.graphml"], files["network.gexf"] = write_network_files(
+                    g, out / "network.graphml", out / "network.gexf")
+                wrote(2)
+            if tables is not None:
+                tables.wait()
             if xlsx is None:
                 wrote(n_tables)
             if "findings.xlsx" in files:
@@ -871,8 +954,7 @@ def write_report_folder(result: ScreenResultLike, out_dir: str | Path, *,
                         "file": "findings.xlsx", "findings_left_out": n,
                         "reason": f"not written: the workbook could not be made "
                                   f"({type(exc).__name__}: {exc}); "
-                                  f"{', '.join(f for f in COMPLETE_FILES if f in files)} "
-                                  f"hold every finding"})
+                                  f"{_holders([f for f in COMPLETE_FILES if f in files])}"})
         except BaseException:  # an error or Ctrl-C: no helper left running, no rows file
             if tables is not None:
                 tables.stop()

@@ -1042,9 +1042,12 @@ def _files_note(run: Mapping[str, Any]) -> dict[str, Any]:
     (set by :func:`tracker.exports.write_report_folder`)."""
     outputs = run.get("outputs")
     if not isinstance(outputs, Mapping):
-        return {"complete": [], "partial": [], "left_out": [], "known": False}
+        return {"complete": [], "partial": [], "left_out": [], "known": False,
+                "formats": None}
     files = outputs.get("files") or {}
+    formats = outputs.get("formats")
     return {"known": True,
+            "formats": [str(f) for f in formats] if isinstance(formats, list) else None,
             "complete": [f for f, d in files.items()
                          if isinstance(d, Mapping) and d.get("complete") and "findings" in d],
             "partial": [(f, d.get("findings")) for f, d in files.items()

@@ -155,6 +155,10 @@ class RunRequest:
         Record the run in the case file (False: nothing is kept, no diff).
     out : Path, optional
         Write the report folder here.
+    formats : tuple of str, optional
+        Only these finding files in the report folder (:data:`tracker.exports.FORMATS`
+        names: csv, xlsx, parquet, jsonl, json, network; empty: none); report.html and
+        run.json are always written.  None (the default): every one.
     command : tuple of str
         How the run was asked for, for the run record.
     processes : bool, default True
@@ -215,6 +219,7 @@ class RunRequest:
     engine: str = "auto"
     spark_master: str | None = None
     engine_memory: str = "1GB"
+    formats: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # paths and codes given as plain strings or lists (a notebook, a web form) are fine
@@ -229,6 +234,8 @@ class RunRequest:
             object.__setattr__(self, name, paths(getattr(self, name)))
         for name in ("orgs", "authors", "lists", "topics", "command"):
             object.__setattr__(self, name, texts(getattr(self, name)))
+        if self.formats is not None:
+            object.__setattr__(self, "formats", texts(self.formats))
         for name in ("roster", "confirm", "cache_dir", "db", "out"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
@@ -276,6 +283,13 @@ class RunRequest:
             raise RunInputError(f"since {self.since} is after until {self.until}")
         if not 0 < self.fuzzy_threshold <= 100:
             raise RunInputError("the fuzzy threshold must be between 0 and 100")
+        if self.formats is not None:
+            from tracker.exports import check_formats
+
+            try:
+                check_formats(self.formats)
+            except ValueError as exc:
+                raise RunInputError(f"--formats: {exc}") from None
         if not _MEMORY_SIZE.fullmatch(self.engine_memory.strip()):
             raise RunInputError(f"engine memory must be a size such as 512MB or 4GB, not "
                                 f"{self.engine_memory!r}")
@@ -682,7 +696,8 @@ def _check_out_folder(out: Path) -> None:
 
 def _write_folder(result: ScreenResult, out: Path,
                   progress: ProgressCallback | None = None,
-                  meanwhile: Callable[[], None] | None = None) -> dict[str, Path]:
+                  meanwhile: Callable[[], None] | None = None,
+                  formats: tuple[str, ...] | None = None) -> dict[str, Path]:
     """The report folder (``meanwhile``: see :func:`tracker.exports.write_report_folder`);
     an error of the folder's files is a :class:`RunEnvironmentError`, one of ``meanwhile``
     is raised as it is."""
@@ -704,7 +719,8 @@ def _write_folder(result: ScreenResult, out: Path,
 
     try:
         return write_report_folder(result, out, progress=None if progress is None else files,
-                                   meanwhile=None if meanwhile is None else during)
+                                   meanwhile=None if meanwhile is None else during,
+                                   formats=formats)
     except OSError as exc:
         if raised and exc is raised[0]:
             raise
@@ -1418,11 +1434,13 @@ def run(request: RunRequest, *, progress: ProgressCallback | None = None,
                 store.apply_reviews(result)
                 if progress is not None:  # its bar first: the case file, then the folder
                     case_progress(0)
-                paths = _write_folder(result, request.out, progress, meanwhile=record)
+                paths = _write_folder(result, request.out, progress, meanwhile=record,
+                                      formats=request.formats)
             else:
                 if store is not None:
                     record()
-                paths = (_write_folder(result, request.out, progress)
+                paths = (_write_folder(result, request.out, progress,
+                                       formats=request.formats)
                          if request.out is not None else {})
         except BaseException as exc:
             if store is not None and run_id is not None:
