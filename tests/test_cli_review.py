@@ -408,3 +408,43 @@ def test_review_export_of_some_findings_and_their_import(capsys, tmp_path):
         code, _, err = run(capsys, "review", "export", str(tmp_path / "x.xlsx"), *bad)
         assert code == 2 and words in err and "Traceback" not in err
         assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_review_export_says_how_many_findings_it_wrote_and_warns_of_none(capsys, tmp_path,
+                                                                         monkeypatch):
+    """The line after an export counts its rows and names the filters; a choice that
+    matches nothing warns (a header-only workbook is easy to take for a clean run);
+    ``progress`` hears the findings read, of the run's total, and the rows written."""
+    import tracker.reviews as reviews
+    from tracker.home import case_file_path
+    from tracker.store import Store
+
+    code, _, err = run(capsys, "demo", "--out", str(tmp_path / "r"), "--no-progress")
+    assert code == 0, err
+    found = rows(tmp_path / "r")
+    n_bis = sum(f["list"] == "BIS_ENTITY_LIST" for f in found)
+    code, said, err = run(capsys, "review", "export", str(tmp_path / "all.xlsx"))
+    assert code == 0 and err == ""
+    assert said.strip() == f"wrote {tmp_path / 'all.xlsx'}: {len(found):,} findings of run 1"
+    code, said, err = run(capsys, "review", "export", str(tmp_path / "bis.xlsx"),
+                          "--list", "BIS_ENTITY_LIST", "--status", "unreviewed")
+    assert code == 0 and err == ""
+    assert said.strip() == (f"wrote {tmp_path / 'bis.xlsx'}: {n_bis:,} findings of run 1 "
+                            "(--list BIS_ENTITY_LIST; --status unreviewed)")
+    code, said, err = run(capsys, "review", "export", str(tmp_path / "none.xlsx"),
+                          "--status", "confirmed")
+    assert code == 0
+    assert err.strip() == ("tracker: warning: no finding of run 1 matches --status confirmed: "
+                           "the workbook holds its header only")
+    assert "0 findings of run 1" in said
+
+    monkeypatch.setattr(reviews, "EXPORT_PROGRESS_EVERY", 100)
+    heard: list = []
+    with Store(case_file_path()) as store:
+        reviews.export_workbook(store, tmp_path / "p.xlsx", 1, lists=["BIS_ENTITY_LIST"],
+                                progress=lambda *a: heard.append(a))
+    n = len(found)
+    assert [(read, total) for read, total, _ in heard] == [
+        *((k, n) for k in range(100, n + 1, 100)), (n, n)]
+    assert heard[-1][2] == n_bis
+    assert [w for _, _, w in heard] == sorted(w for _, _, w in heard)

@@ -43,7 +43,7 @@ confirmed A. Reviewer
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,10 +116,19 @@ class ImportOutcome:
                 "stale_untouched": self.stale_untouched, "conflicts": len(self.conflicts)}
 
 
+#: :func:`export_workbook` reports its progress every this many findings read.
+EXPORT_PROGRESS_EVERY = 10_000
+
+
 def export_workbook(store: Store, path: str | Path, run_id: int, *,
-                    lists: Sequence[str] = (), outcome: str = "", status: str = "") -> Path:
+                    lists: Sequence[str] = (), outcome: str = "", status: str = "",
+                    progress: Callable[[int, int, int], None] | None = None) -> Path:
     """Write a review workbook for a run, or for the findings of some lists, of one outcome
     (``flag``, ``review`` or ``context``) or with one review status.
+
+    ``progress(read, total, written)`` hears how many of the run's ``total`` findings were
+    read and how many rows were written, every :data:`EXPORT_PROGRESS_EVERY` findings and
+    once at the end (788,020 findings take about two minutes).
 
     One row per finding: the evidence columns, then ``version`` (of the decision shown;
     leave it as it is), ``status`` (a drop-down), ``reason`` and ``reviewer`` holding the
@@ -185,8 +194,10 @@ def export_workbook(store: Store, path: str | Path, run_id: int, *,
             ws.write_string(0, j, name, bold)
             ws.set_column(j, j, 40 if name in ("title", "outcome", "reason", "raw_affiliation")
                           else 9 if name == "version" else 16)
-        n = 0
-        for r in store.iter_findings(run_id):
+        total, n = n, 0
+        for read, r in enumerate(store.iter_findings(run_id), 1):
+            if progress is not None and not read % EXPORT_PROGRESS_EVERY:
+                progress(read, total, n)
             if some and not kept(r):
                 continue
             n += 1
@@ -235,6 +246,8 @@ def export_workbook(store: Store, path: str | Path, run_id: int, *,
                                    quoted if text.startswith(FORMULA_START) else None)
         wb.close()
         os.replace(partial, path)
+        if progress is not None:
+            progress(total, total, n)
     except BaseException:
         with contextlib.suppress(Exception):
             wb.close()

@@ -18,7 +18,15 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli.common import APP_SETTINGS, EXIT_ENVIRONMENT, DbOpt, err, fail, out
+from tracker.cli.common import (
+    APP_SETTINGS,
+    EXIT_ENVIRONMENT,
+    DbOpt,
+    ProgressView,
+    err,
+    fail,
+    out,
+)
 from tracker.store import (
     REVIEW_STATUSES,
     CaseFileError,
@@ -186,14 +194,23 @@ def review_export(
         tracker review export flags.xlsx --outcome flag --status unreviewed
     """
     from tracker.reviews import export_workbook
+    from tracker.runs import ProgressEvent
 
     if path.suffix.lower() != ".xlsx":
         fail(f"{path}: the file name must end in .xlsx")
+    rows = 0
     with _open(db) as store:
         run_id = _run_id(store, run)
         try:
-            export_workbook(store, path, run_id, lists=lists or (), outcome=outcome,
-                            status=status)
+            with ProgressView(err.is_terminal) as view:
+                def progress(read: int, total: int, written: int) -> None:
+                    nonlocal rows
+                    rows = written
+                    view(ProgressEvent("export", read, total, unit="findings",
+                                       note="review workbook"))
+
+                export_workbook(store, path, run_id, lists=lists or (), outcome=outcome,
+                                status=status, progress=progress)
             ended, why = store.run_status(run_id)
         except StoreError as exc:
             fail(str(exc))
@@ -202,7 +219,16 @@ def review_export(
     if ended != "finished":
         _warn_unfinished(run_id, ended, why, "a tie not in the workbook may only be one it "
                          "never screened")
-    out.print(f"wrote {path} (run {run_id})", markup=False)
+    chosen = "; ".join(x for x in (
+        f"--list {' '.join(lists)}" if lists else "", f"--outcome {outcome}" if outcome else "",
+        f"--status {status}" if status else "") if x)
+    if not rows:
+        none = (f"no finding of run {run_id} matches {chosen}" if chosen
+                else f"run {run_id} has no findings")
+        err.print(f"tracker: warning: {none}: the workbook holds its header only",
+                  markup=False, soft_wrap=True)
+    out.print(f"wrote {path}: {rows:,} finding{'s' * (rows != 1)} of run {run_id}"
+              + (f" ({chosen})" if chosen else ""), markup=False, soft_wrap=True)
 
 
 @review_app.command("import")
