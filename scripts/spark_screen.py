@@ -2,8 +2,10 @@
 
 The session is the one spark-submit configured (master, executors, memory); the works are
 read where the executors can read them (``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``
-URIs, globs allowed), screened by :func:`tracker.engine.screen_spark`, and the findings
-and the run record are written on the driver.  docs/scale.md describes a whole run.
+URIs, globs allowed), screened by :func:`tracker.engine.screen_spark`, and the report
+folder is written on the driver (:func:`tracker.exports.write_report_folder`): report.html,
+run.json and the finding files of ``--formats`` (default ``jsonl,parquet``).
+docs/scale.md describes a whole run.
 
     PYSPARK_PYTHON=.venv/bin/python PYSPARK_DRIVER_PYTHON=.venv/bin/python \\
     .venv/bin/spark-submit --master 'local[2]' scripts/spark_screen.py --out result/ \\
@@ -12,24 +14,29 @@ and the run record are written on the driver.  docs/scale.md describes a whole r
     spark-submit --master yarn --deploy-mode client \\
         --archives tracker-env.tar.gz#env \\
         --conf spark.pyspark.python=./env/bin/python \\
-        scripts/spark_screen.py --out result/ \\
+        scripts/spark_screen.py --out result/ --formats parquet,csv \\
         's3a://openalex/data/jsonl/works/updated_date=*/part_*.gz'
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("works", nargs="+", help="works files: URIs or globs Spark reads")
     ap.add_argument("--out", type=Path, required=True,
-                    help="folder for findings.jsonl and run.json (on the driver)")
+                    help="the report folder (on the driver)")
+    ap.add_argument("--formats", default="jsonl,parquet",
+                    help="finding files to write besides report.html and run.json, "
+                         "comma-separated: csv, xlsx, parquet, jsonl, json, network, or none "
+                         "(default: jsonl,parquet)")
     ap.add_argument("--since", type=date.fromisoformat)
     ap.add_argument("--until", type=date.fromisoformat)
     ap.add_argument("--lists", default="", help="only these lists, comma-separated codes")
@@ -37,16 +44,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint-dir",
                     help="shared storage for the plan's checkpoint (survives a lost executor)")
     args = ap.parse_args(argv)
+    from tracker.exports import check_formats
 
-    from pyspark.sql import SparkSession
+    try:
+        args.formats = check_formats(() if args.formats.strip().lower() == "none"
+                                     else args.formats.split(","))
+    except ValueError as exc:
+        ap.error(f"--formats: {exc}")
+    args.command = ("spark_screen.py", *(argv if argv is not None else sys.argv[1:]))
+    return args
 
+
+def screen(args: argparse.Namespace, spark: Any) -> dict[str, Path]:
+    """Screen ``args.works`` in the session ``spark`` and write the report folder; the files
+    written, by name."""
     import tracker
     from tracker.engine import screen_spark
+    from tracker.exports import write_report_folder
     from tracker.names import cached_name_matcher
-    from tracker.risk import FINDING_COLUMNS
     from tracker.screening import ScreenSettings
 
-    spark = SparkSession.builder.appName("tracker screen").getOrCreate()
     if args.checkpoint_dir:
         spark.sparkContext.setCheckpointDir(args.checkpoint_dir)
     reg = tracker.load_registry()
@@ -54,18 +71,23 @@ def main(argv: list[str] | None = None) -> int:
     settings = ScreenSettings(since=args.since, until=args.until,
                               lists=tuple(c for c in args.lists.split(",") if c.strip()))
     res = screen_spark(args.works, registry=reg, settings=settings, name_matcher=nm,
-                       session=spark, command=("spark_screen.py", *(argv or [])))
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "findings.jsonl").open("w", encoding="utf-8") as fh:
-        for f in res.findings:
-            row = f.row()
-            fh.write(json.dumps({c: row.get(c, "") for c in FINDING_COLUMNS}, default=str))
-            fh.write("\n")
-    (args.out / "run.json").write_text(json.dumps(res.run, indent=1, default=str),
-                                       encoding="utf-8")
+                       session=spark, command=args.command)
+    files = write_report_folder(res, args.out, formats=args.formats)
     c = res.run["counts"]
-    print(f"{c['works_read']:,} works read, {c['findings']:,} findings -> {args.out}")
-    spark.stop()
+    print(f"{c['works_read']:,} works read, {c['findings']:,} findings -> {args.out} "
+          f"({', '.join(files)})")
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.appName("tracker screen").getOrCreate()
+    try:
+        screen(args, spark)
+    finally:
+        spark.stop()
     return 0
 
 

@@ -166,6 +166,44 @@ def test_cli_screens_with_the_spark_engine(spark, capsys, tmp_path):
     assert not spark.sparkContext._jsc.sc().isStopped()
 
 
+def _spark_screen_script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "spark_screen.py"
+    spec = importlib.util.spec_from_file_location("spark_screen", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@needs_spark
+def test_the_cluster_script_writes_the_report_folder_of_the_formats_asked_for(
+        spark, capsys, tmp_path):
+    """scripts/spark_screen.py (what spark-submit runs) writes report.html, run.json and
+    the finding files asked for, with the rows ``tracker screen`` writes; a format it does
+    not know is refused by its argument parser, before Spark is asked for anything."""
+    from tracker.cli import main
+
+    script = _spark_screen_script()
+    works = Path(tracker.demo_works_path()).as_uri()  # a URI, as on a cluster
+    args = script.parse(["--out", str(tmp_path / "spark"), "--formats", "csv,jsonl", works])
+    files = script.screen(args, spark)
+    assert list(files) == ["findings.csv", "findings.jsonl", "run.json", "report.html"]
+    assert sorted(p.name for p in (tmp_path / "spark").iterdir()) == sorted(files)
+    assert "71 works read, 576 findings" in capsys.readouterr().out
+    assert main(["screen", "--works", str(tracker.demo_works_path()), "--no-progress",
+                 "--engine", "duckdb", "--no-record", "-o", str(tmp_path / "duckdb")]) == 0
+    for name in ("findings.csv", "findings.jsonl"):
+        assert files[name].read_bytes() == (tmp_path / "duckdb" / name).read_bytes(), name
+    run = json.loads(files["run.json"].read_text("utf-8"))
+    assert run["engine"] == "spark" and run["outputs"]["formats"] == ["csv", "jsonl"]
+    assert run["command"][:3] == ["spark_screen.py", "--out", str(tmp_path / "spark")]
+    assert script.parse(["--out", "x", "--formats", "none", works]).formats == ()
+    with pytest.raises(SystemExit) as stop:
+        script.parse(["--out", "x", "--formats", "pdf", works])
+    assert stop.value.code == 2
+    assert "--formats: unknown format 'pdf'" in capsys.readouterr().err
+
+
 def test_without_pyspark_the_user_is_told_what_to_install(monkeypatch, reg):
     """Runs whatever is installed: pyspark is hidden from the import system."""
     real = importlib.util.find_spec
