@@ -772,7 +772,8 @@ def outputs_plan(n: int, *, parquet: bool = True,
             left.append({"file": "findings.json", "findings_left_out": n - held, "reason":
                          f"findings.json holds the first {held:,} findings (one JSON "
                          f"document is read whole); " + (
-                             f"{', '.join(holders)} hold all {n:,}" if holders
+                             f"{', '.join(holders)} hold{'s' * (len(holders) == 1)} all "
+                             f"{n:,}" if holders
                              else _holders(holders))})
     if "findings.xlsx" in asked and not xlsx_whole:
         left.append({"file": "findings.xlsx", "findings_left_out": n, "reason":
