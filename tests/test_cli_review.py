@@ -414,7 +414,8 @@ def test_review_export_says_how_many_findings_it_wrote_and_warns_of_none(capsys,
                                                                          monkeypatch):
     """The line after an export counts its rows and names the filters; a choice that
     matches nothing warns (a header-only workbook is easy to take for a clean run);
-    ``progress`` hears the findings read, of the run's total, and the rows written."""
+    ``progress`` hears the findings read, of the run's total, and the rows written, and
+    an import's the rows read (a bar on a terminal: minutes at a million findings)."""
     import tracker.reviews as reviews
     from tracker.home import case_file_path
     from tracker.store import Store
@@ -448,3 +449,10 @@ def test_review_export_says_how_many_findings_it_wrote_and_warns_of_none(capsys,
         *((k, n) for k in range(100, n + 1, 100)), (n, n)]
     assert heard[-1][2] == n_bis
     assert [w for _, _, w in heard] == sorted(w for _, _, w in heard)
+    # the import hears the rows read, of the rows the sheet says it has
+    heard = []
+    with Store(case_file_path()) as store:
+        got = reviews.import_workbook(store, tmp_path / "all.xlsx", "A. Reviewer",
+                                      progress=lambda *a: heard.append(a))
+    assert got.unchanged == n
+    assert heard == [*((k, n) for k in range(100, n + 1, 100)), (n, n)]

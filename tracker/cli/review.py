@@ -251,6 +251,7 @@ def review_import(
         tracker review import reviews.xlsx --reviewer 'A. Reviewer' --on-conflict keep-current
     """
     from tracker.reviews import ON_CONFLICT, ImportConflictError, import_workbook
+    from tracker.runs import ProgressEvent
 
     if on_conflict is not None and on_conflict not in ON_CONFLICT:
         fail(f"--on-conflict: {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
@@ -258,7 +259,11 @@ def review_import(
         fail(f"{path}: no such file")
     with _open(db) as store:
         try:
-            got = import_workbook(store, path, reviewer, on_conflict=on_conflict)
+            with ProgressView(err.is_terminal) as view:
+                got = import_workbook(store, path, reviewer, on_conflict=on_conflict,
+                                      progress=lambda read, total: view(ProgressEvent(
+                                          "import", read, total, unit="rows",
+                                          note="review workbook")))
         except ImportConflictError as exc:
             for c in exc.conflicts:
                 out.print(f"conflict: {c.describe()}", markup=False, soft_wrap=True)
