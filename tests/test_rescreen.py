@@ -123,6 +123,33 @@ def test_rescreen_against_newer_version_shows_new_findings_without_api(case, mon
     assert [r["changed"] for r in rescreens(store, run_id)] == [True, False]
 
 
+def test_a_rescreen_of_every_case_takes_each_screen_s_latest_run(case, monkeypatch) -> None:
+    """Without run IDs, each case is re-screened once, as last screened: a rerun of a
+    screen supersedes the older run (whose changes would be reported twice), a rescreen's
+    own run is not a case, and a screen of other settings is one; an older run can still
+    be named."""
+    from datetime import date
+
+    store, versions, run_id, works, result = case
+    reg0 = versions.load(1)
+    rerun = store.record_run(result)  # the same screen again
+    store_run_works(store, rerun, works)
+    since = screen(works, registry=reg0, settings=ScreenSettings(since=date(2001, 1, 1)),
+                   name_matcher=cached_name_matcher(reg0))
+    other = store.record_run(since)  # another screen of the same works
+    store_run_works(store, other, works)
+    update_registry(versions, [read_source(CSL_2022)])
+    reg = versions.load()
+    monkeypatch.setattr(requests.Session, "request", _no_http)
+    reports = rescreen_runs(store, reg)
+    assert [r.run_id for r in reports] == [rerun, other]
+    assert all(r.changed and r.new_run_id is not None for r in reports)
+    again = rescreen_runs(store, reg)  # against each one's rescreen: nothing new
+    assert [(r.run_id, r.changed) for r in again] == [(rerun, False), (other, False)]
+    (old,) = rescreen_runs(store, reg, [run_id])
+    assert old.run_id == run_id and old.changed
+
+
 def test_dismissed_finding_stays_dismissed_when_evidence_is_the_same(case) -> None:
     store, versions, _, _, first = case
     fid = first.findings[0].finding_id

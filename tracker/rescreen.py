@@ -1,8 +1,8 @@
 """Screen stored runs again against a registry version, from the works stored with each
 run (no API call), and report what changed.
 
-For each run whose works are stored (:func:`tracker.store.store_run_works`), the works
-are screened with the run's own settings against the registry version asked for (the
+For each run re-screened (by default each screen's latest run, when its works are stored:
+:func:`tracker.store.store_run_works`), the works are screened with the run's own settings against the registry version asked for (the
 one in force by default) and compared with the run's latest state (its last rescreen, or
 the run itself):
 
@@ -331,8 +331,12 @@ def rescreen_runs(store: Store, registry: Registry, run_ids: Sequence[int] = (),
                   record: bool = True,
                   progress: Callable[[str, int, int | None], None] | None = None
                   ) -> list[RescreenReport]:
-    """Re-screen the named runs, or every run whose works are stored (rescreens of a run
-    are not themselves re-screened: the run is, against its latest state).
+    """Re-screen the named runs, or each case as it was last screened: the newest finished
+    run of each kind (:func:`tracker.store.latest_comparable_runs`) whose works are stored.
+    An older run of the same screen is left out (a rerun of a screen supersedes it: its
+    changes would be reported twice), and so are the runs rescreens recorded: a run is
+    re-screened against its latest state (its last rescreen).  The cases whose latest run
+    kept no works are :func:`not_rescreened`.
 
     ``progress(stage, done, total)``: for each run, ``stage`` ``run N``, its stored works
     screened so far of all of them.
@@ -353,8 +357,8 @@ def rescreen_runs(store: Store, registry: Registry, run_ids: Sequence[int] = (),
                 raise RescreenError(str(exc)) from None
             raise RescreenError("; ".join(why))
     else:
-        made = {r["new_run_id"] for r in rescreens(store) if r["new_run_id"] is not None}
-        targets = [r for r in runs_with_works(store) if r not in made]
+        stored = set(runs_with_works(store))
+        targets = [r for r in latest_comparable_runs(store) if r in stored]
     return [rescreen_run(store, run_id, registry, record=record, progress=progress)
             for run_id in targets]
 

@@ -35,7 +35,8 @@ def _stop(message: str, code: int) -> NoReturn:
 
 def rescreen_cmd(
     runs: Annotated[list[int] | None, typer.Argument(
-        help="Run IDs to re-screen (default: every run whose works are stored).")] = None,
+        help="Run IDs to re-screen (default: each screen's latest run, whose works are "
+        "stored; an older run of a screen run again only when named).")] = None,
     registry: Annotated[str | None, typer.Option(
         "--registry", help="Registry version (number or ID; default: the one in force).")
     ] = None,
@@ -51,7 +52,8 @@ def rescreen_cmd(
 ) -> None:
     """Re-screen stored runs against the current registry version; exit 10 when
     something changed (new findings, changed listing dates, entries removed, a dismissed
-    finding whose evidence changed).
+    finding whose evidence changed).  Without run IDs, each case once: the latest run of
+    each screen, from the works kept with it.
 
     Examples:
 
