@@ -2,9 +2,9 @@
 run (no API call), and report what changed.
 
 For each run re-screened (by default each screen's latest run, when its works are stored:
-:func:`tracker.store.store_run_works`), the works are screened with the run's own settings against the registry version asked for (the
-one in force by default) and compared with the run's latest state (its last rescreen, or
-the run itself):
+:func:`tracker.store.store_run_works`), the works are screened with the run's own settings
+against the registry version asked for (the one in force by default) and compared with the
+run's latest state (its last rescreen, or the run itself):
 
 * new findings (a newly listed institution, or a date that now makes a tie listed);
 * findings whose ``listed_at_publication`` (or outcome, editions, listed_on) changed;
