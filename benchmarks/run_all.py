@@ -21,6 +21,8 @@ counts and writes one CSV, so tracker, which also writes six more files (HTML re
 XLSX, JSON, GraphML, GEXF, run record), does more work than either in the compared row.
 Tracker runs with name matching off there (the peers match identifiers only);
 ``e2e_names`` is tracker's default configuration (names on), for information.
+``e2e_csv`` is ``e2e`` writing only findings.csv besides report.html and run.json
+(``--formats csv``): the peers' one CSV, like for like.
 
 ``e2e_engine`` (and ``e2e_engine_names``, names on) is the same screening on the DuckDB
 engine (:func:`tracker.engine.screen_files`, the default for files) plus the seven-file
@@ -139,7 +141,7 @@ def _tracker_stage(stage: str, works_path: Path, tmp: Path) -> dict[str, Any]:
                    report_bytes=sum(p.stat().st_size for p in (tmp / "report").iterdir()))
         (tmp / "tracker_triples.json").write_text(json.dumps(_triples(res.findings)))
         return out
-    if stage in ("e2e", "e2e_names"):
+    if stage in ("e2e", "e2e_names", "e2e_csv"):
         t0 = time.perf_counter()
         reg = load_registry()
         names = None
@@ -157,7 +159,8 @@ def _tracker_stage(stage: str, works_path: Path, tmp: Path) -> dict[str, Any]:
                                     assessor=assessor, collect=coauthor_share)
         g = join_coauthor_shares(shares)
         edges = g.number_of_edges()
-        write_report_folder(res, tmp / "report")
+        write_report_folder(res, tmp / "report",
+                            formats=["csv"] if stage == "e2e_csv" else None)
         out["seconds"] = time.perf_counter() - t0
         out.update(findings=len(res.findings), edges=edges, framework=fw,
                    report_bytes=sum(p.stat().st_size for p in (tmp / "report").iterdir()))
@@ -307,15 +310,37 @@ def measure_repeated(tool: str, stage: str, works_path: Path, timeout: float,
     every run's seconds.  A run that stopped or failed ends the series and is the result (a
     stopped run is not worth repeating: it would only stop again); so does a run of
     more than :data:`RUN_ONCE_S`."""
-    runs: list[dict[str, Any]] = []
+    return measure_rounds([(tool, stage, timeout)], works_path, repeat,
+                          scratch=scratch)[(tool, stage)]
+
+
+def measure_rounds(rows: list[tuple[str, str, float]], works_path: Path, repeat: int, *,
+                   scratch: Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each ``(tool, stage, timeout)`` row measured ``repeat`` times, in rounds (every row
+    once, then every row again: the host's speed, which moved by a third within minutes
+    here, then weighs on every row alike, and their ratios hold); each row's result as
+    :func:`measure_repeated` gives it, by ``(tool, stage)``."""
+    series: dict[tuple[str, str], list[dict[str, Any]]] = {(t, s): [] for t, s, _ in rows}
+    ended: dict[tuple[str, str], dict[str, Any]] = {}
     for _ in range(max(1, repeat)):
-        r = measure(tool, stage, works_path, timeout, scratch=scratch)
-        if "seconds" not in r:
-            return r if not runs else {**runs[0], "runs": [x["seconds"] for x in runs],
-                                       "note": f"a later run: {r.get('error', 'stopped')}"}
-        runs.append(r)
-        if r["seconds"] > RUN_ONCE_S:  # minutes long: its spread is small next to it
-            break
+        for tool, stage, timeout in rows:
+            key = (tool, stage)
+            if key in ended:
+                continue
+            r = measure(tool, stage, works_path, timeout, scratch=scratch)
+            runs = series[key]
+            if "seconds" not in r:
+                ended[key] = r if not runs else {
+                    **runs[0], "runs": [x["seconds"] for x in runs],
+                    "note": f"a later run: {r.get('error', 'stopped')}"}
+                continue
+            runs.append(r)
+            if r["seconds"] > RUN_ONCE_S:  # minutes long: its spread is small next to it
+                ended[key] = r if len(runs) == 1 else _median_run(runs)
+    return {key: ended.get(key) or _median_run(runs) for key, runs in series.items()}
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if len(runs) == 1:
         return runs[0]
     by_time = sorted(runs, key=lambda x: x["seconds"])
@@ -388,29 +413,25 @@ def run_size(n: int, seed: int, work_dir: Path, peer_timeout: float,
                            "file_bytes": works.stat().st_size,
                            "generate_s": round(gen_s, 2), "tracker": {},
                            "peers": {p: {} for p in PEERS}, "identical_findings": {}}
-    todo = (*STAGES, "graph_nx", "e2e_names") if stages else ("e2e",)
-    for stage in todo:
+    once = (*STAGES[:-1], "graph_nx", "e2e_names") if stages else ()
+    for stage in (*once, "e2e_engine_names"):  # for information: once each
         if stage == "e2e_names" and n > names_max:
             res["tracker"][stage] = {"error": f"not run (only up to {names_max:,} works)"}
             continue
-        times = repeat if stage == "e2e" else 1  # the compared row: median of `repeat` runs
-        print(f"  n={n:,} tracker {stage} ..." + (f" ({times} runs)" if times > 1 else ""),
-              file=sys.stderr, flush=True)
-        res["tracker"][stage] = measure_repeated("tracker", stage, works, tracker_timeout, times,
-                                                  scratch=scratch)
-    for stage in ("e2e_engine", "e2e_engine_names"):
-        print(f"  n={n:,} tracker {stage} ..." + (f" ({repeat} runs)" if repeat > 1 else ""),
-              file=sys.stderr, flush=True)
-        res["tracker"][stage] = measure_repeated("tracker", stage, works, tracker_timeout,
-                                                 repeat if stage == "e2e_engine" else 1,
-                                                 scratch=scratch)
+        print(f"  n={n:,} tracker {stage} ...", file=sys.stderr, flush=True)
+        res["tracker"][stage] = measure("tracker", stage, works, tracker_timeout,
+                                        scratch=scratch)
+    # the compared rows: median of `repeat` runs, in rounds
+    compared = [("tracker", s, tracker_timeout) for s in ("e2e", "e2e_csv", "e2e_engine")]
+    compared += [(peer, "e2e", peer_timeout) for peer in PEERS]
+    print(f"  n={n:,} {', '.join(f'{t} {s}' for t, s, _ in compared)}, in "
+          f"{repeat} round(s) ...", file=sys.stderr, flush=True)
+    got = measure_rounds(compared, works, repeat, scratch=scratch)
+    for (tool, stage), r in got.items():
+        (res["tracker"] if tool == "tracker" else res["peers"][tool])[stage] = r
     res["identical_findings"]["engine"] = _triples_equal(
         res["tracker"]["e2e"], res["tracker"]["e2e_engine"], "tracker_triples.json")
     for peer in PEERS:
-        print(f"  n={n:,} peer {peer} e2e ..." + (f" ({repeat} runs)" if repeat > 1 else ""),
-              file=sys.stderr, flush=True)
-        res["peers"][peer]["e2e"] = measure_repeated(peer, "e2e", works, peer_timeout, repeat,
-                                                      scratch=scratch)
         res["identical_findings"][peer] = _triples_equal(res["tracker"]["e2e"],
                                                          res["peers"][peer]["e2e"])
     return res
@@ -524,6 +545,12 @@ def markdown(doc: dict[str, Any]) -> str:
             lines.append(f"| {peer} peer (one CSV{'; ' + parts if parts else ''}) | "
                          f"{_fmt_s(b)} | {_fmt_mb(b)} | {b.get('findings', '–')} | "
                          f"{_ratio(t, b)} |")
+        c = r["tracker"].get("e2e_csv")
+        if c is not None:
+            vs = ", ".join(f"{peer} {_ratio(c, r['peers'][peer]['e2e'])}" for peer in PEERS)
+            lines.append(f"| tracker, report.html and findings.csv only (`--formats csv`: "
+                         f"the peers' one CSV, like for like) | {_fmt_s(c)} | {_fmt_mb(c)} | "
+                         f"{c.get('findings', '–')} | {vs} |")
         t = r["tracker"].get("e2e_names")
         if t is not None:
             lines.append(f"| tracker, name matching on (its default) | {_fmt_s(t)} | "

@@ -142,3 +142,30 @@ def test_repeated_end_to_end_rows_keep_the_median_run(monkeypatch):
                         lambda *a, **k: calls.append(a) or {"stopped": True, "limit_s": 10})
     assert run_all.measure_repeated("python", "e2e", Path("w"), 10, 3)["stopped"]
     assert len(calls) == 1
+
+
+def test_compared_rows_are_measured_in_rounds(monkeypatch):
+    """Every compared row once, then every row again (the host's speed then weighs on all
+    alike); a stopped row is not run again, the others go on; each keeps its median."""
+    from benchmarks import run_all
+
+    calls: list = []
+    seconds = {"tracker": iter([3.0, 2.0, 4.0]), "duckdb": iter([1.0, 1.2, 0.9])}
+
+    def measure(tool, stage, works, timeout, **kw):
+        calls.append((tool, stage))
+        if tool == "python":
+            return {"stopped": True, "limit_s": timeout}
+        s = next(seconds[tool])
+        return {"seconds": s, "peak_mb": 10 * s, "tmp": f"{tool}-{s}"}
+
+    monkeypatch.setattr(run_all, "measure", measure)
+    rows = [("tracker", "e2e", 60), ("python", "e2e", 5), ("duckdb", "e2e", 60)]
+    got = run_all.measure_rounds(rows, Path("w"), 3)
+    assert calls == [("tracker", "e2e"), ("python", "e2e"), ("duckdb", "e2e"),
+                     ("tracker", "e2e"), ("duckdb", "e2e"),
+                     ("tracker", "e2e"), ("duckdb", "e2e")]
+    assert got[("tracker", "e2e")]["seconds"] == 3.0
+    assert got[("tracker", "e2e")]["runs"] == [3.0, 2.0, 4.0]
+    assert got[("python", "e2e")] == {"stopped": True, "limit_s": 5}
+    assert got[("duckdb", "e2e")]["tmp"] == "duckdb-1.0"

@@ -276,7 +276,7 @@ def screen_cmd(
         "--formats", help="Only these finding files in the --out folder, comma-separated: "
         "csv, xlsx, parquet, jsonl, json, network (GraphML and GEXF of the flagged "
         "network), or none. report.html and run.json are always written. Default: all "
-        "(a million works write about 3.7 GB of them).")] = None,
+        "(a million works write about 3.6 GB of them).")] = None,
 ) -> None:
     """Screen works from files, or fetch an organisation's or person's works from OpenAlex.
 
