@@ -941,3 +941,10 @@ def test_the_command_line_writes_the_formats_asked_for(tmp_path, capsys):
                    "parquet, jsonl, json, network")
     assert main([*screen, "--formats", "none"]) == 0
     assert sorted(p.name for p in out_dir.iterdir()) == ["report.html", "run.json"]
+    assert main([*screen, "--formats", "csv", "--formats", "xlsx,json"]) == 0  # repeated
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "findings.csv", "findings.json", "findings.xlsx", "report.html", "run.json"]
+    capsys.readouterr()
+    for bad in (["none,csv"], [""]):
+        assert main([*screen, "--formats", *bad]) == 2
+        assert capsys.readouterr().err.startswith("tracker: error: --formats: ")

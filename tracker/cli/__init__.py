@@ -272,8 +272,9 @@ def screen_cmd(
         "as much. More lets the run's peak rise where DuckDB needs it, and is faster there "
         "(1M works from JSON Lines: 1GB 150 s, 4GB 143 s, both 2.6 GB in all; from Parquet "
         "with 1GB: 134-149 s, 3.3 GB).")] = "1GB",
-    formats: Annotated[str | None, typer.Option(
-        "--formats", help="Only these finding files in the --out folder, comma-separated: "
+    formats: Annotated[list[str] | None, typer.Option(
+        "--formats", help="Only these finding files in the --out folder, comma-separated "
+        "or repeated: "
         "csv, xlsx, parquet, jsonl, json, network (GraphML and GEXF of the flagged "
         "network), or none. report.html and run.json are always written. Default: all "
         "(a million works write about 3.6 GB of them).")] = None,
@@ -338,13 +339,16 @@ def screen_cmd(
     _run(request, progress, fail_on_findings)
 
 
-def _parse_formats(value: str | None) -> tuple[str, ...] | None:
-    """``--formats``: None (every file), ``none`` (no finding file), or the names given."""
-    if value is None:
+def _parse_formats(values: list[str] | None) -> tuple[str, ...] | None:
+    """``--formats``: None (every file), ``none`` (no finding file), or the names given,
+    comma-separated or repeated."""
+    if not values:
         return None
-    if value.strip().lower() == "none":
+    names = tuple(f for v in values for f in v.split(",") if f.strip())
+    if [f.strip().lower() for f in names] == ["none"]:
         return ()
-    names = tuple(f for f in value.split(",") if f.strip())
+    if any(f.strip().lower() == "none" for f in names):
+        fail("--formats: none cannot go with other formats")
     if not names:
         fail("--formats: name the finding files to write (csv, xlsx, parquet, jsonl, json, "
              "network), or none")
