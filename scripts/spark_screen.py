@@ -47,8 +47,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     from tracker.exports import check_formats
 
     try:
-        args.formats = check_formats(() if args.formats.strip().lower() == "none"
-                                     else args.formats.split(","))
+        args.formats = check_formats(args.formats.split(","))
     except ValueError as exc:
         ap.error(f"--formats: {exc}")
     args.command = ("spark_screen.py", *(argv if argv is not None else sys.argv[1:]))

@@ -694,19 +694,20 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 
 def check_formats(formats: Iterable[str] | None) -> tuple[str, ...] | None:
-    """The formats asked for, checked, in :data:`FORMATS` order (None: every one).
+    """The formats asked for, checked, in :data:`FORMATS` order (None: every one; ``none``
+    alone: no finding file).
 
     Raises
     ------
     ValueError
-        A name that is not one of :data:`FORMATS`.
+        A name that is not one of :data:`FORMATS`, or ``none`` with others.
 
     Examples
     --------
     >>> check_formats(["XLSX", " csv "])
     ('csv', 'xlsx')
-    >>> check_formats(None) is None
-    True
+    >>> check_formats(None) is None, check_formats(["none"])
+    (True, ())
     >>> check_formats(["pdf"])
     Traceback (most recent call last):
     ...
@@ -715,6 +716,10 @@ def check_formats(formats: Iterable[str] | None) -> tuple[str, ...] | None:
     if formats is None:
         return None
     asked = {f.strip().lower() for f in formats if f.strip()}
+    if "none" in asked:
+        if len(asked) > 1:
+            raise ValueError("none cannot go with other formats")
+        return ()
     for f in sorted(asked):
         if f not in FORMATS:
             raise ValueError(f"unknown format {f!r}; known: {', '.join(FORMATS)}")

@@ -116,7 +116,7 @@ def _not_rescreened(store: Store, run_id: int) -> NotRescreened:
 
 
 def not_rescreened(store: Store) -> list[NotRescreened]:
-    """The cases a rescreen of every stored run leaves out: the latest run of each kind
+    """The cases a rescreen without run IDs leaves out: the latest run of each kind
     (:func:`tracker.store.latest_comparable_runs`) that kept no works, oldest first, each
     with why and the command that screens it again."""
     with_works = set(runs_with_works(store))
@@ -346,9 +346,9 @@ def rescreen_runs(store: Store, registry: Registry, run_ids: Sequence[int] = (),
     RescreenError
         A named run cannot be re-screened (nothing recorded for any run).
     """
+    stored = set(runs_with_works(store))
     if run_ids:
         targets = list(run_ids)
-        stored = set(runs_with_works(store))
         missing = [r for r in targets if r not in stored]
         if missing:
             try:
@@ -357,7 +357,6 @@ def rescreen_runs(store: Store, registry: Registry, run_ids: Sequence[int] = (),
                 raise RescreenError(str(exc)) from None
             raise RescreenError("; ".join(why))
     else:
-        stored = set(runs_with_works(store))
         targets = [r for r in latest_comparable_runs(store) if r in stored]
     return [rescreen_run(store, run_id, registry, record=record, progress=progress)
             for run_id in targets]

@@ -340,15 +340,11 @@ def screen_cmd(
 
 
 def _parse_formats(values: list[str] | None) -> tuple[str, ...] | None:
-    """``--formats``: None (every file), ``none`` (no finding file), or the names given,
-    comma-separated or repeated."""
+    """``--formats``: None (every file), or the names given, comma-separated or repeated
+    (checked by the run: :func:`tracker.exports.check_formats`)."""
     if not values:
         return None
     names = tuple(f for v in values for f in v.split(",") if f.strip())
-    if [f.strip().lower() for f in names] == ["none"]:
-        return ()
-    if any(f.strip().lower() == "none" for f in names):
-        fail("--formats: none cannot go with other formats")
     if not names:
         fail("--formats: name the finding files to write (csv, xlsx, parquet, jsonl, json, "
              "network), or none")
