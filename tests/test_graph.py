@@ -174,6 +174,8 @@ def test_pruning_keeps_whole_works_under_the_limit_and_says_so(result):
     assert g.graph["pruned"] is True
     assert note.startswith("Pruned to stay readable")
     assert f"of {len(result.works)} flagged works" in note and "of 60" not in note
+    # it claims no file holds every finding: a run may write none (--formats none)
+    assert "not out of the findings" in note and "exports" not in note
     for n, d in g.nodes(data=True):  # every work shown is shown whole
         if d["kind"] == "work":
             wid = n[5:]

@@ -908,8 +908,8 @@ def _describe(g: nx.Graph, kept: int, flagged: int, nodes_total: int, max_nodes:
         note = (f"Pruned to stay readable: {kept} of {flagged} flagged works are shown "
                 f"({len(g)} of {nodes_total} nodes; limit {max_nodes}). Works were added whole "
                 f"while they fit, works with a designation-list finding first, then 'listed at "
-                f"publication' yes, unknown, no, then newest first. Every finding is in the "
-                f"findings table and the exports.")
+                f"publication' yes, unknown, no, then newest first. Pruning leaves works out of "
+                f"the drawing only, not out of the findings.")
     g.graph.update(note=note, pruned=pruned, works_shown=kept, works_flagged=flagged,
                    nodes_total=nodes_total, max_nodes=max_nodes)
     return note
