@@ -948,3 +948,27 @@ def test_the_command_line_writes_the_formats_asked_for(tmp_path, capsys):
     for bad in (["none,csv"], [""]):
         assert main([*screen, "--formats", *bad]) == 2
         assert capsys.readouterr().err.startswith("tracker: error: --formats: ")
+
+
+def test_the_summary_names_the_files_written_and_their_size(tmp_path, capsys, monkeypatch):
+    """The summary's last lines say what the folder holds and how large it is; from
+    ``FORMATS_HINT_BYTES`` on, that ``--formats`` writes fewer finding files."""
+    import tracker.cli as cli
+
+    out_dir = tmp_path / "report"
+    screen = ["screen", "--works", str(tracker.demo_works_path()), "--out", str(out_dir),
+              "--no-progress", "--no-record", "--formats", "csv"]
+    assert cli.main(screen) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    names = ["findings.csv", "run.json", "report.html"]
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(names)
+    from rich.filesize import decimal
+
+    size = decimal(sum((out_dir / n).stat().st_size for n in names))
+    assert f"files: 3 in {out_dir} ({size}): {', '.join(names)}" in said, said
+    assert "--formats writes only" not in said
+    monkeypatch.setattr(cli, "FORMATS_HINT_BYTES", 1)
+    assert cli.main(screen) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    size = decimal(sum((out_dir / n).stat().st_size for n in names))  # this run's
+    assert f"({size}; --formats writes only the finding files named" in said, said
