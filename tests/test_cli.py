@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -527,3 +529,22 @@ def test_ctrl_c_to_every_process_of_an_engine_run_prints_one_line(tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == [
         "tracker: interrupted; rerun the same command to go on"], err
+
+
+@pytest.mark.parametrize("args", [["lists"], ["demo", "--out", "{tmp}/r", "--db", "{tmp}/c.db"]])
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(tmp_path, args):
+    """``tracker lists | head -1``: rich ends the process with 1 when its reader goes away,
+    which is tracker's code for a bug; tracker ends with 141 (as a shell reports a command
+    ended by SIGPIPE), with nothing on stderr."""
+    import subprocess
+
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    code = f"import sys; from tracker.cli import main; sys.exit(main({argv!r}))"
+    env = {**os.environ, "HOME": str(tmp_path), "TRACKER_DEBUG": ""}
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()  # the reader is gone before the first line
+    stderr = p.stderr.read().decode("utf-8", "replace")
+    assert p.wait(timeout=120) == 141, stderr
+    assert stderr == ""

@@ -18,11 +18,15 @@ code  meaning
       be written, a damaged case file (the message says what to do)
 10    findings exist and ``--fail-on-findings`` was given; ``tracker rescreen`` (or
       ``lists update --signal-changes``) found changes
+141   the reader of tracker's output went away (``tracker lists | head -1``): what
+      had been done was done, the rest of the output was not printed
 ====  ======================================================================
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -42,9 +46,10 @@ from rich.text import Text
 
 from tracker.dates import parse_date as _parse_iso_date
 
-__all__ = ["APP_SETTINGS", "EXIT_ENVIRONMENT", "EXIT_FINDINGS", "EXIT_INPUT", "EXIT_INTERNAL",
-           "EXIT_OK", "EXIT_REGISTRY", "EXIT_RESUMABLE", "CliError", "DbOpt", "ProgressView",
-           "err", "fail", "out", "parse_date"]
+__all__ = ["APP_SETTINGS", "EXIT_BROKEN_PIPE", "EXIT_ENVIRONMENT", "EXIT_FINDINGS",
+           "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_REGISTRY", "EXIT_RESUMABLE",
+           "CliError", "DbOpt", "OutputConsole", "ProgressView", "err", "fail", "out",
+           "parse_date"]
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -53,9 +58,34 @@ EXIT_RESUMABLE = 3
 EXIT_REGISTRY = 4
 EXIT_ENVIRONMENT = 5
 EXIT_FINDINGS = 10
+#: The reader of tracker's output went away (``tracker lists | head -1``): what a shell
+#: reports for a process ended by SIGPIPE (128 + 13), as coreutils' commands end there.
+EXIT_BROKEN_PIPE = 141
+
+
+class OutputConsole(Console):
+    """rich's console for tracker's output, ending quietly with :data:`EXIT_BROKEN_PIPE`
+    when the reader of its output goes away.
+
+    Why: rich ends the process with exit code 1 there, which is tracker's
+    :data:`EXIT_INTERNAL` (a bug); a scheduler running ``tracker demo | head -1`` would
+    read a bug.  As Python's note on SIGPIPE advises, what is left to print goes to
+    ``os.devnull``, so that the interpreter's last flush does not fail again [1]_.
+
+    References
+    ----------
+    .. [1] https://docs.python.org/3/library/signal.html#note-on-sigpipe
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(EXIT_BROKEN_PIPE)
+
 
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+out: Console = OutputConsole(highlight=False)
 
 #: How every tracker command group behaves: plain help (no rich markup), -h and --help, no
 #: shell-completion options, and no pretty tracebacks (a failure is one line, see fail()).

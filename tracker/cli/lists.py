@@ -18,7 +18,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tracker.cli.common import APP_SETTINGS
+from tracker.cli.common import APP_SETTINGS, OutputConsole
 from tracker.watchlists import (
     STALE_AFTER_DAYS,
     Institution,
@@ -37,7 +37,7 @@ __all__ = ["EXIT_BAD_INPUT", "list_format", "lists_app", "markdown_table", "over
 
 EXIT_BAD_INPUT = 2
 
-out = Console(highlight=False, soft_wrap=True)
+out = OutputConsole(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 lists_app = typer.Typer(

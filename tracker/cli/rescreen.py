@@ -16,6 +16,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from tracker.cli.common import OutputConsole
 from tracker.watchlists import RegistryError
 
 __all__ = ["rescreen_cmd"]
@@ -24,7 +25,7 @@ EXIT_BAD_INPUT = 2
 EXIT_REGISTRY = 4
 EXIT_CHANGED = 10
 
-out = Console(highlight=False, soft_wrap=True)
+out = OutputConsole(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
