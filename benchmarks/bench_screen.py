@@ -50,13 +50,14 @@ def _memory(procs: list[Any]) -> tuple[int, int]:
     return rss, pss
 
 
-def run(cmd: list[str], *, interval: float = 1.0, trace: Path | None = None
-        ) -> dict[str, Any]:
-    """Run ``cmd``; its figures as :func:`main` prints them."""
+def run(cmd: list[str], *, interval: float = 1.0, trace: Path | None = None,
+        quiet: bool = False) -> dict[str, Any]:
+    """Run ``cmd``; its figures as :func:`main` prints them (``quiet``: its output not
+    shown; its errors are)."""
     import psutil
 
     t0 = time.perf_counter()
-    child = subprocess.Popen(cmd)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if quiet else None)
     proc = psutil.Process(child.pid)
     peak_rss = peak_pss = 0
     peak_at = 0.0
