@@ -279,7 +279,8 @@ def screen_cmd(
     ] = None,
     keep_works: Annotated[bool, typer.Option(
         help="Keep the works read from --works files with the run in the case file, so "
-        "`tracker rescreen` can screen them again when a list changes.")] = True,
+        "`tracker rescreen` can screen them again when a list changes (not for inputs of "
+        "256 MB or more, a Parquet file counted uncompressed: the run says so).")] = True,
     record: Annotated[bool, typer.Option(
         help="Record the run in the case file (--db): its changes since the previous run "
         "of the same screen, and review decisions shown in the report. --no-record keeps "

@@ -4,7 +4,8 @@ force (or one named), from the works stored with each run, with no API call.
 Exit codes: 0 nothing changed, 10 something changed, 2 bad input (a run with no stored
 works, an unusable case file), 4 the registry version cannot be loaded.  Without run IDs,
 each case's latest run is re-screened; one that kept no works (inputs of 256 MB or more,
-``--no-keep-works``, a roster) is named on stderr with the command that screens it again.
+a Parquet file counted uncompressed; ``--no-keep-works``; a roster) is named on stderr
+with the command that screens it again.
 """
 
 from __future__ import annotations

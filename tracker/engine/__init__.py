@@ -27,6 +27,7 @@ from tracker.engine.duck import (
     EngineError,
     EngineMemoryError,
     EngineSettingError,
+    parquet_bytes,
     parquet_rows,
     parquet_works,
     screen_files,
@@ -42,7 +43,8 @@ from tracker.engine.spark import screen_spark, spark_missing
 
 __all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineDiskError", "EngineError", "EngineMemoryError",
            "EngineSettingError", "InputFile",
-           "WorksInputError", "choose_engine", "expand_inputs", "parquet_rows", "parquet_works",
+           "WorksInputError", "choose_engine", "expand_inputs", "parquet_bytes", "parquet_rows",
+           "parquet_works",
            "screen_files", "screen_spark", "snapshot_manifests", "sniff", "works_files"]
 
 #: Engines a screening run of works files can ask for: ``auto`` (DuckDB for large inputs

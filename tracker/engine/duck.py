@@ -443,6 +443,34 @@ def parquet_works(path: str | Path, *, memory_limit: str = "1GB",
         con.close()
 
 
+def parquet_bytes(path: str | Path) -> int:
+    """How many bytes the Parquet file at ``path`` holds uncompressed, every column of
+    every row group (from its footer: no row is read).
+
+    Why: a Parquet file is several times smaller than the same works as JSON Lines gzip
+    (a million generated works: 258 MB against 1,054 MB), so its size on disk says less
+    about what keeping its works costs than its size uncompressed (1.3 GB there).
+
+    Raises
+    ------
+    tracker.sources.files.WorksFileError
+        DuckDB cannot read the file as Parquet.
+    """
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        try:
+            got = con.execute("SELECT coalesce(sum(total_uncompressed_size), 0) FROM "
+                              f"parquet_metadata({_lit(str(path))})").fetchone()
+        except duckdb.Error:
+            _parquet_error(Path(path))
+            raise
+        return int(got[0]) if got else 0
+    finally:
+        con.close()
+
+
 def parquet_rows(path: str | Path) -> int:
     """How many rows the Parquet file at ``path`` holds (from its footer: no row is read).
 
