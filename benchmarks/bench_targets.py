@@ -87,11 +87,12 @@ def rows(works: Path, parquet: Path | None) -> list[tuple[str, str, Path, tuple[
 def measure(works: Path, parquet: Path | None, *, repeat: int = 1,
             scratch: Path | None = None, interval: float = 1.0) -> list[dict[str, Any]]:
     """Each row's runs (:func:`rows`), in rounds; one dict a row with its ``runs``."""
+    plan = rows(works, parquet)
     table: list[dict[str, Any]] = [{"input": kind, "way": way, "runs": []}
-                                   for kind, way, _, _ in rows(works, parquet)]
+                                   for kind, way, _, _ in plan]
     cmd = tracker_command()
     for _ in range(max(1, repeat)):
-        for row, (_, _, path, opts) in zip(table, rows(works, parquet), strict=True):
+        for row, (_, _, path, opts) in zip(table, plan, strict=True):
             folder = Path(tempfile.mkdtemp(prefix="bench-targets-", dir=scratch))
             try:
                 case = folder / "case.db"

@@ -700,7 +700,8 @@ def check_formats(formats: Iterable[str] | None) -> tuple[str, ...] | None:
     Raises
     ------
     ValueError
-        A name that is not one of :data:`FORMATS`, or ``none`` with others.
+        A name that is not one of :data:`FORMATS`, ``none`` with others, or names given
+        that are all blank (``--formats ""``: not read as ``none``).
 
     Examples
     --------
@@ -715,7 +716,10 @@ def check_formats(formats: Iterable[str] | None) -> tuple[str, ...] | None:
     """
     if formats is None:
         return None
-    asked = {f.strip().lower() for f in formats if f.strip()}
+    names = list(formats)
+    asked = {f.strip().lower() for f in names if f.strip()}
+    if names and not asked:
+        raise ValueError(f"name the finding files to write ({', '.join(FORMATS)}), or none")
     if "none" in asked:
         if len(asked) > 1:
             raise ValueError("none cannot go with other formats")

@@ -374,11 +374,7 @@ def _parse_formats(values: list[str] | None) -> tuple[str, ...] | None:
     (checked by the run: :func:`tracker.exports.check_formats`)."""
     if not values:
         return None
-    names = tuple(f for v in values for f in v.split(",") if f.strip())
-    if not names:
-        fail("--formats: name the finding files to write (csv, xlsx, parquet, jsonl, json, "
-             "network), or none")
-    return names
+    return tuple(f for v in values for f in v.split(","))
 
 
 def _register_subcommands() -> None:
