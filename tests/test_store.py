@@ -269,6 +269,28 @@ def test_a_large_run_is_checkpointed_in_the_background(tmp_path, works, reg, mon
             f.finding_id for f in res.findings]
 
 
+@pytest.mark.parametrize("large", [True, False])
+def test_a_large_run_s_commit_does_not_wait_for_the_disk(tmp_path, works, reg, monkeypatch,
+                                                         large):
+    """From ``_CHECKPOINT_AFTER`` findings on, the run's transaction commits with
+    ``synchronous = NORMAL`` (no wait for the write-ahead log to reach the disk); the
+    setting is back to what it was afterwards, so reviews and other writes keep FULL."""
+    import tracker.store as st
+
+    monkeypatch.setattr(st, "_CHECKPOINT_AFTER", 1 if large else 10**9)
+    res = _run(works, reg)
+    with Store(tmp_path / "case.db") as store:
+        before = store._db.execute("PRAGMA synchronous").fetchone()[0]
+        said: list[str] = []
+        store._db.set_trace_callback(said.append)
+        store.record_run(res)
+        store._db.set_trace_callback(None)
+        commit = said.index("COMMIT")
+        normal = [i for i, sql in enumerate(said) if sql == "PRAGMA synchronous = NORMAL"]
+        assert bool(normal and normal[0] < commit) is large
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == before == 2
+
+
 def test_a_run_s_finding_keys_go_with_the_run(store, works, reg):
     res = _run(works, reg)
     cache = store._db.execute("PRAGMA cache_size").fetchone()
