@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests._paths import REPO, RESTRICTED
-from tracker.cli.lists import EXIT_BAD_INPUT, lists_app
+from tracker.cli.common import EXIT_INPUT
+from tracker.cli.lists import lists_app
 from tracker.watchlists import load_registry
 
 runner = CliRunner()
@@ -28,7 +29,7 @@ def invoke(*args: str):
 
 
 def one_error_line(result) -> str:
-    assert result.exit_code == EXIT_BAD_INPUT, (result.exit_code, result.output)
+    assert result.exit_code == EXIT_INPUT, (result.exit_code, result.output)
     err = result.stderr.strip()
     assert err.startswith("tracker: error: "), err
     assert len(err.splitlines()) == 1, err

@@ -46,7 +46,7 @@ from rich.text import Text
 
 from tracker.dates import parse_date as _parse_iso_date
 
-__all__ = ["APP_SETTINGS", "EXIT_BROKEN_PIPE", "EXIT_ENVIRONMENT", "EXIT_FINDINGS",
+__all__ = ["APP_SETTINGS", "EXIT_BROKEN_PIPE", "EXIT_CHANGED", "EXIT_ENVIRONMENT", "EXIT_FINDINGS",
            "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_REGISTRY", "EXIT_RESUMABLE",
            "CliError", "DbOpt", "OutputConsole", "ProgressView", "err", "fail", "out",
            "parse_date"]
@@ -58,6 +58,9 @@ EXIT_RESUMABLE = 3
 EXIT_REGISTRY = 4
 EXIT_ENVIRONMENT = 5
 EXIT_FINDINGS = 10
+#: The same code where a command compares (``tracker rescreen``, ``tracker lists update``):
+#: something changed, for a scheduler to act on.
+EXIT_CHANGED = EXIT_FINDINGS
 #: The reader of tracker's output went away (``tracker lists | head -1``): what a shell
 #: reports for a process ended by SIGPIPE (128 + 13), as coreutils' commands end there.
 EXIT_BROKEN_PIPE = 141

@@ -18,7 +18,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tracker.cli.common import APP_SETTINGS, OutputConsole
+from tracker.cli.common import (
+    APP_SETTINGS,
+    EXIT_CHANGED,
+    EXIT_INPUT,
+    EXIT_REGISTRY,
+    EXIT_RESUMABLE,
+    OutputConsole,
+)
 from tracker.watchlists import (
     STALE_AFTER_DAYS,
     Institution,
@@ -33,9 +40,7 @@ from tracker.watchlists import (
     load_user_watchlist,
 )
 
-__all__ = ["EXIT_BAD_INPUT", "list_format", "lists_app", "markdown_table", "overview_rows"]
-
-EXIT_BAD_INPUT = 2
+__all__ = ["list_format", "lists_app", "markdown_table", "overview_rows"]
 
 out = OutputConsole(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -69,7 +74,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _fail(message: str) -> NoReturn:
     err.print(f"tracker: error: {message}", markup=False)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(EXIT_INPUT)
 
 
 def _guard(fn: Callable[[], T]) -> T:
@@ -671,10 +676,6 @@ def reject_link(
 # ``tracker lists update``, ``versions`` and the version diff: registry versions under
 # $TRACKER_HOME/registry (see tracker.registry_versions).
 
-EXIT_FETCH_STOP = 3
-EXIT_REGISTRY = 4
-EXIT_CHANGED = 10
-
 
 def _stop(message: str, code: int) -> NoReturn:
     err.print(f"tracker: error: {message}", markup=False)
@@ -691,9 +692,9 @@ def _versions_guard(fn: Callable[[], T]) -> T:
     except typer.Exit:
         raise
     except (SourceFileError, UpdateRefused) as exc:
-        _stop(f"{exc} (the registry version in force is unchanged)", EXIT_BAD_INPUT)
+        _stop(f"{exc} (the registry version in force is unchanged)", EXIT_INPUT)
     except ListFetchFailed as exc:  # (its message already says to run the update later)
-        _stop(f"{exc} (the registry version in force is unchanged)", EXIT_FETCH_STOP)
+        _stop(f"{exc} (the registry version in force is unchanged)", EXIT_RESUMABLE)
     except RegistryError as exc:
         _stop(str(exc), EXIT_REGISTRY)
     except Exception as exc:  # never a traceback in front of a user

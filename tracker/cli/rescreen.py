@@ -17,14 +17,10 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from tracker.cli.common import OutputConsole
+from tracker.cli.common import EXIT_CHANGED, EXIT_INPUT, EXIT_REGISTRY, OutputConsole
 from tracker.watchlists import RegistryError
 
 __all__ = ["rescreen_cmd"]
-
-EXIT_BAD_INPUT = 2
-EXIT_REGISTRY = 4
-EXIT_CHANGED = 10
 
 out = OutputConsole(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -86,7 +82,7 @@ def rescreen_cmd(
             # "nothing changed" for them
             left_out = [] if runs else not_rescreened(store)
     except (RescreenError, StoreError) as exc:
-        _stop(f"{exc}; nothing recorded", EXIT_BAD_INPUT)
+        _stop(f"{exc}; nothing recorded", EXIT_INPUT)
     for skipped in left_out:
         err.print(f"tracker: warning: {skipped.text()}", markup=False)
     if as_json:
