@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -1058,6 +1059,55 @@ def test_records_larger_than_the_readers_take_are_set_aside_and_give_the_python_
     big_ids = {json.loads(line).get("id") for line in messy.read_text("utf-8").splitlines()
                if len(line.encode("utf-8")) + 1 > limit // 2}
     assert {f.work_id for f in b.findings} & {str(i).rsplit("/", 1)[-1] for i in big_ids}
+
+
+@pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")
+@pytest.mark.parametrize("reader", ["text", "typed"])
+def test_a_part_with_a_record_too_large_is_read_again_alone(reg, nm, messy, monkeypatch,
+                                                             tmp_path, reader):
+    """A folder of parts, two of them holding a record past the readers' limit: where a
+    reader stops at one, that part is copied with it set aside and read again, and no other
+    part is read twice (the whole read used to start again, every part read again for each
+    such part: a snapshot's folder of hundreds of parts, once per part that holds one); the
+    findings are the Python path's.  The text reader stops at such a record here; the
+    typed reader reads records past its limit up to its buffer's size (ten million
+    generated works: one of 17.6 MB at 16 MB), so its stop is made here by DuckDB's
+    ``error()`` in its first read of the second part, as the reader words it."""
+    import tracker.engine.duck as duck
+
+    lines = messy.read_text("utf-8").splitlines()
+    sizes = [len(line.encode("utf-8")) + 1 for line in lines]
+    limit = sorted(sizes)[-2] * 3 // 4  # the two largest records well past it
+    monkeypatch.setattr(duck, "_MAX_LINE", limit)
+    monkeypatch.setattr(duck, "_PARSE_ALONE", limit // 2)
+    monkeypatch.setattr(duck, "_GROUP_BYTES", 1)  # each part read by a statement of its own
+    big = [k for k, n in enumerate(sizes) if n > limit]
+    assert len(big) == 2
+    small = [line for k, line in enumerate(lines) if sizes[k] <= limit // 2]
+    parts = []
+    for k in range(5):  # the large records in the second and fourth parts
+        part = tmp_path / f"part_{k}.jsonl"
+        body = small[k::5] + ([lines[big[k // 2]]] if k in (1, 3) else [])
+        part.write_text("\n".join(body) + "\n", encoding="utf-8")
+        parts.append(part)
+    reads: list[int] = []
+    real = duck.recs_typed_sql
+
+    def counted(files, *args, **kw):
+        reads.extend(i for i, _ in files)
+        if reader == "typed" and [i for i, _ in files] == [1] and reads.count(1) == 1:
+            (path,) = (p for _, p in files)
+            return ("SELECT error('\"maximum_object_size\" of "
+                    f"{limit} bytes exceeded while reading file \"{path}\"')")
+        return real(files, *args, **kw)
+
+    monkeypatch.setattr(duck, "recs_typed_sql", counted)
+    b = screen_files(parts, registry=reg, name_matcher=nm, threads=2)
+    times = Counter(reads)
+    assert [times[k] for k in (0, 2, 3, 4)] == [1, 1, 1, 1], reads
+    assert times[1] == (2 if reader == "typed" else 1), reads
+    assert "; 1 record larger than" in b.run["engine_reader"]  # the other: read by type
+    assert_same(_python(parts, reg, nm), b)
 
 
 @pytest.mark.skipif(not OPENALEX.is_dir(), reason="needs the shared recorded OpenAlex works")

@@ -1570,6 +1570,8 @@ def _read_records(con: Any, staging: _Staging, typed: bool,
     _Misaligned
         A row read again from its text is another work than the typed reader's.
     """
+    import duckdb
+
     staging.narrow_parquet(con)
     meter = _ReadMeter(progress, sum(_file_bytes(p) for _, p in
                                      (*staging.jsonl, *staging.parquet)))
@@ -1592,27 +1594,42 @@ def _read_records(con: Any, staging: _Staging, typed: bool,
         # text is decompressed on one thread, its records parsed on the others)
         cursors.append(cur)
         done = False
+        staged = dict(staging.jsonl)  # a file copied with its large records set aside
         try:
             if progress is not None:
                 _ReadMeter.enable(cur)
             meter.watch(cur, sum(_file_bytes(p) for _, p in group))
-            cur.execute(recs_typed_sql([(i, str(p)) for i, p in group], _FILE_STRIDE,
-                                       _MAX_LINE, insert=insert))
+            cur.execute(recs_typed_sql([(i, str(staged[i])) for i, _ in group],
+                                       _FILE_STRIDE, _MAX_LINE, insert=insert))
             done = True
         finally:
             meter.finished(cur, read=done)
             cur.close()
 
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    def settle(ex: ThreadPoolExecutor, group: list[tuple[int, Path]], running: Future[None],
+               insert: bool = True) -> None:
+        """Wait for a group's read; where it stops at a record too large for the reader,
+        set such records of its files aside and read that group again (the others go on)."""
+        while True:
+            try:
+                meter.wait(running)
+                return
+            except duckdb.InvalidInputException as exc:
+                if not _TOO_LARGE.search(str(exc)) or not _set_aside_in(
+                        con, staging, group, exc, progress):
+                    raise  # (_read_fitting looks through every file)
+            running = ex.submit(read, group, insert)
 
     with ThreadPoolExecutor(max_workers=max(1, staging.threads)) as ex:
         try:
             # the first file too is read in a thread of the pool: waiting for it here, this
             # thread hears Ctrl-C at once (see _interruptible), and reports the read's
             # progress meanwhile
-            meter.wait(ex.submit(read, first, False))
-            for running in [ex.submit(read, group) for group in others]:
-                meter.wait(running)
+            settle(ex, first, ex.submit(read, first, False), insert=False)
+            for group, running in [(g, ex.submit(read, g)) for g in others]:
+                settle(ex, group, running)
         except BaseException:  # no read left running to its end (minutes at scale)
             for cur in cursors:
                 with contextlib.suppress(Exception):
@@ -1686,7 +1703,7 @@ def _read_again(con: Any, staging: _Staging) -> None:
         con.execute("CREATE OR REPLACE TABLE texts (rn BIGINT, fidx BIGINT, line VARCHAR, "
                     "partial BOOLEAN, same BOOLEAN)")
         for i in files:
-            con.execute(texts_sql(staging.source(parquet=False, files={i}), table="texts1"))
+            _texts_of(con, staging, i)
             con.execute("INSERT INTO texts SELECT * FROM texts1")
         (found, other) = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE NOT same) FROM texts").fetchone()
@@ -1711,6 +1728,30 @@ def _read_again(con: Any, staging: _Staging) -> None:
         staging.reread += int(n)
         con.execute("DELETE FROM recs WHERE status = 'doubt'")
         con.execute("INSERT INTO recs SELECT * FROM again")
+
+
+def _texts_of(con: Any, staging: _Staging, i: int) -> None:
+    """``texts1``: the lines of the ``i``-th file that ``recs`` holds in doubt or undated
+    (:func:`tracker.engine.plan.texts_sql`); where a line is too large for the text reader,
+    the file's large records are set aside (:func:`_set_aside_in`) and its lines read
+    again, this file's only (they keep their places: the rows read so far stand).
+
+    Raises
+    ------
+    duckdb.InvalidInputException
+        A line still too large once the file's records were set aside
+        (:func:`_read_fitting` looks through every file).
+    """
+    import duckdb
+
+    while True:
+        try:
+            con.execute(texts_sql(staging.source(parquet=False, files={i}), table="texts1"))
+            return
+        except duckdb.InvalidInputException as exc:
+            if not _TOO_LARGE.search(str(exc)) or not _set_aside_in(
+                    con, staging, [(i, dict(staging.jsonl)[i])], exc):
+                raise
 
 
 def _settle_undated(con: Any, staging: _Staging) -> int:
@@ -1886,11 +1927,48 @@ def _reading_parquet(con: Any, staging: _Staging, sql: str,
         _interruptible(con, sql, meter, nbytes)
 
 
+def _records(n: int) -> str:
+    """``n`` records, in words.
+
+    Examples
+    --------
+    >>> _records(1), _records(12_345)
+    ('1 record', '12,345 records')
+    """
+    return f"{n:,} record{'' if n == 1 else 's'}"
+
+
+def _named_files(staging: _Staging, exc: Exception) -> set[int]:
+    """The indexes of the staged files a DuckDB error names (it names the file read, and
+    quotes the record: only the run's folder counts)."""
+    return {int(m) for m in re.findall(
+        re.escape(str(staging.folder)) + r"[/\\]f(\d{6})\.", str(exc))}
+
+
+def _set_aside_in(con: Any, staging: _Staging, group: Sequence[tuple[int, Path]],
+                  exc: Exception, progress: Progress | None = None) -> bool:
+    """Set aside the records too large for the readers in the file of ``group`` that the
+    error ``exc`` names, else in every file of the group (:meth:`_Staging.set_aside`);
+    return whether any was.
+
+    Why by group: a read that stopped at such a record was started again from its first
+    file, every file of the input read again (a snapshot's folder of hundreds of parts,
+    once for each part that holds one); now only the group that stopped is."""
+    ids = {i for i, _ in group}
+    named = _named_files(staging, exc) & ids
+    found = staging.set_aside(con, named, progress) if named else 0
+    if not found:
+        found = staging.set_aside(con, ids, progress)
+    return found > 0
+
+
 def _read_fitting(con: Any, staging: _Staging, typed: bool,
                   progress: Progress | None = None) -> None:
-    """:func:`_read_records`, setting aside the records too large for DuckDB's readers
-    (:meth:`_Staging.set_aside`) of the file the error names (of every file when it names
-    none) and reading again, until the files read.
+    """:func:`_read_records`, which sets aside the records too large for DuckDB's readers
+    (:meth:`_Staging.set_aside`) in the files where a read stops at one, and reads those
+    files again (:func:`_set_aside_in`, :func:`_texts_of`); where one stops elsewhere, or
+    again, the records of the file the error names (of every file when it names none) are
+    set aside and everything is read again, until the files read.
 
     Raises
     ------
@@ -1906,9 +1984,7 @@ def _read_fitting(con: Any, staging: _Staging, typed: bool,
         except duckdb.InvalidInputException as exc:
             if not _TOO_LARGE.search(str(exc)):
                 raise
-            # DuckDB names the file read (and quotes the record: only our folder counts)
-            named = {int(m) for m in re.findall(
-                re.escape(str(staging.folder)) + r"[/\\]f(\d{6})\.", str(exc))}
+            named = _named_files(staging, exc)
             found = staging.set_aside(con, named, progress) if named else 0
             if not found:  # not the file named, or none named: look through every file
                 found = staging.set_aside(con, None, progress)
@@ -2237,7 +2313,7 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
         result = screen((), registry=registry, settings=settings,
                         name_matcher=name_matcher, **run_args)
         result.run["engine_reader"] = (
-            (f"DuckDB typed JSON reader; {staging.reread:,} records read again from their "
+            (f"DuckDB typed JSON reader; {_records(staging.reread)} read again from their "
              "text" if typed else "DuckDB, each record from its text")
             if staging.jsonl else "DuckDB")
         if staging.parquet:
@@ -2253,7 +2329,7 @@ def _screen_staged(staging: _Staging, registry: Registry, reg: Registry,
                     f"groups need more than the memory limit, {memory_limit})")
         if staging.set_aside_records:
             result.run["engine_reader"] += (
-                f"; {staging.set_aside_records:,} records larger than "
+                f"; {_records(staging.set_aside_records)} larger than "
                 f"{_MAX_LINE // _ASIDE_FRACTION:,} bytes set aside and read from their text")
         skipped = _skipped(con, staging) if counts["works_skipped"] else []
     except RuntimeError as exc:  # DuckDB's answer to Ctrl-C during a query
