@@ -46,10 +46,10 @@ from rich.text import Text
 
 from tracker.dates import parse_date as _parse_iso_date
 
-__all__ = ["APP_SETTINGS", "EXIT_BROKEN_PIPE", "EXIT_CHANGED", "EXIT_ENVIRONMENT", "EXIT_FINDINGS",
-           "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_REGISTRY", "EXIT_RESUMABLE",
-           "CliError", "DbOpt", "OutputConsole", "ProgressView", "err", "fail", "out",
-           "parse_date"]
+__all__ = ["APP_SETTINGS", "EXIT_BROKEN_PIPE", "EXIT_CHANGED", "EXIT_ENVIRONMENT",
+           "EXIT_FINDINGS", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_REGISTRY",
+           "EXIT_RESUMABLE", "CliError", "DbOpt", "OutputConsole", "ProgressView", "err",
+           "fail", "out", "parse_date"]
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1

@@ -1739,8 +1739,7 @@ def _texts_of(con: Any, staging: _Staging, i: int) -> None:
     Raises
     ------
     duckdb.InvalidInputException
-        A line still too large once the file's records were set aside
-        (:func:`_read_fitting` looks through every file).
+        A line still too large once the file's records were set aside.
     """
     import duckdb
 
