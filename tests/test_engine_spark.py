@@ -53,7 +53,7 @@ def assert_same(a, b):
 
 
 @pytest.fixture(scope="module")
-def spark():
+def spark(tmp_path_factory):
     import os
     import sys
 
@@ -65,6 +65,7 @@ def spark():
                .config("spark.default.parallelism", "2")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
                .getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
     yield session
@@ -277,9 +278,9 @@ def test_a_file_cut_off_is_refused_as_the_python_reader_refuses_it(spark, reg, t
 JAVA_NOTE = "WARNING: Using incubator modules"
 
 
-def _spark_cli(tmp_path, works, tmp):
+def _spark_cli(tmp_path, works, tmp, cwd=None):
     """``tracker screen --engine spark`` in a process of its own (a JVM of its own, whose
-    output the test reads as a user's terminal shows it)."""
+    output the test reads as a user's terminal shows it), in folder ``cwd``."""
     import os
     import subprocess
     import sys
@@ -289,7 +290,7 @@ def _spark_cli(tmp_path, works, tmp):
          "screen", "--works", str(works), "--engine", "spark", "--no-progress",
          "--no-keep-works", "--db", str(tmp_path / "case.db"), "-o", str(tmp_path / "r")],
         env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True, cwd=cwd)
 
 
 def _not_java(err):
@@ -308,6 +309,23 @@ def test_a_run_does_not_pass_on_pyspark_s_pandas_3_warning(spark, reg):
         result = screen_spark(tracker.demo_works_path(), registry=reg, session=spark)
     assert len(result.findings) > 100
     assert [str(w.message) for w in seen if "support pandas" in str(w.message)] == []
+
+
+@needs_spark
+def test_a_spark_run_leaves_nothing_in_the_user_s_folder(tmp_path):
+    """Spark makes its warehouse folder, ``spark-warehouse``, in the current folder: a
+    run's own session keeps it in the run's temporary folder, which goes with the run
+    (the user's folder holds only the report folder asked for)."""
+    here = tmp_path / "here"
+    here.mkdir()
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _spark_cli(tmp_path, tracker.demo_works_path(), tmp, cwd=here)
+    _, err = proc.communicate(timeout=400)
+    assert proc.returncode in (0, 10), err
+    assert sorted(p.name for p in here.iterdir()) == [], sorted(here.iterdir())
+    assert not list(tmp.iterdir())
+    assert (tmp_path / "r" / "report.html").is_file()
 
 
 @needs_spark

@@ -290,9 +290,14 @@ def _is_uri(path: str | Path) -> bool:
     return "://" in os.fspath(path)
 
 
-def _session(session: Any, master: str | None, conf: dict[str, str] | None
-             ) -> tuple[Any, bool]:
+def _session(session: Any, master: str | None, conf: dict[str, str] | None,
+             folder: Path | None = None) -> tuple[Any, bool]:
     """The session to run on and whether this run made it (and so stops it).
+
+    A session made here on this machine (a ``local`` master) keeps Spark's warehouse
+    folder in ``folder`` (a temporary folder) unless ``conf`` names one: by default
+    Spark makes ``spark-warehouse`` in the current folder, which a run (whose tables are
+    all temporary views) leaves there empty, in the user's folder.
 
     Raises
     ------
@@ -315,6 +320,8 @@ def _session(session: Any, master: str | None, conf: dict[str, str] | None
         # the first python3 on the PATH
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName("tracker screen")
+    if master.startswith("local") and folder is not None:
+        conf = {"spark.sql.warehouse.dir": str(folder / "spark-warehouse"), **(conf or {})}
     for k, v in session_settings(conf).items():
         builder = builder.config(k, v)
     try:
@@ -464,8 +471,10 @@ def screen_spark(
     run_args = {"command": command, "inputs": inputs,
                 "extra_run": {"engine": "spark", **(extra_run or {})}}
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    with _quiet_spark():
-        spark, own = _session(session, master, spark_conf)
+    # (a session made here keeps its warehouse folder in a folder of its own, which goes
+    # once the session has stopped; the run's own folder is made once Spark has started)
+    with _quiet_spark(), owned_temp_dir("tracker-warehouse-", temp_dir) as warehouse:
+        spark, own = _session(session, master, spark_conf, warehouse)
         cached: list[Any] = []  # the run's cached tables
         try:
             with owned_temp_dir("tracker-spark-", temp_dir) as tmp:
