@@ -11,9 +11,11 @@ message a user then gets is tested whatever is installed.  No timing is asserted
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.util
 import json
+import time
 from datetime import date
 from pathlib import Path
 
@@ -326,6 +328,58 @@ def test_a_spark_run_leaves_nothing_in_the_user_s_folder(tmp_path):
     assert sorted(p.name for p in here.iterdir()) == [], sorted(here.iterdir())
     assert not list(tmp.iterdir())
     assert (tmp_path / "r" / "report.html").is_file()
+
+
+@needs_spark
+def test_ctrl_c_while_spark_starts_leaves_no_java_behind(tmp_path):
+    """Ctrl-C while pyspark starts Spark's JVM: pyspark lost its handle on it and the JVM
+    went on alone once tracker had ended (a Java stack trace later, about 140 MB held).
+    Now the interrupt is heard once Spark has started, the session stopped first: one
+    line, exit 130, and no process of the run left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as err_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from tracker.cli import main; sys.exit(main())",
+             "screen", "--works", str(tracker.demo_works_path()), "--engine", "spark",
+             "--no-progress", "--no-record", "-o", str(tmp_path / "r")],
+            stdout=subprocess.DEVNULL, stderr=err_file, start_new_session=True,
+            cwd=tmp_path)
+
+    def launched() -> bool:  # pyspark's launcher (spark-submit, then Java) has started
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == proc.pid:
+                    return True
+        return False
+
+    try:
+        deadline = time.monotonic() + 120
+        while not launched() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run ended before Spark started"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+        left = True
+        deadline = time.monotonic() + 30  # a stopped JVM takes a moment to end
+        while left and time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)  # a process of the run's group still there?
+                time.sleep(0.2)
+            except ProcessLookupError:
+                left = False
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    err = log.read_text()
+    assert proc.returncode == 130, err
+    assert _not_java(err) == ["tracker: interrupted; rerun the same command to go on"], err
+    assert not left, "a process of the run was left running"
 
 
 @needs_spark

@@ -325,11 +325,49 @@ def _session(session: Any, master: str | None, conf: dict[str, str] | None,
     for k, v in session_settings(conf).items():
         builder = builder.config(k, v)
     try:
-        spark = builder.getOrCreate()
+        with _ctrl_c_deferred() as heard:
+            spark = builder.getOrCreate()
     except Exception as exc:  # Java missing or broken: pyspark says so in its own words
         raise EngineSettingError(f"Spark did not start ({exc}); {INSTALL_HINT}") from exc
+    if heard:  # Ctrl-C while Spark started: heard now, its JVM stopped first
+        spark.stop()
+        raise KeyboardInterrupt
     spark.sparkContext.setLogLevel("ERROR")
     return spark, True
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[list[int]]:
+    """Ctrl-C noted (the list it gives gains the signal), not raised, for a while; in the
+    main thread, where SIGINT is not ignored (a background job's), else nothing changes.
+
+    Why: interrupted while it waits for the JVM it started, pyspark loses its handle on it
+    and the JVM goes on alone once tracker has ended (a Java stack trace a moment later,
+    about 140 MB held until it is killed).  Spark starts in a few seconds; the interrupt is
+    then raised with the session stopped.  pyspark sets a SIGINT handler of its own while
+    it starts (it cancels Spark's jobs, then raises KeyboardInterrupt): it is left in place.
+    """
+    import signal
+    import threading
+
+    heard: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield heard
+        return
+
+    def note(signum: int, _frame: Any) -> None:
+        heard.append(signum)
+
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.SIG_IGN:
+        yield heard
+        return
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield heard
+    finally:
+        if signal.getsignal(signal.SIGINT) is note:
+            signal.signal(signal.SIGINT, before)
 
 
 def session_settings(conf: dict[str, str] | None = None) -> dict[str, str]:
