@@ -280,9 +280,10 @@ def test_a_file_cut_off_is_refused_as_the_python_reader_refuses_it(spark, reg, t
 JAVA_NOTE = "WARNING: Using incubator modules"
 
 
-def _spark_cli(tmp_path, works, tmp, cwd=None):
+def _spark_cli(tmp_path, works, tmp, cwd=None, **popen):
     """``tracker screen --engine spark`` in a process of its own (a JVM of its own, whose
-    output the test reads as a user's terminal shows it), in folder ``cwd``."""
+    output the test reads as a user's terminal shows it), in folder ``cwd``; ``popen``:
+    more of :class:`subprocess.Popen`'s arguments, or others for its output."""
     import os
     import subprocess
     import sys
@@ -291,8 +292,8 @@ def _spark_cli(tmp_path, works, tmp, cwd=None):
         [sys.executable, "-c", "import sys; from tracker.cli import main; sys.exit(main())",
          "screen", "--works", str(works), "--engine", "spark", "--no-progress",
          "--no-keep-works", "--db", str(tmp_path / "case.db"), "-o", str(tmp_path / "r")],
-        env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, cwd=cwd)
+        env={**os.environ, "TMPDIR": str(tmp)}, text=True, cwd=cwd,
+        **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen})
 
 
 def _not_java(err):
@@ -339,16 +340,14 @@ def test_ctrl_c_while_spark_starts_leaves_no_java_behind(tmp_path):
     import os
     import signal
     import subprocess
-    import sys
 
     log = tmp_path / "stderr.txt"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     with log.open("w") as err_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from tracker.cli import main; sys.exit(main())",
-             "screen", "--works", str(tracker.demo_works_path()), "--engine", "spark",
-             "--no-progress", "--no-record", "-o", str(tmp_path / "r")],
-            stdout=subprocess.DEVNULL, stderr=err_file, start_new_session=True,
-            cwd=tmp_path)
+        proc = _spark_cli(tmp_path, tracker.demo_works_path(), tmp, cwd=tmp_path,
+                          stdout=subprocess.DEVNULL, stderr=err_file,
+                          start_new_session=True)
 
     def launched() -> bool:  # pyspark's launcher (spark-submit, then Java) has started
         for pid in filter(str.isdigit, os.listdir("/proc")):

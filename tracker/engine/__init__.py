@@ -42,10 +42,9 @@ from tracker.engine.inputs import (
 from tracker.engine.spark import screen_spark, spark_missing
 
 __all__ = ["AUTO_DUCKDB_BYTES", "ENGINES", "EngineDiskError", "EngineError", "EngineMemoryError",
-           "EngineSettingError", "InputFile",
-           "WorksInputError", "choose_engine", "expand_inputs", "parquet_bytes", "parquet_rows",
-           "parquet_works",
-           "screen_files", "screen_spark", "snapshot_manifests", "sniff", "works_files"]
+           "EngineSettingError", "InputFile", "WorksInputError", "choose_engine",
+           "expand_inputs", "parquet_bytes", "parquet_rows", "parquet_works", "screen_files",
+           "screen_spark", "snapshot_manifests", "sniff", "works_files"]
 
 #: Engines a screening run of works files can ask for: ``auto`` (DuckDB for large inputs
 #: and Parquet where it can, else Python), ``duckdb`` (:func:`screen_files`), ``python``

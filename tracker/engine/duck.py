@@ -1618,7 +1618,7 @@ def _read_records(con: Any, staging: _Staging, typed: bool,
                 return
             except duckdb.InvalidInputException as exc:
                 if not _TOO_LARGE.search(str(exc)) or not _set_aside_in(
-                        con, staging, group, exc, progress):
+                        con, staging, {i for i, _ in group}, exc, progress):
                     raise  # (_read_fitting looks through every file)
             running = ex.submit(read, group, insert)
 
@@ -1748,8 +1748,7 @@ def _texts_of(con: Any, staging: _Staging, i: int) -> None:
             con.execute(texts_sql(staging.source(parquet=False, files={i}), table="texts1"))
             return
         except duckdb.InvalidInputException as exc:
-            if not _TOO_LARGE.search(str(exc)) or not _set_aside_in(
-                    con, staging, [(i, dict(staging.jsonl)[i])], exc):
+            if not _TOO_LARGE.search(str(exc)) or not _set_aside_in(con, staging, {i}, exc):
                 raise
 
 
@@ -1944,16 +1943,15 @@ def _named_files(staging: _Staging, exc: Exception) -> set[int]:
         re.escape(str(staging.folder)) + r"[/\\]f(\d{6})\.", str(exc))}
 
 
-def _set_aside_in(con: Any, staging: _Staging, group: Sequence[tuple[int, Path]],
-                  exc: Exception, progress: Progress | None = None) -> bool:
-    """Set aside the records too large for the readers in the file of ``group`` that the
-    error ``exc`` names, else in every file of the group (:meth:`_Staging.set_aside`);
-    return whether any was.
+def _set_aside_in(con: Any, staging: _Staging, ids: set[int], exc: Exception,
+                  progress: Progress | None = None) -> bool:
+    """Set aside the records too large for the readers in the file among ``ids`` (the
+    indexes of a group of files) that the error ``exc`` names, else in every one of them
+    (:meth:`_Staging.set_aside`); return whether any was.
 
     Why by group: a read that stopped at such a record was started again from its first
     file, every file of the input read again (a snapshot's folder of hundreds of parts,
     once for each part that holds one); now only the group that stopped is."""
-    ids = {i for i, _ in group}
     named = _named_files(staging, exc) & ids
     found = staging.set_aside(con, named, progress) if named else 0
     if not found:
